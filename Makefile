@@ -1,0 +1,58 @@
+# Sward build, run and test entry points. `make run` and `make test` are the two
+# commands the README opens with; .ci/run calls `make test` and nothing else.
+
+GO        ?= go
+BIN       := bin
+ARTIFACTS := build/artifacts
+RUN_ROOT  := $(CURDIR)/.run/root
+LDFLAGS   := -s -w
+PKGS      := ./...
+
+.PHONY: all build build-arm64 artifacts run test check fmt-check vet unit integration fuzz perf clean
+
+all: build
+
+## build: the nucleus for this host at bin/sward
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/sward ./edge/cmd/sward
+
+## build-arm64: a static linux/arm64 nucleus for the Orange Pi 5 at bin/linux-arm64/sward
+build-arm64:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/sward ./edge/cmd/sward
+
+## artifacts: the sample components' binaries in <artifacts>/<Name>/<Version>/ (greengrass-cli layout)
+artifacts:
+	$(GO) run ./recipes/cmd/build-artifacts -recipes recipes -out $(ARTIFACTS)
+
+## run: the nucleus with the sample components in a development root (Ctrl-C stops everything)
+run: build artifacts
+	@mkdir -p $(RUN_ROOT)
+	@echo "sward: root $(RUN_ROOT) — component logs in $(RUN_ROOT)/logs, try: $(BIN)/sward component list --root $(RUN_ROOT)"
+	exec $(BIN)/sward run --root $(RUN_ROOT) --recipes recipes --artifacts $(ARTIFACTS)
+
+## test: formatting, vet, unit tests (-race) and integration tests
+test: fmt-check vet unit integration
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/test/')
+
+integration:
+	$(GO) test -count=1 -timeout 20m ./test/...
+
+## fuzz: a short run of the recipe parser fuzz target
+fuzz:
+	$(GO) test ./shared/recipe -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+## perf: the figures recorded in docs/performance.md
+perf: build
+	$(GO) run ./test/perf -sward $(BIN)/sward
+
+clean:
+	rm -rf $(BIN) build .run

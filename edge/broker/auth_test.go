@@ -1,0 +1,310 @@
+package broker
+
+import (
+	"crypto/tls"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+)
+
+func TestWrongPasswordIsRefused(t *testing.T) {
+	b := runBroker(t, testOptions(t))
+
+	t.Run("nats", func(t *testing.T) {
+		nc, err := natsDial(b.NATSURL(), "sensor", "wrong")
+		if err == nil {
+			nc.Close()
+			t.Fatal("NATS connect with a wrong password succeeded")
+		}
+		if !errors.Is(err, nats.ErrAuthorization) {
+			t.Fatalf("NATS connect error = %v, want an authorization violation", err)
+		}
+	})
+	t.Run("mqtt", func(t *testing.T) {
+		if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: "wrong", user: "sensor", pass: "wrong"}); err == nil {
+			t.Fatal("MQTT connect with a wrong password succeeded")
+		}
+	})
+	t.Run("right password works", func(t *testing.T) {
+		nc, err := natsDial(b.NATSURL(), "sensor", sensorPass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Close()
+		mustMQTT(t, b.MQTTAddr(), mqttClient{id: "right", user: "sensor", pass: sensorPass})
+	})
+}
+
+func TestUnauthenticatedClientsAreRefusedWithoutAnonymousUser(t *testing.T) {
+	b := runBroker(t, testOptions(t))
+	if nc, err := natsDial(b.NATSURL(), "", ""); err == nil {
+		nc.Close()
+		t.Error("NATS connect without credentials succeeded")
+	}
+	if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: "nobody"}); err == nil {
+		t.Error("MQTT connect without credentials succeeded")
+	}
+	if nc, err := natsDial(b.NATSURL(), AnonymousIdentity, ""); err == nil {
+		nc.Close()
+		t.Error("NATS connect as the anonymous identity succeeded")
+	}
+}
+
+func TestAnonymousClientsGetTheMappedUsersPermissions(t *testing.T) {
+	o := testOptions(t)
+	o.AnonymousUser = "sensor"
+	b := runBroker(t, o)
+	nc := connect(t, b, "nucleus")
+	msgs := make(chan *nats.Msg, 4)
+	if _, err := nc.ChanSubscribe("a.>", msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("mqtt", func(t *testing.T) {
+		cl := mustMQTT(t, b.MQTTAddr(), mqttClient{id: "anon-mqtt"})
+		wait(t, cl.Publish("a/from-mqtt", 1, false, "x"), "anonymous MQTT publish")
+		if m := receive(t, msgs, "anonymous MQTT message"); m.Subject != "a.from-mqtt" {
+			t.Fatalf("got %s", m.Subject)
+		}
+	})
+	t.Run("nats", func(t *testing.T) {
+		errs := make(chan error, 4)
+		anon, err := natsDial(b.NATSURL(), "", "", nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+		if err != nil {
+			t.Fatalf("anonymous NATS connect: %v", err)
+		}
+		defer anon.Close()
+		if err := anon.Publish("a.from-nats", nil); err != nil {
+			t.Fatal(err)
+		}
+		if m := receive(t, msgs, "anonymous NATS message"); m.Subject != "a.from-nats" {
+			t.Fatalf("got %s", m.Subject)
+		}
+		// sensor may not publish outside sensors.> and a.>.
+		if err := anon.Publish("secrets.x", nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := receive(t, errs, "permission violation"); !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Fatalf("got %v, want a permission violation", err)
+		}
+	})
+}
+
+func TestSetUsersChangesUsersWithoutDroppingOthers(t *testing.T) {
+	o := testOptions(t)
+	o.Users = append(o.Users, User{Name: "old", Password: "old-secret"})
+	b := runBroker(t, o)
+	nucleus := connect(t, b, "nucleus")
+
+	keep, err := natsDial(b.NATSURL(), "sensor", sensorPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keep.Close()
+	gone, err := natsDial(b.NATSURL(), "old", "old-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gone.Close()
+	keepMQTT := mustMQTT(t, b.MQTTAddr(), mqttClient{id: "keep-mqtt", user: "sensor", pass: sensorPass})
+	mqttMsgs := mqttSubscribe(t, keepMQTT, "a/still", 1)
+
+	users := append(testOptions(t).Users, User{Name: "new", Password: "new-secret"}) // "old" removed
+	if err := b.SetUsers(users, ""); err != nil {
+		t.Fatalf("SetUsers: %v", err)
+	}
+
+	eventually(t, "removed user's connection closed", func() error {
+		if !gone.IsClosed() {
+			return errors.New("still open")
+		}
+		return nil
+	})
+	if nc, err := natsDial(b.NATSURL(), "old", "old-secret"); err == nil {
+		nc.Close()
+		t.Error("removed user could connect again")
+	}
+	if _, err := b.Connect("old"); !errors.Is(err, ErrUnknownUser) {
+		t.Errorf("Connect(old) = %v, want ErrUnknownUser", err)
+	}
+	if nc, err := natsDial(b.NATSURL(), "new", "new-secret"); err != nil {
+		t.Errorf("added user cannot connect: %v", err)
+	} else {
+		nc.Close()
+	}
+
+	// The unaffected connections are the same ones, still working.
+	if !keep.IsConnected() || keep.Stats().Reconnects != 0 {
+		t.Fatalf("sensor NATS connection was dropped (connected=%v)", keep.IsConnected())
+	}
+	sub, err := keep.SubscribeSync("a.echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keep.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nucleus.Publish("a.echo", []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.NextMsg(waitTimeout); err != nil {
+		t.Fatalf("sensor NATS connection no longer receives: %v", err)
+	}
+	if !keepMQTT.IsConnectionOpen() {
+		t.Fatal("sensor MQTT connection was dropped")
+	}
+	if err := nucleus.Publish("a.still", []byte("here")); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, mqttMsgs, "sensor MQTT subscription after SetUsers")
+}
+
+func TestSetUsersSwitchesAnonymousAccess(t *testing.T) {
+	b := runBroker(t, testOptions(t)) // starts without anonymous access
+	users := testOptions(t).Users
+
+	anonConnects := func() error {
+		nc, err := natsDial(b.NATSURL(), "", "")
+		if err == nil {
+			nc.Close()
+		}
+		return err
+	}
+	if anonConnects() == nil {
+		t.Fatal("anonymous access before it was enabled")
+	}
+
+	if err := b.SetUsers(users, "sensor"); err != nil {
+		t.Fatalf("enable anonymous: %v", err)
+	}
+	if err := anonConnects(); err != nil {
+		t.Fatalf("anonymous access after enabling it: %v", err)
+	}
+	mustMQTT(t, b.MQTTAddr(), mqttClient{id: "anon-on"})
+
+	anon, err := natsDial(b.NATSURL(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.Close()
+	if err := b.SetUsers(users, ""); err != nil {
+		t.Fatalf("disable anonymous: %v", err)
+	}
+	eventually(t, "anonymous connection closed when anonymous access is disabled", func() error {
+		if !anon.IsClosed() {
+			return errors.New("still open")
+		}
+		return nil
+	})
+	if anonConnects() == nil {
+		t.Fatal("anonymous NATS access after disabling it")
+	}
+	if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: "anon-off"}); err == nil {
+		t.Fatal("anonymous MQTT access after disabling it")
+	}
+
+	if err := b.SetUsers(users, "nucleus"); err != nil {
+		t.Fatalf("re-enable anonymous as another user: %v", err)
+	}
+	if err := anonConnects(); err != nil {
+		t.Fatalf("anonymous access after re-enabling it: %v", err)
+	}
+}
+
+func TestSetUsersKeepsTheRules(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, _, _ := selfSigned(t, dir, "server")
+	o := testOptions(t)
+	o.MQTTListen = "0.0.0.0:8883"
+	o.TLSCert, o.TLSKey = cert, key
+	b, err := New(o) // never started: nothing binds 0.0.0.0
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown()
+
+	err = b.SetUsers(o.Users, "sensor")
+	if !errors.Is(err, ErrInsecureListener) || !strings.Contains(err.Error(), "mqtt listener 0.0.0.0:8883") {
+		t.Errorf("anonymous on a LAN listener = %v, want ErrInsecureListener naming it", err)
+	}
+	if err := b.SetUsers(o.Users, "ghost"); !errors.Is(err, ErrUnknownUser) {
+		t.Errorf("unknown anonymous user = %v, want ErrUnknownUser", err)
+	}
+	if err := b.SetUsers([]User{{Name: "x"}}, ""); !errors.Is(err, ErrInvalidOptions) {
+		t.Errorf("user without password = %v, want ErrInvalidOptions", err)
+	}
+}
+
+func TestTLSListeners(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, pool, _ := selfSigned(t, dir, "server")
+	o := testOptions(t)
+	o.TLSCert, o.TLSKey = cert, key
+	b := runBroker(t, o)
+
+	if nc, err := natsDial(b.NATSURL(), "sensor", sensorPass); err == nil {
+		nc.Close()
+		t.Error("NATS connect without TLS succeeded on a TLS listener")
+	}
+	nc, err := natsDial(b.NATSURL(), "sensor", sensorPass, nats.Secure(&tls.Config{RootCAs: pool}))
+	if err != nil {
+		t.Fatalf("NATS over TLS: %v", err)
+	}
+	if _, err := nc.TLSConnectionState(); err != nil {
+		t.Errorf("NATS connection is not TLS: %v", err)
+	}
+	nc.Close()
+	mustMQTT(t, b.MQTTAddr(), mqttClient{id: "tls", user: "sensor", pass: sensorPass, tls: &tls.Config{RootCAs: pool}})
+	connect(t, b, "nucleus") // in-process connections skip TLS
+}
+
+func TestMutualTLSNeedsAClientCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, pool, _ := selfSigned(t, dir, "server")
+	clientCA, _, _, clientPair := selfSigned(t, dir, "client")
+	o := testOptions(t)
+	o.TLSCert, o.TLSKey, o.TLSClientCA = cert, key, clientCA
+	b := runBroker(t, o)
+
+	if nc, err := natsDial(b.NATSURL(), "sensor", sensorPass, nats.Secure(&tls.Config{RootCAs: pool})); err == nil {
+		nc.Close()
+		t.Error("NATS connect without a client certificate succeeded")
+	}
+	nc, err := natsDial(b.NATSURL(), "sensor", sensorPass, nats.Secure(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientPair}}))
+	if err != nil {
+		t.Fatalf("NATS with a client certificate: %v", err)
+	}
+	nc.Close()
+	mustMQTT(t, b.MQTTAddr(), mqttClient{id: "mtls", user: "sensor", pass: sensorPass,
+		tls: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientPair}}})
+}
+
+func TestSetUsersNeedsARunningBroker(t *testing.T) {
+	o := testOptions(t)
+	b, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetUsers(o.Users, ""); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("SetUsers before Start = %v, want ErrNotRunning", err)
+	}
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ready(waitTimeout); err != nil {
+		t.Fatal(err)
+	}
+	b.Shutdown()
+	b.WaitForShutdown()
+	if err := b.SetUsers(o.Users, ""); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("SetUsers after Shutdown = %v, want ErrNotRunning", err)
+	}
+	if err := b.Start(); !errors.Is(err, ErrStarted) {
+		t.Fatalf("Start after Shutdown = %v, want ErrStarted", err)
+	}
+}

@@ -1,0 +1,25 @@
+// Package broker owns the local bus of the Sward nucleus: an embedded
+// nats-server with a NATS listener, an MQTT 3.1.1 listener and JetStream.
+//
+// Nucleus services talk to it through in-process connections (Connect), so
+// their traffic never touches a socket. Components and sensors use the TCP
+// listeners. The package owns a small auth model (Users, Permissions,
+// AnonymousUser) that applies to NATS and MQTT alike and can be changed at
+// runtime with SetUsers, through nats-server's config reload.
+//
+// Lifecycle, as in nats-server:
+//
+//	b, err := broker.New(opts) // fills defaults, validates, binds nothing
+//	err = b.Start()            // does not block; opens the JetStream store and listeners
+//	err = b.Ready(5 * time.Second)
+//	...
+//	b.Shutdown()
+//	b.WaitForShutdown()
+//
+// A Broker cannot be started again after Shutdown; build a new one with New
+// (the JetStream store and MQTT sessions in StoreDir carry over).
+//
+// Security rule: a listener that is not on loopback must have TLS and must
+// not map unauthenticated clients to a user. See README.md for the defaults
+// and for how MQTT topics map onto NATS subjects.
+package broker

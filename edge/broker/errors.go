@@ -1,0 +1,41 @@
+package broker
+
+import "errors"
+
+var (
+	// ErrInsecureListener is returned by New when a listener is not on
+	// loopback but lacks TLS or still maps unauthenticated clients to a user.
+	ErrInsecureListener = errors.New("listener is not on loopback and not secured")
+
+	// ErrUnknownUser is returned when a user name (Connect, AnonymousUser) is
+	// not one of the configured users.
+	ErrUnknownUser = errors.New("unknown user")
+
+	// ErrInvalidOptions is returned by New and SetUsers when an option is
+	// malformed: a bad listen address, a user without a password, and so on.
+	ErrInvalidOptions = errors.New("invalid broker options")
+
+	// ErrNotReady is returned by Ready when the broker did not come up in
+	// time or failed while starting (port in use, unusable store folder).
+	ErrNotReady = errors.New("broker not ready")
+
+	// ErrNotRunning is returned by SetUsers before Start or after Shutdown:
+	// nats-server can only reload a running server. Pass the first users in
+	// Options.Users instead.
+	ErrNotRunning = errors.New("broker not running")
+
+	// ErrStarted is returned by Start when the broker was already started;
+	// a Broker runs once, build a new one with New to start again.
+	ErrStarted = errors.New("broker already started")
+)
+
+// detailError carries a full, self-explaining message while still matching a
+// sentinel with errors.Is, so messages read naturally without a "sentinel: "
+// prefix.
+type detailError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *detailError) Error() string { return e.msg }
+func (e *detailError) Unwrap() error { return e.sentinel }

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sward-iot/sward/shared/recipe"
+)
+
+func newRecipeCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "recipe", Short: "Work with Greengrass-format component recipes"}
+	var platform string
+	validate := &cobra.Command{
+		Use:   "validate FILE|DIR...",
+		Short: "Validate recipes and show the manifest each selects; exit 1 if any is invalid",
+		Long: `Validate recipe files, or every recipe under folders, without a nucleus.
+For each valid recipe the manifest selected for --platform (default: this
+host) is printed; each invalid one prints its errors, and the command exits 1.
+This is what CI runs on recipes/ before anything ships.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := recipe.HostPlatform()
+			if platform != "" {
+				var err error
+				if p, err = recipe.ParsePlatform(platform); err != nil {
+					return fmt.Errorf("--platform: %w", err)
+				}
+			}
+			out := cmd.OutOrStdout()
+			invalid := 0
+			for _, arg := range args {
+				results, err := validatePath(arg, p)
+				if err != nil {
+					return err
+				}
+				for _, r := range results {
+					if r.err != nil {
+						invalid++
+						fmt.Fprintf(out, "INVALID %s\n", r.file)
+						for _, e := range flatten(r.err) {
+							fmt.Fprintf(out, "  %v\n", e)
+						}
+						continue
+					}
+					fmt.Fprintf(out, "ok      %s: %s %s selects %s\n", r.file, r.name, r.version, r.manifest)
+				}
+			}
+			if invalid > 0 {
+				return fmt.Errorf("%d invalid recipe(s)", invalid)
+			}
+			return nil
+		},
+	}
+	validate.Flags().StringVar(&platform, "platform", "", "platform to select manifests for, e.g. os=linux,architecture=aarch64")
+	cmd.AddCommand(validate)
+	return cmd
+}
+
+type validation struct {
+	file, name, version, manifest string
+	err                           error
+}
+
+// validatePath validates one file, or every recipe file under a folder.
+func validatePath(path string, p recipe.Platform) ([]validation, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	files := []string{path}
+	if st.IsDir() {
+		files = nil
+		err := filepath.WalkDir(path, func(f string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			switch filepath.Ext(f) {
+			case ".yaml", ".yml", ".json":
+				if !d.IsDir() && looksLikeRecipe(f) {
+					files = append(files, f)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("no recipe files (*.yaml, *.yml, *.json with RecipeFormatVersion) under %s", path)
+		}
+		sort.Strings(files)
+	}
+	out := make([]validation, 0, len(files))
+	for _, f := range files {
+		v := validation{file: f}
+		r, err := recipe.ParseFile(f)
+		if err == nil {
+			var sel *recipe.Selection
+			if sel, err = r.Select(p); err == nil {
+				v.name, v.version = r.Name, r.Version
+				v.manifest = fmt.Sprintf("Manifests[%d]", sel.ManifestIndex)
+				if sel.ManifestName != "" {
+					v.manifest += " " + sel.ManifestName
+				}
+			}
+		}
+		v.err = err
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// flatten splits errors.Join trees into one error per line.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// looksLikeRecipe reports whether a file names a RecipeFormatVersion (in any
+// letter case), so that other YAML and JSON files in a folder are left alone.
+func looksLikeRecipe(path string) bool {
+	data, err := os.ReadFile(path)
+	return err == nil && strings.Contains(strings.ToLower(string(data)), "recipeformatversion")
+}

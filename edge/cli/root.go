@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+// NewRootCommand returns the `sward` command with every subcommand.
+func NewRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "sward",
+		Short:         "Sward: the edge nucleus that runs Greengrass-format components on NATS",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("root", defaultRoot(), "nucleus root folder (env SWARD_ROOT)")
+	root.AddCommand(newRunCommand(), newComponentCommand(), newLogsCommand(), newRecipeCommand())
+	return root
+}
+
+// defaultRoot is $SWARD_ROOT, else ~/.sward for development.
+func defaultRoot() string {
+	if r := os.Getenv("SWARD_ROOT"); r != "" {
+		return r
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".sward"
+	}
+	return filepath.Join(home, ".sward")
+}
+
+func rootFlag(cmd *cobra.Command) string {
+	r, _ := cmd.Flags().GetString("root")
+	return r
+}

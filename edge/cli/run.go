@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/sward-iot/sward/edge/nucleus"
+	"github.com/sward-iot/sward/shared/recipe"
+)
+
+// Nucleus log rotation: 10 MB × 3 files bounds the nucleus's own log at 40 MB
+// on a small board's SD card while keeping a day of INFO logs at typical rates.
+const (
+	nucleusLogMaxMB   = 10
+	nucleusLogBackups = 3
+)
+
+func newRunCommand() *cobra.Command {
+	var (
+		opts     nucleus.Options
+		platform string
+		level    string
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the nucleus: broker, supervisor and the components of --recipes",
+		Long: `Run the nucleus in the foreground until SIGINT or SIGTERM.
+
+The nucleus embeds a NATS server (--nats-listen) with an MQTT 3.1.1 listener
+(--mqtt-listen) and JetStream under <root>/jetstream, and deploys the latest
+version of every component found in --recipes, taking their artifacts from
+--artifacts laid out as <dir>/<Name>/<Version>/<file>. Logs are JSON on stderr
+and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Root = rootFlag(cmd)
+			if platform != "" {
+				p, err := recipe.ParsePlatform(platform)
+				if err != nil {
+					return fmt.Errorf("--platform: %w", err)
+				}
+				opts.Platform = p
+			}
+			var lvl slog.Level
+			if err := lvl.UnmarshalText([]byte(level)); err != nil {
+				return fmt.Errorf("--log-level %q is not a level: use debug, info, warn or error", level)
+			}
+			if err := os.MkdirAll(filepath.Join(opts.Root, "logs"), 0o700); err != nil {
+				return fmt.Errorf("root folder %s: %w", opts.Root, err)
+			}
+			logFile := &lumberjack.Logger{
+				Filename:   filepath.Join(opts.Root, "logs", "sward.log"),
+				MaxSize:    nucleusLogMaxMB,
+				MaxBackups: nucleusLogBackups,
+			}
+			defer logFile.Close()
+			opts.Logger = slog.New(slog.NewJSONHandler(io.MultiWriter(cmd.ErrOrStderr(), logFile), &slog.HandlerOptions{Level: lvl}))
+			return runNucleus(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.RecipesDir, "recipes", "", "deploy the latest version of every recipe in this folder at start")
+	f.StringVar(&opts.ArtifactsDir, "artifacts", "", "artifact folder laid out as <dir>/<Name>/<Version>/<file>")
+	f.StringVar(&opts.NATSListen, "nats-listen", "127.0.0.1:4222", "NATS listener host:port (non-loopback needs --tls-cert/--tls-key)")
+	f.StringVar(&opts.MQTTListen, "mqtt-listen", "127.0.0.1:1883", `MQTT 3.1.1 listener host:port, or "off"`)
+	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate (PEM) for the listeners")
+	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key (PEM) for the listeners")
+	f.StringVar(&opts.TLSCA, "tls-ca", "", "CA bundle (PEM) that client certificates must chain to (mutual TLS)")
+	f.StringVar(&opts.ThingName, "thing-name", "", "AWS IoT thing name of this device (default: host name)")
+	f.StringVar(&opts.Region, "region", "", "AWS region components see (default: $AWS_REGION, else us-east-1)")
+	f.StringVar(&opts.RunAs, "run-as", "", `"user[:group]" for non-privileged steps when the nucleus runs as root`)
+	f.StringVar(&platform, "platform", "", "override the detected platform, e.g. os=linux,architecture=aarch64")
+	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// runNucleus starts the nucleus and blocks until a signal or ctx ends it.
+func runNucleus(ctx context.Context, opts nucleus.Options) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	n, err := nucleus.New(opts)
+	if err != nil {
+		return err
+	}
+	if err := n.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stop() // a second Ctrl-C kills the process the default way
+	opts.Logger.Info("shutting down", "service", "nucleus", "reason", strings.TrimPrefix(context.Cause(ctx).Error(), "context "))
+	return n.Shutdown(context.Background())
+}

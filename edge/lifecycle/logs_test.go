@@ -1,0 +1,61 @@
+package lifecycle
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestStepOutputIsLoggedOneLinePerLineWithTimeStepAndStream(t *testing.T) {
+	s, _ := startSupervisor(t, testOptions(t))
+	apply(t, s, Component{Name: "chatty", Version: "1.0.0", Lifecycle: Lifecycle{
+		Install: script(`echo installing; echo oops >&2`),
+		Run:     script(`echo "hello world"; printf 'no newline at end'`),
+	}})
+	st := waitState(t, s, "chatty", StateFinished)
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[Install\] \[stdout\] installing$`),
+		regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[Install\] \[stderr\] oops$`),
+		regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[Run\] \[stdout\] hello world$`),
+		regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[Run\] \[stdout\] no newline at end$`),
+	}
+	eventually(t, "all lines in "+st.LogFile, func() bool {
+		b, _ := os.ReadFile(st.LogFile)
+		for _, re := range want {
+			if !re.Match(b) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestLongLinesAreSplitNotLost(t *testing.T) {
+	s, _ := startSupervisor(t, testOptions(t))
+	const n = 2*maxLineBytes + 100
+	apply(t, s, Component{Name: "long", Version: "1.0.0", Lifecycle: Lifecycle{
+		Run: script(`head -c %d /dev/zero | tr '\0' x; echo; echo after`, n),
+	}})
+	st := waitState(t, s, "long", StateFinished)
+	prefix := regexp.MustCompile(`^\S+ \[Run\] \[stdout\] `)
+	eventually(t, "the line after the long one", func() bool {
+		b, _ := os.ReadFile(st.LogFile)
+		return strings.Contains(string(b), "] after\n")
+	})
+	b, _ := os.ReadFile(st.LogFile)
+	xs, lines := 0, 0
+	for line := range strings.Lines(string(b)) {
+		body := prefix.ReplaceAllString(strings.TrimSuffix(line, "\n"), "")
+		if len(body) > maxLineBytes {
+			t.Errorf("a log line holds %d bytes, more than the bound %d", len(body), maxLineBytes)
+		}
+		if strings.Trim(body, "x") == "" {
+			xs += len(body)
+			lines++
+		}
+	}
+	if xs != n || lines != 3 {
+		t.Errorf("logged %d of %d bytes in %d lines, want all in 3 lines", xs, n, lines)
+	}
+}

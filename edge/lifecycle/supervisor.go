@@ -1,0 +1,361 @@
+package lifecycle
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// Supervisor runs a set of components. Create it with New, hand it the
+// desired set with Apply, stop everything with Shutdown.
+type Supervisor struct {
+	opts   Options
+	log    *slog.Logger
+	isRoot bool
+	runAs  *syscall.Credential // parsed Options.RunAs, nil when empty
+	runUID int                 // owner of work folders when runAs is set
+	runGID int
+	bootID string
+
+	mu      sync.Mutex
+	runners map[string]*runner   // the current set, by name
+	all     map[*runner]struct{} // every live runner, including replaced and removed ones still stopping
+	changed chan struct{}        // closed and replaced on every state change
+	closed  bool
+}
+
+// New validates opts, creates the folders, makes the nucleus the subreaper
+// of its components, and terminates process groups left by a previous
+// supervisor that crashed (recorded in StateDir). It starts nothing: call
+// Apply.
+func New(opts Options) (*Supervisor, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Supervisor{
+		opts:    opts,
+		log:     opts.Logger,
+		isRoot:  os.Geteuid() == 0,
+		bootID:  bootID(),
+		runners: map[string]*runner{},
+		all:     map[*runner]struct{}{},
+		changed: make(chan struct{}),
+	}
+	if opts.RunAs != "" {
+		if err := s.parseRunAs(opts.RunAs); err != nil {
+			return nil, err
+		}
+		if !s.isRoot {
+			s.log.Warn("Options.RunAs is ignored: the nucleus is not root and cannot switch users", "runAs", opts.RunAs)
+		}
+	}
+	// WorkDir must be traversable by the RunAs user; the component folders
+	// inside are 0700 and owned by it.
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{opts.WorkDir, 0o755}, {opts.LogDir, 0o700}, {opts.StateDir, 0o700}} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return nil, fmt.Errorf("lifecycle: cannot create %s: %w; check the nucleus root folder's permissions", d.path, err)
+		}
+	}
+	if err := becomeSubreaper(); err != nil {
+		s.log.Warn("cannot become child subreaper; processes components leave behind are reaped by init", "err", err)
+	}
+	s.killLeftovers()
+	return s, nil
+}
+
+// parseRunAs resolves "user[:group]" (names or numeric ids).
+func (s *Supervisor) parseRunAs(spec string) error {
+	name, group, hasGroup := strings.Cut(spec, ":")
+	u, err := user.Lookup(name)
+	if err != nil {
+		if _, nerr := strconv.Atoi(name); nerr == nil {
+			u, err = user.LookupId(name)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("lifecycle: Options.RunAs %q: user %q not found; create the user or fix runWith posixUser", spec, name)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	if hasGroup {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			if _, nerr := strconv.Atoi(group); nerr == nil {
+				g, err = user.LookupGroupId(group)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("lifecycle: Options.RunAs %q: group %q not found; create the group or fix runWith posixUser", spec, group)
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	groups := []uint32{uint32(gid)}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if n, err := strconv.Atoi(id); err == nil && !slices.Contains(groups, uint32(n)) {
+				groups = append(groups, uint32(n))
+			}
+		}
+	}
+	s.runAs = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}
+	s.runUID, s.runGID = uid, gid
+	return nil
+}
+
+// Apply makes components the desired set: it adds new components, replaces
+// changed ones (the old version stops before the new one starts), removes
+// missing ones (stopped dependents first) and gives BROKEN ones that are
+// listed again a fresh start (a new deployment is what leaves BROKEN).
+// Unchanged components are left alone. Apply does not block; it returns an
+// error, and changes nothing, only for invalid input.
+func (s *Supervisor) Apply(components []Component) error {
+	cs := make([]Component, len(components))
+	for i, c := range components {
+		cs[i] = c.clone()
+	}
+	if err := validateSet(cs); err != nil {
+		return err
+	}
+	var toStop, toStart []*runner
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrShutdown
+	}
+	want := map[string]bool{}
+	for _, c := range cs {
+		want[c.Name] = true
+		old := s.runners[c.Name]
+		if old != nil && !old.removed && old.comp.sameAs(&c) && old.status.State != StateBroken {
+			continue
+		}
+		if old != nil {
+			old.removed = true
+			toStop = append(toStop, old)
+		}
+		r := s.newRunnerLocked(c, old)
+		s.runners[c.Name] = r
+		toStart = append(toStart, r)
+	}
+	for name, r := range s.runners {
+		if !want[name] && !r.removed {
+			r.removed = true
+			toStop = append(toStop, r)
+		}
+	}
+	s.broadcastLocked()
+	s.mu.Unlock()
+
+	s.removeInOrder(toStop)
+	for _, r := range toStart {
+		go r.run()
+	}
+	return nil
+}
+
+// newRunnerLocked creates the runner of c; prev, when set, is the runner of
+// the same name that must end first.
+func (s *Supervisor) newRunnerLocked(c Component, prev *runner) *runner {
+	r := &runner{
+		s:       s,
+		comp:    c,
+		log:     s.log.With("component", c.Name, "version", c.Version),
+		workDir: filepath.Join(s.opts.WorkDir, c.Name),
+		logPath: filepath.Join(s.opts.LogDir, c.Name+".log"),
+		prev:    prev,
+		tracker: newRestartTracker(s.opts.ErrorResetTime),
+		groups:  map[int]bool{},
+		done:    make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+	}
+	r.out = newComponentLog(r.logPath, s.opts.LogMaxSizeMB, s.opts.LogMaxBackups)
+	r.status = Status{Name: c.Name, Version: c.Version, State: StateNew, Reason: "added",
+		WorkDir: r.workDir, LogFile: r.logPath}
+	s.all[r] = struct{}{}
+	return r
+}
+
+// removeInOrder asks rs to stop and end, each one only after those of rs
+// that depend on it (HARD) have ended: reverse dependency order.
+func (s *Supervisor) removeInOrder(rs []*runner) {
+	for _, r := range rs {
+		var dependents []*runner
+		for _, d := range rs {
+			if d != r && slices.Contains(d.comp.hardDeps(), r.comp.Name) {
+				dependents = append(dependents, d)
+			}
+		}
+		go func() {
+			for _, d := range dependents {
+				<-d.done
+			}
+			r.request(intentRemove)
+		}()
+	}
+}
+
+// runnerDone forgets an ended runner.
+func (s *Supervisor) runnerDone(r *runner) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.all, r)
+	if s.runners[r.comp.Name] == r {
+		delete(s.runners, r.comp.Name)
+	}
+	s.broadcastLocked()
+}
+
+func (s *Supervisor) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// changedChan returns a channel closed at the next state change.
+func (s *Supervisor) changedChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// hardDepsWaiting names the first HARD dependency of r that is not RUNNING
+// or FINISHED, with its state, or returns "" when all are ready.
+func (s *Supervisor) hardDepsWaiting(r *runner) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range r.comp.hardDeps() {
+		d := s.runners[name]
+		if d == nil {
+			return "HARD dependency " + name + " (not deployed)"
+		}
+		if !d.status.State.ready() {
+			return "HARD dependency " + name + " (" + string(d.status.State) + ")"
+		}
+	}
+	return ""
+}
+
+// Status returns the status of the named component.
+func (s *Supervisor) Status(name string) (Status, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.runners[name]
+	if r == nil {
+		return Status{}, false
+	}
+	return r.statusLocked(), true
+}
+
+// List returns the status of every component, sorted by name.
+func (s *Supervisor) List() []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, 0, len(s.runners))
+	for _, name := range slices.Sorted(maps.Keys(s.runners)) {
+		out = append(out, s.runners[name].statusLocked())
+	}
+	return out
+}
+
+// Restart asks the named component to restart: a running one goes through
+// STOPPING (Shutdown, terminate) and starts again; a FINISHED one starts
+// again; a BROKEN one gets a fresh start from NEW with its error counts
+// cleared. It does not block; use WaitFor.
+func (s *Supervisor) Restart(name string) error { return s.request(name, intentRestart) }
+
+// Stop asks the named component to stop and stay stopped: like greengrass-cli
+// `component stop`, it goes through STOPPING (Shutdown, terminate) to
+// FINISHED, and stays there until Restart or the next Apply that changes it.
+// Stopping a BROKEN component changes nothing. It does not block; use
+// WaitFor.
+func (s *Supervisor) Stop(name string) error { return s.request(name, intentStop) }
+
+func (s *Supervisor) request(name string, i intent) error {
+	s.mu.Lock()
+	r := s.runners[name]
+	closed := s.closed
+	known := r != nil && !r.removed
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return ErrShutdown
+	case !known:
+		return fmt.Errorf("%w: %s is not in the current set; deploy it first", ErrUnknownComponent, name)
+	}
+	r.request(i)
+	return nil
+}
+
+// Shutdown stops every component in reverse dependency order and returns
+// when no component process is left, or with ctx's error (the stops go on).
+func (s *Supervisor) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	var rs []*runner
+	if !s.closed {
+		s.closed = true
+		for _, r := range s.runners {
+			if !r.removed {
+				r.removed = true
+				rs = append(rs, r)
+			}
+		}
+	}
+	all := slices.Collect(maps.Keys(s.all))
+	s.mu.Unlock()
+	s.removeInOrder(rs)
+	for _, r := range all {
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			var left []string
+			for _, r := range all {
+				select {
+				case <-r.done:
+				default:
+					left = append(left, r.comp.Name)
+				}
+			}
+			slices.Sort(left)
+			return fmt.Errorf("lifecycle: shutdown: still stopping %s: %w", strings.Join(left, ", "), ctx.Err())
+		}
+	}
+	return nil
+}
+
+// WaitFor waits until the named component is in one of states and returns
+// its status. It fails with ErrUnknownComponent when the component is not
+// (or no longer) in the set, and with ctx's error, naming the state it is
+// in, when ctx ends first.
+func (s *Supervisor) WaitFor(ctx context.Context, name string, states ...State) (Status, error) {
+	for {
+		s.mu.Lock()
+		r := s.runners[name]
+		if r == nil {
+			s.mu.Unlock()
+			return Status{}, fmt.Errorf("%w: %s", ErrUnknownComponent, name)
+		}
+		st := r.statusLocked()
+		ch := s.changed
+		s.mu.Unlock()
+		if slices.Contains(states, st.State) {
+			return st, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return st, fmt.Errorf("lifecycle: component %s is %s (%s), not %v: %w", name, st.State, st.Reason, states, ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package nucleus
+
+import (
+	"errors"
+
+	"github.com/sward-iot/sward/edge/control"
+	"github.com/sward-iot/sward/edge/lifecycle"
+)
+
+// backend answers the control API from the supervisor.
+type backend struct{ s *lifecycle.Supervisor }
+
+func (b backend) Components() []control.Component {
+	list := b.s.List()
+	out := make([]control.Component, 0, len(list))
+	for _, st := range list {
+		out = append(out, toControl(st))
+	}
+	return out
+}
+
+func (b backend) Component(name string) (control.Component, bool) {
+	st, ok := b.s.Status(name)
+	if !ok {
+		return control.Component{}, false
+	}
+	return toControl(st), true
+}
+
+func (b backend) Restart(name string) error { return mapErr(b.s.Restart(name)) }
+func (b backend) Stop(name string) error    { return mapErr(b.s.Stop(name)) }
+
+func mapErr(err error) error {
+	if errors.Is(err, lifecycle.ErrUnknownComponent) {
+		return control.ErrUnknownComponent
+	}
+	return err
+}
+
+func toControl(st lifecycle.Status) control.Component {
+	c := control.Component{
+		Name: st.Name, Version: st.Version, State: string(st.State), Reason: st.Reason,
+		Since: st.Since, PID: st.PID, Restarts: st.Restarts, WorkDir: st.WorkDir, LogFile: st.LogFile,
+	}
+	for _, d := range st.Dependencies {
+		typ := "HARD"
+		if !d.Hard {
+			typ = "SOFT"
+		}
+		c.Dependencies = append(c.Dependencies, control.Dependency{Name: d.Name, Type: typ})
+	}
+	return c
+}

@@ -1,0 +1,272 @@
+package nucleus
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/control"
+	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/store"
+)
+
+// SubjectComponentState carries every component state change as JSON
+// (StateChange). Components and tools may subscribe; only the nucleus publishes.
+const SubjectComponentState = "sward.component.state"
+
+// Broker users. Component and device users share one credential set until
+// per-component identities arrive; both are denied the control API.
+const (
+	userAdmin     = "sward-admin"
+	userNucleus   = "sward-nucleus"
+	userComponent = "sward-component"
+	userDevice    = "sward-device"
+)
+
+// Folders inside the root.
+const (
+	dirLogs  = "logs"
+	dirWork  = "work"
+	dirState = "state"
+)
+
+// StateChange is the body published on SubjectComponentState.
+type StateChange struct {
+	Component string    `json:"component"`
+	Version   string    `json:"version"`
+	From      string    `json:"from"`
+	To        string    `json:"to"`
+	Reason    string    `json:"reason"`
+	At        time.Time `json:"at"`
+}
+
+// Nucleus is one running Sward device runtime.
+type Nucleus struct {
+	opts  Options
+	log   *slog.Logger
+	lock  *os.File
+	store *store.Store
+
+	broker     *broker.Broker
+	nc         *nats.Conn
+	supervisor *lifecycle.Supervisor
+	control    *control.Server
+
+	componentPassword string
+}
+
+// New validates opts and prepares the root folder. It starts nothing.
+func New(opts Options) (*Nucleus, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	n := &Nucleus{opts: opts, log: opts.Logger.With("service", "nucleus"), store: store.New(opts.Root)}
+	for _, d := range []string{"", dirLogs, dirWork, dirState} {
+		if err := os.MkdirAll(filepath.Join(opts.Root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("root folder %s: %w", opts.Root, err)
+		}
+	}
+	return n, nil
+}
+
+// Root returns the absolute root folder.
+func (n *Nucleus) Root() string { return n.opts.Root }
+
+// Broker returns the embedded broker (valid after Start).
+func (n *Nucleus) Broker() *broker.Broker { return n.broker }
+
+// Start takes the root lock, starts the broker, serves the control API,
+// deploys the startup recipes and then writes the admin credential. It does not block.
+// On error everything already started is stopped again.
+func (n *Nucleus) Start() (err error) {
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			n.stop(context.Background())
+		}
+	}()
+	if err := n.takeLock(); err != nil {
+		return err
+	}
+	adminPassword := secret()
+	nucleusPassword := secret()
+	n.componentPassword = secret()
+	b, err := broker.New(broker.Options{
+		ServerName:    "sward-" + n.opts.ThingName,
+		StoreDir:      n.opts.Root, // nats-server keeps its files in <StoreDir>/jetstream
+		NATSListen:    n.opts.NATSListen,
+		MQTTListen:    mqttListen(n.opts.MQTTListen),
+		TLSCert:       n.opts.TLSCert,
+		TLSKey:        n.opts.TLSKey,
+		TLSClientCA:   n.opts.TLSCA,
+		Users:         n.users(adminPassword, nucleusPassword),
+		AnonymousUser: n.anonymousUser(),
+		Logger:        n.opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	n.broker = b
+	if err := b.Start(); err != nil {
+		return err
+	}
+	if err := b.Ready(10 * time.Second); err != nil {
+		return err
+	}
+	if n.nc, err = b.Connect(userNucleus, nats.Name("sward-nucleus")); err != nil {
+		return fmt.Errorf("nucleus connection to the embedded broker: %w", err)
+	}
+	n.supervisor, err = lifecycle.New(lifecycle.Options{
+		WorkDir:       filepath.Join(n.opts.Root, dirWork),
+		LogDir:        filepath.Join(n.opts.Root, dirLogs),
+		StateDir:      filepath.Join(n.opts.Root, dirState),
+		Logger:        n.opts.Logger,
+		RunAs:         n.opts.RunAs,
+		OnStateChange: n.publishState,
+	})
+	if err != nil {
+		return err
+	}
+	if n.control, err = control.NewServer(n.nc, backend{n.supervisor}, n.opts.Logger); err != nil {
+		return err
+	}
+	if n.opts.RecipesDir != "" {
+		if err := n.deployDir(n.opts.RecipesDir); err != nil {
+			return err
+		}
+	}
+	// The credential is written last: its presence tells the CLI and
+	// scripts that the nucleus is up and has taken its startup set.
+	if err := control.WriteCredential(n.opts.Root, control.Credential{
+		NATSURL: b.NATSURL(), User: userAdmin, Password: adminPassword, PID: os.Getpid(),
+	}); err != nil {
+		return err
+	}
+	n.log.Info("nucleus started", "root", n.opts.Root, "nats", b.NATSURL(), "mqtt", b.MQTTAddr(),
+		"thing", n.opts.ThingName, "platform", n.opts.Platform, "startup", time.Since(start).String())
+	return nil
+}
+
+// Shutdown stops every component in reverse dependency order, then the
+// control API and the broker, and releases the root folder.
+func (n *Nucleus) Shutdown(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.opts.ShutdownTimeout)
+		defer cancel()
+	}
+	err := n.stop(ctx)
+	n.log.Info("nucleus stopped", "root", n.opts.Root)
+	return err
+}
+
+func (n *Nucleus) stop(ctx context.Context) error {
+	var errs []error
+	if n.control != nil {
+		n.control.Close()
+		n.control = nil
+	}
+	if n.lock != nil {
+		errs = append(errs, control.RemoveCredential(n.opts.Root))
+	}
+	if n.supervisor != nil {
+		errs = append(errs, n.supervisor.Shutdown(ctx))
+		n.supervisor = nil
+	}
+	if n.nc != nil {
+		n.nc.Close()
+		n.nc = nil
+	}
+	if n.broker != nil {
+		n.broker.Shutdown()
+		n.broker.WaitForShutdown()
+		n.broker = nil
+	}
+	if n.lock != nil {
+		n.lock.Close()
+		n.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// takeLock makes sure only one nucleus owns the root folder; a second one
+// gets an error naming the first one's pid.
+func (n *Nucleus) takeLock() error {
+	path := filepath.Join(n.opts.Root, "sward.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("lock root folder: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		buf := make([]byte, 32)
+		k, _ := f.ReadAt(buf, 0)
+		f.Close()
+		return fmt.Errorf("another nucleus (pid %s) already runs with root %s: stop it or choose another --root", string(buf[:k]), n.opts.Root)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
+	n.lock = f
+	return nil
+}
+
+func (n *Nucleus) users(adminPassword, nucleusPassword string) []broker.User {
+	restricted := broker.Permissions{
+		PublishDeny: []string{control.SubjectPrefix + ".>", SubjectComponentState},
+	}
+	return []broker.User{
+		{Name: userAdmin, Password: adminPassword},
+		{Name: userNucleus, Password: nucleusPassword},
+		{Name: userComponent, Password: n.componentPassword, Permissions: restricted},
+		{Name: userDevice, Password: secret(), Permissions: restricted},
+	}
+}
+
+// anonymousUser maps unauthenticated clients (sensors on the dev loopback
+// MQTT listener) to the device user, only when no listener leaves loopback.
+func (n *Nucleus) anonymousUser() string {
+	if broker.IsLoopbackAddr(n.opts.NATSListen) && (n.opts.MQTTListen == "off" || broker.IsLoopbackAddr(n.opts.MQTTListen)) {
+		return userDevice
+	}
+	return ""
+}
+
+func (n *Nucleus) publishState(c lifecycle.StateChange) {
+	n.log.Info("component state", "component", c.Component, "version", c.Version,
+		"from", string(c.From), "to", string(c.To), "reason", c.Reason)
+	nc := n.nc
+	if nc == nil {
+		return
+	}
+	data, _ := json.Marshal(StateChange{Component: c.Component, Version: c.Version,
+		From: string(c.From), To: string(c.To), Reason: c.Reason, At: c.At})
+	_ = nc.Publish(SubjectComponentState, data)
+}
+
+// mqttListen maps the "off" flag value to the broker's "no MQTT listener".
+func mqttListen(addr string) string {
+	if addr == "off" {
+		return ""
+	}
+	return addr
+}
+
+// secret returns a random 128-bit credential, hex-encoded.
+func secret() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,100 @@
+package nucleus
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sward-iot/sward/shared/recipe"
+)
+
+// Options configures a Nucleus. Zero values take the documented defaults.
+type Options struct {
+	// Root is the folder that holds everything the nucleus owns. Required.
+	Root string
+	// RecipesDir, when set, is deployed at start: the latest version of every
+	// component found in it (recursively).
+	RecipesDir string
+	// ArtifactsDir holds artifacts as <dir>/<Name>/<Version>/<file>.
+	ArtifactsDir string
+	// NATSListen and MQTTListen are the broker listeners ("host:port").
+	// Default 127.0.0.1:4222 and 127.0.0.1:1883; MQTTListen "off" disables MQTT.
+	NATSListen, MQTTListen string
+	// TLSCert, TLSKey and TLSCA secure non-loopback listeners (TLSCA asks
+	// clients for certificates).
+	TLSCert, TLSKey, TLSCA string
+	// ThingName is the device's AWS IoT thing name. Default: the host name.
+	ThingName string
+	// Region is the AWS region components see. Default: $AWS_REGION, else us-east-1.
+	Region string
+	// Platform overrides the detected platform used to select manifests.
+	Platform recipe.Platform
+	// RunAs is the "user[:group]" non-privileged steps run as when the
+	// nucleus is root. Default: the nucleus user.
+	RunAs string
+	// Logger receives the nucleus's structured logs. Default: slog.Default().
+	Logger *slog.Logger
+	// ShutdownTimeout bounds Shutdown when its context has no deadline.
+	ShutdownTimeout time.Duration
+}
+
+// defaultShutdownTimeout covers the Greengrass default Shutdown step timeout
+// (15 s) plus the stop grace, so a clean Ctrl-C never cuts a Shutdown short.
+const defaultShutdownTimeout = 30 * time.Second
+
+func (o *Options) setDefaults() error {
+	if o.Root == "" {
+		return fmt.Errorf("no root folder: set --root (for example ~/.sward)")
+	}
+	abs, err := filepath.Abs(o.Root)
+	if err != nil {
+		return fmt.Errorf("root folder %s: %w", o.Root, err)
+	}
+	o.Root = abs
+	if o.NATSListen == "" {
+		o.NATSListen = "127.0.0.1:4222"
+	}
+	if o.MQTTListen == "" {
+		o.MQTTListen = "127.0.0.1:1883"
+	}
+	if o.ThingName == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "sward-device"
+		}
+		o.ThingName = host
+	}
+	if o.Region == "" {
+		o.Region = os.Getenv("AWS_REGION")
+	}
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if o.Platform == nil {
+		o.Platform = recipe.HostPlatform()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = defaultShutdownTimeout
+	}
+	for _, dir := range []*string{&o.RecipesDir, &o.ArtifactsDir} {
+		if *dir == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*dir)
+		if err != nil {
+			return err
+		}
+		*dir = abs
+	}
+	if o.RecipesDir != "" {
+		if st, err := os.Stat(o.RecipesDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("recipes folder %s does not exist or is not a folder: pass --recipes DIR", o.RecipesDir)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package store
+
+import (
+	"archive/zip"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sward-iot/sward/shared/recipe"
+)
+
+// Store is the component store under one root folder.
+type Store struct {
+	root string
+}
+
+// New returns the store under root (the nucleus root folder).
+func New(root string) *Store { return &Store{root: root} }
+
+// ArtifactsPath is the value of {artifacts:path} for a component version.
+func (s *Store) ArtifactsPath(name, version string) string {
+	return filepath.Join(s.root, "packages", "artifacts", name, version)
+}
+
+// DecompressedPath is the value of {artifacts:decompressedPath}.
+func (s *Store) DecompressedPath(name, version string) string {
+	return filepath.Join(s.root, "packages", "artifacts-unarchived", name, version)
+}
+
+// ErrDigestMismatch means an artifact's content does not hash to its recipe's Digest.
+var ErrDigestMismatch = errors.New("artifact digest mismatch")
+
+// ErrUnsafeArchive means a ZIP artifact holds an entry that would land outside
+// its folder (../, an absolute path) or a symbolic link.
+var ErrUnsafeArchive = errors.New("unsafe archive entry")
+
+// Install copies the artifacts of the selected manifest from artifactDir into
+// the store, checks digests before anything else happens, unarchives ZIPs and
+// applies permissions. Any failure leaves no partial version behind.
+func (s *Store) Install(r *recipe.Recipe, sel *recipe.Selection, artifactDir string) error {
+	if len(sel.Artifacts) == 0 {
+		return nil
+	}
+	dst := s.ArtifactsPath(r.Name, r.Version)
+	unarchived := s.DecompressedPath(r.Name, r.Version)
+	if err := s.install(r, sel, artifactDir, dst, unarchived); err != nil {
+		os.RemoveAll(dst)
+		os.RemoveAll(unarchived)
+		return err
+	}
+	return nil
+}
+
+func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, dst, unarchived string) error {
+	for _, dir := range []string{dst, unarchived} {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("component %s %s: clear %s: %w", r.Name, r.Version, dir, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("component %s %s: %w", r.Name, r.Version, err)
+		}
+	}
+	for i, a := range sel.Artifacts {
+		src, err := source(r, a, artifactDir)
+		if err != nil {
+			return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
+		}
+		target := filepath.Join(dst, a.FileName())
+		if err := copyChecked(src, target, a); err != nil {
+			return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
+		}
+		mode := fileMode(a.Permission)
+		if a.Unarchived() {
+			into := filepath.Join(unarchived, strings.TrimSuffix(a.FileName(), filepath.Ext(a.FileName())))
+			if err := unzip(target, into, mode); err != nil {
+				return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
+			}
+		}
+		if err := os.Chmod(target, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// source finds an artifact's file in artifactDir/<Name>/<Version>/<file>, the
+// greengrass-cli layout; file: URIs name a local file directly.
+func source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) (string, error) {
+	u, err := url.Parse(a.URI)
+	if err != nil {
+		return "", fmt.Errorf("URI is not valid: %w", err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "file":
+		return u.Path, nil
+	case "docker":
+		return "", errors.New("docker artifacts are not supported by this nucleus: ship the image's contents as a ZIP artifact instead")
+	}
+	if artifactDir == "" {
+		return "", fmt.Errorf("no artifact folder given: pass --artifacts DIR holding %s/%s/%s", r.Name, r.Version, a.FileName())
+	}
+	p := filepath.Join(artifactDir, r.Name, r.Version, a.FileName())
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("artifact file %s is missing: build it (make artifacts) or fix the artifact folder", p)
+	}
+	return p, nil
+}
+
+// copyChecked copies src to dst while hashing it, and refuses the copy when
+// the recipe's digest does not match.
+func copyChecked(src, dst string, a recipe.Artifact) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	var h hash.Hash
+	w := io.Writer(out)
+	if a.Digest != "" {
+		alg := strings.ToUpper(strings.ReplaceAll(a.Algorithm, "-", ""))
+		if alg != "" && alg != "SHA256" {
+			out.Close()
+			return fmt.Errorf("digest algorithm %q is not supported: use SHA-256", a.Algorithm)
+		}
+		h = sha256.New()
+		w = io.MultiWriter(out, h)
+	}
+	if _, err := io.Copy(w, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if h != nil {
+		got := base64.StdEncoding.EncodeToString(h.Sum(nil))
+		if got != a.Digest {
+			return fmt.Errorf("%w: %s hashes to %s but the recipe says %s: rebuild the artifact or update the recipe's Digest", ErrDigestMismatch, src, got, a.Digest)
+		}
+	}
+	return nil
+}
+
+// fileMode turns a recipe Permission into file mode bits. Artifacts stay
+// read-only: the store replaces whole versions, it never edits in place.
+func fileMode(p recipe.Permission) fs.FileMode {
+	var m fs.FileMode
+	switch strings.ToUpper(p.Read) {
+	case "ALL":
+		m |= 0o444
+	case "NONE":
+	default: // OWNER is Greengrass's default
+		m |= 0o400
+	}
+	switch strings.ToUpper(p.Execute) {
+	case "ALL":
+		m |= 0o111
+	case "OWNER":
+		m |= 0o100
+	}
+	return m
+}
+
+// unzip extracts archive into dir, refusing any entry that would escape dir
+// or that is a symbolic link, before writing anything.
+func unzip(archive, dir string, mode fs.FileMode) error {
+	zr, err := zip.OpenReader(archive)
+	if err != nil {
+		return fmt.Errorf("not a readable ZIP archive: %w", err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if err := checkEntry(f); err != nil {
+			return err
+		}
+	}
+	for _, f := range zr.File {
+		target := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if f.FileInfo().IsDir() {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		if err := extract(f, target, mode|entryExec(f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkEntry(f *zip.File) error {
+	name := f.Name
+	if f.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%w: %q is a symbolic link: archives may hold only files and folders", ErrUnsafeArchive, name)
+	}
+	if strings.HasPrefix(name, "/") || strings.Contains(name, "\\") || filepath.IsAbs(name) || !filepath.IsLocal(filepath.FromSlash(name)) {
+		return fmt.Errorf("%w: %q would land outside the unarchive folder: use relative paths without ..", ErrUnsafeArchive, name)
+	}
+	return nil
+}
+
+// entryExec keeps execute bits an archive entry carries, so unarchived
+// scripts stay runnable for their owner.
+func entryExec(f *zip.File) fs.FileMode {
+	if f.Mode()&0o100 != 0 {
+		return 0o100
+	}
+	return 0
+}
+
+func extract(f *zip.File, target string, mode fs.FileMode) error {
+	rc, err := f.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	out, err := os.OpenFile(target, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, rc); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(target, mode)
+}

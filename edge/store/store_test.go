@@ -1,0 +1,148 @@
+package store
+
+import (
+	"archive/zip"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sward-iot/sward/shared/recipe"
+)
+
+// artifactDir lays out files as <dir>/<Name>/<Version>/<file>.
+func artifactDir(t *testing.T, name, version string, files map[string][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	d := filepath.Join(dir, name, version)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for f, data := range files {
+		if err := os.WriteFile(filepath.Join(d, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func zipOf(t *testing.T, entries map[string]string, symlink string) []byte {
+	t.Helper()
+	var buf strings.Builder
+	w := zip.NewWriter(&buf)
+	for name, body := range entries {
+		h := &zip.FileHeader{Name: name, Method: zip.Deflate}
+		h.SetMode(0o755)
+		f, err := w.CreateHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write([]byte(body))
+	}
+	if symlink != "" {
+		h := &zip.FileHeader{Name: symlink}
+		h.SetMode(os.ModeSymlink | 0o777)
+		f, _ := w.CreateHeader(h)
+		f.Write([]byte("/etc/passwd"))
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(buf.String())
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func install(t *testing.T, root string, arts []recipe.Artifact, dir string) error {
+	t.Helper()
+	r := &recipe.Recipe{File: "test.yaml", Name: "com.example.App", Version: "1.0.0"}
+	return New(root).Install(r, &recipe.Selection{Artifacts: arts}, dir)
+}
+
+func TestInstallCopiesArtifactsWithTheirPermissions(t *testing.T) {
+	root := t.TempDir()
+	bin := []byte("#!/bin/sh\necho hi\n")
+	dir := artifactDir(t, "com.example.App", "1.0.0", map[string][]byte{"app": bin, "data.txt": []byte("x")})
+	err := install(t, root, []recipe.Artifact{
+		{URI: "s3://bucket/com.example.App/1.0.0/app", Digest: digest(bin), Algorithm: "SHA-256", Permission: recipe.Permission{Read: "OWNER", Execute: "OWNER"}},
+		{URI: "s3://bucket/data.txt", Permission: recipe.Permission{Read: "ALL"}},
+	}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(root)
+	for file, want := range map[string]os.FileMode{"app": 0o500, "data.txt": 0o444} {
+		st, err := os.Stat(filepath.Join(s.ArtifactsPath("com.example.App", "1.0.0"), file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s mode %v, want %v", file, st.Mode().Perm(), want)
+		}
+	}
+}
+
+func TestInstallRefusesADigestMismatchAndLeavesNothing(t *testing.T) {
+	root := t.TempDir()
+	dir := artifactDir(t, "com.example.App", "1.0.0", map[string][]byte{"app": []byte("tampered")})
+	err := install(t, root, []recipe.Artifact{{URI: "s3://b/app", Digest: digest([]byte("original"))}}, dir)
+	if !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), "test.yaml") {
+		t.Fatalf("Install = %v, want ErrDigestMismatch naming the recipe", err)
+	}
+	if _, err := os.Stat(New(root).ArtifactsPath("com.example.App", "1.0.0")); !os.IsNotExist(err) {
+		t.Fatalf("a refused install left files behind: %v", err)
+	}
+}
+
+func TestInstallNamesTheMissingArtifactFile(t *testing.T) {
+	dir := artifactDir(t, "com.example.App", "1.0.0", nil)
+	err := install(t, t.TempDir(), []recipe.Artifact{{URI: "s3://b/missing.bin"}}, dir)
+	want := filepath.Join(dir, "com.example.App", "1.0.0", "missing.bin")
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Install = %v, want it to name %s", err, want)
+	}
+}
+
+func TestInstallUnarchivesZipIntoTheDecompressedPath(t *testing.T) {
+	root := t.TempDir()
+	z := zipOf(t, map[string]string{"bundle/run.sh": "#!/bin/sh\n", "bundle/conf/a.json": "{}"}, "")
+	dir := artifactDir(t, "com.example.App", "1.0.0", map[string][]byte{"bundle.zip": z})
+	err := install(t, root, []recipe.Artifact{{URI: "s3://b/bundle.zip", Unarchive: "ZIP", Permission: recipe.Permission{Read: "OWNER", Execute: "OWNER"}}}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := filepath.Join(New(root).DecompressedPath("com.example.App", "1.0.0"), "bundle", "bundle", "run.sh")
+	st, err := os.Stat(got)
+	if err != nil {
+		t.Fatalf("unarchived file missing: %v", err)
+	}
+	if st.Mode().Perm()&0o100 == 0 {
+		t.Fatalf("unarchived script lost its execute bit: %v", st.Mode())
+	}
+}
+
+func TestInstallRefusesArchivesThatEscapeTheirFolder(t *testing.T) {
+	for name, z := range map[string][]byte{
+		"dot-dot":  zipOf(t, map[string]string{"../../evil": "x"}, ""),
+		"absolute": zipOf(t, map[string]string{"/tmp/evil": "x"}, ""),
+		"symlink":  zipOf(t, map[string]string{"ok.txt": "x"}, "link"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := artifactDir(t, "com.example.App", "1.0.0", map[string][]byte{"a.zip": z})
+			err := install(t, root, []recipe.Artifact{{URI: "s3://b/a.zip", Unarchive: "ZIP"}}, dir)
+			if !errors.Is(err, ErrUnsafeArchive) {
+				t.Fatalf("Install = %v, want ErrUnsafeArchive", err)
+			}
+			if _, err := os.Stat(filepath.Join(root, "packages", "artifacts-unarchived", "com.example.App", "1.0.0")); !os.IsNotExist(err) {
+				t.Fatalf("a refused archive left files behind: %v", err)
+			}
+		})
+	}
+}

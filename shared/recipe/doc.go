@@ -1,0 +1,59 @@
+// Package recipe owns the Greengrass component recipe: parsing and validating
+// RecipeFormatVersion 2020-01-25 recipes in YAML or JSON, choosing the
+// manifest for a platform (Select), and expanding recipe variables
+// (Interpolate). The edge supervisor, the deployment engine, `sward publish`
+// and the deployment Lambda all read recipes through it, so a recipe means
+// the same thing everywhere.
+//
+// # Compatibility decisions
+//
+// Field names are matched without regard to case, as Greengrass does, so
+// public recipes that write `lifecycle`, `run`, `setEnv`, `Uri` or
+// `requiresPrivilege` parse unchanged. Two spellings of one field in the same
+// object are an error. Field paths in errors use the canonical spelling
+// (Manifests[1].Lifecycle.Run.Timeout).
+//
+// Unknown fields are ignored, as Greengrass ignores them, but each is listed
+// in Recipe.Warnings so tools can show likely typos. Everything the recipe
+// reference defines is checked strictly; every problem is reported (joined),
+// each naming the file, the field path and what would make it valid.
+//
+// Limits are Greengrass's: a recipe is at most 16384 bytes; a component name
+// is 1 to 128 characters of letters, digits, '.', '-' and '_'; a version is a
+// strict semantic version MAJOR.MINOR.PATCH (optional -prerelease, +build), at
+// most 64 characters, each number at most six digits. Dependency ranges are
+// npm-style (Masterminds semver). A recipe needs at least one manifest, since
+// Greengrass cannot deploy one without.
+//
+// Platform matching: the first manifest whose every Platform requirement
+// holds wins; a manifest without Platform matches every device. A requirement
+// is an exact value (starting with a letter or digit), `*` or `all` (also
+// `any`; all three match a missing key too), `//` (any present value), or a
+// /regex/ matched against the whole value. Regexes use Go's RE2 syntax, not
+// Java's: lookaround and backreferences are refused at parse time.
+//
+// Global lifecycle: a manifest with a non-empty Lifecycle uses it; otherwise
+// the recipe-level Lifecycle applies, filtered by the manifest's Selections
+// (`all` when it has none). A mapping that has any key used as a selection by
+// some manifest (or `all`) is a choice: it keeps the value under the first of
+// the manifest's selections it has and vanishes when it has none. Sections
+// without selection keys apply to every manifest. Selection keys can sit at
+// any level (above the steps, or under Script) and are case-sensitive.
+//
+// Steps are a script string or an object {Script, RequiresPrivilege (bool or
+// "true"/"false"), Skipif ("onpath X" or "exists F"), Timeout (seconds, number
+// or numeric string), Setenv}. Startup and Run together are an error.
+//
+// Artifacts use s3://bucket/key, greengrass:, docker:, and — Sward's addition
+// for local development — file: URIs (Artifact.LocalPath; relative paths are
+// relative to the recipe's folder) that the deployment engine copies from
+// disk; publishing replaces them with s3:. s3://name.zip without a key is
+// accepted, as public recipes use it as a local-deployment placeholder.
+// Algorithm defaults to SHA-256 when Digest is set (SHA-384 and SHA-512 are
+// accepted too); file names are unique within a manifest (docker images
+// excluded, they are not files).
+//
+// JSON is recognised by a .json name or a leading '{'; everything else is read
+// as YAML (first document only; anchors, aliases and merge keys work, bounded
+// so aliases cannot blow up).
+package recipe

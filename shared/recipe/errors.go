@@ -1,0 +1,41 @@
+package recipe
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid is wrapped by every error that Parse reports about the content of
+// a recipe (syntax, a missing or malformed field). Callers that only need to
+// tell "bad recipe" from "could not read the file" branch on it.
+var ErrInvalid = errors.New("invalid recipe")
+
+// ErrTooLarge is returned by Parse, ParseFile and LoadDir for a recipe over
+// MaxRecipeSize bytes. Greengrass refuses such recipes, so a device must too.
+var ErrTooLarge = errors.New("recipe too large")
+
+// ErrNoMatchingManifest is returned by Select when no manifest accepts the
+// platform: Greengrass fails the deployment in that case.
+var ErrNoMatchingManifest = errors.New("no manifest matches the platform")
+
+// FieldError is one problem in one recipe. Path is the field path in the
+// recipe's canonical spelling (for example Manifests[1].Lifecycle.Run.Timeout),
+// empty for problems with the whole file. Msg says what is wrong and what
+// would make it valid.
+type FieldError struct {
+	File string
+	Path string
+	Msg  string
+	// Err is the sentinel the error wraps: ErrInvalid or ErrTooLarge.
+	Err error
+}
+
+func (e *FieldError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Msg)
+}
+
+// Unwrap returns the sentinel, so errors.Is(err, ErrInvalid) holds.
+func (e *FieldError) Unwrap() error { return e.Err }

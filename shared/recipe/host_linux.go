@@ -1,0 +1,26 @@
+package recipe
+
+import (
+	"runtime"
+	"syscall"
+)
+
+// archDetail reads the ARM variant from uname on 32-bit ARM; Greengrass sets
+// architecture.detail only there.
+func archDetail() string {
+	if runtime.GOARCH != "arm" {
+		return ""
+	}
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		return ""
+	}
+	machine := make([]byte, 0, len(u.Machine))
+	for _, c := range u.Machine {
+		if c == 0 {
+			break
+		}
+		machine = append(machine, byte(c))
+	}
+	return armDetail(string(machine))
+}

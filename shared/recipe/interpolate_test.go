@@ -1,0 +1,136 @@
+package recipe
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func testVars(t *testing.T) *Vars {
+	t.Helper()
+	var config any
+	err := json.Unmarshal([]byte(`{
+		"Message": "hello world",
+		"port": 8080,
+		"ratio": 0.25,
+		"debug": false,
+		"nothing": null,
+		"server": {"host": "localhost", "ports": [1883, 8883]},
+		"list": ["a", {"b": 1}],
+		"a/b": "slash",
+		"m~n": "tilde",
+		"": "empty key"
+	}`), &config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Vars{
+		Config:           config,
+		ArtifactsPath:    "/root/packages/artifacts/com.example.X/1.0.0",
+		DecompressedPath: "/root/packages/artifacts-unarchived/com.example.X/1.0.0",
+		WorkPath:         "/root/work/com.example.X",
+		KernelRootPath:   "/root",
+		ThingName:        "pi-kitchen",
+		Deps: map[string]*Vars{
+			"com.example.Broker": {
+				Config:           map[string]any{"port": float64(1883)},
+				ArtifactsPath:    "/root/packages/artifacts/com.example.Broker/2.0.0",
+				DecompressedPath: "/root/packages/artifacts-unarchived/com.example.Broker/2.0.0",
+				WorkPath:         "/root/work/com.example.Broker",
+			},
+		},
+	}
+}
+
+func TestInterpolate(t *testing.T) {
+	v := testVars(t)
+	tests := []struct{ in, want string }{
+		{"echo {configuration:/Message}", "echo hello world"},
+		{"--port {configuration:/port}", "--port 8080"},
+		{"{configuration:/ratio} {configuration:/debug} {configuration:/nothing}", "0.25 false null"},
+		{"{configuration:/server}", `{"host":"localhost","ports":[1883,8883]}`},
+		{"{configuration:/server/ports}", "[1883,8883]"},
+		{"{configuration:/server/ports/1}", "8883"},
+		{"{configuration:/list/1/b}", "1"},
+		{"{configuration:/a~1b} {configuration:/m~0n} {configuration:/}", "slash tilde empty key"},
+		{"{artifacts:path}/app.py", "/root/packages/artifacts/com.example.X/1.0.0/app.py"},
+		{"{artifacts:decompressedPath}/bundle", "/root/packages/artifacts-unarchived/com.example.X/1.0.0/bundle"},
+		{"cd {work:path} && {kernel:rootPath}/bin/x --thing {iot:thingName}", "cd /root/work/com.example.X && /root/bin/x --thing pi-kitchen"},
+		{"{com.example.Broker:configuration:/port}", "1883"},
+		{"{com.example.Broker:artifacts:path}/x", "/root/packages/artifacts/com.example.Broker/2.0.0/x"},
+		{"{com.example.Broker:artifacts:decompressedPath}", "/root/packages/artifacts-unarchived/com.example.Broker/2.0.0"},
+		{"{com.example.Broker:work:path}", "/root/work/com.example.Broker"},
+		// Left as written:
+		{"{configuration:/missing}", "{configuration:/missing}"},
+		{"{configuration:/server/ports/2}", "{configuration:/server/ports/2}"},
+		{"{configuration:/server/ports/01}", "{configuration:/server/ports/01}"},
+		{"{configuration:/Message/deeper}", "{configuration:/Message/deeper}"},
+		{"{configuration:Message}", "{configuration:Message}"},
+		{"{com.example.Unknown:configuration:/port}", "{com.example.Unknown:configuration:/port}"},
+		{"{com.example.Broker:kernel:rootPath}", "{com.example.Broker:kernel:rootPath}"},
+		{"{com.example.Broker:configuration:/nope}", "{com.example.Broker:configuration:/nope}"},
+		{"{unknown:thing}", "{unknown:thing}"},
+		{"awk '{print $1}'", "awk '{print $1}'"},
+		{"${HOME} {", "${HOME} {"},
+		{"{{configuration:/port}}", "{8080}"},
+		{"no variables", "no variables"},
+	}
+	for _, tt := range tests {
+		if got := Interpolate(tt.in, v); got != tt.want {
+			t.Errorf("Interpolate(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestInterpolateLeavesVariablesWithoutValuesAsWritten(t *testing.T) {
+	const s = "{configuration:/x} {artifacts:path} {iot:thingName} {dep:work:path}"
+	if got := Interpolate(s, nil); got != s {
+		t.Errorf("nil Vars: %q", got)
+	}
+	if got := Interpolate(s, &Vars{}); got != s {
+		t.Errorf("empty Vars: %q", got)
+	}
+}
+
+func TestLifecycleInterpolateExpandsScriptsSkipifAndSetenvWithoutChangingTheOriginal(t *testing.T) {
+	l := Lifecycle{
+		Setenv:  map[string]string{"THING": "{iot:thingName}"},
+		Install: &Step{Script: "pip install -r {artifacts:path}/req.txt", Skipif: &Skipif{SkipExists, "{work:path}/done"}, Timeout: time.Minute},
+		Run:     &Step{Script: "python3 {artifacts:path}/app.py {configuration:/Message}", Setenv: map[string]string{"PORT": "{configuration:/port}"}, RequiresPrivilege: true},
+	}
+	got := l.Interpolate(testVars(t))
+	if got.Setenv["THING"] != "pi-kitchen" || got.Install.Skipif.Arg != "/root/work/com.example.X/done" || got.Run.Setenv["PORT"] != "8080" {
+		t.Errorf("not expanded: %+v %+v %+v", got.Setenv, got.Install.Skipif, got.Run.Setenv)
+	}
+	if got.Run.Script != "python3 /root/packages/artifacts/com.example.X/1.0.0/app.py hello world" || !got.Run.RequiresPrivilege || got.Install.Timeout != time.Minute {
+		t.Errorf("run: %+v", got.Run)
+	}
+	if got.Startup != nil || got.Shutdown != nil {
+		t.Errorf("undefined steps must stay nil")
+	}
+	if l.Setenv["THING"] != "{iot:thingName}" || l.Install.Skipif.Arg != "{work:path}/done" || l.Run.Setenv["PORT"] != "{configuration:/port}" {
+		t.Errorf("the original lifecycle changed: %+v", l)
+	}
+}
+
+func TestPointer(t *testing.T) {
+	tree := map[string]any{"a": []any{map[string]any{"b": "c"}}}
+	tests := []struct {
+		pointer string
+		want    any
+		ok      bool
+	}{
+		{"/a/0/b", "c", true},
+		{"", tree, true},
+		{"/a/-", nil, false},
+		{"/a/+0", nil, false},
+		{"a", nil, false},
+		{"/x", nil, false},
+	}
+	for _, tt := range tests {
+		got, ok := Pointer(tree, tt.pointer)
+		if ok != tt.ok || (ok && tt.pointer != "" && got != tt.want) {
+			t.Errorf("Pointer(%q) = %v, %v; want %v, %v", tt.pointer, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// trivialComponents is how many `sleep` components the cold start deploys:
+// enough that per-component cost shows, as on a small real device.
+const trivialComponents = 10
+
+const trivialRecipe = `RecipeFormatVersion: "2020-01-25"
+ComponentName: perf.Trivial%02d
+ComponentVersion: "1.0.0"
+Manifests:
+  - Lifecycle:
+      Run: sleep 1000
+`
+
+// measureColdStart times exec → NATS listener accepting → every trivial
+// component RUNNING, each run in a fresh root.
+func measureColdStart(cfg config, work string, rep *report) error {
+	recipes := filepath.Join(work, "recipes-trivial")
+	if err := os.MkdirAll(recipes, 0o755); err != nil {
+		return err
+	}
+	for i := 1; i <= trivialComponents; i++ {
+		text := fmt.Sprintf(trivialRecipe, i)
+		if err := os.WriteFile(filepath.Join(recipes, fmt.Sprintf("trivial%02d.yaml", i)), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	broker := rep.add("start_broker_ms", "cold start: exec → NATS accepting", "ms", goal{})
+	running := rep.add("start_running_ms", fmt.Sprintf("cold start: exec → %d components RUNNING", trivialComponents), "ms", atMost(150))
+	for i := range cfg.runs {
+		b, r, err := coldStartOnce(cfg.sward, work, recipes)
+		if err != nil {
+			return err
+		}
+		progress("  start run %d: broker %.1f ms, RUNNING %.1f ms", i+1, ms(b), ms(r))
+		broker.samples = append(broker.samples, ms(b))
+		running.samples = append(running.samples, ms(r))
+	}
+	return nil
+}
+
+func coldStartOnce(bin, work, recipes string) (toBroker, toRunning time.Duration, err error) {
+	n, err := startNucleus(bin, work, recipes)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() { err = errors.Join(err, n.stop()) }()
+	if err := waitTCP(n.process, n.natsAddr, startTimeout); err != nil {
+		return 0, 0, err
+	}
+	toBroker = time.Since(n.started)
+	c, err := n.dial(startTimeout)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	deadline := n.started.Add(startTimeout)
+	for {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		comps, err := c.Components(ctx)
+		cancel()
+		if err != nil {
+			return 0, 0, err
+		}
+		running := 0
+		for _, comp := range comps {
+			if comp.State == "RUNNING" {
+				running++
+			}
+		}
+		if running == trivialComponents {
+			return toBroker, time.Since(n.started), nil
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, fmt.Errorf("%d of %d components RUNNING after %s: %+v", running, trivialComponents, startTimeout, comps)
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
