@@ -7,8 +7,14 @@ ARTIFACTS := build/artifacts
 RUN_ROOT  := $(CURDIR)/.run/root
 LDFLAGS   := -s -w
 PKGS      := ./...
+MODULE    := github.com/sward-iot/sward
 
-.PHONY: all build build-arm64 artifacts run test check fmt-check vet unit integration fuzz perf clean
+# The CDK app runs through jsii on the machine's Node 20; these keep its
+# deprecation banners out of test output.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: all build build-arm64 artifacts run test fmt-check vet unit infra integration fuzz perf clean
 
 all: build
 
@@ -30,8 +36,13 @@ run: build artifacts
 	@echo "sward: root $(RUN_ROOT) — component logs in $(RUN_ROOT)/logs, try: $(BIN)/sward component list --root $(RUN_ROOT)"
 	exec $(BIN)/sward run --root $(RUN_ROOT) --recipes recipes --artifacts $(ARTIFACTS)
 
-## test: formatting, vet, unit tests (-race) and integration tests
-test: fmt-check vet unit integration
+## test: formatting, vet, unit tests (-race), the CDK app and integration tests
+test: node_modules/.installed fmt-check vet unit infra integration
+
+## node_modules: the pinned aws-cdk CLI (package.json); its postinstall keeps go ./... out of it
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -40,8 +51,13 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
+# infra/ has no concurrency of its own and -race doubles its jsii-bound
+# test time, so it runs without the race detector.
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v '/test/')
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '^$(MODULE)/test' -e '^$(MODULE)/infra')
+
+infra: node_modules/.installed
+	$(GO) test -count=1 ./infra/...
 
 integration:
 	$(GO) test -count=1 -timeout 20m ./test/...
@@ -55,4 +71,4 @@ perf: build
 	$(GO) run ./test/perf -sward $(BIN)/sward
 
 clean:
-	rm -rf $(BIN) build .run
+	rm -rf $(BIN) build .run cdk.out node_modules

@@ -76,13 +76,11 @@ func start(o Options, timeout time.Duration, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
-	out, err := logOutput(filepath.Dir(o.File))
-	if err != nil {
-		return err
-	}
 	runArgs := []string{"run", "-pidfile", o.PIDFile, "-subject", o.Subject, "-file", o.File,
 		"-max-bytes", strconv.FormatInt(o.MaxBytes, 10), "-keep", strconv.Itoa(o.Keep)}
-	return startRecorder(self, runArgs, o.PIDFile, out, timeout, log)
+	// The recorder inherits the step's stdout: the nucleus keeps reading it
+	// after Startup exits, so its log lands in the component's log file.
+	return startRecorder(self, runArgs, o.PIDFile, os.Stdout, timeout, log)
 }
 
 // run records until SIGTERM; the pid file exists exactly while it is

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +14,7 @@ import (
 )
 
 // The recorder outlives its Startup step: Startup runs `alert-recorder
-// start`, which launches `alert-recorder run` in its own session and exits 0
+// start`, which launches `alert-recorder run` in the background and exits 0
 // once the recorder is subscribed; Shutdown and Recover run `alert-recorder
 // stop`. The pid file connects them.
 
@@ -33,9 +32,10 @@ func startRecorder(self string, args []string, pidFile string, logOut *os.File, 
 		return nil
 	}
 	cmd := exec.Command(self, args...)
-	// Its own session: the recorder survives the end of the Startup step
-	// and any signal to the step's process group.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// The recorder stays in the Startup step's process group: the nucleus
+	// keeps that group alive after Startup exits 0 and owns it from then on,
+	// so a stop, a restart or a crashed nucleus's successor ends the
+	// recorder even if the Shutdown step never runs.
 	cmd.Stdout, cmd.Stderr = logOut, logOut
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("launch recorder: %w", err)
@@ -145,20 +145,4 @@ func removeOwnPID(pidFile string) {
 	if pid, err := readPID(pidFile); err == nil && pid == os.Getpid() {
 		_ = os.Remove(pidFile)
 	}
-}
-
-// logOutput is where the background recorder writes its log. Its stdout
-// is inherited only when it is a file: if the nucleus reads the step's
-// output through a pipe, a process that keeps the pipe open would keep the
-// Startup step from ever ending. Otherwise it is a log file in the work
-// folder.
-func logOutput(workDir string) (*os.File, error) {
-	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode().IsRegular() {
-		return os.Stdout, nil
-	}
-	f, err := os.OpenFile(filepath.Join(workDir, "alert-recorder.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("recorder log: %w", err)
-	}
-	return f, nil
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,17 +113,24 @@ func TestStartLaunchesABackgroundRecorderThatStopEnds(t *testing.T) {
 	}
 	t.Cleanup(stop) // a failed test must not leave a recorder behind
 
-	var out strings.Builder
 	// start runs as its own process, as in a Startup step, so that the
-	// recorder it leaves behind is not this test's child.
+	// recorder it leaves behind is not this test's child. Its output goes to
+	// a file, as the nucleus hands steps a file descriptor: the recorder
+	// keeps it open after start exits.
+	out, err := os.CreateTemp(t.TempDir(), "start-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	output := func() string { b, _ := os.ReadFile(out.Name()); return string(b) }
 	cmd := exec.Command(os.Args[0], "start")
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("start: %v\n%s", err, out.String())
+		t.Fatalf("start: %v\n%s", err, output())
 	}
 	pid, ok := runningRecorder(pidFile)
 	if !ok {
-		t.Fatalf("no running recorder behind %s after start; output:\n%s", pidFile, out.String())
+		t.Fatalf("no running recorder behind %s after start; output:\n%s", pidFile, output())
 	}
 	if code := cli([]string{"start"}, component.FromEnv(), io.Discard); code != 0 {
 		t.Fatalf("a second start exited %d, want 0 (already running)", code)

@@ -169,6 +169,9 @@ func selfCPU() time.Duration {
 // memory is what /proc/<pid>/smaps_rollup says about one process.
 type memory struct {
 	pss, rss int64 // bytes
+	// pssFile is the part of pss backed by files (mostly the binary's own
+	// pages), pssAnon the part that is heap, stacks and runtime data.
+	pssFile, pssAnon int64
 }
 
 func readMemory(pid int) (memory, error) {
@@ -191,6 +194,10 @@ func readMemory(pid int) (memory, error) {
 			m.pss = kb * 1024
 		case "Rss:":
 			m.rss = kb * 1024
+		case "Pss_File:":
+			m.pssFile = kb * 1024
+		case "Pss_Anon:":
+			m.pssAnon = kb * 1024
 		}
 	}
 	if m.pss == 0 || m.rss == 0 {

@@ -132,16 +132,24 @@ func (f *figure) met() (met, ok bool) {
 	return v >= f.goal.value, true
 }
 
-func (g goal) String() string {
-	if g.op == "" {
+// text is the goal as the table shows it, e.g. "≤ 14 MB".
+func (g goal) text(unit string) string {
+	switch {
+	case g.op == "":
 		return ""
+	case g.onMax && g.value == 0:
+		return "0 in every run"
 	}
-	s := strings.Replace(strings.Replace(g.op, "<=", "≤", 1), ">=", "≥", 1) + " " + num(g.value)
+	s := strings.NewReplacer("<=", "≤", ">=", "≥").Replace(g.op) + " " + num(g.value) + " " + unit
 	if g.onMax {
 		s += " in every run"
 	}
 	return s
 }
+
+// round3 keeps the JSON line short: three decimals are below every
+// figure's run-to-run spread.
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 
 // num prints a figure with as many digits as it deserves.
 func num(v float64) string {
@@ -175,7 +183,8 @@ func (r *report) print(w io.Writer) {
 		if len(f.samples) == 0 {
 			continue
 		}
-		jf := jsonFigure{Median: f.median(), Min: slices.Min(f.samples), Max: slices.Max(f.samples), Runs: len(f.samples), Unit: f.unit, Goal: f.goal.String()}
+		jf := jsonFigure{Median: round3(f.median()), Min: round3(slices.Min(f.samples)), Max: round3(slices.Max(f.samples)),
+			Runs: len(f.samples), Unit: f.unit, Goal: f.goal.text(f.unit)}
 		metText := ""
 		if met, ok := f.met(); ok {
 			jf.Met = &met
