@@ -110,7 +110,13 @@ type Nucleus struct {
 // and waits until the control API answers. The process is stopped at test cleanup.
 func Start(t testing.TB, recipesDir, artifactsDir string, args ...string) *Nucleus {
 	t.Helper()
-	n := &Nucleus{t: t, Root: t.TempDir(), NATSPort: FreePort(t), MQTTPort: FreePort(t), output: &syncBuffer{}, done: make(chan struct{})}
+	return StartAt(t, t.TempDir(), recipesDir, artifactsDir, args...)
+}
+
+// StartAt is Start with a given root folder, e.g. one a previous nucleus used.
+func StartAt(t testing.TB, root, recipesDir, artifactsDir string, args ...string) *Nucleus {
+	t.Helper()
+	n := &Nucleus{t: t, Root: root, NATSPort: FreePort(t), MQTTPort: FreePort(t), output: &syncBuffer{}, done: make(chan struct{})}
 	argv := []string{"run", "--root", n.Root,
 		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", n.NATSPort),
 		"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", n.MQTTPort),

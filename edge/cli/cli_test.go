@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// execute runs the sward command tree with args and returns its output and error.
+func execute(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := NewRootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestBadFlagsAreRefusedWithTheFix(t *testing.T) {
+	root := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown output format", []string{"component", "list", "-o", "yaml", "--root", root}, "use table or json"},
+		{"malformed platform", []string{"recipe", "validate", "--platform", "linux", root}, "--platform"},
+		{"unknown log level", []string{"run", "--root", root, "--log-level", "loud"}, "debug, info, warn or error"},
+		{"missing component name", []string{"component", "details", "--root", root}, "exactly one component name"},
+		{"path as log name", []string{"logs", "get", "../etc", "--root", root}, "not a component name"},
+		{"unknown flag", []string{"run", "--root", root, "--nats-port", "1"}, "unknown flag"},
+		{"recipes folder missing", []string{"run", "--root", root, "--recipes", filepath.Join(root, "nope")}, "pass --recipes DIR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := execute(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("sward %v: err %v, want one containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLogsGetOfAComponentWithoutALogNamesThePath(t *testing.T) {
+	root := t.TempDir()
+	_, err := execute(t, "logs", "get", "com.example.Quiet", "--root", root)
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(root, "logs", "com.example.Quiet.log")) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// lockedBuffer is a writer safe to read while printLog writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- printLog(ctx, out, path, true) }()
+
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(out.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("follow never printed %q; printed %q", want, out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("one\n")
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("two\n")
+	f.Close()
+	waitFor("two\n")
+	// Rotation as lumberjack does it: rename, then a new file at the path.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("three\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("three\n")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "one\ntwo\nthree\n" {
+		t.Fatalf("followed output %q", got)
+	}
+}
