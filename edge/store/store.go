@@ -9,7 +9,6 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,16 +91,17 @@ func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, ds
 }
 
 // source finds an artifact's file in artifactDir/<Name>/<Version>/<file>, the
-// greengrass-cli layout; file: URIs name a local file directly.
+// greengrass-cli layout; file: URIs name a local file, relative ones from
+// the recipe's folder.
 func source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) (string, error) {
-	u, err := url.Parse(a.URI)
-	if err != nil {
-		return "", fmt.Errorf("URI is not valid: %w", err)
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "file":
-		return u.Path, nil
-	case "docker":
+	switch a.Scheme() {
+	case recipe.SchemeFile:
+		p := a.LocalPath()
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(filepath.Dir(r.File), p)
+		}
+		return p, nil
+	case recipe.SchemeDocker:
 		return "", errors.New("docker artifacts are not supported by this nucleus: ship the image's contents as a ZIP artifact instead")
 	}
 	if artifactDir == "" {

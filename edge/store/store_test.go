@@ -146,3 +146,19 @@ func TestInstallRefusesArchivesThatEscapeTheirFolder(t *testing.T) {
 		})
 	}
 }
+
+func TestInstallTakesFileURIsRelativeToTheRecipe(t *testing.T) {
+	recipes := t.TempDir()
+	if err := os.WriteFile(filepath.Join(recipes, "tool.sh"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	r := &recipe.Recipe{File: filepath.Join(recipes, "recipe.yaml"), Name: "com.example.App", Version: "1.0.0"}
+	sel := &recipe.Selection{Artifacts: []recipe.Artifact{{URI: "file:tool.sh", Permission: recipe.Permission{Execute: "OWNER"}}}}
+	if err := New(root).Install(r, sel, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(New(root).ArtifactsPath("com.example.App", "1.0.0"), "tool.sh")); err != nil {
+		t.Fatalf("file: artifact not installed: %v", err)
+	}
+}

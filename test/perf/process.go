@@ -37,6 +37,9 @@ func startProcess(name, logPath string, argv ...string) (*process, error) {
 	p := &process{name: name, logPath: logPath, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = out, out
+	// If the harness dies without stopping it, the child gets SIGTERM
+	// (sward then stops its components) rather than running on.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := p.cmd.Start(); err != nil {
 		out.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
