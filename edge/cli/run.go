@@ -80,6 +80,7 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.StringVar(&opts.Region, "region", "", "AWS region components see (default: $AWS_REGION, else us-east-1)")
 	f.StringVar(&opts.RunAs, "run-as", "", `"user[:group]" for non-privileged steps when the nucleus runs as root`)
 	f.StringVar(&platform, "platform", "", "override the detected platform, e.g. os=linux,architecture=aarch64")
+	f.BoolVar(&opts.KeepStartupPages, "keep-startup-pages", false, "do not page out the binary's start-up code once started (for measuring)")
 	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

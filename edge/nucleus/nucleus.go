@@ -154,8 +154,12 @@ func (n *Nucleus) Start() (err error) {
 	}); err != nil {
 		return err
 	}
+	trimmed := 0
+	if !n.opts.KeepStartupPages {
+		trimmed = trimStartupPages()
+	}
 	n.log.Info("nucleus started", "root", n.opts.Root, "nats", b.NATSURL(), "mqtt", b.MQTTAddr(),
-		"thing", n.opts.ThingName, "platform", n.opts.Platform, "startup", time.Since(start).String())
+		"thing", n.opts.ThingName, "platform", n.opts.Platform, "startup", time.Since(start).String(), "pagedOutBytes", trimmed)
 	return nil
 }
 

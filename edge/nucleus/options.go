@@ -36,6 +36,10 @@ type Options struct {
 	RunAs string
 	// Logger receives the nucleus's structured logs. Default: slog.Default().
 	Logger *slog.Logger
+	// KeepStartupPages leaves the executable's pages resident after start.
+	// By default the nucleus pages them out once started (see
+	// trimStartupPages): idle memory then counts only what it touches.
+	KeepStartupPages bool
 	// ShutdownTimeout bounds Shutdown when its context has no deadline.
 	ShutdownTimeout time.Duration
 }

@@ -13,18 +13,26 @@ import (
 const idleSettle = 5 * time.Second
 
 // measureIdle starts a nucleus with no components runs times and reads its
-// PSS and RSS once it has settled.
+// PSS and RSS once it has settled: as it runs by default (start-up pages of
+// the binary paged out), and with --keep-startup-pages for comparison.
 func measureIdle(cfg config, work string, rep *report) error {
-	pss := rep.add("idle_pss_mb", "idle memory, PSS", "MB", atMost(14))
-	rss := rep.add("idle_rss_mb", "idle memory, RSS", "MB", goal{})
-	file := rep.add("idle_pss_file_mb", "idle memory, PSS of files (the binary)", "MB", goal{})
-	anon := rep.add("idle_pss_anon_mb", "idle memory, PSS anonymous (heap, stacks)", "MB", goal{})
+	if err := measureIdleVariant(cfg, work, rep, "idle", "", atMost(14)); err != nil {
+		return err
+	}
+	return measureIdleVariant(cfg, work, rep, "idle_kept", " with --keep-startup-pages", goal{}, "--keep-startup-pages")
+}
+
+func measureIdleVariant(cfg config, work string, rep *report, key, label string, g goal, extra ...string) error {
+	pss := rep.add(key+"_pss_mb", "idle memory"+label+", PSS", "MB", g)
+	rss := rep.add(key+"_rss_mb", "idle memory"+label+", RSS", "MB", goal{})
+	file := rep.add(key+"_pss_file_mb", "idle memory"+label+", PSS of files (the binary)", "MB", goal{})
+	anon := rep.add(key+"_pss_anon_mb", "idle memory"+label+", PSS anonymous (heap, stacks)", "MB", goal{})
 	for i := range cfg.runs {
-		m, err := idleOnce(cfg.sward, work)
+		m, err := idleOnce(cfg.sward, work, extra...)
 		if err != nil {
 			return err
 		}
-		progress("  idle run %d: PSS %.2f MB (files %.2f, anonymous %.2f), RSS %.2f MB", i+1, mb(m.pss), mb(m.pssFile), mb(m.pssAnon), mb(m.rss))
+		progress("  idle%s run %d: PSS %.2f MB (files %.2f, anonymous %.2f), RSS %.2f MB", label, i+1, mb(m.pss), mb(m.pssFile), mb(m.pssAnon), mb(m.rss))
 		pss.samples = append(pss.samples, mb(m.pss))
 		rss.samples = append(rss.samples, mb(m.rss))
 		file.samples = append(file.samples, mb(m.pssFile))
@@ -33,8 +41,8 @@ func measureIdle(cfg config, work string, rep *report) error {
 	return nil
 }
 
-func idleOnce(bin, work string) (m memory, err error) {
-	n, err := startNucleus(bin, work, "")
+func idleOnce(bin, work string, extra ...string) (m memory, err error) {
+	n, err := startNucleus(bin, work, "", extra...)
 	if err != nil {
 		return m, err
 	}

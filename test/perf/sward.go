@@ -26,7 +26,7 @@ type nucleus struct {
 }
 
 // startNucleus runs `sward run` with a new root under work; recipesDir may be empty.
-func startNucleus(bin, work, recipesDir string) (*nucleus, error) {
+func startNucleus(bin, work, recipesDir string, extra ...string) (*nucleus, error) {
 	root, err := os.MkdirTemp(work, "root-")
 	if err != nil {
 		return nil, err
@@ -43,6 +43,7 @@ func startNucleus(bin, work, recipesDir string) (*nucleus, error) {
 	if recipesDir != "" {
 		argv = append(argv, "--recipes", recipesDir)
 	}
+	argv = append(argv, extra...)
 	n.started = time.Now()
 	n.process, err = startProcess("sward", filepath.Join(work, filepath.Base(root)+".out"), argv...)
 	if err != nil {
