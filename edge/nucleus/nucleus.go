@@ -65,6 +65,7 @@ type Nucleus struct {
 	control    *control.Server
 
 	componentPassword string
+	stopTrim          context.CancelFunc
 }
 
 // New validates opts and prepares the root folder. It starts nothing.
@@ -154,13 +155,36 @@ func (n *Nucleus) Start() (err error) {
 	}); err != nil {
 		return err
 	}
-	trimmed := 0
 	if !n.opts.KeepStartupPages {
-		trimmed = trimStartupPages()
+		n.trimWhenSettled()
 	}
 	n.log.Info("nucleus started", "root", n.opts.Root, "nats", b.NATSURL(), "mqtt", b.MQTTAddr(),
-		"thing", n.opts.ThingName, "platform", n.opts.Platform, "startup", time.Since(start).String(), "pagedOutBytes", trimmed)
+		"thing", n.opts.ThingName, "platform", n.opts.Platform, "startup", time.Since(start).String())
 	return nil
+}
+
+// settleTimeout bounds the wait for the startup set before the start-up
+// pages are trimmed anyway: a component stuck in Install for its whole
+// 120 s timeout must not keep the nucleus's idle memory high meanwhile.
+const settleTimeout = 10 * time.Second
+
+// trimWhenSettled pages out the binary's start-up code (trimStartupPages)
+// once every component of the startup set has settled, so that the start
+// itself does not fault those pages back in one by one.
+func (n *Nucleus) trimWhenSettled() {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	n.stopTrim = cancel
+	sup := n.supervisor
+	go func() {
+		defer cancel()
+		for _, st := range sup.List() {
+			_, _ = sup.WaitFor(ctx, st.Name, lifecycle.StateRunning, lifecycle.StateFinished, lifecycle.StateBroken)
+		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return // shutting down
+		}
+		n.log.Debug("start-up pages paged out", "bytes", trimStartupPages())
+	}()
 }
 
 // Shutdown stops every component in reverse dependency order, then the
@@ -178,6 +202,9 @@ func (n *Nucleus) Shutdown(ctx context.Context) error {
 
 func (n *Nucleus) stop(ctx context.Context) error {
 	var errs []error
+	if n.stopTrim != nil {
+		n.stopTrim()
+	}
 	if n.control != nil {
 		n.control.Close()
 		n.control = nil

@@ -42,6 +42,9 @@ func trimStartupPages() (trimmed int) {
 			continue
 		}
 		// A raw syscall: the region is the program's own image, not a Go slice.
+		// MADV_RANDOM first: without it, the next fault's readahead brings
+		// back large runs of the pages just paged out.
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_RANDOM)
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_PAGEOUT); errno == 0 {
 			trimmed += int(end - start)
 		}
