@@ -18,6 +18,11 @@ type Component struct {
 	// Env is added to the nucleus base environment of every step; Setenv of
 	// the lifecycle and of the step override it.
 	Env map[string]string
+	// Revision is opaque to the supervisor: like any other field, a change
+	// restarts the component. The deployment engine sets it from the
+	// component's configuration, so that a configuration change restarts the
+	// component even when no script refers to the keys that changed.
+	Revision string
 }
 
 // Dependency names another component. A HARD dependency must be RUNNING or

@@ -334,11 +334,20 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// WaitFor waits until the named component is in one of states and returns
-// its status. It fails with ErrUnknownComponent when the component is not
-// (or no longer) in the set, and with ctx's error, naming the state it is
-// in, when ctx ends first.
+// WaitFor waits until component name is in one of states and returns its
+// status, or returns an error when ctx ends first or the component is not
+// (or no longer) supervised.
 func (s *Supervisor) WaitFor(ctx context.Context, name string, states ...State) (Status, error) {
+	st, err := s.WaitUntil(ctx, name, func(st Status) bool { return slices.Contains(states, st.State) })
+	if err != nil && ctx.Err() != nil {
+		return st, fmt.Errorf("lifecycle: component %s is %s (%s), not %v: %w", name, st.State, st.Reason, states, ctx.Err())
+	}
+	return st, err
+}
+
+// WaitUntil waits until cond holds for component name's status, re-checking
+// at every state change of the supervisor.
+func (s *Supervisor) WaitUntil(ctx context.Context, name string, cond func(Status) bool) (Status, error) {
 	for {
 		s.mu.Lock()
 		r := s.runners[name]
@@ -349,13 +358,13 @@ func (s *Supervisor) WaitFor(ctx context.Context, name string, states ...State) 
 		st := r.statusLocked()
 		ch := s.changed
 		s.mu.Unlock()
-		if slices.Contains(states, st.State) {
+		if cond(st) {
 			return st, nil
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return st, fmt.Errorf("lifecycle: component %s is %s (%s), not %v: %w", name, st.State, st.Reason, states, ctx.Err())
+			return st, fmt.Errorf("lifecycle: component %s is %s (%s): %w", name, st.State, st.Reason, ctx.Err())
 		}
 	}
 }

@@ -72,7 +72,7 @@ func (n *Nucleus) plan(set map[string]*recipe.Recipe) ([]lifecycle.Component, er
 		return nil, errors.Join(errs...)
 	}
 	for _, name := range names {
-		if err := n.store.Install(set[name], selections[name], n.opts.ArtifactsDir); err != nil {
+		if _, err := n.store.Install(set[name], selections[name], n.opts.ArtifactsDir); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -43,26 +43,55 @@ var ErrUnsafeArchive = errors.New("unsafe archive entry")
 
 // Install copies the artifacts of the selected manifest from artifactDir into
 // the store, checks digests before anything else happens, unarchives ZIPs and
-// applies permissions. Any failure leaves no partial version behind.
-func (s *Store) Install(r *recipe.Recipe, sel *recipe.Selection, artifactDir string) error {
+// applies permissions. It builds the new version beside the old one and
+// swaps it in only when everything succeeded, so a failure leaves the store
+// exactly as it was (an installed copy of the same version included). It
+// returns a digest of the installed files' content, which changes when a
+// version is re-deployed with rebuilt artifacts.
+func (s *Store) Install(r *recipe.Recipe, sel *recipe.Selection, artifactDir string) (string, error) {
+	sum := sha256.New()
 	if len(sel.Artifacts) == 0 {
-		return nil
+		return "", nil
 	}
-	dst := s.ArtifactsPath(r.Name, r.Version)
-	unarchived := s.DecompressedPath(r.Name, r.Version)
-	if err := s.install(r, sel, artifactDir, dst, unarchived); err != nil {
-		os.RemoveAll(dst)
-		os.RemoveAll(unarchived)
-		return err
+	staging, err := os.MkdirTemp(filepath.Join(s.root, "packages"), ".staging-")
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Join(s.root, "packages"), 0o755); err == nil {
+			staging, err = os.MkdirTemp(filepath.Join(s.root, "packages"), ".staging-")
+		}
 	}
-	return nil
+	if err != nil {
+		return "", fmt.Errorf("component %s %s: %w", r.Name, r.Version, err)
+	}
+	defer os.RemoveAll(staging)
+	stagedArtifacts, stagedUnarchived := filepath.Join(staging, "artifacts"), filepath.Join(staging, "unarchived")
+	if err := s.install(r, sel, artifactDir, stagedArtifacts, stagedUnarchived, sum); err != nil {
+		return "", err
+	}
+	for _, swap := range [][2]string{
+		{stagedArtifacts, s.ArtifactsPath(r.Name, r.Version)},
+		{stagedUnarchived, s.DecompressedPath(r.Name, r.Version)},
+	} {
+		if err := replaceDir(swap[0], swap[1]); err != nil {
+			return "", fmt.Errorf("component %s %s: %w", r.Name, r.Version, err)
+		}
+	}
+	return base64.StdEncoding.EncodeToString(sum.Sum(nil)), nil
 }
 
-func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, dst, unarchived string) error {
+// replaceDir puts the folder staged at from in place of to. Running
+// processes keep the files they have open; new ones see the new version.
+func replaceDir(from, to string) error {
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(to); err != nil {
+		return err
+	}
+	return os.Rename(from, to)
+}
+
+func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, dst, unarchived string, sum hash.Hash) error {
 	for _, dir := range []string{dst, unarchived} {
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("component %s %s: clear %s: %w", r.Name, r.Version, dir, err)
-		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("component %s %s: %w", r.Name, r.Version, err)
 		}
@@ -73,7 +102,7 @@ func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, ds
 			return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
 		}
 		target := filepath.Join(dst, a.FileName())
-		if err := copyChecked(src, target, a); err != nil {
+		if err := copyChecked(src, target, a, sum); err != nil {
 			return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
 		}
 		mode := fileMode(a.Permission)
@@ -116,7 +145,7 @@ func source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) (string, er
 
 // copyChecked copies src to dst while hashing it, and refuses the copy when
 // the recipe's digest does not match.
-func copyChecked(src, dst string, a recipe.Artifact) error {
+func copyChecked(src, dst string, a recipe.Artifact, content hash.Hash) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -127,7 +156,7 @@ func copyChecked(src, dst string, a recipe.Artifact) error {
 		return err
 	}
 	var h hash.Hash
-	w := io.Writer(out)
+	w := io.MultiWriter(out, content)
 	if a.Digest != "" {
 		alg := strings.ToUpper(strings.ReplaceAll(a.Algorithm, "-", ""))
 		if alg != "" && alg != "SHA256" {
@@ -135,7 +164,7 @@ func copyChecked(src, dst string, a recipe.Artifact) error {
 			return fmt.Errorf("digest algorithm %q is not supported: use SHA-256", a.Algorithm)
 		}
 		h = sha256.New()
-		w = io.MultiWriter(out, h)
+		w = io.MultiWriter(out, content, h)
 	}
 	if _, err := io.Copy(w, in); err != nil {
 		out.Close()

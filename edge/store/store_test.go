@@ -62,7 +62,8 @@ func digest(b []byte) string {
 func install(t *testing.T, root string, arts []recipe.Artifact, dir string) error {
 	t.Helper()
 	r := &recipe.Recipe{File: "test.yaml", Name: "com.example.App", Version: "1.0.0"}
-	return New(root).Install(r, &recipe.Selection{Artifacts: arts}, dir)
+	_, err := New(root).Install(r, &recipe.Selection{Artifacts: arts}, dir)
+	return err
 }
 
 func TestInstallCopiesArtifactsWithTheirPermissions(t *testing.T) {
@@ -155,10 +156,79 @@ func TestInstallTakesFileURIsRelativeToTheRecipe(t *testing.T) {
 	root := t.TempDir()
 	r := &recipe.Recipe{File: filepath.Join(recipes, "recipe.yaml"), Name: "com.example.App", Version: "1.0.0"}
 	sel := &recipe.Selection{Artifacts: []recipe.Artifact{{URI: "file:tool.sh", Permission: recipe.Permission{Execute: "OWNER"}}}}
-	if err := New(root).Install(r, sel, ""); err != nil {
+	if _, err := New(root).Install(r, sel, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(New(root).ArtifactsPath("com.example.App", "1.0.0"), "tool.sh")); err != nil {
 		t.Fatalf("file: artifact not installed: %v", err)
+	}
+}
+
+func TestAFailedReinstallLeavesTheInstalledVersionIntact(t *testing.T) {
+	root := t.TempDir()
+	good := []byte("v1")
+	dir := artifactDir(t, "com.example.App", "1.0.0", map[string][]byte{"app": good})
+	if err := install(t, root, []recipe.Artifact{{URI: "s3://b/app", Digest: digest(good)}}, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "com.example.App", "1.0.0", "app"), []byte("tampered"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := install(t, root, []recipe.Artifact{{URI: "s3://b/app", Digest: digest(good)}}, dir); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("reinstall of tampered artifact = %v", err)
+	}
+	got, err := os.ReadFile(filepath.Join(New(root).ArtifactsPath("com.example.App", "1.0.0"), "app"))
+	if err != nil || string(got) != "v1" {
+		t.Fatalf("the installed version was harmed by a refused reinstall: %q, %v", got, err)
+	}
+}
+
+func TestInstallDigestChangesWithArtifactContent(t *testing.T) {
+	root := t.TempDir()
+	s := New(root)
+	r := &recipe.Recipe{File: "test.yaml", Name: "com.example.App", Version: "1.0.0"}
+	sel := &recipe.Selection{Artifacts: []recipe.Artifact{{URI: "s3://b/app"}}}
+	var sums []string
+	for _, content := range []string{"build 1", "build 1", "build 2"} {
+		dir := artifactDir(t, "com.example.App", "1.0.0", map[string][]byte{"app": []byte(content)})
+		sum, err := s.Install(r, sel, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums = append(sums, sum)
+	}
+	if sums[0] != sums[1] || sums[1] == sums[2] {
+		t.Fatalf("install digests %v: want equal for equal content, different for a rebuilt artifact", sums)
+	}
+}
+
+func TestRecipesAreKeptPerVersionAndCollected(t *testing.T) {
+	root := t.TempDir()
+	s := New(root)
+	src := t.TempDir()
+	for _, v := range []string{"1.0.0", "1.1.0", "2.0.0"} {
+		path := filepath.Join(src, v+".yaml")
+		text := "RecipeFormatVersion: '2020-01-25'\nComponentName: com.example.App\nComponentVersion: '" + v + "'\nManifests:\n  - Lifecycle:\n      Run: 'true'\n"
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := recipe.ParseFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveRecipe(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := s.Collect(map[string][]string{"com.example.App": {"1.1.0", "2.0.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(removed, ",") != "com.example.App 1.0.0" {
+		t.Fatalf("Collect removed %v", removed)
+	}
+	left, err := s.Recipes()
+	if err != nil || len(left) != 2 {
+		t.Fatalf("store holds %d recipes after collection (%v), want 2", len(left), err)
 	}
 }
