@@ -93,9 +93,10 @@ func (s *Store) Remove(name, version string) error {
 	return errors.Join(errs...)
 }
 
-// Collect removes every stored version that keep does not name (keep maps a
-// component name to the versions to keep). It returns what it removed as
-// "name version" strings, sorted.
+// Collect removes every installed version (one Install made an artifacts
+// folder for) that keep does not name; recipes that were only staged for a
+// later deployment stay. keep maps a component name to the versions to
+// keep. It returns what it removed as "name version" strings, sorted.
 func (s *Store) Collect(keep map[string][]string) ([]string, error) {
 	recipes, err := s.Recipes()
 	if err != nil {
@@ -108,7 +109,7 @@ func (s *Store) Collect(keep map[string][]string) ([]string, error) {
 		for _, v := range keep[r.Name] {
 			kept = kept || v == r.Version
 		}
-		if kept {
+		if _, err := os.Stat(s.ArtifactsPath(r.Name, r.Version)); kept || err != nil {
 			continue
 		}
 		if err := s.Remove(r.Name, r.Version); err != nil {
@@ -119,4 +120,14 @@ func (s *Store) Collect(keep map[string][]string) ([]string, error) {
 	}
 	sort.Strings(removed)
 	return removed, errors.Join(errs...)
+}
+
+// Installed reports whether the store holds a component version's recipe.
+func (s *Store) Installed(name, version string) bool {
+	for _, ext := range []string{".yaml", ".json"} {
+		if _, err := os.Stat(filepath.Join(s.RecipesPath(), recipeFile(name, version, ext))); err == nil {
+			return true
+		}
+	}
+	return false
 }

@@ -51,7 +51,8 @@ var ErrUnsafeArchive = errors.New("unsafe archive entry")
 func (s *Store) Install(r *recipe.Recipe, sel *recipe.Selection, artifactDir string) (string, error) {
 	sum := sha256.New()
 	if len(sel.Artifacts) == 0 {
-		return "", nil
+		// The folder marks the version as installed, for Collect.
+		return "", os.MkdirAll(s.ArtifactsPath(r.Name, r.Version), 0o755)
 	}
 	staging, err := os.MkdirTemp(filepath.Join(s.root, "packages"), ".staging-")
 	if errors.Is(err, os.ErrNotExist) {

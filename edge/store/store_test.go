@@ -219,8 +219,13 @@ func TestRecipesAreKeptPerVersionAndCollected(t *testing.T) {
 		if err := s.SaveRecipe(r); err != nil {
 			t.Fatal(err)
 		}
+		if v != "2.0.0" { // 2.0.0 is staged, never installed
+			if _, err := s.Install(r, &recipe.Selection{}, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	removed, err := s.Collect(map[string][]string{"com.example.App": {"1.1.0", "2.0.0"}})
+	removed, err := s.Collect(map[string][]string{"com.example.App": {"1.1.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,311 @@
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	// DefaultBucket is the JetStream KV bucket holding one key per component.
+	// KV bucket names allow no dots, hence the underscore.
+	DefaultBucket = "sward_config"
+
+	// history is the number of revisions kept per component: 1. Rollback
+	// does not read KV history, it restores a Snapshot the deployment engine
+	// took and recorded itself, so older revisions would only cost disk on a
+	// small board and give a second, implicit rollback path nobody tests.
+	history = 1
+
+	// MaxConfigSize bounds one component's encoded configuration: nats-server
+	// refuses messages over its max_payload (1 MiB by default, which the
+	// broker keeps), and a KV put also carries headers, so 4 KiB stay free
+	// for them. Greengrass recipes are at most 16 KB; anything near this
+	// limit belongs in an artifact.
+	MaxConfigSize = 1<<20 - 4<<10
+
+	// setupTimeout bounds creating or opening the bucket in New. The request
+	// goes to the in-process server and answers in milliseconds; it only
+	// runs out when JetStream is not enabled on the connection's account.
+	setupTimeout = 10 * time.Second
+)
+
+// Options configures a Store.
+type Options struct {
+	// Bucket is the KV bucket name. Default DefaultBucket; tests and tools
+	// may use another to keep stores apart.
+	Bucket string
+
+	// Logger receives the store's logs with service=config. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Store keeps every component's current configuration in a JetStream KV
+// bucket, one key per component name, the value a JSON object. It is safe
+// for concurrent use; writers coordinate through revisions (Put).
+type Store struct {
+	kv  jetstream.KeyValue
+	log *slog.Logger
+}
+
+// Snapshot is the configuration of a set of components at one moment, for
+// the deployment engine's rollback. A nil configuration records that the
+// component had none (it was new to the device), so Restore deletes it; an
+// empty, non-nil one is an empty configuration. It survives a JSON round
+// trip unchanged (nil as null, empty as {}), so the engine can keep it in
+// its durable deployment record.
+type Snapshot map[string]map[string]any
+
+// New creates the KV bucket if it does not exist, or opens it (updating its
+// settings to this package's if an older nucleus created it differently).
+func New(js jetstream.JetStream, opts Options) (*Store, error) {
+	if js == nil {
+		return nil, errors.New("config: New needs a JetStream handle: pass jetstream.New(conn) of a broker connection")
+	}
+	if opts.Bucket == "" {
+		opts.Bucket = DefaultBucket
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      opts.Bucket,
+		Description: "Sward component configuration, one key per component (edge/config)",
+		History:     history,
+		Storage:     jetstream.FileStorage, // configuration must outlive the process
+		Replicas:    1,                     // one nucleus, one server
+	})
+	if err != nil {
+		return nil, fmt.Errorf("config: create or open KV bucket %q: %w (is JetStream enabled on the broker?)", opts.Bucket, err)
+	}
+	return &Store{kv: kv, log: opts.Logger.With("service", "config", "bucket", opts.Bucket)}, nil
+}
+
+// Get returns the component's configuration and its revision, which Put
+// takes to detect concurrent changes. ErrNotFound when there is none.
+func (s *Store) Get(ctx context.Context, component string) (map[string]any, uint64, error) {
+	if err := checkName(component); err != nil {
+		return nil, 0, err
+	}
+	e, err := s.kv.Get(ctx, component)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, &detailError{
+			msg:      fmt.Sprintf("config: component %q has no stored configuration", component),
+			sentinel: ErrNotFound,
+		}
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("config: get %q: %w", component, err)
+	}
+	cfg, err := decode(component, e.Value())
+	if err != nil {
+		return nil, 0, err
+	}
+	return cfg, e.Revision(), nil
+}
+
+// Put stores cfg as the component's configuration if the stored revision is
+// still expectedRevision (0: the component must have no configuration), and
+// returns the new revision. A lost race returns ErrConflict and changes
+// nothing. A nil cfg is stored as an empty object. The write is durable
+// once Put returns (see the package doc for what that means on power loss).
+func (s *Store) Put(ctx context.Context, component string, cfg map[string]any, expectedRevision uint64) (uint64, error) {
+	data, err := s.encode(component, cfg)
+	if err != nil {
+		return 0, err
+	}
+	var rev uint64
+	if expectedRevision == 0 {
+		rev, err = s.kv.Create(ctx, component, data)
+	} else {
+		rev, err = s.kv.Update(ctx, component, data, expectedRevision)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return 0, &detailError{
+			msg: fmt.Sprintf("config: put %q at revision %d: the stored configuration changed meanwhile: get it again, re-apply the change and retry",
+				component, expectedRevision),
+			sentinel: ErrConflict,
+			cause:    err,
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("config: put %q: %w", component, err)
+	}
+	s.log.Debug("configuration stored", "component", component, "revision", rev)
+	return rev, nil
+}
+
+// Delete removes the component's configuration. Deleting one that does not
+// exist is not an error, so a rollback can repeat it.
+func (s *Store) Delete(ctx context.Context, component string) error {
+	if err := checkName(component); err != nil {
+		return err
+	}
+	if _, err := s.kv.Get(ctx, component); errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil // no delete marker for a key that never existed
+	}
+	if err := s.kv.Delete(ctx, component); err != nil {
+		return fmt.Errorf("config: delete %q: %w", component, err)
+	}
+	s.log.Debug("configuration deleted", "component", component)
+	return nil
+}
+
+// List returns the names of the components that have a configuration,
+// sorted.
+func (s *Store) List(ctx context.Context) ([]string, error) {
+	keys, err := s.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return []string{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config: list components: %w", err)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Snapshot records the configuration of each named component, nil for
+// those that have none. A nil components list snapshots every stored
+// component. For an exact rollback, name every component the deployment may
+// touch, including the ones it adds: they are recorded as nil, and Restore
+// deletes their configuration again.
+func (s *Store) Snapshot(ctx context.Context, components []string) (Snapshot, error) {
+	if components == nil {
+		var err error
+		if components, err = s.List(ctx); err != nil {
+			return nil, err
+		}
+	}
+	snap := make(Snapshot, len(components))
+	for _, c := range components {
+		cfg, _, err := s.Get(ctx, c)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			snap[c] = nil
+		case err != nil:
+			return nil, fmt.Errorf("config: snapshot: %w", err)
+		default:
+			snap[c] = cfg
+		}
+	}
+	return snap, nil
+}
+
+// Restore puts back every configuration in snap and deletes those recorded
+// as nil; components not in snap are left alone. It overwrites whatever is
+// stored (no revision check): rollback wins over the deployment it undoes.
+// Restore is idempotent, so an interrupted rollback is finished by running
+// it again. Every name and value is checked before anything is written.
+func (s *Store) Restore(ctx context.Context, snap Snapshot) error {
+	names := make([]string, 0, len(snap))
+	encoded := make(map[string][]byte, len(snap))
+	for c, cfg := range snap {
+		names = append(names, c)
+		if cfg == nil {
+			if err := checkName(c); err != nil {
+				return fmt.Errorf("config: restore: %w", err)
+			}
+			continue
+		}
+		data, err := s.encode(c, cfg)
+		if err != nil {
+			return fmt.Errorf("config: restore: %w", err)
+		}
+		encoded[c] = data
+	}
+	slices.Sort(names) // a deterministic order makes logs of a partial restore readable
+	for _, c := range names {
+		if data, ok := encoded[c]; ok {
+			if _, err := s.kv.Put(ctx, c, data); err != nil {
+				return fmt.Errorf("config: restore %q: %w", c, err)
+			}
+			continue
+		}
+		if err := s.Delete(ctx, c); err != nil {
+			return fmt.Errorf("config: restore: %w", err)
+		}
+	}
+	s.log.Info("configuration restored", "components", len(names))
+	return nil
+}
+
+// encode checks the name and turns cfg into the stored JSON.
+func (s *Store) encode(component string, cfg map[string]any) ([]byte, error) {
+	if err := checkName(component); err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		cfg = map[string]any{}
+	}
+	if err := validate(fmt.Sprintf("configuration of %q", component), "", cfg); err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, &detailError{
+			msg:      fmt.Sprintf("config: encode configuration of %q: %v", component, err),
+			sentinel: ErrInvalidValue,
+			cause:    err,
+		}
+	}
+	if len(data) > MaxConfigSize {
+		return nil, &detailError{
+			msg: fmt.Sprintf("config: configuration of %q is %d bytes encoded, over the %d-byte limit: move large data into an artifact and keep its path in the configuration",
+				component, len(data), MaxConfigSize),
+			sentinel: ErrTooLarge,
+		}
+	}
+	return data, nil
+}
+
+func decode(component string, data []byte) (map[string]any, error) {
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil || cfg == nil {
+		return nil, &detailError{
+			msg:      fmt.Sprintf("config: stored configuration of %q is not a JSON object (%v): it was not written by this package; delete it or put a valid one", component, err),
+			sentinel: ErrInvalidValue,
+			cause:    err,
+		}
+	}
+	return cfg, nil
+}
+
+// checkName refuses names that cannot be KV keys, before the client does,
+// so the error names the component and the rule.
+func checkName(component string) error {
+	if !validKey(component) {
+		return &detailError{
+			msg: fmt.Sprintf("config: component name %q cannot be a configuration key: use letters, digits and \"-_.=/\", with no leading, trailing or double dot (e.g. \"com.example.Hello\")",
+				component),
+			sentinel: ErrInvalidName,
+		}
+	}
+	return nil
+}
+
+// validKey mirrors JetStream KV's key rule.
+func validKey(k string) bool {
+	if k == "" || k[0] == '.' || k[len(k)-1] == '.' || strings.Contains(k, "..") {
+		return false
+	}
+	for _, r := range k {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("-/_=.", r):
+		default:
+			return false
+		}
+	}
+	return true
+}

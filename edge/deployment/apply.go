@@ -1,0 +1,371 @@
+package deployment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sward-iot/sward/edge/config"
+	"github.com/sward-iot/sward/edge/lifecycle"
+	ddoc "github.com/sward-iot/sward/shared/deployment"
+)
+
+// run takes one queued deployment through prepare → apply → wait, and on
+// failure through rollback (or not, for DO_NOTHING). Every stage is
+// recorded before the engine acts on it.
+func (e *Engine) run(r *record) {
+	r.Status.State = ddoc.InProgress
+	r.Status.StartedAt = time.Now().UTC()
+	r.Status.Reason = ""
+	e.save(r)
+	e.log.Info("deployment started", "deployment", r.Status.DeploymentID, "group", r.Status.Group)
+
+	act, err := e.prepare(r)
+	if err != nil {
+		// Nothing has changed on the device yet.
+		e.finish(r, ddoc.Failed, err.Error(), nil)
+		return
+	}
+	if err := e.rec.put(e.ctx, keyActive, act); err != nil {
+		e.finish(r, ddoc.Failed, err.Error(), nil)
+		return
+	}
+	e.applyTarget(r, act)
+}
+
+// prepare resolves the deployment's target set, installs what it needs into
+// the component store and computes every configuration. It changes nothing
+// that runs: an error here fails the deployment with nothing to undo.
+func (e *Engine) prepare(r *record) (*active, error) {
+	doc := r.Document
+	prev := e.current
+	groups := map[string]map[string]string{}
+	for g, roots := range prev.Groups {
+		groups[g] = maps.Clone(roots)
+	}
+	roots, err := doc.RootComponents(groups[doc.GroupName])
+	if err != nil {
+		return nil, err
+	}
+	if len(roots) == 0 {
+		delete(groups, doc.GroupName)
+	} else {
+		groups[doc.GroupName] = roots
+	}
+	req := map[string][]Root{}
+	for _, g := range sortedKeys(groups) {
+		for name, v := range groups[g] {
+			req[name] = append(req[name], Root{Version: v, Group: g})
+		}
+	}
+	cat, err := e.catalog()
+	if err != nil {
+		e.log.Warn("component store holds unreadable recipes", "error", err)
+	}
+	resolved, err := Resolve(req, cat)
+	if err != nil {
+		return nil, err
+	}
+
+	// Artifacts: digest-checked and unarchived before anything runs.
+	artifacts := map[string]string{}
+	var errs []error
+	for _, name := range sortedKeys(resolved) {
+		rc := resolved[name]
+		sel, err := rc.Select(e.opts.Platform)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		old, wasThere := prev.Components[name]
+		_, named := doc.Components[name]
+		if wasThere && old.Version == rc.Version && !(named && r.ArtifactDir != "") && e.opts.Store.Installed(name, rc.Version) {
+			artifacts[name] = ""
+			continue
+		}
+		sum, err := e.opts.Store.Install(rc, sel, r.ArtifactDir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		artifacts[name] = sum
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// Configuration: new versions are upgraded to their defaults, then the
+	// document's reset and merge apply (Greengrass order).
+	names := sortedKeys(resolved)
+	for name := range prev.Components {
+		if _, ok := resolved[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	before, err := e.opts.Config.Snapshot(e.ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	after := config.Snapshot{}
+	target := set{DeploymentID: r.Status.DeploymentID, Groups: groups, Components: map[string]component{}}
+	for _, name := range names {
+		rc, ok := resolved[name]
+		if !ok {
+			after[name] = nil // removed: its configuration goes with it
+			continue
+		}
+		cfg := before[name]
+		old, wasThere := prev.Components[name]
+		if !wasThere {
+			cfg = nil // a component new to the device starts from its defaults
+		}
+		if wasThere {
+			// Same version: fills in missing default keys; new version: moves
+			// values still at the old default to the new one.
+			oldDefaults := rc.DefaultConfiguration
+			if or, ok := cat.lookup(name, old.Version); ok {
+				oldDefaults = or.DefaultConfiguration
+			}
+			cfg = config.Upgrade(cfg, oldDefaults, rc.DefaultConfiguration)
+		}
+		upd := doc.Components[name].ConfigurationUpdate
+		if cfg, err = config.Apply(cfg, rc.DefaultConfiguration, upd.Reset, upd.Merge); err != nil {
+			errs = append(errs, fmt.Errorf("component %s: configuration update: %w", name, err))
+			continue
+		}
+		after[name] = cfg
+		rev := revision(cfg, artifacts[name])
+		if artifacts[name] == "" && wasThere && old.Version == rc.Version && sameConfig(before[name], cfg) {
+			rev = old.Revision // untouched: keep it running as it is
+		}
+		target.Components[name] = component{Version: rc.Version, Revision: rev}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &active{DeploymentID: r.Status.DeploymentID, Stage: stageApplying,
+		Previous: prev, PreviousConfig: before, Target: target, TargetConfig: after}, nil
+}
+
+func sameConfig(a, b map[string]any) bool { return revision(a, "") == revision(b, "") }
+
+// applyTarget writes the target configuration, hands the target set to the
+// supervisor and waits for it to settle. It is also how an interrupted
+// deployment is finished after a restart.
+func (e *Engine) applyTarget(r *record, act *active) {
+	ctx := context.Background()
+	err := e.opts.Config.Restore(ctx, act.TargetConfig)
+	var comps []lifecycle.Component
+	if err == nil {
+		comps, err = e.build(ctx, act.Target)
+	}
+	if err == nil {
+		err = e.opts.Supervisor.Apply(comps)
+	}
+	e.markApplied(r.Status.DeploymentID)
+	if err == nil {
+		err = e.settle(act.Target)
+	}
+	outcomes := e.outcomes(act.Previous, act.Target)
+	switch {
+	case err == nil:
+		e.commit(ctx, act.Target, act.Previous)
+		e.finish(r, ddoc.Succeeded, "", outcomes)
+	case r.Document.Policies.FailureHandling == ddoc.DoNothing:
+		e.commit(ctx, act.Target, act.Previous)
+		e.finish(r, ddoc.Failed, err.Error()+"; left as it is (failureHandlingPolicy DO_NOTHING)", outcomes)
+	default:
+		e.rollback(r, act, err.Error())
+	}
+}
+
+// rollback restores the previous set and configuration exactly.
+func (e *Engine) rollback(r *record, act *active, reason string) {
+	ctx := context.Background()
+	act.Stage, act.Reason = stageRollingBack, reason
+	if err := e.rec.put(ctx, keyActive, act); err != nil {
+		e.log.Error("cannot record the rollback", "deployment", act.DeploymentID, "error", err)
+	}
+	e.log.Warn("deployment failed, rolling back", "deployment", act.DeploymentID, "reason", reason)
+	err := e.opts.Config.Restore(ctx, act.PreviousConfig)
+	var comps []lifecycle.Component
+	if err == nil {
+		comps, err = e.build(ctx, act.Previous)
+	}
+	if err == nil {
+		err = e.opts.Supervisor.Apply(comps)
+	}
+	if err == nil {
+		err = e.settle(act.Previous)
+	}
+	outcomes := e.outcomes(act.Target, act.Previous)
+	e.commit(ctx, act.Previous, act.Previous)
+	if err != nil {
+		e.finish(r, ddoc.Failed, reason+"; the rollback failed too: "+err.Error(), outcomes)
+		return
+	}
+	e.finish(r, ddoc.RolledBack, reason+"; rolled back to the previous components and configuration", outcomes)
+}
+
+// commit makes s the last good set and forgets the active deployment, then
+// collects store versions neither s nor keep uses.
+func (e *Engine) commit(ctx context.Context, s, keep set) {
+	if err := e.rec.put(ctx, keyCurrent, s); err != nil {
+		e.log.Error("cannot record the running set", "error", err)
+	}
+	if err := e.rec.del(ctx, keyActive); err != nil {
+		e.log.Error("cannot clear the active deployment", "error", err)
+	}
+	e.mu.Lock()
+	e.current = s
+	e.mu.Unlock()
+	versions := map[string][]string{}
+	for _, x := range []set{s, keep} {
+		for name, c := range x.Components {
+			versions[name] = append(versions[name], c.Version)
+		}
+	}
+	if removed, err := e.opts.Store.Collect(versions); err != nil {
+		e.log.Warn("component store collection incomplete", "error", err)
+	} else if len(removed) > 0 {
+		e.log.Info("collected unused component versions", "removed", removed)
+	}
+}
+
+func (e *Engine) finish(r *record, state ddoc.State, reason string, outcomes []ddoc.ComponentOutcome) {
+	r.Status.State, r.Status.Reason = state, reason
+	r.Status.EndedAt = time.Now().UTC()
+	if outcomes != nil {
+		r.Status.Components = outcomes
+	}
+	e.save(r)
+	e.mu.Lock()
+	delete(e.applied, r.Status.DeploymentID)
+	e.mu.Unlock()
+	e.log.Info("deployment ended", "deployment", r.Status.DeploymentID, "state", string(state), "reason", reason)
+}
+
+func (e *Engine) markApplied(id string) {
+	e.mu.Lock()
+	e.applied[id] = true
+	e.broadcastLocked()
+	e.mu.Unlock()
+}
+
+// settle waits until every component of s is RUNNING or FINISHED and stays
+// so for StableFor. A BROKEN one fails it at once; so does the timeout.
+func (e *Engine) settle(s set) error {
+	ctx, cancel := context.WithTimeout(e.ctx, e.opts.Timeout)
+	defer cancel()
+	for {
+		if err := e.settledOnce(ctx, s); err != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return fmt.Errorf("not settled within %s: %s", e.opts.Timeout, e.unsettled(s))
+			}
+			return err
+		}
+		// Settled: it must hold for StableFor, so that a component that
+		// exits right after starting fails the deployment.
+		stable, cancelStable := context.WithTimeout(ctx, e.opts.StableFor)
+		left := e.anyUnsettled(stable, s)
+		cancelStable()
+		if !left {
+			if ctx.Err() != nil {
+				return fmt.Errorf("not settled within %s: %s", e.opts.Timeout, e.unsettled(s))
+			}
+			return nil
+		}
+	}
+}
+
+// check reports whether every component of s is RUNNING or FINISHED, and
+// an error for a BROKEN or missing one.
+func (e *Engine) check(s set) (bool, error) {
+	all := true
+	for _, name := range sortedKeys(s.Components) {
+		st, ok := e.opts.Supervisor.Status(name)
+		if !ok {
+			return false, fmt.Errorf("component %s is not supervised", name)
+		}
+		switch st.State {
+		case lifecycle.StateBroken:
+			return false, fmt.Errorf("component %s is BROKEN: %s", name, st.Reason)
+		case lifecycle.StateRunning, lifecycle.StateFinished:
+		default:
+			all = false
+		}
+	}
+	return all, nil
+}
+
+// settledOnce waits until check holds or fails.
+func (e *Engine) settledOnce(ctx context.Context, s set) error {
+	if len(s.Components) == 0 {
+		return nil
+	}
+	var failed error
+	_, err := e.opts.Supervisor.WaitUntil(ctx, sortedKeys(s.Components)[0], func(lifecycle.Status) bool {
+		ok, err := e.check(s)
+		failed = err
+		return ok || err != nil
+	})
+	if failed != nil {
+		return failed
+	}
+	return err
+}
+
+// anyUnsettled waits until ctx ends (false) or a component of s stops being
+// RUNNING or FINISHED (true).
+func (e *Engine) anyUnsettled(ctx context.Context, s set) bool {
+	if len(s.Components) == 0 {
+		return false
+	}
+	left := false
+	_, _ = e.opts.Supervisor.WaitUntil(ctx, sortedKeys(s.Components)[0], func(lifecycle.Status) bool {
+		ok, err := e.check(s)
+		left = !ok || err != nil
+		return left
+	})
+	return left
+}
+
+// unsettled describes the components of s that are not RUNNING or FINISHED.
+func (e *Engine) unsettled(s set) string {
+	var parts []string
+	for _, name := range sortedKeys(s.Components) {
+		st, _ := e.opts.Supervisor.Status(name)
+		if st.State != lifecycle.StateRunning && st.State != lifecycle.StateFinished {
+			parts = append(parts, fmt.Sprintf("%s is %s (%s)", name, st.State, st.Reason))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// outcomes reports, for every component in from or to, its version before
+// and after and its state now.
+func (e *Engine) outcomes(from, to set) []ddoc.ComponentOutcome {
+	names := map[string]bool{}
+	for n := range from.Components {
+		names[n] = true
+	}
+	for n := range to.Components {
+		names[n] = true
+	}
+	var out []ddoc.ComponentOutcome
+	for _, name := range sortedKeys(names) {
+		o := ddoc.ComponentOutcome{Name: name, Version: to.Components[name].Version, PreviousVersion: from.Components[name].Version}
+		if st, ok := e.opts.Supervisor.Status(name); ok && o.Version != "" {
+			o.State, o.Reason = string(st.State), st.Reason
+		} else if o.Version == "" {
+			o.State = "REMOVED"
+		}
+		out = append(out, o)
+	}
+	return out
+}

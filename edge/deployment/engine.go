@@ -1,0 +1,406 @@
+package deployment
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/edge/config"
+	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/store"
+	ddoc "github.com/sward-iot/sward/shared/deployment"
+	"github.com/sward-iot/sward/shared/recipe"
+)
+
+// DefaultTimeout bounds how long a deployment waits for its components to
+// settle: it covers Greengrass's default Install and Startup timeouts
+// (120 s each) of a slow component plus restarts; a BROKEN component ends
+// the wait at once.
+const DefaultTimeout = 5 * time.Minute
+
+// DefaultStableFor is how long a deployment's components must stay RUNNING
+// or FINISHED before it succeeds: a component that exits within half a
+// second of starting fails its deployment instead of passing it, and half a
+// second is all it adds to a deployment.
+const DefaultStableFor = 500 * time.Millisecond
+
+// Options configures an Engine. Every field but Logger, Env and Timeout is
+// required.
+type Options struct {
+	JetStream  jetstream.JetStream
+	Bucket     string // default DefaultBucket
+	Store      *store.Store
+	Config     *config.Store
+	Supervisor *lifecycle.Supervisor
+	Platform   recipe.Platform
+	// WorkDir is the supervisor's work folder root ({work:path} is WorkDir/<name>).
+	WorkDir    string
+	KernelRoot string
+	ThingName  string
+	// Env returns the environment a component's steps get from the nucleus.
+	Env     func(r *recipe.Recipe) map[string]string
+	Timeout time.Duration
+	// StableFor is how long the settled set must hold (DefaultStableFor).
+	StableFor time.Duration
+	Logger    *slog.Logger
+}
+
+// Request is one deployment to queue.
+type Request struct {
+	Document *ddoc.Document
+	// RecipeDir holds recipes of the deployment's components; they are
+	// copied into the component store when the deployment is queued.
+	RecipeDir string
+	// ArtifactDir holds their artifacts as <dir>/<Name>/<Version>/<file>.
+	ArtifactDir string
+	// CommitID records the git commit a deployment came from.
+	CommitID string
+}
+
+// ErrUnknownDeployment is returned for a deployment id with no record.
+var ErrUnknownDeployment = errors.New("unknown deployment")
+
+// Engine queues deployments and applies them one at a time.
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+	rec  *records
+
+	mu       sync.Mutex
+	seq      uint64
+	current  set
+	changed  chan struct{} // closed and replaced whenever a record changes
+	applied  map[string]bool
+	wake     chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	finished chan struct{}
+}
+
+// New checks opts and opens the records bucket. It starts nothing.
+func New(opts Options) (*Engine, error) {
+	var missing []string
+	for name, ok := range map[string]bool{"JetStream": opts.JetStream != nil, "Store": opts.Store != nil,
+		"Config": opts.Config != nil, "Supervisor": opts.Supervisor != nil, "Platform": opts.Platform != nil} {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("deployment engine: Options lack %v", missing)
+	}
+	if opts.Bucket == "" {
+		opts.Bucket = DefaultBucket
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.StableFor <= 0 {
+		opts.StableFor = DefaultStableFor
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rec, err := openRecords(ctx, opts.JetStream, opts.Bucket)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &Engine{
+		opts: opts, log: opts.Logger.With("service", "deployment"), rec: rec,
+		current: emptySet(), changed: make(chan struct{}), applied: map[string]bool{},
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, finished: make(chan struct{}),
+	}, nil
+}
+
+// Start recovers from whatever the previous nucleus left: it finishes or
+// rolls back an interrupted deployment, requeues one that had not changed
+// anything yet, and otherwise runs the last good set. Then it starts taking
+// queued deployments. It returns once the recovered set is handed to the
+// supervisor.
+func (e *Engine) Start() error {
+	ctx := e.ctx
+	all, err := e.rec.all(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range all {
+		e.seq = max(e.seq, r.Seq)
+	}
+	if _, err := e.rec.get(ctx, keyCurrent, &e.current); err != nil {
+		return err
+	}
+	if e.current.Groups == nil || e.current.Components == nil {
+		e.current = emptySet()
+	}
+	var act active
+	hasActive, err := e.rec.get(ctx, keyActive, &act)
+	if err != nil {
+		return err
+	}
+	byID := map[string]*record{}
+	for _, r := range all {
+		byID[r.Status.DeploymentID] = r
+	}
+	for _, r := range all {
+		if r.Status.State == ddoc.InProgress && (!hasActive || act.DeploymentID != r.Status.DeploymentID) {
+			// It stopped before recording a target: nothing changed, run it again.
+			r.Status.State = ddoc.Queued
+			r.Status.Reason = "requeued: the nucleus stopped before the deployment changed anything"
+			if err := e.rec.putRecord(ctx, r); err != nil {
+				return err
+			}
+		}
+	}
+	if hasActive {
+		r := byID[act.DeploymentID]
+		if r == nil {
+			r = &record{Status: ddoc.Status{DeploymentID: act.DeploymentID, State: ddoc.InProgress}, Document: ddoc.New(ddoc.LocalGroup)}
+		}
+		e.log.Info("resuming an interrupted deployment", "deployment", act.DeploymentID, "stage", act.Stage)
+		if act.Stage == stageRollingBack {
+			go e.finishRecovery(r, &act, true)
+		} else {
+			go e.finishRecovery(r, &act, false)
+		}
+	} else if err := e.runCurrent(ctx); err != nil {
+		e.log.Error("cannot run the last good set", "error", err)
+	}
+	go e.loop(hasActive)
+	return nil
+}
+
+// finishRecovery completes the interrupted deployment before the queue runs.
+func (e *Engine) finishRecovery(r *record, act *active, rollingBack bool) {
+	if rollingBack {
+		e.rollback(r, act, act.Reason)
+	} else {
+		e.applyTarget(r, act)
+	}
+	e.poke()
+}
+
+// runCurrent hands the last good set to the supervisor.
+func (e *Engine) runCurrent(ctx context.Context) error {
+	if len(e.current.Components) == 0 {
+		return nil
+	}
+	comps, err := e.build(ctx, e.current)
+	if err != nil {
+		return err
+	}
+	return e.opts.Supervisor.Apply(comps)
+}
+
+// Close stops taking deployments and waits for the one in progress to stop
+// waiting. Components keep running; the supervisor owns them.
+func (e *Engine) Close() {
+	e.cancel()
+	<-e.finished
+}
+
+// Submit validates and queues a deployment, copying its recipes into the
+// component store, and returns its queued status. A queued deployment to
+// the same group is superseded.
+func (e *Engine) Submit(req Request) (ddoc.Status, error) {
+	if req.Document == nil {
+		return ddoc.Status{}, errors.New("deployment request has no document")
+	}
+	doc := *req.Document
+	if err := doc.Validate(); err != nil {
+		return ddoc.Status{}, err
+	}
+	if req.RecipeDir != "" {
+		recipes, err := recipe.LoadDir(req.RecipeDir)
+		if err != nil {
+			return ddoc.Status{}, fmt.Errorf("recipes in %s: %w", req.RecipeDir, err)
+		}
+		for _, r := range recipes {
+			if err := e.opts.Store.SaveRecipe(r); err != nil {
+				return ddoc.Status{}, err
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if doc.DeploymentID == "" {
+		doc.DeploymentID = newID()
+	}
+	if ok, err := e.rec.get(e.ctx, recordPrefix+doc.DeploymentID, &record{}); err != nil {
+		return ddoc.Status{}, err
+	} else if ok {
+		return ddoc.Status{}, fmt.Errorf("deployment %s already exists: leave deploymentId empty to get a new one", doc.DeploymentID)
+	}
+	all, err := e.rec.all(e.ctx)
+	if err != nil {
+		return ddoc.Status{}, err
+	}
+	now := time.Now().UTC()
+	for _, old := range all {
+		if old.Status.State == ddoc.Queued && old.Status.Group == doc.GroupName {
+			old.Status.State = ddoc.Superseded
+			old.Status.Reason = "superseded by deployment " + doc.DeploymentID + " to the same group"
+			old.Status.EndedAt = now
+			if err := e.rec.putRecord(e.ctx, old); err != nil {
+				return ddoc.Status{}, err
+			}
+		}
+	}
+	e.seq++
+	r := &record{
+		Seq:         e.seq,
+		Document:    &doc,
+		ArtifactDir: req.ArtifactDir,
+		Status: ddoc.Status{DeploymentID: doc.DeploymentID, Group: doc.GroupName, State: ddoc.Queued,
+			CreatedAt: now, CommitID: req.CommitID},
+	}
+	if err := e.rec.putRecord(e.ctx, r); err != nil {
+		return ddoc.Status{}, err
+	}
+	if err := e.rec.trim(e.ctx, append(all, r)); err != nil {
+		e.log.Warn("cannot trim deployment history", "error", err)
+	}
+	e.broadcastLocked()
+	e.log.Info("deployment queued", "deployment", doc.DeploymentID, "group", doc.GroupName, "commit", req.CommitID)
+	e.poke()
+	return r.Status, nil
+}
+
+// Get returns one deployment's status.
+func (e *Engine) Get(id string) (ddoc.Status, error) {
+	r := &record{}
+	ok, err := e.rec.get(e.ctx, recordPrefix+id, r)
+	if err != nil {
+		return ddoc.Status{}, err
+	}
+	if !ok {
+		return ddoc.Status{}, fmt.Errorf("%w %q: `sward deployment list` shows the known ones", ErrUnknownDeployment, id)
+	}
+	return r.Status, nil
+}
+
+// List returns every recorded deployment, oldest first.
+func (e *Engine) List() ([]ddoc.Status, error) {
+	all, err := e.rec.all(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ddoc.Status, 0, len(all))
+	for _, r := range all {
+		out = append(out, r.Status)
+	}
+	return out, nil
+}
+
+// Wait blocks until deployment id reaches a terminal state or ctx ends.
+func (e *Engine) Wait(ctx context.Context, id string) (ddoc.Status, error) {
+	return e.waitFor(ctx, id, func(st ddoc.Status) bool { return st.State.Terminal() })
+}
+
+// WaitApplied blocks until deployment id's components have been handed to
+// the supervisor, or it ended.
+func (e *Engine) WaitApplied(ctx context.Context, id string) (ddoc.Status, error) {
+	return e.waitFor(ctx, id, func(st ddoc.Status) bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return st.State.Terminal() || e.applied[id]
+	})
+}
+
+func (e *Engine) waitFor(ctx context.Context, id string, done func(ddoc.Status) bool) (ddoc.Status, error) {
+	for {
+		e.mu.Lock()
+		ch := e.changed
+		e.mu.Unlock()
+		st, err := e.Get(id)
+		if err != nil || done(st) {
+			return st, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return st, fmt.Errorf("deployment %s is %s: %w", id, st.State, ctx.Err())
+		}
+	}
+}
+
+func (e *Engine) broadcastLocked() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+func (e *Engine) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop runs queued deployments one at a time, oldest first.
+func (e *Engine) loop(recovering bool) {
+	defer close(e.finished)
+	if recovering {
+		// finishRecovery pokes when the interrupted deployment is done.
+		select {
+		case <-e.wake:
+		case <-e.ctx.Done():
+			return
+		}
+	}
+	for {
+		next, err := e.nextQueued()
+		if err != nil {
+			e.log.Error("cannot read the deployment queue", "error", err)
+		}
+		if next != nil {
+			e.run(next)
+			continue
+		}
+		select {
+		case <-e.wake:
+		case <-e.ctx.Done():
+			return
+		}
+	}
+}
+
+func (e *Engine) nextQueued() (*record, error) {
+	all, err := e.rec.all(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range all {
+		if r.Status.State == ddoc.Queued {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
+// save writes a record and tells waiters.
+func (e *Engine) save(r *record) {
+	// A background context: a record must be written even while Close
+	// cancels the engine's own, or a restart would find it stale.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.rec.putRecord(ctx, r); err != nil {
+		e.log.Error("cannot record deployment state", "deployment", r.Status.DeploymentID, "error", err)
+	}
+	e.mu.Lock()
+	e.broadcastLocked()
+	e.mu.Unlock()
+}
+
+func newID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}

@@ -1,0 +1,177 @@
+package deployment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/edge/config"
+	ddoc "github.com/sward-iot/sward/shared/deployment"
+)
+
+// Records live in one JetStream KV bucket, written before the engine acts
+// on them: an acknowledged put is in JetStream's file store and survives
+// kill -9 of the nucleus (see edge/broker for power loss).
+const (
+	// DefaultBucket is the KV bucket of deployment records.
+	DefaultBucket = "sward_deployments"
+
+	keyCurrent   = "current"
+	keyActive    = "active"
+	recordPrefix = "deployment."
+
+	// historyLimit bounds the kept deployment records: enough to look back
+	// over weeks of commits on a busy device, small enough that listing
+	// them at start costs milliseconds.
+	historyLimit = 100
+)
+
+// record is one deployment: what was asked and what became of it.
+type record struct {
+	Seq      uint64         `json:"seq"`
+	Status   ddoc.Status    `json:"status"`
+	Document *ddoc.Document `json:"document"`
+	// ArtifactDir is where the deployment's artifacts are read from,
+	// <dir>/<Name>/<Version>/<file>.
+	ArtifactDir string `json:"artifactDir,omitempty"`
+}
+
+// component is one resolved component of a set.
+type component struct {
+	Version string `json:"version"`
+	// Revision changes when the component's configuration or installed
+	// artifacts change, which restarts it (lifecycle.Component.Revision).
+	Revision string `json:"revision,omitempty"`
+}
+
+// set is what the device runs: each group's root components and the
+// resolved components with their versions.
+type set struct {
+	DeploymentID string                       `json:"deploymentId,omitempty"`
+	Groups       map[string]map[string]string `json:"groups"`
+	Components   map[string]component         `json:"components"`
+}
+
+func emptySet() set {
+	return set{Groups: map[string]map[string]string{}, Components: map[string]component{}}
+}
+
+// Stages of the active deployment, recorded before the engine acts.
+const (
+	stageApplying    = "APPLYING"
+	stageRollingBack = "ROLLING_BACK"
+)
+
+// active is the deployment being applied: everything needed to finish it,
+// or to undo it, after a crash.
+type active struct {
+	DeploymentID   string          `json:"deploymentId"`
+	Stage          string          `json:"stage"`
+	Previous       set             `json:"previous"`
+	PreviousConfig config.Snapshot `json:"previousConfig"`
+	Target         set             `json:"target"`
+	TargetConfig   config.Snapshot `json:"targetConfig"`
+	Reason         string          `json:"reason,omitempty"`
+}
+
+// records is the typed view of the bucket.
+type records struct {
+	kv jetstream.KeyValue
+}
+
+func openRecords(ctx context.Context, js jetstream.JetStream, bucket string) (*records, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bucket,
+		Description: "Sward deployment records",
+		History:     1,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("deployment records bucket %s: %w", bucket, err)
+	}
+	return &records{kv: kv}, nil
+}
+
+func (r *records) get(ctx context.Context, key string, v any) (bool, error) {
+	e, err := r.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read deployment record %s: %w", key, err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return false, fmt.Errorf("deployment record %s is corrupt (%v): delete it with `nats kv del %s %s` or reset the root folder", key, err, DefaultBucket, key)
+	}
+	return true, nil
+}
+
+func (r *records) put(ctx context.Context, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if _, err := r.kv.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("write deployment record %s: %w", key, err)
+	}
+	return nil
+}
+
+func (r *records) del(ctx context.Context, key string) error {
+	err := r.kv.Delete(ctx, key)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete deployment record %s: %w", key, err)
+	}
+	return nil
+}
+
+func (r *records) putRecord(ctx context.Context, rec *record) error {
+	return r.put(ctx, recordPrefix+rec.Status.DeploymentID, rec)
+}
+
+// all returns every deployment record, oldest first.
+func (r *records) all(ctx context.Context) ([]*record, error) {
+	keys, err := r.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list deployment records: %w", err)
+	}
+	var out []*record
+	for key := range keys.Keys() {
+		if !strings.HasPrefix(key, recordPrefix) {
+			continue
+		}
+		rec := &record{}
+		ok, err := r.get(ctx, key, rec)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, rec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+// trim deletes the oldest terminal records beyond historyLimit.
+func (r *records) trim(ctx context.Context, all []*record) error {
+	excess := len(all) - historyLimit
+	for _, rec := range all {
+		if excess <= 0 {
+			break
+		}
+		if !rec.Status.State.Terminal() {
+			continue
+		}
+		if err := r.del(ctx, recordPrefix+rec.Status.DeploymentID); err != nil {
+			return err
+		}
+		excess--
+	}
+	return nil
+}

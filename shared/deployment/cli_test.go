@@ -1,0 +1,146 @@
+package deployment
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseMerge(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    map[string]string
+		wantErr string
+	}{
+		{"none", nil, map[string]string{}, ""},
+		{"several", []string{"com.example.A=1.0.0", "B=2.1.0-beta+7"}, map[string]string{"com.example.A": "1.0.0", "B": "2.1.0-beta+7"}, ""},
+		{"same component and version twice", []string{"A=1.0.0", "A=1.0.0"}, map[string]string{"A": "1.0.0"}, ""},
+		{"no '='", []string{"A"}, nil, `--merge "A": has no '='; write Name=Version`},
+		{"empty name", []string{"=1.0.0"}, nil, `--merge "=1.0.0": component name is empty`},
+		{"bad name", []string{"a b=1.0.0"}, nil, `--merge "a b=1.0.0": component name "a b" has characters Greengrass refuses`},
+		{"empty version", []string{"A="}, nil, `--merge "A=": version "" is not a semantic version`},
+		{"loose version", []string{"A=1.0"}, nil, `version "1.0" is not a semantic version`},
+		{"'=' in the version", []string{"A=1.0.0=2"}, nil, `"1.0.0=2" is not a semantic version`},
+		{"two versions of one component", []string{"A=1.0.0", "A=2.0.0"}, nil, `--merge "A=2.0.0": A is also merged at version 1.0.0`},
+		{"every bad argument is reported", []string{"X", "Y"}, nil, `--merge "Y"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseMerge(tc.args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ParseMerge = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseUpdateConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    map[string]ConfigurationUpdate
+		wantErr string
+	}{
+		{"greengrass-cli spelling", `{"com.example.A": {"MERGE": {"port": 8080}, "RESET": ["/debug", ""]}}`,
+			map[string]ConfigurationUpdate{"com.example.A": {Merge: map[string]any{"port": float64(8080)}, Reset: []string{"/debug", ""}}}, ""},
+		{"document spelling", `{"A": {"merge": {"x": [1, "y"]}, "reset": ["/z"]}}`,
+			map[string]ConfigurationUpdate{"A": {Merge: map[string]any{"x": []any{float64(1), "y"}}, Reset: []string{"/z"}}}, ""},
+		{"only reset", `{"A": {"RESET": [""]}}`, map[string]ConfigurationUpdate{"A": {Reset: []string{""}}}, ""},
+		{"empty object", `{}`, map[string]ConfigurationUpdate{}, ""},
+		{"not JSON", `{"A": {MERGE}}`, nil, "--update-config is not valid JSON (line 1, column 8)"},
+		{"empty text", ``, nil, "--update-config is not valid JSON"},
+		{"a list", `[]`, nil, "--update-config: is a list; it must be an object of component name"},
+		{"both spellings", `{"A": {"MERGE": {}, "merge": {}}}`, nil, `--update-config.A.merge: is given twice, as "MERGE" and "merge"`},
+		{"unknown key", `{"A": {"UPDATE": {}}}`, nil, "--update-config.A.UPDATE: is not a known field; the fields here are MERGE, RESET"},
+		{"MERGE not an object", `{"com.example.A": {"MERGE": 5}}`, nil, `--update-config["com.example.A"].MERGE: is the number 5; it must be an object`},
+		{"bad pointer", `{"A": {"RESET": ["/ok", "bad"]}}`, nil, `--update-config.A.RESET[1]: "bad" is not a JSON pointer`},
+		{"bad component name", `{"a b": {"RESET": [""]}}`, nil, `--update-config["a b"]: component name "a b" has characters`},
+		{"component not an object", `{"A": "x"}`, nil, `--update-config.A: is the text "x"; it must be an object such as {"MERGE"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseUpdateConfig(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ParseUpdateConfig = %#v, %v; want %#v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLocalBuildsALocalDocumentFromCLIInput(t *testing.T) {
+	merge, err := ParseMerge([]string{"com.example.A=1.2.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	update, err := ParseUpdateConfig(`{"com.example.A": {"MERGE": {"port": 1}}, "com.example.B": {"RESET": [""]}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Local(LocalRequest{
+		Merge:           merge,
+		Remove:          []string{"com.example.Old"},
+		UpdateConfig:    update,
+		RunWith:         map[string]RunWith{"com.example.A": {PosixUser: "app:app"}},
+		FailureHandling: DoNothing,
+	})
+	if err != nil {
+		t.Fatalf("Local: %v", err)
+	}
+	want := `{"formatVersion":1,"groupName":"LOCAL","components":{` +
+		`"com.example.A":{"componentVersion":"1.2.0","configurationUpdate":{"merge":{"port":1}},"runWith":{"posixUser":"app:app"}},` +
+		`"com.example.B":{"configurationUpdate":{"reset":[""]}}},"componentsToRemove":["com.example.Old"],` +
+		`"deploymentPolicies":{"failureHandlingPolicy":"DO_NOTHING","componentUpdatePolicy":{"action":"NOTIFY_COMPONENTS","timeoutInSeconds":60},"configurationValidationPolicy":{"timeoutInSeconds":30}}}`
+	if got := string(mustEncode(t, d)); got != want {
+		t.Errorf("Local document:\n got %s\nwant %s", got, want)
+	}
+	roots, err := d.RootComponents(map[string]string{"com.example.B": "1.0.0", "com.example.Old": "1.0.0"})
+	if err != nil || !reflect.DeepEqual(roots, map[string]string{"com.example.A": "1.2.0", "com.example.B": "1.0.0"}) {
+		t.Errorf("RootComponents = %v, %v", roots, err)
+	}
+}
+
+func TestLocalRefusesContradictoryInput(t *testing.T) {
+	tests := []struct {
+		name    string
+		req     LocalRequest
+		wantErr string
+	}{
+		{"merge and remove the same component", LocalRequest{Merge: map[string]string{"A": "1.0.0"}, Remove: []string{"A"}},
+			`componentsToRemove[0]: "A" is also in components`},
+		{"update and remove the same component", LocalRequest{UpdateConfig: map[string]ConfigurationUpdate{"A": {Reset: []string{""}}}, Remove: []string{"A"}},
+			`"A" is also in components`},
+		{"unknown failure handling policy", LocalRequest{FailureHandling: "ROLLBACK_PLEASE"},
+			`"ROLLBACK_PLEASE" is not a failure handling policy`},
+		{"bad remove name", LocalRequest{Remove: []string{"a/b"}}, "componentsToRemove[0]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Local(tc.req)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestLocalWithNothingToDoIsValid(t *testing.T) {
+	// greengrass-cli allows it: it redeploys the group with newer recipes.
+	d, err := Local(LocalRequest{})
+	if err != nil || !d.Local() || len(d.Components) != 0 {
+		t.Fatalf("Local({}) = %+v, %v", d, err)
+	}
+}

@@ -1,0 +1,395 @@
+package deployment
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/sward-iot/sward/shared/recipe"
+)
+
+const (
+	// FormatVersion is the document format this package reads and writes.
+	// A document without formatVersion is format 1.
+	FormatVersion = 1
+
+	// MaxDocumentSize bounds a document in bytes. The IoT Jobs limit for a
+	// job document is 32768 characters, so every cloud deployment fits;
+	// local deployments get twice that for larger configuration merges. The
+	// bound keeps decoding cheap on a 512 MB board.
+	MaxDocumentSize = 64 << 10
+
+	// LocalGroup is the group of deployments made on the device
+	// (`sward deployment create`). Its documents are changes to the group's
+	// previous root set; every other group's document replaces it.
+	LocalGroup = "LOCAL"
+
+	// MaxTimeoutSeconds bounds the policy timeouts: a day is far beyond what
+	// any component needs to acknowledge an update or validate configuration,
+	// and a larger value is almost certainly a unit mistake (ms for s).
+	MaxTimeoutSeconds = 24 * 60 * 60
+
+	// DefaultUpdateTimeoutSeconds is Greengrass's default for
+	// componentUpdatePolicy.timeoutInSeconds.
+	DefaultUpdateTimeoutSeconds = 60
+
+	// DefaultValidationTimeoutSeconds is Greengrass's default for
+	// configurationValidationPolicy.timeoutInSeconds.
+	DefaultValidationTimeoutSeconds = 30
+
+	// maxPointerLength is Greengrass's limit on a reset entry.
+	maxPointerLength = 256
+)
+
+// deploymentIDPattern is the IoT Jobs jobId pattern: the deployment id
+// becomes the job id, a NATS subject token and a key-value key.
+var deploymentIDPattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
+// groupPattern is the AWS IoT thing group name pattern.
+var groupPattern = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
+
+// Document is a deployment: the root components a group wants on its
+// devices, how to configure and run them, and what to do on failure.
+type Document struct {
+	// FormatVersion is always FormatVersion.
+	FormatVersion int `json:"formatVersion"`
+	// DeploymentID is empty in requests; the engine assigns one.
+	DeploymentID string `json:"deploymentId,omitempty"`
+	// GroupName is the target group: LocalGroup or a thing group name.
+	GroupName string `json:"groupName"`
+	// Components are keyed by component name. Never nil after Decode.
+	Components map[string]Component `json:"components"`
+	// ComponentsToRemove are dropped from the LOCAL group's root set. Other
+	// groups remove a component by leaving it out of Components.
+	ComponentsToRemove []string `json:"componentsToRemove,omitempty"`
+	// Policies are Greengrass's deploymentPolicies.
+	Policies Policies `json:"deploymentPolicies"`
+}
+
+// Component is one root component of a deployment.
+type Component struct {
+	// Version is a strict semantic version. A LOCAL document may leave it
+	// empty to keep the version the group already runs (a configuration-only
+	// change).
+	Version             string              `json:"componentVersion,omitempty"`
+	ConfigurationUpdate ConfigurationUpdate `json:"configurationUpdate,omitzero"`
+	RunWith             RunWith             `json:"runWith,omitzero"`
+}
+
+// ConfigurationUpdate changes a component's configuration: Reset runs first,
+// then Merge.
+type ConfigurationUpdate struct {
+	// Merge is merged into the configuration; numbers are float64, as
+	// encoding/json decodes them.
+	Merge map[string]any `json:"merge,omitempty"`
+	// Reset lists RFC 6901 JSON pointers to reset to the recipe's default;
+	// "" resets the whole configuration.
+	Reset []string `json:"reset,omitempty"`
+}
+
+// RunWith says how the component's processes run.
+type RunWith struct {
+	// PosixUser is "user" or "user:group".
+	PosixUser string `json:"posixUser,omitempty"`
+	// WindowsUser is carried for Greengrass documents aimed at mixed fleets;
+	// Sward runs on Linux and ignores it.
+	WindowsUser          string               `json:"windowsUser,omitempty"`
+	SystemResourceLimits SystemResourceLimits `json:"systemResourceLimits,omitzero"`
+}
+
+// SystemResourceLimits caps a component's processes. Zero means no limit.
+type SystemResourceLimits struct {
+	// CPUs is the CPU time share, in CPUs (0.5 is half of one CPU).
+	CPUs float64 `json:"cpus,omitempty"`
+	// Memory is the memory limit in kilobytes.
+	Memory int64 `json:"memory,omitempty"`
+}
+
+// Policies are the deployment policies, Greengrass's deploymentPolicies.
+type Policies struct {
+	FailureHandling         FailureHandling       `json:"failureHandlingPolicy"`
+	ComponentUpdate         ComponentUpdatePolicy `json:"componentUpdatePolicy"`
+	ConfigurationValidation ValidationPolicy      `json:"configurationValidationPolicy"`
+}
+
+// FailureHandling says what a device does when a deployment fails.
+type FailureHandling string
+
+const (
+	// Rollback restores the components and configuration the device ran
+	// before the deployment. The default.
+	Rollback FailureHandling = "ROLLBACK"
+	// DoNothing leaves the device as the failed deployment left it.
+	DoNothing FailureHandling = "DO_NOTHING"
+)
+
+// UpdateAction says whether components hear about an update before it.
+type UpdateAction string
+
+const (
+	// NotifyComponents tells subscribed components about the update and
+	// waits up to the timeout while they defer it. The default.
+	NotifyComponents UpdateAction = "NOTIFY_COMPONENTS"
+	// SkipNotifyComponents updates without asking.
+	SkipNotifyComponents UpdateAction = "SKIP_NOTIFY_COMPONENTS"
+)
+
+// ComponentUpdatePolicy is Greengrass's componentUpdatePolicy.
+type ComponentUpdatePolicy struct {
+	Action UpdateAction `json:"action"`
+	// TimeoutSeconds is how long each component has to report that it is
+	// safe to update; 0 does not wait.
+	TimeoutSeconds int `json:"timeoutInSeconds"`
+}
+
+// ValidationPolicy is Greengrass's configurationValidationPolicy.
+type ValidationPolicy struct {
+	// TimeoutSeconds is how long each component has to validate a
+	// configuration change; 0 does not wait.
+	TimeoutSeconds int `json:"timeoutInSeconds"`
+}
+
+// DefaultPolicies returns Greengrass's defaults: ROLLBACK,
+// NOTIFY_COMPONENTS with 60 s, validation within 30 s.
+func DefaultPolicies() Policies {
+	return Policies{
+		FailureHandling:         Rollback,
+		ComponentUpdate:         ComponentUpdatePolicy{Action: NotifyComponents, TimeoutSeconds: DefaultUpdateTimeoutSeconds},
+		ConfigurationValidation: ValidationPolicy{TimeoutSeconds: DefaultValidationTimeoutSeconds},
+	}
+}
+
+// New returns an empty document for group with the default policies.
+func New(group string) *Document {
+	return &Document{
+		FormatVersion: FormatVersion,
+		GroupName:     group,
+		Components:    map[string]Component{},
+		Policies:      DefaultPolicies(),
+	}
+}
+
+// Local reports whether the document is a LOCAL deployment, which changes
+// the group's previous root set instead of replacing it.
+func (d *Document) Local() bool { return d.GroupName == LocalGroup }
+
+// Validate checks a document built in code as Decode checks a decoded one.
+// Every problem is returned, joined; each is a *FieldError wrapping
+// ErrInvalid.
+func (d *Document) Validate() error { return d.problems().err() }
+
+func (d *Document) problems() problems {
+	var p problems
+	if d.FormatVersion != FormatVersion {
+		p.add("formatVersion", "is %d; this Sward reads format %d only, upgrade it to read newer documents", d.FormatVersion, FormatVersion)
+	}
+	if d.DeploymentID != "" && !deploymentIDPattern.MatchString(d.DeploymentID) {
+		p.add("deploymentId", "%q is not a deployment id; use 1 to 64 letters, digits, '-' and '_' (an IoT job id), or leave it out to have one assigned", truncate(d.DeploymentID))
+	}
+	switch {
+	case d.GroupName == "":
+		p.add("groupName", "is empty; use %q for a local deployment or a thing group name", LocalGroup)
+	case !groupPattern.MatchString(d.GroupName):
+		p.add("groupName", "%q is not a group name; use 1 to 128 letters, digits, ':', '-' and '_' (an AWS IoT thing group name)", truncate(d.GroupName))
+	}
+	for _, name := range sortedKeys(d.Components) {
+		d.Components[name].check(&p, keyPath("components", name), name, d.Local())
+	}
+	d.checkRemovals(&p)
+	d.Policies.check(&p, "deploymentPolicies")
+	return p
+}
+
+func (d *Document) checkRemovals(p *problems) {
+	if len(d.ComponentsToRemove) > 0 && !d.Local() {
+		p.add("componentsToRemove", "is only for %s deployments; a %s deployment replaces the group's components, so leave the component out of components instead", LocalGroup, truncate(d.GroupName))
+		return
+	}
+	seen := map[string]bool{}
+	for i, name := range d.ComponentsToRemove {
+		path := index("componentsToRemove", i)
+		if err := recipe.ValidateName(name); err != nil {
+			p.add(path, "%v", err)
+			continue
+		}
+		if seen[name] {
+			p.add(path, "%q is listed twice; list it once", name)
+		}
+		seen[name] = true
+		if _, ok := d.Components[name]; ok {
+			p.add(path, "%q is also in components; a deployment either removes a component or deploys it, not both", name)
+		}
+	}
+}
+
+func (c Component) check(p *problems, path, name string, local bool) {
+	if err := recipe.ValidateName(name); err != nil {
+		p.add(path, "component name %v", err)
+	}
+	switch {
+	case c.Version == "" && !local:
+		p.add(join(path, "componentVersion"), "is missing; give the version to deploy, such as \"1.0.0\"")
+	case c.Version != "":
+		if _, err := recipe.ParseVersion(c.Version); err != nil {
+			p.add(join(path, "componentVersion"), "%v", err)
+		}
+	}
+	cu := join(path, "configurationUpdate")
+	for i, ptr := range c.ConfigurationUpdate.Reset {
+		if msg := checkPointer(ptr); msg != "" {
+			p.add(index(join(cu, "reset"), i), "%s", msg)
+		}
+	}
+	c.RunWith.check(p, join(path, "runWith"))
+}
+
+// checkPointer returns why ptr is not an RFC 6901 JSON pointer, or "".
+func checkPointer(ptr string) string {
+	if len(ptr) > maxPointerLength {
+		return fmt.Sprintf("is %d characters long; Greengrass allows at most %d", len(ptr), maxPointerLength)
+	}
+	if ptr != "" && ptr[0] != '/' {
+		return fmt.Sprintf("%q is not a JSON pointer; start it with '/' (as in /mqtt/port), or use \"\" to reset the whole configuration", truncate(ptr))
+	}
+	for i := 0; i < len(ptr); i++ {
+		if ptr[i] == '~' && (i+1 == len(ptr) || (ptr[i+1] != '0' && ptr[i+1] != '1')) {
+			return fmt.Sprintf("%q has a '~' not followed by 0 or 1; write ~0 for '~' and ~1 for '/' (RFC 6901)", truncate(ptr))
+		}
+	}
+	return ""
+}
+
+func (r RunWith) check(p *problems, path string) {
+	if r.PosixUser != "" {
+		if msg := checkPosixUser(r.PosixUser); msg != "" {
+			p.add(join(path, "posixUser"), "%s", msg)
+		}
+	}
+	limits := join(path, "systemResourceLimits")
+	if c := r.SystemResourceLimits.CPUs; c < 0 || math.IsNaN(c) || math.IsInf(c, 0) {
+		p.add(join(limits, "cpus"), "is %v; give a positive number of CPUs such as 0.5, or leave it out for no limit", c)
+	}
+	if m := r.SystemResourceLimits.Memory; m < 0 {
+		p.add(join(limits, "memory"), "is %d; give a positive number of kilobytes such as 102400, or leave it out for no limit", m)
+	}
+}
+
+// checkPosixUser returns why s is not "user" or "user:group", or "".
+func checkPosixUser(s string) string {
+	parts := strings.Split(s, ":")
+	bad := len(parts) > 2
+	for _, part := range parts {
+		if part == "" || strings.IndexFunc(part, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Sprintf("%q is not a POSIX user; write user or user:group (a name or number each, no spaces)", truncate(s))
+	}
+	return ""
+}
+
+func (p Policies) check(ps *problems, path string) {
+	switch p.FailureHandling {
+	case Rollback, DoNothing:
+	default:
+		ps.add(join(path, "failureHandlingPolicy"), "%q is not a failure handling policy; use %s (the default) or %s", truncate(string(p.FailureHandling)), Rollback, DoNothing)
+	}
+	cu := join(path, "componentUpdatePolicy")
+	switch p.ComponentUpdate.Action {
+	case NotifyComponents, SkipNotifyComponents:
+	default:
+		ps.add(join(cu, "action"), "%q is not a component update action; use %s (the default) or %s", truncate(string(p.ComponentUpdate.Action)), NotifyComponents, SkipNotifyComponents)
+	}
+	checkTimeout(ps, join(cu, "timeoutInSeconds"), int64(p.ComponentUpdate.TimeoutSeconds))
+	checkTimeout(ps, join(join(path, "configurationValidationPolicy"), "timeoutInSeconds"), int64(p.ConfigurationValidation.TimeoutSeconds))
+}
+
+func checkTimeout(p *problems, path string, s int64) {
+	if s < 0 || s > MaxTimeoutSeconds {
+		p.add(path, "is %d; give 0 to %d seconds", s, MaxTimeoutSeconds)
+	}
+}
+
+// Encode validates the document and returns its canonical JSON: fields in a
+// fixed order, map keys sorted, defaults written out, empty optional fields
+// left out, no insignificant space. Decode(Encode(d)) equals d.
+func (d *Document) Encode() ([]byte, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	out := *d
+	if out.Components == nil {
+		out.Components = map[string]Component{}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&out); err != nil {
+		return nil, fmt.Errorf("encode deployment document: %w", err)
+	}
+	data := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if len(data) > MaxDocumentSize {
+		return nil, tooLarge(len(data))
+	}
+	return data, nil
+}
+
+func tooLarge(size int) error {
+	return &FieldError{
+		Msg: fmt.Sprintf("deployment document is %d bytes, over the %d-byte limit; move large configuration into the recipe's DefaultConfiguration or an artifact", size, MaxDocumentSize),
+		Err: ErrTooLarge,
+	}
+}
+
+// RootComponents returns the group's root components (name → version) after
+// this deployment, given the group's roots before it. A LOCAL document
+// changes previous: it drops ComponentsToRemove and sets every component it
+// lists, keeping the previous version where it names none (ErrNotRoot when
+// there is none to keep). Any other group's document replaces previous.
+func (d *Document) RootComponents(previous map[string]string) (map[string]string, error) {
+	roots := map[string]string{}
+	if d.Local() {
+		for name, v := range previous {
+			roots[name] = v
+		}
+		for _, name := range d.ComponentsToRemove {
+			delete(roots, name)
+		}
+	}
+	var p problems
+	for _, name := range sortedKeys(d.Components) {
+		v := d.Components[name].Version
+		if v == "" {
+			prev, ok := previous[name]
+			if !d.Local() || !ok {
+				p = append(p, &FieldError{
+					Path: join(keyPath("components", name), "componentVersion"),
+					Msg:  fmt.Sprintf("is empty and %s is not deployed in group %s yet; give the version to deploy (--merge %s=VERSION)", name, d.GroupName, name),
+					Err:  ErrNotRoot,
+				})
+				continue
+			}
+			v = prev
+		}
+		roots[name] = v
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return roots, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,80 @@
+package deployment
+
+import "time"
+
+// State is where a deployment is. The engine records it and the CLI and the
+// cloud read it.
+//
+//	QUEUED ──► IN_PROGRESS ──► SUCCEEDED
+//	  │            ├──► ROLLED_BACK   failed; the previous state is restored
+//	  │            ├──► FAILED        failed; not rolled back (DO_NOTHING,
+//	  │            │                  or the rollback failed too)
+//	  │            └──► CANCELED      canceled before it changed anything
+//	  ├──► CANCELED      canceled before it started (by the user or the cloud)
+//	  ├──► FAILED        refused before it started (invalid document, missing
+//	  │                  recipe or artifact)
+//	  └──► SUPERSEDED    a newer deployment to the same group replaced it
+//	                     before it started
+//
+// Every state but QUEUED and IN_PROGRESS is terminal. Greengrass reports
+// ROLLED_BACK as FAILED with detail FAILED_ROLLBACK_COMPLETE; Sward names it
+// so `sward deployment status` says what the device now runs.
+type State string
+
+// The deployment states.
+const (
+	Queued     State = "QUEUED"
+	InProgress State = "IN_PROGRESS"
+	Succeeded  State = "SUCCEEDED"
+	Failed     State = "FAILED"
+	RolledBack State = "ROLLED_BACK"
+	Canceled   State = "CANCELED"
+	Superseded State = "SUPERSEDED"
+)
+
+// States lists every State in lifecycle order.
+var States = []State{Queued, InProgress, Succeeded, Failed, RolledBack, Canceled, Superseded}
+
+// Terminal reports whether s is final: the deployment will not change again.
+func (s State) Terminal() bool {
+	switch s {
+	case Succeeded, Failed, RolledBack, Canceled, Superseded:
+		return true
+	}
+	return false
+}
+
+// Status is the record of one deployment.
+type Status struct {
+	DeploymentID string `json:"deploymentId"`
+	Group        string `json:"groupName"`
+	State        State  `json:"state"`
+	// Reason says why the deployment is in State, for people
+	// ("component com.example.A is BROKEN: run exited 1").
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	StartedAt time.Time `json:"startedAt,omitzero"`
+	EndedAt   time.Time `json:"endedAt,omitzero"`
+	// Components is the outcome for each component the deployment touched,
+	// sorted by name.
+	Components []ComponentOutcome `json:"components,omitempty"`
+	// CommitID is the git commit a git deployment came from.
+	CommitID string `json:"commitId,omitempty"`
+}
+
+// ComponentOutcome is what a deployment did to one component.
+type ComponentOutcome struct {
+	Name string `json:"name"`
+	// Version is the version after the deployment, empty when it removed
+	// the component.
+	Version string `json:"version,omitempty"`
+	// PreviousVersion is the version before, empty when the deployment
+	// added the component.
+	PreviousVersion string `json:"previousVersion,omitempty"`
+	// State is the component's lifecycle state when the deployment ended,
+	// in Greengrass names (RUNNING, FINISHED, BROKEN, ...; edge/lifecycle
+	// owns them).
+	State string `json:"state"`
+	// Reason is the last state change's reason.
+	Reason string `json:"reason,omitempty"`
+}
