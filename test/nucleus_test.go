@@ -78,7 +78,7 @@ Manifests:
   - Lifecycle:
       Run: echo failing; exit 3
       Recover: echo recovered >> {work:path}/recover.log
-`}), "")
+`}), "", "--failure-handling-policy", "DO_NOTHING")
 	got := n.WaitState("test.Failing", 40*time.Second, "BROKEN")
 	if got.State != "BROKEN" {
 		t.Fatalf("state %s, want BROKEN", got.State)
@@ -224,7 +224,7 @@ func TestCLIWithoutANucleusSaysItIsNotRunning(t *testing.T) {
 	}
 }
 
-func TestInvalidRecipesRefuseStartAndNameTheFile(t *testing.T) {
+func TestInvalidRecipesAreARefusedDeploymentThatNamesTheFile(t *testing.T) {
 	dir := harness.WriteRecipes(t, map[string]string{"bad.yaml": `
 RecipeFormatVersion: "2020-01-25"
 ComponentName: test.Bad
@@ -233,13 +233,13 @@ Manifests:
   - Lifecycle:
       Run: sleep 1
 `})
-	out, err := harness.RunCLI(t, "run", "--root", t.TempDir(), "--recipes", dir,
-		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t)), "--mqtt-listen", "off")
-	if err == nil {
-		t.Fatalf("sward run started with an invalid recipe:\n%s", out)
+	n := harness.Start(t, dir, "")
+	list, err := n.Client().Deployments(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(out, "bad.yaml") || !strings.Contains(out, "ComponentVersion") {
-		t.Fatalf("the error does not name the file and field:\n%s", out)
+	if len(list) != 1 || list[0].State != "FAILED" || !strings.Contains(list[0].Reason, "bad.yaml") || !strings.Contains(list[0].Reason, "ComponentVersion") {
+		t.Fatalf("want one FAILED deployment naming bad.yaml and ComponentVersion, got %+v", list)
 	}
 }
 

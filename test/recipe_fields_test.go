@@ -2,8 +2,10 @@ package test
 
 import (
 	"archive/zip"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,17 +169,27 @@ func TestRecipeUsingEveryFieldRunsAsDescribed(t *testing.T) {
 	}
 }
 
-func TestTamperedArtifactRefusesTheStartupSet(t *testing.T) {
+func TestTamperedArtifactFailsTheDeploymentBeforeAnythingRuns(t *testing.T) {
 	artifacts, _ := fieldsArtifacts(t)
 	wrong := base64.StdEncoding.EncodeToString(make([]byte, 32))
 	recipes := harness.WriteRecipes(t, map[string]string{
 		"provider.yaml": fieldsProvider,
 		"consumer.yaml": strings.Replace(fieldsConsumer, "%DIGEST%", wrong, 1),
 	})
-	out, err := harness.RunCLI(t, "run", "--root", t.TempDir(), "--recipes", recipes, "--artifacts", artifacts,
-		"--nats-listen", "127.0.0.1:0", "--mqtt-listen", "off")
-	if err == nil || !strings.Contains(out, "digest mismatch") || !strings.Contains(out, "tool.sh") {
-		t.Fatalf("a tampered artifact: err %v, output:\n%s", err, out)
+	n := harness.Start(t, recipes, artifacts)
+	c := n.Client()
+	harness.Eventually(t, 30*time.Second, "the deployment fails on the digest", func() error {
+		list, err := c.Deployments(context.Background())
+		if err != nil {
+			return err
+		}
+		if len(list) != 1 || list[0].State != "FAILED" || !strings.Contains(list[0].Reason, "digest mismatch") || !strings.Contains(list[0].Reason, "tool.sh") {
+			return fmt.Errorf("deployments %+v", list)
+		}
+		return nil
+	})
+	if comps, _ := c.Components(context.Background()); len(comps) != 0 {
+		t.Fatalf("a refused deployment left components running: %+v", comps)
 	}
 }
 

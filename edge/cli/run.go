@@ -38,8 +38,10 @@ func newRunCommand() *cobra.Command {
 
 The nucleus embeds a NATS server (--nats-listen) with an MQTT 3.1.1 listener
 (--mqtt-listen) and JetStream under <root>/jetstream, and deploys the latest
-version of every component found in --recipes, taking their artifacts from
---artifacts laid out as <dir>/<Name>/<Version>/<file>. Logs are JSON on stderr
+version of every component found in --recipes (again whenever the folder
+changes), taking their artifacts from --artifacts laid out as
+<dir>/<Name>/<Version>/<file>. With --git it deploys every new commit of a
+local repository's branch. A restart runs the last good set first. Logs are JSON on stderr
 and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -71,6 +73,11 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.RecipesDir, "recipes", "", "deploy the latest version of every recipe in this folder at start")
 	f.StringVar(&opts.ArtifactsDir, "artifacts", "", "artifact folder laid out as <dir>/<Name>/<Version>/<file>")
+	f.StringVar(&opts.GitRepo, "git", "", "local git repository: deploy every new commit of --branch (needs the git binary)")
+	f.StringVar(&opts.GitBranch, "branch", "", "branch --git follows (default: the checked-out one)")
+	f.StringVar(&opts.GitPath, "git-path", "recipes", "folder of the committed tree that holds the recipes")
+	f.StringVar(&opts.FailureHandling, "failure-handling-policy", "ROLLBACK", "ROLLBACK or DO_NOTHING for the --recipes and --git deployments")
+	f.DurationVar(&opts.DeploymentTimeout, "deployment-timeout", 0, "how long a deployment waits for its components to settle (default 5m)")
 	f.StringVar(&opts.NATSListen, "nats-listen", "127.0.0.1:4222", "NATS listener host:port (non-loopback needs --tls-cert/--tls-key)")
 	f.StringVar(&opts.MQTTListen, "mqtt-listen", "127.0.0.1:1883", `MQTT 3.1.1 listener host:port, or "off"`)
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate (PEM) for the listeners")

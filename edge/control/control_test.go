@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
 
 // table is a Backend over a fixed set of components, recording what was asked.
@@ -43,6 +45,21 @@ func (b *table) Stop(name string) error {
 	}
 	b.stopped = append(b.stopped, name)
 	return nil
+}
+
+func (b *table) CreateDeployment(doc *ddoc.Document, recipeDir, artifactDir string) (ddoc.Status, error) {
+	return ddoc.Status{DeploymentID: "d-1", Group: doc.GroupName, State: ddoc.Queued}, nil
+}
+
+func (b *table) Deployments() ([]ddoc.Status, error) {
+	return []ddoc.Status{{DeploymentID: "d-1", State: ddoc.Succeeded}}, nil
+}
+
+func (b *table) Deployment(id string) (ddoc.Status, error) {
+	if id != "d-1" {
+		return ddoc.Status{}, ErrUnknownDeployment
+	}
+	return ddoc.Status{DeploymentID: "d-1", State: ddoc.Succeeded}, nil
 }
 
 func startNATS(t *testing.T) *nats.Conn {
@@ -180,5 +197,34 @@ func TestDialWithoutANucleusNamesTheRootAndTheFix(t *testing.T) {
 	}
 	if _, err := Dial(root); err == nil || !strings.Contains(err.Error(), "not valid JSON") {
 		t.Fatalf("Dial(corrupt credential) = %v", err)
+	}
+}
+
+func TestCreateDeploymentDecodesTheDocumentStrictly(t *testing.T) {
+	c, _ := newPair(t)
+	doc := ddoc.New(ddoc.LocalGroup)
+	doc.Components["com.example.A"] = ddoc.Component{Version: "1.0.0"}
+	st, err := c.CreateDeployment(context.Background(), doc, "/r", "/a")
+	if err != nil || st.DeploymentID != "d-1" || st.State != ddoc.Queued {
+		t.Fatalf("CreateDeployment = %+v, %v", st, err)
+	}
+	msg, err := c.nc.Request(SubjectDeploymentCreate, []byte(`{"document":{"groupName":"LOCAL","components":{},"surprise":1}}`), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), CodeInvalidArguments) || !strings.Contains(string(msg.Data), "surprise") {
+		t.Fatalf("an unknown document field answered %s", msg.Data)
+	}
+}
+
+func TestDeploymentStatusOfAnUnknownIDIsResourceNotFound(t *testing.T) {
+	c, _ := newPair(t)
+	if st, err := c.WaitDeployment(context.Background(), "d-1"); err != nil || st.State != ddoc.Succeeded {
+		t.Fatalf("WaitDeployment = %+v, %v", st, err)
+	}
+	_, err := c.Deployment(context.Background(), "nope")
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeResourceNotFound {
+		t.Fatalf("status of an unknown deployment: %v", err)
 	}
 }

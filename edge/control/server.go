@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/nats-io/nats.go"
+
+	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
 
 // ErrUnknownComponent is returned by a Backend for a component it does not run.
@@ -18,6 +20,9 @@ type Backend interface {
 	Component(name string) (Component, bool)
 	Restart(name string) error
 	Stop(name string) error
+	CreateDeployment(doc *ddoc.Document, recipeDir, artifactDir string) (ddoc.Status, error)
+	Deployments() ([]ddoc.Status, error)
+	Deployment(id string) (ddoc.Status, error)
 }
 
 // Server answers the control subjects on a NATS connection.
@@ -39,6 +44,9 @@ func NewServer(nc *nats.Conn, backend Backend, log *slog.Logger) (*Server, error
 		SubjectComponentDetails: s.details,
 		SubjectComponentRestart: s.restart,
 		SubjectComponentStop:    s.stop,
+		SubjectDeploymentCreate: s.createDeployment,
+		SubjectDeploymentList:   s.listDeployments,
+		SubjectDeploymentStatus: s.deploymentStatus,
 	}
 	for subject, h := range handlers {
 		sub, err := nc.Subscribe(subject, s.handle(subject, h))

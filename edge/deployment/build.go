@@ -82,9 +82,11 @@ func (e *Engine) build(ctx context.Context, s set) ([]lifecycle.Component, error
 		v.Deps = map[string]*recipe.Vars{}
 		var deps []lifecycle.Dependency
 		for _, dep := range r.DependencyNames() {
-			if dv, ok := vars[dep]; ok {
-				v.Deps[dep] = dv
+			dv, ok := vars[dep]
+			if !ok {
+				continue // a SOFT dependency that was left out
 			}
+			v.Deps[dep] = dv
 			deps = append(deps, lifecycle.Dependency{Name: dep, Hard: r.Dependencies[dep].Type != recipe.Soft})
 		}
 		env := map[string]string{}

@@ -60,6 +60,9 @@ type Request struct {
 	RecipeDir string
 	// ArtifactDir holds their artifacts as <dir>/<Name>/<Version>/<file>.
 	ArtifactDir string
+	// WholeRecipeDir makes the document's components every component in
+	// RecipeDir at its highest version (folder and git deployments).
+	WholeRecipeDir bool
 	// CommitID records the git commit a deployment came from.
 	CommitID string
 }
@@ -209,7 +212,8 @@ func (e *Engine) Close() {
 
 // Submit validates and queues a deployment, copying its recipes into the
 // component store, and returns its queued status. A queued deployment to
-// the same group is superseded.
+// the same group is superseded. Recipes that do not load refuse the
+// deployment: it is recorded as FAILED and the error returned.
 func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 	if req.Document == nil {
 		return ddoc.Status{}, errors.New("deployment request has no document")
@@ -218,14 +222,22 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 	if err := doc.Validate(); err != nil {
 		return ddoc.Status{}, err
 	}
+	var refused error
 	if req.RecipeDir != "" {
 		recipes, err := recipe.LoadDir(req.RecipeDir)
 		if err != nil {
-			return ddoc.Status{}, fmt.Errorf("recipes in %s: %w", req.RecipeDir, err)
+			refused = fmt.Errorf("recipes in %s: %w", req.RecipeDir, err)
 		}
 		for _, r := range recipes {
-			if err := e.opts.Store.SaveRecipe(r); err != nil {
-				return ddoc.Status{}, err
+			if refused != nil {
+				break
+			}
+			refused = e.opts.Store.SaveRecipe(r)
+		}
+		if refused == nil && req.WholeRecipeDir {
+			doc.Components = map[string]ddoc.Component{}
+			for name, r := range latest(recipes) {
+				doc.Components[name] = ddoc.Component{Version: r.Version}
 			}
 		}
 	}
@@ -245,7 +257,7 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 	}
 	now := time.Now().UTC()
 	for _, old := range all {
-		if old.Status.State == ddoc.Queued && old.Status.Group == doc.GroupName {
+		if refused == nil && old.Status.State == ddoc.Queued && old.Status.Group == doc.GroupName {
 			old.Status.State = ddoc.Superseded
 			old.Status.Reason = "superseded by deployment " + doc.DeploymentID + " to the same group"
 			old.Status.EndedAt = now
@@ -255,12 +267,20 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 		}
 	}
 	e.seq++
+	state, reason := ddoc.Queued, ""
+	if refused != nil {
+		// Recorded, so that history shows what was refused and why.
+		state, reason = ddoc.Failed, refused.Error()
+	}
 	r := &record{
 		Seq:         e.seq,
 		Document:    &doc,
 		ArtifactDir: req.ArtifactDir,
-		Status: ddoc.Status{DeploymentID: doc.DeploymentID, Group: doc.GroupName, State: ddoc.Queued,
+		Status: ddoc.Status{DeploymentID: doc.DeploymentID, Group: doc.GroupName, State: state, Reason: reason,
 			CreatedAt: now, CommitID: req.CommitID},
+	}
+	if refused != nil {
+		r.Status.EndedAt = now
 	}
 	if err := e.rec.putRecord(e.ctx, r); err != nil {
 		return ddoc.Status{}, err
@@ -269,9 +289,24 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 		e.log.Warn("cannot trim deployment history", "error", err)
 	}
 	e.broadcastLocked()
+	if refused != nil {
+		e.log.Warn("deployment refused", "deployment", doc.DeploymentID, "group", doc.GroupName, "commit", req.CommitID, "error", refused)
+		return r.Status, refused
+	}
 	e.log.Info("deployment queued", "deployment", doc.DeploymentID, "group", doc.GroupName, "commit", req.CommitID)
 	e.poke()
 	return r.Status, nil
+}
+
+// latest keeps the highest version of each component name.
+func latest(recipes []*recipe.Recipe) map[string]*recipe.Recipe {
+	out := map[string]*recipe.Recipe{}
+	for _, r := range recipes {
+		if cur, ok := out[r.Name]; !ok || r.SemVer().GreaterThan(cur.SemVer()) {
+			out[r.Name] = r
+		}
+	}
+	return out
 }
 
 // Get returns one deployment's status.

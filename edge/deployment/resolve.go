@@ -41,9 +41,10 @@ var ErrConflict = errors.New("dependency conflict")
 const maxResolveRounds = 64
 
 type requirement struct {
-	by  string // "group LOCAL" or "com.example.A 1.0.0"
-	rng string
-	c   *semver.Constraints
+	by   string // "group LOCAL" or "com.example.A 1.0.0"
+	rng  string
+	c    *semver.Constraints
+	soft bool // a SOFT dependency's requirement
 }
 
 // Resolve picks one recipe per component: every root at its exact version
@@ -51,7 +52,9 @@ type requirement struct {
 // transitively, at the highest version in the catalog that satisfies the
 // VersionRequirement of every component requiring it (npm range semantics,
 // intersected). A conflict names every requirer and range and the versions
-// the catalog has.
+// the catalog has. A dependency that only SOFT requirers name and that no
+// recipe offers is left out: SOFT means the requirer runs without it.
+// Versions are picked greedily, highest first, without backtracking.
 func Resolve(roots map[string][]Root, cat Catalog) (map[string]*recipe.Recipe, error) {
 	var rootErrs []error
 	rootReqs := map[string][]requirement{}
@@ -83,11 +86,14 @@ func Resolve(roots map[string][]Root, cat Catalog) (map[string]*recipe.Recipe, e
 					errs = append(errs, fmt.Errorf("%s %s: dependency %s has VersionRequirement %q, which is not a range: %w", r.Name, r.Version, dep, d.VersionRequirement, err))
 					continue
 				}
-				reqs[dep] = append(reqs[dep], requirement{by: r.Name + " " + r.Version, rng: d.VersionRequirement, c: c})
+				reqs[dep] = append(reqs[dep], requirement{by: r.Name + " " + r.Version, rng: d.VersionRequirement, c: c, soft: d.Type == recipe.Soft})
 			}
 		}
 		next := map[string]*recipe.Recipe{}
 		for _, name := range sortedKeys(reqs) {
+			if len(cat[name]) == 0 && allSoft(reqs[name]) {
+				continue // an optional dependency nobody offers
+			}
 			pick, err := pickHighest(name, reqs[name], cat[name])
 			if err != nil {
 				errs = append(errs, err)
@@ -104,6 +110,15 @@ func Resolve(roots map[string][]Root, cat Catalog) (map[string]*recipe.Recipe, e
 		selected = next
 	}
 	return nil, fmt.Errorf("%w: versions did not settle after %d rounds; pin the dependencies' versions more tightly", ErrConflict, maxResolveRounds)
+}
+
+func allSoft(reqs []requirement) bool {
+	for _, q := range reqs {
+		if !q.soft {
+			return false
+		}
+	}
+	return true
 }
 
 func pickHighest(name string, reqs []requirement, available []*recipe.Recipe) (*recipe.Recipe, error) {

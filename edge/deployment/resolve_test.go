@@ -96,6 +96,12 @@ func TestResolve(t *testing.T) {
 			wantErr: []string{"ghost:", "a 1.0.0 requires ^1.0.0", "no version of it"},
 		},
 		{
+			name:    "a SOFT dependency nobody offers is left out",
+			roots:   map[string][]Root{"a": {{"1.0.0", "LOCAL"}}},
+			catalog: cat(mkSoft(t, "a", "1.0.0", "optional")),
+			want:    "a@1.0.0",
+		},
+		{
 			name:    "a root version that is not in the catalog",
 			roots:   map[string][]Root{"a": {{"9.9.9", "LOCAL"}}},
 			catalog: cat(mk(t, "a", "1.0.0")),
@@ -123,4 +129,14 @@ func TestResolve(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mkSoft(t *testing.T, name, version, dep string) *recipe.Recipe {
+	t.Helper()
+	text := fmt.Sprintf("RecipeFormatVersion: '2020-01-25'\nComponentName: %s\nComponentVersion: '%s'\nComponentDependencies:\n  %s:\n    VersionRequirement: '^1.0.0'\n    DependencyType: SOFT\nManifests:\n  - Lifecycle:\n      Run: 'true'\n", name, version, dep)
+	r, err := recipe.Parse(name+".yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -2,13 +2,33 @@ package nucleus
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/sward-iot/sward/edge/control"
+	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/lifecycle"
+	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
 
-// backend answers the control API from the supervisor.
-type backend struct{ s *lifecycle.Supervisor }
+// backend answers the control API from the supervisor and the engine.
+type backend struct {
+	s *lifecycle.Supervisor
+	e *deployment.Engine
+}
+
+func (b backend) CreateDeployment(doc *ddoc.Document, recipeDir, artifactDir string) (ddoc.Status, error) {
+	return b.e.Submit(deployment.Request{Document: doc, RecipeDir: recipeDir, ArtifactDir: artifactDir})
+}
+
+func (b backend) Deployments() ([]ddoc.Status, error) { return b.e.List() }
+
+func (b backend) Deployment(id string) (ddoc.Status, error) {
+	st, err := b.e.Get(id)
+	if errors.Is(err, deployment.ErrUnknownDeployment) {
+		return st, fmt.Errorf("%w: %v", control.ErrUnknownDeployment, err)
+	}
+	return st, err
+}
 
 func (b backend) Components() []control.Component {
 	list := b.s.List()

@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/control"
+	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/store"
 )
@@ -62,7 +65,10 @@ type Nucleus struct {
 	broker     *broker.Broker
 	nc         *nats.Conn
 	supervisor *lifecycle.Supervisor
+	config     *config.Store
+	engine     *deployment.Engine
 	control    *control.Server
+	cancel     context.CancelFunc // stops the watchers
 
 	componentPassword string
 	stopTrim          context.CancelFunc
@@ -140,11 +146,37 @@ func (n *Nucleus) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	if n.control, err = control.NewServer(n.nc, backend{n.supervisor}, n.opts.Logger); err != nil {
+	js, err := jetstream.New(n.nc)
+	if err != nil {
 		return err
 	}
+	if n.config, err = config.New(js, config.Options{Logger: n.opts.Logger}); err != nil {
+		return err
+	}
+	n.engine, err = deployment.New(deployment.Options{
+		JetStream: js, Store: n.store, Config: n.config, Supervisor: n.supervisor,
+		Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
+		ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := n.engine.Start(); err != nil {
+		return err
+	}
+	if n.control, err = control.NewServer(n.nc, backend{n.supervisor, n.engine}, n.opts.Logger); err != nil {
+		return err
+	}
+	var ctx context.Context
+	ctx, n.cancel = context.WithCancel(context.Background())
 	if n.opts.RecipesDir != "" {
-		if err := n.deployDir(n.opts.RecipesDir); err != nil {
+		n.startupDeployment()
+		if err := n.watchFolder(ctx); err != nil {
+			return err
+		}
+	}
+	if n.opts.GitRepo != "" {
+		if err := n.watchGit(ctx); err != nil {
 			return err
 		}
 	}
@@ -205,9 +237,17 @@ func (n *Nucleus) stop(ctx context.Context) error {
 	if n.stopTrim != nil {
 		n.stopTrim()
 	}
+	if n.cancel != nil {
+		n.cancel()
+		n.cancel = nil
+	}
 	if n.control != nil {
 		n.control.Close()
 		n.control = nil
+	}
+	if n.engine != nil {
+		n.engine.Close()
+		n.engine = nil
 	}
 	if n.lock != nil {
 		errs = append(errs, control.RemoveCredential(n.opts.Root))
@@ -292,6 +332,8 @@ func mqttListen(addr string) string {
 	}
 	return addr
 }
+
+func (n *Nucleus) workPath(name string) string { return filepath.Join(n.opts.Root, dirWork, name) }
 
 // secret returns a random 128-bit credential, hex-encoded.
 func secret() string {

@@ -19,6 +19,16 @@ type Options struct {
 	RecipesDir string
 	// ArtifactsDir holds artifacts as <dir>/<Name>/<Version>/<file>.
 	ArtifactsDir string
+	// GitRepo, when set, is a local git repository whose branch GitBranch
+	// (default: the checked-out one) is deployed at every new commit, from
+	// the folder GitPath (default "recipes") of the committed tree.
+	GitRepo, GitBranch, GitPath string
+	// FailureHandling is the failure policy of the --recipes and --git
+	// deployments: ROLLBACK (default) or DO_NOTHING.
+	FailureHandling string
+	// DeploymentTimeout bounds how long a deployment waits for its
+	// components to settle (default deployment.DefaultTimeout).
+	DeploymentTimeout time.Duration
 	// NATSListen and MQTTListen are the broker listeners ("host:port").
 	// Default 127.0.0.1:4222 and 127.0.0.1:1883; MQTTListen "off" disables MQTT.
 	NATSListen, MQTTListen string
@@ -82,10 +92,17 @@ func (o *Options) setDefaults() error {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	switch o.FailureHandling {
+	case "":
+		o.FailureHandling = "ROLLBACK"
+	case "ROLLBACK", "DO_NOTHING":
+	default:
+		return fmt.Errorf("failure handling policy %q is not one: use ROLLBACK or DO_NOTHING", o.FailureHandling)
+	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = defaultShutdownTimeout
 	}
-	for _, dir := range []*string{&o.RecipesDir, &o.ArtifactsDir} {
+	for _, dir := range []*string{&o.RecipesDir, &o.ArtifactsDir, &o.GitRepo} {
 		if *dir == "" {
 			continue
 		}

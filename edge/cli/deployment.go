@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sward-iot/sward/edge/control"
+	ddoc "github.com/sward-iot/sward/shared/deployment"
+)
+
+func newDeploymentCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "deployment", Short: "Create, list and inspect deployments of a running nucleus"}
+	var (
+		recipeDir, artifactDir, updateConfig, policy, output string
+		merge, remove                                        []string
+		wait                                                 bool
+		timeout                                              time.Duration
+	)
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Deploy components to the LOCAL group (greengrass-cli shaped)",
+		Long: `Queue a LOCAL deployment: --merge Name=Version adds or updates root components
+(found in --recipeDir, or already in the component store), --remove Name drops
+them, --update-config '{"Name":{"MERGE":{...},"RESET":["/x"]}}' changes
+configuration. Artifacts are read from <artifactDir>/<Name>/<Version>/<file>.
+Prints the deployment id; --wait waits for the outcome and exits 1 unless it
+SUCCEEDED.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := ddoc.ParseMerge(merge)
+			if err != nil {
+				return fmt.Errorf("--merge: %w", err)
+			}
+			var upd map[string]ddoc.ConfigurationUpdate
+			if updateConfig != "" {
+				if upd, err = ddoc.ParseUpdateConfig(updateConfig); err != nil {
+					return fmt.Errorf("--update-config: %w", err)
+				}
+			}
+			doc, err := ddoc.Local(ddoc.LocalRequest{Merge: m, Remove: remove, UpdateConfig: upd,
+				FailureHandling: ddoc.FailureHandling(strings.ToUpper(policy))})
+			if err != nil {
+				return err
+			}
+			for _, dir := range []*string{&recipeDir, &artifactDir} {
+				if *dir != "" {
+					if *dir, err = filepath.Abs(*dir); err != nil {
+						return err
+					}
+				}
+			}
+			c, err := control.Dial(rootFlag(cmd))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.CreateDeployment(ctxOf(cmd), doc, recipeDir, artifactDir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), st.DeploymentID)
+			if !wait {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(ctxOf(cmd), timeout)
+			defer cancel()
+			st, err = c.WaitDeployment(ctx, st.DeploymentID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", st.State, st.Reason)
+			if st.State != ddoc.Succeeded {
+				return fmt.Errorf("deployment %s %s: %s", st.DeploymentID, st.State, st.Reason)
+			}
+			return nil
+		},
+	}
+	f := create.Flags()
+	f.StringVarP(&recipeDir, "recipeDir", "r", "", "folder of recipes for the components to deploy")
+	f.StringVarP(&artifactDir, "artifactDir", "a", "", "artifact folder laid out as <dir>/<Name>/<Version>/<file>")
+	f.StringArrayVarP(&merge, "merge", "m", nil, "Name=Version to add or update (repeatable)")
+	f.StringArrayVar(&remove, "remove", nil, "component to remove from the LOCAL group (repeatable)")
+	f.StringVarP(&updateConfig, "update-config", "c", "", `configuration updates, {"Name":{"MERGE":{...},"RESET":["/ptr"]}}`)
+	f.StringVar(&policy, "failure-handling-policy", string(ddoc.Rollback), "ROLLBACK or DO_NOTHING")
+	f.BoolVar(&wait, "wait", false, "wait for the outcome; exit 1 unless SUCCEEDED")
+	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List deployments, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			c, err := control.Dial(rootFlag(cmd))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			list, err := c.Deployments(ctxOf(cmd))
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), list)
+			}
+			return writeDeployments(cmd.OutOrStdout(), list)
+		},
+	}
+	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+
+	status := &cobra.Command{
+		Use:   "status ID",
+		Short: "Show one deployment: state, reason, per-component outcome, timestamps",
+		Args:  exactlyOneID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			c, err := control.Dial(rootFlag(cmd))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			st, err := c.Deployment(ctxOf(cmd), args[0])
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			return writeDeployment(cmd.OutOrStdout(), st)
+		},
+	}
+	status.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.AddCommand(create, list, status)
+	return cmd
+}
+
+func exactlyOneID(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%s takes exactly one deployment id, got %d: see `sward deployment list`", cmd.CommandPath(), len(args))
+	}
+	return nil
+}
+
+func ctxOf(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+func writeDeployments(w io.Writer, list []ddoc.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tGROUP\tSTATE\tCREATED\tREASON")
+	for _, st := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", st.DeploymentID, st.Group, st.State, st.CreatedAt.Local().Format(time.DateTime), oneLine(st.Reason))
+	}
+	return tw.Flush()
+}
+
+func writeDeployment(w io.Writer, st ddoc.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	stamp := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.Local().Format(time.RFC3339)
+	}
+	for _, r := range [][2]string{
+		{"ID", st.DeploymentID}, {"Group", st.Group}, {"State", string(st.State)}, {"Reason", oneLine(st.Reason)},
+		{"Commit", st.CommitID}, {"Created", stamp(st.CreatedAt)}, {"Started", stamp(st.StartedAt)}, {"Ended", stamp(st.EndedAt)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+	}
+	if len(st.Components) > 0 {
+		fmt.Fprintln(tw, "\nCOMPONENT\tPREVIOUS\tVERSION\tSTATE\tREASON")
+		for _, c := range st.Components {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, dash(c.PreviousVersion), dash(c.Version), c.State, c.Reason)
+		}
+	}
+	return tw.Flush()
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
