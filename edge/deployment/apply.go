@@ -25,6 +25,9 @@ func (e *Engine) run(r *record) {
 	e.log.Info("deployment started", "deployment", r.Status.DeploymentID, "group", r.Status.Group)
 
 	act, err := e.prepare(r)
+	if e.ctx.Err() != nil {
+		return // stopping: IN_PROGRESS without a target is requeued at the next start
+	}
 	if err != nil {
 		// Nothing has changed on the device yet.
 		e.finish(r, ddoc.Failed, err.Error(), nil)
@@ -171,6 +174,11 @@ func (e *Engine) applyTarget(r *record, act *active) {
 	if err == nil {
 		err = e.settle(act.Target)
 	}
+	if e.ctx.Err() != nil {
+		// The nucleus is stopping: the active record stays, and the next
+		// start finishes this deployment.
+		return
+	}
 	outcomes := e.outcomes(act.Previous, act.Target)
 	switch {
 	case err == nil:
@@ -202,6 +210,9 @@ func (e *Engine) rollback(r *record, act *active, reason string) {
 	}
 	if err == nil {
 		err = e.settle(act.Previous)
+	}
+	if e.ctx.Err() != nil {
+		return // the next start finishes the rollback
 	}
 	outcomes := e.outcomes(act.Target, act.Previous)
 	e.commit(ctx, act.Previous, act.Previous)

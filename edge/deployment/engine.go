@@ -124,11 +124,11 @@ func New(opts Options) (*Engine, error) {
 	}, nil
 }
 
-// Start recovers from whatever the previous nucleus left: it finishes or
-// rolls back an interrupted deployment, requeues one that had not changed
-// anything yet, and otherwise runs the last good set. Then it starts taking
-// queued deployments. It returns once the recovered set is handed to the
-// supervisor.
+// Start recovers from whatever the previous nucleus left: it requeues a
+// deployment that had not changed anything yet, and either hands the last
+// good set to the supervisor or, in the background, finishes (or rolls
+// back) an interrupted deployment before any queued one runs. Then queued
+// deployments run one at a time.
 func (e *Engine) Start() error {
 	ctx := e.ctx
 	all, err := e.rec.all(ctx)
@@ -163,32 +163,25 @@ func (e *Engine) Start() error {
 			}
 		}
 	}
+	var recover func()
 	if hasActive {
 		r := byID[act.DeploymentID]
 		if r == nil {
 			r = &record{Status: ddoc.Status{DeploymentID: act.DeploymentID, State: ddoc.InProgress}, Document: ddoc.New(ddoc.LocalGroup)}
 		}
 		e.log.Info("resuming an interrupted deployment", "deployment", act.DeploymentID, "stage", act.Stage)
-		if act.Stage == stageRollingBack {
-			go e.finishRecovery(r, &act, true)
-		} else {
-			go e.finishRecovery(r, &act, false)
+		recover = func() {
+			if act.Stage == stageRollingBack {
+				e.rollback(r, &act, act.Reason)
+			} else {
+				e.applyTarget(r, &act)
+			}
 		}
 	} else if err := e.runCurrent(ctx); err != nil {
 		e.log.Error("cannot run the last good set", "error", err)
 	}
-	go e.loop(hasActive)
+	go e.loop(recover)
 	return nil
-}
-
-// finishRecovery completes the interrupted deployment before the queue runs.
-func (e *Engine) finishRecovery(r *record, act *active, rollingBack bool) {
-	if rollingBack {
-		e.rollback(r, act, act.Reason)
-	} else {
-		e.applyTarget(r, act)
-	}
-	e.poke()
 }
 
 // runCurrent hands the last good set to the supervisor.
@@ -379,18 +372,14 @@ func (e *Engine) poke() {
 	}
 }
 
-// loop runs queued deployments one at a time, oldest first.
-func (e *Engine) loop(recovering bool) {
+// loop finishes an interrupted deployment (recover), then runs queued
+// deployments one at a time, oldest first.
+func (e *Engine) loop(recover func()) {
 	defer close(e.finished)
-	if recovering {
-		// finishRecovery pokes when the interrupted deployment is done.
-		select {
-		case <-e.wake:
-		case <-e.ctx.Done():
-			return
-		}
+	if recover != nil {
+		recover()
 	}
-	for {
+	for e.ctx.Err() == nil {
 		next, err := e.nextQueued()
 		if err != nil {
 			e.log.Error("cannot read the deployment queue", "error", err)
@@ -402,7 +391,6 @@ func (e *Engine) loop(recovering bool) {
 		select {
 		case <-e.wake:
 		case <-e.ctx.Done():
-			return
 		}
 	}
 }
