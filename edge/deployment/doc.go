@@ -1,5 +1,35 @@
-// Package deployment owns the deployment engine: which components at which
-// versions and configurations should run, and getting the supervisor there
-// and back again. Resolve picks versions from root components and
-// dependency ranges.
+// Package deployment owns the deployment engine: which components, at which
+// versions and configurations, the device runs, and getting the supervisor
+// there — or back, on failure — across crashes of the nucleus.
+//
+// A deployment targets a group and sets that group's root components; the
+// device runs the union of every group's latest roots (LOCAL for the CLI,
+// LOCAL_FOLDER for `sward run --recipes`, LOCAL_GIT for `--git`, thing
+// groups for the cloud). Resolve turns roots into versions; the component
+// store (edge/store) and the configuration store (edge/config) hold what the
+// supervisor (edge/lifecycle) is handed.
+//
+// Stages, each recorded in the sward_deployments KV bucket before the
+// engine acts on it:
+//
+//	QUEUED ─► IN_PROGRESS: prepare (resolve, install artifacts, compute
+//	          configuration; nothing that runs changes)
+//	            │ failure ─► FAILED (nothing to undo)
+//	            ▼
+//	          active{APPLYING, previous, target} recorded
+//	          write target configuration, supervisor.Apply(target),
+//	          settle (all RUNNING/FINISHED for StableFor; BROKEN or timeout fails)
+//	            │ success ─► current = target ─► SUCCEEDED
+//	            │ failure, DO_NOTHING ─► current = target ─► FAILED
+//	            ▼ failure, ROLLBACK
+//	          active{ROLLING_BACK} recorded
+//	          restore previous configuration, supervisor.Apply(previous), settle
+//	            ─► current = previous ─► ROLLED_BACK (or FAILED if that fails too)
+//
+// Start after a crash: an IN_PROGRESS deployment without an active record
+// changed nothing and is queued again; an active APPLYING one is applied
+// again (converging to the target, or rolling back if it fails); an active
+// ROLLING_BACK one is rolled back again. Every step is idempotent, so a crash
+// at any point converges. Without an active record, Start hands the last
+// good set (current) to the supervisor.
 package deployment
