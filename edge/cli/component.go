@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,56 +19,16 @@ func newComponentCommand() *cobra.Command {
 		Use:   "component",
 		Short: "List, inspect, restart and stop the components of a running nucleus",
 	}
-	var output string
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List components with their version and state",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := control.Dial(rootFlag(cmd))
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			comps, err := c.Components(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), comps)
-			}
-			return writeTable(cmd.OutOrStdout(), comps)
+	list := queryCommand("list", "List components with their version and state", cobra.NoArgs,
+		func(ctx context.Context, c *control.Client, _ []string) ([]control.Component, error) {
+			return c.Components(ctx)
 		},
-	}
-	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")
-
-	details := &cobra.Command{
-		Use:   "details NAME",
-		Short: "Show one component's state, reason, process, dependencies and paths",
-		Args:  exactlyOneName,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := control.Dial(rootFlag(cmd))
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			comp, err := c.Component(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), comp)
-			}
-			return writeDetails(cmd.OutOrStdout(), comp)
+		writeTable)
+	details := queryCommand("details NAME", "Show one component's state, reason, process, dependencies and paths", exactlyOneName,
+		func(ctx context.Context, c *control.Client, args []string) (control.Component, error) {
+			return c.Component(ctx, args[0])
 		},
-	}
-	details.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+		writeDetails)
 
 	act := func(use, short string, op func(*control.Client, *cobra.Command, string) (control.Component, error)) *cobra.Command {
 		return &cobra.Command{

@@ -18,10 +18,10 @@ import (
 func newDeploymentCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "deployment", Short: "Create, list and inspect deployments of a running nucleus"}
 	var (
-		recipeDir, artifactDir, updateConfig, policy, output string
-		merge, remove                                        []string
-		wait                                                 bool
-		timeout                                              time.Duration
+		recipeDir, artifactDir, updateConfig, policy string
+		merge, remove                                []string
+		wait                                         bool
+		timeout                                      time.Duration
 	)
 	create := &cobra.Command{
 		Use:   "create",
@@ -92,55 +92,16 @@ SUCCEEDED.`,
 	f.BoolVar(&wait, "wait", false, "wait for the outcome; exit 1 unless SUCCEEDED")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
 
-	list := &cobra.Command{
-		Use:   "list",
-		Short: "List deployments, oldest first",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := control.Dial(rootFlag(cmd))
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			list, err := c.Deployments(ctxOf(cmd))
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), list)
-			}
-			return writeDeployments(cmd.OutOrStdout(), list)
+	list := queryCommand("list", "List deployments, oldest first", cobra.NoArgs,
+		func(ctx context.Context, c *control.Client, _ []string) ([]ddoc.Status, error) {
+			return c.Deployments(ctx)
 		},
-	}
-	list.Flags().StringVarP(&output, "output", "o", "table", "table or json")
-
-	status := &cobra.Command{
-		Use:   "status ID",
-		Short: "Show one deployment: state, reason, per-component outcome, timestamps",
-		Args:  exactlyOneID,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
-				return err
-			}
-			c, err := control.Dial(rootFlag(cmd))
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			st, err := c.Deployment(ctxOf(cmd), args[0])
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			return writeDeployment(cmd.OutOrStdout(), st)
+		writeDeployments)
+	status := queryCommand("status ID", "Show one deployment: state, reason, per-component outcome, timestamps", exactlyOneID,
+		func(ctx context.Context, c *control.Client, args []string) (ddoc.Status, error) {
+			return c.Deployment(ctx, args[0])
 		},
-	}
-	status.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+		writeDeployment)
 	cmd.AddCommand(create, list, status)
 	return cmd
 }
