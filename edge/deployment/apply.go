@@ -146,7 +146,18 @@ func (e *Engine) prepare(r *record) (*active, error) {
 		if artifacts[name] == "" && wasThere && old.Version == rc.Version && sameConfig(before[name], cfg) {
 			rev = old.Revision // untouched: keep it running as it is
 		}
-		target.Components[name] = component{Version: rc.Version, Revision: rev}
+		runAs := old.RunAs
+		if rw := doc.Components[name].RunWith; rw.PosixUser != "" {
+			if _, err := lifecycle.ParseRunAs(rw.PosixUser); err != nil {
+				errs = append(errs, fmt.Errorf("components[%q].runWith.posixUser: %w", name, err))
+				continue
+			}
+			runAs = rw.PosixUser
+		}
+		if lim := doc.Components[name].RunWith.SystemResourceLimits; lim.CPUs != 0 || lim.Memory != 0 {
+			e.log.Warn("systemResourceLimits are not enforced by this nucleus yet", "deployment", r.Status.DeploymentID, "component", name)
+		}
+		target.Components[name] = component{Version: rc.Version, Revision: rev, RunAs: runAs}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -100,6 +100,7 @@ func (e *Engine) build(ctx context.Context, s set) ([]lifecycle.Component, error
 			Lifecycle:    toLifecycle(selections[name].Lifecycle.Interpolate(v)),
 			Env:          env,
 			Revision:     s.Components[name].Revision,
+			RunAs:        s.Components[name].RunAs,
 		})
 	}
 	return out, nil

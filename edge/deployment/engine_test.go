@@ -352,3 +352,30 @@ func TestUnusedVersionsAreCollectedAndThePreviousIsKept(t *testing.T) {
 		}
 	}
 }
+
+func TestRunWithPosixUserIsCheckedAndApplied(t *testing.T) {
+	d := newDevice(t)
+	dir := t.TempDir()
+	writeRecipe(t, dir, "com.example.App", "1.0.0", "m", 0)
+	doc := local(nil)
+	doc.Components["com.example.App"] = ddoc.Component{Version: "1.0.0", RunWith: ddoc.RunWith{PosixUser: "no-such-user-here"}}
+	st := d.deploy(dir, doc)
+	if st.State != ddoc.Failed || !strings.Contains(st.Reason, "runWith.posixUser") || !strings.Contains(st.Reason, "no-such-user-here") {
+		t.Fatalf("deployment with an unknown posixUser: %s %s", st.State, st.Reason)
+	}
+	if os.Geteuid() != 0 {
+		return // switching users needs root; the check above holds for everyone
+	}
+	for _, dir := range []string{d.root, filepath.Dir(d.root)} { // nobody must reach its work folder
+		os.Chmod(dir, 0o755)
+	}
+	doc.Components["com.example.App"] = ddoc.Component{Version: "1.0.0", RunWith: ddoc.RunWith{PosixUser: "nobody"}}
+	if st := d.deploy("", doc); st.State != ddoc.Succeeded {
+		t.Fatalf("deployment as nobody: %s %s", st.State, st.Reason)
+	}
+	st2, _ := d.sup.Status("com.example.App")
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st2.PID))
+	if err != nil || !strings.Contains(string(data), "Uid:\t65534") {
+		t.Fatalf("component process runs as %q, want uid 65534 (%v)", data, err)
+	}
+}

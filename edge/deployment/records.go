@@ -47,6 +47,9 @@ type component struct {
 	// Revision changes when the component's configuration or installed
 	// artifacts change, which restarts it (lifecycle.Component.Revision).
 	Revision string `json:"revision,omitempty"`
+	// RunAs is the runWith posixUser ("user[:group]") the component's steps
+	// run as; it stays until a deployment changes it.
+	RunAs string `json:"runAs,omitempty"`
 }
 
 // set is what the device runs: each group's root components and the

@@ -23,6 +23,10 @@ type Component struct {
 	// component's configuration, so that a configuration change restarts the
 	// component even when no script refers to the keys that changed.
 	Revision string
+	// RunAs is "user[:group]" for this component's non-privileged steps
+	// when the nucleus is root (a deployment's runWith posixUser); empty
+	// means Options.RunAs.
+	RunAs string
 }
 
 // Dependency names another component. A HARD dependency must be RUNNING or

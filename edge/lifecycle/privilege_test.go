@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -69,4 +70,30 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func TestComponentRunAsOverridesTheSupervisorDefault(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	opts := testOptions(t)
+	for _, d := range []string{filepath.Dir(opts.WorkDir), filepath.Dir(filepath.Dir(opts.WorkDir))} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := startSupervisor(t, opts)
+	apply(t, s, Component{Name: "who", Version: "1.0.0", RunAs: "nobody", Lifecycle: Lifecycle{Run: script(`id -u > uid`)}})
+	st := waitState(t, s, "who", StateFinished)
+	if b, _ := os.ReadFile(filepath.Join(st.WorkDir, "uid")); strings.TrimSpace(string(b)) != "65534" {
+		t.Fatalf("component with RunAs nobody ran as uid %q", b)
+	}
+}
+
+func TestAnUnknownRunAsUserIsRefusedByApply(t *testing.T) {
+	s, _ := startSupervisor(t, testOptions(t))
+	err := s.Apply([]Component{{Name: "x", Version: "1.0.0", RunAs: "no-such-user-here", Lifecycle: Lifecycle{Run: script("true")}}})
+	if !errors.Is(err, ErrInvalidComponent) || !strings.Contains(err.Error(), "no-such-user-here") {
+		t.Fatalf("Apply = %v, want ErrInvalidComponent naming the user", err)
+	}
 }

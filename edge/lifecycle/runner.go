@@ -34,6 +34,7 @@ type runner struct {
 	out     *componentLog
 	prev    *runner // previous version of the same name, stopped before this one starts
 	tracker *restartTracker
+	runAs   *identity    // parsed comp.RunAs, nil when empty
 	groups  map[int]bool // live process groups, mirrored in StateDir/<name>.pgid
 	main    *proc        // the Run process, watched for its exit
 	// isInstalled: Install completed for this runner; a restart goes back to
@@ -123,8 +124,8 @@ func (r *runner) prepareWorkDir() error {
 	if err := os.MkdirAll(r.workDir, 0o700); err != nil {
 		return fmt.Errorf("component %s: cannot create work folder %s: %w; check the permissions of Options.WorkDir", r.comp.Name, r.workDir, err)
 	}
-	if r.s.isRoot && r.s.runAs != nil {
-		if err := os.Chown(r.workDir, r.s.runUID, r.s.runGID); err != nil {
+	if id := r.identity(); r.s.isRoot && id != nil {
+		if err := os.Chown(r.workDir, id.uid, id.gid); err != nil {
 			return fmt.Errorf("component %s: cannot give work folder %s to RunAs user: %w", r.comp.Name, r.workDir, err)
 		}
 	}

@@ -103,8 +103,8 @@ func lookPath(name, path, dir string) string {
 // credential decides the user a step runs as:
 //   - RequiresPrivilege: root when the nucleus is root; otherwise the
 //     nucleus user, with a warning once per component;
-//   - otherwise: Options.RunAs when set and the nucleus is root; otherwise
-//     the nucleus user.
+//   - otherwise: Component.RunAs, else Options.RunAs, when set and the
+//     nucleus is root; otherwise the nucleus user.
 //
 // nil means "as the nucleus".
 func (r *runner) credential(step string, st *Step) *syscall.Credential {
@@ -116,12 +116,21 @@ func (r *runner) credential(step string, st *Step) *syscall.Credential {
 		}
 		return nil
 	}
-	if r.s.isRoot && r.s.runAs != nil {
-		c := *r.s.runAs
+	if id := r.identity(); r.s.isRoot && id != nil {
+		c := id.cred
 		c.Groups = slices.Clone(c.Groups)
 		return &c
 	}
 	return nil
+}
+
+// identity is the user the component's non-privileged steps run as:
+// Component.RunAs, else Options.RunAs; nil for the nucleus user.
+func (r *runner) identity() *identity {
+	if r.runAs != nil {
+		return r.runAs
+	}
+	return r.s.runAs
 }
 
 // stepResult is the outcome of a step run to completion.

@@ -21,9 +21,7 @@ type Supervisor struct {
 	opts   Options
 	log    *slog.Logger
 	isRoot bool
-	runAs  *syscall.Credential // parsed Options.RunAs, nil when empty
-	runUID int                 // owner of work folders when runAs is set
-	runGID int
+	runAs  *identity // parsed Options.RunAs, nil when empty
 	bootID string
 
 	mu      sync.Mutex
@@ -52,9 +50,11 @@ func New(opts Options) (*Supervisor, error) {
 		changed: make(chan struct{}),
 	}
 	if opts.RunAs != "" {
-		if err := s.parseRunAs(opts.RunAs); err != nil {
-			return nil, err
+		id, err := ParseRunAs(opts.RunAs)
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle: Options.RunAs: %w", err)
 		}
+		s.runAs = id
 		if !s.isRoot {
 			s.log.Warn("Options.RunAs is ignored: the nucleus is not root and cannot switch users", "runAs", opts.RunAs)
 		}
@@ -76,8 +76,15 @@ func New(opts Options) (*Supervisor, error) {
 	return s, nil
 }
 
-// parseRunAs resolves "user[:group]" (names or numeric ids).
-func (s *Supervisor) parseRunAs(spec string) error {
+// identity is a user steps run as.
+type identity struct {
+	cred     syscall.Credential
+	uid, gid int
+}
+
+// ParseRunAs resolves "user[:group]" (names or numeric ids) to the user and
+// group steps run as; an error names what is missing.
+func ParseRunAs(spec string) (*identity, error) {
 	name, group, hasGroup := strings.Cut(spec, ":")
 	u, err := user.Lookup(name)
 	if err != nil {
@@ -86,7 +93,7 @@ func (s *Supervisor) parseRunAs(spec string) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("lifecycle: Options.RunAs %q: user %q not found; create the user or fix runWith posixUser", spec, name)
+		return nil, fmt.Errorf("run-as %q: user %q not found; create the user or fix runWith posixUser", spec, name)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
@@ -98,7 +105,7 @@ func (s *Supervisor) parseRunAs(spec string) error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("lifecycle: Options.RunAs %q: group %q not found; create the group or fix runWith posixUser", spec, group)
+			return nil, fmt.Errorf("run-as %q: group %q not found; create the group or fix runWith posixUser", spec, group)
 		}
 		gid, _ = strconv.Atoi(g.Gid)
 	}
@@ -110,9 +117,7 @@ func (s *Supervisor) parseRunAs(spec string) error {
 			}
 		}
 	}
-	s.runAs = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}
-	s.runUID, s.runGID = uid, gid
-	return nil
+	return &identity{cred: syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}, uid: uid, gid: gid}, nil
 }
 
 // Apply makes components the desired set: it adds new components, replaces
@@ -128,6 +133,17 @@ func (s *Supervisor) Apply(components []Component) error {
 	}
 	if err := validateSet(cs); err != nil {
 		return err
+	}
+	ids := map[string]*identity{}
+	for _, c := range cs {
+		if c.RunAs == "" {
+			continue
+		}
+		id, err := ParseRunAs(c.RunAs)
+		if err != nil {
+			return fmt.Errorf("%w: component %s: %v", ErrInvalidComponent, c.Name, err)
+		}
+		ids[c.Name] = id
 	}
 	var toStop, toStart []*runner
 	s.mu.Lock()
@@ -147,6 +163,7 @@ func (s *Supervisor) Apply(components []Component) error {
 			toStop = append(toStop, old)
 		}
 		r := s.newRunnerLocked(c, old)
+		r.runAs = ids[c.Name]
 		s.runners[c.Name] = r
 		toStart = append(toStart, r)
 	}
