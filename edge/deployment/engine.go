@@ -239,9 +239,7 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 	if doc.DeploymentID == "" {
 		doc.DeploymentID = newID()
 	}
-	if ok, err := e.rec.get(e.ctx, recordPrefix+doc.DeploymentID, &record{}); err != nil {
-		return ddoc.Status{}, err
-	} else if ok {
+	if _, ok := e.rec.lookup(doc.DeploymentID); ok {
 		return ddoc.Status{}, fmt.Errorf("deployment %s already exists: leave deploymentId empty to get a new one", doc.DeploymentID)
 	}
 	all, err := e.rec.all(e.ctx)
@@ -304,11 +302,7 @@ func latest(recipes []*recipe.Recipe) map[string]*recipe.Recipe {
 
 // Get returns one deployment's status.
 func (e *Engine) Get(id string) (ddoc.Status, error) {
-	r := &record{}
-	ok, err := e.rec.get(e.ctx, recordPrefix+id, r)
-	if err != nil {
-		return ddoc.Status{}, err
-	}
+	r, ok := e.rec.lookup(id)
 	if !ok {
 		return ddoc.Status{}, fmt.Errorf("%w %q: `sward deployment list` shows the known ones", ErrUnknownDeployment, id)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -82,9 +83,14 @@ type active struct {
 	Reason         string          `json:"reason,omitempty"`
 }
 
-// records is the typed view of the bucket.
+// records is the typed view of the bucket. The engine is the bucket's only
+// writer, so deployment records are read once at open and then served from
+// memory; every change is written through before it is visible.
 type records struct {
 	kv jetstream.KeyValue
+
+	mu    sync.Mutex
+	cache map[string]*record // by deployment id
 }
 
 func openRecords(ctx context.Context, js jetstream.JetStream, bucket string) (*records, error) {
@@ -97,7 +103,11 @@ func openRecords(ctx context.Context, js jetstream.JetStream, bucket string) (*r
 	if err != nil {
 		return nil, fmt.Errorf("deployment records bucket %s: %w", bucket, err)
 	}
-	return &records{kv: kv}, nil
+	r := &records{kv: kv, cache: map[string]*record{}}
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func (r *records) get(ctx context.Context, key string, v any) (bool, error) {
@@ -134,16 +144,22 @@ func (r *records) del(ctx context.Context, key string) error {
 }
 
 func (r *records) putRecord(ctx context.Context, rec *record) error {
-	return r.put(ctx, recordPrefix+rec.Status.DeploymentID, rec)
+	if err := r.put(ctx, recordPrefix+rec.Status.DeploymentID, rec); err != nil {
+		return err
+	}
+	c := *rec
+	r.mu.Lock()
+	r.cache[rec.Status.DeploymentID] = &c
+	r.mu.Unlock()
+	return nil
 }
 
-// all returns every deployment record, oldest first.
-func (r *records) all(ctx context.Context) ([]*record, error) {
+// load reads every deployment record into the cache.
+func (r *records) load(ctx context.Context) error {
 	keys, err := r.kv.ListKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list deployment records: %w", err)
+		return fmt.Errorf("list deployment records: %w", err)
 	}
-	var out []*record
 	for key := range keys.Keys() {
 		if !strings.HasPrefix(key, recordPrefix) {
 			continue
@@ -151,12 +167,36 @@ func (r *records) all(ctx context.Context) ([]*record, error) {
 		rec := &record{}
 		ok, err := r.get(ctx, key, rec)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if ok {
-			out = append(out, rec)
+			r.cache[rec.Status.DeploymentID] = rec
 		}
 	}
+	return nil
+}
+
+// lookup returns a copy of one deployment's record.
+func (r *records) lookup(id string) (*record, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec, ok := r.cache[id]
+	if !ok {
+		return nil, false
+	}
+	c := *rec
+	return &c, true
+}
+
+// all returns copies of every deployment record, oldest first.
+func (r *records) all(context.Context) ([]*record, error) {
+	r.mu.Lock()
+	out := make([]*record, 0, len(r.cache))
+	for _, rec := range r.cache {
+		c := *rec
+		out = append(out, &c)
+	}
+	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
 	return out, nil
 }
@@ -174,6 +214,9 @@ func (r *records) trim(ctx context.Context, all []*record) error {
 		if err := r.del(ctx, recordPrefix+rec.Status.DeploymentID); err != nil {
 			return err
 		}
+		r.mu.Lock()
+		delete(r.cache, rec.Status.DeploymentID)
+		r.mu.Unlock()
 		excess--
 	}
 	return nil

@@ -16,7 +16,9 @@ import (
 func (s *Store) RecipesPath() string { return filepath.Join(s.root, "packages", "recipes") }
 
 // SaveRecipe copies a parsed recipe's file into the store (atomically), so
-// that the version stays deployable after its source folder changes.
+// that the version stays deployable after its source folder changes. Like
+// JetStream's own writes it is not fsync'd: it survives kill -9, and a power
+// loss right after it is covered by the source folder still holding it.
 func (s *Store) SaveRecipe(r *recipe.Recipe) error {
 	data, err := os.ReadFile(r.File)
 	if err != nil {
@@ -41,10 +43,6 @@ func (s *Store) SaveRecipe(r *recipe.Recipe) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return err
 	}

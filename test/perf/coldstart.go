@@ -7,19 +7,25 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sward-iot/sward/edge/control"
 )
 
 // trivialComponents is how many `sleep` components the cold start deploys:
 // enough that per-component cost shows, as on a small real device.
 const trivialComponents = 10
 
-const trivialRecipe = `RecipeFormatVersion: "2020-01-25"
-ComponentName: perf.Trivial%02d
-ComponentVersion: "1.0.0"
+// trivialRecipe is a recipe of a component that only sleeps: what is timed
+// is sward deploying and starting it, not the component.
+func trivialRecipe(name, version string) []byte {
+	return fmt.Appendf(nil, `RecipeFormatVersion: "2020-01-25"
+ComponentName: %s
+ComponentVersion: "%s"
 Manifests:
   - Lifecycle:
       Run: sleep 1000
-`
+`, name, version)
+}
 
 // measureColdStart times exec → NATS listener accepting → every trivial
 // component RUNNING, each run in a fresh root.
@@ -29,8 +35,8 @@ func measureColdStart(cfg config, work string, rep *report) error {
 		return err
 	}
 	for i := 1; i <= trivialComponents; i++ {
-		text := fmt.Sprintf(trivialRecipe, i)
-		if err := os.WriteFile(filepath.Join(recipes, fmt.Sprintf("trivial%02d.yaml", i)), []byte(text), 0o644); err != nil {
+		text := trivialRecipe(fmt.Sprintf("perf.Trivial%02d", i), "1.0.0")
+		if err := os.WriteFile(filepath.Join(recipes, fmt.Sprintf("trivial%02d.yaml", i)), text, 0o644); err != nil {
 			return err
 		}
 	}
@@ -63,28 +69,26 @@ func coldStartOnce(bin, work, recipes string) (toBroker, toRunning time.Duration
 		return 0, 0, err
 	}
 	defer c.Close()
-	deadline := n.started.Add(startTimeout)
-	for {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		comps, err := c.Components(ctx)
-		cancel()
-		if err != nil {
-			return 0, 0, err
-		}
-		running := 0
-		for _, comp := range comps {
-			if comp.State == "RUNNING" {
-				running++
-			}
-		}
-		if running == trivialComponents {
-			return toBroker, time.Since(n.started), nil
-		}
-		if time.Now().After(deadline) {
-			return 0, 0, fmt.Errorf("%d of %d components RUNNING after %s: %+v", running, trivialComponents, startTimeout, comps)
-		}
-		time.Sleep(pollInterval)
+	err = waitUntil(n.process, n.started.Add(startTimeout), pollInterval, fmt.Sprintf("%d components RUNNING", trivialComponents),
+		func(ctx context.Context) (bool, any, error) {
+			comps, err := c.Components(ctx)
+			return countRunning(comps) == trivialComponents, comps, err
+		})
+	if err != nil {
+		return 0, 0, err
 	}
+	return toBroker, time.Since(n.started), nil
+}
+
+// countRunning counts the RUNNING components of a list.
+func countRunning(comps []control.Component) int {
+	running := 0
+	for _, comp := range comps {
+		if comp.State == "RUNNING" {
+			running++
+		}
+	}
+	return running
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

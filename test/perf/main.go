@@ -1,10 +1,10 @@
 // Command perf measures the figures recorded in docs/performance.md against a
-// built sward binary: idle memory, cold start to RUNNING, MQTT throughput
-// beside mosquitto in the same run, and NATS pub/sub throughput. Each figure
-// is the median of several runs; the result is printed as a Markdown table
-// and as one JSON line.
+// built sward binary: idle memory, cold start to RUNNING, a local and a git
+// deployment to RUNNING, MQTT throughput beside mosquitto in the same run,
+// and NATS pub/sub throughput. Each figure is the median of several runs;
+// the result is printed as a Markdown table and as one JSON line.
 //
-//	go run ./test/perf -sward bin/sward [-only idle,start,mqtt,nats] [-runs 5]
+//	go run ./test/perf -sward bin/sward [-only idle,start,deploy,git,mqtt,nats] [-runs 5]
 //
 // It is a harness, not a test: it prints numbers and judges them against the
 // goals of design.md, but never fails on a slow machine.

@@ -10,7 +10,7 @@ import (
 )
 
 // allFigures are the -only names, in the order they are measured.
-var allFigures = []string{"idle", "start", "mqtt", "nats"}
+var allFigures = []string{"idle", "start", "deploy", "git", "mqtt", "nats"}
 
 // config is what the flags set.
 type config struct {
@@ -90,6 +90,10 @@ func run(cfg config) (*report, error) {
 			err = measureIdle(cfg, work, rep)
 		case "start":
 			err = measureColdStart(cfg, work, rep)
+		case "deploy":
+			err = measureDeploy(cfg, work, rep)
+		case "git":
+			err = measureGit(cfg, work, rep)
 		case "mqtt":
 			err = measureMQTT(cfg, work, rep)
 		case "nats":

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -130,6 +131,30 @@ func waitTCP(p *process, addr string, timeout time.Duration) error {
 			return fmt.Errorf("%s does not accept connections on %s after %s: %v", p.name, addr, timeout, err)
 		}
 		time.Sleep(pollInterval)
+	}
+}
+
+// waitUntil calls check every interval until it reports done or fails, p
+// exits, or deadline passes. check also returns what it saw, which the
+// timeout error shows.
+func waitUntil(p *process, deadline time.Time, interval time.Duration, what string, check func(ctx context.Context) (done bool, seen any, err error)) error {
+	for {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		done, seen, err := check(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if done {
+			return nil
+		}
+		if err := p.exited(); err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no %s by the deadline; last seen: %+v", what, seen)
+		}
+		time.Sleep(interval)
 	}
 }
 
