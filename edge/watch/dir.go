@@ -160,7 +160,9 @@ func (d *Dir) loop(ctx context.Context, first string) {
 			last, changedAt = fp, now
 			continue
 		}
-		if last != emitted && now.Sub(changedAt) >= d.opts.Quiet {
+		// Half an interval of slack: scans tick every Interval with jitter,
+		// and without it a change often waits one scan more than Quiet.
+		if last != emitted && now.Sub(changedAt) >= d.opts.Quiet-d.opts.Interval/2 {
 			emitted = last
 			d.emit(last)
 		}
