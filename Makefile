@@ -14,7 +14,7 @@ MODULE    := github.com/sward-iot/sward
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all build build-arm64 artifacts run test fmt-check vet unit infra integration fuzz perf clean
+.PHONY: all build build-arm64 artifacts run test tools fmt-check vet unit infra integration fuzz perf clean
 
 all: build
 
@@ -37,7 +37,11 @@ run: build artifacts
 	exec $(BIN)/sward run --root $(RUN_ROOT) --recipes recipes --artifacts $(ARTIFACTS)
 
 ## test: formatting, vet, unit tests (-race), the CDK app and integration tests
-test: node_modules/.installed fmt-check vet unit infra integration
+test: tools node_modules/.installed fmt-check vet unit infra integration
+
+## tools: what the tests run besides Go and Node (git for --git deployments)
+tools:
+	@command -v git >/dev/null || (apt-get update && apt-get install -y git)
 
 ## node_modules: the pinned aws-cdk CLI (package.json); its postinstall keeps go ./... out of it
 node_modules/.installed: package.json package-lock.json

@@ -44,8 +44,11 @@ SUCCEEDED.`,
 					return fmt.Errorf("--update-config: %w", err)
 				}
 			}
-			doc, err := ddoc.Local(ddoc.LocalRequest{Merge: m, Remove: remove, UpdateConfig: upd,
-				FailureHandling: ddoc.FailureHandling(strings.ToUpper(policy))})
+			fh := ddoc.FailureHandling(strings.ToUpper(policy))
+			if fh != ddoc.Rollback && fh != ddoc.DoNothing {
+				return fmt.Errorf("--failure-handling-policy %q is not a policy: use ROLLBACK or DO_NOTHING", policy)
+			}
+			doc, err := ddoc.Local(ddoc.LocalRequest{Merge: m, Remove: remove, UpdateConfig: upd, FailureHandling: fh})
 			if err != nil {
 				return err
 			}

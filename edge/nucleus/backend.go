@@ -25,7 +25,7 @@ func (b backend) Deployments() ([]ddoc.Status, error) { return b.e.List() }
 func (b backend) Deployment(id string) (ddoc.Status, error) {
 	st, err := b.e.Get(id)
 	if errors.Is(err, deployment.ErrUnknownDeployment) {
-		return st, fmt.Errorf("%w: %v", control.ErrUnknownDeployment, err)
+		return st, fmt.Errorf("%w %q: `sward deployment list` shows the known ones", control.ErrUnknownDeployment, id)
 	}
 	return st, err
 }

@@ -6,6 +6,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -98,7 +100,6 @@ func FreePort(t testing.TB) int {
 type Nucleus struct {
 	t        testing.TB
 	Root     string
-	NATSPort int
 	MQTTPort int
 	cmd      *exec.Cmd
 	output   *syncBuffer
@@ -116,10 +117,12 @@ func Start(t testing.TB, recipesDir, artifactsDir string, args ...string) *Nucle
 // StartAt is Start with a given root folder, e.g. one a previous nucleus used.
 func StartAt(t testing.TB, root, recipesDir, artifactsDir string, args ...string) *Nucleus {
 	t.Helper()
-	n := &Nucleus{t: t, Root: root, NATSPort: FreePort(t), MQTTPort: FreePort(t), output: &syncBuffer{}, done: make(chan struct{})}
+	n := &Nucleus{t: t, Root: root, output: &syncBuffer{}, done: make(chan struct{})}
+	// Port 0: the nucleus binds free ports itself, so parallel tests never
+	// race for one; MQTTPort is read from its "broker ready" log line.
 	argv := []string{"run", "--root", n.Root,
-		"--nats-listen", fmt.Sprintf("127.0.0.1:%d", n.NATSPort),
-		"--mqtt-listen", fmt.Sprintf("127.0.0.1:%d", n.MQTTPort),
+		"--nats-listen", "127.0.0.1:0",
+		"--mqtt-listen", "127.0.0.1:0",
 		"--thing-name", "test-thing"}
 	if recipesDir != "" {
 		argv = append(argv, "--recipes", recipesDir)
@@ -159,7 +162,27 @@ func StartAt(t testing.TB, root, recipesDir, artifactsDir string, args ...string
 		_, err = c.Components(context.Background())
 		return err
 	})
+	n.MQTTPort = n.mqttPort()
 	return n
+}
+
+// mqttPort reads the MQTT listener's port from the "broker ready" log line
+// (0 when MQTT is off).
+func (n *Nucleus) mqttPort() int {
+	for _, line := range strings.Split(n.Output(), "\n") {
+		var l struct {
+			Msg  string `json:"msg"`
+			MQTT string `json:"mqtt"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "broker ready" || l.MQTT == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(l.MQTT); err == nil {
+			p, _ := strconv.Atoi(port)
+			return p
+		}
+	}
+	return 0
 }
 
 // PID is the nucleus's process id.
