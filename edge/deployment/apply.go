@@ -252,7 +252,9 @@ func (e *Engine) commit(ctx context.Context, s, keep set) {
 			versions[name] = append(versions[name], c.Version)
 		}
 	}
-	if removed, err := e.opts.Store.Collect(versions); err != nil {
+	removed, err := e.opts.Store.Collect(versions)
+	e.uncataloged(removed)
+	if err != nil {
 		e.log.Warn("component store collection incomplete", "error", err)
 	} else if len(removed) > 0 {
 		e.log.Info("collected unused component versions", "removed", removed)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/shared/recipe"
@@ -23,15 +25,49 @@ func (c Catalog) lookup(name, version string) (*recipe.Recipe, bool) {
 	return nil, false
 }
 
-// catalog reads every recipe in the component store.
+// catalog returns the recipes in the component store. They are parsed once
+// and then kept in step with the store by Submit and commit, the only
+// writers of its recipes.
 func (e *Engine) catalog() (Catalog, error) {
-	recipes, err := e.opts.Store.Recipes()
-	cat := Catalog{}
-	cat.Add(recipes...)
-	if err != nil {
-		return cat, fmt.Errorf("component store: %w", err)
+	e.catMu.Lock()
+	defer e.catMu.Unlock()
+	var err error
+	if e.cat == nil {
+		var recipes []*recipe.Recipe
+		recipes, err = e.opts.Store.Recipes()
+		e.cat = Catalog{}
+		e.cat.Add(recipes...)
+		if err != nil {
+			err = fmt.Errorf("component store: %w", err)
+		}
 	}
-	return cat, nil
+	out := make(Catalog, len(e.cat))
+	for name, list := range e.cat {
+		out[name] = slices.Clone(list)
+	}
+	return out, err
+}
+
+// cataloged records recipes just saved into the store.
+func (e *Engine) cataloged(recipes ...*recipe.Recipe) {
+	e.catMu.Lock()
+	defer e.catMu.Unlock()
+	if e.cat != nil {
+		e.cat.Add(recipes...)
+	}
+}
+
+// uncataloged forgets versions the store no longer holds ("name version").
+func (e *Engine) uncataloged(removed []string) {
+	e.catMu.Lock()
+	defer e.catMu.Unlock()
+	for _, nv := range removed {
+		name, version, _ := strings.Cut(nv, " ")
+		e.cat[name] = slices.DeleteFunc(e.cat[name], func(r *recipe.Recipe) bool { return r.Version == version })
+		if len(e.cat[name]) == 0 {
+			delete(e.cat, name)
+		}
+	}
 }
 
 // build turns a set into the supervisor's components: each recipe's

@@ -76,6 +76,9 @@ type Engine struct {
 	log  *slog.Logger
 	rec  *records
 
+	catMu sync.Mutex
+	cat   Catalog // nil until first read; see catalog
+
 	mu       sync.Mutex
 	seq      uint64
 	current  set
@@ -225,7 +228,9 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 			if refused != nil {
 				break
 			}
-			refused = e.opts.Store.SaveRecipe(r)
+			if refused = e.opts.Store.SaveRecipe(r); refused == nil {
+				e.cataloged(r)
+			}
 		}
 		if refused == nil && req.WholeRecipeDir {
 			doc.Components = map[string]ddoc.Component{}
