@@ -48,10 +48,23 @@ const (
 
 // deploymentIDPattern is the IoT Jobs jobId pattern: the deployment id
 // becomes the job id, a NATS subject token and a key-value key.
-var deploymentIDPattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+var deploymentIDPattern = boundedPattern{regexp.MustCompile(`^[a-zA-Z0-9_-]+$`), 64}
 
 // groupPattern is the AWS IoT thing group name pattern.
-var groupPattern = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
+var groupPattern = boundedPattern{regexp.MustCompile(`^[a-zA-Z0-9:_-]+$`), 128}
+
+// boundedPattern is a character pattern with a length limit, checked
+// apart: a {1,128} repetition compiles into a regexp program that costs
+// every sward invocation 2 ms at start.
+type boundedPattern struct {
+	chars *regexp.Regexp
+	max   int
+}
+
+// MatchString reports whether s is 1 to max characters of the pattern.
+func (p boundedPattern) MatchString(s string) bool {
+	return len(s) <= p.max && p.chars.MatchString(s)
+}
 
 // Document is a deployment: the root components a group wants on its
 // devices, how to configure and run them, and what to do on failure.
