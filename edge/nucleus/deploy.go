@@ -52,22 +52,12 @@ func (n *Nucleus) watchFolder(ctx context.Context) error {
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	go func() {
-		defer w.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case err := <-w.Errors():
-				n.log.Warn("recipes folder", "error", err)
-			case c := <-w.Changes():
-				n.log.Info("recipes folder changed: deploying", "dir", c.Dir)
-				if _, err := n.deployFolder(n.opts.RecipesDir); err != nil {
-					n.log.Error("recipes folder refused", "error", err)
-				}
-			}
+	go follow(ctx, n, "recipes folder", w.Changes(), w.Errors(), w.Close, func(c watch.Change) {
+		n.log.Info("recipes folder changed: deploying", "dir", c.Dir)
+		if _, err := n.deployFolder(n.opts.RecipesDir); err != nil {
+			n.log.Error("recipes folder refused", "error", err)
 		}
-	}()
+	})
 	return nil
 }
 
@@ -80,38 +70,44 @@ func (n *Nucleus) watchGit(ctx context.Context) error {
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	go func() {
-		defer w.Close()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case err := <-w.Errors():
-				n.log.Warn("git repository", "error", err)
-			case c := <-w.Commits():
-				n.log.Info("new commit: deploying", "commit", c.ID, "subject", c.Subject)
-				st, err := n.engine.Submit(deployment.Request{
-					Document:       n.document(GroupGit),
-					RecipeDir:      c.Dir,
-					ArtifactDir:    n.opts.ArtifactsDir,
-					WholeRecipeDir: true,
-					CommitID:       c.ID,
-				})
-				if err != nil {
-					n.log.Error("commit refused", "commit", c.ID, "error", err)
-					w.Done(c)
-					continue
-				}
-				// The export may hold file: artifacts, read when the
-				// deployment runs: release it only once the deployment ended.
-				go func() {
-					_, _ = n.engine.Wait(ctx, st.DeploymentID)
-					w.Done(c)
-				}()
-			}
+	go follow(ctx, n, "git repository", w.Commits(), w.Errors(), w.Close, func(c watch.Commit) {
+		n.log.Info("new commit: deploying", "commit", c.ID, "subject", c.Subject)
+		st, err := n.engine.Submit(deployment.Request{
+			Document:       n.document(GroupGit),
+			RecipeDir:      c.Dir,
+			ArtifactDir:    n.opts.ArtifactsDir,
+			WholeRecipeDir: true,
+			CommitID:       c.ID,
+		})
+		if err != nil {
+			n.log.Error("commit refused", "commit", c.ID, "error", err)
+			w.Done(c)
+			return
 		}
-	}()
+		// The export may hold file: artifacts, read when the deployment
+		// runs: release it only once the deployment ended.
+		go func() {
+			_, _ = n.engine.Wait(ctx, st.DeploymentID)
+			w.Done(c)
+		}()
+	})
 	return nil
+}
+
+// follow hands each event of a watcher to on and logs its errors, until
+// ctx ends; then it closes the watcher.
+func follow[T any](ctx context.Context, n *Nucleus, what string, events <-chan T, errs <-chan error, closeWatcher func() error, on func(T)) {
+	defer closeWatcher()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-errs:
+			n.log.Warn(what, "error", err)
+		case ev := <-events:
+			on(ev)
+		}
+	}
 }
 
 // startupDeployment deploys --recipes at start and waits until the engine
