@@ -12,6 +12,7 @@ import (
 	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
+	"github.com/sward-iot/sward/shared/recipe"
 )
 
 // run takes one queued deployment through prepare → apply → wait, and on
@@ -176,7 +177,7 @@ func (e *Engine) applyTarget(r *record, act *active) {
 	err := e.opts.Config.Restore(ctx, act.TargetConfig)
 	var comps []lifecycle.Component
 	if err == nil {
-		comps, err = e.build(ctx, act.Target)
+		comps, err = e.build(ctx, act.Target, act.TargetConfig)
 	}
 	if err == nil {
 		err = e.opts.Supervisor.Apply(comps)
@@ -214,7 +215,7 @@ func (e *Engine) rollback(r *record, act *active, reason string) {
 	err := e.opts.Config.Restore(ctx, act.PreviousConfig)
 	var comps []lifecycle.Component
 	if err == nil {
-		comps, err = e.build(ctx, act.Previous)
+		comps, err = e.build(ctx, act.Previous, act.PreviousConfig)
 	}
 	if err == nil {
 		err = e.opts.Supervisor.Apply(comps)
@@ -252,7 +253,12 @@ func (e *Engine) commit(ctx context.Context, s, keep set) {
 			versions[name] = append(versions[name], c.Version)
 		}
 	}
-	removed, err := e.opts.Store.Collect(versions)
+	cat, _ := e.catalog()
+	var candidates []*recipe.Recipe
+	for _, list := range cat {
+		candidates = append(candidates, list...)
+	}
+	removed, err := e.opts.Store.Collect(candidates, versions)
 	e.uncataloged(removed)
 	if err != nil {
 		e.log.Warn("component store collection incomplete", "error", err)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -71,9 +72,10 @@ func (e *Engine) uncataloged(removed []string) {
 }
 
 // build turns a set into the supervisor's components: each recipe's
-// selected lifecycle, interpolated with its stored configuration and its
-// direct dependencies' variables.
-func (e *Engine) build(ctx context.Context, s set) ([]lifecycle.Component, error) {
+// selected lifecycle, interpolated with its configuration and its direct
+// dependencies' variables. Configurations come from known (the snapshot a
+// deployment just wrote) or, for components it lacks, from the store.
+func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lifecycle.Component, error) {
 	cat, err := e.catalog()
 	if err != nil && len(cat) == 0 {
 		return nil, err
@@ -94,9 +96,12 @@ func (e *Engine) build(ctx context.Context, s set) ([]lifecycle.Component, error
 			errs = append(errs, err)
 			continue
 		}
-		cfg, _, err := e.opts.Config.Get(ctx, name)
-		if err != nil {
-			cfg = r.DefaultConfiguration
+		cfg, ok := known[name]
+		if !ok || cfg == nil {
+			var err error
+			if cfg, _, err = e.opts.Config.Get(ctx, name); err != nil {
+				cfg = r.DefaultConfiguration
+			}
 		}
 		recipes[name], selections[name] = r, sel
 		vars[name] = &recipe.Vars{

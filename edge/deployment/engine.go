@@ -192,7 +192,7 @@ func (e *Engine) runCurrent(ctx context.Context) error {
 	if len(e.current.Components) == 0 {
 		return nil
 	}
-	comps, err := e.build(ctx, e.current)
+	comps, err := e.build(ctx, e.current, nil)
 	if err != nil {
 		return err
 	}

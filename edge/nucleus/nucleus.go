@@ -65,7 +65,6 @@ type Nucleus struct {
 	broker     *broker.Broker
 	nc         *nats.Conn
 	supervisor *lifecycle.Supervisor
-	config     *config.Store
 	engine     *deployment.Engine
 	control    *control.Server
 	cancel     context.CancelFunc // stops the watchers
@@ -150,11 +149,12 @@ func (n *Nucleus) Start() (err error) {
 	if err != nil {
 		return err
 	}
-	if n.config, err = config.New(js, config.Options{Logger: n.opts.Logger}); err != nil {
+	configs, err := config.New(js, config.Options{Logger: n.opts.Logger})
+	if err != nil {
 		return err
 	}
 	n.engine, err = deployment.New(deployment.Options{
-		JetStream: js, Store: n.store, Config: n.config, Supervisor: n.supervisor,
+		JetStream: js, Store: n.store, Config: configs, Supervisor: n.supervisor,
 		Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
 		ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
 	})

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
 )
 
@@ -94,8 +95,8 @@ func (o *Options) setDefaults() error {
 	}
 	switch o.FailureHandling {
 	case "":
-		o.FailureHandling = "ROLLBACK"
-	case "ROLLBACK", "DO_NOTHING":
+		o.FailureHandling = string(ddoc.Rollback)
+	case string(ddoc.Rollback), string(ddoc.DoNothing):
 	default:
 		return fmt.Errorf("failure handling policy %q is not one: use ROLLBACK or DO_NOTHING", o.FailureHandling)
 	}

@@ -91,18 +91,16 @@ func (s *Store) Remove(name, version string) error {
 	return errors.Join(errs...)
 }
 
-// Collect removes every installed version (one Install made an artifacts
-// folder for) that keep does not name; recipes that were only staged for a
-// later deployment stay. keep maps a component name to the versions to
-// keep. It returns what it removed as "name version" strings, sorted.
-func (s *Store) Collect(keep map[string][]string) ([]string, error) {
-	recipes, err := s.Recipes()
-	if err != nil {
-		return nil, err
-	}
+// Collect removes, of the candidate versions, every installed one (an
+// Install made its artifacts folder) that keep does not name; recipes only
+// staged for a later deployment stay. Candidates are the store's recipes as
+// the caller already holds them (Recipes reads them all). keep maps a
+// component name to the versions to keep. It returns what it removed as
+// "name version" strings, sorted.
+func (s *Store) Collect(candidates []*recipe.Recipe, keep map[string][]string) ([]string, error) {
 	var removed []string
 	var errs []error
-	for _, r := range recipes {
+	for _, r := range candidates {
 		kept := false
 		for _, v := range keep[r.Name] {
 			kept = kept || v == r.Version

@@ -225,7 +225,11 @@ func TestRecipesAreKeptPerVersionAndCollected(t *testing.T) {
 			}
 		}
 	}
-	removed, err := s.Collect(map[string][]string{"com.example.App": {"1.1.0"}})
+	stored, err := s.Recipes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := s.Collect(stored, map[string][]string{"com.example.App": {"1.1.0"}})
 	if err != nil {
 		t.Fatal(err)
 	}
