@@ -87,12 +87,6 @@ func New(opts Options) (*Nucleus, error) {
 	return n, nil
 }
 
-// Root returns the absolute root folder.
-func (n *Nucleus) Root() string { return n.opts.Root }
-
-// Broker returns the embedded broker (valid after Start).
-func (n *Nucleus) Broker() *broker.Broker { return n.broker }
-
 // Start takes the root lock, starts the broker, serves the control API,
 // deploys the startup recipes and then writes the admin credential. It does not block.
 // On error everything already started is stopped again.
