@@ -41,6 +41,12 @@ type runner struct {
 	// NEW until it has.
 	isInstalled bool
 	privWarn    sync.Once
+	// session holds Options.SessionEnv's variables for the current start
+	// attempt; sessions counts the attempts, and needSession is set when
+	// the last attempt ended (a stop, failure or restart).
+	session     map[string]string
+	sessions    int
+	needSession bool
 
 	done chan struct{} // closed when the runner has ended and nothing of it runs
 	wake chan struct{} // capacity 1: a request is pending
@@ -48,7 +54,8 @@ type runner struct {
 	// Guarded by s.mu.
 	status  Status
 	pending intent
-	removed bool // Apply scheduled its removal
+	report  State // a state the component reported (ReportState), "" when none
+	removed bool  // Apply scheduled its removal
 }
 
 // run is the runner goroutine.
@@ -88,6 +95,7 @@ func (r *runner) doNew() phase {
 		}
 		return ""
 	}
+	r.beginAttempt()
 	if err := r.prepareWorkDir(); err != nil {
 		return r.fail(StateNew, err.Error())
 	}
@@ -132,6 +140,19 @@ func (r *runner) prepareWorkDir() error {
 	return nil
 }
 
+// beginAttempt fetches the session variables when the previous start
+// attempt ended (or there was none).
+func (r *runner) beginAttempt() {
+	if r.sessions > 0 && !r.needSession {
+		return
+	}
+	if f := r.s.opts.SessionEnv; f != nil {
+		r.session = f(r.comp.Name, r.sessions > 0)
+	}
+	r.sessions++
+	r.needSession = false
+}
+
 // handleIdleIntent handles Stop and removal for a component with no running
 // process (NEW, INSTALLED, FINISHED).
 func (r *runner) handleIdleIntent() (phase, bool) {
@@ -166,11 +187,20 @@ func (r *runner) doStart() phase {
 		case <-r.wake:
 		}
 	}
+	r.beginAttempt()
 	lc := &r.comp.Lifecycle
 	if lc.Startup != nil {
 		r.setState(StateStarting, "running Startup")
-		res := r.runStep(stepStartup, lc.Startup, true, r.runningInterrupt)
+		r.takeReport() // a report belongs to the attempt it was made in
+		res := r.runStep(stepStartup, lc.Startup, true, r.startingInterrupt)
 		switch {
+		case res.interrupted == reportedRunning:
+			// Startup leaves a service behind and said it is up: its
+			// processes stay, as when Startup exits 0.
+			r.setState(StateRunning, "reported RUNNING through UpdateState")
+			return r.doRunning
+		case res.interrupted == reportedErrored:
+			return r.fail(StateStarting, "component reported ERRORED through UpdateState")
 		case res.interrupted != "":
 			return r.stopFor(res.interrupted)
 		case res.err != nil:
@@ -235,6 +265,9 @@ func (r *runner) doRunning() phase {
 		if why := r.runningInterrupt(); why != "" {
 			return r.stopFor(why)
 		}
+		if r.takeReport() == StateErrored {
+			return r.fail(StateRunning, "component reported ERRORED through UpdateState")
+		}
 		select {
 		case <-exited:
 			p := r.main
@@ -260,6 +293,7 @@ func (r *runner) doRunning() phase {
 func (r *runner) stopFor(why string) phase {
 	r.setState(StateStopping, why)
 	r.stopProcesses()
+	r.needSession = true
 	switch r.takeIntent() {
 	case intentRemove:
 		r.setState(StateFinished, "removed from the component set")
@@ -293,6 +327,7 @@ func (r *runner) stopProcesses() {
 // for a restart or the removal. HARD dependency changes do not restart a
 // FINISHED component (Greengrass restarts only STARTING/RUNNING ones).
 func (r *runner) doFinished() phase {
+	r.needSession = true
 	for {
 		switch r.takeIntent() {
 		case intentRemove:
@@ -313,6 +348,7 @@ func (r *runner) doFinished() phase {
 // fail moves the component to ERRORED with cause; the restart tracker
 // decides between Recover-and-restart and BROKEN.
 func (r *runner) fail(from State, cause string) phase {
+	r.needSession = true
 	r.setState(StateErrored, cause)
 	d := r.tracker.errored(from, cause, time.Now())
 	if d.Broken {
@@ -393,6 +429,37 @@ func (r *runner) peekIntent() intent {
 	r.s.mu.Lock()
 	defer r.s.mu.Unlock()
 	return r.pending
+}
+
+// Interrupt reasons of a Startup step cut short by the component's own
+// report (ReportState).
+const (
+	reportedRunning = "reported RUNNING"
+	reportedErrored = "reported ERRORED"
+)
+
+// startingInterrupt is runningInterrupt for STARTING, plus the component's
+// own report: RUNNING ends the wait for Startup, ERRORED fails it.
+func (r *runner) startingInterrupt() string {
+	if why := r.runningInterrupt(); why != "" {
+		return why
+	}
+	switch r.takeReport() {
+	case StateRunning:
+		return reportedRunning
+	case StateErrored:
+		return reportedErrored
+	}
+	return ""
+}
+
+// takeReport returns the state the component reported and clears it.
+func (r *runner) takeReport() State {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	st := r.report
+	r.report = ""
+	return st
 }
 
 // takeIntent returns the pending request and clears it (a removal stays).

@@ -13,7 +13,8 @@ import (
 )
 
 // stepEnv builds a step's environment: the nucleus base environment,
-// overridden by Component.Env, by Lifecycle.Setenv, then by Step.Setenv.
+// overridden by Component.Env, by Lifecycle.Setenv, by Step.Setenv, then by
+// the session variables (Options.SessionEnv).
 func (r *runner) stepEnv(st *Step) []string {
 	env := map[string]string{}
 	var order []string
@@ -28,7 +29,7 @@ func (r *runner) stepEnv(st *Step) []string {
 			set(k, v)
 		}
 	}
-	for _, m := range []map[string]string{r.comp.Env, r.comp.Lifecycle.Setenv, st.Setenv} {
+	for _, m := range []map[string]string{r.comp.Env, r.comp.Lifecycle.Setenv, st.Setenv, r.session} {
 		for _, k := range slices.Sorted(maps.Keys(m)) {
 			set(k, m[k])
 		}
@@ -193,7 +194,9 @@ func (r *runner) runStep(name string, st *Step, keep bool, interrupt func() stri
 			res.err = fmt.Errorf("component %s step %s %s; see %s", r.comp.Name, name, p.exitDescription(), r.logPath)
 		}
 	}
-	if keep && res.err == nil && res.interrupted == "" {
+	// A Startup that reported RUNNING keeps its processes like one that
+	// exited 0: they are the component's service.
+	if keep && res.err == nil && (res.interrupted == "" || res.interrupted == reportedRunning) {
 		return res
 	}
 	r.endProc(p)

@@ -299,6 +299,42 @@ func (s *Supervisor) Restart(name string) error { return s.request(name, intentR
 // WaitFor.
 func (s *Supervisor) Stop(name string) error { return s.request(name, intentStop) }
 
+// ReportState records a state the component reports about itself
+// (Greengrass's UpdateState): RUNNING moves a STARTING component to RUNNING
+// while its Startup processes keep running; ERRORED fails a STARTING or
+// RUNNING component, which then recovers or becomes BROKEN like after any
+// error. A report in any other state is refused with ErrInvalidReport.
+func (s *Supervisor) ReportState(name string, st State) error {
+	if st != StateRunning && st != StateErrored {
+		return fmt.Errorf("%w: %q; report RUNNING or ERRORED", ErrInvalidReport, st)
+	}
+	s.mu.Lock()
+	r := s.runners[name]
+	closed := s.closed
+	known := r != nil && !r.removed
+	var cur State
+	if known {
+		cur = r.status.State
+		if cur == StateStarting || cur == StateRunning {
+			r.report = st
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case closed:
+		return ErrShutdown
+	case !known:
+		return fmt.Errorf("%w: %s is not in the current set; deploy it first", ErrUnknownComponent, name)
+	case cur != StateStarting && cur != StateRunning:
+		return fmt.Errorf("%w: component %s is %s; a component reports its state while STARTING or RUNNING", ErrInvalidReport, name, cur)
+	}
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 func (s *Supervisor) request(name string, i intent) error {
 	s.mu.Lock()
 	r := s.runners[name]
