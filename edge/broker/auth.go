@@ -49,10 +49,14 @@ func serverUsers(users []User, anonymous, anonPassword string) []*server.User {
 func (p Permissions) server() *server.Permissions {
 	pub := subjectPermission(p.PublishAllow, p.PublishDeny)
 	sub := subjectPermission(p.SubscribeAllow, p.SubscribeDeny)
-	if pub == nil && sub == nil {
+	if pub == nil && sub == nil && !p.AllowResponses {
 		return nil
 	}
-	return &server.Permissions{Publish: pub, Subscribe: sub}
+	sp := &server.Permissions{Publish: pub, Subscribe: sub}
+	if p.AllowResponses {
+		sp.Response = &server.ResponsePermission{MaxMsgs: server.DEFAULT_ALLOW_RESPONSE_MAX_MSGS, Expires: server.DEFAULT_ALLOW_RESPONSE_EXPIRATION}
+	}
+	return sp
 }
 
 func subjectPermission(allow, deny []string) *server.SubjectPermission {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -306,5 +307,33 @@ func TestSetUsersNeedsARunningBroker(t *testing.T) {
 	}
 	if err := b.Start(); !errors.Is(err, ErrStarted) {
 		t.Fatalf("Start after Shutdown = %v, want ErrStarted", err)
+	}
+}
+
+func TestAllowResponsesLetsAUserAnswerRequestsOutsideItsAllowList(t *testing.T) {
+	o := testOptions(t)
+	o.Users = append(o.Users,
+		User{Name: "responder", Password: "r", Permissions: Permissions{
+			PublishAllow: []string{"nothing.really"}, SubscribeAllow: []string{"svc.echo"}, AllowResponses: true}},
+		User{Name: "mute", Password: "m", Permissions: Permissions{
+			PublishAllow: []string{"nothing.really"}, SubscribeAllow: []string{"svc.mute"}}},
+	)
+	b := runBroker(t, o)
+	for _, who := range []string{"responder", "mute"} {
+		nc := connect(t, b, who)
+		subj := map[string]string{"responder": "svc.echo", "mute": "svc.mute"}[who]
+		if _, err := nc.Subscribe(subj, func(m *nats.Msg) { _ = m.Respond(m.Data) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caller := connect(t, b, "nucleus")
+	if m, err := caller.Request("svc.echo", []byte("hi"), 2*time.Second); err != nil || string(m.Data) != "hi" {
+		t.Errorf("request to a user with AllowResponses = %v, %v; want the echo", m, err)
+	}
+	if _, err := caller.Request("svc.mute", []byte("hi"), 300*time.Millisecond); err == nil {
+		t.Error("a user without AllowResponses answered on the caller's inbox")
 	}
 }

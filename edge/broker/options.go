@@ -120,6 +120,11 @@ type Permissions struct {
 	PublishDeny    []string
 	SubscribeAllow []string
 	SubscribeDeny  []string
+	// AllowResponses lets the user publish one reply to the reply subject of
+	// each request it received, within two minutes (nats-server's
+	// allow_responses defaults), whatever its publish allow list says: a
+	// component can then answer requests without rights on the caller's inbox.
+	AllowResponses bool
 }
 
 // DefaultOptions returns Options with both listeners on their default
