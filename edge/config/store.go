@@ -309,3 +309,53 @@ func validKey(k string) bool {
 	}
 	return true
 }
+
+// Change is one component's configuration after a write; Config is nil when
+// the configuration was deleted.
+type Change struct {
+	Component string
+	Config    map[string]any
+}
+
+// Watch delivers every component's current configuration once, then every
+// change, until ctx ends (the channel is then closed). Changes made through
+// any Store on the same bucket are seen, in order per component.
+func (s *Store) Watch(ctx context.Context) (<-chan Change, error) {
+	w, err := s.kv.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("config: watch: %w", err)
+	}
+	out := make(chan Change, 64)
+	go func() {
+		defer close(out)
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					continue // end of the initial values
+				}
+				c := Change{Component: e.Key()}
+				if e.Operation() == jetstream.KeyValuePut {
+					cfg, err := decode(e.Key(), e.Value())
+					if err != nil {
+						s.log.Warn("unreadable configuration in watch", "component", e.Key(), "error", err)
+						continue
+					}
+					c.Config = cfg
+				}
+				select {
+				case out <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}

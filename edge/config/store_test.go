@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -321,5 +323,46 @@ func TestStoreNewRefusesABadBucketName(t *testing.T) {
 	_, js := openStore(t, b)
 	if _, err := New(js, Options{Bucket: "has.dot"}); err == nil || !strings.Contains(err.Error(), `"has.dot"`) {
 		t.Fatalf("New with bucket has.dot = %v, want an error naming it", err)
+	}
+}
+
+func TestWatchDeliversCurrentConfigurationsThenEveryChange(t *testing.T) {
+	s := newStore(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := s.Put(ctx, "a", map[string]any{"x": 1.0}, 0); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := s.Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func() Change {
+		t.Helper()
+		select {
+		case c := <-changes:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("no change delivered")
+			return Change{}
+		}
+	}
+	if c := next(); c.Component != "a" || c.Config["x"] != 1.0 {
+		t.Fatalf("initial value = %+v", c)
+	}
+	if _, err := s.Put(ctx, "b", map[string]any{"y": "z"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(); c.Component != "b" || c.Config["y"] != "z" {
+		t.Fatalf("put = %+v", c)
+	}
+	if err := s.Delete(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(); c.Component != "a" || c.Config != nil {
+		t.Fatalf("delete = %+v, want a with nil config", c)
+	}
+	cancel()
+	for range changes { // closed once ctx ends
 	}
 }
