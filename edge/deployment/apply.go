@@ -29,6 +29,12 @@ func (e *Engine) run(r *record) {
 	if e.ctx.Err() != nil {
 		return // stopping: IN_PROGRESS without a target is requeued at the next start
 	}
+	if err == nil {
+		err = e.consult(r, act)
+	}
+	if e.ctx.Err() != nil {
+		return
+	}
 	if err != nil {
 		// Nothing has changed on the device yet.
 		e.finish(r, ddoc.Failed, err.Error(), nil)
@@ -39,6 +45,33 @@ func (e *Engine) run(r *record) {
 		return
 	}
 	e.applyTarget(r, act)
+}
+
+// consult lets the components take part before anything changes: those
+// whose configuration changes validate it (Validate), then all that
+// subscribed hear of the update and may defer it (Notify, unless the
+// document says SKIP_NOTIFY_COMPONENTS).
+func (e *Engine) consult(r *record, act *active) error {
+	pol := r.Document.Policies
+	if f := e.opts.Validate; f != nil {
+		changed := map[string]map[string]any{}
+		for name, cfg := range act.TargetConfig {
+			if _, running := act.Previous.Components[name]; running && cfg != nil && !sameConfig(act.PreviousConfig[name], cfg) {
+				changed[name] = cfg
+			}
+		}
+		if len(changed) > 0 {
+			// Decode fills in the defaults: 0 here was asked for (no wait).
+			t := time.Duration(pol.ConfigurationValidation.TimeoutSeconds) * time.Second
+			if err := f(e.ctx, act.DeploymentID, changed, t); err != nil {
+				return err
+			}
+		}
+	}
+	if f := e.opts.Notify; f != nil && pol.ComponentUpdate.Action != ddoc.SkipNotifyComponents && len(act.Previous.Components) > 0 {
+		f(e.ctx, act.DeploymentID, time.Duration(pol.ComponentUpdate.TimeoutSeconds)*time.Second)
+	}
+	return nil
 }
 
 // prepare resolves the deployment's target set, installs what it needs into
@@ -175,12 +208,8 @@ func sameConfig(a, b map[string]any) bool { return revision(a, "") == revision(b
 func (e *Engine) applyTarget(r *record, act *active) {
 	ctx := context.Background()
 	err := e.opts.Config.Restore(ctx, act.TargetConfig)
-	var comps []lifecycle.Component
 	if err == nil {
-		comps, err = e.build(ctx, act.Target, act.TargetConfig)
-	}
-	if err == nil {
-		err = e.opts.Supervisor.Apply(comps)
+		err = e.supervise(ctx, act.Target, act.TargetConfig)
 	}
 	e.markApplied(r.Status.DeploymentID)
 	if err == nil {
@@ -192,6 +221,9 @@ func (e *Engine) applyTarget(r *record, act *active) {
 		return
 	}
 	outcomes := e.outcomes(act.Previous, act.Target)
+	if f := e.opts.Updated; f != nil {
+		f(act.DeploymentID)
+	}
 	switch {
 	case err == nil:
 		e.commit(ctx, act.Target, act.Previous)
@@ -213,12 +245,8 @@ func (e *Engine) rollback(r *record, act *active, reason string) {
 	}
 	e.log.Warn("deployment failed, rolling back", "deployment", act.DeploymentID, "reason", reason)
 	err := e.opts.Config.Restore(ctx, act.PreviousConfig)
-	var comps []lifecycle.Component
 	if err == nil {
-		comps, err = e.build(ctx, act.Previous, act.PreviousConfig)
-	}
-	if err == nil {
-		err = e.opts.Supervisor.Apply(comps)
+		err = e.supervise(ctx, act.Previous, act.PreviousConfig)
 	}
 	if err == nil {
 		err = e.settle(act.Previous)

@@ -75,11 +75,12 @@ func (e *Engine) uncataloged(removed []string) {
 // selected lifecycle, interpolated with its configuration and its direct
 // dependencies' variables. Configurations come from known (the snapshot a
 // deployment just wrote) or, for components it lacks, from the store.
-func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lifecycle.Component, error) {
+func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lifecycle.Component, config.Snapshot, error) {
 	cat, err := e.catalog()
 	if err != nil && len(cat) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
+	used := config.Snapshot{}
 	var errs []error
 	recipes := map[string]*recipe.Recipe{}
 	selections := map[string]*recipe.Selection{}
@@ -103,6 +104,7 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 				cfg = r.DefaultConfiguration
 			}
 		}
+		used[name] = cfg
 		recipes[name], selections[name] = r, sel
 		vars[name] = &recipe.Vars{
 			Config:           map[string]any(cfg),
@@ -114,7 +116,7 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
 	out := make([]lifecycle.Component, 0, len(recipes))
 	for _, name := range sortedKeys(recipes) {
@@ -144,7 +146,22 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			RunAs:        s.Components[name].RunAs,
 		})
 	}
-	return out, nil
+	return out, used, nil
+}
+
+// supervise builds the components of s and hands them to the supervisor,
+// after BeforeApply has seen their configurations.
+func (e *Engine) supervise(ctx context.Context, s set, known config.Snapshot) error {
+	comps, used, err := e.build(ctx, s, known)
+	if err != nil {
+		return err
+	}
+	if f := e.opts.BeforeApply; f != nil {
+		if err := f(used); err != nil {
+			return err
+		}
+	}
+	return e.opts.Supervisor.Apply(comps)
 }
 
 // revision digests a component's configuration and installed artifacts.

@@ -50,6 +50,26 @@ type Options struct {
 	// StableFor is how long the settled set must hold (DefaultStableFor).
 	StableFor time.Duration
 	Logger    *slog.Logger
+
+	// Hooks through which components take part in deployments (the IPC
+	// front end implements them); each may be nil.
+
+	// Validate sends the new configuration of each component whose
+	// configuration changes to those that subscribed to validation, and
+	// waits up to timeout for their reports; an error (a rejection) fails
+	// the deployment before anything changes.
+	Validate func(ctx context.Context, deploymentID string, changed map[string]map[string]any, timeout time.Duration) error
+	// Notify tells components that subscribed to component updates that a
+	// deployment is about to change the device, and waits while they defer
+	// it, up to timeout. Only for componentUpdatePolicy NOTIFY_COMPONENTS.
+	Notify func(ctx context.Context, deploymentID string, timeout time.Duration)
+	// Updated reports a deployment that changed the device (after it
+	// settled, succeeded or not).
+	Updated func(deploymentID string)
+	// BeforeApply receives the configuration of every component of a set
+	// right before the set goes to the supervisor (deployments, rollbacks,
+	// the start-up set); an error stops that set from being applied.
+	BeforeApply func(configs config.Snapshot) error
 }
 
 // Request is one deployment to queue.
@@ -192,11 +212,7 @@ func (e *Engine) runCurrent(ctx context.Context) error {
 	if len(e.current.Components) == 0 {
 		return nil
 	}
-	comps, err := e.build(ctx, e.current, nil)
-	if err != nil {
-		return err
-	}
-	return e.opts.Supervisor.Apply(comps)
+	return e.supervise(ctx, e.current, nil)
 }
 
 // Close stops taking deployments and waits for the one in progress to stop
