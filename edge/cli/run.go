@@ -80,6 +80,7 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.DurationVar(&opts.DeploymentTimeout, "deployment-timeout", 0, "how long a deployment waits for its components to settle (default 5m)")
 	f.StringVar(&opts.NATSListen, "nats-listen", "127.0.0.1:4222", "NATS listener host:port (non-loopback needs --tls-cert/--tls-key)")
 	f.StringVar(&opts.MQTTListen, "mqtt-listen", "127.0.0.1:1883", `MQTT 3.1.1 listener host:port, or "off"`)
+	f.StringVar(&opts.MetricsListen, "metrics-listen", nucleus.DefaultMetricsListen, `Prometheus /metrics endpoint on loopback host:port (port 0: random), or "off"`)
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate (PEM) for the listeners")
 	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key (PEM) for the listeners")
 	f.StringVar(&opts.TLSCA, "tls-ca", "", "CA bundle (PEM) that client certificates must chain to (mutual TLS)")

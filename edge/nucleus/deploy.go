@@ -131,8 +131,6 @@ func (n *Nucleus) startupDeployment() {
 func (n *Nucleus) componentEnv(r *recipe.Recipe) map[string]string {
 	env := map[string]string{
 		"SWARD_NATS_URL":          n.broker.NATSURL(),
-		"SWARD_NATS_USER":         userComponent,
-		"SWARD_NATS_PASSWORD":     n.componentPassword,
 		"SWARD_COMPONENT_NAME":    r.Name,
 		"SWARD_COMPONENT_VERSION": r.Version,
 		"SWARD_ROOT":              n.opts.Root,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,21 +22,23 @@ import (
 	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/deployment"
+	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/store"
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 // SubjectComponentState carries every component state change as JSON
 // (StateChange). Components and tools may subscribe; only the nucleus publishes.
 const SubjectComponentState = "sward.component.state"
 
-// Broker users. Component and device users share one credential set until
-// per-component identities arrive; both are denied the control API.
+// Broker users of the nucleus itself. Components get one user each from
+// the IPC registry (ipc.UserPrefix + name); the device user is what
+// anonymous loopback clients (sensors) act as, denied the control API.
 const (
-	userAdmin     = "sward-admin"
-	userNucleus   = "sward-nucleus"
-	userComponent = "sward-component"
-	userDevice    = "sward-device"
+	userAdmin   = "sward-admin"
+	userNucleus = "sward-nucleus"
+	userDevice  = "sward-device"
 )
 
 // Folders inside the root.
@@ -67,10 +70,14 @@ type Nucleus struct {
 	supervisor *lifecycle.Supervisor
 	engine     *deployment.Engine
 	control    *control.Server
+	ipc        *ipc.Server
+	registry   *ipc.Registry
+	metrics    *ipc.Metrics
 	cancel     context.CancelFunc // stops the watchers
 
-	componentPassword string
-	stopTrim          context.CancelFunc
+	usersMu    sync.Mutex
+	fixedUsers []broker.User
+	stopTrim   context.CancelFunc
 }
 
 // New validates opts and prepares the root folder. It starts nothing.
@@ -102,7 +109,8 @@ func (n *Nucleus) Start() (err error) {
 	}
 	adminPassword := secret()
 	nucleusPassword := secret()
-	n.componentPassword = secret()
+	n.fixedUsers = n.users(adminPassword, nucleusPassword)
+	n.registry = ipc.NewRegistry(n.setComponentUsers, n.opts.Logger)
 	b, err := broker.New(broker.Options{
 		ServerName:    "sward-" + n.opts.ThingName,
 		StoreDir:      n.opts.Root, // nats-server keeps its files in <StoreDir>/jetstream
@@ -111,7 +119,7 @@ func (n *Nucleus) Start() (err error) {
 		TLSCert:       n.opts.TLSCert,
 		TLSKey:        n.opts.TLSKey,
 		TLSClientCA:   n.opts.TLSCA,
-		Users:         n.users(adminPassword, nucleusPassword),
+		Users:         n.fixedUsers,
 		AnonymousUser: n.anonymousUser(),
 		Logger:        n.opts.Logger,
 	})
@@ -135,6 +143,7 @@ func (n *Nucleus) Start() (err error) {
 		Logger:        n.opts.Logger,
 		RunAs:         n.opts.RunAs,
 		OnStateChange: n.publishState,
+		SessionEnv:    n.sessionEnv,
 	})
 	if err != nil {
 		return err
@@ -147,14 +156,29 @@ func (n *Nucleus) Start() (err error) {
 	if err != nil {
 		return err
 	}
+	n.metrics = ipc.NewMetrics()
+	n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Registry: n.registry, Supervisor: n.supervisor, Config: configs,
+		Metrics: n.metrics, Logger: n.opts.Logger})
+	if err != nil {
+		return err
+	}
 	n.engine, err = deployment.New(deployment.Options{
 		JetStream: js, Store: n.store, Config: configs, Supervisor: n.supervisor,
 		Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
 		ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
+		Validate: n.ipc.Validate, Notify: n.ipc.Notify, Updated: n.ipc.Updated,
+		BeforeApply: func(cfg config.Snapshot) error { return n.registry.Set(cfg) },
 	})
 	if err != nil {
 		return err
 	}
+	n.ipc.SetDeployments(deployments{n.engine})
+	// Components call the IPC from their first instant: serve it before
+	// the engine starts the last good set.
+	if err := n.ipc.Start(); err != nil {
+		return err
+	}
+	n.serveMetrics()
 	if err := n.engine.Start(); err != nil {
 		return err
 	}
@@ -239,6 +263,9 @@ func (n *Nucleus) stop(ctx context.Context) error {
 		n.control.Close()
 		n.control = nil
 	}
+	if n.metrics != nil {
+		n.metrics.Close()
+	}
 	if n.engine != nil {
 		n.engine.Close()
 		n.engine = nil
@@ -249,6 +276,10 @@ func (n *Nucleus) stop(ctx context.Context) error {
 	if n.supervisor != nil {
 		errs = append(errs, n.supervisor.Shutdown(ctx))
 		n.supervisor = nil
+	}
+	if n.ipc != nil {
+		n.ipc.Shutdown()
+		n.ipc = nil
 	}
 	if n.nc != nil {
 		n.nc.Close()
@@ -288,12 +319,12 @@ func (n *Nucleus) takeLock() error {
 
 func (n *Nucleus) users(adminPassword, nucleusPassword string) []broker.User {
 	restricted := broker.Permissions{
-		PublishDeny: []string{control.SubjectPrefix + ".>", SubjectComponentState},
+		PublishDeny:   []string{control.SubjectPrefix + ".>", SubjectComponentState, wire.IPCRoot + ".>", "$SWARD.>", "$JS.>", "$KV.>"},
+		SubscribeDeny: []string{wire.EventRoot + ".>", wire.InboxRoot + ".>", "_INBOX.>", "$SWARD.>", "$JS.>", "$KV.>"},
 	}
 	return []broker.User{
 		{Name: userAdmin, Password: adminPassword},
 		{Name: userNucleus, Password: nucleusPassword},
-		{Name: userComponent, Password: n.componentPassword, Permissions: restricted},
 		{Name: userDevice, Password: secret(), Permissions: restricted},
 	}
 }
@@ -325,6 +356,19 @@ func mqttListen(addr string) string {
 		return ""
 	}
 	return addr
+}
+
+// serveMetrics starts /metrics; a taken default port costs the endpoint,
+// not the nucleus.
+func (n *Nucleus) serveMetrics() {
+	if n.opts.MetricsListen == "off" {
+		return
+	}
+	if err := n.metrics.Serve(n.opts.MetricsListen, n.log); err != nil {
+		n.log.Warn("metrics endpoint not started", "error", err)
+		return
+	}
+	n.log.Info("metrics endpoint ready", "addr", "http://"+n.metrics.Addr()+"/metrics")
 }
 
 func (n *Nucleus) workPath(name string) string { return filepath.Join(n.opts.Root, dirWork, name) }

@@ -53,7 +53,17 @@ type Options struct {
 	KeepStartupPages bool
 	// ShutdownTimeout bounds Shutdown when its context has no deadline.
 	ShutdownTimeout time.Duration
+	// MetricsListen is the Prometheus /metrics endpoint ("host:port" on
+	// loopback, port 0 for a random one), or "off". Default
+	// DefaultMetricsListen; when that port is taken the nucleus logs a
+	// warning and runs without the endpoint.
+	MetricsListen string
 }
+
+// DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no
+// authentication; 9464 is the port Prometheus exporters of
+// OpenTelemetry use, rarely taken on a device.
+const DefaultMetricsListen = "127.0.0.1:9464"
 
 // defaultShutdownTimeout covers the Greengrass default Shutdown step timeout
 // (15 s) plus the stop grace, so a clean Ctrl-C never cuts a Shutdown short.
@@ -73,6 +83,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MQTTListen == "" {
 		o.MQTTListen = "127.0.0.1:1883"
+	}
+	if o.MetricsListen == "" {
+		o.MetricsListen = DefaultMetricsListen
 	}
 	if o.ThingName == "" {
 		host, err := os.Hostname()

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+
 	"github.com/sward-iot/sward/recipes/internal/component"
+	wire "github.com/sward-iot/sward/shared/ipc"
+	"github.com/sward-iot/sward/shared/ipc/client"
 )
 
 // Options configure a Detector; main fills them from flags, which the recipe
@@ -132,8 +138,10 @@ const invalidLogInterval = 10 * time.Second
 
 // Service is a running detector: connected, subscribed, publishing alerts.
 type Service struct {
-	nc  *nats.Conn
-	log *slog.Logger
+	nc   *nats.Conn
+	log  *slog.Logger
+	stop chan struct{}
+	once sync.Once
 }
 
 // Start connects to the broker and subscribes to the telemetry subject; on
@@ -150,10 +158,13 @@ func Start(o Options, log *slog.Logger) (*Service, error) {
 	}
 	var lastInvalid time.Time
 	suppressed := 0
+	st := &stats{}
 	// One subscription delivers messages one at a time, so the scorer
 	// needs no lock.
 	_, err = nc.Subscribe(o.TelemetrySubject, func(m *nats.Msg) {
 		alerts, err := d.Handle(m.Subject, m.Data)
+		st.readings.Add(1)
+		st.alerts.Add(int64(len(alerts)))
 		if err != nil {
 			if time.Since(lastInvalid) >= invalidLogInterval {
 				log.Warn("unusable reading", "err", err, "suppressedSinceLast", suppressed)
@@ -175,12 +186,53 @@ func Start(o Options, log *slog.Logger) (*Service, error) {
 	}
 	log.Info("detecting", "telemetry", o.TelemetrySubject, "alerts", d.AlertSubject("<sensorId>"),
 		"window", o.Params.Size, "minSamples", o.Params.MinSamples, "threshold", o.Params.Threshold)
-	return &Service{nc: nc, log: log}, nil
+	svc := &Service{nc: nc, log: log, stop: make(chan struct{})}
+	if env := client.FromEnv(); env.IPCPrefix != "" {
+		go st.report(client.New(nc, env), svc.stop, log)
+	}
+	return svc, nil
 }
 
 // Shutdown lets readings already received finish and their alerts go out,
 // then closes the connection.
-func (s *Service) Shutdown() { component.DrainAndClose(s.nc, s.log) }
+// Calling it again does nothing.
+func (s *Service) Shutdown() {
+	s.once.Do(func() {
+		close(s.stop)
+		component.DrainAndClose(s.nc, s.log)
+	})
+}
+
+// metricsInterval is how often the detector puts its counters on the
+// nucleus's /metrics: often enough for a 15 s Prometheus scrape, rare enough
+// to cost nothing.
+const metricsInterval = 10 * time.Second
+
+// stats counts what the detector did, for PutComponentMetric.
+type stats struct{ readings, alerts atomic.Int64 }
+
+// report puts the counters through the IPC until stop closes; a refusal
+// (no componentmetric policy) is logged once and ends the reporting.
+func (st *stats) report(c *client.Client, stop <-chan struct{}, log *slog.Logger) {
+	t := time.NewTicker(metricsInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := c.PutComponentMetric(ctx,
+			wire.Metric{Name: "readings", Unit: "COUNT", Value: float64(st.readings.Load())},
+			wire.Metric{Name: "alerts", Unit: "COUNT", Value: float64(st.alerts.Load())})
+		cancel()
+		if err != nil {
+			log.Warn("metrics not reported; add an aws.greengrass.ipc.componentmetric policy to report them", "err", err)
+			return
+		}
+	}
+}
 
 func publish(nc *nats.Conn, subject string, a Alert, log *slog.Logger) {
 	data, err := json.Marshal(a)

@@ -28,6 +28,7 @@ type Env struct {
 	NATSURL      string // SWARD_NATS_URL
 	NATSUser     string // SWARD_NATS_USER; empty on a dev broker that maps anonymous clients
 	NATSPassword string // SWARD_NATS_PASSWORD
+	InboxPrefix  string // SWARD_INBOX_PREFIX: the component's private reply inbox
 	MQTTURL      string // SWARD_MQTT_URL; MQTT credentials are the NATS ones
 	Name         string // SWARD_COMPONENT_NAME
 	Version      string // SWARD_COMPONENT_VERSION
@@ -54,6 +55,7 @@ func EnvFrom(getenv func(string) string) Env {
 		NATSURL:      getenv("SWARD_NATS_URL"),
 		NATSUser:     getenv("SWARD_NATS_USER"),
 		NATSPassword: getenv("SWARD_NATS_PASSWORD"),
+		InboxPrefix:  getenv("SWARD_INBOX_PREFIX"),
 		MQTTURL:      getenv("SWARD_MQTT_URL"),
 		Name:         getenv("SWARD_COMPONENT_NAME"),
 		Version:      getenv("SWARD_COMPONENT_VERSION"),
@@ -106,6 +108,10 @@ func (e Env) NATSOptions(log *slog.Logger) []nats.Option {
 	}
 	if e.NATSUser != "" {
 		opts = append(opts, nats.UserInfo(e.NATSUser, e.NATSPassword))
+	}
+	if e.InboxPrefix != "" {
+		// The broker lets a component read replies only on its own inbox.
+		opts = append(opts, nats.CustomInboxPrefix(e.InboxPrefix))
 	}
 	return opts
 }

@@ -1,0 +1,221 @@
+package ipc
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Service ids of the accessControl section (Greengrass's, plus Sward's
+// stream manager, which Greengrass does not authorize at all).
+const (
+	ServicePubSub          = "aws.greengrass.ipc.pubsub"
+	ServiceMQTTProxy       = "aws.greengrass.ipc.mqttproxy"
+	ServiceShadowManager   = "aws.greengrass.ShadowManager"
+	ServiceSecretManager   = "aws.greengrass.SecretManager"
+	ServiceCli             = "aws.greengrass.Cli"
+	ServiceLifecycle       = "aws.greengrass.ipc.lifecycle"
+	ServiceComponentMetric = "aws.greengrass.ipc.componentmetric"
+	ServiceStreamManager   = "sward.StreamManager"
+)
+
+// knownServices are the service ids a policy may name; others are reported
+// (a typo would otherwise silently grant nothing).
+var knownServices = []string{ServicePubSub, ServiceMQTTProxy, ServiceShadowManager, ServiceSecretManager,
+	ServiceCli, ServiceLifecycle, ServiceComponentMetric, ServiceStreamManager}
+
+// ConfigKeyAccessControl is the configuration key holding the policies.
+const ConfigKeyAccessControl = "accessControl"
+
+// Policy is one accessControl policy: operations (or "*") on resources.
+type Policy struct {
+	Service    string
+	ID         string
+	Operations []string
+	Resources  []string
+}
+
+// ACL is a component's accessControl: default deny, a policy grants.
+type ACL struct {
+	Policies []Policy
+}
+
+// ParseACL reads the accessControl section of a component's configuration.
+// Malformed policies are left out and reported, each error naming the
+// component, the policy and the fix; the rest still apply.
+func ParseACL(component string, cfg map[string]any) (ACL, []error) {
+	var acl ACL
+	var errs []error
+	raw, ok := cfg[ConfigKeyAccessControl]
+	if !ok || raw == nil {
+		return acl, nil
+	}
+	services, ok := raw.(map[string]any)
+	if !ok {
+		return acl, []error{fmt.Errorf("component %s: accessControl is %T; it must be an object {serviceId: {policyId: {operations, resources}}}", component, raw)}
+	}
+	for _, svc := range sortedKeys(services) {
+		if !slices.Contains(knownServices, svc) {
+			errs = append(errs, fmt.Errorf("component %s: accessControl service %q is unknown; use one of %s", component, svc, strings.Join(knownServices, ", ")))
+			continue
+		}
+		policies, ok := services[svc].(map[string]any)
+		if !ok {
+			errs = append(errs, fmt.Errorf("component %s: accessControl.%s must be an object of policies {policyId: {operations, resources}}", component, svc))
+			continue
+		}
+		for _, id := range sortedKeys(policies) {
+			body, ok := policies[id].(map[string]any)
+			if !ok {
+				errs = append(errs, fmt.Errorf("component %s: accessControl.%s.%s must be an object with operations and resources", component, svc, id))
+				continue
+			}
+			ops, err1 := stringList(body["operations"])
+			res, err2 := stringList(body["resources"])
+			if err1 != nil || err2 != nil || len(ops) == 0 {
+				errs = append(errs, fmt.Errorf("component %s: accessControl.%s.%s needs operations and resources as lists of strings, e.g. {\"operations\": [\"*\"], \"resources\": [\"*\"]}", component, svc, id))
+				continue
+			}
+			acl.Policies = append(acl.Policies, Policy{Service: svc, ID: id, Operations: ops, Resources: res})
+		}
+	}
+	return acl, errs
+}
+
+// Allows reports whether a policy of service grants op on resource. An
+// empty resource is an operation without one (ListComponents): any policy
+// granting the operation allows it.
+func (a ACL) Allows(service, op, resource string) bool {
+	for _, p := range a.Policies {
+		if p.Service != service || !p.grants(op) {
+			continue
+		}
+		if resource == "" {
+			return true
+		}
+		for _, r := range p.Resources {
+			if MatchResource(r, resource) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p Policy) grants(op string) bool {
+	return slices.Contains(p.Operations, "*") || slices.Contains(p.Operations, op)
+}
+
+// resources returns the resources of service's policies granting op.
+func (a ACL) resources(service, op string) []string {
+	var out []string
+	for _, p := range a.Policies {
+		if p.Service == service && p.grants(op) {
+			out = append(out, p.Resources...)
+		}
+	}
+	return out
+}
+
+// MatchResource matches a resource against a policy pattern as Greengrass
+// does: "*" matches any run of characters; "${*}", "${?}" and "${$}" stand
+// for a literal "*", "?" and "$".
+func MatchResource(pattern, resource string) bool {
+	type tok struct {
+		lit  string
+		star bool
+	}
+	var toks []tok
+	var lit strings.Builder
+	for i := 0; i < len(pattern); i++ {
+		switch {
+		case strings.HasPrefix(pattern[i:], "${*}"), strings.HasPrefix(pattern[i:], "${?}"), strings.HasPrefix(pattern[i:], "${$}"):
+			lit.WriteByte(pattern[i+2])
+			i += 3
+		case pattern[i] == '*':
+			toks = append(toks, tok{lit: lit.String()}, tok{star: true})
+			lit.Reset()
+		default:
+			lit.WriteByte(pattern[i])
+		}
+	}
+	toks = append(toks, tok{lit: lit.String()})
+	// Greedy glob with backtracking over the star positions.
+	var match func(ti int, s string) bool
+	match = func(ti int, s string) bool {
+		if ti == len(toks) {
+			return s == ""
+		}
+		t := toks[ti]
+		if !t.star {
+			rest, ok := strings.CutPrefix(s, t.lit)
+			return ok && match(ti+1, rest)
+		}
+		for k := 0; k <= len(s); k++ {
+			if match(ti+1, s[k:]) {
+				return true
+			}
+		}
+		return false
+	}
+	return match(0, resource)
+}
+
+// TopicSubject turns a pubsub topic filter (MQTT style, "+" and "#", or a
+// Greengrass "*") into a NATS subject filter. ok is false for a filter NATS
+// cannot express exactly or more narrowly (a "*" inside a level, a literal
+// "${*}", an empty level): such a grant is left out (narrower, never wider)
+// and reported.
+func TopicSubject(topic string) (string, bool) {
+	if topic == "*" || topic == "#" {
+		return ">", true
+	}
+	if strings.Contains(topic, "${*}") {
+		return "", false
+	}
+	topic = strings.NewReplacer("${?}", "?", "${$}", "$").Replace(topic)
+	levels := strings.Split(strings.ReplaceAll(topic, "/", "."), ".")
+	for i, l := range levels {
+		last := i == len(levels)-1
+		switch {
+		case l == "":
+			return "", false
+		case l == "#" && last, l == "*" && last:
+			levels[i] = ">" // Greengrass "*" at the end spans levels, like ">"
+		case l == "+", l == "*":
+			levels[i] = "*" // one level: narrower than Greengrass's "*"
+		case strings.ContainsAny(l, "*#+>"):
+			return "", false
+		}
+	}
+	return strings.Join(levels, "."), true
+}
+
+func stringList(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok {
+		if v == nil {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("not a list")
+	}
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			return nil, fmt.Errorf("not a string")
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,362 @@
+package ipc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/edge/config"
+	wire "github.com/sward-iot/sward/shared/ipc"
+)
+
+// maxEventsPerChange bounds the ConfigurationUpdate events one change sends
+// a subscriber: a deployment that rewrites a large configuration sends one
+// event for the subscribed key path instead of one per leaf.
+const maxEventsPerChange = 64
+
+// configSub is one SubscribeToConfigurationUpdate: changes under keyPath of
+// component go to the subscriber.
+type configSub struct {
+	component string
+	keyPath   []string
+}
+
+// events keeps the subscriptions of component sessions and delivers their
+// events on sward.event.<subscriber>.<Kind>.
+type events struct {
+	nc  *nats.Conn
+	log *slog.Logger
+
+	mu       sync.Mutex
+	config   map[string][]configSub     // subscriber → subscriptions
+	kinds    map[string]map[string]bool // kind → subscribers
+	last     map[string]map[string]any  // component → configuration last seen
+	reports  map[string]chan report     // deploymentID → validity reports
+	answers  map[string]chan answer     // deploymentID → update deferrals
+	notified map[string]bool            // deploymentID → pre-update events sent
+}
+
+type report struct {
+	component string
+	r         wire.ConfigurationValidityReport
+}
+
+type answer struct {
+	component string
+	recheck   time.Duration
+	message   string
+}
+
+func newEvents(nc *nats.Conn, log *slog.Logger) *events {
+	return &events{nc: nc, log: log, config: map[string][]configSub{}, kinds: map[string]map[string]bool{},
+		last: map[string]map[string]any{}, reports: map[string]chan report{}, answers: map[string]chan answer{},
+		notified: map[string]bool{}}
+}
+
+func (e *events) subscribeConfig(subscriber, component string, keyPath []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.config[subscriber] = append(e.config[subscriber], configSub{component: component, keyPath: slices.Clone(keyPath)})
+}
+
+func (e *events) subscribe(subscriber, kind string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.kinds[kind] == nil {
+		e.kinds[kind] = map[string]bool{}
+	}
+	e.kinds[kind][subscriber] = true
+}
+
+func (e *events) forget(subscriber string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.config, subscriber)
+	for _, subs := range e.kinds {
+		delete(subs, subscriber)
+	}
+}
+
+func (e *events) subscribers(kind string) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return sortedKeys(e.kinds[kind])
+}
+
+func (e *events) publish(subscriber, kind string, body any) {
+	data, _ := json.Marshal(body)
+	if err := e.nc.Publish(wire.EventSubject(subscriber, kind), data); err != nil {
+		e.log.Warn("event not delivered", "component", subscriber, "kind", kind, "error", err)
+	}
+}
+
+// followConfig turns configuration changes into ConfigurationUpdate events.
+func (e *events) followConfig(changes <-chan config.Change) {
+	for c := range changes {
+		e.mu.Lock()
+		prev := e.last[c.Component]
+		if c.Config == nil {
+			delete(e.last, c.Component)
+		} else {
+			e.last[c.Component] = c.Config
+		}
+		type delivery struct {
+			to   string
+			path []string
+		}
+		var out []delivery
+		changed := diffPaths(nil, prev, c.Config)
+		for subscriber, subs := range e.config {
+			sent := map[string]bool{}
+			for _, sub := range subs {
+				if sub.component != c.Component {
+					continue
+				}
+				var hits [][]string
+				for _, p := range changed {
+					if related(p, sub.keyPath) {
+						hits = append(hits, p)
+					}
+				}
+				if len(hits) > maxEventsPerChange {
+					hits = [][]string{sub.keyPath}
+				}
+				for _, p := range hits {
+					if k := strings.Join(p, "/"); !sent[k] {
+						sent[k] = true
+						out = append(out, delivery{subscriber, p})
+					}
+				}
+			}
+		}
+		e.mu.Unlock()
+		for _, d := range out {
+			e.publish(d.to, wire.EventConfigurationUpdate, wire.ConfigurationUpdateEvents{
+				ConfigurationUpdateEvent: &wire.ConfigurationUpdateEvent{ComponentName: c.Component, KeyPath: d.path}})
+		}
+	}
+}
+
+// related: one path is on the other's branch.
+func related(a, b []string) bool {
+	n := min(len(a), len(b))
+	return slices.Equal(a[:n], b[:n])
+}
+
+// diffPaths lists the paths at which a and b differ, down to the leaves.
+func diffPaths(prefix []string, a, b any) [][]string {
+	am, aok := a.(map[string]any)
+	bm, bok := b.(map[string]any)
+	if !aok || !bok {
+		if reflect.DeepEqual(a, b) {
+			return nil
+		}
+		return leafPaths(prefix, b)
+	}
+	var out [][]string
+	keys := map[string]bool{}
+	for k := range am {
+		keys[k] = true
+	}
+	for k := range bm {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		p := append(slices.Clone(prefix), k)
+		av, ain := am[k]
+		bv, bin := bm[k]
+		switch {
+		case !bin:
+			out = append(out, p) // removed
+		case !ain:
+			out = append(out, leafPaths(p, bv)...)
+		default:
+			out = append(out, diffPaths(p, av, bv)...)
+		}
+	}
+	return out
+}
+
+// report takes a SendConfigurationValidityReport.
+func (e *events) report(caller string, r wire.ConfigurationValidityReport) error {
+	if r.Status != wire.ValidityAccepted && r.Status != wire.ValidityRejected {
+		return wire.Errorf(wire.CodeInvalidArguments, "configurationValidityReport.status is %q; use ACCEPTED or REJECTED", r.Status)
+	}
+	e.mu.Lock()
+	ch, ok := e.reports[r.DeploymentID]
+	e.mu.Unlock()
+	if !ok {
+		return wire.Errorf(wire.CodeResourceNotFound, "no deployment %q is waiting for configuration validation", r.DeploymentID)
+	}
+	select {
+	case ch <- report{caller, r}:
+	default: // the deployment stopped waiting
+	}
+	return nil
+}
+
+// deferral takes a DeferComponentUpdate.
+func (e *events) deferral(caller string, req wire.DeferComponentUpdateRequest) error {
+	if req.RecheckAfterMs < 0 {
+		return wire.Errorf(wire.CodeInvalidArguments, "recheckAfterMs is %d; give 0 (go ahead) or the milliseconds to defer", req.RecheckAfterMs)
+	}
+	e.mu.Lock()
+	ch, ok := e.answers[req.DeploymentID]
+	e.mu.Unlock()
+	if !ok {
+		return wire.Errorf(wire.CodeResourceNotFound, "no deployment %q is waiting for component updates", req.DeploymentID)
+	}
+	select {
+	case ch <- answer{caller, time.Duration(req.RecheckAfterMs) * time.Millisecond, req.Message}:
+	default:
+	}
+	return nil
+}
+
+// Validate is the deployment engine's Validate hook: every component in
+// changed that subscribed to validation gets its new configuration and must
+// answer within timeout; one REJECTED report fails the deployment, a
+// missing report lets it proceed (Greengrass does the same).
+func (s *Server) Validate(ctx context.Context, deploymentID string, changed map[string]map[string]any, timeout time.Duration) error {
+	e := s.ev
+	var waiting []string
+	for _, c := range e.subscribers(wire.EventValidateConfigurationUpdates) {
+		if _, ok := changed[c]; ok {
+			waiting = append(waiting, c)
+		}
+	}
+	if len(waiting) == 0 || timeout <= 0 {
+		return nil
+	}
+	ch := make(chan report, len(waiting)*2)
+	e.mu.Lock()
+	e.reports[deploymentID] = ch
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.reports, deploymentID)
+		e.mu.Unlock()
+	}()
+	for _, c := range waiting {
+		e.publish(c, wire.EventValidateConfigurationUpdates, wire.ValidateConfigurationUpdateEvents{
+			ValidateConfigurationUpdateEvent: &wire.ValidateConfigurationUpdateEvent{DeploymentID: deploymentID, Configuration: changed[c]}})
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	pending := map[string]bool{}
+	for _, c := range waiting {
+		pending[c] = true
+	}
+	for len(pending) > 0 {
+		select {
+		case r := <-ch:
+			if !pending[r.component] {
+				continue
+			}
+			delete(pending, r.component)
+			if r.r.Status == wire.ValidityRejected {
+				return fmt.Errorf("component %s rejected its new configuration: %s", r.component, r.r.Message)
+			}
+		case <-deadline.C:
+			s.log.Warn("configuration validation timed out; the deployment proceeds", "deployment", deploymentID,
+				"components", sortedKeys(pending), "timeout", timeout.String())
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Notify is the deployment engine's Notify hook: every component that
+// subscribed to component updates gets a pre-update event and answers with
+// DeferComponentUpdate; recheckAfterMs > 0 defers, and the component is
+// asked again after that long. The deployment proceeds when all said go
+// ahead, or when timeout has passed.
+func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.Duration) {
+	e := s.ev
+	subs := e.subscribers(wire.EventComponentUpdates)
+	if len(subs) == 0 {
+		return
+	}
+	ch := make(chan answer, len(subs)*4)
+	e.mu.Lock()
+	e.answers[deploymentID] = ch
+	e.notified[deploymentID] = true
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.answers, deploymentID)
+		e.mu.Unlock()
+	}()
+	ask := func(c string) {
+		e.publish(c, wire.EventComponentUpdates, wire.ComponentUpdatePolicyEvents{
+			PreUpdateEvent: &wire.PreComponentUpdateEvent{DeploymentID: deploymentID}})
+	}
+	for _, c := range subs {
+		ask(c)
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	pending := map[string]bool{}
+	for _, c := range subs {
+		pending[c] = true
+	}
+	recheck := make(chan string, len(subs))
+	for len(pending) > 0 {
+		select {
+		case a := <-ch:
+			if !pending[a.component] {
+				continue
+			}
+			if a.recheck == 0 {
+				delete(pending, a.component)
+				continue
+			}
+			s.log.Info("component deferred the update", "deployment", deploymentID, "component", a.component,
+				"recheckAfter", a.recheck.String(), "message", a.message)
+			c := a.component
+			time.AfterFunc(a.recheck, func() {
+				select {
+				case recheck <- c:
+				default: // Notify has returned or is already asking again
+				}
+			})
+		case c := <-recheck:
+			if pending[c] {
+				ask(c)
+			}
+		case <-deadline.C:
+			s.log.Warn("component update wait timed out; the deployment proceeds", "deployment", deploymentID,
+				"components", sortedKeys(pending), "timeout", timeout.String())
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Updated is the deployment engine's Updated hook: subscribers that heard
+// of the update hear that it is done.
+func (s *Server) Updated(deploymentID string) {
+	e := s.ev
+	e.mu.Lock()
+	was := e.notified[deploymentID]
+	delete(e.notified, deploymentID)
+	e.mu.Unlock()
+	if !was {
+		return
+	}
+	for _, c := range e.subscribers(wire.EventComponentUpdates) {
+		e.publish(c, wire.EventComponentUpdates, wire.ComponentUpdatePolicyEvents{
+			PostUpdateEvent: &wire.PostComponentUpdateEvent{DeploymentID: deploymentID}})
+	}
+}

@@ -1,0 +1,240 @@
+package ipc
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/sward-iot/sward/edge/broker"
+	wire "github.com/sward-iot/sward/shared/ipc"
+)
+
+// UserPrefix starts every component's broker user name ("component:<name>"),
+// keeping component users apart from the nucleus's own.
+const UserPrefix = "component:"
+
+// reservedDeny are subjects no component may reach, even with a pubsub grant
+// of every topic: JetStream and KV APIs, the system account, the nucleus's
+// inboxes and control API, nats-server's MQTT bookkeeping, the shadow topics
+// (reached through ShadowManager grants or IPC) and Sward's internal root.
+// Only components holding a wildcard grant need them: the allow lists of
+// the others never reach these subjects.
+var reservedDeny = []string{
+	"$JS.>", "$JSC.>", "$KV.>", "$O.>", "$SYS.>", "$SWARD.>", "_INBOX.>",
+	"$MQTT.JSA.>", "$MQTT.msgs.>", "$MQTT.rmsgs.>", "$MQTT.sess.>",
+	"$aws.>", "sward.control.>", "sward.component.>",
+}
+
+// Identity is one component's broker credential for its current session.
+type Identity struct {
+	Component string
+	User      string
+	Password  string
+	// Inbox is the component's private reply prefix (SWARD_INBOX_PREFIX).
+	Inbox string
+	// used: a session has started with this credential; the next session
+	// gets a new one.
+	used bool
+}
+
+// Env is the credential part of the component's environment.
+func (id *Identity) Env() map[string]string {
+	return map[string]string{
+		wire.EnvNATSUser:     id.User,
+		wire.EnvNATSPassword: id.Password,
+		wire.EnvInboxPrefix:  id.Inbox,
+		wire.EnvIPCPrefix:    wire.IPCPrefix(id.Component),
+		wire.EnvEventPrefix:  wire.EventPrefix(id.Component),
+	}
+}
+
+// Registry holds the identities and ACLs of the deployed components and
+// pushes them to the broker (through SetUsers, a config reload: other
+// clients stay connected).
+type Registry struct {
+	setUsers func([]broker.User) error
+	log      *slog.Logger
+
+	mu   sync.Mutex
+	ids  map[string]*Identity
+	acls map[string]ACL
+}
+
+// NewRegistry returns an empty registry; setUsers receives the component
+// users on every change (the caller adds its own users and reloads).
+func NewRegistry(setUsers func([]broker.User) error, log *slog.Logger) *Registry {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Registry{setUsers: setUsers, log: log.With("service", "ipc"), ids: map[string]*Identity{}, acls: map[string]ACL{}}
+}
+
+// Set makes components (name → configuration) the deployed set: new ones
+// get a credential, removed ones lose theirs (their connections close), and
+// every ACL is read again from its configuration. One broker reload.
+func (r *Registry) Set(configs map[string]map[string]any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name := range r.ids {
+		if _, ok := configs[name]; !ok {
+			delete(r.ids, name)
+			delete(r.acls, name)
+			r.log.Info("component credential revoked", "component", name)
+		}
+	}
+	for name, cfg := range configs {
+		if !wire.ValidSubjectName(name) {
+			r.log.Warn("component name cannot form IPC subjects; it gets no broker identity", "component", name)
+			continue
+		}
+		acl, errs := ParseACL(name, cfg)
+		for _, err := range errs {
+			r.log.Warn("accessControl policy ignored", "component", name, "error", err)
+		}
+		r.acls[name] = acl
+		if _, ok := r.ids[name]; !ok {
+			r.ids[name] = newIdentity(name)
+		}
+	}
+	return r.pushLocked()
+}
+
+// Session returns the credential a new session of component starts with:
+// the one Set made, the first time; a fresh one (one broker reload, the
+// old one's connections close) after that. ok is false for a component
+// without an identity.
+func (r *Registry) Session(component string) (env map[string]string, ok bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, ok := r.ids[component]
+	if !ok {
+		return nil, false, nil
+	}
+	if id.used {
+		id = newIdentity(component)
+		r.ids[component] = id
+		if err := r.pushLocked(); err != nil {
+			return nil, true, err
+		}
+		r.log.Info("component credential rotated", "component", component)
+	}
+	id.used = true
+	return id.Env(), true, nil
+}
+
+// ACL returns the component's access control (empty: deny all).
+func (r *Registry) ACL(component string) ACL {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.acls[component]
+}
+
+// Known reports whether component is deployed with an identity.
+func (r *Registry) Known(component string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.ids[component]
+	return ok
+}
+
+func (r *Registry) pushLocked() error {
+	users := make([]broker.User, 0, len(r.ids))
+	for _, name := range sortedKeys(r.ids) {
+		id := r.ids[name]
+		perms, dropped := r.permissionsLocked(name)
+		for _, d := range dropped {
+			r.log.Warn("pubsub resource cannot be expressed as a NATS subject; not granted", "component", name, "resource", d)
+		}
+		users = append(users, broker.User{Name: id.User, Password: id.Password, Permissions: perms})
+	}
+	return r.setUsers(users)
+}
+
+// permissionsLocked translates a component's ACL into broker permissions:
+// its own IPC, event and inbox subjects, pubsub topics, and shadow topics.
+func (r *Registry) permissionsLocked(name string) (broker.Permissions, []string) {
+	id, acl := r.ids[name], r.acls[name]
+	p := broker.Permissions{
+		PublishAllow:   []string{wire.IPCPrefix(name) + ".*"},
+		SubscribeAllow: []string{wire.EventPrefix(name) + ".*", id.Inbox + ".>"},
+		AllowResponses: true,
+	}
+	var dropped []string
+	wild := false
+	add := func(list *[]string, topic string) {
+		s, ok := TopicSubject(topic)
+		if !ok {
+			dropped = append(dropped, topic)
+			return
+		}
+		wild = wild || strings.ContainsAny(s, "*>")
+		*list = append(*list, s)
+	}
+	for _, t := range acl.resources(ServicePubSub, wire.OpPublishToTopic) {
+		add(&p.PublishAllow, t)
+	}
+	for _, t := range acl.resources(ServicePubSub, wire.OpSubscribeToTopic) {
+		add(&p.SubscribeAllow, t)
+	}
+	for _, op := range []struct{ name, verb string }{
+		{wire.OpGetThingShadow, "get"}, {wire.OpUpdateThingShadow, "update"}, {wire.OpDeleteThingShadow, "delete"},
+	} {
+		for _, res := range acl.resources(ServiceShadowManager, op.name) {
+			for _, base := range shadowSubjects(res) {
+				p.PublishAllow = append(p.PublishAllow, base+"."+op.verb)
+				p.SubscribeAllow = append(p.SubscribeAllow, base+"."+op.verb+".>")
+			}
+		}
+	}
+	if wild {
+		// A wildcard may reach other components' subjects and the
+		// nucleus's: deny those (deny wins over allow in nats-server).
+		deny := append([]string(nil), reservedDeny...)
+		for other, oid := range r.ids {
+			if other != name {
+				deny = append(deny, wire.IPCPrefix(other)+".*", wire.EventPrefix(other)+".*", oid.Inbox+".>")
+			}
+		}
+		p.PublishDeny, p.SubscribeDeny = deny, deny
+	}
+	return p, dropped
+}
+
+// shadowSubjects turns a ShadowManager resource ("$aws/things/T/shadow",
+// ".../shadow/name/N", "*") into the NATS subject bases of those shadows.
+func shadowSubjects(resource string) []string {
+	if resource == "*" {
+		return []string{"$aws.things.*.shadow", "$aws.things.*.shadow.name.*"}
+	}
+	parts := strings.Split(resource, "/")
+	ok := len(parts) >= 4 && parts[0] == "$aws" && parts[1] == "things" && parts[3] == "shadow" &&
+		(len(parts) == 4 || (len(parts) == 6 && parts[4] == "name"))
+	if !ok {
+		return nil
+	}
+	for i, p := range parts {
+		if p == "" || strings.ContainsAny(p, ".>") || (strings.Contains(p, "*") && p != "*") {
+			return nil
+		}
+		parts[i] = p
+	}
+	return []string{strings.Join(parts, ".")}
+}
+
+func newIdentity(component string) *Identity {
+	return &Identity{
+		Component: component,
+		User:      UserPrefix + component,
+		Password:  randomHex(16),
+		Inbox:     fmt.Sprintf("%s.%s", wire.InboxRoot, randomHex(8)),
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux
+	return hex.EncodeToString(b)
+}

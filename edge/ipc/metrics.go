@@ -1,0 +1,130 @@
+package ipc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	wire "github.com/sward-iot/sward/shared/ipc"
+)
+
+// Metrics is the Prometheus registry of the nucleus: its own figures and the
+// metrics components put with PutComponentMetric, served on /metrics.
+type Metrics struct {
+	Registry  *prometheus.Registry
+	component *prometheus.GaugeVec
+	requests  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	srv       *http.Server
+	addr      string
+}
+
+// NewMetrics creates the registry with the Go runtime and process collectors
+// and the IPC figures. Other services register theirs on Registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m.component = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sward_component_metric",
+		Help: "Last value a component put with PutComponentMetric, by component, metric name and unit.",
+	}, []string{"component", "name", "unit"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sward_ipc_requests_total",
+		Help: "IPC requests answered, by operation and result code (ok or the error code).",
+	}, []string{"operation", "code"})
+	// Buckets from 50 µs to 1 s: a GetConfiguration answers in about
+	// 100 µs, a CreateLocalDeployment or a waiting ReadMessages in up to
+	// seconds.
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "sward_ipc_request_seconds",
+		Help:    "Time the nucleus took to answer IPC requests, by operation.",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 4, 9),
+	}, []string{"operation"})
+	m.Registry.MustRegister(m.component, m.requests, m.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Serve starts the /metrics endpoint on addr, which must be on loopback
+// (the endpoint has no authentication). It does not block.
+func (m *Metrics) Serve(addr string, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("metrics listener %q is not host:port: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("metrics listener %q is not on loopback: /metrics has no authentication; use 127.0.0.1:<port>", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m.addr = ln.Addr().String()
+	go func() {
+		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics endpoint stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the endpoint's address once Serve has run.
+func (m *Metrics) Addr() string { return m.addr }
+
+// Close stops the endpoint.
+func (m *Metrics) Close() {
+	if m.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = m.srv.Shutdown(ctx)
+	}
+}
+
+func (m *Metrics) put(component string, x wire.Metric) {
+	m.component.WithLabelValues(component, x.Name, x.Unit).Set(x.Value)
+}
+
+func (m *Metrics) observeRequest(op string, err error, d time.Duration) {
+	code := "ok"
+	if err != nil {
+		code = wire.AsError(err).Code
+	}
+	if !isKnownOp(op) {
+		op = "unknown" // keep the label set bounded whatever components send
+	}
+	m.requests.WithLabelValues(op, code).Inc()
+	m.latency.WithLabelValues(op).Observe(d.Seconds())
+}
+
+var metricName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
+
+func checkMetric(m wire.Metric) error {
+	if !metricName.MatchString(m.Name) {
+		return fmt.Errorf("name %q must be 1-128 letters, digits, '_', '.', ':' or '-'", m.Name)
+	}
+	if !slices.Contains(wire.MetricUnits, m.Unit) {
+		return fmt.Errorf("unit %q is not one of %v", m.Unit, wire.MetricUnits)
+	}
+	return nil
+}
+
+var knownOps = []string{wire.OpGetConfiguration, wire.OpUpdateConfiguration, wire.OpSubscribeToConfigurationUpdate,
+	wire.OpSubscribeToValidateConfigurationUpdates, wire.OpSendConfigurationValidityReport, wire.OpUpdateState,
+	wire.OpSubscribeToComponentUpdates, wire.OpDeferComponentUpdate, wire.OpRestartComponent, wire.OpStopComponent,
+	wire.OpGetComponentDetails, wire.OpListComponents, wire.OpCreateLocalDeployment, wire.OpListLocalDeployments,
+	wire.OpGetLocalDeploymentStatus, wire.OpPutComponentMetric, wire.OpGetThingShadow, wire.OpUpdateThingShadow,
+	wire.OpDeleteThingShadow, wire.OpListNamedShadowsForThing}
+
+func isKnownOp(op string) bool { return slices.Contains(knownOps, op) || isStreamOp(op) }

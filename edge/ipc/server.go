@@ -1,0 +1,334 @@
+package ipc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/edge/config"
+	"github.com/sward-iot/sward/edge/lifecycle"
+	ddoc "github.com/sward-iot/sward/shared/deployment"
+	wire "github.com/sward-iot/sward/shared/ipc"
+)
+
+// DefaultMaxInFlight bounds the requests handled at once: enough that a
+// ReadMessages waiting for data or a slow deployment call never holds up
+// GetConfiguration, few enough that a component flooding requests cannot
+// make the nucleus start thousands of goroutines.
+const DefaultMaxInFlight = 64
+
+// maxRequestBytes bounds a request body: the largest legitimate ones are a
+// 30 KB shadow document and a 64 KB deployment; anything bigger is refused
+// before it is decoded.
+const maxRequestBytes = 256 << 10
+
+// Supervisor is what the IPC front end needs of the component supervisor.
+type Supervisor interface {
+	List() []lifecycle.Status
+	Status(name string) (lifecycle.Status, bool)
+	Restart(name string) error
+	Stop(name string) error
+	ReportState(name string, st lifecycle.State) error
+}
+
+// Deployments is what the IPC front end needs of the deployment engine.
+type Deployments interface {
+	CreateLocal(req wire.CreateLocalDeploymentRequest) (string, error)
+	List() ([]ddoc.Status, error)
+	Get(id string) (ddoc.Status, error)
+}
+
+// Shadows serves the ShadowManager operations; errors are *wire.Error.
+type Shadows interface {
+	Get(ctx context.Context, thing, name string) ([]byte, error)
+	Update(ctx context.Context, thing, name string, doc []byte) ([]byte, error)
+	Delete(ctx context.Context, thing, name string) ([]byte, error)
+	ListNamed(ctx context.Context, thing, nextToken string, pageSize int) (names []string, next string, err error)
+}
+
+// Streams serves the stream manager operations by name, JSON in and out;
+// errors are *wire.Error.
+type Streams interface {
+	Handle(ctx context.Context, op string, body []byte) ([]byte, error)
+}
+
+// Options configures a Server. Conn, Registry, Supervisor and Config are
+// required; Deployments, Shadows, Streams and Metrics may be nil (their
+// operations then answer ServiceError).
+type Options struct {
+	Conn        *nats.Conn
+	Registry    *Registry
+	Supervisor  Supervisor
+	Config      *config.Store
+	Deployments Deployments
+	Shadows     Shadows
+	Streams     Streams
+	Metrics     *Metrics
+	MaxInFlight int
+	Logger      *slog.Logger
+}
+
+// Server is the IPC front end: it answers component requests on
+// sward.ipc.<component>.<Operation>, checks them against the caller's
+// accessControl, and delivers subscription events.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	sem  chan struct{}
+	sub  *nats.Subscription
+	ctx  context.Context
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+	ev   *events
+	cfg  *configTimestamps
+}
+
+// New checks opts. It subscribes to nothing until Start.
+func New(opts Options) (*Server, error) {
+	if opts.Conn == nil || opts.Registry == nil || opts.Supervisor == nil || opts.Config == nil {
+		return nil, errors.New("ipc: Options need Conn, Registry, Supervisor and Config")
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("service", "ipc")
+	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight), cfg: newConfigTimestamps()}
+	s.ev = newEvents(opts.Conn, log)
+	return s, nil
+}
+
+// Start subscribes to the operation subjects and follows configuration
+// changes for SubscribeToConfigurationUpdate. It does not block.
+func (s *Server) Start() error {
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	changes, err := s.opts.Config.Watch(s.ctx)
+	if err != nil {
+		return err
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.ev.followConfig(changes)
+	}()
+	s.sub, err = s.opts.Conn.Subscribe(wire.IPCRoot+".>", s.dispatch)
+	if err != nil {
+		return fmt.Errorf("ipc: subscribe %s.>: %w", wire.IPCRoot, err)
+	}
+	// Operations are many small requests: let the subscription buffer a
+	// burst rather than drop it as a slow consumer.
+	_ = s.sub.SetPendingLimits(64<<10, 64<<20)
+	return s.opts.Conn.Flush()
+}
+
+// Shutdown stops answering and waits for requests in flight.
+func (s *Server) Shutdown() {
+	if s.sub != nil {
+		_ = s.sub.Unsubscribe()
+	}
+	if s.stop != nil {
+		s.stop()
+	}
+	s.wg.Wait()
+}
+
+// SessionEnded forgets the subscriptions of a component whose session ended
+// (restart, stop, removal): they belonged to the process that made them.
+func (s *Server) SessionEnded(component string) { s.ev.forget(component) }
+
+// fastOps are answered on the subscription's goroutine: they touch only
+// memory or one KV read, so a goroutine per request would cost more than
+// the work (GetConfiguration is the latency figure of the IPC).
+var fastOps = map[string]bool{
+	wire.OpGetConfiguration: true, wire.OpUpdateState: true, wire.OpPutComponentMetric: true,
+	wire.OpGetComponentDetails: true, wire.OpListComponents: true,
+	wire.OpSubscribeToConfigurationUpdate: true, wire.OpSubscribeToValidateConfigurationUpdates: true,
+	wire.OpSubscribeToComponentUpdates: true, wire.OpSendConfigurationValidityReport: true,
+	wire.OpDeferComponentUpdate: true,
+}
+
+func (s *Server) dispatch(m *nats.Msg) {
+	caller, op, err := wire.ParseOperationSubject(m.Subject)
+	if err != nil {
+		s.reply(m, "", "", nil, wire.Errorf(wire.CodeInvalidArguments, "%v", err))
+		return
+	}
+	if fastOps[op] {
+		s.handle(m, caller, op)
+		return
+	}
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		s.reply(m, caller, op, nil, wire.Errorf(wire.CodeService, "the nucleus is handling %d requests; retry shortly", cap(s.sem)))
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.sem; s.wg.Done() }()
+		s.handle(m, caller, op)
+	}()
+}
+
+func (s *Server) handle(m *nats.Msg, caller, op string) {
+	start := time.Now()
+	var resp any
+	var err error
+	switch {
+	case !s.opts.Registry.Known(caller):
+		// Only a deployed component's own user can publish here, so this
+		// is a component removed while its request was in flight.
+		err = wire.Errorf(wire.CodeUnauthorized, "component %s is not deployed on this device", caller)
+	case len(m.Data) > maxRequestBytes:
+		err = wire.Errorf(wire.CodeInvalidArguments, "request of %d bytes is over the %d byte limit", len(m.Data), maxRequestBytes)
+	default:
+		resp, err = s.call(caller, op, m.Data)
+	}
+	s.reply(m, caller, op, resp, err)
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.observeRequest(op, err, time.Since(start))
+	}
+}
+
+// call runs one operation for caller.
+func (s *Server) call(caller, op string, body []byte) (any, error) {
+	ctx := s.ctx
+	switch op {
+	case wire.OpGetConfiguration:
+		return s.getConfiguration(ctx, caller, body)
+	case wire.OpUpdateConfiguration:
+		return s.updateConfiguration(ctx, caller, body)
+	case wire.OpSubscribeToConfigurationUpdate:
+		var req wire.SubscribeToConfigurationUpdateRequest
+		if err := decode(body, &req); err != nil {
+			return nil, err
+		}
+		if req.ComponentName == "" {
+			req.ComponentName = caller
+		}
+		s.ev.subscribeConfig(caller, req.ComponentName, req.KeyPath)
+		return struct{}{}, nil
+	case wire.OpSubscribeToValidateConfigurationUpdates:
+		if err := decode(body, &struct{}{}); err != nil {
+			return nil, err
+		}
+		s.ev.subscribe(caller, wire.EventValidateConfigurationUpdates)
+		return struct{}{}, nil
+	case wire.OpSendConfigurationValidityReport:
+		var req wire.SendConfigurationValidityReportRequest
+		if err := decode(body, &req); err != nil {
+			return nil, err
+		}
+		return struct{}{}, s.ev.report(caller, req.ConfigurationValidityReport)
+	case wire.OpSubscribeToComponentUpdates:
+		if err := decode(body, &struct{}{}); err != nil {
+			return nil, err
+		}
+		s.ev.subscribe(caller, wire.EventComponentUpdates)
+		return struct{}{}, nil
+	case wire.OpDeferComponentUpdate:
+		var req wire.DeferComponentUpdateRequest
+		if err := decode(body, &req); err != nil {
+			return nil, err
+		}
+		return struct{}{}, s.ev.deferral(caller, req)
+	case wire.OpUpdateState:
+		return s.updateState(caller, body)
+	case wire.OpRestartComponent, wire.OpStopComponent, wire.OpGetComponentDetails, wire.OpListComponents,
+		wire.OpCreateLocalDeployment, wire.OpListLocalDeployments, wire.OpGetLocalDeploymentStatus:
+		return s.cli(ctx, caller, op, body)
+	case wire.OpPutComponentMetric:
+		return s.putMetric(caller, body)
+	case wire.OpGetThingShadow, wire.OpUpdateThingShadow, wire.OpDeleteThingShadow, wire.OpListNamedShadowsForThing:
+		return s.shadow(ctx, caller, op, body)
+	case wire.OpPublishToTopic, wire.OpSubscribeToTopic:
+		return nil, wire.Errorf(wire.CodeInvalidArguments, "%s is a plain NATS publish or subscribe (MQTT topic a/b is subject a.b), under the component's pubsub permissions", op)
+	case wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore:
+		return nil, wire.Errorf(wire.CodeService, "%s needs the AWS IoT Core link, which this nucleus does not run yet", op)
+	}
+	if isStreamOp(op) {
+		return s.stream(ctx, caller, op, body)
+	}
+	return nil, wire.Errorf(wire.CodeUnsupportedOperation, "operation %q is unknown; see docs/ipc.md for the operations", op)
+}
+
+// authorize checks a policy of service grants op on resource, and logs a
+// refusal with the component and what it asked for.
+func (s *Server) authorize(caller, service, op, resource string) error {
+	if s.opts.Registry.ACL(caller).Allows(service, op, resource) {
+		return nil
+	}
+	s.log.Warn("ipc request denied", "component", caller, "operation", op, "resource", resource,
+		"subject", wire.OperationSubject(caller, op))
+	what := ""
+	if resource != "" {
+		what = " on " + resource
+	}
+	return wire.Errorf(wire.CodeUnauthorized, "component %s is not authorized to call %s%s: add a %s policy granting it to the component's accessControl configuration", caller, op, what, service)
+}
+
+func (s *Server) reply(m *nats.Msg, caller, op string, resp any, err error) {
+	if m.Reply == "" {
+		if err != nil {
+			s.log.Debug("ipc request without reply subject failed", "component", caller, "operation", op, "error", err)
+		}
+		return
+	}
+	var data []byte
+	if err != nil {
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			s.log.Error("ipc operation failed", "component", caller, "operation", op, "error", err)
+		}
+		data = wire.MarshalError(err)
+	} else {
+		data, err = json.Marshal(resp)
+		if err != nil {
+			s.log.Error("ipc response not encodable", "component", caller, "operation", op, "error", err)
+			data = wire.MarshalError(err)
+		}
+	}
+	_ = m.Respond(data)
+}
+
+// decode reads a request body strictly: unknown fields and wrong types are
+// InvalidArgumentsError naming the field. An empty body is an empty object.
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			return wire.Errorf(wire.CodeInvalidArguments, "field %q is %s; it must be %s", te.Field, te.Value, te.Type)
+		case errors.As(err, &se):
+			return wire.Errorf(wire.CodeInvalidArguments, "request is not valid JSON at byte %d: %v", se.Offset, err)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return wire.Errorf(wire.CodeInvalidArguments, "request has %s; remove it", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		return wire.Errorf(wire.CodeInvalidArguments, "request is not a JSON object of the operation's fields: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return wire.Errorf(wire.CodeInvalidArguments, "request has data after its JSON object; send one object")
+	}
+	return nil
+}
+
+// SetDeployments sets the deployment engine once it exists (it needs the
+// server's hooks first). Call it before Start.
+func (s *Server) SetDeployments(d Deployments) { s.opts.Deployments = d }
