@@ -171,9 +171,6 @@ func (s *Server) putMetric(caller string, body []byte) (any, error) {
 // shadow answers the ShadowManager operations after the access check on
 // the shadow's resource name.
 func (s *Server) shadow(ctx context.Context, caller, op string, body []byte) (any, error) {
-	if s.opts.Shadows == nil {
-		return nil, unavailable(op)
-	}
 	if op == wire.OpListNamedShadowsForThing {
 		var req wire.ListNamedShadowsForThingRequest
 		if err := decode(body, &req); err != nil {
@@ -184,6 +181,9 @@ func (s *Server) shadow(ctx context.Context, caller, op string, body []byte) (an
 		}
 		if err := s.authorize(caller, ServiceShadowManager, op, "$aws/things/"+req.ThingName); err != nil {
 			return nil, err
+		}
+		if s.opts.Shadows == nil {
+			return nil, unavailable(op)
 		}
 		names, next, err := s.opts.Shadows.ListNamed(ctx, req.ThingName, req.NextToken, req.PageSize)
 		if err != nil {
@@ -210,6 +210,9 @@ func (s *Server) shadow(ctx context.Context, caller, op string, body []byte) (an
 	}
 	if err := s.authorize(caller, ServiceShadowManager, op, res); err != nil {
 		return nil, err
+	}
+	if s.opts.Shadows == nil {
+		return nil, unavailable(op)
 	}
 	var doc []byte
 	var err error
@@ -246,9 +249,6 @@ func isStreamOp(op string) bool {
 // stream answers the stream manager operations after the access check on
 // the stream name (sward.StreamManager policies).
 func (s *Server) stream(ctx context.Context, caller, op string, body []byte) (any, error) {
-	if s.opts.Streams == nil {
-		return nil, unavailable(op)
-	}
 	var probe struct {
 		StreamName string `json:"streamName"`
 		Definition *struct {
@@ -266,6 +266,9 @@ func (s *Server) stream(ctx context.Context, caller, op string, body []byte) (an
 	}
 	if err := s.authorize(caller, ServiceStreamManager, op, res); err != nil {
 		return nil, err
+	}
+	if s.opts.Streams == nil {
+		return nil, unavailable(op)
 	}
 	out, err := s.opts.Streams.Handle(ctx, op, body)
 	if err != nil {

@@ -123,6 +123,7 @@ func StartAt(t testing.TB, root, recipesDir, artifactsDir string, args ...string
 	argv := []string{"run", "--root", n.Root,
 		"--nats-listen", "127.0.0.1:0",
 		"--mqtt-listen", "127.0.0.1:0",
+		"--metrics-listen", "127.0.0.1:0",
 		"--thing-name", "test-thing"}
 	if recipesDir != "" {
 		argv = append(argv, "--recipes", recipesDir)
