@@ -337,3 +337,44 @@ func TestAllowResponsesLetsAUserAnswerRequestsOutsideItsAllowList(t *testing.T) 
 		t.Error("a user without AllowResponses answered on the caller's inbox")
 	}
 }
+
+func TestTLSMapUsersMakesTheClientCertificateTheIdentity(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, pool, _ := selfSigned(t, dir, "server")
+	clientCA, _, _, clientPair := selfSigned(t, dir, "client")
+	o := testOptions(t)
+	o.TLSCert, o.TLSKey, o.TLSClientCA, o.TLSMapUsers = cert, key, clientCA, true
+	o.Users = append(o.Users, User{Name: "CN=client",
+		Permissions: Permissions{PublishAllow: []string{"devices.client.>"}}})
+	b := runBroker(t, o)
+	watcher := connect(t, b, "nucleus")
+	msgs := make(chan *nats.Msg, 4)
+	if _, err := watcher.ChanSubscribe("devices.>", msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := watcher.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	cl := mustMQTT(t, b.MQTTAddr(), mqttClient{id: "cert-only",
+		tls: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientPair}}})
+	wait(t, cl.Publish("devices/client/temp", 1, false, "21"), "publish as the certificate's user")
+	if m := receive(t, msgs, "the certificate user's message"); m.Subject != "devices.client.temp" {
+		t.Fatalf("got %s", m.Subject)
+	}
+	// The mapped user's permissions apply: outside devices.client.> is refused.
+	wait(t, cl.Publish("devices/other/temp", 0, false, "x"), "publish outside the grant")
+	select {
+	case m := <-msgs:
+		t.Errorf("a publish outside the certificate user's permissions got through: %s", m.Subject)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The name alone, without the certificate, does not log in.
+	if c, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: "name-only", user: "CN=client", tls: &tls.Config{RootCAs: pool}}); err == nil {
+		c.Disconnect(0)
+		t.Error("the certificate user logged in by name without its certificate")
+	}
+	if _, err := New(Options{StoreDir: t.TempDir(), TLSMapUsers: true}); err == nil || !strings.Contains(err.Error(), "TLSMapUsers needs TLSClientCA") {
+		t.Errorf("TLSMapUsers without a client CA = %v, want a refusal naming TLSClientCA", err)
+	}
+}

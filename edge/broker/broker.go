@@ -125,6 +125,10 @@ func (b *Broker) serverOptions(users []User, anonymous string) *server.Options {
 		so.TLSVerify = o.TLSClientCA != ""
 		so.TLSConfig = b.natsTLS
 		so.MQTT.TLSConfig = b.mqttTLS
+		// MQTT only: with mapping on, nats-server takes every client's
+		// identity from its certificate, and in-process connections
+		// (the nucleus, the CLI's admin) have none.
+		so.MQTT.TLSMap = o.TLSMapUsers
 	}
 	return so
 }
@@ -267,7 +271,7 @@ func (b *Broker) Connect(user string, opts ...nats.Option) (*nats.Conn, error) {
 // before Start and after Shutdown.
 func (b *Broker) SetUsers(users []User, anonymous string) error {
 	users = append([]User(nil), users...)
-	if err := checkUsers(users, anonymous); err != nil {
+	if err := checkUsers(users, anonymous, b.opts.TLSMapUsers); err != nil {
 		return err
 	}
 	if err := checkExposure(b.tcp, b.natsTLS != nil, anonymous); err != nil {

@@ -68,6 +68,14 @@ type Options struct {
 	// TLSClientCA is a PEM bundle; when set, clients must present a
 	// certificate signed by it (mutual TLS) in addition to their password.
 	TLSClientCA string
+	// TLSMapUsers makes an MQTT client's certificate its identity
+	// (nats-server's verify_and_map on the MQTT listener; NATS clients keep
+	// logging in with passwords): an MQTT client presenting a certificate
+	// signed by TLSClientCA is the user whose Name is the certificate's
+	// subject DN (RFC 2253, e.g. "CN=sensor-7,O=Example"), a DNS or email
+	// SAN; such a user has an empty Password, and nats-server then refuses
+	// it to anyone without the certificate. Requires TLSClientCA.
+	TLSMapUsers bool
 
 	// Users may connect over NATS (user/password) and MQTT
 	// (username/password). An empty list means nobody can connect except
@@ -243,11 +251,14 @@ func (o Options) validate() (tcp []listenAddr, monitor *listenAddr, err error) {
 	if o.TLSClientCA != "" && o.TLSCert == "" {
 		return nil, nil, invalidf("broker: TLSClientCA is set without TLSCert and TLSKey: mutual TLS needs a server certificate")
 	}
+	if o.TLSMapUsers && o.TLSClientCA == "" {
+		return nil, nil, invalidf("broker: TLSMapUsers needs TLSClientCA: certificates can only name users when the broker verifies them")
+	}
 	tcp, monitor, err = o.listeners()
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkUsers(o.Users, o.AnonymousUser); err != nil {
+	if err := checkUsers(o.Users, o.AnonymousUser, o.TLSMapUsers); err != nil {
 		return nil, nil, err
 	}
 	if err := checkExposure(tcp, o.TLSCert != "", o.AnonymousUser); err != nil {
@@ -282,7 +293,9 @@ func checkExposure(tcp []listenAddr, hasTLS bool, anonymous string) error {
 }
 
 // checkUsers validates the user list and the anonymous mapping.
-func checkUsers(users []User, anonymous string) error {
+// checkUsers validates users; certUsers (TLSMapUsers) allows users without
+// a password, who can then log in only with their certificate.
+func checkUsers(users []User, anonymous string, certUsers bool) error {
 	seen := make(map[string]bool, len(users))
 	for i, u := range users {
 		switch {
@@ -294,8 +307,8 @@ func checkUsers(users []User, anonymous string) error {
 			return invalidf("broker: user name %q is reserved for anonymous clients: pick another name", u.Name)
 		case seen[u.Name]:
 			return invalidf("broker: user %q is listed twice: keep one entry", u.Name)
-		case u.Password == "":
-			return invalidf("broker: user %q has no Password: set one (Connect supplies it for in-process clients)", u.Name)
+		case u.Password == "" && !certUsers:
+			return invalidf("broker: user %q has no Password: set one (Connect supplies it for in-process clients), or turn on TLSMapUsers for a certificate user", u.Name)
 		}
 		seen[u.Name] = true
 		if err := u.Permissions.check(u.Name); err != nil {
