@@ -81,6 +81,7 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.StringVar(&opts.NATSListen, "nats-listen", "127.0.0.1:4222", "NATS listener host:port (non-loopback needs --tls-cert/--tls-key)")
 	f.StringVar(&opts.MQTTListen, "mqtt-listen", "127.0.0.1:1883", `MQTT 3.1.1 listener host:port, or "off"`)
 	f.StringVar(&opts.MetricsListen, "metrics-listen", nucleus.DefaultMetricsListen, `Prometheus /metrics endpoint on loopback host:port (port 0: random), or "off"`)
+	f.StringVar(&opts.DevicesFile, "devices", "", "client-device file (YAML): MQTT users, their topics, requireAuth (docs/ipc.md)")
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate (PEM) for the listeners")
 	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key (PEM) for the listeners")
 	f.StringVar(&opts.TLSCA, "tls-ca", "", "CA bundle (PEM) that client certificates must chain to (mutual TLS)")

@@ -25,7 +25,6 @@ import (
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/store"
-	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 // SubjectComponentState carries every component state change as JSON
@@ -77,6 +76,7 @@ type Nucleus struct {
 
 	usersMu    sync.Mutex
 	fixedUsers []broker.User
+	devices    *Devices
 	stopTrim   context.CancelFunc
 }
 
@@ -85,7 +85,17 @@ func New(opts Options) (*Nucleus, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	n := &Nucleus{opts: opts, log: opts.Logger.With("service", "nucleus"), store: store.New(opts.Root)}
+	n := &Nucleus{opts: opts, log: opts.Logger.With("service", "nucleus"), store: store.New(opts.Root), devices: &Devices{}}
+	if opts.DevicesFile != "" {
+		d, err := LoadDevices(opts.DevicesFile)
+		if err != nil {
+			return nil, err
+		}
+		if d.certificateUsers() && opts.TLSCA == "" {
+			return nil, fmt.Errorf("devices file %s: certificate users need --tls-ca, the CA their certificates are signed by", opts.DevicesFile)
+		}
+		n.devices = d
+	}
 	for _, d := range []string{"", dirLogs, dirWork, dirState} {
 		if err := os.MkdirAll(filepath.Join(opts.Root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("root folder %s: %w", opts.Root, err)
@@ -119,6 +129,7 @@ func (n *Nucleus) Start() (err error) {
 		TLSCert:       n.opts.TLSCert,
 		TLSKey:        n.opts.TLSKey,
 		TLSClientCA:   n.opts.TLSCA,
+		TLSMapUsers:   n.devices.certificateUsers(),
 		Users:         n.fixedUsers,
 		AnonymousUser: n.anonymousUser(),
 		Logger:        n.opts.Logger,
@@ -318,20 +329,24 @@ func (n *Nucleus) takeLock() error {
 }
 
 func (n *Nucleus) users(adminPassword, nucleusPassword string) []broker.User {
-	restricted := broker.Permissions{
-		PublishDeny:   []string{control.SubjectPrefix + ".>", SubjectComponentState, wire.IPCRoot + ".>", "$SWARD.>", "$JS.>", "$KV.>"},
-		SubscribeDeny: []string{wire.EventRoot + ".>", wire.InboxRoot + ".>", "_INBOX.>", "$SWARD.>", "$JS.>", "$KV.>"},
-	}
-	return []broker.User{
+	users := []broker.User{
 		{Name: userAdmin, Password: adminPassword},
 		{Name: userNucleus, Password: nucleusPassword},
-		{Name: userDevice, Password: secret(), Permissions: restricted},
+		{Name: userDevice, Password: secret(), Permissions: n.devices.Anonymous.permissions()},
 	}
+	for _, d := range n.devices.Users {
+		users = append(users, broker.User{Name: d.Name, Password: d.Password, Permissions: d.TopicGrants.permissions()})
+	}
+	return users
 }
 
 // anonymousUser maps unauthenticated clients (sensors on the dev loopback
-// MQTT listener) to the device user, only when no listener leaves loopback.
+// MQTT listener) to the device user, only when no listener leaves loopback
+// and the devices file does not require authentication.
 func (n *Nucleus) anonymousUser() string {
+	if n.devices.RequireAuth {
+		return ""
+	}
 	if broker.IsLoopbackAddr(n.opts.NATSListen) && (n.opts.MQTTListen == "off" || broker.IsLoopbackAddr(n.opts.MQTTListen)) {
 		return userDevice
 	}

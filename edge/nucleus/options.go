@@ -58,6 +58,10 @@ type Options struct {
 	// DefaultMetricsListen; when that port is taken the nucleus logs a
 	// warning and runs without the endpoint.
 	MetricsListen string
+	// DevicesFile is the client-device file (see Devices): MQTT/NATS users
+	// with topic permissions, and whether loopback clients must log in.
+	// Empty: anonymous clients on loopback listeners may use every topic.
+	DevicesFile string
 }
 
 // DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no

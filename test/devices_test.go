@@ -1,0 +1,97 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/edge/control"
+	"github.com/sward-iot/sward/test/harness"
+)
+
+func mqttDial(port int, id, user, pass string) (mqtt.Client, error) {
+	opts := mqtt.NewClientOptions().AddBroker(fmt.Sprintf("tcp://127.0.0.1:%d", port)).SetClientID(id).
+		SetUsername(user).SetPassword(pass).SetAutoReconnect(false).SetConnectRetry(false)
+	c := mqtt.NewClient(opts)
+	tok := c.Connect()
+	if !tok.WaitTimeout(10 * time.Second) {
+		return nil, fmt.Errorf("connect timed out")
+	}
+	return c, tok.Error()
+}
+
+func TestClientDevicesLogInWithTheirOwnTopicPermissionsWhenTheDevicesFileRequiresIt(t *testing.T) {
+	devices := filepath.Join(t.TempDir(), "devices.yaml")
+	if err := os.WriteFile(devices, []byte(`
+requireAuth: true
+users:
+  - name: sensor-7
+    password: s3cret
+    publish: ["sensors/sensor-7/#"]
+    subscribe: ["commands/sensor-7/#"]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := harness.Start(t, "", "", "--devices", devices)
+	cred, err := control.ReadCredential(n.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := nats.Connect(cred.NATSURL, nats.UserInfo(cred.User, cred.Password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	seen, err := admin.SubscribeSync("sensors.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	if c, err := mqttDial(n.MQTTPort, "anon", "", ""); err == nil {
+		c.Disconnect(0)
+		t.Error("an anonymous MQTT client connected although requireAuth is true")
+	}
+	if c, err := mqttDial(n.MQTTPort, "wrong", "sensor-7", "guess"); err == nil {
+		c.Disconnect(0)
+		t.Error("a wrong password connected")
+	}
+	c, err := mqttDial(n.MQTTPort, "sensor-7", "sensor-7", "s3cret")
+	if err != nil {
+		t.Fatalf("device with its password: %v", err)
+	}
+	defer c.Disconnect(0)
+	c.Publish("sensors/other/temp", 0, false, "not mine").WaitTimeout(5 * time.Second)
+	if tok := c.Publish("sensors/sensor-7/temp", 1, false, "21"); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish on its own topic: %v", tok.Error())
+	}
+	m, err := seen.NextMsg(10 * time.Second)
+	if err != nil || m.Subject != "sensors.sensor-7.temp" {
+		t.Fatalf("first message seen = %v, %v; want only sensors.sensor-7.temp (sensors/other is not granted)", m, err)
+	}
+}
+
+func TestABadDevicesFileStopsTheStartWithAnErrorNamingTheEntry(t *testing.T) {
+	devices := filepath.Join(t.TempDir(), "devices.yaml")
+	if err := os.WriteFile(devices, []byte("users:\n  - name: sensor-7\n    publish: [\"a/b*\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := harness.RunCLI(t, "run", "--root", t.TempDir(), "--devices", devices,
+		"--nats-listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--metrics-listen", "off")
+	if err == nil {
+		t.Fatal("the nucleus started with a bad devices file")
+	}
+	for _, want := range []string{"users[0] (sensor-7): password is missing", `publish topic "a/b*" cannot be a NATS subject`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("error output lacks %q:\n%s", want, out)
+		}
+	}
+}
