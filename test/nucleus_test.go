@@ -36,8 +36,8 @@ func TestSampleComponentsReachRunningOrFinished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(comps) < 4 {
-		t.Fatalf("want the 4 sample components, the nucleus runs %d: %+v", len(comps), comps)
+	if len(comps) < 5 {
+		t.Fatalf("want the 5 sample components, the nucleus runs %d: %+v", len(comps), comps)
 	}
 	for _, comp := range comps {
 		n.WaitState(comp.Name, 60*time.Second, "RUNNING", "FINISHED")
@@ -45,6 +45,37 @@ func TestSampleComponentsReachRunningOrFinished(t *testing.T) {
 	if got := n.WaitState("com.sward.samples.DeviceInfo", 30*time.Second, "FINISHED"); got.State != "FINISHED" {
 		t.Fatalf("the one-shot DeviceInfo ended %s, want FINISHED", got.State)
 	}
+
+	t.Run("the Python component uses the IPC with nothing but the standard library", func(t *testing.T) {
+		cred, err := control.ReadCredential(n.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := nats.Connect(cred.NATSURL, nats.UserInfo(cred.User, cred.Password))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		sub, err := nc.SubscribeSync("sward.test-thing.health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		// A restart makes it report at once (then every 30 s).
+		if out, err := n.CLI("component", "restart", "com.sward.samples.HealthReporter"); err != nil {
+			t.Fatalf("restart: %v\n%s", err, out)
+		}
+		m, err := sub.NextMsg(30 * time.Second)
+		if err != nil {
+			t.Fatalf("no health record on sward/test-thing/health: %v", err)
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(m.Data, &rec); err != nil || rec["intervalSeconds"] != 30.0 {
+			t.Errorf("health record %s: want intervalSeconds 30, read from its configuration over the IPC", m.Data)
+		}
+	})
 }
 
 func TestKilledComponentProcessIsRestarted(t *testing.T) {

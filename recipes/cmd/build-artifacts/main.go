@@ -3,12 +3,13 @@
 //
 //	go run ./recipes/cmd/build-artifacts -recipes recipes -out build/artifacts [-goos linux -goarch arm64]
 //
-// For every <recipes>/<folder>/recipe.yaml whose folder holds Go sources, it
-// selects the recipe's manifest for the target platform and writes
-// <out>/<ComponentName>/<ComponentVersion>/<file> for each of its artifacts:
-// a file of that name in the component folder is copied; the one artifact
-// left is the binary built from the folder (go build -trimpath -ldflags=-s -w,
-// CGO_ENABLED=0).
+// For every <recipes>/<folder>/recipe.yaml it selects the recipe's manifest
+// for the target platform and writes <out>/<ComponentName>/<ComponentVersion>/<file>
+// for each of its artifacts: a file of that name in the component folder is
+// copied; when the folder holds Go sources, the one artifact left is the
+// binary built from the folder (go build -trimpath -ldflags=-s -w,
+// CGO_ENABLED=0). A folder without Go sources (a script component) must
+// hold all its artifacts.
 package main
 
 import (
@@ -64,7 +65,7 @@ func TargetPlatform(goos, goarch string) recipe.Platform {
 	return recipe.Platform{recipe.KeyOS: goos, recipe.KeyArchitecture: arch}
 }
 
-// Build builds every component with Go sources and returns how many it built.
+// Build builds every component and returns how many had artifacts.
 func Build(o Options, log *slog.Logger) (int, error) {
 	paths, err := filepath.Glob(filepath.Join(o.Recipes, "*", "recipe.yaml"))
 	if err != nil {
@@ -90,12 +91,12 @@ func Build(o Options, log *slog.Logger) (int, error) {
 	return built, nil
 }
 
-// buildComponent builds the component of the recipe at path; false means its
-// folder has no Go sources.
+// buildComponent builds the component of the recipe at path; false means it
+// has no artifacts.
 func buildComponent(path, out string, o Options, log *slog.Logger) (bool, error) {
 	dir := filepath.Dir(path)
 	gofiles, err := filepath.Glob(filepath.Join(dir, "*.go"))
-	if err != nil || len(gofiles) == 0 {
+	if err != nil {
 		return false, err
 	}
 	r, err := recipe.ParseFile(path)
@@ -105,6 +106,9 @@ func buildComponent(path, out string, o Options, log *slog.Logger) (bool, error)
 	sel, err := r.Select(TargetPlatform(o.GOOS, o.GOARCH))
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", r.ID(), err)
+	}
+	if len(gofiles) == 0 && len(sel.Artifacts) == 0 {
+		return false, nil // nothing to build or copy
 	}
 	dest := filepath.Join(out, r.Name, r.Version)
 	if err := os.MkdirAll(dest, 0o755); err != nil {
@@ -124,6 +128,16 @@ func buildComponent(path, out string, o Options, log *slog.Logger) (bool, error)
 			continue
 		}
 		binaries = append(binaries, name)
+	}
+	if len(gofiles) == 0 {
+		// A component without Go sources (a script): its artifacts are
+		// files in its folder, copied above.
+		if len(binaries) > 0 {
+			return false, fmt.Errorf("%s: artifacts %s are not files in %s, and the folder has no Go sources to build them from",
+				r.ID(), strings.Join(binaries, ", "), dir)
+		}
+		log.Info("copied", "component", r.ID(), "artifacts", dest)
+		return true, nil
 	}
 	if len(binaries) != 1 {
 		return false, fmt.Errorf("%s: %s has Go sources, so exactly one artifact of manifest %q must be the binary "+

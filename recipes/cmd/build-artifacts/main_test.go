@@ -73,6 +73,16 @@ Manifests:
         Permission: {Execute: OWNER}
       - URI: s3://b/com.example.Hello/0.1.0/hello.conf
 `,
+	"com.example.Script/run.sh": "echo hi\n",
+	"com.example.Script/recipe.yaml": `RecipeFormatVersion: "2020-01-25"
+ComponentName: com.example.Script
+ComponentVersion: "2.0.0"
+Manifests:
+  - Lifecycle:
+      Run: sh {artifacts:path}/run.sh
+    Artifacts:
+      - URI: s3://b/com.example.Script/2.0.0/run.sh
+`,
 	"com.example.NoSources/recipe.yaml": `RecipeFormatVersion: "2020-01-25"
 ComponentName: com.example.NoSources
 ComponentVersion: "1.0.0"
@@ -99,15 +109,19 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // The manifest for the target platform decides the artifact names: on
 // linux/arm64 the binary is hello-arm, and hello.conf is copied from the
-// component folder. A recipe without Go sources is skipped.
+// component folder. A script component's artifacts are copied; a recipe with
+// neither Go sources nor artifacts is skipped.
 func TestBuildLaysOutArtifactsLikeGreengrassCLI(t *testing.T) {
 	out := t.TempDir()
 	n, err := Build(Options{Recipes: fixtures(t, okRecipes), Out: out, GOOS: "linux", GOARCH: "arm64", Go: "go"}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Errorf("built %d components, want 1 (NoSources has no Go files)", n)
+	if n != 2 {
+		t.Errorf("built %d components, want 2 (Hello built, Script copied; NoSources has nothing)", n)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "com.example.Script", "2.0.0", "run.sh")); err != nil || string(b) != "echo hi\n" {
+		t.Errorf("script artifact = %q, %v; want a copy of run.sh", b, err)
 	}
 	dir := filepath.Join(out, "com.example.Hello", "0.1.0")
 	fi, err := os.Stat(filepath.Join(dir, "hello-arm"))
@@ -121,7 +135,7 @@ func TestBuildLaysOutArtifactsLikeGreengrassCLI(t *testing.T) {
 		t.Errorf("%s holds %d files, want hello-arm and hello.conf", dir, len(entries))
 	}
 	if _, err := os.Stat(filepath.Join(out, "com.example.NoSources")); !os.IsNotExist(err) {
-		t.Errorf("a component without Go sources got an artifact folder: %v", err)
+		t.Errorf("a component without sources or artifacts got an artifact folder: %v", err)
 	}
 }
 
