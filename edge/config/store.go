@@ -315,6 +315,7 @@ func validKey(k string) bool {
 type Change struct {
 	Component string
 	Config    map[string]any
+	Revision  uint64
 }
 
 // Watch delivers every component's current configuration once, then every
@@ -340,7 +341,7 @@ func (s *Store) Watch(ctx context.Context) (<-chan Change, error) {
 				if e == nil {
 					continue // end of the initial values
 				}
-				c := Change{Component: e.Key()}
+				c := Change{Component: e.Key(), Revision: e.Revision()}
 				if e.Operation() == jetstream.KeyValuePut {
 					cfg, err := decode(e.Key(), e.Value())
 					if err != nil {

@@ -94,8 +94,9 @@ func (a ACL) Allows(service, op, resource string) bool {
 		if resource == "" {
 			return true
 		}
+		topics := service == ServicePubSub || service == ServiceMQTTProxy
 		for _, r := range p.Resources {
-			if MatchResource(r, resource) {
+			if MatchResource(r, resource) || (topics && matchTopicFilter(r, resource)) {
 				return true
 			}
 		}
@@ -160,6 +161,23 @@ func MatchResource(pattern, resource string) bool {
 		return false
 	}
 	return match(0, resource)
+}
+
+// matchTopicFilter matches an MQTT topic against a filter with "+" (one
+// level) and "#" (the rest), as pubsub and mqttproxy resources allow.
+func matchTopicFilter(filter, topic string) bool {
+	f, t := strings.Split(filter, "/"), strings.Split(topic, "/")
+	for i, l := range f {
+		switch {
+		case l == "#" && i == len(f)-1:
+			return true
+		case i >= len(t):
+			return false
+		case l != "+" && l != t[i]:
+			return false
+		}
+	}
+	return len(f) == len(t)
 }
 
 // TopicSubject turns a pubsub topic filter (MQTT style, "+" and "#", or a

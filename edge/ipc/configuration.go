@@ -28,11 +28,15 @@ func (s *Server) getConfiguration(ctx context.Context, caller string, body []byt
 	if name == "" {
 		name = caller
 	}
-	cfg, _, err := s.opts.Config.Get(ctx, name)
-	if errors.Is(err, config.ErrNotFound) {
-		return nil, wire.Errorf(wire.CodeResourceNotFound, "component %s has no configuration on this device", name)
-	} else if err != nil {
-		return nil, err
+	cfg, ok := s.cache.get(name)
+	if !ok {
+		var err error
+		cfg, _, err = s.opts.Config.Get(ctx, name)
+		if errors.Is(err, config.ErrNotFound) {
+			return nil, wire.Errorf(wire.CodeResourceNotFound, "component %s has no configuration on this device", name)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	var node any = cfg
 	for i, k := range req.KeyPath {
@@ -109,11 +113,13 @@ func (s *Server) updateConfiguration(ctx context.Context, caller string, body []
 		if err != nil {
 			return nil, wire.Errorf(wire.CodeInvalidArguments, "%v", err)
 		}
-		if _, err = s.opts.Config.Put(ctx, caller, next, rev); errors.Is(err, config.ErrConflict) {
+		newRev, err := s.opts.Config.Put(ctx, caller, next, rev)
+		if errors.Is(err, config.ErrConflict) {
 			continue
 		} else if err != nil {
 			return nil, err
 		}
+		s.cache.put(caller, next, newRev) // read-your-writes before the watch catches up
 		s.cfg.set(caller, leaves, ts)
 		return struct{}{}, nil
 	}
@@ -132,6 +138,38 @@ func leafPaths(prefix []string, v any) [][]string {
 		out = append(out, leafPaths(append(append([]string(nil), prefix...), k), m[k])...)
 	}
 	return out
+}
+
+// configCache holds every component's configuration as the KV watch last
+// delivered it (or a write of this server made it), so GetConfiguration is a
+// map lookup instead of a JetStream request. A revision never goes back.
+type configCache struct {
+	mu  sync.RWMutex
+	cfg map[string]cachedConfig
+}
+
+type cachedConfig struct {
+	cfg map[string]any
+	rev uint64
+}
+
+func newConfigCache() *configCache { return &configCache{cfg: map[string]cachedConfig{}} }
+
+func (c *configCache) get(component string) (map[string]any, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.cfg[component]
+	return e.cfg, ok && e.cfg != nil
+}
+
+// put records cfg at rev (nil: deleted) unless a later revision is known.
+func (c *configCache) put(component string, cfg map[string]any, rev uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.cfg[component]; ok && e.rev > rev {
+		return
+	}
+	c.cfg[component] = cachedConfig{cfg: cfg, rev: rev}
 }
 
 // configTimestamps remembers the timestamp of the last UpdateConfiguration

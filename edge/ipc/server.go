@@ -88,8 +88,9 @@ type Server struct {
 	ctx  context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
-	ev   *events
-	cfg  *configTimestamps
+	ev    *events
+	cfg   *configTimestamps
+	cache *configCache
 }
 
 // New checks opts. It subscribes to nothing until Start.
@@ -104,7 +105,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("service", "ipc")
-	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight), cfg: newConfigTimestamps()}
+	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight), cfg: newConfigTimestamps(), cache: newConfigCache()}
 	s.ev = newEvents(opts.Conn, log)
 	return s, nil
 }
@@ -117,10 +118,19 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
-	s.wg.Add(1)
+	fanout := make(chan config.Change, 64)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		s.ev.followConfig(changes)
+		defer close(fanout)
+		for c := range changes {
+			s.cache.put(c.Component, c.Config, c.Revision)
+			fanout <- c
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.ev.followConfig(fanout)
 	}()
 	s.sub, err = s.opts.Conn.Subscribe(wire.IPCRoot+".>", s.dispatch)
 	if err != nil {

@@ -32,8 +32,9 @@ func measureNATS(cfg config, work string, rep *report) (err error) {
 	rate := rep.add("nats_msgs_per_s", "NATS 1→1 128 B, sward: received", "msgs/s", goal{})
 	lost := rep.add("nats_lost", fmt.Sprintf("NATS 1→1 128 B, sward: lost (of %d)", cfg.natsMsgs), "msgs", noLoss())
 	cpu := rep.add("nats_broker_cpu_us_per_msg", "NATS 1→1 128 B, sward: broker CPU per msg", "µs", goal{})
+	admin := []nats.Option{nats.UserInfo(cred.User, cred.Password)}
 	for i := range cfg.runs {
-		r, err := natsLoad(cred, n.pid(), cfg.natsMsgs)
+		r, err := natsLoad(cred.NATSURL, admin, admin, "perf.nats", n.pid(), cfg.natsMsgs)
 		if err != nil {
 			return err
 		}
@@ -47,25 +48,26 @@ func measureNATS(cfg config, work string, rep *report) (err error) {
 	return nil
 }
 
-// natsLoad publishes count payloadSize-byte messages on one connection to a
-// subscriber on another.
-func natsLoad(cred control.Credential, brokerPID int, count int) (loadResult, error) {
+// natsLoad publishes count payloadSize-byte messages on one connection
+// (pubOpts: its credentials) to a subscriber on another (subOpts), on a
+// subject under prefix.
+func natsLoad(url string, pubOpts, subOpts []nats.Option, prefix string, brokerPID int, count int) (loadResult, error) {
 	id := fmt.Sprintf("perf-%d-%d", time.Now().UnixNano()%1e6, runCounter.Add(1))
-	subject := "perf.nats." + id
+	subject := prefix + "." + id
 	var asyncErr atomic.Value // the first slow-consumer or protocol error, if any
-	connect := func(name string) (*nats.Conn, error) {
-		return nats.Connect(cred.NATSURL, nats.Name(name), nats.UserInfo(cred.User, cred.Password),
+	connect := func(name string, opts []nats.Option) (*nats.Conn, error) {
+		return nats.Connect(url, append([]nats.Option{nats.Name(name),
 			nats.Timeout(clientTimeout), nats.NoReconnect(),
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { asyncErr.CompareAndSwap(nil, err) }))
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { asyncErr.CompareAndSwap(nil, err) })}, opts...)...)
 	}
-	subConn, err := connect(id + "-sub")
+	subConn, err := connect(id+"-sub", subOpts)
 	if err != nil {
-		return loadResult{}, fmt.Errorf("connect to %s as %s: %w", cred.NATSURL, cred.User, err)
+		return loadResult{}, fmt.Errorf("connect to %s: %w", url, err)
 	}
 	defer subConn.Close()
-	pubConn, err := connect(id + "-pub")
+	pubConn, err := connect(id+"-pub", pubOpts)
 	if err != nil {
-		return loadResult{}, fmt.Errorf("connect to %s as %s: %w", cred.NATSURL, cred.User, err)
+		return loadResult{}, fmt.Errorf("connect to %s: %w", url, err)
 	}
 	defer pubConn.Close()
 

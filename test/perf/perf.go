@@ -10,7 +10,7 @@ import (
 )
 
 // allFigures are the -only names, in the order they are measured.
-var allFigures = []string{"idle", "start", "deploy", "git", "mqtt", "nats"}
+var allFigures = []string{"idle", "start", "deploy", "git", "mqtt", "nats", "ipc"}
 
 // config is what the flags set.
 type config struct {
@@ -98,6 +98,8 @@ func run(cfg config) (*report, error) {
 			err = measureMQTT(cfg, work, rep)
 		case "nats":
 			err = measureNATS(cfg, work, rep)
+		case "ipc":
+			err = measureIPC(cfg, work, rep)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))
