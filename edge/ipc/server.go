@@ -81,13 +81,13 @@ type Options struct {
 // sward.ipc.<component>.<Operation>, checks them against the caller's
 // accessControl, and delivers subscription events.
 type Server struct {
-	opts Options
-	log  *slog.Logger
-	sem  chan struct{}
-	sub  *nats.Subscription
-	ctx  context.Context
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	opts  Options
+	log   *slog.Logger
+	sem   chan struct{}
+	sub   *nats.Subscription
+	ctx   context.Context
+	stop  context.CancelFunc
+	wg    sync.WaitGroup
 	ev    *events
 	cfg   *configTimestamps
 	cache *configCache

@@ -145,4 +145,3 @@ func getConfigLatency(url string, env client.Env) (p50, p99 float64, err error) 
 	slices.Sort(lat)
 	return lat[len(lat)/2], lat[len(lat)*99/100], nil
 }
-
