@@ -155,7 +155,13 @@ const recipeA = `    color: blue
       - {name: list-granted, call: ListComponents}
       - {name: metric, call: PutComponentMetric, body: {metrics: [{name: probe_checks, unit: COUNT, value: 42}]}}
       - {name: metric-bad-unit, call: PutComponentMetric, body: {metrics: [{name: x, unit: PARSECS, value: 1}]}}
-      - {name: shadow-ungranted, call: GetThingShadow, body: {thingName: test-thing}}
+      - {name: shadow-ungranted, call: GetThingShadow, body: {thingName: other-thing}}
+      - {name: shadow-update, call: UpdateThingShadow, body: {thingName: test-thing, payload: {state: {reported: {temp: 21}}}}}
+      - {name: shadow-get, call: GetThingShadow, body: {thingName: test-thing}}
+      - {name: shadow-named-ungranted, call: GetThingShadow, body: {thingName: test-thing, shadowName: secret}}
+      - {name: shadow-bad-document, call: UpdateThingShadow, body: {thingName: test-thing, payload: {nostate: 1}}}
+      - {name: shadow-topic-granted, pub: $aws.things.test-thing.shadow.get}
+      - {name: shadow-topic-ungranted, pub: $aws.things.other-thing.shadow.get}
       - {name: malformed-json, call: GetConfiguration, raw: "{not json"}
       - {name: wrong-type, call: GetConfiguration, body: {keyPath: color}}
       - {name: unknown-field, call: GetConfiguration, body: {bogus: 1}}
@@ -168,7 +174,9 @@ const recipeA = `    color: blue
         com.example:cli:1: {operations: [GetComponentDetails], resources: [com.example.Foo]}
         com.example:cli:2: {operations: [ListComponents], resources: ["*"]}
       aws.greengrass.ipc.componentmetric:
-        com.example:metrics:1: {operations: [PutComponentMetric], resources: ["*"]}`
+        com.example:metrics:1: {operations: [PutComponentMetric], resources: ["*"]}
+      aws.greengrass.ShadowManager:
+        com.example:shadow:1: {operations: [GetThingShadow, UpdateThingShadow], resources: [$aws/things/test-thing/shadow]}`
 
 var wantA = map[string]want{
 	"pub-own-topic": allowed, "pub-ungranted-topic": refused(violation),
@@ -179,7 +187,9 @@ var wantA = map[string]want{
 	"update-own": allowed, "update-stale": refused("FailedUpdateConditionCheckError"),
 	"update-acl": refused("UnauthorizedError"), "details-granted": allowed, "stop-ungranted": refused("UnauthorizedError"),
 	"list-granted": allowed, "metric": allowed, "metric-bad-unit": refused("InvalidArgumentsError"),
-	"shadow-ungranted": refused("UnauthorizedError"),
+	"shadow-ungranted": refused("UnauthorizedError"), "shadow-update": allowed, "shadow-get": allowed,
+	"shadow-named-ungranted": refused("UnauthorizedError"), "shadow-bad-document": refused("InvalidArgumentsError"),
+	"shadow-topic-granted": allowed, "shadow-topic-ungranted": refused(violation),
 	"malformed-json":   refused("InvalidArgumentsError"), "wrong-type": refused("InvalidArgumentsError"),
 	"unknown-field": refused("InvalidArgumentsError"), "unknown-operation": refused("UnsupportedOperationError"),
 }
@@ -249,6 +259,15 @@ func TestIPCAccessControlMatrixWithRealComponents(t *testing.T) {
 		}
 		if cfg := storedConfig(t, n, "com.example"); !strings.Contains(cfg, `"shade":"dark"`) {
 			t.Errorf("stored configuration = %s, want the update-own merge (shade dark)", cfg)
+		}
+	})
+	t.Run("the shadow the component updated is the one the CLI reads", func(t *testing.T) {
+		if got := probeResults(t, n, "com.example")["shadow-get"]; !strings.Contains(string(got.Reply), `"reported":{"temp":21}`) {
+			t.Errorf("GetThingShadow reply = %s", got.Reply)
+		}
+		out, err := n.CLI("shadow", "get", "--thing", "test-thing")
+		if err != nil || !strings.Contains(out, `"temp": 21`) && !strings.Contains(out, `"temp":21`) {
+			t.Errorf("sward shadow get: %v\n%s", err, out)
 		}
 	})
 	t.Run("denials are logged with component and subject", func(t *testing.T) {

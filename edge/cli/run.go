@@ -82,6 +82,8 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.StringVar(&opts.MQTTListen, "mqtt-listen", "127.0.0.1:1883", `MQTT 3.1.1 listener host:port, or "off"`)
 	f.StringVar(&opts.MetricsListen, "metrics-listen", nucleus.DefaultMetricsListen, `Prometheus /metrics endpoint on loopback host:port (port 0: random), or "off"`)
 	f.StringVar(&opts.DevicesFile, "devices", "", "client-device file (YAML): MQTT users, their topics, requireAuth (docs/ipc.md)")
+	f.IntVar(&opts.ShadowMaxBytes, "shadow-max-bytes", 0, "largest local shadow document in bytes (default 8192, at most 30720)")
+	f.IntVar(&opts.ShadowRate, "shadow-rate", 0, "shadow requests per second per thing (default 20; negative: unlimited)")
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate (PEM) for the listeners")
 	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key (PEM) for the listeners")
 	f.StringVar(&opts.TLSCA, "tls-ca", "", "CA bundle (PEM) that client certificates must chain to (mutual TLS)")

@@ -96,3 +96,27 @@ func TestDiffPathsListsChangedLeaves(t *testing.T) {
 		t.Errorf("diffPaths = %v, want [gone new/n o/p]", got)
 	}
 }
+
+func TestOverlapsFindsSubjectsMatchingBothFilters(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{">", "$aws.things.x", true},
+		{"a.out.>", "$aws.>", false},
+		{"a.*.c", "a.b.>", true},
+		{"a.b", "a.b.>", false},
+		{"a.*", "*.b", true},
+		{"sward.ipc.com.example.*", "sward.ipc.com.example.Foo.*", false},
+		{"sward.ipc.com.example.Foo.*", "sward.>", true},
+		{"x.y", "x.y", true},
+		{"x.y", "x.z", false},
+	} {
+		if got := overlaps(tc.a, tc.b); got != tc.want {
+			t.Errorf("overlaps(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+		if got := overlaps(tc.b, tc.a); got != tc.want {
+			t.Errorf("overlaps(%q, %q) = %v, want %v (symmetric)", tc.b, tc.a, got, tc.want)
+		}
+	}
+}

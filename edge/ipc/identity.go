@@ -25,7 +25,7 @@ const UserPrefix = "component:"
 var reservedDeny = []string{
 	"$JS.>", "$JSC.>", "$KV.>", "$O.>", "$SYS.>", "$SWARD.>", "_INBOX.>",
 	"$MQTT.JSA.>", "$MQTT.msgs.>", "$MQTT.rmsgs.>", "$MQTT.sess.>",
-	"$aws.>", "sward.control.>", "sward.component.>",
+	"$aws.>", "sward.control.>", "sward.component.>", "sward.shadow.>",
 }
 
 // Identity is one component's broker credential for its current session.
@@ -163,14 +163,14 @@ func (r *Registry) permissionsLocked(name string) (broker.Permissions, []string)
 		AllowResponses: true,
 	}
 	var dropped []string
-	wild := false
+	var grants []string // the pubsub subjects granted, to know what to deny
 	add := func(list *[]string, topic string) {
 		s, ok := TopicSubject(topic)
 		if !ok {
 			dropped = append(dropped, topic)
 			return
 		}
-		wild = wild || strings.ContainsAny(s, "*>")
+		grants = append(grants, s)
 		*list = append(*list, s)
 	}
 	for _, t := range acl.resources(ServicePubSub, wire.OpPublishToTopic) {
@@ -179,28 +179,72 @@ func (r *Registry) permissionsLocked(name string) (broker.Permissions, []string)
 	for _, t := range acl.resources(ServicePubSub, wire.OpSubscribeToTopic) {
 		add(&p.SubscribeAllow, t)
 	}
+	shadowGrants := false
 	for _, op := range []struct{ name, verb string }{
 		{wire.OpGetThingShadow, "get"}, {wire.OpUpdateThingShadow, "update"}, {wire.OpDeleteThingShadow, "delete"},
 	} {
 		for _, res := range acl.resources(ServiceShadowManager, op.name) {
 			for _, base := range shadowSubjects(res) {
+				shadowGrants = true
 				p.PublishAllow = append(p.PublishAllow, base+"."+op.verb)
 				p.SubscribeAllow = append(p.SubscribeAllow, base+"."+op.verb+".>")
 			}
 		}
 	}
-	if wild {
-		// A wildcard may reach other components' subjects and the
-		// nucleus's: deny those (deny wins over allow in nats-server).
-		deny := append([]string(nil), reservedDeny...)
-		for other, oid := range r.ids {
-			if other != name {
-				deny = append(deny, wire.IPCPrefix(other)+".*", wire.EventPrefix(other)+".*", oid.Inbox+".>")
-			}
+	// A pubsub grant may reach subjects the component must never touch:
+	// deny those it overlaps (deny wins over allow in nats-server). A
+	// grant of every topic next to shadow grants keeps $aws reachable (the
+	// shadow grants would be denied too otherwise): it then reaches every
+	// shadow, and the nucleus says so in its log.
+	candidates := append([]string(nil), reservedDeny...)
+	for other, oid := range r.ids {
+		if other != name {
+			candidates = append(candidates, wire.IPCPrefix(other)+".*", wire.EventPrefix(other)+".*", oid.Inbox+".>")
 		}
+	}
+	var deny []string
+	for _, d := range candidates {
+		if !overlapsAny(d, grants) {
+			continue
+		}
+		if d == "$aws.>" && shadowGrants {
+			r.log.Warn("component has a pubsub grant covering $aws topics and shadow grants: it can reach every shadow topic", "component", name)
+			continue
+		}
+		deny = append(deny, d)
+	}
+	if len(deny) > 0 {
 		p.PublishDeny, p.SubscribeDeny = deny, deny
 	}
 	return p, dropped
+}
+
+// overlapsAny reports whether some subject matches both filter and one of
+// filters.
+func overlapsAny(filter string, filters []string) bool {
+	for _, f := range filters {
+		if overlaps(filter, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// overlaps reports whether some subject matches both NATS filters a and b.
+func overlaps(a, b string) bool {
+	at, bt := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; ; i++ {
+		switch {
+		case i < len(at) && at[i] == ">":
+			return i < len(bt) // ">" matches one or more tokens
+		case i < len(bt) && bt[i] == ">":
+			return i < len(at)
+		case i == len(at) || i == len(bt):
+			return len(at) == len(bt)
+		case at[i] != bt[i] && at[i] != "*" && bt[i] != "*":
+			return false
+		}
+	}
 }
 
 // shadowSubjects turns a ShadowManager resource ("$aws/things/T/shadow",

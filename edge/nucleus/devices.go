@@ -55,7 +55,7 @@ type DeviceUser struct {
 // device reaches its shadow over MQTT as it would on IoT Core.
 var deviceDeny = []string{"$JS.>", "$JSC.>", "$KV.>", "$O.>", "$SYS.>", "$SWARD.>", "_INBOX.>",
 	"$MQTT.JSA.>", "$MQTT.msgs.>", "$MQTT.rmsgs.>", "$MQTT.sess.>",
-	"sward.control.>", "sward.component.>", wire.IPCRoot + ".>", wire.EventRoot + ".>", wire.InboxRoot + ".>"}
+	"sward.control.>", "sward.component.>", "sward.shadow.>", wire.IPCRoot + ".>", wire.EventRoot + ".>", wire.InboxRoot + ".>"}
 
 // LoadDevices reads and checks a devices file; every problem is named with
 // its place in the file and the fix.

@@ -24,6 +24,7 @@ import (
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/shadow"
 	"github.com/sward-iot/sward/edge/store"
 )
 
@@ -70,6 +71,7 @@ type Nucleus struct {
 	engine     *deployment.Engine
 	control    *control.Server
 	ipc        *ipc.Server
+	shadows    *shadow.Service
 	registry   *ipc.Registry
 	metrics    *ipc.Metrics
 	cancel     context.CancelFunc // stops the watchers
@@ -167,9 +169,17 @@ func (n *Nucleus) Start() (err error) {
 	if err != nil {
 		return err
 	}
+	n.shadows, err = shadow.New(shadow.Options{Conn: n.nc, MaxDocumentBytes: n.opts.ShadowMaxBytes,
+		RequestsPerSecondPerThing: n.opts.ShadowRate, Logger: n.opts.Logger})
+	if err != nil {
+		return err
+	}
+	if err := n.shadows.Start(context.Background()); err != nil {
+		return err
+	}
 	n.metrics = ipc.NewMetrics()
 	n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Registry: n.registry, Supervisor: n.supervisor, Config: configs,
-		Metrics: n.metrics, Logger: n.opts.Logger})
+		Shadows: shadows{n.shadows}, Metrics: n.metrics, Logger: n.opts.Logger})
 	if err != nil {
 		return err
 	}
@@ -291,6 +301,10 @@ func (n *Nucleus) stop(ctx context.Context) error {
 	if n.ipc != nil {
 		n.ipc.Shutdown()
 		n.ipc = nil
+	}
+	if n.shadows != nil {
+		n.shadows.Shutdown()
+		n.shadows = nil
 	}
 	if n.nc != nil {
 		n.nc.Close()

@@ -62,6 +62,10 @@ type Options struct {
 	// with topic permissions, and whether loopback clients must log in.
 	// Empty: anonymous clients on loopback listeners may use every topic.
 	DevicesFile string
+	// ShadowMaxBytes is the largest shadow document (default 8192, at most
+	// 30720); ShadowRate the requests per second per thing (default 20,
+	// negative: unlimited). See edge/shadow.
+	ShadowMaxBytes, ShadowRate int
 }
 
 // DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no

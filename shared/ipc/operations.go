@@ -44,6 +44,9 @@ const (
 	CodeFailedUpdateConditionCheck = "FailedUpdateConditionCheckError"
 	// CodeComponentNotFound: the named component is not deployed.
 	CodeComponentNotFound = "ComponentNotFoundError"
+	// CodeThrottled: a rate limit (the shadow service's per thing) refused
+	// the request; retry later.
+	CodeThrottled = "ThrottlingError"
 )
 
 // GetConfigurationRequest reads a component's configuration under keyPath
