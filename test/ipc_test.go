@@ -190,7 +190,7 @@ var wantA = map[string]want{
 	"shadow-ungranted": refused("UnauthorizedError"), "shadow-update": allowed, "shadow-get": allowed,
 	"shadow-named-ungranted": refused("UnauthorizedError"), "shadow-bad-document": refused("InvalidArgumentsError"),
 	"shadow-topic-granted": allowed, "shadow-topic-ungranted": refused(violation),
-	"malformed-json":   refused("InvalidArgumentsError"), "wrong-type": refused("InvalidArgumentsError"),
+	"malformed-json": refused("InvalidArgumentsError"), "wrong-type": refused("InvalidArgumentsError"),
 	"unknown-field": refused("InvalidArgumentsError"), "unknown-operation": refused("UnsupportedOperationError"),
 }
 
