@@ -10,7 +10,7 @@ import (
 )
 
 // allFigures are the -only names, in the order they are measured.
-var allFigures = []string{"idle", "start", "deploy", "git", "mqtt", "nats", "ipc"}
+var allFigures = []string{"idle", "start", "deploy", "git", "mqtt", "nats", "ipc", "shadow"}
 
 // config is what the flags set.
 type config struct {
@@ -100,6 +100,8 @@ func run(cfg config) (*report, error) {
 			err = measureNATS(cfg, work, rep)
 		case "ipc":
 			err = measureIPC(cfg, work, rep)
+		case "shadow":
+			err = measureShadow(cfg, work, rep)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))
