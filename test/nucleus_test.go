@@ -46,6 +46,26 @@ func TestSampleComponentsReachRunningOrFinished(t *testing.T) {
 		t.Fatalf("the one-shot DeviceInfo ended %s, want FINISHED", got.State)
 	}
 
+	t.Run("the detector keeps every reading in the SensorReadings stream", func(t *testing.T) {
+		harness.Eventually(t, 20*time.Second, "readings in the stream", func() error {
+			out, err := n.CLI("stream", "describe", "SensorReadings", "-o", "json")
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			var info struct {
+				StorageStatus struct {
+					NewestSequenceNumber int64 `json:"newestSequenceNumber"`
+				} `json:"storageStatus"`
+			}
+			if err := json.Unmarshal([]byte(out), &info); err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			if info.StorageStatus.NewestSequenceNumber < 3 {
+				return fmt.Errorf("newest sequence %d", info.StorageStatus.NewestSequenceNumber)
+			}
+			return nil
+		})
+	})
 	t.Run("the Python component uses the IPC with nothing but the standard library", func(t *testing.T) {
 		cred, err := control.ReadCredential(n.Root)
 		if err != nil {

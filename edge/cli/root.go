@@ -16,7 +16,7 @@ func NewRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("root", defaultRoot(), "nucleus root folder (env SWARD_ROOT)")
-	root.AddCommand(newRunCommand(), newComponentCommand(), newDeploymentCommand(), newLogsCommand(), newRecipeCommand(), newShadowCommand())
+	root.AddCommand(newRunCommand(), newComponentCommand(), newDeploymentCommand(), newLogsCommand(), newRecipeCommand(), newShadowCommand(), newStreamCommand())
 	return root
 }
 

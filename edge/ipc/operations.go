@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,18 +234,7 @@ func (s *Server) shadow(ctx context.Context, caller, op string, body []byte) (an
 	return wire.ShadowResponse{Payload: json.RawMessage(doc)}, nil
 }
 
-// Stream manager operations (shared/ipc/stream.go names them).
-var streamOps = []string{"CreateMessageStream", "UpdateMessageStream", "DeleteMessageStream",
-	"DescribeMessageStream", "ListStreams", "AppendMessage", "ReadMessages"}
-
-func isStreamOp(op string) bool {
-	for _, o := range streamOps {
-		if o == op {
-			return true
-		}
-	}
-	return false
-}
+func isStreamOp(op string) bool { return slices.Contains(wire.StreamOperations, op) }
 
 // stream answers the stream manager operations after the access check on
 // the stream name (sward.StreamManager policies).

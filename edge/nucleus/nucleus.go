@@ -26,6 +26,7 @@ import (
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/shadow"
 	"github.com/sward-iot/sward/edge/store"
+	"github.com/sward-iot/sward/edge/stream"
 )
 
 // SubjectComponentState carries every component state change as JSON
@@ -72,6 +73,7 @@ type Nucleus struct {
 	control    *control.Server
 	ipc        *ipc.Server
 	shadows    *shadow.Service
+	streams    *stream.Manager
 	registry   *ipc.Registry
 	metrics    *ipc.Metrics
 	cancel     context.CancelFunc // stops the watchers
@@ -177,9 +179,12 @@ func (n *Nucleus) Start() (err error) {
 	if err := n.shadows.Start(context.Background()); err != nil {
 		return err
 	}
+	if err := n.startStreams(context.Background()); err != nil {
+		return err
+	}
 	n.metrics = ipc.NewMetrics()
 	n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Registry: n.registry, Supervisor: n.supervisor, Config: configs,
-		Shadows: shadows{n.shadows}, Metrics: n.metrics, Logger: n.opts.Logger})
+		Shadows: shadows{n.shadows}, Streams: n.streams, Metrics: n.metrics, Logger: n.opts.Logger})
 	if err != nil {
 		return err
 	}
@@ -305,6 +310,10 @@ func (n *Nucleus) stop(ctx context.Context) error {
 	if n.shadows != nil {
 		n.shadows.Shutdown()
 		n.shadows = nil
+	}
+	if n.streams != nil {
+		n.streams.Shutdown()
+		n.streams = nil
 	}
 	if n.nc != nil {
 		n.nc.Close()

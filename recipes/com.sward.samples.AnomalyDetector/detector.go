@@ -27,6 +27,9 @@ type Options struct {
 	Metrics          []string // metrics to score; empty scores every metric of a reading
 	Params           Params
 	Env              component.Env
+	// ReadingsStream, when set, is the stream (stream manager) every
+	// reading is appended to, created if missing; empty keeps none.
+	ReadingsStream string
 }
 
 // Validate names the first option that cannot work.
@@ -159,11 +162,19 @@ func Start(o Options, log *slog.Logger) (*Service, error) {
 	var lastInvalid time.Time
 	suppressed := 0
 	st := &stats{}
+	var ipcClient *client.Client
+	if env := client.FromEnv(); env.IPCPrefix != "" {
+		ipcClient = client.New(nc, env)
+	}
+	keep := keepReadings(ipcClient, o.ReadingsStream, log)
 	// One subscription delivers messages one at a time, so the scorer
 	// needs no lock.
 	_, err = nc.Subscribe(o.TelemetrySubject, func(m *nats.Msg) {
 		alerts, err := d.Handle(m.Subject, m.Data)
 		st.readings.Add(1)
+		if keep != nil && err == nil {
+			keep(m.Data)
+		}
 		st.alerts.Add(int64(len(alerts)))
 		if err != nil {
 			if time.Since(lastInvalid) >= invalidLogInterval {
@@ -187,10 +198,40 @@ func Start(o Options, log *slog.Logger) (*Service, error) {
 	log.Info("detecting", "telemetry", o.TelemetrySubject, "alerts", d.AlertSubject("<sensorId>"),
 		"window", o.Params.Size, "minSamples", o.Params.MinSamples, "threshold", o.Params.Threshold)
 	svc := &Service{nc: nc, log: log, stop: make(chan struct{})}
-	if env := client.FromEnv(); env.IPCPrefix != "" {
-		go st.report(client.New(nc, env), svc.stop, log)
+	if ipcClient != nil {
+		go st.report(ipcClient, svc.stop, log)
 	}
 	return svc, nil
+}
+
+// readingsStreamBytes bounds the readings stream: at the simulator's three
+// readings a second of about 150 bytes, 16 MiB hold well over a day.
+const readingsStreamBytes = 16 << 20
+
+// keepReadings returns a function appending each reading to the stream
+// name, creating the stream if missing; nil when there is no stream or no
+// nucleus to keep it.
+func keepReadings(c *client.Client, name string, log *slog.Logger) func([]byte) {
+	if c == nil || name == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.CreateMessageStream(ctx, wire.MessageStreamDefinition{Name: name, MaxSize: readingsStreamBytes,
+		StrategyOnFull: wire.OverwriteOldestData, Persistence: wire.PersistenceFile})
+	var we *wire.Error
+	if err != nil && !(errors.As(err, &we) && strings.Contains(we.Message, "already exists")) {
+		log.Warn("readings are not kept: cannot create the stream; add a sward.StreamManager policy", "stream", name, "err", err)
+		return nil
+	}
+	var failed atomic.Bool
+	return func(reading []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if _, err := c.AppendMessage(ctx, name, reading); err != nil && !failed.Swap(true) {
+			log.Warn("reading not appended to the stream (logged once)", "stream", name, "err", err)
+		}
+	}
 }
 
 // Shutdown lets readings already received finish and their alerts go out,

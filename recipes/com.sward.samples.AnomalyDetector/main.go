@@ -37,6 +37,7 @@ func main() {
 	var metrics string
 	flag.StringVar(&o.TelemetrySubject, "telemetry-subject", "sward.telemetry.>", "NATS subject of the readings")
 	flag.StringVar(&o.AlertPrefix, "alert-prefix", "sward.alerts", "alerts go to <prefix>.<sensorId>")
+	flag.StringVar(&o.ReadingsStream, "readings-stream", "", "stream every reading is appended to (stream manager); empty keeps none")
 	flag.StringVar(&metrics, "metrics", "", "metrics to score: a JSON array or comma-separated list; empty scores all")
 	flag.IntVar(&o.Params.Size, "window-size", defaultWindowSize, "values per rolling window")
 	flag.IntVar(&o.Params.MinSamples, "min-samples", defaultMinSamples, "values a window needs before it scores")

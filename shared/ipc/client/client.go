@@ -341,3 +341,29 @@ func (c *Client) Publish(topic string, data []byte) error { return c.nc.Publish(
 func (c *Client) Subscribe(topic string, fn func(*nats.Msg)) (*nats.Subscription, error) {
 	return c.nc.Subscribe(Subject(topic), fn)
 }
+
+// CreateMessageStream creates a stream (sward.StreamManager policy).
+func (c *Client) CreateMessageStream(ctx context.Context, def wire.MessageStreamDefinition) error {
+	return c.Call(ctx, wire.OpCreateMessageStream, wire.CreateMessageStreamRequest{Definition: def}, nil)
+}
+
+// DescribeMessageStream reads a stream's definition, storage and exports.
+func (c *Client) DescribeMessageStream(ctx context.Context, name string) (wire.MessageStreamInfo, error) {
+	var resp wire.MessageStreamInfo
+	err := c.Call(ctx, wire.OpDescribeMessageStream, wire.DescribeMessageStreamRequest{StreamName: name}, &resp)
+	return resp, err
+}
+
+// AppendMessage appends payload to a stream and returns its sequence number.
+func (c *Client) AppendMessage(ctx context.Context, name string, payload []byte) (int64, error) {
+	var resp wire.AppendMessageResponse
+	err := c.Call(ctx, wire.OpAppendMessage, wire.AppendMessageRequest{StreamName: name, Payload: payload}, &resp)
+	return resp.SequenceNumber, err
+}
+
+// ReadMessages reads messages of a stream as opts say.
+func (c *Client) ReadMessages(ctx context.Context, name string, opts wire.ReadMessagesOptions) ([]wire.Message, error) {
+	var resp wire.ReadMessagesResponse
+	err := c.Call(ctx, wire.OpReadMessages, wire.ReadMessagesRequest{StreamName: name, ReadMessagesOptions: opts}, &resp)
+	return resp.Messages, err
+}

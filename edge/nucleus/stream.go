@@ -1,0 +1,58 @@
+package nucleus
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+
+	"github.com/sward-iot/sward/edge/stream"
+	"github.com/sward-iot/sward/edge/stream/export"
+	wire "github.com/sward-iot/sward/shared/ipc"
+)
+
+// StatusStream receives one JSON record per export attempt of every
+// stream (Greengrass's status stream): bounded, oldest dropped, readable
+// with ReadMessages under a sward.StreamManager grant.
+const StatusStream = "SwardExportStatus"
+
+// statusStreamBytes bounds the status stream: a record is about 300 bytes,
+// so 1 MiB keeps the last few thousand attempts, hours of history at the
+// default batch intervals.
+const statusStreamBytes = 1 << 20
+
+// startStreams starts the stream manager with the exporters and its admin
+// API, and makes sure the status stream exists.
+func (n *Nucleus) startStreams(ctx context.Context) error {
+	// Two exports upload at once: enough to keep a cellular link busy,
+	// few enough that a backlog of many streams cannot crowd the device.
+	slots := export.NewSlots(2)
+	var err error
+	n.streams, err = stream.New(stream.Options{
+		Conn:              n.nc,
+		JetStreamStoreDir: filepath.Join(n.opts.Root, "jetstream"),
+		ServeAdmin:        true,
+		Logger:            n.opts.Logger,
+		Exporters: func(ctx context.Context, s stream.ExportSpec) (stream.Exporter, error) {
+			return export.Start(ctx, export.Options{JetStream: s.JetStream, Stream: s.JetStreamName,
+				StreamName: s.StreamName, Definition: s.Definition, Slots: slots, Logger: n.opts.Logger,
+				StatusPublish: func(ctx context.Context, rec []byte) error {
+					_, err := n.streams.Append(ctx, StatusStream, rec)
+					return err
+				}})
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := n.streams.Start(ctx); err != nil {
+		return err
+	}
+	err = n.streams.Create(ctx, wire.MessageStreamDefinition{Name: StatusStream, MaxSize: statusStreamBytes,
+		StrategyOnFull: wire.OverwriteOldestData, Persistence: wire.PersistenceFile})
+	var we *wire.Error
+	if err != nil && errors.As(err, &we) && strings.Contains(we.Message, "already exists") {
+		return nil // it exists (from an earlier start)
+	}
+	return err
+}
