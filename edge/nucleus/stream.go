@@ -3,7 +3,7 @@ package nucleus
 import (
 	"context"
 	"errors"
-	"path/filepath"
+	"os"
 	"strings"
 
 	"github.com/sward-iot/sward/edge/stream"
@@ -27,15 +27,18 @@ func (n *Nucleus) startStreams(ctx context.Context) error {
 	// Two exports upload at once: enough to keep a cellular link busy,
 	// few enough that a backlog of many streams cannot crowd the device.
 	slots := export.NewSlots(2)
+	// A custom endpoint (AWS_ENDPOINT_URL: MinIO, LocalStack, moto) serves
+	// buckets by path; AWS itself by host name.
+	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
 	var err error
 	n.streams, err = stream.New(stream.Options{
 		Conn:              n.nc,
-		JetStreamStoreDir: filepath.Join(n.opts.Root, "jetstream"),
+		JetStreamStoreDir: n.opts.Root, // the broker's StoreDir: nats-server keeps <StoreDir>/jetstream
 		ServeAdmin:        true,
 		Logger:            n.opts.Logger,
 		Exporters: func(ctx context.Context, s stream.ExportSpec) (stream.Exporter, error) {
 			return export.Start(ctx, export.Options{JetStream: s.JetStream, Stream: s.JetStreamName,
-				StreamName: s.StreamName, Definition: s.Definition, Slots: slots, Logger: n.opts.Logger,
+				StreamName: s.StreamName, Definition: s.Definition, Slots: slots, Logger: n.opts.Logger, S3PathStyle: pathStyle,
 				StatusPublish: func(ctx context.Context, rec []byte) error {
 					_, err := n.streams.Append(ctx, StatusStream, rec)
 					return err
