@@ -9,9 +9,6 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
-	"github.com/nats-io/nats.go"
-
-	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/test/harness"
 )
 
@@ -39,15 +36,7 @@ users:
 		t.Fatal(err)
 	}
 	n := harness.Start(t, "", "", "--devices", devices)
-	cred, err := control.ReadCredential(n.Root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := nats.Connect(cred.NATSURL, nats.UserInfo(cred.User, cred.Password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
+	admin := n.AdminConn()
 	seen, err := admin.SubscribeSync("sensors.>")
 	if err != nil {
 		t.Fatal(err)

@@ -308,16 +308,7 @@ func TestIPCAccessControlMatrixWithRealComponents(t *testing.T) {
 // bucket, as the admin.
 func storedConfig(t *testing.T, n *harness.Nucleus, component string) string {
 	t.Helper()
-	cred, err := control.ReadCredential(n.Root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(cred.NATSURL, nats.UserInfo(cred.User, cred.Password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(n.AdminConn())
 	if err != nil {
 		t.Fatal(err)
 	}

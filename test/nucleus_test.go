@@ -67,15 +67,7 @@ func TestSampleComponentsReachRunningOrFinished(t *testing.T) {
 		})
 	})
 	t.Run("the Python component uses the IPC with nothing but the standard library", func(t *testing.T) {
-		cred, err := control.ReadCredential(n.Root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nc, err := nats.Connect(cred.NATSURL, nats.UserInfo(cred.User, cred.Password))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
+		nc := n.AdminConn()
 		sub, err := nc.SubscribeSync("sward.test-thing.health")
 		if err != nil {
 			t.Fatal(err)

@@ -127,15 +127,9 @@ func readDocument(arg string) ([]byte, error) {
 // shadowRequest sends one request to the nucleus of --root as its admin.
 func shadowRequest(cmd *cobra.Command, subject string, payload []byte) ([]byte, error) {
 	root := rootFlag(cmd)
-	cred, err := control.ReadCredential(root)
+	nc, err := control.DialConn(root)
 	if err != nil {
 		return nil, err
-	}
-	nc, err := nats.Connect(cred.NATSURL, nats.UserInfo(cred.User, cred.Password),
-		nats.Timeout(shadowTimeout), nats.Name("sward-cli"), nats.NoReconnect())
-	if err != nil {
-		return nil, fmt.Errorf("%w at root %s (%s does not answer: %v): start it with `sward run --root %s`",
-			control.ErrNotRunning, root, cred.NATSURL, err, root)
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(ctxOf(cmd), shadowTimeout)

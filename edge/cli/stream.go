@@ -338,14 +338,9 @@ func inlineOrFile(flag, v string) ([]byte, error) {
 // extra lengthens the wait, for reads that wait for messages.
 func streamCall(ctx context.Context, cmd *cobra.Command, op string, req, out any, extra time.Duration) error {
 	root := rootFlag(cmd)
-	cred, err := control.ReadCredential(root)
+	nc, err := control.DialConn(root)
 	if err != nil {
 		return err
-	}
-	nc, err := nats.Connect(cred.NATSURL, nats.UserInfo(cred.User, cred.Password),
-		nats.Timeout(streamRequestTimeout), nats.Name("sward-cli"), nats.NoReconnect())
-	if err != nil {
-		return fmt.Errorf("%w at root %s (%s does not answer: %v): start it with `sward run --root %s`", control.ErrNotRunning, root, cred.NATSURL, err, root)
 	}
 	defer nc.Close()
 	body, err := json.Marshal(req)

@@ -24,6 +24,16 @@ const dialTimeout = 2 * time.Second
 // credential it wrote there. A nucleus that is not running yields an error
 // wrapping ErrNotRunning.
 func Dial(root string) (*Client, error) {
+	nc, err := DialConn(root)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{nc: nc}, nil
+}
+
+// DialConn is Dial's admin connection itself, for the requests the control
+// API does not wrap (the shadow topics, the stream manager's admin API).
+func DialConn(root string) (*nats.Conn, error) {
 	cred, err := ReadCredential(root)
 	if err != nil {
 		return nil, err
@@ -37,7 +47,7 @@ func Dial(root string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w at root %s (%s does not answer: %v): start it with `sward run --root %s`", ErrNotRunning, root, cred.NATSURL, err, root)
 	}
-	return &Client{nc: nc}, nil
+	return nc, nil
 }
 
 // NewClient wraps an existing connection (for tests and in-process callers).

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/edge/control"
 )
 
 var (
@@ -59,4 +63,16 @@ func (n *Nucleus) MetricsURL() string {
 		}
 	}
 	return ""
+}
+
+// AdminConn is a NATS connection to the nucleus as its admin (every
+// subject), closed at test cleanup.
+func (n *Nucleus) AdminConn() *nats.Conn {
+	n.t.Helper()
+	nc, err := control.DialConn(n.Root)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.t.Cleanup(nc.Close)
+	return nc
 }
