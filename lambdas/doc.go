@@ -1,5 +1,8 @@
 // Package lambdas is the root of Sward's Go Lambda handlers (aws-lambda-go).
-// Each function lives in lambdas/cmd/<name> with a main.go that only wires
-// clients into a handler; handlers import shared/ and nothing else of the
-// repository.
+// Each function has a handler package (telemetry, release,
+// deploymentevents) whose Handler struct tests call directly, and a
+// lambdas/cmd/<name>/main.go that only reads the environment and wires
+// AWS clients into it. lambdakit holds what they share (JSON logging,
+// environment, the internal-error rule). Handlers import shared/ and
+// nothing else of the repository; README.md is the contract with infra/.
 package lambdas

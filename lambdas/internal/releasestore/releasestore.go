@@ -1,0 +1,151 @@
+// Package releasestore is the releases table as the release and
+// deployment-events Lambdas share it: one item per release, keyed by its
+// IoT job id.
+//
+//	jobId           S   partition key, release.JobID(commit)
+//	commitId        S
+//	thingGroup      S
+//	bucket          S   the artifacts bucket the release came from
+//	manifestKey     S   releases/<commit>/release.json
+//	status          S   IN_PROGRESS | REJECTED | CANCELED
+//	reason          S   why it is REJECTED or CANCELED
+//	abortCriteria   S   the manifest's abort criteria as JSON ("[]" for none)
+//	jobArn          S   once the job exists
+//	updatedAt       S   RFC 3339
+//	devices_<STATUS> N  how many devices are now in each deployment status
+//	                    (IN_PROGRESS, SUCCEEDED, FAILED, REJECTED)
+//
+// The release Lambda writes everything but the counts; the deployment-events
+// Lambda keeps the counts and sets CANCELED when it stops a rollout.
+package releasestore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sward-iot/sward/shared/deploymentstatus"
+	"github.com/sward-iot/sward/shared/release"
+)
+
+// Attribute names.
+const (
+	AttrJobID       = "jobId"
+	AttrCommitID    = "commitId"
+	AttrThingGroup  = "thingGroup"
+	AttrBucket      = "bucket"
+	AttrManifestKey = "manifestKey"
+	AttrStatus      = "status"
+	AttrReason      = "reason"
+	AttrAbort       = "abortCriteria"
+	AttrJobArn      = "jobArn"
+	AttrUpdatedAt   = "updatedAt"
+)
+
+// Status is a release's status.
+type Status string
+
+// The release statuses.
+const (
+	// InProgress: the release was accepted and its job created (or is
+	// being created).
+	InProgress Status = "IN_PROGRESS"
+	// Rejected: the release is invalid and has no job; reason says why.
+	Rejected Status = "REJECTED"
+	// Canceled: the deployment-events Lambda stopped the rollout.
+	Canceled Status = "CANCELED"
+)
+
+// MaxReasonLength bounds a stored reason: the whole problem list of a bad
+// manifest (at most 50 problems) fits, and an item stays far below
+// DynamoDB's 400 KB.
+const MaxReasonLength = 16 << 10
+
+// CountAttr is the attribute counting devices in status s.
+func CountAttr(s deploymentstatus.Status) string { return "devices_" + string(s) }
+
+// Record is a release item as read back.
+type Record struct {
+	JobID      string
+	CommitID   string
+	ThingGroup string
+	Status     Status
+	Reason     string
+	Abort      []release.AbortCriterion
+	Counts     map[deploymentstatus.Status]int64
+}
+
+// Getter reads items.
+type Getter interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+}
+
+// Get reads the release of jobID with a consistent read; nil when there is
+// none.
+func Get(ctx context.Context, db Getter, table, jobID string) (*Record, error) {
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            Key(jobID),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	r := &Record{
+		JobID:      S(out.Item, AttrJobID),
+		CommitID:   S(out.Item, AttrCommitID),
+		ThingGroup: S(out.Item, AttrThingGroup),
+		Status:     Status(S(out.Item, AttrStatus)),
+		Reason:     S(out.Item, AttrReason),
+		Counts:     map[deploymentstatus.Status]int64{},
+	}
+	if a := S(out.Item, AttrAbort); a != "" {
+		if err := json.Unmarshal([]byte(a), &r.Abort); err != nil {
+			return nil, fmt.Errorf("release %s: attribute %s: %w", jobID, AttrAbort, err)
+		}
+	}
+	for _, s := range deploymentstatus.Statuses {
+		if n, ok := out.Item[CountAttr(s)].(*types.AttributeValueMemberN); ok {
+			v, err := strconv.ParseInt(n.Value, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("release %s: attribute %s: %w", jobID, CountAttr(s), err)
+			}
+			r.Counts[s] = v
+		}
+	}
+	return r, nil
+}
+
+// Key is the item key of jobID.
+func Key(jobID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrJobID: &types.AttributeValueMemberS{Value: jobID}}
+}
+
+// S returns a string attribute, "" when missing.
+func S(item map[string]types.AttributeValue, name string) string {
+	if s, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return s.Value
+	}
+	return ""
+}
+
+// Truncate bounds a reason to MaxReasonLength bytes.
+func Truncate(reason string) string {
+	if len(reason) <= MaxReasonLength {
+		return reason
+	}
+	cut := MaxReasonLength
+	for cut > 0 && !utf8.RuneStart(reason[cut]) {
+		cut-- // DynamoDB strings must stay valid UTF-8
+	}
+	return reason[:cut] + "…"
+}

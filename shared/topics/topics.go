@@ -1,0 +1,84 @@
+package topics
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Root is the first level of every Sward topic.
+const Root = "sward"
+
+// Topic filters the IoT rules subscribe to.
+const (
+	TelemetryFilter        = Root + "/+/telemetry/+"
+	DeploymentStatusFilter = Root + "/+/deployments/status"
+)
+
+// SQLVersion is the rules SQL version of both rules. Without it IoT Core
+// uses 2015-10-08, whose semantics differ.
+const SQLVersion = "2016-03-23"
+
+// TelemetryRuleSQL is the telemetry rule. Its output, the telemetry
+// Lambda's event, is {"data": base64 of the payload, "thing": topic(2),
+// "stream": topic(4), "receivedAt": epoch ms}; shared/telemetry.RuleEvent
+// decodes it.
+const TelemetryRuleSQL = "SELECT encode(*, 'base64') AS data, topic(2) AS thing, topic(4) AS stream, timestamp() AS receivedAt FROM '" + TelemetryFilter + "'"
+
+// DeploymentStatusRuleSQL is the deployment status rule. Its output, the
+// deployment-events Lambda's event, is the device's status message with
+// "thing" (topic(2)) and "receivedAt" (epoch ms) added;
+// shared/deploymentstatus.DecodeEvent decodes it.
+const DeploymentStatusRuleSQL = "SELECT *, topic(2) AS thing, timestamp() AS receivedAt FROM '" + DeploymentStatusFilter + "'"
+
+// Telemetry is the topic a device publishes a telemetry stream's batches on.
+func Telemetry(thing, stream string) string {
+	return Root + "/" + thing + "/telemetry/" + stream
+}
+
+// Alerts is the topic the cloud publishes a device's alerts on.
+func Alerts(thing string) string { return Root + "/" + thing + "/alerts" }
+
+// DeploymentStatus is the topic a device reports deployment status on.
+func DeploymentStatus(thing string) string { return Root + "/" + thing + "/deployments/status" }
+
+// Health is the topic a device reports its health on.
+func Health(thing string) string { return Root + "/" + thing + "/health" }
+
+// MaxThingNameLength and MaxStreamLength bound the names in a topic.
+// Thing names are AWS IoT's 128; streams get 64, which keeps the longest
+// telemetry topic (209 bytes) under IoT Core's 256-byte topic limit.
+const (
+	MaxThingNameLength = 128
+	MaxStreamLength    = 64
+)
+
+var (
+	thingChars  = regexp.MustCompile(`^[a-zA-Z0-9:_-]+$`)
+	streamChars = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+)
+
+// ValidateThingName returns an error unless name is an AWS IoT thing name:
+// 1 to 128 letters, digits, ':', '_' and '-'.
+func ValidateThingName(name string) error {
+	if len(name) == 0 || len(name) > MaxThingNameLength || !thingChars.MatchString(name) {
+		return fmt.Errorf("%q is not a thing name; use 1 to %d letters, digits, ':', '_' and '-' (an AWS IoT thing name)", truncate(name), MaxThingNameLength)
+	}
+	return nil
+}
+
+// ValidateStream returns an error unless name is a telemetry stream name:
+// 1 to 64 letters, digits, '.', '_' and '-'. Streams are one topic level
+// and a column of the telemetry archive, so no '/', '+', '#' or spaces.
+func ValidateStream(name string) error {
+	if len(name) == 0 || len(name) > MaxStreamLength || !streamChars.MatchString(name) {
+		return fmt.Errorf("%q is not a stream name; use 1 to %d letters, digits, '.', '_' and '-'", truncate(name), MaxStreamLength)
+	}
+	return nil
+}
+
+func truncate(s string) string {
+	if len(s) <= 60 {
+		return s
+	}
+	return s[:60] + "…"
+}
