@@ -9,12 +9,20 @@ LDFLAGS   := -s -w
 PKGS      := ./...
 MODULE    := github.com/sward-iot/sward
 
+# The Lambdas (lambdas/cmd/<name>) and where `make lambdas` puts each one's
+# `bootstrap`, the folder infra/ deploys. They run on Graviton, linux/arm64
+# as the stack declares; `make lambdas GOARCH=amd64` builds for an x86 host's
+# runtime interface emulator instead (never deploy those).
+LAMBDAS      := telemetry release deployment-events
+LAMBDA_DIST  := dist/lambdas
+LAMBDA_ARCH  := $(if $(filter environment command,$(firstword $(origin GOARCH))),$(GOARCH),arm64)
+
 # The CDK app runs through jsii on the machine's Node 20; these keep its
 # deprecation banners out of test output.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all build build-arm64 artifacts run test tools fmt-check vet unit infra integration fuzz perf clean
+.PHONY: all build build-arm64 artifacts lambdas synth deploy run test tools fmt-check vet unit infra integration fuzz perf clean
 
 all: build
 
@@ -29,6 +37,22 @@ build-arm64:
 ## artifacts: the sample components' binaries in <artifacts>/<Name>/<Version>/ (greengrass-cli layout)
 artifacts:
 	$(GO) run ./recipes/cmd/build-artifacts -recipes recipes -out $(ARTIFACTS)
+
+## lambdas: each Lambda's static `bootstrap` in dist/lambdas/<name>/ (provided.al2023)
+lambdas:
+	@for name in $(LAMBDAS); do \
+		echo "lambdas: $(LAMBDA_DIST)/$$name/bootstrap (linux/$(LAMBDA_ARCH))"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags '$(LDFLAGS)' \
+			-o $(LAMBDA_DIST)/$$name/bootstrap ./lambdas/cmd/$$name || exit 1; \
+	done
+
+## synth: the CloudFormation template in cdk.out/ (see infra/README.md)
+synth: lambdas node_modules/.installed
+	npx cdk synth --quiet
+
+## deploy: the stack to the account and region of the AWS credentials in use
+deploy: lambdas node_modules/.installed
+	npx cdk deploy --all
 
 ## run: the nucleus with the sample components in a development root (Ctrl-C stops everything)
 run: build artifacts
@@ -60,7 +84,8 @@ vet:
 unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '^$(MODULE)/test' -e '^$(MODULE)/infra')
 
-infra: node_modules/.installed
+# The synth, cfn-lint and moto deploy tests use the real Lambda builds.
+infra: node_modules/.installed lambdas
 	$(GO) test -count=1 ./infra/...
 
 integration:
@@ -75,4 +100,4 @@ perf: build
 	$(GO) run ./test/perf -sward $(BIN)/sward
 
 clean:
-	rm -rf $(BIN) build .run cdk.out node_modules
+	rm -rf $(BIN) build dist .run cdk.out node_modules

@@ -1,27 +1,100 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
+	"strconv"
+	"strings"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+)
+
+// Context keys the app reads (`cdk synth -c key=value` or the "context" block
+// of cdk.json). infra/README.md documents each one.
+const (
+	contextThingGroupName   = "thingGroupName"
+	contextLogRetentionDays = "logRetentionDays"
+	contextThresholds       = "thresholds"
+	contextLambdaDist       = "lambdaDist"
 )
 
 // defaultThingGroupName is the thing group used when no thingGroupName
 // context value is given.
 const defaultThingGroupName = "sward-devices"
 
+// defaultLogRetentionDays keeps Lambda and rule-error logs for a month: long
+// enough to look back over a release cycle, short enough that chatty telemetry
+// errors do not pile up cost forever.
+const defaultLogRetentionDays = 30
+
+// defaultLambdaDist is where `make lambdas` writes <name>/bootstrap, relative
+// to the repository root that cdk.json runs the app from.
+const defaultLambdaDist = "dist/lambdas"
+
 // thingGroupNamePattern is the name pattern AWS IoT accepts for thing groups
 // (CreateThingGroup: 1 to 128 characters of [a-zA-Z0-9:_-]).
 var thingGroupNamePattern = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
 
+// retentionDays maps the day counts CloudWatch Logs accepts
+// (PutRetentionPolicy) to the CDK's names for them.
+var retentionDays = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS,
+	5: awslogs.RetentionDays_FIVE_DAYS, 7: awslogs.RetentionDays_ONE_WEEK,
+	14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS,
+	120: awslogs.RetentionDays_FOUR_MONTHS, 150: awslogs.RetentionDays_FIVE_MONTHS,
+	180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS,
+	731: awslogs.RetentionDays_TWO_YEARS, 1096: awslogs.RetentionDays_THREE_YEARS,
+	1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS,
+	3288: awslogs.RetentionDays_NINE_YEARS, 3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+// appConfig is everything the app reads from its context values.
+type appConfig struct {
+	ThingGroupName   string
+	LogRetentionDays int
+	// Thresholds is the telemetry Lambda's SWARD_THRESHOLDS, compact JSON, or
+	// "" when the thresholds context value is unset.
+	Thresholds string
+	LambdaDist string
+}
+
+// readConfig reads every context value of scope, applying defaults, and
+// rejects values AWS would refuse at deploy time so that the mistake shows up
+// at synth with the key's name.
+func readConfig(scope constructs.Construct) (appConfig, error) {
+	cfg := appConfig{LambdaDist: defaultLambdaDist}
+	var err error
+	if cfg.ThingGroupName, err = thingGroupName(scope); err != nil {
+		return cfg, err
+	}
+	if cfg.LogRetentionDays, err = logRetentionDays(scope); err != nil {
+		return cfg, err
+	}
+	if cfg.Thresholds, err = thresholds(scope); err != nil {
+		return cfg, err
+	}
+	if v := scope.Node().TryGetContext(jsii.String(contextLambdaDist)); v != nil {
+		s, ok := v.(string)
+		if !ok || s == "" {
+			return cfg, fmt.Errorf("context value %s must be a non-empty folder path, got %T %v", contextLambdaDist, v, v)
+		}
+		cfg.LambdaDist = s
+	}
+	return cfg, nil
+}
+
 // thingGroupName reads the thingGroupName context value of scope, falling
-// back to defaultThingGroupName, and rejects names AWS IoT would refuse at
-// deploy time so that the mistake shows up at synth.
+// back to defaultThingGroupName.
 func thingGroupName(scope constructs.Construct) (string, error) {
 	name := defaultThingGroupName
-	if v := scope.Node().TryGetContext(jsii.String("thingGroupName")); v != nil {
+	if v := scope.Node().TryGetContext(jsii.String(contextThingGroupName)); v != nil {
 		s, ok := v.(string)
 		if !ok {
 			return "", fmt.Errorf("context value thingGroupName must be a string, got %T %v", v, v)
@@ -32,4 +105,74 @@ func thingGroupName(scope constructs.Construct) (string, error) {
 		return "", fmt.Errorf("context value thingGroupName %q is not a valid IoT thing group name: use 1 to 128 characters of letters, digits, ':', '_' or '-'", name)
 	}
 	return name, nil
+}
+
+// logRetentionDays reads the logRetentionDays context value, a number in
+// cdk.json or a string from `-c logRetentionDays=90`.
+func logRetentionDays(scope constructs.Construct) (int, error) {
+	v := scope.Node().TryGetContext(jsii.String(contextLogRetentionDays))
+	if v == nil {
+		return defaultLogRetentionDays, nil
+	}
+	var days int
+	switch x := v.(type) {
+	case float64:
+		days = int(x)
+		if float64(days) != x {
+			days = -1
+		}
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		if err != nil {
+			days = -1
+		} else {
+			days = n
+		}
+	default:
+		return 0, fmt.Errorf("context value logRetentionDays must be a number of days, got %T %v", v, v)
+	}
+	if _, ok := retentionDays[days]; !ok {
+		return 0, fmt.Errorf("context value logRetentionDays %v is not a retention CloudWatch Logs accepts: use one of %s", v, allowedRetentionDays())
+	}
+	return days, nil
+}
+
+func allowedRetentionDays() string {
+	days := make([]int, 0, len(retentionDays))
+	for d := range retentionDays {
+		days = append(days, d)
+	}
+	sort.Ints(days)
+	s := make([]string, len(days))
+	for i, d := range days {
+		s[i] = strconv.Itoa(d)
+	}
+	return strings.Join(s, ", ")
+}
+
+// thresholds reads the optional thresholds context value: a JSON object in
+// cdk.json, or its text from `-c thresholds='{…}'`. It returns compact JSON,
+// or "" when the value is unset. Its schema belongs to the telemetry Lambda,
+// which validates it at cold start; here it only has to be a JSON object.
+func thresholds(scope constructs.Construct) (string, error) {
+	v := scope.Node().TryGetContext(jsii.String(contextThresholds))
+	if v == nil {
+		return "", nil
+	}
+	var obj map[string]any
+	switch x := v.(type) {
+	case string:
+		if err := json.Unmarshal([]byte(x), &obj); err != nil || obj == nil {
+			return "", fmt.Errorf("context value thresholds must be a JSON object: %q does not parse as one", x)
+		}
+	case map[string]any:
+		obj = x
+	default:
+		return "", fmt.Errorf("context value thresholds must be a JSON object, got %T %v", v, v)
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return "", fmt.Errorf("context value thresholds: %w", err)
+	}
+	return string(b), nil
 }

@@ -40,3 +40,90 @@ func TestThingGroupNameFromContext(t *testing.T) {
 		})
 	}
 }
+
+func TestLogRetentionDaysFromContext(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   any
+		want    int
+		wantErr string
+	}{
+		{name: "default when unset", want: defaultLogRetentionDays},
+		{name: "number from cdk.json", value: float64(90), want: 90},
+		{name: "string from -c", value: "365", want: 365},
+		{name: "not a CloudWatch retention", value: float64(10), wantErr: "use one of 1, 3, 5, 7, 14, 30"},
+		{name: "fraction", value: 30.5, wantErr: "not a retention"},
+		{name: "not a number", value: "month", wantErr: "not a retention"},
+		{name: "wrong type", value: true, wantErr: "must be a number of days"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := map[string]any{}
+			if tt.value != nil {
+				ctx[contextLogRetentionDays] = tt.value
+			}
+			got, err := logRetentionDays(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("logRetentionDays() error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("logRetentionDays() = %d, %v, want %d", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestThresholdsFromContext(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   any
+		want    string
+		wantErr string
+	}{
+		{name: "unset", want: ""},
+		{name: "JSON text from -c", value: `{"temperature": {"max": 80}}`, want: `{"temperature":{"max":80}}`},
+		{name: "object from cdk.json", value: map[string]any{"humidity": map[string]any{"min": 10.0}}, want: `{"humidity":{"min":10}}`},
+		{name: "not JSON", value: "max=80", wantErr: "must be a JSON object"},
+		{name: "JSON but not an object", value: "[1,2]", wantErr: "must be a JSON object"},
+		{name: "wrong type", value: 80.0, wantErr: "must be a JSON object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := map[string]any{}
+			if tt.value != nil {
+				ctx[contextThresholds] = tt.value
+			}
+			got, err := thresholds(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("thresholds() error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("thresholds() = %q, %v, want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadConfigDefaultsAndLambdaDist(t *testing.T) {
+	cfg, err := readConfig(awscdk.NewApp(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := appConfig{ThingGroupName: defaultThingGroupName, LogRetentionDays: defaultLogRetentionDays, LambdaDist: defaultLambdaDist}
+	if cfg != want {
+		t.Errorf("readConfig() = %+v, want %+v", cfg, want)
+	}
+	cfg, err = readConfig(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{contextLambdaDist: "/tmp/x"}}))
+	if err != nil || cfg.LambdaDist != "/tmp/x" {
+		t.Errorf("readConfig() LambdaDist = %q, %v, want /tmp/x", cfg.LambdaDist, err)
+	}
+	if _, err := readConfig(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{contextLambdaDist: ""}})); err == nil {
+		t.Error("readConfig() accepted an empty lambdaDist")
+	}
+}

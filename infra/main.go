@@ -1,9 +1,14 @@
 // Command infra is Sward's cloud half: the CDK app that `cdk deploy` runs
-// (cdk.json at the repository root says `"app": "go run ./infra"`).
+// (cdk.json at the repository root says `"app": "go run ./infra"`). It holds
+// one stack, SwardCloud (cloud_stack.go); infra/README.md describes every
+// resource, the context values and the outputs.
 //
 // Context values (`cdk synth -c key=value` or the "context" block of cdk.json):
 //
-//	thingGroupName  the IoT thing group that Sward deployments target (default "sward-devices")
+//	thingGroupName    the IoT thing group that releases deploy to (default "sward-devices")
+//	logRetentionDays  days the Lambdas' and rules' logs are kept (default 30)
+//	thresholds        JSON object handed to the telemetry Lambda as SWARD_THRESHOLDS (default unset)
+//	lambdaDist        folder of <name>/bootstrap builds (default "dist/lambdas", what `make lambdas` writes)
 package main
 
 import (
@@ -13,6 +18,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 )
+
+// cloudStackName is the one stack's name in CloudFormation.
+const cloudStackName = "SwardCloud"
 
 func main() {
 	defer jsii.Close()
@@ -25,18 +33,24 @@ func main() {
 	app.Synth(nil)
 }
 
-// newApp builds the app and all of its stacks from the context values.
+// newApp builds the app and its stack from the context values.
 func newApp(props *awscdk.AppProps) (awscdk.App, error) {
 	app := awscdk.NewApp(props)
-	group, err := thingGroupName(app)
+	cfg, err := readConfig(app)
 	if err != nil {
 		return nil, err
 	}
-	NewArtifactsStack(app, "SwardArtifacts", &ArtifactsStackProps{
+	if err := checkLambdaDist(cfg.LambdaDist); err != nil {
+		return nil, err
+	}
+	NewCloudStack(app, cloudStackName, &CloudStackProps{
 		StackProps: awscdk.StackProps{
-			Description: jsii.String("Sward artifacts bucket: recipes, artifacts and release manifests uploaded by `sward publish`"),
+			Description: jsii.String("Sward cloud half: artifacts and telemetry buckets, state tables, Lambdas, IoT rules, device policy and role alias"),
 		},
-		ThingGroupName: group,
+		ThingGroupName:   cfg.ThingGroupName,
+		LogRetentionDays: cfg.LogRetentionDays,
+		Thresholds:       cfg.Thresholds,
+		LambdaDist:       cfg.LambdaDist,
 	})
 	return app, nil
 }

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// CloudStackProps configures NewCloudStack. Zero fields take the defaults of
+// the context values of the same names (see context.go).
+type CloudStackProps struct {
+	awscdk.StackProps
+	// ThingGroupName is the IoT thing group that releases deploy to. It is
+	// also the sward:thing-group tag on every resource of the stack.
+	ThingGroupName string
+	// LogRetentionDays is how long the Lambdas' and the rules' logs are kept;
+	// one of the values CloudWatch Logs accepts.
+	LogRetentionDays int
+	// Thresholds is the telemetry Lambda's SWARD_THRESHOLDS (JSON), unset
+	// when "".
+	Thresholds string
+	// LambdaDist holds <name>/bootstrap for each Lambda (`make lambdas`).
+	LambdaDist string
+}
+
+// NewCloudStack builds Sward's cloud half as one stack: the artifacts and
+// telemetry buckets and the state tables (storage.go), the three Lambdas and
+// the artifacts bucket's release notification (functions.go), the IoT topic
+// rules (rules.go), and what a device is given: thing group, device policy,
+// token exchange role and role alias (devices.go). Its outputs are what a
+// device and `sward publish` are configured with.
+//
+// One stack, because its parts refer to each other both ways (the artifacts
+// bucket notifies the release Lambda, which reads the bucket): across stacks
+// that is either a cycle or a custom resource, and exports between stacks
+// freeze what they export.
+func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps) awscdk.Stack {
+	if props == nil {
+		props = &CloudStackProps{}
+	}
+	cfg := appConfig{
+		ThingGroupName:   props.ThingGroupName,
+		LogRetentionDays: props.LogRetentionDays,
+		Thresholds:       props.Thresholds,
+		LambdaDist:       props.LambdaDist,
+	}
+	if cfg.ThingGroupName == "" {
+		cfg.ThingGroupName = defaultThingGroupName
+	}
+	if cfg.LogRetentionDays == 0 {
+		cfg.LogRetentionDays = defaultLogRetentionDays
+	}
+	if _, ok := retentionDays[cfg.LogRetentionDays]; !ok {
+		panic(fmt.Sprintf("NewCloudStack: LogRetentionDays %d is not one of %s", cfg.LogRetentionDays, allowedRetentionDays()))
+	}
+	if cfg.LambdaDist == "" {
+		cfg.LambdaDist = defaultLambdaDist
+	}
+
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	awscdk.Tags_Of(stack).Add(jsii.String("sward:thing-group"), jsii.String(cfg.ThingGroupName), nil)
+
+	st := newStorage(stack)
+	fns := newFunctions(stack, st, cfg)
+	addReleaseNotification(stack, st, fns.release)
+	r := newRules(stack, fns, cfg)
+	dev := newDevices(stack, st, cfg)
+
+	output := func(id string, value *string, description string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+	}
+	output("ArtifactsBucketName", st.artifacts.BucketName(), "Bucket that `sward publish` uploads recipes, artifacts and release manifests to, and devices download from")
+	output("TelemetryBucketName", st.telemetry.BucketName(), "Bucket of the telemetry archive; devices may also write telemetry objects here")
+	// Names that are fixed are output as the literal, not a Ref: the same
+	// value, and one that moto's CloudFormation resolves too.
+	output("ThingGroupName", dev.thingGroup.ThingGroupName(), "Thing group to add devices to: releases deploy to it")
+	output("ThingGroupArn", jsii.String(dev.thingGroupArn), "ARN of the thing group")
+	output("DevicePolicyName", jsii.String(devicePolicyName), "IoT policy to attach to each device certificate")
+	output("TokenExchangeRoleAliasName", jsii.String(roleAliasName), "Role alias a device exchanges its certificate for AWS credentials with (credentials provider URL .../role-aliases/<alias>/credentials)")
+	output("TokenExchangeRoleAliasArn", dev.roleAlias.AttrRoleAliasArn(), "ARN of the role alias")
+	output("TokenExchangeRoleArn", dev.role.RoleArn(), "Role behind the role alias: what device credentials may do")
+	output("ReleasesTableName", st.releases.TableName(), "Releases and the IoT job each one created")
+	output("DeviceStatusTableName", st.deviceStatus.TableName(), "Deployment status and history per device")
+	output("TelemetryFunctionName", fns.telemetry.FunctionName(), "The telemetry Lambda (fed by the "+telemetryRuleName+" rule)")
+	output("ReleaseFunctionName", fns.release.FunctionName(), "The release Lambda (fed by the artifacts bucket's "+releasePrefix+"…"+releaseSuffix+" notifications)")
+	output("DeploymentEventsFunctionName", fns.deploymentEvents.FunctionName(), "The deployment-events Lambda (fed by the "+deploymentEventsRuleName+" rule)")
+	output("RuleErrorsLogGroupName", r.errors.LogGroupName(), "Where the IoT rules write failed actions, with the original payload")
+	return stack
+}

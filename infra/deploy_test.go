@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+)
+
+// motoAccount and motoRegion are where moto_server puts everything: its
+// default account, and the region the test asks for.
+const (
+	motoAccount = "123456789012"
+	motoRegion  = "us-east-1"
+	// deployBudget bounds bootstrap plus deploy: about 25 s on an idle
+	// two-core machine, so four times that before calling it hung.
+	deployBudget = 100 * time.Second
+)
+
+// motoUnsupported is what moto's CloudFormation skips (it logs "No Moto
+// CloudFormation support for <type>" and creates nothing): a deploy to moto
+// proves nothing about these. If moto learns one, or the stack gains another,
+// this list and infra/README.md change together.
+var motoUnsupported = []string{"AWS::CDK::Metadata", "AWS::IoT::ThingGroup", "AWS::IoT::TopicRule", "AWS::S3::BucketPolicy"}
+
+// TestCDKDeploysToMotoCloudFormation deploys the synthesized app with the
+// pinned CDK CLI (`cdk bootstrap`, then `cdk deploy`) into moto_server's
+// CloudFormation, then checks through the service APIs that what the template
+// refers to resolved into real resources: the outputs, the tables' keys, the
+// Lambdas' environment and the invoke permissions' source ARNs, the role
+// alias's role.
+//
+// Two things make it work (infra/README.md explains both): the endpoint is
+// http://localhost:<port>, not 127.0.0.1 (moto reads the bucket of a
+// TemplateURL from the host name unless it is localhost or *.amazonaws.com,
+// so 127.0.0.1 becomes bucket "127" and CreateChangeSet fails with "The
+// specified bucket does not exist"), and `--method=direct` (moto fills in a
+// stack's outputs only when it is created by CreateStack, not by a change
+// set).
+func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
+	asm := synthAssembly(t)
+	motoBin, err := exec.LookPath("moto_server")
+	if err != nil {
+		requireInCI(t, "moto_server is not on PATH (%v): install it with `pip install 'moto[server]'`", err)
+	}
+	endpoint, motoLog := startMoto(t, motoBin)
+
+	ctx, cancel := context.WithTimeout(context.Background(), deployBudget)
+	defer cancel()
+	root, _ := filepath.Abs("..")
+	outputsFile := filepath.Join(t.TempDir(), "outputs.json")
+	env := cdkEnv([]string{
+		"AWS_ENDPOINT_URL=" + endpoint,
+		"AWS_ACCESS_KEY_ID=testing",
+		"AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_REGION=" + motoRegion,
+		"AWS_DEFAULT_REGION=" + motoRegion,
+		"AWS_EC2_METADATA_DISABLED=true",
+	})
+	cdk := filepath.Join(root, "node_modules", ".bin", "cdk")
+	for _, args := range [][]string{
+		{"bootstrap", "aws://" + motoAccount + "/" + motoRegion},
+		{"deploy", cloudStackName, "--method=direct", "--require-approval=never", "--outputs-file", outputsFile},
+	} {
+		cmd := exec.CommandContext(ctx, cdk, append(args, "--app", asm, "--no-notices")...)
+		cmd.Dir = root
+		cmd.Env = env
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("cdk %s: %v (ctx: %v)\n%s\nmoto_server:\n%s", args[0], err, ctx.Err(), b, tail(motoLog.String(), 4000))
+		}
+	}
+
+	var all map[string]map[string]string
+	b, err := os.ReadFile(outputsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &all); err != nil {
+		t.Fatalf("outputs file: %v\n%s", err, b)
+	}
+	out := all[cloudStackName]
+	for _, name := range []string{"ArtifactsBucketName", "TelemetryBucketName", "ThingGroupName", "ThingGroupArn",
+		"DevicePolicyName", "TokenExchangeRoleAliasName", "TokenExchangeRoleAliasArn", "TokenExchangeRoleArn",
+		"ReleasesTableName", "DeviceStatusTableName", "RuleErrorsLogGroupName",
+		"TelemetryFunctionName", "ReleaseFunctionName", "DeploymentEventsFunctionName"} {
+		if v := out[name]; v == "" || strings.Contains(v, "<") {
+			t.Errorf("output %s = %q, want a resolved value", name, v)
+		}
+	}
+	if got, want := out["ArtifactsBucketName"], "sward-artifacts-"+motoAccount+"-"+motoRegion; got != want {
+		t.Errorf("ArtifactsBucketName = %q, want %q", got, want)
+	}
+
+	cfg := aws.Config{
+		Region:      motoRegion,
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	}
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	for table, keys := range map[string]string{"ReleasesTableName": "jobId:HASH", "DeviceStatusTableName": "thingName:HASH sortKey:RANGE"} {
+		d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(out[table])})
+		if err != nil {
+			t.Errorf("DescribeTable %s: %v", out[table], err)
+			continue
+		}
+		var got []string
+		for _, k := range d.Table.KeySchema {
+			got = append(got, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+		}
+		if strings.Join(got, " ") != keys {
+			t.Errorf("%s key schema = %v, want %s", table, got, keys)
+		}
+	}
+
+	iotc := iot.NewFromConfig(cfg, func(o *iot.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	alias, err := iotc.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String(out["TokenExchangeRoleAliasName"])})
+	if err != nil {
+		t.Errorf("DescribeRoleAlias: %v", err)
+	} else if got := aws.ToString(alias.RoleAliasDescription.RoleArn); got != out["TokenExchangeRoleArn"] {
+		t.Errorf("role alias role = %q, want the token exchange role %q", got, out["TokenExchangeRoleArn"])
+	}
+	policies, err := iotc.ListPolicies(ctx, &iot.ListPoliciesInput{})
+	if err != nil {
+		t.Errorf("ListPolicies: %v", err)
+	} else if !slices.ContainsFunc(policies.Policies, func(p iottypes.Policy) bool { return aws.ToString(p.PolicyName) == out["DevicePolicyName"] }) {
+		t.Errorf("device policy %q is not among the IoT policies", out["DevicePolicyName"])
+	}
+
+	// The Lambda API through moto's REST routes (no Lambda client module
+	// in go.mod): environment and invoke permissions.
+	lambdaGet := func(path string, v any) {
+		t.Helper()
+		if err := signedGet(ctx, cfg, endpoint+path, v); err != nil {
+			t.Errorf("GET %s: %v", path, err)
+		}
+	}
+	wantEnv := map[string]map[string]string{
+		"TelemetryFunctionName":        {envTelemetryBucket: out["TelemetryBucketName"]},
+		"ReleaseFunctionName":          {envReleasesTable: out["ReleasesTableName"]},
+		"DeploymentEventsFunctionName": {envReleasesTable: out["ReleasesTableName"], envDeviceStatusTable: out["DeviceStatusTableName"]},
+	}
+	wantSource := map[string]string{
+		"TelemetryFunctionName":        "arn:aws:iot:" + motoRegion + ":" + motoAccount + ":rule/" + telemetryRuleName,
+		"ReleaseFunctionName":          "arn:aws:s3:::" + out["ArtifactsBucketName"],
+		"DeploymentEventsFunctionName": "arn:aws:iot:" + motoRegion + ":" + motoAccount + ":rule/" + deploymentEventsRuleName,
+	}
+	for fn, env := range wantEnv {
+		var conf struct {
+			Configuration struct {
+				Runtime, Handler string
+				Environment      struct{ Variables map[string]string }
+			}
+		}
+		lambdaGet("/2015-03-31/functions/"+out[fn], &conf)
+		if c := conf.Configuration; c.Runtime != "provided.al2023" || c.Handler != "bootstrap" {
+			t.Errorf("%s runtime %q handler %q, want provided.al2023 and bootstrap", fn, c.Runtime, c.Handler)
+		}
+		for k, v := range env {
+			if got := conf.Configuration.Environment.Variables[k]; got != v {
+				t.Errorf("%s %s = %q, want %q", fn, k, got, v)
+			}
+		}
+		var pol struct{ Policy string }
+		lambdaGet("/2015-03-31/functions/"+out[fn]+"/policy", &pol)
+		var doc struct {
+			Statement []struct {
+				Principal struct{ Service string }
+				Condition struct {
+					ArnLike      map[string]string
+					StringEquals map[string]string
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(pol.Policy), &doc); err != nil || len(doc.Statement) != 1 {
+			t.Errorf("%s resource policy %q: want one statement (%v)", fn, pol.Policy, err)
+			continue
+		}
+		s := doc.Statement[0]
+		if s.Condition.ArnLike["AWS:SourceArn"] != wantSource[fn] || s.Condition.StringEquals["AWS:SourceAccount"] != motoAccount {
+			t.Errorf("%s may be invoked by %s from %v in %v, want only from %s in %s", fn, s.Principal.Service,
+				s.Condition.ArnLike, s.Condition.StringEquals, wantSource[fn], motoAccount)
+		}
+	}
+
+	skipped := map[string]bool{}
+	for _, m := range regexp.MustCompile(`No Moto CloudFormation support for (\S+)`).FindAllStringSubmatch(motoLog.String(), -1) {
+		skipped[m[1]] = true
+	}
+	if got := slices.Sorted(maps.Keys(skipped)); !slices.Equal(got, motoUnsupported) {
+		t.Errorf("moto skipped %v, want %v: update motoUnsupported and infra/README.md", got, motoUnsupported)
+	}
+}
+
+// startMoto starts moto_server on a free loopback port, waits until it
+// answers, and stops it (its whole process group) when t ends. It returns the
+// endpoint to use, http://localhost:<port>, and moto's log.
+func startMoto(t *testing.T, motoBin string) (string, *lockedBuffer) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+
+	log := &lockedBuffer{}
+	cmd := exec.Command(motoBin, "-H", "127.0.0.1", "-p", port)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start moto_server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+
+	// moto_server takes a few seconds to import its backends.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://127.0.0.1:" + port + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-done:
+			t.Fatalf("moto_server exited: %s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("moto_server did not answer on port %s within 30 s: %v\n%s", port, err, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "http://localhost:" + port, log
+}
+
+// signedGet GETs url signed for the Lambda API and decodes the JSON answer.
+func signedGet(ctx context.Context, cfg aws.Config, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	creds, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		return err
+	}
+	empty := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "lambda", cfg.Region, time.Now()); err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, body.String())
+	}
+	return json.Unmarshal(body.Bytes(), v)
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Lambda names: the folders of their sources (lambdas/cmd/<name>) and of what
+// `make lambdas` builds from them (dist/lambdas/<name>/bootstrap).
+const (
+	telemetryLambda        = "telemetry"
+	releaseLambda          = "release"
+	deploymentEventsLambda = "deployment-events"
+)
+
+var lambdaNames = []string{telemetryLambda, releaseLambda, deploymentEventsLambda}
+
+// Environment variables the handlers read (the contract with lambdas/).
+const (
+	envTelemetryBucket     = "SWARD_TELEMETRY_BUCKET"
+	envTelemetryStateTable = "SWARD_TELEMETRY_STATE_TABLE"
+	envThresholds          = "SWARD_THRESHOLDS"
+	envReleasesTable       = "SWARD_RELEASES_TABLE"
+	envDeviceStatusTable   = "SWARD_DEVICE_STATUS_TABLE"
+)
+
+// Release notification filter: `sward publish` writes the release manifest
+// last, as releases/<commit>/release.json, once every recipe and artifact it
+// names is in place.
+const (
+	releasePrefix = "releases/"
+	releaseSuffix = "release.json"
+)
+
+// functions are the three Lambdas.
+type functions struct {
+	telemetry, release, deploymentEvents awslambda.Function
+}
+
+// functionSpec is what differs between the three Lambdas.
+type functionSpec struct {
+	id, name, description string
+	// memoryMB also buys CPU: Lambda allots CPU in proportion to memory.
+	memoryMB float64
+	timeout  awscdk.Duration
+	env      map[string]*string
+}
+
+// checkLambdaDist reports which of the Lambda builds is missing from dist, so
+// that synth fails with the fix instead of the CDK's "Cannot find asset".
+func checkLambdaDist(dist string) error {
+	var missing []error
+	for _, name := range lambdaNames {
+		p := filepath.Join(dist, name, "bootstrap")
+		if _, err := os.Stat(p); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				err = fmt.Errorf("%s is missing", p)
+			}
+			missing = append(missing, err)
+		}
+	}
+	if missing != nil {
+		return fmt.Errorf("lambda builds not found (run `make lambdas`, or point the %s context value at a folder of <name>/bootstrap): %w",
+			contextLambdaDist, errors.Join(missing...))
+	}
+	return nil
+}
+
+// newFunctions adds the three Lambdas, each with its own role granting only
+// what its handler does, and its own log group.
+func newFunctions(stack awscdk.Stack, st *storage, cfg appConfig) *functions {
+	telemetryEnv := map[string]*string{
+		envTelemetryBucket:     st.telemetry.BucketName(),
+		envTelemetryStateTable: st.telemetryState.TableName(),
+	}
+	if cfg.Thresholds != "" {
+		telemetryEnv[envThresholds] = jsii.String(cfg.Thresholds)
+	}
+	f := &functions{
+		// Telemetry runs once per message: small and short, so that a stuck
+		// call fails before the next messages queue up behind it.
+		telemetry: newFunction(stack, cfg, functionSpec{
+			id: "TelemetryFunction", name: telemetryLambda,
+			description: "Archives device telemetry to S3 and publishes alerts back to the device",
+			memoryMB:    256, timeout: awscdk.Duration_Seconds(jsii.Number(15)),
+			env: telemetryEnv,
+		}),
+		// Release reads the manifest and HEADs every object it names (with
+		// checksums) before creating the job: a large release is many
+		// requests, hence the longer timeout.
+		release: newFunction(stack, cfg, functionSpec{
+			id: "ReleaseFunction", name: releaseLambda,
+			description: "Validates a published release and creates the IoT Job for the thing group",
+			memoryMB:    256, timeout: awscdk.Duration_Seconds(jsii.Number(120)),
+			env: map[string]*string{envReleasesTable: st.releases.TableName()},
+		}),
+		deploymentEvents: newFunction(stack, cfg, functionSpec{
+			id: "DeploymentEventsFunction", name: deploymentEventsLambda,
+			description: "Records device deployment status and cancels a failing rollout",
+			memoryMB:    256, timeout: awscdk.Duration_Seconds(jsii.Number(30)),
+			env: map[string]*string{
+				envReleasesTable:     st.releases.TableName(),
+				envDeviceStatusTable: st.deviceStatus.TableName(),
+			},
+		}),
+	}
+
+	// telemetry: archive objects, keep its state, publish alerts, and find
+	// the IoT data endpoint at cold start (DescribeEndpoint has no resource).
+	f.telemetry.AddToRolePolicy(allow([]string{"s3:PutObject"}, *st.telemetry.ArnForObjects(jsii.String("*"))))
+	st.telemetryState.GrantReadWriteData(f.telemetry)
+	f.telemetry.AddToRolePolicy(allow([]string{"iot:Publish"}, iotArn(stack, "topic/sward/*/alerts")))
+	f.telemetry.AddToRolePolicy(allow([]string{"iot:DescribeEndpoint"}, "*"))
+
+	// release: read the release and what it names (GetObject also covers
+	// HeadObject; ListBucket turns a missing key into 404 instead of 403, so
+	// the handler can say which object is missing), record it, create the
+	// job for the configured thing group only (a manifest naming another
+	// group is refused by IAM), and look a job up first to stay idempotent.
+	// The bucket ARN is built from its name, not referenced: the bucket's
+	// notification refers to this function already.
+	artifacts := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), stack.Partition(), jsii.String(":s3:::"), st.artifactsBucketName})
+	f.release.AddToRolePolicy(allow([]string{"s3:GetObject"}, *artifacts+"/*"))
+	f.release.AddToRolePolicy(allow([]string{"s3:ListBucket"}, *artifacts))
+	st.releases.GrantWriteData(f.release)
+	group := thingGroupArn(stack, cfg.ThingGroupName)
+	f.release.AddToRolePolicy(allow([]string{"iot:CreateJob"}, group, iotArn(stack, "job/*")))
+	f.release.AddToRolePolicy(allow([]string{"iot:DescribeThingGroup"}, group))
+	f.release.AddToRolePolicy(allow([]string{"iot:DescribeJob"}, iotArn(stack, "job/*")))
+
+	// deployment-events: record status and history, stop a bad rollout.
+	st.releases.GrantReadWriteData(f.deploymentEvents)
+	st.deviceStatus.GrantReadWriteData(f.deploymentEvents)
+	f.deploymentEvents.AddToRolePolicy(allow([]string{"iot:CancelJob", "iot:DescribeJob"}, iotArn(stack, "job/*")))
+	return f
+}
+
+// newFunction adds one Go Lambda (provided.al2023 on arm64, the `bootstrap`
+// binary from cfg.LambdaDist/<name>) with its own log group and role. The
+// role starts with nothing but writing to that log group; the caller grants
+// the rest.
+func newFunction(stack awscdk.Stack, cfg appConfig, spec functionSpec) awslambda.Function {
+	logs := awslogs.NewLogGroup(stack, jsii.String(spec.id+"Logs"), &awslogs.LogGroupProps{
+		Retention: retentionDays[cfg.LogRetentionDays],
+		// Logs go with the function; the retention bounds them meanwhile.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	role := awsiam.NewRole(stack, jsii.String(spec.id+"Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Runs the Sward " + spec.name + " Lambda"),
+	})
+	logs.GrantWrite(role)
+	fn := awslambda.NewFunction(stack, jsii.String(spec.id), &awslambda.FunctionProps{
+		Description:  jsii.String(spec.description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(cfg.LambdaDist, spec.name)), nil),
+		MemorySize:   jsii.Number(spec.memoryMB),
+		Timeout:      spec.timeout,
+		Role:         role,
+		LogGroup:     logs,
+		Environment:  &spec.env,
+	})
+	// The CDK makes a function depend on its role and the role's policy, so
+	// that it is never invoked before its grants exist; cfn-lint's W3005
+	// notes that the role half is implied by the function's Role GetAtt.
+	// Harmless, and not ours to change.
+	fn.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String("cfn-lint"),
+		map[string]any{"config": map[string]any{"ignore_checks": []string{"W3005"}}})
+	return fn
+}
+
+// addReleaseNotification makes the artifacts bucket invoke the release Lambda
+// when a release manifest is written.
+//
+// It is plain CloudFormation (the bucket's NotificationConfiguration) rather
+// than the CDK's addEventNotification, whose Custom::S3BucketNotifications
+// resource runs a Lambda of its own during deployment. Plain CloudFormation
+// has a cycle to break: S3 checks that it may invoke the function when the
+// notification is set, so the bucket depends on the invoke permission, and
+// the permission's source ARN must not refer to the bucket. It is built from
+// the bucket's fixed name instead.
+func addReleaseNotification(stack awscdk.Stack, st *storage, release awslambda.Function) {
+	permission := awslambda.NewCfnPermission(stack, jsii.String("ReleaseFunctionInvokedByArtifactsBucket"), &awslambda.CfnPermissionProps{
+		Action:        jsii.String("lambda:InvokeFunction"),
+		FunctionName:  release.FunctionArn(),
+		Principal:     jsii.String("s3.amazonaws.com"),
+		SourceAccount: stack.Account(),
+		SourceArn:     awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), stack.Partition(), jsii.String(":s3:::"), st.artifactsBucketName}),
+	})
+	bucket := st.artifacts.Node().DefaultChild().(awss3.CfnBucket)
+	bucket.SetNotificationConfiguration(&awss3.CfnBucket_NotificationConfigurationProperty{
+		LambdaConfigurations: &[]any{&awss3.CfnBucket_LambdaConfigurationProperty{
+			Event:    jsii.String("s3:ObjectCreated:*"),
+			Function: release.FunctionArn(),
+			Filter: &awss3.CfnBucket_NotificationFilterProperty{
+				S3Key: &awss3.CfnBucket_S3KeyFilterProperty{Rules: &[]any{
+					&awss3.CfnBucket_FilterRuleProperty{Name: jsii.String("prefix"), Value: jsii.String(releasePrefix)},
+					&awss3.CfnBucket_FilterRuleProperty{Name: jsii.String("suffix"), Value: jsii.String(releaseSuffix)},
+				}},
+			},
+		}},
+	})
+	bucket.AddResourceDependency(permission, jsii.String("S3 checks that it may invoke the release Lambda when the notification is set"))
+}
+
+// allow is an Allow statement of actions on resources.
+func allow(actions []string, resources ...string) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings(resources...),
+	})
+}
+
+// iotArn is arn:<partition>:iot:<region>:<account>:<resource> of the stack.
+func iotArn(stack awscdk.Stack, resource string) string {
+	return *stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("iot"), Resource: jsii.String(resource)})
+}
+
+// thingGroupArn is the ARN of the thing group named name, built from the name
+// so that policies do not wait for the group resource.
+func thingGroupArn(stack awscdk.Stack, name string) string {
+	return iotArn(stack, "thinggroup/"+name)
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestLambdasAreGoOnArm64WithTheContractEnvironment(t *testing.T) {
+	def, configured := templates(t)
+	ref := func(id string) map[string]any { return map[string]any{"Ref": logicalID(t, id)} }
+	for id, env := range map[string]map[string]any{
+		"TelemetryFunction": {
+			"SWARD_TELEMETRY_BUCKET":      ref("TelemetryBucket"),
+			"SWARD_TELEMETRY_STATE_TABLE": ref("TelemetryStateTable"),
+		},
+		"ReleaseFunction": {
+			"SWARD_RELEASES_TABLE": ref("ReleasesTable"),
+		},
+		"DeploymentEventsFunction": {
+			"SWARD_RELEASES_TABLE":      ref("ReleasesTable"),
+			"SWARD_DEVICE_STATUS_TABLE": ref("DeviceStatusTable"),
+		},
+	} {
+		props := resource(t, id)["Properties"].(map[string]any)
+		for key, want := range map[string]string{
+			"Runtime":       "provided.al2023",
+			"Architectures": "[arm64]",
+			"Handler":       "bootstrap",
+			"Role":          "{" + id + "Role.Arn}",
+			"LoggingConfig": "map[LogGroup:{" + id + "Logs}]",
+		} {
+			if got := render(props[key]); got != want {
+				t.Errorf("%s %s = %s, want %s", id, key, got, want)
+			}
+		}
+		// Exactly these variables: SWARD_THRESHOLDS only when configured,
+		// SWARD_IOT_DATA_ENDPOINT never (the handler looks it up).
+		def.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectEquals(&env)},
+		})
+	}
+	configured.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+			"SWARD_THRESHOLDS": testThresholds,
+		})},
+	})
+}
+
+func TestLambdaLogGroupsKeepLogsForTheConfiguredDays(t *testing.T) {
+	def, configured := templates(t)
+	def.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": defaultLogRetentionDays})
+	configured.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 90})
+}
+
+func TestLambdaRolesGrantOnlyWhatEachHandlerDoes(t *testing.T) {
+	const (
+		iot     = "arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:"
+		bucket  = "arn:{AWS::Partition}:s3:::sward-artifacts-{AWS::AccountId}-{AWS::Region}"
+		group   = iot + "thinggroup/sward-devices"
+		jobs    = iot + "job/*"
+		logsRW  = "{%sLogs.Arn}"
+		release = "{ReleasesTable.Arn}"
+		status  = "{DeviceStatusTable.Arn}"
+		state   = "{TelemetryStateTable.Arn}"
+	)
+	logs := func(id string) []string { return []string{strings.Replace(logsRW, "%s", id, 1)} }
+	tableRead := []string{"dynamodb:BatchGetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:ConditionCheckItem"}
+	tableWrite := []string{"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable"}
+	on := func(m map[string][]string, actions []string, resources ...string) {
+		for _, a := range actions {
+			m[a] = append(m[a], resources...)
+		}
+	}
+
+	telemetry := map[string][]string{
+		"logs:CreateLogStream": logs("TelemetryFunction"),
+		"logs:PutLogEvents":    logs("TelemetryFunction"),
+		"s3:PutObject":         {"{TelemetryBucket.Arn}/*"},
+		"iot:Publish":          {iot + "topic/sward/*/alerts"},
+		"iot:DescribeEndpoint": {"*"},
+	}
+	on(telemetry, tableRead, state)
+	on(telemetry, tableWrite, state)
+	assertGrants(t, "telemetry", grants(t, "TelemetryFunctionRole"), telemetry)
+
+	rel := map[string][]string{
+		"logs:CreateLogStream":   logs("ReleaseFunction"),
+		"logs:PutLogEvents":      logs("ReleaseFunction"),
+		"s3:GetObject":           {bucket + "/*"},
+		"iot:DescribeJob":        {jobs},
+		"s3:ListBucket":          {bucket},
+		"iot:CreateJob":          {group, jobs},
+		"iot:DescribeThingGroup": {group},
+	}
+	on(rel, tableWrite, release)
+	assertGrants(t, "release", grants(t, "ReleaseFunctionRole"), rel)
+
+	events := map[string][]string{
+		"logs:CreateLogStream": logs("DeploymentEventsFunction"),
+		"logs:PutLogEvents":    logs("DeploymentEventsFunction"),
+		"iot:CancelJob":        {jobs},
+		"iot:DescribeJob":      {jobs},
+	}
+	on(events, tableRead, release, status)
+	on(events, tableWrite, release, status)
+	assertGrants(t, "deployment-events", grants(t, "DeploymentEventsFunctionRole"), events)
+}
+
+func TestLambdaRolesHaveNoManagedPolicies(t *testing.T) {
+	// AWSLambdaBasicExecutionRole would allow writing to every log group.
+	for _, id := range []string{"TelemetryFunctionRole", "ReleaseFunctionRole", "DeploymentEventsFunctionRole"} {
+		props := resource(t, id)["Properties"].(map[string]any)
+		if mp, ok := props["ManagedPolicyArns"]; ok {
+			t.Errorf("%s has managed policies %s", id, render(mp))
+		}
+		if got, want := render(props["AssumeRolePolicyDocument"].(map[string]any)["Statement"]), "[map[Action:sts:AssumeRole Effect:Allow Principal:map[Service:lambda.amazonaws.com]]]"; got != want {
+			t.Errorf("%s trust = %s, want %s", id, got, want)
+		}
+	}
+}
+
+func TestArtifactsBucketNotifiesTheReleaseLambdaOfReleaseManifests(t *testing.T) {
+	bucket := resource(t, "ArtifactsBucket")
+	defaultTemplate(t).HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
+		"NotificationConfiguration": map[string]any{
+			"LambdaConfigurations": []any{map[string]any{
+				"Event":    "s3:ObjectCreated:*",
+				"Function": map[string]any{"Fn::GetAtt": []any{logicalID(t, "ReleaseFunction"), "Arn"}},
+				"Filter": map[string]any{"S3Key": map[string]any{"Rules": []any{
+					map[string]any{"Name": "prefix", "Value": "releases/"},
+					map[string]any{"Name": "suffix", "Value": "release.json"},
+				}}},
+			}},
+		},
+	})
+	if _, ok := bucket["Properties"].(map[string]any)["NotificationConfiguration"]; !ok {
+		t.Fatal("the notification is not on the artifacts bucket")
+	}
+	// S3 refuses the notification unless it may already invoke the function.
+	if got := render(bucket["DependsOn"]); got != "[ReleaseFunctionInvokedByArtifactsBucket]" {
+		t.Errorf("artifacts bucket DependsOn = %s, want [ReleaseFunctionInvokedByArtifactsBucket]", got)
+	}
+	perm := resource(t, "ReleaseFunctionInvokedByArtifactsBucket")["Properties"].(map[string]any)
+	for key, want := range map[string]string{
+		"Action":        "lambda:InvokeFunction",
+		"FunctionName":  "{ReleaseFunction.Arn}",
+		"Principal":     "s3.amazonaws.com",
+		"SourceAccount": "{AWS::AccountId}",
+		"SourceArn":     "arn:{AWS::Partition}:s3:::sward-artifacts-{AWS::AccountId}-{AWS::Region}",
+	} {
+		if got := render(perm[key]); got != want {
+			t.Errorf("release permission %s = %s, want %s", key, got, want)
+		}
+	}
+}
+
+func TestAppRefusesToSynthWithoutTheLambdaBuilds(t *testing.T) {
+	dist := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dist, "telemetry"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dist, "telemetry", "bootstrap"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newApp(&awscdk.AppProps{Context: &map[string]any{contextLambdaDist: dist}})
+	if err == nil {
+		t.Fatal("newApp with release and deployment-events missing succeeded")
+	}
+	for _, want := range []string{"make lambdas", filepath.Join(dist, "release", "bootstrap"), filepath.Join(dist, "deployment-events", "bootstrap")} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), filepath.Join(dist, "telemetry")) {
+		t.Errorf("error %q names the telemetry build, which is there", err)
+	}
+}
