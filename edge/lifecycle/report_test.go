@@ -94,6 +94,7 @@ func TestSessionEnvIsFetchedPerStartAttemptAndRotatesOnRestart(t *testing.T) {
 		Run:     &Step{Script: fmt.Sprintf(`echo run=$SESSION >> %q; exec sleep 300`, out), Setenv: map[string]string{"SESSION": "recipe"}},
 	}})
 	waitState(t, s, "svc", StateRunning)
+	eventually(t, "first Run", func() bool { return len(readLines(out)) == 2 })
 	if err := s.Restart("svc"); err != nil {
 		t.Fatal(err)
 	}
