@@ -132,6 +132,8 @@ type Permissions struct {
 	// each request it received, within two minutes (nats-server's
 	// allow_responses defaults), whatever its publish allow list says: a
 	// component can then answer requests without rights on the caller's inbox.
+	// With it, an empty PublishAllow means "replies only", not "everything"
+	// (nats-server's rule): list ">" to allow every subject.
 	AllowResponses bool
 }
 

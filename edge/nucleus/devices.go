@@ -128,6 +128,9 @@ func (d *Devices) certificateUsers() bool {
 func (g *TopicGrants) permissions() broker.Permissions {
 	p := broker.Permissions{PublishDeny: deviceDeny, SubscribeDeny: deviceDeny, AllowResponses: true}
 	if g == nil {
+		// Explicitly everything: with AllowResponses, nats-server reads a
+		// missing publish allow list as "replies only".
+		p.PublishAllow, p.SubscribeAllow = []string{">"}, []string{">"}
 		return p
 	}
 	p.PublishAllow = subjects(g.Publish)
