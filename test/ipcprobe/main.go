@@ -45,11 +45,6 @@ type Result struct {
 	Reply   json.RawMessage `json:"reply,omitempty"`
 }
 
-// violationWait is how long a publish or subscription is given to be
-// refused: the broker's -ERR arrives before the flush's PONG, and the
-// client hands it to the error handler right after.
-const violationWait = 150 * time.Millisecond
-
 type probe struct {
 	c      *client.Client
 	dir    string
@@ -164,20 +159,17 @@ func (p *probe) run(ctx context.Context, ch Check) Result {
 			}
 		}
 	}
+	// The broker's -ERR for a refused publish or subscription arrives
+	// before the flush's PONG, and nats.go records it as the connection's
+	// last error before it handles the PONG: after Flush the answer is
+	// known, no waiting needed.
 	refused := func(subject string) bool {
-		t := time.NewTimer(violationWait)
-		defer t.Stop()
-		for {
-			select {
-			case err := <-p.errs:
-				if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), subject) {
-					r.Code, r.Message = "PermissionViolation", err.Error()
-					return true
-				}
-			case <-t.C:
-				return false
-			}
+		err := nc.LastError()
+		if err != nil && errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `"`+subject+`"`) {
+			r.Code, r.Message = "PermissionViolation", err.Error()
+			return true
 		}
+		return false
 	}
 	switch {
 	case ch.Pub != "":
