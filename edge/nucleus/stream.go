@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/sward-iot/sward/edge/stream"
 	"github.com/sward-iot/sward/edge/stream/export"
 	wire "github.com/sward-iot/sward/shared/ipc"
@@ -30,12 +32,18 @@ func (n *Nucleus) startStreams(ctx context.Context) error {
 	// A custom endpoint (AWS_ENDPOINT_URL: MinIO, LocalStack, moto) serves
 	// buckets by path; AWS itself by host name.
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	var err error
+	js, err := jetstream.New(n.nc)
+	if err != nil {
+		return err
+	}
 	n.streams, err = stream.New(stream.Options{
 		Conn:              n.nc,
 		JetStreamStoreDir: n.opts.Root, // the broker's StoreDir: nats-server keeps <StoreDir>/jetstream
 		ServeAdmin:        true,
-		Logger:            n.opts.Logger,
+		ForgetExports: func(ctx context.Context, name string) error {
+			return export.Forget(ctx, js, name)
+		},
+		Logger: n.opts.Logger,
 		Exporters: func(ctx context.Context, s stream.ExportSpec) (stream.Exporter, error) {
 			return export.Start(ctx, export.Options{JetStream: s.JetStream, Stream: s.JetStreamName,
 				StreamName: s.StreamName, Definition: s.Definition, Slots: slots, Logger: n.opts.Logger, S3PathStyle: pathStyle,

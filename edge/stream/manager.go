@@ -57,6 +57,11 @@ type Options struct {
 	// them).
 	Exporters ExporterFactory
 
+	// ForgetExports, when set, is called with a deleted stream's JetStream
+	// name so the exporters' progress records go with it (the nucleus
+	// passes export.Forget).
+	ForgetExports func(ctx context.Context, jetStreamName string) error
+
 	// ServeAdmin answers the admin API ($SWARD.stream.<Operation>) on Conn
 	// from Start until Shutdown. The nucleus turns it on; tests that only
 	// use the Go methods leave it off.
@@ -453,6 +458,11 @@ func (m *Manager) delete(ctx context.Context, name string) *ipc.Error {
 	st.notify.wake()
 	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return m.internal("delete", name, err)
+	}
+	if f := m.opts.ForgetExports; f != nil && st.exporter != nil {
+		if err := f(ctx, st.jsName); err != nil {
+			m.log.Warn("export progress of a deleted stream not removed", "stream", name, "error", err)
+		}
 	}
 	m.log.Info("stream deleted", "stream", name)
 	return nil

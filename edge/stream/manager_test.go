@@ -493,7 +493,11 @@ func TestExportersFollowTheStreamLifecycle(t *testing.T) {
 		started <- f
 		return f, nil
 	}
-	e := newEnv(t, "", Options{Exporters: factory})
+	forgotten := make(chan string, 10)
+	e := newEnv(t, "", Options{Exporters: factory, ForgetExports: func(_ context.Context, js string) error {
+		forgotten <- js
+		return nil
+	}})
 	ctx := context.Background()
 	export := func(id string) *ipc.ExportDefinition {
 		return &ipc.ExportDefinition{HTTP: []ipc.HTTPConfig{{ExportCommon: ipc.ExportCommon{Identifier: id}, URI: "http://127.0.0.1:9/in"}}}
@@ -541,6 +545,14 @@ func TestExportersFollowTheStreamLifecycle(t *testing.T) {
 	case <-second.stopped:
 	case <-time.After(waitTimeout):
 		t.Fatal("Delete did not stop the exporter")
+	}
+	select {
+	case js := <-forgotten:
+		if js != JetStreamName("exported") {
+			t.Errorf("ForgetExports got %q, want %q", js, JetStreamName("exported"))
+		}
+	default:
+		t.Error("Delete left the export progress behind (ForgetExports not called)")
 	}
 }
 
