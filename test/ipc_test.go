@@ -166,6 +166,7 @@ const recipeA = `    color: blue
       - {name: wrong-type, call: GetConfiguration, body: {keyPath: color}}
       - {name: unknown-field, call: GetConfiguration, body: {bogus: 1}}
       - {name: unknown-operation, call: FlyToTheMoon}
+      - {name: nucleus-replies-to-jetstream, pub: sward.ipc.com.example.SubscribeToComponentUpdates, reply: $JS.API.STREAM.DELETE.KV_sward_config}
     accessControl:
       aws.greengrass.ipc.pubsub:
         com.example:pubsub:1: {operations: [PublishToTopic], resources: ["a/out/#"]}
@@ -192,6 +193,7 @@ var wantA = map[string]want{
 	"shadow-topic-granted": allowed, "shadow-topic-ungranted": refused(violation),
 	"malformed-json": refused("InvalidArgumentsError"), "wrong-type": refused("InvalidArgumentsError"),
 	"unknown-field": refused("InvalidArgumentsError"), "unknown-operation": refused("UnsupportedOperationError"),
+	"nucleus-replies-to-jetstream": allowed, // the publish goes through; the nucleus must not answer there
 }
 
 const recipeB = `    validate: true
@@ -223,6 +225,7 @@ const recipeWild = `    checks:
       - {name: kv-api, pub: $KV.sward_config.x}
       - {name: own-events, sub: sward.event.com.example.Wild.ConfigurationUpdate}
       - {name: own-config, call: GetConfiguration}
+      - {name: response-permission-bypass, via: anything.bounce, pub: sward.ipc.com.example.GetConfiguration}
     accessControl:
       aws.greengrass.ipc.pubsub:
         com.example.Wild:pubsub:1: {operations: ["*"], resources: ["*"]}`
@@ -231,6 +234,9 @@ var wantWild = map[string]want{
 	"pub-anything": allowed, "sub-anything": allowed, "impersonate": refused(violation),
 	"read-other-events": refused(violation), "read-nucleus-inbox": refused(violation), "kv-api": refused(violation),
 	"own-events": allowed, "own-config": allowed,
+	// A message received with a forbidden reply subject grants nothing, and
+	// the nucleus never answers on a subject that is not the caller's inbox.
+	"response-permission-bypass": refused(violation),
 }
 
 func TestIPCAccessControlMatrixWithRealComponents(t *testing.T) {
@@ -250,6 +256,14 @@ func TestIPCAccessControlMatrixWithRealComponents(t *testing.T) {
 		st := n.WaitState("com.example.Starter", 20*time.Second, "RUNNING")
 		if st.Reason != "reported RUNNING through UpdateState" {
 			t.Errorf("reason = %q", st.Reason)
+		}
+	})
+	t.Run("a reply subject naming the JetStream API did not make the nucleus delete the configuration bucket", func(t *testing.T) {
+		if cfg := storedConfig(t, n, "com.example"); !strings.Contains(cfg, "accessControl") {
+			t.Errorf("configuration of com.example = %s", cfg)
+		}
+		if !strings.Contains(n.Output(), "ipc reply subject refused") {
+			t.Error("the refused reply subject was not logged")
 		}
 	})
 	t.Run("the merged update is stored and the stale one left no trace", func(t *testing.T) {

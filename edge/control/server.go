@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	ddoc "github.com/sward-iot/sward/shared/deployment"
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 // ErrUnknownComponent is returned by a Backend for a component it does not run.
@@ -73,8 +74,8 @@ func (s *Server) Close() {
 
 func (s *Server) handle(subject string, h func([]byte) (any, *Error)) nats.MsgHandler {
 	return func(m *nats.Msg) {
-		if m.Reply == "" {
-			return
+		if !wire.ReplyAllowed(m.Reply) {
+			return // nothing to answer, or a subject that is not an inbox
 		}
 		result, e := h(m.Data)
 		var resp response

@@ -132,6 +132,14 @@ func (r *Registry) ACL(component string) ACL {
 	return r.acls[component]
 }
 
+// OwnsReply reports whether reply is under component's current inbox.
+func (r *Registry) OwnsReply(component, reply string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, ok := r.ids[component]
+	return ok && strings.HasPrefix(reply, id.Inbox+".") && !strings.ContainsAny(reply, "*> ")
+}
+
 // Known reports whether component is deployed with an identity.
 func (r *Registry) Known(component string) bool {
 	r.mu.Lock()
@@ -160,7 +168,10 @@ func (r *Registry) permissionsLocked(name string) (broker.Permissions, []string)
 	p := broker.Permissions{
 		PublishAllow:   []string{wire.IPCPrefix(name) + ".*"},
 		SubscribeAllow: []string{wire.EventPrefix(name) + ".*", id.Inbox + ".>"},
-		AllowResponses: true,
+		// No AllowResponses: nats-server lets a response permission
+		// override deny lists, and a component can make itself the
+		// receiver of a message with any reply subject (publish on a
+		// topic it also subscribes to), which would open every subject.
 	}
 	var dropped []string
 	var grants []string // the pubsub subjects granted, to know what to deny

@@ -289,6 +289,12 @@ func (s *Server) authorize(caller, service, op, resource string) error {
 }
 
 func (s *Server) reply(m *nats.Msg, caller, op string, resp any, err error) {
+	if m.Reply != "" && !s.opts.Registry.OwnsReply(caller, m.Reply) {
+		// nats-server does not check a reply subject; the nucleus answers
+		// with full rights, so it answers only on the caller's own inbox.
+		s.log.Warn("ipc reply subject refused: not the caller's inbox", "component", caller, "operation", op, "reply", m.Reply)
+		return
+	}
 	if m.Reply == "" {
 		if err != nil {
 			s.log.Debug("ipc request without reply subject failed", "component", caller, "operation", op, "error", err)

@@ -126,10 +126,10 @@ func (d *Devices) certificateUsers() bool {
 // permissions turns topic grants into broker permissions; nil grants are
 // every topic.
 func (g *TopicGrants) permissions() broker.Permissions {
-	p := broker.Permissions{PublishDeny: deviceDeny, SubscribeDeny: deviceDeny, AllowResponses: true}
+	// No AllowResponses, as for components (edge/ipc): a response
+	// permission would override the deny list.
+	p := broker.Permissions{PublishDeny: deviceDeny, SubscribeDeny: deviceDeny}
 	if g == nil {
-		// Explicitly everything: with AllowResponses, nats-server reads a
-		// missing publish allow list as "replies only".
 		p.PublishAllow, p.SubscribeAllow = []string{">"}, []string{">"}
 		return p
 	}

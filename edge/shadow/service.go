@@ -15,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/shared/ipc"
 )
 
 const (
@@ -603,7 +605,7 @@ func (s *Service) serve(m *nats.Msg) {
 		doc = errorDoc(e, token, s.opts.Now().Unix())
 		s.publish(Subject(thing, name, op, ResultRejected), doc)
 	}
-	if m.Reply != "" {
+	if ipc.ReplyAllowed(m.Reply) {
 		s.publish(m.Reply, doc)
 	}
 }
@@ -623,8 +625,8 @@ type listResponse struct {
 }
 
 func (s *Service) serveList(m *nats.Msg) {
-	if m.Reply == "" {
-		return
+	if !ipc.ReplyAllowed(m.Reply) {
+		return // nothing to answer, or a subject that is not an inbox
 	}
 	var req listRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {

@@ -289,8 +289,8 @@ func jsonKind(kind, field string) string {
 // request runs in its own goroutine, as a ReadMessages may wait.
 func (m *Manager) serveAdmin() error {
 	sub, err := m.nc.Subscribe(AdminSubjectPrefix+"*", func(msg *nats.Msg) {
-		if msg.Reply == "" {
-			return
+		if !ipc.ReplyAllowed(msg.Reply) {
+			return // nothing to answer, or a subject that is not an inbox
 		}
 		op := strings.TrimPrefix(msg.Subject, AdminSubjectPrefix)
 		// Add under the lock that Shutdown takes to stop: no Add after

@@ -70,3 +70,16 @@ func ValidSubjectName(component string) bool {
 	}
 	return true
 }
+
+// ReplyAllowed reports whether a service may answer on reply: only reply
+// inboxes (_INBOX.… of ordinary clients, _SWARD_INBOX.… of components).
+// nats-server does not check the reply subject a client names, and the
+// nucleus answers with full rights, so answering anywhere else would let a
+// client make the nucleus publish on subjects it may not (the JetStream
+// API, the control API, another component's IPC).
+func ReplyAllowed(reply string) bool {
+	if strings.ContainsAny(reply, "*> \t\r\n") {
+		return false
+	}
+	return strings.HasPrefix(reply, "_INBOX.") || strings.HasPrefix(reply, InboxRoot+".")
+}

@@ -32,6 +32,11 @@ type Check struct {
 	Sub  string          `json:"sub,omitempty"`
 	Call string          `json:"call,omitempty"`
 	Raw  string          `json:"raw,omitempty"` // sent as the body as it is
+	// Reply, with Pub: publish with this reply subject (no answer awaited).
+	Reply string `json:"reply,omitempty"`
+	// Via, with Pub: first receive a message on Via carrying Pub as its
+	// reply subject (the allow_responses trick), then try the publish.
+	Via string `json:"via,omitempty"`
 	Body json.RawMessage `json:"body,omitempty"`
 }
 
@@ -174,7 +179,20 @@ func (p *probe) run(ctx context.Context, ch Check) Result {
 	switch {
 	case ch.Pub != "":
 		drain()
-		err := nc.Publish(ch.Pub, []byte("probe"))
+		if ch.Via != "" {
+			sub, err := nc.SubscribeSync(ch.Via)
+			if err == nil {
+				_ = nc.Flush()
+				_ = nc.PublishMsg(&nats.Msg{Subject: ch.Via, Reply: ch.Pub, Data: []byte("bounce")})
+				_, err = sub.NextMsg(2 * time.Second)
+				_ = sub.Unsubscribe()
+			}
+			if err != nil {
+				r.Code, r.Message = "ViaFailed", err.Error()
+				return r
+			}
+		}
+		err := nc.PublishMsg(&nats.Msg{Subject: ch.Pub, Reply: ch.Reply, Data: []byte("probe")})
 		if err == nil {
 			err = nc.Flush()
 		}
