@@ -27,16 +27,16 @@ import (
 
 // Check is one thing to try.
 type Check struct {
-	Name string          `json:"name"`
-	Pub  string          `json:"pub,omitempty"`
-	Sub  string          `json:"sub,omitempty"`
-	Call string          `json:"call,omitempty"`
-	Raw  string          `json:"raw,omitempty"` // sent as the body as it is
+	Name string `json:"name"`
+	Pub  string `json:"pub,omitempty"`
+	Sub  string `json:"sub,omitempty"`
+	Call string `json:"call,omitempty"`
+	Raw  string `json:"raw,omitempty"` // sent as the body as it is
 	// Reply, with Pub: publish with this reply subject (no answer awaited).
 	Reply string `json:"reply,omitempty"`
 	// Via, with Pub: first receive a message on Via carrying Pub as its
 	// reply subject (the allow_responses trick), then try the publish.
-	Via string `json:"via,omitempty"`
+	Via  string          `json:"via,omitempty"`
 	Body json.RawMessage `json:"body,omitempty"`
 }
 
