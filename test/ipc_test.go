@@ -150,6 +150,10 @@ const recipeA = `    color: blue
       - {name: update-own, call: UpdateConfiguration, body: {keyPath: [settings], valueToMerge: {shade: dark}, timestamp: 2000}}
       - {name: update-stale, call: UpdateConfiguration, body: {keyPath: [settings], valueToMerge: {shade: pale}, timestamp: 1000}}
       - {name: update-acl, call: UpdateConfiguration, body: {keyPath: [accessControl], valueToMerge: {x: 1}}}
+      - {name: update-acl-null, call: UpdateConfiguration, body: {valueToMerge: {accessControl: null}}}
+      - {name: update-too-deep, call: UpdateConfiguration, body: {keyPath: [k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15, k16, k17, k18, k19, k20, k21, k22, k23, k24, k25, k26, k27, k28, k29, k30, k31, k32], valueToMerge: {x: 1}}}
+      - {name: report-unasked, call: SendConfigurationValidityReport, body: {configurationValidityReport: {status: ACCEPTED, deploymentId: nope}}}
+      - {name: defer-too-long, call: DeferComponentUpdate, body: {deploymentId: nope, recheckAfterMs: 999999999999}}
       - {name: details-granted, call: GetComponentDetails, body: {componentName: com.example.Foo}}
       - {name: stop-ungranted, call: StopComponent, body: {componentName: com.example.Foo}}
       - {name: list-granted, call: ListComponents}
@@ -186,7 +190,9 @@ var wantA = map[string]want{
 	"read-other-inboxes": refused(violation), "control-api": refused(violation), "jetstream-api": refused(violation),
 	"own-config": allowed, "other-config": allowed, "missing-key": refused("ResourceNotFoundError"),
 	"update-own": allowed, "update-stale": refused("FailedUpdateConditionCheckError"),
-	"update-acl": refused("UnauthorizedError"), "details-granted": allowed, "stop-ungranted": refused("UnauthorizedError"),
+	"update-acl": refused("UnauthorizedError"), "update-acl-null": refused("UnauthorizedError"),
+	"update-too-deep": refused("InvalidArgumentsError"), "report-unasked": refused("ResourceNotFoundError"),
+	"defer-too-long": refused("InvalidArgumentsError"), "details-granted": allowed, "stop-ungranted": refused("UnauthorizedError"),
 	"list-granted": allowed, "metric": allowed, "metric-bad-unit": refused("InvalidArgumentsError"),
 	"shadow-ungranted": refused("UnauthorizedError"), "shadow-update": allowed, "shadow-get": allowed,
 	"shadow-named-ungranted": refused("UnauthorizedError"), "shadow-bad-document": refused("InvalidArgumentsError"),

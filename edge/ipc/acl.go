@@ -121,13 +121,10 @@ func (a ACL) resources(service, op string) []string {
 
 // MatchResource matches a resource against a policy pattern as Greengrass
 // does: "*" matches any run of characters; "${*}", "${?}" and "${$}" stand
-// for a literal "*", "?" and "$".
+// for a literal "*", "?" and "$". It runs in time linear in the inputs
+// (literal parts are found left to right; a star only moves the search).
 func MatchResource(pattern, resource string) bool {
-	type tok struct {
-		lit  string
-		star bool
-	}
-	var toks []tok
+	var parts []string // literal parts between stars
 	var lit strings.Builder
 	for i := 0; i < len(pattern); i++ {
 		switch {
@@ -135,32 +132,29 @@ func MatchResource(pattern, resource string) bool {
 			lit.WriteByte(pattern[i+2])
 			i += 3
 		case pattern[i] == '*':
-			toks = append(toks, tok{lit: lit.String()}, tok{star: true})
+			parts = append(parts, lit.String())
 			lit.Reset()
 		default:
 			lit.WriteByte(pattern[i])
 		}
 	}
-	toks = append(toks, tok{lit: lit.String()})
-	// Greedy glob with backtracking over the star positions.
-	var match func(ti int, s string) bool
-	match = func(ti int, s string) bool {
-		if ti == len(toks) {
-			return s == ""
-		}
-		t := toks[ti]
-		if !t.star {
-			rest, ok := strings.CutPrefix(s, t.lit)
-			return ok && match(ti+1, rest)
-		}
-		for k := 0; k <= len(s); k++ {
-			if match(ti+1, s[k:]) {
-				return true
-			}
-		}
+	parts = append(parts, lit.String())
+	if len(parts) == 1 {
+		return parts[0] == resource // no star
+	}
+	first, last := parts[0], parts[len(parts)-1]
+	if len(resource) < len(first)+len(last) || !strings.HasPrefix(resource, first) || !strings.HasSuffix(resource, last) {
 		return false
 	}
-	return match(0, resource)
+	rest := resource[len(first) : len(resource)-len(last)]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(p):]
+	}
+	return true
 }
 
 // matchTopicFilter matches an MQTT topic against a filter with "+" (one

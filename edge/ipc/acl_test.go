@@ -23,6 +23,10 @@ func TestMatchResourceFollowsGreengrassWildcardsAndEscapes(t *testing.T) {
 		{"${*}", "x", false},
 		{"price${$}", "price$", true},
 		{"what${?}", "what?", true},
+		{"a*b*c", strings.Repeat("ab", 50000) + "x", false}, // linear: no backtracking blow-up
+		{"a*b*c", "a" + strings.Repeat("b", 50000) + "c", true},
+		{"*a*", "xxaxx", true},
+		{"a*a", "a", false},
 	} {
 		if got := MatchResource(tc.pattern, tc.resource); got != tc.want {
 			t.Errorf("MatchResource(%q, %q) = %v, want %v", tc.pattern, tc.resource, got, tc.want)

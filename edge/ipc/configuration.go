@@ -12,6 +12,17 @@ import (
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
+// Bounds on what a component may write or watch, so one component cannot
+// make the nucleus spend memory or time for everyone: configurations are
+// at most MaxConfigDepth deep (JSON decoding refuses 10 000; validation costs
+// grow with depth), an update touches at most maxUpdateLeaves keys, and the
+// timestamps of a component stop growing at maxTimestamps keys.
+const (
+	MaxConfigDepth  = 32
+	maxUpdateLeaves = 1024
+	maxTimestamps   = 4096
+)
+
 // casRetries bounds UpdateConfiguration's read-merge-write loop against a
 // deployment writing the same component at the same moment: one retry is
 // almost always enough, five means something keeps rewriting it.
@@ -23,6 +34,9 @@ func (s *Server) getConfiguration(ctx context.Context, caller string, body []byt
 	var req wire.GetConfigurationRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
+	}
+	if len(req.KeyPath) > MaxConfigDepth {
+		return nil, wire.Errorf(wire.CodeInvalidArguments, "keyPath has %d keys; configurations are at most %d deep", len(req.KeyPath), MaxConfigDepth)
 	}
 	name := req.ComponentName
 	if name == "" {
@@ -70,7 +84,8 @@ func (s *Server) updateConfiguration(ctx context.Context, caller string, body []
 	if err := json.Unmarshal(req.ValueToMerge, &val); err != nil || val == nil {
 		return nil, wire.Errorf(wire.CodeInvalidArguments, "valueToMerge must be a JSON object of the keys to merge at keyPath, e.g. {\"threshold\": 3}")
 	}
-	if (len(req.KeyPath) > 0 && req.KeyPath[0] == ConfigKeyAccessControl) || (len(req.KeyPath) == 0 && val[ConfigKeyAccessControl] != nil) {
+	_, touchesACL := val[ConfigKeyAccessControl]
+	if (len(req.KeyPath) > 0 && req.KeyPath[0] == ConfigKeyAccessControl) || (len(req.KeyPath) == 0 && touchesACL) {
 		s.log.Warn("ipc request denied", "component", caller, "operation", wire.OpUpdateConfiguration, "resource", ConfigKeyAccessControl)
 		return nil, wire.Errorf(wire.CodeUnauthorized, "component %s may not change its own accessControl; change it with a deployment", caller)
 	}
@@ -78,6 +93,9 @@ func (s *Server) updateConfiguration(ctx context.Context, caller string, body []
 		if k == "" {
 			return nil, wire.Errorf(wire.CodeInvalidArguments, "keyPath has an empty key; give the keys from the root, e.g. [\"limits\", \"max\"]")
 		}
+	}
+	if d := len(req.KeyPath) + depth(val); d > MaxConfigDepth {
+		return nil, wire.Errorf(wire.CodeInvalidArguments, "the update reaches %d levels deep; configurations are at most %d deep", d, MaxConfigDepth)
 	}
 	ts := req.Timestamp
 	if ts == 0 {
@@ -98,6 +116,9 @@ func (s *Server) updateConfiguration(ctx context.Context, caller string, body []
 		merge = val
 	}
 	leaves := leafPaths(req.KeyPath, val)
+	if len(leaves) > maxUpdateLeaves {
+		return nil, wire.Errorf(wire.CodeInvalidArguments, "the update sets %d keys; send at most %d per update", len(leaves), maxUpdateLeaves)
+	}
 
 	s.cfg.mu.Lock()
 	defer s.cfg.mu.Unlock()
@@ -124,6 +145,19 @@ func (s *Server) updateConfiguration(ctx context.Context, caller string, body []
 		return struct{}{}, nil
 	}
 	return nil, wire.Errorf(wire.CodeService, "component %s's configuration kept changing during the update; retry", caller)
+}
+
+// depth is how many object levels v has (a leaf: 0).
+func depth(v any) int {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return 0
+	}
+	d := 0
+	for _, x := range m {
+		d = max(d, depth(x))
+	}
+	return d + 1
 }
 
 // leafPaths lists the paths of every leaf of v below prefix (an empty
@@ -204,11 +238,19 @@ func (c *configTimestamps) newer(component string, paths [][]string, ts int64) (
 
 func (c *configTimestamps) set(component string, paths [][]string, ts int64) {
 	m := c.ts[component]
-	if m == nil {
+	if m == nil || len(m) > maxTimestamps {
+		// Past the bound the history restarts: older updates of the keys
+		// it held may win once, never more memory.
 		m = map[string]int64{}
 		c.ts[component] = m
 	}
 	for _, p := range paths {
-		m[strings.Join(p, pathSep)] = ts
+		j := strings.Join(p, pathSep)
+		for stored := range m {
+			if strings.HasPrefix(stored, j+pathSep) {
+				delete(m, stored) // replaced by the value set at j
+			}
+		}
+		m[j] = ts
 	}
 }

@@ -39,32 +39,78 @@ type events struct {
 	config   map[string][]configSub     // subscriber → subscriptions
 	kinds    map[string]map[string]bool // kind → subscribers
 	last     map[string]map[string]any  // component → configuration last seen
-	reports  map[string]chan report     // deploymentID → validity reports
-	answers  map[string]chan answer     // deploymentID → update deferrals
-	notified map[string]bool            // deploymentID → pre-update events sent
+	reports  map[string]*waiting[wire.ConfigurationValidityReport] // deploymentID → validation in progress
+	answers  map[string]*waiting[answer]                           // deploymentID → update notification in progress
+	notified map[string]bool                                       // deploymentID → pre-update events sent
 }
 
-type report struct {
-	component string
-	r         wire.ConfigurationValidityReport
+// waiting collects the latest answer of each component a deployment waits
+// for; signal (capacity 1) wakes the waiter. Only components asked may
+// answer, and a component's answers overwrite each other, so no caller can
+// crowd out another's answer.
+type waiting[T any] struct {
+	asked  map[string]bool
+	got    map[string]T
+	signal chan struct{}
+}
+
+func newWaiting[T any](asked []string) *waiting[T] {
+	w := &waiting[T]{asked: map[string]bool{}, got: map[string]T{}, signal: make(chan struct{}, 1)}
+	for _, c := range asked {
+		w.asked[c] = true
+	}
+	return w
+}
+
+// put records v from component (under events.mu); false when component
+// was not asked.
+func (w *waiting[T]) put(component string, v T) bool {
+	if !w.asked[component] {
+		return false
+	}
+	w.got[component] = v
+	select {
+	case w.signal <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns and clears what arrived (under events.mu).
+func (w *waiting[T]) take() map[string]T {
+	got := w.got
+	w.got = map[string]T{}
+	return got
 }
 
 type answer struct {
-	component string
-	recheck   time.Duration
-	message   string
+	recheck time.Duration
+	message string
 }
 
 func newEvents(nc *nats.Conn, log *slog.Logger) *events {
 	return &events{nc: nc, log: log, config: map[string][]configSub{}, kinds: map[string]map[string]bool{},
-		last: map[string]map[string]any{}, reports: map[string]chan report{}, answers: map[string]chan answer{},
+		last: map[string]map[string]any{}, reports: map[string]*waiting[wire.ConfigurationValidityReport]{}, answers: map[string]*waiting[answer]{},
 		notified: map[string]bool{}}
 }
 
-func (e *events) subscribeConfig(subscriber, component string, keyPath []string) {
+// maxConfigSubs bounds one session's configuration subscriptions: a
+// component watches a handful of key paths, not thousands.
+const maxConfigSubs = 64
+
+func (e *events) subscribeConfig(subscriber, component string, keyPath []string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for _, s := range e.config[subscriber] {
+		if s.component == component && slices.Equal(s.keyPath, keyPath) {
+			return nil // already subscribed
+		}
+	}
+	if len(e.config[subscriber]) >= maxConfigSubs {
+		return wire.Errorf(wire.CodeInvalidArguments, "component %s already has %d configuration subscriptions; subscribe to a common key path instead", subscriber, maxConfigSubs)
+	}
 	e.config[subscriber] = append(e.config[subscriber], configSub{component: component, keyPath: slices.Clone(keyPath)})
+	return nil
 }
 
 func (e *events) subscribe(subscriber, kind string) {
@@ -191,32 +237,28 @@ func (e *events) report(caller string, r wire.ConfigurationValidityReport) error
 		return wire.Errorf(wire.CodeInvalidArguments, "configurationValidityReport.status is %q; use ACCEPTED or REJECTED", r.Status)
 	}
 	e.mu.Lock()
-	ch, ok := e.reports[r.DeploymentID]
-	e.mu.Unlock()
-	if !ok {
-		return wire.Errorf(wire.CodeResourceNotFound, "no deployment %q is waiting for configuration validation", r.DeploymentID)
-	}
-	select {
-	case ch <- report{caller, r}:
-	default: // the deployment stopped waiting
+	defer e.mu.Unlock()
+	w, ok := e.reports[r.DeploymentID]
+	if !ok || !w.put(caller, r) {
+		return wire.Errorf(wire.CodeResourceNotFound, "deployment %q is not waiting for a configuration validity report from %s", r.DeploymentID, caller)
 	}
 	return nil
 }
 
+// maxRecheck bounds recheckAfterMs: a deferral longer than a day is a
+// mistake (the deployment's own timeout ends the wait anyway).
+const maxRecheck = 24 * time.Hour
+
 // deferral takes a DeferComponentUpdate.
 func (e *events) deferral(caller string, req wire.DeferComponentUpdateRequest) error {
-	if req.RecheckAfterMs < 0 {
-		return wire.Errorf(wire.CodeInvalidArguments, "recheckAfterMs is %d; give 0 (go ahead) or the milliseconds to defer", req.RecheckAfterMs)
+	if req.RecheckAfterMs < 0 || time.Duration(req.RecheckAfterMs) > maxRecheck/time.Millisecond {
+		return wire.Errorf(wire.CodeInvalidArguments, "recheckAfterMs is %d; give 0 (go ahead) or the milliseconds to defer, at most a day", req.RecheckAfterMs)
 	}
 	e.mu.Lock()
-	ch, ok := e.answers[req.DeploymentID]
-	e.mu.Unlock()
-	if !ok {
-		return wire.Errorf(wire.CodeResourceNotFound, "no deployment %q is waiting for component updates", req.DeploymentID)
-	}
-	select {
-	case ch <- answer{caller, time.Duration(req.RecheckAfterMs) * time.Millisecond, req.Message}:
-	default:
+	defer e.mu.Unlock()
+	w, ok := e.answers[req.DeploymentID]
+	if !ok || !w.put(caller, answer{time.Duration(req.RecheckAfterMs) * time.Millisecond, req.Message}) {
+		return wire.Errorf(wire.CodeResourceNotFound, "deployment %q is not waiting for component updates from %s", req.DeploymentID, caller)
 	}
 	return nil
 }
@@ -227,43 +269,45 @@ func (e *events) deferral(caller string, req wire.DeferComponentUpdateRequest) e
 // missing report lets it proceed (Greengrass does the same).
 func (s *Server) Validate(ctx context.Context, deploymentID string, changed map[string]map[string]any, timeout time.Duration) error {
 	e := s.ev
-	var waiting []string
+	var asked []string
 	for _, c := range e.subscribers(wire.EventValidateConfigurationUpdates) {
 		if _, ok := changed[c]; ok {
-			waiting = append(waiting, c)
+			asked = append(asked, c)
 		}
 	}
-	if len(waiting) == 0 || timeout <= 0 {
+	if len(asked) == 0 || timeout <= 0 {
 		return nil
 	}
-	ch := make(chan report, len(waiting)*2)
+	w := newWaiting[wire.ConfigurationValidityReport](asked)
 	e.mu.Lock()
-	e.reports[deploymentID] = ch
+	e.reports[deploymentID] = w
 	e.mu.Unlock()
 	defer func() {
 		e.mu.Lock()
 		delete(e.reports, deploymentID)
 		e.mu.Unlock()
 	}()
-	for _, c := range waiting {
+	for _, c := range asked {
 		e.publish(c, wire.EventValidateConfigurationUpdates, wire.ValidateConfigurationUpdateEvents{
 			ValidateConfigurationUpdateEvent: &wire.ValidateConfigurationUpdateEvent{DeploymentID: deploymentID, Configuration: changed[c]}})
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	pending := map[string]bool{}
-	for _, c := range waiting {
+	for _, c := range asked {
 		pending[c] = true
 	}
 	for len(pending) > 0 {
 		select {
-		case r := <-ch:
-			if !pending[r.component] {
-				continue
-			}
-			delete(pending, r.component)
-			if r.r.Status == wire.ValidityRejected {
-				return fmt.Errorf("component %s rejected its new configuration: %s", r.component, r.r.Message)
+		case <-w.signal:
+			e.mu.Lock()
+			got := w.take()
+			e.mu.Unlock()
+			for _, c := range sortedKeys(got) {
+				delete(pending, c)
+				if got[c].Status == wire.ValidityRejected {
+					return fmt.Errorf("component %s rejected its new configuration: %s", c, got[c].Message)
+				}
 			}
 		case <-deadline.C:
 			s.log.Warn("configuration validation timed out; the deployment proceeds", "deployment", deploymentID,
@@ -287,15 +331,20 @@ func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.D
 	if len(subs) == 0 {
 		return
 	}
-	ch := make(chan answer, len(subs)*4)
+	w := newWaiting[answer](subs)
 	e.mu.Lock()
-	e.answers[deploymentID] = ch
+	e.answers[deploymentID] = w
 	e.notified[deploymentID] = true
 	e.mu.Unlock()
+	recheck := make(chan string, len(subs))
+	timers := map[string]*time.Timer{}
 	defer func() {
 		e.mu.Lock()
 		delete(e.answers, deploymentID)
 		e.mu.Unlock()
+		for _, t := range timers {
+			t.Stop()
+		}
 	}()
 	ask := func(c string) {
 		e.publish(c, wire.EventComponentUpdates, wire.ComponentUpdatePolicyEvents{
@@ -310,26 +359,34 @@ func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.D
 	for _, c := range subs {
 		pending[c] = true
 	}
-	recheck := make(chan string, len(subs))
 	for len(pending) > 0 {
 		select {
-		case a := <-ch:
-			if !pending[a.component] {
-				continue
-			}
-			if a.recheck == 0 {
-				delete(pending, a.component)
-				continue
-			}
-			s.log.Info("component deferred the update", "deployment", deploymentID, "component", a.component,
-				"recheckAfter", a.recheck.String(), "message", a.message)
-			c := a.component
-			time.AfterFunc(a.recheck, func() {
-				select {
-				case recheck <- c:
-				default: // Notify has returned or is already asking again
+		case <-w.signal:
+			e.mu.Lock()
+			got := w.take()
+			e.mu.Unlock()
+			for _, c := range sortedKeys(got) {
+				a := got[c]
+				if !pending[c] {
+					continue
 				}
-			})
+				if a.recheck == 0 {
+					delete(pending, c)
+					continue
+				}
+				s.log.Info("component deferred the update", "deployment", deploymentID, "component", c,
+					"recheckAfter", a.recheck.String(), "message", a.message)
+				// One timer per component: a new deferral replaces the last.
+				if t, ok := timers[c]; ok {
+					t.Stop()
+				}
+				timers[c] = time.AfterFunc(a.recheck, func() {
+					select {
+					case recheck <- c:
+					default: // already due
+					}
+				})
+			}
 		case c := <-recheck:
 			if pending[c] {
 				ask(c)

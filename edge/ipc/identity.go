@@ -114,9 +114,11 @@ func (r *Registry) Session(component string) (env map[string]string, ok bool, er
 		return nil, false, nil
 	}
 	if id.used {
+		old := id
 		id = newIdentity(component)
 		r.ids[component] = id
 		if err := r.pushLocked(); err != nil {
+			r.ids[component] = old // the broker still has the old one
 			return nil, true, err
 		}
 		r.log.Info("component credential rotated", "component", component)

@@ -31,6 +31,11 @@ const DefaultMaxInFlight = 64
 // before it is decoded.
 const maxRequestBytes = 256 << 10
 
+// maxResourceBytes bounds a resource name checked against the policies:
+// the longest real ones (a thing name with a shadow name, a stream name) are
+// a few hundred bytes.
+const maxResourceBytes = 1024
+
 // Supervisor is what the IPC front end needs of the component supervisor.
 type Supervisor interface {
 	List() []lifecycle.Status
@@ -91,6 +96,11 @@ type Server struct {
 	ev    *events
 	cfg   *configTimestamps
 	cache *configCache
+
+	// mu guards stopping against the WaitGroup: no request is added once
+	// Shutdown has begun waiting.
+	mu       sync.Mutex
+	stopping bool
 }
 
 // New checks opts. It subscribes to nothing until Start.
@@ -144,6 +154,9 @@ func (s *Server) Start() error {
 
 // Shutdown stops answering and waits for requests in flight.
 func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
 	if s.sub != nil {
 		_ = s.sub.Unsubscribe()
 	}
@@ -174,7 +187,15 @@ func (s *Server) dispatch(m *nats.Msg) {
 		s.reply(m, "", "", nil, wire.Errorf(wire.CodeInvalidArguments, "%v", err))
 		return
 	}
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
 	if fastOps[op] {
+		defer s.wg.Done()
 		s.handle(m, caller, op)
 		return
 	}
@@ -182,9 +203,9 @@ func (s *Server) dispatch(m *nats.Msg) {
 	case s.sem <- struct{}{}:
 	default:
 		s.reply(m, caller, op, nil, wire.Errorf(wire.CodeService, "the nucleus is handling %d requests; retry shortly", cap(s.sem)))
+		s.wg.Done()
 		return
 	}
-	s.wg.Add(1)
 	go func() {
 		defer func() { <-s.sem; s.wg.Done() }()
 		s.handle(m, caller, op)
@@ -227,8 +248,10 @@ func (s *Server) call(caller, op string, body []byte) (any, error) {
 		if req.ComponentName == "" {
 			req.ComponentName = caller
 		}
-		s.ev.subscribeConfig(caller, req.ComponentName, req.KeyPath)
-		return struct{}{}, nil
+		if len(req.KeyPath) > MaxConfigDepth {
+			return nil, wire.Errorf(wire.CodeInvalidArguments, "keyPath has %d keys; configurations are at most %d deep", len(req.KeyPath), MaxConfigDepth)
+		}
+		return struct{}{}, s.ev.subscribeConfig(caller, req.ComponentName, req.KeyPath)
 	case wire.OpSubscribeToValidateConfigurationUpdates:
 		if err := decode(body, &struct{}{}); err != nil {
 			return nil, err
@@ -276,6 +299,9 @@ func (s *Server) call(caller, op string, body []byte) (any, error) {
 // authorize checks a policy of service grants op on resource, and logs a
 // refusal with the component and what it asked for.
 func (s *Server) authorize(caller, service, op, resource string) error {
+	if len(resource) > maxResourceBytes {
+		return wire.Errorf(wire.CodeInvalidArguments, "the resource named is %d bytes long; names are at most %d", len(resource), maxResourceBytes)
+	}
 	if s.opts.Registry.ACL(caller).Allows(service, op, resource) {
 		return nil
 	}

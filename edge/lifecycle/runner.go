@@ -149,6 +149,7 @@ func (r *runner) beginAttempt() {
 	if f := r.s.opts.SessionEnv; f != nil {
 		r.session = f(r.comp.Name, r.sessions > 0)
 	}
+	r.takeReport() // a report made in an earlier attempt does not carry over
 	r.sessions++
 	r.needSession = false
 }
@@ -294,6 +295,7 @@ func (r *runner) stopFor(why string) phase {
 	r.setState(StateStopping, why)
 	r.stopProcesses()
 	r.needSession = true
+	r.takeReport()
 	switch r.takeIntent() {
 	case intentRemove:
 		r.setState(StateFinished, "removed from the component set")

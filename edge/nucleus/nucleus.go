@@ -379,6 +379,11 @@ func (n *Nucleus) anonymousUser() string {
 func (n *Nucleus) publishState(c lifecycle.StateChange) {
 	n.log.Info("component state", "component", c.Component, "version", c.Version,
 		"from", string(c.From), "to", string(c.To), "reason", c.Reason)
+	if s := n.ipc; s != nil && (c.To == lifecycle.StateFinished || c.To == lifecycle.StateBroken || c.To == lifecycle.StateErrored) {
+		// Its processes are gone: so are their subscriptions (a stopped
+		// subscriber would otherwise hold every deployment's notification).
+		s.SessionEnded(c.Component)
+	}
 	nc := n.nc
 	if nc == nil {
 		return
