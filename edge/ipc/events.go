@@ -36,9 +36,9 @@ type events struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	config   map[string][]configSub     // subscriber → subscriptions
-	kinds    map[string]map[string]bool // kind → subscribers
-	last     map[string]map[string]any  // component → configuration last seen
+	config   map[string][]configSub                                // subscriber → subscriptions
+	kinds    map[string]map[string]bool                            // kind → subscribers
+	last     map[string]map[string]any                             // component → configuration last seen
 	reports  map[string]*waiting[wire.ConfigurationValidityReport] // deploymentID → validation in progress
 	answers  map[string]*waiting[answer]                           // deploymentID → update notification in progress
 	notified map[string]bool                                       // deploymentID → pre-update events sent
