@@ -79,10 +79,10 @@ func newSyncer(dir string) (*syncer, error) {
 func (s *syncer) join() *syncGroup {
 	s.mu.Lock()
 	if s.closed {
-		from := s.lastIndex
 		s.mu.Unlock()
+		<-s.done // run has finished with lastIndex
 		g := &syncGroup{done: make(chan struct{})}
-		_, g.err = fsyncBlocks(s.dir, from)
+		_, g.err = fsyncBlocks(s.dir, s.lastIndex)
 		close(g.done)
 		return g
 	}
@@ -114,18 +114,21 @@ func (s *syncer) run() {
 		case <-s.stop:
 			stop = true
 		}
+		// Taking the waiting group and closing happen under one lock: a
+		// joiner either is in this last group or sees closed and fsyncs
+		// on its own; none can start a group nobody will release.
 		s.mu.Lock()
 		g := s.next
 		s.next = nil
+		if stop {
+			s.closed = true
+		}
 		s.mu.Unlock()
 		if g != nil {
 			g.err = s.fsync()
 			close(g.done)
 		}
 		if stop {
-			s.mu.Lock()
-			s.closed = true
-			s.mu.Unlock()
 			if s.last != nil {
 				s.last.Close()
 			}
