@@ -55,11 +55,7 @@ type waiting[T any] struct {
 }
 
 func newWaiting[T any](asked []string) *waiting[T] {
-	w := &waiting[T]{asked: map[string]bool{}, got: map[string]T{}, signal: make(chan struct{}, 1)}
-	for _, c := range asked {
-		w.asked[c] = true
-	}
-	return w
+	return &waiting[T]{asked: set(asked), got: map[string]T{}, signal: make(chan struct{}, 1)}
 }
 
 // put records v from component (under events.mu); false when component
@@ -74,6 +70,21 @@ func (w *waiting[T]) put(component string, v T) bool {
 	default:
 	}
 	return true
+}
+
+// arrived returns and clears what came in since the last call.
+func arrived[T any](e *events, w *waiting[T]) map[string]T {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return w.take()
+}
+
+func set(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
 }
 
 // take returns and clears what arrived (under events.mu).
@@ -293,16 +304,11 @@ func (s *Server) Validate(ctx context.Context, deploymentID string, changed map[
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	pending := map[string]bool{}
-	for _, c := range asked {
-		pending[c] = true
-	}
+	pending := set(asked)
 	for len(pending) > 0 {
 		select {
 		case <-w.signal:
-			e.mu.Lock()
-			got := w.take()
-			e.mu.Unlock()
+			got := arrived(e, w)
 			for _, c := range sortedKeys(got) {
 				delete(pending, c)
 				if got[c].Status == wire.ValidityRejected {
@@ -355,16 +361,11 @@ func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.D
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	pending := map[string]bool{}
-	for _, c := range subs {
-		pending[c] = true
-	}
+	pending := set(subs)
 	for len(pending) > 0 {
 		select {
 		case <-w.signal:
-			e.mu.Lock()
-			got := w.take()
-			e.mu.Unlock()
+			got := arrived(e, w)
 			for _, c := range sortedKeys(got) {
 				a := got[c]
 				if !pending[c] {
