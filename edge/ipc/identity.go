@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,15 +18,19 @@ import (
 const UserPrefix = "component:"
 
 // reservedDeny are subjects no component may reach, even with a pubsub grant
-// of every topic: JetStream and KV APIs, the system account, the nucleus's
-// inboxes and control API, nats-server's MQTT bookkeeping, the shadow topics
-// (reached through ShadowManager grants or IPC) and Sward's internal root.
-// Only components holding a wildcard grant need them: the allow lists of
+// of every topic: NucleusSubjects and the shadow topics (reached through
+// ShadowManager grants or the IPC). Only components holding a wildcard grant need them: the allow lists of
 // the others never reach these subjects.
-var reservedDeny = []string{
+var reservedDeny = append(slices.Clip(NucleusSubjects), "$aws.>")
+
+// NucleusSubjects are the subjects only the nucleus and its admin use:
+// JetStream and KV APIs, the system account, the nucleus's inboxes and
+// control API, nats-server's MQTT bookkeeping, Sward's internal root. The
+// client-device permissions deny them too.
+var NucleusSubjects = []string{
 	"$JS.>", "$JSC.>", "$KV.>", "$O.>", "$SYS.>", "$SWARD.>", "_INBOX.>",
 	"$MQTT.JSA.>", "$MQTT.msgs.>", "$MQTT.rmsgs.>", "$MQTT.sess.>",
-	"$aws.>", "sward.control.>", "sward.component.>", "sward.shadow.>",
+	"sward.control.>", "sward.component.>", "sward.shadow.>",
 }
 
 // Identity is one component's broker credential for its current session.

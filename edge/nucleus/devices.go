@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -53,9 +54,7 @@ type DeviceUser struct {
 // deviceDeny keeps client devices off the nucleus's and the components'
 // subjects whatever their grants say. Shadow topics stay reachable: a
 // device reaches its shadow over MQTT as it would on IoT Core.
-var deviceDeny = []string{"$JS.>", "$JSC.>", "$KV.>", "$O.>", "$SYS.>", "$SWARD.>", "_INBOX.>",
-	"$MQTT.JSA.>", "$MQTT.msgs.>", "$MQTT.rmsgs.>", "$MQTT.sess.>",
-	"sward.control.>", "sward.component.>", "sward.shadow.>", wire.IPCRoot + ".>", wire.EventRoot + ".>", wire.InboxRoot + ".>"}
+var deviceDeny = append(slices.Clip(ipc.NucleusSubjects), wire.IPCRoot+".>", wire.EventRoot+".>", wire.InboxRoot+".>")
 
 // LoadDevices reads and checks a devices file; every problem is named with
 // its place in the file and the fix.
