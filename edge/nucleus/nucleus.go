@@ -179,7 +179,7 @@ func (n *Nucleus) Start() (err error) {
 	if err := n.shadows.Start(context.Background()); err != nil {
 		return err
 	}
-	if err := n.startStreams(context.Background()); err != nil {
+	if err := n.startStreams(context.Background(), js); err != nil {
 		return err
 	}
 	n.metrics = ipc.NewMetrics()

@@ -25,17 +25,14 @@ const statusStreamBytes = 1 << 20
 
 // startStreams starts the stream manager with the exporters and its admin
 // API, and makes sure the status stream exists.
-func (n *Nucleus) startStreams(ctx context.Context) error {
+func (n *Nucleus) startStreams(ctx context.Context, js jetstream.JetStream) error {
 	// Two exports upload at once: enough to keep a cellular link busy,
 	// few enough that a backlog of many streams cannot crowd the device.
 	slots := export.NewSlots(2)
 	// A custom endpoint (AWS_ENDPOINT_URL: MinIO, LocalStack, moto) serves
 	// buckets by path; AWS itself by host name.
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	js, err := jetstream.New(n.nc)
-	if err != nil {
-		return err
-	}
+	var err error
 	n.streams, err = stream.New(stream.Options{
 		Conn:              n.nc,
 		JetStreamStoreDir: n.opts.Root, // the broker's StoreDir: nats-server keeps <StoreDir>/jetstream
