@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/edge/internal/errdetail"
 )
 
 // readyPoll is how often Ready re-checks the server. Short enough that a
@@ -157,15 +159,15 @@ func (b *Broker) Ready(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		if err := b.srvLog.fatalErr(); err != nil {
-			return &detailError{msg: fmt.Sprintf("broker: not ready: %v", err), sentinel: ErrNotReady}
+			return &errdetail.Error{Msg: fmt.Sprintf("broker: not ready: %v", err), Sentinel: ErrNotReady}
 		}
 		if b.srv.ReadyForConnections(readyPoll) && b.srv.JetStreamEnabled() {
 			break
 		}
 		if time.Now().After(deadline) {
-			return &detailError{
-				msg:      fmt.Sprintf("broker: not ready after %s: was Start called? check the broker log for listener or JetStream errors", timeout),
-				sentinel: ErrNotReady,
+			return &errdetail.Error{
+				Msg:      fmt.Sprintf("broker: not ready after %s: was Start called? check the broker log for listener or JetStream errors", timeout),
+				Sentinel: ErrNotReady,
 			}
 		}
 	}
@@ -181,7 +183,7 @@ func (b *Broker) resolveAddrs() error {
 		case "nats":
 			a, ok := b.srv.Addr().(*net.TCPAddr)
 			if !ok {
-				return &detailError{msg: "broker: nats listener is not bound", sentinel: ErrNotReady}
+				return &errdetail.Error{Msg: "broker: nats listener is not bound", Sentinel: ErrNotReady}
 			}
 			natsURL = "nats://" + net.JoinHostPort(localHost(l.host), strconv.Itoa(a.Port))
 		case "mqtt":
@@ -244,9 +246,9 @@ func (b *Broker) Connect(user string, opts ...nats.Option) (*nats.Conn, error) {
 	u, ok := b.users[user]
 	b.mu.Unlock()
 	if !ok {
-		return nil, &detailError{
-			msg:      fmt.Sprintf("broker: connect as %q: no such user: add it to Options.Users or with SetUsers", user),
-			sentinel: ErrUnknownUser,
+		return nil, &errdetail.Error{
+			Msg:      fmt.Sprintf("broker: connect as %q: no such user: add it to Options.Users or with SetUsers", user),
+			Sentinel: ErrUnknownUser,
 		}
 	}
 	all := append([]nats.Option{
@@ -280,9 +282,9 @@ func (b *Broker) SetUsers(users []User, anonymous string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.state != running {
-		return &detailError{
-			msg:      "broker: SetUsers needs a running broker: call it after Start, or pass the users in Options.Users",
-			sentinel: ErrNotRunning,
+		return &errdetail.Error{
+			Msg:      "broker: SetUsers needs a running broker: call it after Start, or pass the users in Options.Users",
+			Sentinel: ErrNotRunning,
 		}
 	}
 	if err := b.srv.ReloadOptions(b.serverOptions(users, anonymous)); err != nil {

@@ -28,14 +28,3 @@ var (
 	// a Broker runs once, build a new one with New to start again.
 	ErrStarted = errors.New("broker already started")
 )
-
-// detailError carries a full, self-explaining message while still matching a
-// sentinel with errors.Is, so messages read naturally without a "sentinel: "
-// prefix.
-type detailError struct {
-	msg      string
-	sentinel error
-}
-
-func (e *detailError) Error() string { return e.msg }
-func (e *detailError) Unwrap() error { return e.sentinel }

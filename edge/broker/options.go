@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/sward-iot/sward/edge/internal/errdetail"
 )
 
 const (
@@ -225,9 +227,9 @@ func (o Options) listeners() (tcp []listenAddr, monitor *listenAddr, err error) 
 			return nil, nil, err
 		}
 		if !m.loopback {
-			return nil, nil, &detailError{
-				msg:      fmt.Sprintf("broker: monitor listener %s is not on loopback: the monitoring endpoint has no authentication, listen on 127.0.0.1", m.raw),
-				sentinel: ErrInsecureListener,
+			return nil, nil, &errdetail.Error{
+				Msg:      fmt.Sprintf("broker: monitor listener %s is not on loopback: the monitoring endpoint has no authentication, listen on 127.0.0.1", m.raw),
+				Sentinel: ErrInsecureListener,
 			}
 		}
 		monitor = &m
@@ -286,9 +288,9 @@ func checkExposure(tcp []listenAddr, hasTLS bool, anonymous string) error {
 		if len(fix) == 0 {
 			continue
 		}
-		return &detailError{
-			msg:      fmt.Sprintf("broker: %s listener %s is not on loopback: %s (or listen on 127.0.0.1)", l.name, l.raw, strings.Join(fix, " and ")),
-			sentinel: ErrInsecureListener,
+		return &errdetail.Error{
+			Msg:      fmt.Sprintf("broker: %s listener %s is not on loopback: %s (or listen on 127.0.0.1)", l.name, l.raw, strings.Join(fix, " and ")),
+			Sentinel: ErrInsecureListener,
 		}
 	}
 	return nil
@@ -318,9 +320,9 @@ func checkUsers(users []User, anonymous string, certUsers bool) error {
 		}
 	}
 	if anonymous != "" && !seen[anonymous] {
-		return &detailError{
-			msg:      fmt.Sprintf("broker: AnonymousUser %q is not in Users: add that user or clear AnonymousUser", anonymous),
-			sentinel: ErrUnknownUser,
+		return &errdetail.Error{
+			Msg:      fmt.Sprintf("broker: AnonymousUser %q is not in Users: add that user or clear AnonymousUser", anonymous),
+			Sentinel: ErrUnknownUser,
 		}
 	}
 	return nil
@@ -341,7 +343,7 @@ func (p Permissions) check(user string) error {
 }
 
 func invalidf(format string, args ...any) error {
-	return &detailError{msg: fmt.Sprintf(format, args...), sentinel: ErrInvalidOptions}
+	return &errdetail.Error{Msg: fmt.Sprintf(format, args...), Sentinel: ErrInvalidOptions}
 }
 
 // IsLoopbackAddr reports whether a "host:port" listen address accepts

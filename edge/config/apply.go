@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/sward-iot/sward/edge/internal/errdetail"
 )
 
 // Apply returns the configuration a deployment's configurationUpdate leaves
@@ -124,18 +126,18 @@ func parsePointer(p string) ([]string, error) {
 		return nil, nil
 	}
 	if p[0] != '/' {
-		return nil, &detailError{
-			msg:      fmt.Sprintf("config: reset pointer %q does not start with \"/\": write a JSON pointer such as \"/%s\", or \"\" to reset everything", p, p),
-			sentinel: ErrBadPointer,
+		return nil, &errdetail.Error{
+			Msg:      fmt.Sprintf("config: reset pointer %q does not start with \"/\": write a JSON pointer such as \"/%s\", or \"\" to reset everything", p, p),
+			Sentinel: ErrBadPointer,
 		}
 	}
 	tokens := strings.Split(p[1:], "/")
 	for i, t := range tokens {
 		for j := 0; j < len(t); j++ {
 			if t[j] == '~' && (j+1 == len(t) || (t[j+1] != '0' && t[j+1] != '1')) {
-				return nil, &detailError{
-					msg:      fmt.Sprintf("config: reset pointer %q has a bare \"~\": escape \"~\" as \"~0\" and \"/\" as \"~1\" in key names", p),
-					sentinel: ErrBadPointer,
+				return nil, &errdetail.Error{
+					Msg:      fmt.Sprintf("config: reset pointer %q has a bare \"~\": escape \"~\" as \"~0\" and \"/\" as \"~1\" in key names", p),
+					Sentinel: ErrBadPointer,
 				}
 			}
 		}
@@ -165,10 +167,10 @@ func resetPath(cfg, defaults map[string]any, pointer string, tokens []string) er
 		}
 		if ok {
 			parent := escapePointer(tokens[:i+1])
-			return &detailError{
-				msg: fmt.Sprintf("config: reset %q: %s is %s in the current configuration, not an object, so %q cannot be restored inside it: reset %q instead",
+			return &errdetail.Error{
+				Msg: fmt.Sprintf("config: reset %q: %s is %s in the current configuration, not an object, so %q cannot be restored inside it: reset %q instead",
 					pointer, parent, describe(child), pointer, parent),
-				sentinel: ErrInvalidValue,
+				Sentinel: ErrInvalidValue,
 			}
 		}
 		next := map[string]any{}
@@ -206,9 +208,9 @@ func lookup(defaults map[string]any, pointer string, tokens []string) (any, bool
 
 func insideList(pointer string, list []string) error {
 	p := escapePointer(list)
-	return &detailError{
-		msg:      fmt.Sprintf("config: reset %q points inside the list %s: Greengrass resets whole lists only, reset %q", pointer, p, p),
-		sentinel: ErrBadPointer,
+	return &errdetail.Error{
+		Msg:      fmt.Sprintf("config: reset %q points inside the list %s: Greengrass resets whole lists only, reset %q", pointer, p, p),
+		Sentinel: ErrBadPointer,
 	}
 }
 
@@ -286,17 +288,17 @@ func validate(where, pointer string, v any) error {
 		}
 		return nil
 	}
-	return &detailError{
-		msg:      fmt.Sprintf("config: %s at %q holds a Go %T, not a JSON value: decode configuration with encoding/json (objects as map[string]any, lists as []any)", where, pointer, v),
-		sentinel: ErrInvalidValue,
+	return &errdetail.Error{
+		Msg:      fmt.Sprintf("config: %s at %q holds a Go %T, not a JSON value: decode configuration with encoding/json (objects as map[string]any, lists as []any)", where, pointer, v),
+		Sentinel: ErrInvalidValue,
 	}
 }
 
 func finite(where, pointer string, f float64) error {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return &detailError{
-			msg:      fmt.Sprintf("config: %s at %q is %v, which JSON cannot carry: use a finite number or a string", where, pointer, f),
-			sentinel: ErrInvalidValue,
+		return &errdetail.Error{
+			Msg:      fmt.Sprintf("config: %s at %q is %v, which JSON cannot carry: use a finite number or a string", where, pointer, f),
+			Sentinel: ErrInvalidValue,
 		}
 	}
 	return nil

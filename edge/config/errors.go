@@ -32,20 +32,3 @@ var (
 	// over MaxConfigSize.
 	ErrTooLarge = errors.New("configuration too large")
 )
-
-// detailError carries a full, self-explaining message while still matching a
-// sentinel with errors.Is (and, through cause, the underlying error).
-type detailError struct {
-	msg      string
-	sentinel error
-	cause    error
-}
-
-func (e *detailError) Error() string { return e.msg }
-
-func (e *detailError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{e.sentinel}
-	}
-	return []error{e.sentinel, e.cause}
-}

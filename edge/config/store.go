@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/edge/internal/errdetail"
 )
 
 const (
@@ -99,9 +101,9 @@ func (s *Store) Get(ctx context.Context, component string) (map[string]any, uint
 	}
 	e, err := s.kv.Get(ctx, component)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, &detailError{
-			msg:      fmt.Sprintf("config: component %q has no stored configuration", component),
-			sentinel: ErrNotFound,
+		return nil, 0, &errdetail.Error{
+			Msg:      fmt.Sprintf("config: component %q has no stored configuration", component),
+			Sentinel: ErrNotFound,
 		}
 	}
 	if err != nil {
@@ -131,11 +133,11 @@ func (s *Store) Put(ctx context.Context, component string, cfg map[string]any, e
 		rev, err = s.kv.Update(ctx, component, data, expectedRevision)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return 0, &detailError{
-			msg: fmt.Sprintf("config: put %q at revision %d: the stored configuration changed meanwhile: get it again, re-apply the change and retry",
+		return 0, &errdetail.Error{
+			Msg: fmt.Sprintf("config: put %q at revision %d: the stored configuration changed meanwhile: get it again, re-apply the change and retry",
 				component, expectedRevision),
-			sentinel: ErrConflict,
-			cause:    err,
+			Sentinel: ErrConflict,
+			Cause:    err,
 		}
 	}
 	if err != nil {
@@ -253,17 +255,17 @@ func (s *Store) encode(component string, cfg map[string]any) ([]byte, error) {
 	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
-		return nil, &detailError{
-			msg:      fmt.Sprintf("config: encode configuration of %q: %v", component, err),
-			sentinel: ErrInvalidValue,
-			cause:    err,
+		return nil, &errdetail.Error{
+			Msg:      fmt.Sprintf("config: encode configuration of %q: %v", component, err),
+			Sentinel: ErrInvalidValue,
+			Cause:    err,
 		}
 	}
 	if len(data) > MaxConfigSize {
-		return nil, &detailError{
-			msg: fmt.Sprintf("config: configuration of %q is %d bytes encoded, over the %d-byte limit: move large data into an artifact and keep its path in the configuration",
+		return nil, &errdetail.Error{
+			Msg: fmt.Sprintf("config: configuration of %q is %d bytes encoded, over the %d-byte limit: move large data into an artifact and keep its path in the configuration",
 				component, len(data), MaxConfigSize),
-			sentinel: ErrTooLarge,
+			Sentinel: ErrTooLarge,
 		}
 	}
 	return data, nil
@@ -272,10 +274,10 @@ func (s *Store) encode(component string, cfg map[string]any) ([]byte, error) {
 func decode(component string, data []byte) (map[string]any, error) {
 	var cfg map[string]any
 	if err := json.Unmarshal(data, &cfg); err != nil || cfg == nil {
-		return nil, &detailError{
-			msg:      fmt.Sprintf("config: stored configuration of %q is not a JSON object (%v): it was not written by this package; delete it or put a valid one", component, err),
-			sentinel: ErrInvalidValue,
-			cause:    err,
+		return nil, &errdetail.Error{
+			Msg:      fmt.Sprintf("config: stored configuration of %q is not a JSON object (%v): it was not written by this package; delete it or put a valid one", component, err),
+			Sentinel: ErrInvalidValue,
+			Cause:    err,
 		}
 	}
 	return cfg, nil
@@ -285,10 +287,10 @@ func decode(component string, data []byte) (map[string]any, error) {
 // so the error names the component and the rule.
 func checkName(component string) error {
 	if !validKey(component) {
-		return &detailError{
-			msg: fmt.Sprintf("config: component name %q cannot be a configuration key: use letters, digits and \"-_.=/\", with no leading, trailing or double dot (e.g. \"com.example.Hello\")",
+		return &errdetail.Error{
+			Msg: fmt.Sprintf("config: component name %q cannot be a configuration key: use letters, digits and \"-_.=/\", with no leading, trailing or double dot (e.g. \"com.example.Hello\")",
 				component),
-			sentinel: ErrInvalidName,
+			Sentinel: ErrInvalidName,
 		}
 	}
 	return nil

@@ -2,7 +2,8 @@ package watch
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/sward-iot/sward/edge/internal/errdetail"
 )
 
 var (
@@ -43,17 +44,6 @@ var (
 	ErrGit = errors.New("git command failed")
 )
 
-// detailError carries a full, self-explaining message while still matching a
-// sentinel with errors.Is, so messages read naturally without a "sentinel: "
-// prefix.
-type detailError struct {
-	msg      string
-	sentinel error
-}
-
-func (e *detailError) Error() string { return e.msg }
-func (e *detailError) Unwrap() error { return e.sentinel }
-
 func errorf(sentinel error, format string, args ...any) error {
-	return &detailError{msg: fmt.Sprintf(format, args...), sentinel: sentinel}
+	return errdetail.New(sentinel, format, args...)
 }
