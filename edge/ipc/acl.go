@@ -2,8 +2,8 @@ package ipc
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -55,7 +55,7 @@ func ParseACL(component string, cfg map[string]any) (ACL, []error) {
 	if !ok {
 		return acl, []error{fmt.Errorf("component %s: accessControl is %T; it must be an object {serviceId: {policyId: {operations, resources}}}", component, raw)}
 	}
-	for _, svc := range sortedKeys(services) {
+	for _, svc := range slices.Sorted(maps.Keys(services)) {
 		if !slices.Contains(knownServices, svc) {
 			errs = append(errs, fmt.Errorf("component %s: accessControl service %q is unknown; use one of %s", component, svc, strings.Join(knownServices, ", ")))
 			continue
@@ -65,7 +65,7 @@ func ParseACL(component string, cfg map[string]any) (ACL, []error) {
 			errs = append(errs, fmt.Errorf("component %s: accessControl.%s must be an object of policies {policyId: {operations, resources}}", component, svc))
 			continue
 		}
-		for _, id := range sortedKeys(policies) {
+		for _, id := range slices.Sorted(maps.Keys(policies)) {
 			body, ok := policies[id].(map[string]any)
 			if !ok {
 				errs = append(errs, fmt.Errorf("component %s: accessControl.%s.%s must be an object with operations and resources", component, svc, id))
@@ -221,13 +221,4 @@ func stringList(v any) ([]string, error) {
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

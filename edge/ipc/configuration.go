@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -168,7 +170,7 @@ func leafPaths(prefix []string, v any) [][]string {
 		return [][]string{append([]string(nil), prefix...)}
 	}
 	var out [][]string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, leafPaths(append(append([]string(nil), prefix...), k), m[k])...)
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -145,7 +146,7 @@ func (e *events) forget(subscriber string) {
 func (e *events) subscribers(kind string) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return sortedKeys(e.kinds[kind])
+	return slices.Sorted(maps.Keys(e.kinds[kind]))
 }
 
 func (e *events) publish(subscriber, kind string, body any) {
@@ -226,7 +227,7 @@ func diffPaths(prefix []string, a, b any) [][]string {
 	for k := range bm {
 		keys[k] = true
 	}
-	for _, k := range sortedKeys(keys) {
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		p := append(slices.Clone(prefix), k)
 		av, ain := am[k]
 		bv, bin := bm[k]
@@ -309,7 +310,7 @@ func (s *Server) Validate(ctx context.Context, deploymentID string, changed map[
 		select {
 		case <-w.signal:
 			got := arrived(e, w)
-			for _, c := range sortedKeys(got) {
+			for _, c := range slices.Sorted(maps.Keys(got)) {
 				delete(pending, c)
 				if got[c].Status == wire.ValidityRejected {
 					return fmt.Errorf("component %s rejected its new configuration: %s", c, got[c].Message)
@@ -317,7 +318,7 @@ func (s *Server) Validate(ctx context.Context, deploymentID string, changed map[
 			}
 		case <-deadline.C:
 			s.log.Warn("configuration validation timed out; the deployment proceeds", "deployment", deploymentID,
-				"components", sortedKeys(pending), "timeout", timeout.String())
+				"components", slices.Sorted(maps.Keys(pending)), "timeout", timeout.String())
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -366,7 +367,7 @@ func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.D
 		select {
 		case <-w.signal:
 			got := arrived(e, w)
-			for _, c := range sortedKeys(got) {
+			for _, c := range slices.Sorted(maps.Keys(got)) {
 				a := got[c]
 				if !pending[c] {
 					continue
@@ -394,7 +395,7 @@ func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.D
 			}
 		case <-deadline.C:
 			s.log.Warn("component update wait timed out; the deployment proceeds", "deployment", deploymentID,
-				"components", sortedKeys(pending), "timeout", timeout.String())
+				"components", slices.Sorted(maps.Keys(pending)), "timeout", timeout.String())
 			return
 		case <-ctx.Done():
 			return

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -157,7 +158,7 @@ func (r *Registry) Known(component string) bool {
 
 func (r *Registry) pushLocked() error {
 	users := make([]broker.User, 0, len(r.ids))
-	for _, name := range sortedKeys(r.ids) {
+	for _, name := range slices.Sorted(maps.Keys(r.ids)) {
 		id := r.ids[name]
 		perms, dropped := r.permissionsLocked(name)
 		for _, d := range dropped {

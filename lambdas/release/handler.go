@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -278,7 +279,7 @@ func jobInput(m *release.Manifest, jobID, groupArn, doc string) *iot.CreateJobIn
 func (h *Handler) checkRecipes(ctx context.Context, log *slog.Logger, bucket string, m *release.Manifest) error {
 	recipes := map[string]*recipe.Recipe{}
 	var problems []string
-	for _, name := range sortedKeys(m.Components) {
+	for _, name := range slices.Sorted(maps.Keys(m.Components)) {
 		c := m.Components[name]
 		data, err := h.read(ctx, bucket, c.Recipe.Key, recipe.MaxRecipeSize)
 		if err != nil {
@@ -320,7 +321,7 @@ func (h *Handler) checkArtifacts(ctx context.Context, log *slog.Logger, bucket s
 		obj  release.Object
 	}
 	var jobs []job
-	for _, name := range sortedKeys(m.Components) {
+	for _, name := range slices.Sorted(maps.Keys(m.Components)) {
 		for i, a := range m.Components[name].Artifacts {
 			jobs = append(jobs, job{fmt.Sprintf("components[%q].artifacts[%d]", name, i), a})
 		}
@@ -519,13 +520,4 @@ func orMissing(err error, what string) error {
 		return err
 	}
 	return errors.New(what)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -175,13 +175,14 @@ func (h *Handler) evaluateMetric(ctx context.Context, log *slog.Logger, p *prepa
 		alerts, changed := evaluate(&s, p.digest, ev.Thing, ev.Stream, metric, p.byMetric[metric], limits)
 		for i := range alerts {
 			a := &alerts[i]
-			if published[a.ID()] {
+			id := a.ID()
+			if published[id] {
 				continue
 			}
 			if err := h.publish(ctx, a); err != nil {
 				return sent, lambdakit.Internal(ctx, log, "publish alert", err, "topic", topics.Alerts(ev.Thing), "metric", metric, "kind", a.Kind)
 			}
-			published[a.ID()] = true
+			published[id] = true
 			sent++
 			log.InfoContext(ctx, "alert published", "metric", metric, "kind", a.Kind, "value", a.Value, "count", a.Count, "alertId", a.AlertID)
 		}

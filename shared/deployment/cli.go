@@ -2,6 +2,8 @@ package deployment
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/sward-iot/sward/shared/recipe"
@@ -54,7 +56,7 @@ func ParseUpdateConfig(s string) (map[string]ConfigurationUpdate, error) {
 	out := map[string]ConfigurationUpdate{}
 	f := d.object(root, tree, `of component name → {"MERGE": {...}, "RESET": [...]}`)
 	if f != nil {
-		for _, name := range sortedKeys(f.m) {
+		for _, name := range slices.Sorted(maps.Keys(f.m)) {
 			v, _, _ := f.take(name)
 			path := keyPath(root, name)
 			if err := recipe.ValidateName(name); err != nil {
@@ -78,7 +80,7 @@ func (d *decoder) cliUpdate(path string, v any) (ConfigurationUpdate, bool) {
 		return ConfigurationUpdate{}, false
 	}
 	keys := map[string]string{} // canonical → as written
-	for _, k := range sortedKeys(f.m) {
+	for _, k := range slices.Sorted(maps.Keys(f.m)) {
 		lk := strings.ToLower(k)
 		if prev, dup := keys[lk]; dup {
 			d.errorf(keyPath(path, k), "is given twice, as %q and %q (MERGE and RESET are not case-sensitive); keep one", prev, k)

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -105,7 +107,7 @@ func (f *fields) take(name string) (any, string, bool) {
 
 // rejectRest records an error for every key that take did not ask for.
 func (f *fields) rejectRest(known []string) {
-	for _, k := range sortedKeys(f.m) {
+	for _, k := range slices.Sorted(maps.Keys(f.m)) {
 		if f.used[k] {
 			continue
 		}
@@ -180,7 +182,7 @@ func (d *decoder) document(v any) *Document {
 	}
 	if v, p, ok := f.take("components"); ok {
 		if cf := d.object(p, v, "of component name → {\"componentVersion\": \"1.0.0\", ...}"); cf != nil {
-			for _, name := range sortedKeys(cf.m) {
+			for _, name := range slices.Sorted(maps.Keys(cf.m)) {
 				cv, cp, _ := cf.take(name)
 				doc.Components[name] = d.component(cp, cv)
 			}

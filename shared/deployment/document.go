@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -210,7 +211,7 @@ func (d *Document) problems() problems {
 	case !groupPattern.MatchString(d.GroupName):
 		p.add("groupName", "%q is not a group name; use 1 to 128 letters, digits, ':', '-' and '_' (an AWS IoT thing group name)", truncate(d.GroupName))
 	}
-	for _, name := range sortedKeys(d.Components) {
+	for _, name := range slices.Sorted(maps.Keys(d.Components)) {
 		d.Components[name].check(&p, keyPath("components", name), name, d.Local())
 	}
 	d.checkRemovals(&p)
@@ -376,7 +377,7 @@ func (d *Document) RootComponents(previous map[string]string) (map[string]string
 		}
 	}
 	var p problems
-	for _, name := range sortedKeys(d.Components) {
+	for _, name := range slices.Sorted(maps.Keys(d.Components)) {
 		v := d.Components[name].Version
 		if v == "" {
 			prev, ok := previous[name]
@@ -396,13 +397,4 @@ func (d *Document) RootComponents(previous map[string]string) (map[string]string
 		return nil, err
 	}
 	return roots, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

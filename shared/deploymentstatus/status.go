@@ -3,6 +3,7 @@ package deploymentstatus
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -132,7 +133,7 @@ func (m *Message) Validate() error {
 	if !m.Status.valid() {
 		p.Add("status", "%q is not a status a device reports; use %s, %s, %s or %s", strictjson.Truncate(string(m.Status)), InProgress, Succeeded, Failed, Rejected)
 	}
-	if m.Detail != "" && !knownState(m.Detail) {
+	if m.Detail != "" && !slices.Contains(deployment.States, m.Detail) {
 		p.Add("detail", "%q is not a deployment state; use one of %v, or leave it out", strictjson.Truncate(string(m.Detail)), deployment.States)
 	}
 	if n := utf8.RuneCountInString(m.Reason); n > MaxReasonLength {
@@ -142,15 +143,6 @@ func (m *Message) Validate() error {
 		p.Add("timestamp", "is %d; send the time of the change in epoch milliseconds between 2000 and 2100", m.Timestamp)
 	}
 	return p.Err()
-}
-
-func knownState(s deployment.State) bool {
-	for _, k := range deployment.States {
-		if s == k {
-			return true
-		}
-	}
-	return false
 }
 
 // Encode validates the message and returns its JSON.

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -249,7 +250,7 @@ func (m *Manifest) Validate() error {
 	case n > MaxComponents:
 		p.Add("components", "has %d components, over the limit of %d; split the release", n, MaxComponents)
 	}
-	for _, name := range sortedKeys(m.Components) {
+	for _, name := range slices.Sorted(maps.Keys(m.Components)) {
 		m.Components[name].check(&p, strictjson.Key("components", name), m.CommitID, name)
 	}
 	if m.CommitID != "" && m.ThingGroup != "" {
@@ -425,7 +426,7 @@ func (m *Manifest) Selection() TargetSelection {
 // returned, joined, with the manifest path it concerns.
 func (m *Manifest) CheckRecipes(recipes map[string]*recipe.Recipe, bucket string) error {
 	var p strictjson.Problems
-	for _, name := range sortedKeys(m.Components) {
+	for _, name := range slices.Sorted(maps.Keys(m.Components)) {
 		c := m.Components[name]
 		path := strictjson.Key("components", name)
 		r := recipes[name]
@@ -494,13 +495,4 @@ func checkArtifacts(p *strictjson.Problems, path string, c Component, r *recipe.
 			p.Add(strictjson.Index(strictjson.Field(path, "artifacts"), i), "%s is not used by any manifest of recipe %s; remove it or use it", a.Key, r.ID())
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

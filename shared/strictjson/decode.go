@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,9 +98,6 @@ func (n Node) Decode(v any) error {
 	d.assign(n.value, rv.Elem(), "")
 	return d.errs.Err()
 }
-
-// MarshalJSON writes the node's subtree back as JSON.
-func (n Node) MarshalJSON() ([]byte, error) { return json.Marshal(n.value) }
 
 var nodeType = reflect.TypeFor[Node]()
 
@@ -233,7 +231,7 @@ func (d *decoder) assign(v any, rv reflect.Value, example string) {
 			return
 		}
 		out := reflect.MakeMapWithSize(rv.Type(), len(m))
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			e := reflect.New(rv.Type().Elem()).Elem()
 			d.path.pushKey(k)
 			d.assign(m[k], e, "")
@@ -281,7 +279,7 @@ func (d *decoder) object(m map[string]any, rv reflect.Value) {
 	if matched == len(m) {
 		return
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if _, known := info.byName[k]; known {
 			continue
 		}
@@ -436,15 +434,6 @@ func kindName(t reflect.Type) string {
 
 func minInt(t reflect.Type) int64 { return -1 << (t.Bits() - 1) }
 func maxInt(t reflect.Type) int64 { return 1<<(t.Bits()-1) - 1 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // Marshal encodes v as compact JSON without HTML escaping and without a
 // trailing newline: the canonical bytes of a document.
