@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -94,7 +95,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 		groups[doc.GroupName] = roots
 	}
 	req := map[string][]Root{}
-	for _, g := range sortedKeys(groups) {
+	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		for name, v := range groups[g] {
 			req[name] = append(req[name], Root{Version: v, Group: g})
 		}
@@ -111,7 +112,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 	// Artifacts: digest-checked and unarchived before anything runs.
 	artifacts := map[string]string{}
 	var errs []error
-	for _, name := range sortedKeys(resolved) {
+	for _, name := range slices.Sorted(maps.Keys(resolved)) {
 		rc := resolved[name]
 		sel, err := rc.Select(e.opts.Platform)
 		if err != nil {
@@ -137,7 +138,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 
 	// Configuration: new versions are upgraded to their defaults, then the
 	// document's reset and merge apply (Greengrass order).
-	names := sortedKeys(resolved)
+	names := slices.Sorted(maps.Keys(resolved))
 	for name := range prev.Components {
 		if _, ok := resolved[name]; !ok {
 			names = append(names, name)
@@ -345,7 +346,7 @@ func (e *Engine) settle(s set) error {
 // an error for a BROKEN or missing one.
 func (e *Engine) check(s set) (bool, error) {
 	all := true
-	for _, name := range sortedKeys(s.Components) {
+	for _, name := range slices.Sorted(maps.Keys(s.Components)) {
 		st, ok := e.opts.Supervisor.Status(name)
 		if !ok {
 			return false, fmt.Errorf("component %s is not supervised", name)
@@ -367,7 +368,7 @@ func (e *Engine) settledOnce(ctx context.Context, s set) error {
 		return nil
 	}
 	var failed error
-	_, err := e.opts.Supervisor.WaitUntil(ctx, sortedKeys(s.Components)[0], func(lifecycle.Status) bool {
+	_, err := e.opts.Supervisor.WaitUntil(ctx, slices.Sorted(maps.Keys(s.Components))[0], func(lifecycle.Status) bool {
 		ok, err := e.check(s)
 		failed = err
 		return ok || err != nil
@@ -385,7 +386,7 @@ func (e *Engine) anyUnsettled(ctx context.Context, s set) bool {
 		return false
 	}
 	left := false
-	_, _ = e.opts.Supervisor.WaitUntil(ctx, sortedKeys(s.Components)[0], func(lifecycle.Status) bool {
+	_, _ = e.opts.Supervisor.WaitUntil(ctx, slices.Sorted(maps.Keys(s.Components))[0], func(lifecycle.Status) bool {
 		ok, err := e.check(s)
 		left = !ok || err != nil
 		return left
@@ -396,7 +397,7 @@ func (e *Engine) anyUnsettled(ctx context.Context, s set) bool {
 // unsettled describes the components of s that are not RUNNING or FINISHED.
 func (e *Engine) unsettled(s set) string {
 	var parts []string
-	for _, name := range sortedKeys(s.Components) {
+	for _, name := range slices.Sorted(maps.Keys(s.Components)) {
 		st, _ := e.opts.Supervisor.Status(name)
 		if st.State != lifecycle.StateRunning && st.State != lifecycle.StateFinished {
 			parts = append(parts, fmt.Sprintf("%s is %s (%s)", name, st.State, st.Reason))
@@ -416,7 +417,7 @@ func (e *Engine) outcomes(from, to set) []ddoc.ComponentOutcome {
 		names[n] = true
 	}
 	var out []ddoc.ComponentOutcome
-	for _, name := range sortedKeys(names) {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		o := ddoc.ComponentOutcome{Name: name, Version: to.Components[name].Version, PreviousVersion: from.Components[name].Version}
 		if st, ok := e.opts.Supervisor.Status(name); ok && o.Version != "" {
 			o.State, o.Reason = string(st.State), st.Reason

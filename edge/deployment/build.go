@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,7 +86,7 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 	recipes := map[string]*recipe.Recipe{}
 	selections := map[string]*recipe.Selection{}
 	vars := map[string]*recipe.Vars{}
-	for _, name := range sortedKeys(s.Components) {
+	for _, name := range slices.Sorted(maps.Keys(s.Components)) {
 		c := s.Components[name]
 		r, ok := cat.lookup(name, c.Version)
 		if !ok {
@@ -119,7 +120,7 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 		return nil, nil, errors.Join(errs...)
 	}
 	out := make([]lifecycle.Component, 0, len(recipes))
-	for _, name := range sortedKeys(recipes) {
+	for _, name := range slices.Sorted(maps.Keys(recipes)) {
 		r := recipes[name]
 		v := vars[name]
 		v.Deps = map[string]*recipe.Vars{}

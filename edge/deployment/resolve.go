@@ -3,6 +3,7 @@ package deployment
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -90,7 +91,7 @@ func Resolve(roots map[string][]Root, cat Catalog) (map[string]*recipe.Recipe, e
 			}
 		}
 		next := map[string]*recipe.Recipe{}
-		for _, name := range sortedKeys(reqs) {
+		for _, name := range slices.Sorted(maps.Keys(reqs)) {
 			if len(cat[name]) == 0 && allSoft(reqs[name]) {
 				continue // an optional dependency nobody offers
 			}
@@ -169,18 +170,9 @@ func sameSelection(a, b map[string]*recipe.Recipe) bool {
 	return true
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func sortedRecipes(m map[string]*recipe.Recipe) []*recipe.Recipe {
 	out := make([]*recipe.Recipe, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, m[k])
 	}
 	return out

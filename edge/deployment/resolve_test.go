@@ -3,6 +3,8 @@ package deployment
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,7 +33,7 @@ func mk(t *testing.T, name, version string, deps ...string) *recipe.Recipe {
 
 func versions(sel map[string]*recipe.Recipe) string {
 	var parts []string
-	for _, k := range sortedKeys(sel) {
+	for _, k := range slices.Sorted(maps.Keys(sel)) {
 		parts = append(parts, k+"@"+sel[k].Version)
 	}
 	return strings.Join(parts, " ")

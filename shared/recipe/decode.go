@@ -2,8 +2,9 @@ package recipe
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -111,7 +112,7 @@ func (d *decoder) object(path string, v any, what string) *fields {
 		return nil
 	}
 	f := &fields{d: d, path: path, m: m, fold: make(map[string]string, len(m)), used: map[string]bool{}}
-	keys := sortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	for _, k := range keys {
 		lk := strings.ToLower(k)
 		if prev, dup := f.fold[lk]; dup {
@@ -135,20 +136,11 @@ func (f *fields) take(name string) (any, bool) {
 
 // ignoreRest records a warning for every key that take did not ask for.
 func (f *fields) ignoreRest(expected string) {
-	for _, k := range sortedKeys(f.m) {
+	for _, k := range slices.Sorted(maps.Keys(f.m)) {
 		if !f.used[k] {
 			f.d.warnf(join(f.path, k), "unknown field ignored (known fields: %s)", expected)
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // scalar returns the text of a string, number or boolean; ok is false (and
@@ -332,7 +324,7 @@ func (d *decoder) checkNumbers(path string, v any) {
 			d.errorf(path, "%s is not a finite number; configuration is JSON, write a finite number or quote it", v)
 		}
 	case map[string]any:
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			d.checkNumbers(join(path, k), v[k])
 		}
 	case []any:
@@ -352,7 +344,7 @@ func (d *decoder) dependencies(f *fields) map[string]Dependency {
 	if df == nil {
 		return deps
 	}
-	for _, name := range sortedKeys(df.m) {
+	for _, name := range slices.Sorted(maps.Keys(df.m)) {
 		path := keyed("ComponentDependencies", name)
 		if err := ValidateName(name); err != nil {
 			d.errorf(path, "dependency name %v", err)

@@ -2,7 +2,9 @@ package recipe
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -214,7 +216,7 @@ func (d *decoder) setenv(path string, f *fields) map[string]string {
 		return nil
 	}
 	env := make(map[string]string, len(ef.m))
-	for _, k := range sortedKeys(ef.m) {
+	for _, k := range slices.Sorted(maps.Keys(ef.m)) {
 		p := join(path, k)
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			d.errorf(p, "is not an environment variable name; use a name without '=' such as MY_VAR")

@@ -3,8 +3,10 @@ package recipe
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -174,7 +176,7 @@ func (d *decoder) platform(path string, f *fields) Platform {
 		return nil
 	}
 	p := Platform{}
-	for _, k := range sortedKeys(pf.m) {
+	for _, k := range slices.Sorted(maps.Keys(pf.m)) {
 		kp := join(path, k)
 		val, ok := scalar(pf.m[k])
 		if !ok {

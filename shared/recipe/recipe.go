@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -104,7 +106,7 @@ func (r *Recipe) SemVer() *semver.Version {
 
 // DependencyNames returns the names of the recipe's dependencies, sorted.
 func (r *Recipe) DependencyNames() []string {
-	return sortedKeys(r.Dependencies)
+	return slices.Sorted(maps.Keys(r.Dependencies))
 }
 
 // ID returns "Name@Version", how logs and errors name a component version.
