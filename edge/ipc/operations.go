@@ -78,9 +78,9 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 		if s.opts.Deployments == nil {
 			return nil, unavailable(op)
 		}
-		d, err := s.opts.Deployments.Get(req.DeploymentID)
+		d, err := s.opts.Deployments.Get(req.DeploymentID) // an unknown id is a ResourceNotFoundError
 		if err != nil {
-			return nil, wire.Errorf(wire.CodeResourceNotFound, "deployment %q is not known on this device", req.DeploymentID)
+			return nil, err
 		}
 		return wire.GetLocalDeploymentStatusResponse{Deployment: localDeployment(d.DeploymentID, string(d.State), d.CreatedAt, d.Reason)}, nil
 	case wire.OpCreateLocalDeployment:
@@ -118,7 +118,9 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 	switch op {
 	case wire.OpGetComponentDetails:
 		d := wire.ComponentDetails{ComponentName: st.Name, Version: st.Version, State: string(st.State)}
-		if cfg, _, err := s.opts.Config.Get(ctx, st.Name); err == nil {
+		if cfg, ok := s.cache.get(st.Name); ok {
+			d.Configuration = cfg
+		} else if cfg, _, err := s.opts.Config.Get(ctx, st.Name); err == nil {
 			d.Configuration = cfg
 		}
 		return wire.GetComponentDetailsResponse{ComponentDetails: d}, nil

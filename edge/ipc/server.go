@@ -221,6 +221,12 @@ func (s *Server) handle(m *nats.Msg, caller, op string) {
 		// Only a deployed component's own user can publish here, so this
 		// is a component removed while its request was in flight.
 		err = wire.Errorf(wire.CodeUnauthorized, "component %s is not deployed on this device", caller)
+	case m.Reply != "" && !s.opts.Registry.OwnsReply(caller, m.Reply):
+		// nats-server does not check a reply subject, and the nucleus
+		// answers with full rights: a request naming another subject is
+		// neither run nor answered.
+		s.log.Warn("ipc reply subject refused: not the caller's inbox", "component", caller, "operation", op, "reply", m.Reply)
+		return
 	case len(m.Data) > maxRequestBytes:
 		err = wire.Errorf(wire.CodeInvalidArguments, "request of %d bytes is over the %d byte limit", len(m.Data), maxRequestBytes)
 	default:
@@ -315,17 +321,14 @@ func (s *Server) authorize(caller, service, op, resource string) error {
 }
 
 func (s *Server) reply(m *nats.Msg, caller, op string, resp any, err error) {
-	if m.Reply != "" && !s.opts.Registry.OwnsReply(caller, m.Reply) {
-		// nats-server does not check a reply subject; the nucleus answers
-		// with full rights, so it answers only on the caller's own inbox.
-		s.log.Warn("ipc reply subject refused: not the caller's inbox", "component", caller, "operation", op, "reply", m.Reply)
-		return
-	}
 	if m.Reply == "" {
 		if err != nil {
 			s.log.Debug("ipc request without reply subject failed", "component", caller, "operation", op, "error", err)
 		}
 		return
+	}
+	if !s.opts.Registry.OwnsReply(caller, m.Reply) {
+		return // handle refused it already; the busy and bad-subject paths come here directly
 	}
 	var data []byte
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -56,11 +55,11 @@ func (n *Nucleus) startStreams(ctx context.Context, js jetstream.JetStream) erro
 	if err := n.streams.Start(ctx); err != nil {
 		return err
 	}
-	err = n.streams.Create(ctx, wire.MessageStreamDefinition{Name: StatusStream, MaxSize: statusStreamBytes,
-		StrategyOnFull: wire.OverwriteOldestData, Persistence: wire.PersistenceFile})
+	_, err = n.streams.Describe(ctx, StatusStream)
 	var we *wire.Error
-	if err != nil && errors.As(err, &we) && strings.Contains(we.Message, "already exists") {
-		return nil // it exists (from an earlier start)
+	if !errors.As(err, &we) || we.Code != wire.CodeResourceNotFound {
+		return err // nil: it exists from an earlier start
 	}
-	return err
+	return n.streams.Create(ctx, wire.MessageStreamDefinition{Name: StatusStream, MaxSize: statusStreamBytes,
+		StrategyOnFull: wire.OverwriteOldestData, Persistence: wire.PersistenceFile})
 }
