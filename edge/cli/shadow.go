@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -49,7 +47,7 @@ classic shadow. Documents are AWS shadow documents, e.g.
 				var payload []byte
 				if opName == shadow.OpUpdate {
 					var err error
-					if payload, err = readDocument(document); err != nil {
+					if payload, err = inlineOrFile("--document "+document, document); err != nil {
 						return err
 					}
 				}
@@ -110,18 +108,6 @@ classic shadow. Documents are AWS shadow documents, e.g.
 
 	cmd.AddCommand(get, update, del, list)
 	return cmd
-}
-
-// readDocument takes a JSON document or @FILE.
-func readDocument(arg string) ([]byte, error) {
-	if path, ok := strings.CutPrefix(arg, "@"); ok {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("--document %s: %w", arg, err)
-		}
-		return data, nil
-	}
-	return []byte(arg), nil
 }
 
 // shadowRequest sends one request to the nucleus of --root as its admin.

@@ -47,11 +47,7 @@ func JetStreamName(streamName string) string {
 
 // Subject returns the subject the messages of streamName are stored under.
 func Subject(streamName string) string {
-	enc := encodeName(streamName)
-	if len(jetStreamPrefix)+len(enc) > maxJetStreamName {
-		enc = cutWithHash(streamName, enc, maxJetStreamName-len(jetStreamPrefix))
-	}
-	return SubjectPrefix + enc
+	return SubjectPrefix + strings.TrimPrefix(JetStreamName(streamName), jetStreamPrefix)
 }
 
 // AdminSubject returns the admin API subject of an operation.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sward-iot/sward/edge/stream"
 	"io"
 	"log/slog"
 	"net"
@@ -86,11 +87,11 @@ func testBroker(t *testing.T) jetstream.JetStream {
 	return js
 }
 
-// jsStreamName is the JetStream stream tests keep a message stream in
-// (the stream manager's own naming is edge/stream's business).
-func jsStreamName(name string) string { return "sward_stream_" + name }
+// jsStreamName and streamSubject are where the stream manager keeps a
+// message stream, so the exporters are tested on the layout they will read.
+func jsStreamName(name string) string { return stream.JetStreamName(name) }
 
-func streamSubject(name string) string { return "$SWARD.streamdata." + name }
+func streamSubject(name string) string { return stream.Subject(name) }
 
 // ensureStreams creates the message stream and the status stream.
 func ensureStreams(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Stream, error) {
