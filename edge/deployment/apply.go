@@ -426,7 +426,9 @@ func (e *Engine) rollback(r *record, act *active, reason string) {
 }
 
 // commit makes s the last good set and forgets the active deployment, then
-// collects store versions neither s nor keep uses.
+// collects store versions neither s nor keep uses, once the components the
+// set no longer has are gone (their Uninstall steps may use their
+// artifacts).
 func (e *Engine) commit(ctx context.Context, s, keep set) {
 	if err := e.rec.put(ctx, keyCurrent, s); err != nil {
 		e.log.Error("cannot record the running set", "error", err)
@@ -437,6 +439,12 @@ func (e *Engine) commit(ctx context.Context, s, keep set) {
 	e.mu.Lock()
 	e.current = s
 	e.mu.Unlock()
+	removing, cancel := context.WithTimeout(e.ctx, e.opts.Timeout)
+	defer cancel()
+	if err := e.opts.Supervisor.WaitRemoved(removing); err != nil {
+		e.log.Warn("component store not collected: removed components have not ended; the next deployment collects", "error", err)
+		return
+	}
 	versions := map[string][]string{}
 	for _, x := range []set{s, keep} {
 		for name, c := range x.Components {

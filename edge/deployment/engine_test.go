@@ -480,3 +480,69 @@ func TestRunWithPosixUserIsCheckedAndApplied(t *testing.T) {
 		t.Fatalf("component process runs as %q, want uid 65534 (%v)", data, err)
 	}
 }
+
+// goneRecipe is com.example.Gone, whose Uninstall waits a little, then
+// writes its configuration and environment to {work:path}/uninstalled.txt
+// if its artifacts are still installed, then runs tail.
+func goneRecipe(t *testing.T, dir, tail string) {
+	t.Helper()
+	text := fmt.Sprintf(`RecipeFormatVersion: '2020-01-25'
+ComponentName: com.example.Gone
+ComponentVersion: '1.0.0'
+ComponentConfiguration:
+  DefaultConfiguration: {farewell: bye}
+Manifests:
+  - Lifecycle:
+      Run: exec sleep 300
+      Uninstall: |
+        sleep 0.3; test -d {artifacts:path} && echo "{configuration:/farewell} $SWARD_TEST_ENV" > {work:path}/uninstalled.txt%s
+`, tail)
+	if err := os.WriteFile(filepath.Join(dir, "gone.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemovingAComponentRunsItsUninstallBeforeItsFilesAreCollected(t *testing.T) {
+	for _, tc := range []struct {
+		name, tail string
+		rollback   bool
+	}{
+		{"removed by a deployment", "", false},
+		{"removed by a deployment, Uninstall failing", "; exit 4", false},
+		// The rollback collects the version it added right away.
+		{"removed by a rollback", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDevice(t)
+			dir := t.TempDir()
+			goneRecipe(t, dir, tc.tail)
+			writeRecipe(t, dir, "com.example.Broken", "1.0.0", "x", 3)
+			d.engine.opts.Env = func(*recipe.Recipe) map[string]string { return map[string]string{"SWARD_TEST_ENV": "env"} }
+			if tc.rollback {
+				st := d.deploy(dir, local(map[string]string{"com.example.Gone": "1.0.0", "com.example.Broken": "1.0.0"}))
+				if st.State != ddoc.RolledBack {
+					t.Fatalf("deployment %s: %s; want ROLLED_BACK", st.State, st.Reason)
+				}
+				if d.store.Installed("com.example.Gone", "1.0.0") {
+					t.Fatal("the rolled back component's version is still in the store")
+				}
+			} else {
+				if st := d.deploy(dir, local(map[string]string{"com.example.Gone": "1.0.0"})); st.State != ddoc.Succeeded {
+					t.Fatalf("deployment %s: %s", st.State, st.Reason)
+				}
+				remove := local(nil)
+				remove.ComponentsToRemove = []string{"com.example.Gone"}
+				if st := d.deploy("", remove); st.State != ddoc.Succeeded {
+					t.Fatalf("removal %s: %s; an Uninstall step cannot fail a removal", st.State, st.Reason)
+				}
+			}
+			if _, ok := d.sup.Status("com.example.Gone"); ok {
+				t.Fatal("the removed component is still supervised after its deployment ended")
+			}
+			data, err := os.ReadFile(filepath.Join(d.root, "work", "com.example.Gone", "uninstalled.txt"))
+			if got := strings.TrimSpace(string(data)); err != nil || got != "bye env" {
+				t.Fatalf("Uninstall wrote %q (%v), want %q: it runs with the component's configuration and environment, while its artifacts are still installed", got, err, "bye env")
+			}
+		})
+	}
+}
