@@ -546,3 +546,40 @@ func TestRemovingAComponentRunsItsUninstallBeforeItsFilesAreCollected(t *testing
 		})
 	}
 }
+
+func TestAChangedDefaultConfigurationUnderTheSameVersionIsKeptAndTheDeploymentSaysSo(t *testing.T) {
+	d := newDevice(t)
+	first, same, changed := t.TempDir(), t.TempDir(), t.TempDir()
+	writeRecipe(t, first, "com.example.App", "1.0.0", "old", 0)
+	writeRecipe(t, same, "com.example.App", "1.0.0", "old", 0)
+	writeRecipe(t, changed, "com.example.App", "1.0.0", "new", 0)
+	doc := func() *ddoc.Document { return local(map[string]string{"com.example.App": "1.0.0"}) }
+	if st := d.deploy(first, doc()); st.State != ddoc.Succeeded || len(st.Warnings) > 0 {
+		t.Fatalf("first deployment %s (%s), warnings %q", st.State, st.Reason, st.Warnings)
+	}
+	if st := d.deploy(same, doc()); len(st.Warnings) > 0 {
+		t.Fatalf("the same recipe again warns %q", st.Warnings)
+	}
+	st := d.deploy(changed, doc())
+	if st.State != ddoc.Succeeded {
+		t.Fatalf("deployment %s: %s", st.State, st.Reason)
+	}
+	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "component com.example.App 1.0.0") ||
+		!strings.Contains(st.Warnings[0], "bump ComponentVersion") || !strings.Contains(st.Warnings[0], `"RESET":[""]`) {
+		t.Fatalf("warnings %q, want one naming com.example.App 1.0.0 and telling to bump the version or RESET", st.Warnings)
+	}
+	cfg, _, _ := d.cfg.Get(context.Background(), "com.example.App")
+	if cfg["message"] != "old" {
+		t.Fatalf("configuration message is %v; the stored configuration must be kept (Greengrass behaviour)", cfg["message"])
+	}
+	// RESET takes the new defaults, and says nothing more.
+	writeRecipe(t, changed, "com.example.App", "1.0.0", "newer", 0)
+	reset := doc()
+	reset.Components["com.example.App"] = ddoc.Component{Version: "1.0.0", ConfigurationUpdate: ddoc.ConfigurationUpdate{Reset: []string{""}}}
+	if st := d.deploy(changed, reset); st.State != ddoc.Succeeded || len(st.Warnings) > 0 {
+		t.Fatalf("reset deployment %s (%s), warnings %q", st.State, st.Reason, st.Warnings)
+	}
+	if cfg, _, _ := d.cfg.Get(context.Background(), "com.example.App"); cfg["message"] != "newer" {
+		t.Fatalf("after RESET the configuration message is %v, want the new default", cfg["message"])
+	}
+}
