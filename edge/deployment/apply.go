@@ -152,11 +152,15 @@ type changes struct {
 	lastArtifactDir string
 }
 
+// update is one document's configuration update of a component.
 type update struct {
 	deploymentID string
 	ddoc.ConfigurationUpdate
 }
 
+// fold gathers what the documents of batch ask of each component, in
+// queue order: later updates apply after earlier ones, a later runWith or
+// artifact folder wins.
 func fold(batch []*record) changes {
 	c := changes{updates: map[string][]update{}, restarted: map[string]bool{}, posixUser: map[string]string{},
 		limited: map[string]bool{}, artifactDir: map[string]string{}}
