@@ -176,13 +176,19 @@ func TestQueuedLocalDeploymentsSurviveKill9OfTheNucleus(t *testing.T) {
 		}
 		return err
 	})
+	// Through the control API, as the CLI does, but without a process
+	// start each: all ten are queued well within the first deployment.
 	ids := []string{blocker}
 	for _, name := range names[1:] {
-		id, out, err := deploy(t, n, "--merge", name+"=1.0.0")
+		doc, err := ddoc.Local(ddoc.LocalRequest{Merge: map[string]string{name: "1.0.0"}})
 		if err != nil {
-			t.Fatalf("%v\n%s", err, out)
+			t.Fatal(err)
 		}
-		ids = append(ids, id)
+		st, err := c.CreateDeployment(context.Background(), doc, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, st.DeploymentID)
 	}
 	for _, id := range ids[1:] {
 		if st, err := c.Deployment(context.Background(), id); err != nil || st.State != ddoc.Queued {
