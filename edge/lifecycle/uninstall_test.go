@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -103,15 +104,15 @@ func TestAFailingOrTimedOutUninstallIsLoggedAndTheRemovalGoesOn(t *testing.T) {
 }
 
 func TestUninstallRunsAsTheComponentsUserAndHonoursRequiresPrivilege(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
-	}
 	for _, tc := range []struct {
 		name       string
 		privileged bool
 		wantUID    string
 	}{{"as the RunAs user", false, "65534"}, {"RequiresPrivilege as root", true, "0"}} {
 		t.Run(tc.name, func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				tc.wantUID = strconv.Itoa(os.Geteuid()) // a nucleus that is not root runs every step as itself
+			}
 			opts := testOptions(t)
 			for _, d := range []string{filepath.Dir(opts.WorkDir), filepath.Dir(filepath.Dir(opts.WorkDir))} {
 				if err := os.Chmod(d, 0o755); err != nil {
