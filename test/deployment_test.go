@@ -317,3 +317,31 @@ func TestRestartedNucleusRunsTheLastGoodSetWithItsConfiguration(t *testing.T) {
 		t.Fatalf("a restart without --recipes deploys nothing new: %+v (err %v)", list, err)
 	}
 }
+
+func TestChangedDefaultConfigurationUnderTheSameVersionIsKeptAndDeploymentStatusSaysSo(t *testing.T) {
+	n := harness.Start(t, "", "")
+	v1 := harness.WriteRecipes(t, map[string]string{"writer.yaml": writerRecipe("1.0.0", writerDefaults, "")})
+	deployOK(t, n, "--recipeDir", v1, "--merge", "test.Writer=1.0.0")
+	seen := filepath.Join(n.Root, "work", "test.Writer", "seen.txt")
+	waitFileIs(t, seen, "version=1.0.0 x=default-x y=1 z={configuration:/z}")
+
+	edited := harness.WriteRecipes(t, map[string]string{"writer.yaml": writerRecipe("1.0.0", `    x: edited-x
+    y: 1`, "")})
+	id := deployOK(t, n, "--recipeDir", edited, "--merge", "test.Writer=1.0.0")
+	st := deploymentStatus(t, n, id)
+	if st.State != ddoc.Succeeded || len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "test.Writer 1.0.0") {
+		t.Fatalf("deployment %s %s, warnings %q: want SUCCEEDED with a warning naming test.Writer 1.0.0", id, st.State, st.Warnings)
+	}
+	out, err := n.CLI("deployment", "status", id)
+	if err != nil || !strings.Contains(out, "Warning:") || !strings.Contains(out, "bump ComponentVersion") || !strings.Contains(out, "RESET") {
+		t.Fatalf("deployment status %s does not show the warning: %v\n%s", id, err, out)
+	}
+	if !strings.Contains(n.Output(), "recipe DefaultConfiguration changed under the same version") {
+		t.Fatalf("the nucleus log does not warn about test.Writer:\n%s", n.Output())
+	}
+	// Kept, as Greengrass keeps it: the running configuration is the stored one.
+	data, err := os.ReadFile(seen)
+	if got := strings.TrimSpace(string(data)); err != nil || got != "version=1.0.0 x=default-x y=1 z={configuration:/z}" {
+		t.Fatalf("seen.txt holds %q (%v); the stored configuration must be kept", got, err)
+	}
+}

@@ -146,6 +146,15 @@ func writeDeployment(w io.Writer, st ddoc.Status) error {
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
 	}
+	if len(st.Carries) > 0 {
+		fmt.Fprintf(tw, "Carries:\t%s\n", strings.Join(st.Carries, " "))
+	}
+	if st.CarriedBy != "" {
+		fmt.Fprintf(tw, "Carried by:\t%s\n", st.CarriedBy)
+	}
+	for _, w := range st.Warnings {
+		fmt.Fprintf(tw, "Warning:\t%s\n", oneLine(w))
+	}
 	if len(st.Components) > 0 {
 		fmt.Fprintln(tw, "\nCOMPONENT\tPREVIOUS\tVERSION\tSTATE\tREASON")
 		for _, c := range st.Components {

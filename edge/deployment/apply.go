@@ -16,19 +16,43 @@ import (
 	"github.com/sward-iot/sward/shared/recipe"
 )
 
-// run takes one queued deployment through prepare → apply → wait, and on
-// failure through rollback (or not, for DO_NOTHING). Every stage is
-// recorded before the engine acts on it.
-func (e *Engine) run(r *record) {
+// run takes a batch of queued deployments (nextBatch) through prepare →
+// apply → wait, and on failure through rollback (or not, for DO_NOTHING).
+// The first carries the others: it is the one recorded as active, and the
+// others end in its state. Every stage is recorded before the engine acts
+// on it.
+func (e *Engine) run(batch []*record) {
+	batch = e.refuseInapplicable(batch)
+	if len(batch) == 0 {
+		return
+	}
+	r, carried := batch[0], batch[1:]
+	now := time.Now().UTC()
+	// The carried records first: a restart that finds the carrier
+	// IN_PROGRESS finds them marked too (see Start).
+	for _, c := range carried {
+		c.Status.State, c.Status.StartedAt = ddoc.InProgress, now
+		c.Status.CarriedBy = r.Status.DeploymentID
+		c.Status.Reason = "applied together with deployment " + r.Status.DeploymentID
+		e.save(c)
+	}
 	r.Status.State = ddoc.InProgress
-	r.Status.StartedAt = time.Now().UTC()
+	r.Status.StartedAt = now
 	r.Status.Reason = ""
+	r.Status.Carries = nil
+	for _, c := range carried {
+		r.Status.Carries = append(r.Status.Carries, c.Status.DeploymentID)
+	}
 	e.save(r)
-	e.log.Info("deployment started", "deployment", r.Status.DeploymentID, "group", r.Status.Group)
+	e.log.Info("deployment started", "deployment", r.Status.DeploymentID, "group", r.Status.Group, "carries", r.Status.Carries)
 
-	act, err := e.prepare(r)
+	act, warnings, err := e.prepare(batch)
 	if e.ctx.Err() != nil {
 		return // stopping: IN_PROGRESS without a target is requeued at the next start
+	}
+	if len(warnings) > 0 {
+		r.Status.Warnings = warnings
+		e.save(r)
 	}
 	if err == nil {
 		err = e.consult(r, act)
@@ -46,6 +70,40 @@ func (e *Engine) run(r *record) {
 		return
 	}
 	e.applyTarget(r, act)
+}
+
+// refuseInapplicable ends, on its own, each LOCAL change of batch that
+// cannot apply to the group's roots as the changes before it leave them (a
+// configuration-only change to a component the group does not deploy): it
+// would fail the same way applied alone, and it must not fail the others.
+// It returns the rest.
+func (e *Engine) refuseInapplicable(batch []*record) []*record {
+	if !batch[0].Document.Local() {
+		return batch
+	}
+	roots := e.current.Groups[ddoc.LocalGroup]
+	var out []*record
+	for _, r := range batch {
+		next, err := r.Document.RootComponents(roots)
+		if err != nil {
+			r.Status.StartedAt = time.Now().UTC()
+			e.finish(r, ddoc.Failed, err.Error(), nil)
+			continue
+		}
+		roots = next
+		out = append(out, r)
+	}
+	return out
+}
+
+// carried gives r, carried by another deployment, that deployment's outcome.
+func carried(r *record, by ddoc.Status) {
+	r.Status.State, r.Status.EndedAt = by.State, by.EndedAt
+	r.Status.Components, r.Status.Warnings = by.Components, by.Warnings
+	r.Status.Reason = "applied together with deployment " + by.DeploymentID
+	if by.Reason != "" {
+		r.Status.Reason += ": " + by.Reason
+	}
 }
 
 // consult lets the components take part before anything changes: those
@@ -75,25 +133,111 @@ func (e *Engine) consult(r *record, act *active) error {
 	return nil
 }
 
-// prepare resolves the deployment's target set, installs what it needs into
-// the component store and computes every configuration. It changes nothing
-// that runs: an error here fails the deployment with nothing to undo.
-func (e *Engine) prepare(r *record) (*active, error) {
+// changes is what a batch's documents ask of each component, folded in
+// queue order.
+type changes struct {
+	// updates are the configuration updates, each with its deployment.
+	updates map[string][]update
+	// restarted components were removed by one change and deployed again
+	// by a later one: their configuration starts again from the defaults,
+	// and updates before the removal are dropped.
+	restarted map[string]bool
+	// posixUser is the last runWith posixUser given.
+	posixUser map[string]string
+	limited   map[string]bool // systemResourceLimits given
+	// artifactDir is the artifact folder of the last document naming the
+	// component with one; lastArtifactDir the last one given at all (for
+	// dependencies no document names).
+	artifactDir     map[string]string
+	lastArtifactDir string
+}
+
+// update is one document's configuration update of a component.
+type update struct {
+	deploymentID string
+	ddoc.ConfigurationUpdate
+}
+
+// fold gathers what the documents of batch ask of each component, in
+// queue order: later updates apply after earlier ones, a later runWith or
+// artifact folder wins.
+func fold(batch []*record) changes {
+	c := changes{updates: map[string][]update{}, restarted: map[string]bool{}, posixUser: map[string]string{},
+		limited: map[string]bool{}, artifactDir: map[string]string{}}
+	removed := map[string]bool{}
+	for _, r := range batch {
+		for _, name := range r.Document.ComponentsToRemove {
+			removed[name] = true
+			delete(c.updates, name)
+		}
+		for name, comp := range r.Document.Components {
+			if removed[name] {
+				c.restarted[name] = true
+			}
+			if u := comp.ConfigurationUpdate; len(u.Merge) > 0 || len(u.Reset) > 0 {
+				c.updates[name] = append(c.updates[name], update{r.Status.DeploymentID, u})
+			}
+			if comp.RunWith.PosixUser != "" {
+				c.posixUser[name] = comp.RunWith.PosixUser
+			}
+			if lim := comp.RunWith.SystemResourceLimits; lim.CPUs != 0 || lim.Memory != 0 {
+				c.limited[name] = true
+			}
+			if r.ArtifactDir != "" {
+				c.artifactDir[name] = r.ArtifactDir
+			}
+		}
+		if r.ArtifactDir != "" {
+			c.lastArtifactDir = r.ArtifactDir
+		}
+	}
+	return c
+}
+
+// artifactsFrom is the folder a component's artifacts are installed from.
+func (c changes) artifactsFrom(name string) string {
+	if dir, ok := c.artifactDir[name]; ok {
+		return dir
+	}
+	return c.lastArtifactDir
+}
+
+// resetsAll reports whether a change resets name's whole configuration.
+func (c changes) resetsAll(name string) bool {
+	for _, u := range c.updates[name] {
+		if slices.Contains(u.Reset, "") {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare resolves the target set of a batch (one deployment, or LOCAL
+// changes applied together in order), installs what it needs into the
+// component store and computes every configuration. It changes nothing
+// that runs: an error here fails the batch with nothing to undo. It also
+// returns warnings for the deployment's status.
+func (e *Engine) prepare(batch []*record) (*active, []string, error) {
+	r := batch[0]
 	doc := r.Document
 	prev := e.current
 	groups := map[string]map[string]string{}
 	for g, roots := range prev.Groups {
 		groups[g] = maps.Clone(roots)
 	}
-	roots, err := doc.RootComponents(groups[doc.GroupName])
-	if err != nil {
-		return nil, err
+	roots := groups[doc.GroupName]
+	for _, b := range batch {
+		var err error
+		if roots, err = b.Document.RootComponents(roots); err != nil {
+			return nil, nil, err
+		}
 	}
 	if len(roots) == 0 {
 		delete(groups, doc.GroupName)
 	} else {
 		groups[doc.GroupName] = roots
 	}
+	ch := fold(batch)
 	req := map[string][]Root{}
 	for _, g := range slices.Sorted(maps.Keys(groups)) {
 		for name, v := range groups[g] {
@@ -106,7 +250,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 	}
 	resolved, err := Resolve(req, cat)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	// Artifacts: digest-checked and unarchived before anything runs.
@@ -120,12 +264,11 @@ func (e *Engine) prepare(r *record) (*active, error) {
 			continue
 		}
 		old, wasThere := prev.Components[name]
-		_, named := doc.Components[name]
-		if wasThere && old.Version == rc.Version && !(named && r.ArtifactDir != "") && e.opts.Store.Installed(name, rc.Version) {
+		if wasThere && old.Version == rc.Version && ch.artifactDir[name] == "" && e.opts.Store.Installed(name, rc.Version) {
 			artifacts[name] = ""
 			continue
 		}
-		sum, err := e.opts.Store.Install(rc, sel, r.ArtifactDir)
+		sum, err := e.opts.Store.Install(rc, sel, ch.artifactsFrom(name))
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -133,11 +276,12 @@ func (e *Engine) prepare(r *record) (*active, error) {
 		artifacts[name] = sum
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
 
 	// Configuration: new versions are upgraded to their defaults, then the
-	// document's reset and merge apply (Greengrass order).
+	// documents' resets and merges apply, each reset before its merge
+	// (Greengrass order), document by document.
 	names := slices.Sorted(maps.Keys(resolved))
 	for name := range prev.Components {
 		if _, ok := resolved[name]; !ok {
@@ -147,7 +291,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 	sort.Strings(names)
 	before, err := e.opts.Config.Snapshot(e.ctx, names)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	after := config.Snapshot{}
 	target := set{DeploymentID: r.Status.DeploymentID, Groups: groups, Components: map[string]component{}}
@@ -159,10 +303,9 @@ func (e *Engine) prepare(r *record) (*active, error) {
 		}
 		cfg := before[name]
 		old, wasThere := prev.Components[name]
-		if !wasThere {
+		if !wasThere || (ch.restarted[name] && !otherGroupDeploys(prev, doc.GroupName, name)) {
 			cfg = nil // a component new to the device starts from its defaults
-		}
-		if wasThere {
+		} else {
 			// Same version: fills in missing default keys; new version: moves
 			// values still at the old default to the new one.
 			oldDefaults := rc.DefaultConfiguration
@@ -171,9 +314,19 @@ func (e *Engine) prepare(r *record) (*active, error) {
 			}
 			cfg = config.Upgrade(cfg, oldDefaults, rc.DefaultConfiguration)
 		}
-		upd := doc.Components[name].ConfigurationUpdate
-		if cfg, err = config.Apply(cfg, rc.DefaultConfiguration, upd.Reset, upd.Merge); err != nil {
-			errs = append(errs, fmt.Errorf("component %s: configuration update: %w", name, err))
+		updates := ch.updates[name]
+		if len(updates) == 0 {
+			updates = []update{{deploymentID: r.Status.DeploymentID}} // fills in the defaults
+		}
+		failed := false
+		for _, u := range updates {
+			if cfg, err = config.Apply(cfg, rc.DefaultConfiguration, u.Reset, u.Merge); err != nil {
+				errs = append(errs, fmt.Errorf("component %s: configuration update of deployment %s: %w", name, u.deploymentID, err))
+				failed = true
+				break
+			}
+		}
+		if failed {
 			continue
 		}
 		after[name] = cfg
@@ -182,23 +335,35 @@ func (e *Engine) prepare(r *record) (*active, error) {
 			rev = old.Revision // untouched: keep it running as it is
 		}
 		runAs := old.RunAs
-		if rw := doc.Components[name].RunWith; rw.PosixUser != "" {
-			if _, err := lifecycle.ParseRunAs(rw.PosixUser); err != nil {
+		if user := ch.posixUser[name]; user != "" {
+			if _, err := lifecycle.ParseRunAs(user); err != nil {
 				errs = append(errs, fmt.Errorf("components[%q].runWith.posixUser: %w", name, err))
 				continue
 			}
-			runAs = rw.PosixUser
+			runAs = user
 		}
-		if lim := doc.Components[name].RunWith.SystemResourceLimits; lim.CPUs != 0 || lim.Memory != 0 {
+		if ch.limited[name] {
 			e.log.Warn("systemResourceLimits are not enforced by this nucleus yet", "deployment", r.Status.DeploymentID, "component", name)
 		}
 		target.Components[name] = component{Version: rc.Version, Revision: rev, RunAs: runAs}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
+	warnings := e.keptConfigurations(batch, prev, target, ch)
 	return &active{DeploymentID: r.Status.DeploymentID, Stage: stageApplying,
-		Previous: prev, PreviousConfig: before, Target: target, TargetConfig: after}, nil
+		Previous: prev, PreviousConfig: before, Target: target, TargetConfig: after}, warnings, nil
+}
+
+// otherGroupDeploys reports whether a group other than group has name
+// among its roots in s.
+func otherGroupDeploys(s set, group, name string) bool {
+	for g, roots := range s.Groups {
+		if _, ok := roots[name]; ok && g != group {
+			return true
+		}
+	}
+	return false
 }
 
 func sameConfig(a, b map[string]any) bool { return revision(a, "") == revision(b, "") }
@@ -212,7 +377,7 @@ func (e *Engine) applyTarget(r *record, act *active) {
 	if err == nil {
 		err = e.supervise(ctx, act.Target, act.TargetConfig)
 	}
-	e.markApplied(r.Status.DeploymentID)
+	e.markApplied(r)
 	if err == nil {
 		err = e.settle(act.Target)
 	}
@@ -265,7 +430,9 @@ func (e *Engine) rollback(r *record, act *active, reason string) {
 }
 
 // commit makes s the last good set and forgets the active deployment, then
-// collects store versions neither s nor keep uses.
+// collects store versions neither s nor keep uses, once the components the
+// set no longer has are gone (their Uninstall steps may use their
+// artifacts).
 func (e *Engine) commit(ctx context.Context, s, keep set) {
 	if err := e.rec.put(ctx, keyCurrent, s); err != nil {
 		e.log.Error("cannot record the running set", "error", err)
@@ -276,6 +443,12 @@ func (e *Engine) commit(ctx context.Context, s, keep set) {
 	e.mu.Lock()
 	e.current = s
 	e.mu.Unlock()
+	removing, cancel := context.WithTimeout(e.ctx, e.opts.Timeout)
+	defer cancel()
+	if err := e.opts.Supervisor.WaitRemoved(removing); err != nil {
+		e.log.Warn("component store not collected: removed components have not ended; the next deployment collects", "error", err)
+		return
+	}
 	versions := map[string][]string{}
 	for _, x := range []set{s, keep} {
 		for name, c := range x.Components {
@@ -296,6 +469,8 @@ func (e *Engine) commit(ctx context.Context, s, keep set) {
 	}
 }
 
+// finish records r's end, and the same end for every deployment it
+// carries.
 func (e *Engine) finish(r *record, state ddoc.State, reason string, outcomes []ddoc.ComponentOutcome) {
 	r.Status.State, r.Status.Reason = state, reason
 	r.Status.EndedAt = time.Now().UTC()
@@ -303,15 +478,29 @@ func (e *Engine) finish(r *record, state ddoc.State, reason string, outcomes []d
 		r.Status.Components = outcomes
 	}
 	e.save(r)
+	for _, id := range r.Status.Carries {
+		c, ok := e.rec.lookup(id)
+		if !ok {
+			continue
+		}
+		carried(c, r.Status)
+		e.save(c)
+	}
 	e.mu.Lock()
-	delete(e.applied, r.Status.DeploymentID)
+	for _, id := range append([]string{r.Status.DeploymentID}, r.Status.Carries...) {
+		delete(e.applied, id)
+	}
 	e.mu.Unlock()
-	e.log.Info("deployment ended", "deployment", r.Status.DeploymentID, "state", string(state), "reason", reason)
+	e.log.Info("deployment ended", "deployment", r.Status.DeploymentID, "state", string(state), "reason", reason, "carries", r.Status.Carries)
 }
 
-func (e *Engine) markApplied(id string) {
+// markApplied records that r's components (and so those of every
+// deployment it carries) went to the supervisor.
+func (e *Engine) markApplied(r *record) {
 	e.mu.Lock()
-	e.applied[id] = true
+	for _, id := range append([]string{r.Status.DeploymentID}, r.Status.Carries...) {
+		e.applied[id] = true
+	}
 	e.broadcastLocked()
 	e.mu.Unlock()
 }

@@ -184,6 +184,7 @@ func toLifecycle(l recipe.Lifecycle) lifecycle.Lifecycle {
 		Run:       toStep(l.Run),
 		Shutdown:  toStep(l.Shutdown),
 		Recover:   toStep(l.Recover),
+		Uninstall: toStep(l.Uninstall),
 	}
 }
 

@@ -26,8 +26,17 @@
 //	          restore previous configuration, supervisor.Apply(previous), settle
 //	            ─► current = previous ─► ROLLED_BACK (or FAILED if that fails too)
 //
+// A run takes the oldest queued deployment and, when it is a LOCAL change,
+// the LOCAL changes queued right behind it with the same policies (LOCAL
+// documents are deltas: none may be dropped). The first carries the others:
+// they are recorded IN_PROGRESS with carriedBy before it, it alone becomes
+// the active deployment, and they end in its state.
+//
 // Start after a crash: an IN_PROGRESS deployment without an active record
-// changed nothing and is queued again; an active APPLYING one is applied
+// changed nothing and is queued again (its carried ones too, to be batched
+// again in the same order); one carried by the active deployment ends with
+// it; one carried by a deployment that already ended takes its outcome. An
+// active APPLYING one is applied
 // again (converging to the target, or rolling back if it fails); an active
 // ROLLING_BACK one is rolled back again. Every step is idempotent, so a crash
 // at any point converges. Without an active record, Start hands the last

@@ -176,14 +176,32 @@ func (e *Engine) Start() error {
 	for _, r := range all {
 		byID[r.Status.DeploymentID] = r
 	}
+	isActive := func(id string) bool { return hasActive && act.DeploymentID == id }
 	for _, r := range all {
-		if r.Status.State == ddoc.InProgress && (!hasActive || act.DeploymentID != r.Status.DeploymentID) {
-			// It stopped before recording a target: nothing changed, run it again.
-			r.Status.State = ddoc.Queued
-			r.Status.Reason = "requeued: the nucleus stopped before the deployment changed anything"
-			if err := e.rec.putRecord(ctx, r); err != nil {
-				return err
+		if r.Status.State != ddoc.InProgress || isActive(r.Status.DeploymentID) {
+			continue
+		}
+		if by := r.Status.CarriedBy; by != "" {
+			if isActive(by) {
+				continue // it ends with the deployment that carries it
 			}
+			if carrier := byID[by]; carrier != nil && carrier.Status.State.Terminal() {
+				// The carrier ended; the nucleus stopped before this one
+				// was told.
+				carried(r, carrier.Status)
+				if err := e.rec.putRecord(ctx, r); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		// It stopped before recording a target: nothing changed, run it
+		// again (LOCAL changes are batched again, in the same order).
+		r.Status.State = ddoc.Queued
+		r.Status.Reason = "requeued: the nucleus stopped before the deployment changed anything"
+		r.Status.Carries, r.Status.CarriedBy, r.Status.Warnings = nil, "", nil
+		if err := e.rec.putRecord(ctx, r); err != nil {
+			return err
 		}
 	}
 	var recover func()
@@ -223,9 +241,12 @@ func (e *Engine) Close() {
 }
 
 // Submit validates and queues a deployment, copying its recipes into the
-// component store, and returns its queued status. A queued deployment to
-// the same group is superseded. Recipes that do not load refuse the
-// deployment: it is recorded as FAILED and the error returned.
+// component store, and returns its queued status. A whole-group document
+// supersedes a queued deployment to the same group, since it holds all of
+// that one's components; a LOCAL document is a change and supersedes
+// nothing (queued LOCAL changes are applied together, see nextBatch).
+// Recipes that do not load refuse the deployment: it is recorded as FAILED
+// and the error returned.
 func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 	if req.Document == nil {
 		return ddoc.Status{}, errors.New("deployment request has no document")
@@ -235,10 +256,14 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 		return ddoc.Status{}, err
 	}
 	var refused error
+	var changedDefaults []string
 	if req.RecipeDir != "" {
 		recipes, err := recipe.LoadDir(req.RecipeDir)
 		if err != nil {
 			refused = fmt.Errorf("recipes in %s: %w", req.RecipeDir, err)
+		}
+		if refused == nil {
+			changedDefaults = e.changedDefaults(recipes)
 		}
 		for _, r := range recipes {
 			if refused != nil {
@@ -269,13 +294,16 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 	}
 	now := time.Now().UTC()
 	for _, old := range all {
-		if refused == nil && old.Status.State == ddoc.Queued && old.Status.Group == doc.GroupName {
+		if refused == nil && !doc.Local() && old.Status.State == ddoc.Queued && old.Status.Group == doc.GroupName {
 			old.Status.State = ddoc.Superseded
 			old.Status.Reason = "superseded by deployment " + doc.DeploymentID + " to the same group"
 			old.Status.EndedAt = now
 			if err := e.rec.putRecord(e.ctx, old); err != nil {
 				return ddoc.Status{}, err
 			}
+			// The newer document deploys the same recipes: what the older
+			// one would have warned about is its to tell.
+			changedDefaults = mergeSorted(changedDefaults, old.ChangedDefaults)
 		}
 	}
 	e.seq++
@@ -285,9 +313,10 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 		state, reason = ddoc.Failed, refused.Error()
 	}
 	r := &record{
-		Seq:         e.seq,
-		Document:    &doc,
-		ArtifactDir: req.ArtifactDir,
+		Seq:             e.seq,
+		Document:        &doc,
+		ArtifactDir:     req.ArtifactDir,
+		ChangedDefaults: changedDefaults,
 		Status: ddoc.Status{DeploymentID: doc.DeploymentID, Group: doc.GroupName, State: state, Reason: reason,
 			CreatedAt: now, CommitID: req.CommitID},
 	}
@@ -395,12 +424,12 @@ func (e *Engine) loop(recover func()) {
 		recover()
 	}
 	for e.ctx.Err() == nil {
-		next, err := e.nextQueued()
+		batch, err := e.nextBatch()
 		if err != nil {
 			e.log.Error("cannot read the deployment queue", "error", err)
 		}
-		if next != nil {
-			e.run(next)
+		if len(batch) > 0 {
+			e.run(batch)
 			continue
 		}
 		select {
@@ -410,17 +439,34 @@ func (e *Engine) loop(recover func()) {
 	}
 }
 
-func (e *Engine) nextQueued() (*record, error) {
+// nextBatch returns the oldest queued deployment and, when it is a LOCAL
+// change, the LOCAL changes queued right behind it with the same policies.
+// One run applies them together, in queue order: a LOCAL document is a
+// delta, so none of them may be dropped for a newer one, and applying them
+// one by one would cost every one of them a settle.
+func (e *Engine) nextBatch() ([]*record, error) {
 	all, err := e.rec.all(e.ctx)
 	if err != nil {
 		return nil, err
 	}
+	var batch []*record
 	for _, r := range all {
-		if r.Status.State == ddoc.Queued {
-			return r, nil
+		if r.Status.State != ddoc.Queued {
+			continue
 		}
+		if len(batch) == 0 {
+			batch = append(batch, r)
+			if !r.Document.Local() {
+				break
+			}
+			continue
+		}
+		if !r.Document.Local() || r.Document.Policies != batch[0].Document.Policies {
+			break
+		}
+		batch = append(batch, r)
 	}
-	return nil, nil
+	return batch, nil
 }
 
 // save writes a record and tells waiters.

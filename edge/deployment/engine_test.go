@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -308,30 +309,130 @@ func TestDigestMismatchFailsAndTheRunningVersionIsUntouched(t *testing.T) {
 	}
 }
 
-func TestANewDeploymentToTheSameGroupSupersedesAQueuedOne(t *testing.T) {
+// submitBehindBlocker deploys com.example.Blocker and, while that
+// deployment is in progress, submits docs: they queue behind it.
+func (d *device) submitBehindBlocker(recipes string, docs ...*ddoc.Document) (blocker ddoc.Status, queued []ddoc.Status) {
+	d.t.Helper()
+	writeRecipe(d.t, recipes, "com.example.Blocker", "1.0.0", "blocker", 0)
+	blocker, err := d.engine.Submit(Request{Document: local(map[string]string{"com.example.Blocker": "1.0.0"}), RecipeDir: recipes})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	// In progress until its component has been RUNNING for StableFor:
+	// time enough to queue a handful of deployments behind it.
+	if _, err := d.engine.waitFor(ctx, blocker.DeploymentID, func(st ddoc.Status) bool { return st.State != ddoc.Queued }); err != nil {
+		d.t.Fatal(err)
+	}
+	for _, doc := range docs {
+		st, err := d.engine.Submit(Request{Document: doc, RecipeDir: recipes})
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		queued = append(queued, st)
+	}
+	if st, _ := d.engine.Get(blocker.DeploymentID); st.State != ddoc.InProgress {
+		d.t.Fatalf("the blocking deployment is %s (%s) before the others were queued; they must queue behind it", st.State, st.Reason)
+	}
+	return blocker, queued
+}
+
+func TestQueuedLocalChangesAreAllAppliedTogetherInOrderAndEachReportsTheOutcome(t *testing.T) {
 	d := newDevice(t)
 	dir := t.TempDir()
 	writeRecipe(t, dir, "com.example.A", "1.0.0", "a", 0)
 	writeRecipe(t, dir, "com.example.B", "1.0.0", "b", 0)
 	writeRecipe(t, dir, "com.example.C", "1.0.0", "c", 0)
-	// Three at once: the first runs, the second waits and is superseded by the third.
-	first, _ := d.engine.Submit(Request{Document: local(map[string]string{"com.example.A": "1.0.0"}), RecipeDir: dir})
-	second, _ := d.engine.Submit(Request{Document: local(map[string]string{"com.example.B": "1.0.0"})})
-	third, _ := d.engine.Submit(Request{Document: local(map[string]string{"com.example.C": "1.0.0"})})
+	configA := func(u ddoc.ConfigurationUpdate) *ddoc.Document {
+		doc := local(nil)
+		doc.Components["com.example.A"] = ddoc.Component{ConfigurationUpdate: u}
+		return doc
+	}
+	_, queued := d.submitBehindBlocker(dir,
+		local(map[string]string{"com.example.A": "1.0.0"}),
+		local(map[string]string{"com.example.B": "1.0.0"}),
+		configA(ddoc.ConfigurationUpdate{Merge: map[string]any{"message": "first", "level": map[string]any{"n": 7}}}),
+		local(map[string]string{"com.example.C": "1.0.0"}),
+		// Reset before merge, after the change above: message back to its default, n from this merge.
+		configA(ddoc.ConfigurationUpdate{Reset: []string{"/message"}, Merge: map[string]any{"level": map[string]any{"n": 9}}}),
+	)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	s3, _ := d.engine.Wait(ctx, third.DeploymentID)
-	s2, _ := d.engine.Get(second.DeploymentID)
-	s1, _ := d.engine.Get(first.DeploymentID)
-	if s3.State != ddoc.Succeeded {
-		t.Fatalf("latest deployment %s: %s", s3.State, s3.Reason)
+	var ids []string
+	for _, q := range queued {
+		ids = append(ids, q.DeploymentID)
+		st, err := d.engine.Wait(ctx, q.DeploymentID)
+		if err != nil || st.State != ddoc.Succeeded {
+			t.Fatalf("queued deployment %s is %s (%s), %v; every queued LOCAL change must be applied", q.DeploymentID, st.State, st.Reason, err)
+		}
 	}
-	if s1.State == ddoc.Superseded {
-		// The first may still have been queued when the second arrived.
-		return
+	head, _ := d.engine.Get(ids[0])
+	if !slices.Equal(head.Carries, ids[1:]) {
+		t.Errorf("the first queued deployment carries %v, want the others in queue order %v", head.Carries, ids[1:])
 	}
-	if s2.State != ddoc.Superseded || !strings.Contains(s2.Reason, third.DeploymentID) {
-		t.Fatalf("the queued deployment is %s (%s), want SUPERSEDED by %s", s2.State, s2.Reason, third.DeploymentID)
+	for _, id := range ids[1:] {
+		if st, _ := d.engine.Get(id); st.CarriedBy != ids[0] || len(st.Components) == 0 {
+			t.Errorf("deployment %s: carried by %q with outcomes %v, want carried by %s with its outcomes", id, st.CarriedBy, st.Components, ids[0])
+		}
+	}
+	for _, name := range []string{"com.example.A", "com.example.B", "com.example.C", "com.example.Blocker"} {
+		if st, _ := d.sup.Status(name); st.State != lifecycle.StateRunning {
+			t.Errorf("%s is %s (%s), want RUNNING", name, st.State, st.Reason)
+		}
+	}
+	if got := d.seen("com.example.A"); got != "a 9" {
+		t.Errorf("com.example.A saw %q, want %q: the configuration changes must apply in queue order", got, "a 9")
+	}
+}
+
+func TestAQueuedLocalChangeThatCannotApplyFailsAloneAndTheOthersAreApplied(t *testing.T) {
+	d := newDevice(t)
+	dir := t.TempDir()
+	writeRecipe(t, dir, "com.example.A", "1.0.0", "a", 0)
+	writeRecipe(t, dir, "com.example.B", "1.0.0", "b", 0)
+	orphan := local(nil)
+	orphan.Components["com.example.NotDeployed"] = ddoc.Component{ConfigurationUpdate: ddoc.ConfigurationUpdate{Merge: map[string]any{"x": 1}}}
+	_, queued := d.submitBehindBlocker(dir,
+		local(map[string]string{"com.example.A": "1.0.0"}), orphan, local(map[string]string{"com.example.B": "1.0.0"}))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	want := []ddoc.State{ddoc.Succeeded, ddoc.Failed, ddoc.Succeeded}
+	for i, q := range queued {
+		st, _ := d.engine.Wait(ctx, q.DeploymentID)
+		if st.State != want[i] {
+			t.Errorf("queued deployment %d is %s (%s), want %s", i, st.State, st.Reason, want[i])
+		}
+		if i == 1 && !strings.Contains(st.Reason, "com.example.NotDeployed is not deployed") {
+			t.Errorf("the refused change's reason %q does not name the component", st.Reason)
+		}
+	}
+}
+
+func TestAWholeGroupDocumentSupersedesAQueuedOneOfTheSameGroup(t *testing.T) {
+	d := newDevice(t)
+	dir := t.TempDir()
+	writeRecipe(t, dir, "com.example.A", "1.0.0", "a", 0)
+	writeRecipe(t, dir, "com.example.B", "1.0.0", "b", 0)
+	folder := func(components map[string]string) *ddoc.Document {
+		doc := ddoc.New("LOCAL_FOLDER")
+		for n, v := range components {
+			doc.Components[n] = ddoc.Component{Version: v}
+		}
+		return doc
+	}
+	_, queued := d.submitBehindBlocker(dir,
+		folder(map[string]string{"com.example.A": "1.0.0"}),
+		folder(map[string]string{"com.example.A": "1.0.0", "com.example.B": "1.0.0"}))
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	newer, _ := d.engine.Wait(ctx, queued[1].DeploymentID)
+	older, _ := d.engine.Get(queued[0].DeploymentID)
+	if newer.State != ddoc.Succeeded {
+		t.Fatalf("the newer whole-group deployment is %s: %s", newer.State, newer.Reason)
+	}
+	if older.State != ddoc.Superseded || !strings.Contains(older.Reason, queued[1].DeploymentID) {
+		t.Fatalf("the queued whole-group deployment is %s (%s), want SUPERSEDED by %s", older.State, older.Reason, queued[1].DeploymentID)
 	}
 }
 
@@ -377,5 +478,108 @@ func TestRunWithPosixUserIsCheckedAndApplied(t *testing.T) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st2.PID))
 	if err != nil || !strings.Contains(string(data), "Uid:\t65534") {
 		t.Fatalf("component process runs as %q, want uid 65534 (%v)", data, err)
+	}
+}
+
+// goneRecipe is com.example.Gone, whose Uninstall waits a little, then
+// writes its configuration and environment to {work:path}/uninstalled.txt
+// if its artifacts are still installed, then runs tail.
+func goneRecipe(t *testing.T, dir, tail string) {
+	t.Helper()
+	text := fmt.Sprintf(`RecipeFormatVersion: '2020-01-25'
+ComponentName: com.example.Gone
+ComponentVersion: '1.0.0'
+ComponentConfiguration:
+  DefaultConfiguration: {farewell: bye}
+Manifests:
+  - Lifecycle:
+      Run: exec sleep 300
+      Uninstall: |
+        sleep 0.3; test -d {artifacts:path} && echo "{configuration:/farewell} $SWARD_TEST_ENV" > {work:path}/uninstalled.txt%s
+`, tail)
+	if err := os.WriteFile(filepath.Join(dir, "gone.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemovingAComponentRunsItsUninstallBeforeItsFilesAreCollected(t *testing.T) {
+	for _, tc := range []struct {
+		name, tail string
+		rollback   bool
+	}{
+		{"removed by a deployment", "", false},
+		{"removed by a deployment, Uninstall failing", "; exit 4", false},
+		// The rollback collects the version it added right away.
+		{"removed by a rollback", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDevice(t)
+			dir := t.TempDir()
+			goneRecipe(t, dir, tc.tail)
+			writeRecipe(t, dir, "com.example.Broken", "1.0.0", "x", 3)
+			d.engine.opts.Env = func(*recipe.Recipe) map[string]string { return map[string]string{"SWARD_TEST_ENV": "env"} }
+			if tc.rollback {
+				st := d.deploy(dir, local(map[string]string{"com.example.Gone": "1.0.0", "com.example.Broken": "1.0.0"}))
+				if st.State != ddoc.RolledBack {
+					t.Fatalf("deployment %s: %s; want ROLLED_BACK", st.State, st.Reason)
+				}
+				if d.store.Installed("com.example.Gone", "1.0.0") {
+					t.Fatal("the rolled back component's version is still in the store")
+				}
+			} else {
+				if st := d.deploy(dir, local(map[string]string{"com.example.Gone": "1.0.0"})); st.State != ddoc.Succeeded {
+					t.Fatalf("deployment %s: %s", st.State, st.Reason)
+				}
+				remove := local(nil)
+				remove.ComponentsToRemove = []string{"com.example.Gone"}
+				if st := d.deploy("", remove); st.State != ddoc.Succeeded {
+					t.Fatalf("removal %s: %s; an Uninstall step cannot fail a removal", st.State, st.Reason)
+				}
+			}
+			if _, ok := d.sup.Status("com.example.Gone"); ok {
+				t.Fatal("the removed component is still supervised after its deployment ended")
+			}
+			data, err := os.ReadFile(filepath.Join(d.root, "work", "com.example.Gone", "uninstalled.txt"))
+			if got := strings.TrimSpace(string(data)); err != nil || got != "bye env" {
+				t.Fatalf("Uninstall wrote %q (%v), want %q: it runs with the component's configuration and environment, while its artifacts are still installed", got, err, "bye env")
+			}
+		})
+	}
+}
+
+func TestAChangedDefaultConfigurationUnderTheSameVersionIsKeptAndTheDeploymentSaysSo(t *testing.T) {
+	d := newDevice(t)
+	first, same, changed := t.TempDir(), t.TempDir(), t.TempDir()
+	writeRecipe(t, first, "com.example.App", "1.0.0", "old", 0)
+	writeRecipe(t, same, "com.example.App", "1.0.0", "old", 0)
+	writeRecipe(t, changed, "com.example.App", "1.0.0", "new", 0)
+	doc := func() *ddoc.Document { return local(map[string]string{"com.example.App": "1.0.0"}) }
+	if st := d.deploy(first, doc()); st.State != ddoc.Succeeded || len(st.Warnings) > 0 {
+		t.Fatalf("first deployment %s (%s), warnings %q", st.State, st.Reason, st.Warnings)
+	}
+	if st := d.deploy(same, doc()); len(st.Warnings) > 0 {
+		t.Fatalf("the same recipe again warns %q", st.Warnings)
+	}
+	st := d.deploy(changed, doc())
+	if st.State != ddoc.Succeeded {
+		t.Fatalf("deployment %s: %s", st.State, st.Reason)
+	}
+	if len(st.Warnings) != 1 || !strings.Contains(st.Warnings[0], "component com.example.App 1.0.0") ||
+		!strings.Contains(st.Warnings[0], "bump ComponentVersion") || !strings.Contains(st.Warnings[0], `"RESET":[""]`) {
+		t.Fatalf("warnings %q, want one naming com.example.App 1.0.0 and telling to bump the version or RESET", st.Warnings)
+	}
+	cfg, _, _ := d.cfg.Get(context.Background(), "com.example.App")
+	if cfg["message"] != "old" {
+		t.Fatalf("configuration message is %v; the stored configuration must be kept (Greengrass behaviour)", cfg["message"])
+	}
+	// RESET takes the new defaults, and says nothing more.
+	writeRecipe(t, changed, "com.example.App", "1.0.0", "newer", 0)
+	reset := doc()
+	reset.Components["com.example.App"] = ddoc.Component{Version: "1.0.0", ConfigurationUpdate: ddoc.ConfigurationUpdate{Reset: []string{""}}}
+	if st := d.deploy(changed, reset); st.State != ddoc.Succeeded || len(st.Warnings) > 0 {
+		t.Fatalf("reset deployment %s (%s), warnings %q", st.State, st.Reason, st.Warnings)
+	}
+	if cfg, _, _ := d.cfg.Get(context.Background(), "com.example.App"); cfg["message"] != "newer" {
+		t.Fatalf("after RESET the configuration message is %v, want the new default", cfg["message"])
 	}
 }

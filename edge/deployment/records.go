@@ -40,6 +40,10 @@ type record struct {
 	// ArtifactDir is where the deployment's artifacts are read from,
 	// <dir>/<Name>/<Version>/<file>.
 	ArtifactDir string `json:"artifactDir,omitempty"`
+	// ChangedDefaults are the components ("name version") whose recipe
+	// this deployment brought with a DefaultConfiguration other than the
+	// one stored for the same version (see Engine.changedDefaults).
+	ChangedDefaults []string `json:"changedDefaults,omitempty"`
 }
 
 // component is one resolved component of a set.

@@ -38,10 +38,12 @@ type Dependency struct {
 }
 
 // Lifecycle holds the steps of a component. Nil steps are absent. Startup and
-// Run are exclusive, as in Greengrass.
+// Run are exclusive, as in Greengrass. Uninstall runs once, when Apply
+// removes the component (not when another version replaces it, nor at
+// Shutdown).
 type Lifecycle struct {
-	Setenv                                              map[string]string
-	Bootstrap, Install, Startup, Run, Shutdown, Recover *Step
+	Setenv                                                         map[string]string
+	Bootstrap, Install, Startup, Run, Shutdown, Recover, Uninstall *Step
 }
 
 // Step is one lifecycle step.
@@ -77,6 +79,7 @@ const (
 	stepRun       = "Run"
 	stepShutdown  = "Shutdown"
 	stepRecover   = "Recover"
+	stepUninstall = "Uninstall"
 )
 
 func (l *Lifecycle) steps() []struct {
@@ -88,7 +91,7 @@ func (l *Lifecycle) steps() []struct {
 		step *Step
 	}{
 		{stepBootstrap, l.Bootstrap}, {stepInstall, l.Install}, {stepStartup, l.Startup},
-		{stepRun, l.Run}, {stepShutdown, l.Shutdown}, {stepRecover, l.Recover},
+		{stepRun, l.Run}, {stepShutdown, l.Shutdown}, {stepRecover, l.Recover}, {stepUninstall, l.Uninstall},
 	}
 }
 
@@ -210,7 +213,7 @@ func (c Component) clone() Component {
 	cp.Env = cloneMap(c.Env)
 	cp.Lifecycle.Setenv = cloneMap(c.Lifecycle.Setenv)
 	for _, p := range []**Step{&cp.Lifecycle.Bootstrap, &cp.Lifecycle.Install, &cp.Lifecycle.Startup,
-		&cp.Lifecycle.Run, &cp.Lifecycle.Shutdown, &cp.Lifecycle.Recover} {
+		&cp.Lifecycle.Run, &cp.Lifecycle.Shutdown, &cp.Lifecycle.Recover, &cp.Lifecycle.Uninstall} {
 		if *p == nil {
 			continue
 		}

@@ -2,7 +2,7 @@
 //
 // It owns the processes of every component: it runs the lifecycle steps of a
 // Greengrass-format recipe (Bootstrap, Install, Startup, Run, Shutdown,
-// Recover) as child processes (`/bin/sh -c <script>`) in the component's work
+// Recover, and Uninstall when a component is removed) as child processes (`/bin/sh -c <script>`) in the component's work
 // folder, moves each component through the Greengrass states (see State),
 // restarts it after errors until it is BROKEN, orders starts and stops by HARD
 // dependencies, and writes every line a step prints to a rotated per-component

@@ -17,6 +17,7 @@ const (
 	DefaultStartupTimeout   = 120 * time.Second
 	DefaultShutdownTimeout  = 15 * time.Second
 	DefaultRecoverTimeout   = 60 * time.Second
+	DefaultUninstallTimeout = 120 * time.Second
 )
 
 const (
@@ -44,7 +45,7 @@ const (
 // Timeouts are per-step default timeouts; a Step.Timeout overrides them. Run
 // has no default timeout.
 type Timeouts struct {
-	Bootstrap, Install, Startup, Shutdown, Recover time.Duration
+	Bootstrap, Install, Startup, Shutdown, Recover, Uninstall time.Duration
 }
 
 // Options configure a Supervisor.
@@ -132,7 +133,8 @@ func (o Options) withDefaults() (Options, error) {
 		p   *time.Duration
 		def time.Duration
 	}{{&t.Bootstrap, DefaultBootstrapTimeout}, {&t.Install, DefaultInstallTimeout},
-		{&t.Startup, DefaultStartupTimeout}, {&t.Shutdown, DefaultShutdownTimeout}, {&t.Recover, DefaultRecoverTimeout}} {
+		{&t.Startup, DefaultStartupTimeout}, {&t.Shutdown, DefaultShutdownTimeout}, {&t.Recover, DefaultRecoverTimeout},
+		{&t.Uninstall, DefaultUninstallTimeout}} {
 		if *d.p <= 0 {
 			*d.p = d.def
 		}
@@ -156,6 +158,8 @@ func (o *Options) timeout(name string, st *Step) time.Duration {
 		return o.DefaultTimeouts.Shutdown
 	case stepRecover:
 		return o.DefaultTimeouts.Recover
+	case stepUninstall:
+		return o.DefaultTimeouts.Uninstall
 	}
 	return 0
 }

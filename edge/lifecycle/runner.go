@@ -56,6 +56,9 @@ type runner struct {
 	pending intent
 	report  State // a state the component reported (ReportState), "" when none
 	removed bool  // Apply scheduled its removal
+	// uninstall: Apply removed the component from the set (not a
+	// replacement, not Shutdown), so its Uninstall step runs at the end.
+	uninstall bool
 }
 
 // run is the runner goroutine.
@@ -81,6 +84,34 @@ func (r *runner) run() {
 	}
 	for next := r.doNew; next != nil; {
 		next = next()
+	}
+	r.runUninstall()
+}
+
+// runUninstall runs the Uninstall step of a component Apply removed, once
+// its processes have stopped: with the component's environment, as its
+// user (RequiresPrivilege honoured), within its Timeout (default 120 s, as
+// Greengrass). As in Greengrass, an Uninstall that fails or times out is
+// logged and the removal goes on: a component cannot refuse to go.
+func (r *runner) runUninstall() {
+	r.s.mu.Lock()
+	uninstall := r.uninstall
+	r.s.mu.Unlock()
+	st := r.comp.Lifecycle.Uninstall
+	if !uninstall || st == nil {
+		return
+	}
+	r.killAllGroups() // nothing of the component runs beside it
+	r.setReason("running Uninstall")
+	if err := r.prepareWorkDir(); err != nil {
+		r.log.Warn("Uninstall step not run; removing the component anyway", "err", err)
+		return
+	}
+	switch res := r.runStep(stepUninstall, st, false, nil); {
+	case res.err != nil:
+		r.log.Warn("Uninstall step failed; removing the component anyway", "err", res.err)
+	case !res.skipped:
+		r.log.Info("Uninstall step completed")
 	}
 }
 

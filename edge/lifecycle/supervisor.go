@@ -122,7 +122,8 @@ func ParseRunAs(spec string) (*identity, error) {
 
 // Apply makes components the desired set: it adds new components, replaces
 // changed ones (the old version stops before the new one starts), removes
-// missing ones (stopped dependents first) and gives BROKEN ones that are
+// missing ones (stopped dependents first, then each one's Uninstall step;
+// WaitRemoved waits for that) and gives BROKEN ones that are
 // listed again a fresh start (a new deployment is what leaves BROKEN).
 // Unchanged components are left alone. Apply does not block; it returns an
 // error, and changes nothing, only for invalid input.
@@ -169,7 +170,7 @@ func (s *Supervisor) Apply(components []Component) error {
 	}
 	for name, r := range s.runners {
 		if !want[name] && !r.removed {
-			r.removed = true
+			r.removed, r.uninstall = true, true
 			toStop = append(toStop, r)
 		}
 	}
@@ -262,6 +263,32 @@ func (s *Supervisor) hardDepsWaiting(r *runner) string {
 		}
 	}
 	return ""
+}
+
+// WaitRemoved waits until every component Apply removed or replaced has
+// ended — stopped, and its Uninstall step run — or ctx ends. What a removed
+// component's Uninstall step may still need (its artifacts) can go after.
+func (s *Supervisor) WaitRemoved(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		var left []string
+		for r := range s.all {
+			if r.removed {
+				left = append(left, r.comp.Name+" "+r.comp.Version)
+			}
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		if len(left) == 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			slices.Sort(left)
+			return fmt.Errorf("lifecycle: still removing %s: %w", strings.Join(left, ", "), ctx.Err())
+		}
+	}
 }
 
 // Status returns the status of the named component.

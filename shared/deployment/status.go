@@ -13,10 +13,13 @@ import "time"
 //	  ├──► CANCELED      canceled before it started (by the user or the cloud)
 //	  ├──► FAILED        refused before it started (invalid document, missing
 //	  │                  recipe or artifact)
-//	  └──► SUPERSEDED    a newer deployment to the same group replaced it
-//	                     before it started
+//	  └──► SUPERSEDED    a newer whole-group deployment to the same group
+//	                     replaced it before it started
 //
-// Every state but QUEUED and IN_PROGRESS is terminal. Greengrass reports
+// Every state but QUEUED and IN_PROGRESS is terminal. A LOCAL deployment is
+// a change (a delta), so it is never superseded: LOCAL deployments queued
+// together are applied together by one run (Carries, CarriedBy), and each
+// ends in that run's state. Greengrass reports
 // ROLLED_BACK as FAILED with detail FAILED_ROLLBACK_COMPLETE; Sward names it
 // so `sward deployment status` says what the device now runs.
 type State string
@@ -60,6 +63,17 @@ type Status struct {
 	Components []ComponentOutcome `json:"components,omitempty"`
 	// CommitID is the git commit a git deployment came from.
 	CommitID string `json:"commitId,omitempty"`
+	// Carries lists the LOCAL deployments queued behind this one whose
+	// changes this one applied together with its own, in queue order; each
+	// of them ends in this deployment's state.
+	Carries []string `json:"carries,omitempty"`
+	// CarriedBy is the deployment that applied this one's changes together
+	// with its own; its outcome is this one's.
+	CarriedBy string `json:"carriedBy,omitempty"`
+	// Warnings are things the deployment did as asked but a person should
+	// know about, one line each, naming the component and the fix (such as
+	// a recipe whose DefaultConfiguration changed under the same version).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ComponentOutcome is what a deployment did to one component.
