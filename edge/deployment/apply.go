@@ -176,6 +176,12 @@ func (e *Engine) prepare(r *record) (*active, error) {
 			errs = append(errs, fmt.Errorf("component %s: configuration update: %w", name, err))
 			continue
 		}
+		if f := e.opts.CheckConfig; f != nil && (!wasThere || !sameConfig(before[name], cfg)) {
+			if err := f(name, cfg); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		after[name] = cfg
 		rev := revision(cfg, artifacts[name])
 		if artifacts[name] == "" && wasThere && old.Version == rc.Version && sameConfig(before[name], cfg) {
