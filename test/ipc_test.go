@@ -173,15 +173,15 @@ const recipeA = `    color: blue
       - {name: nucleus-replies-to-jetstream, pub: sward.ipc.com.example.SubscribeToComponentUpdates, reply: $JS.API.STREAM.DELETE.KV_sward_config}
     accessControl:
       aws.greengrass.ipc.pubsub:
-        com.example:pubsub:1: {operations: [PublishToTopic], resources: ["a/out/#"]}
-        com.example:pubsub:2: {operations: [SubscribeToTopic], resources: ["b/out/+"]}
+        com.example:pubsub:1: {operations: ["aws.greengrass#PublishToTopic"], resources: ["a/out/#"]}
+        com.example:pubsub:2: {operations: ["aws.greengrass#SubscribeToTopic"], resources: ["b/out/+"]}
       aws.greengrass.Cli:
-        com.example:cli:1: {operations: [GetComponentDetails], resources: [com.example.Foo]}
-        com.example:cli:2: {operations: [ListComponents], resources: ["*"]}
+        com.example:cli:1: {operations: ["aws.greengrass#GetComponentDetails"], resources: [com.example.Foo]}
+        com.example:cli:2: {operations: ["aws.greengrass#ListComponents"], resources: ["*"]}
       aws.greengrass.ipc.componentmetric:
-        com.example:metrics:1: {operations: [PutComponentMetric], resources: ["*"]}
+        com.example:metrics:1: {operations: ["aws.greengrass#PutComponentMetric"], resources: ["*"]}
       aws.greengrass.ShadowManager:
-        com.example:shadow:1: {operations: [GetThingShadow, UpdateThingShadow], resources: [$aws/things/test-thing/shadow]}`
+        com.example:shadow:1: {operations: ["aws.greengrass#GetThingShadow", "aws.greengrass#UpdateThingShadow"], resources: [$aws/things/test-thing/shadow]}`
 
 var wantA = map[string]want{
 	"pub-own-topic": allowed, "pub-ungranted-topic": refused(violation),
@@ -202,6 +202,8 @@ var wantA = map[string]want{
 	"nucleus-replies-to-jetstream": allowed, // the publish goes through; the nucleus must not answer there
 }
 
+// recipeB grants with bare operation names (Sward's older form), which
+// still work beside Greengrass's "aws.greengrass#Op".
 const recipeB = `    validate: true
     checks:
       - {name: impersonate-shorter-name, pub: sward.ipc.com.example.GetConfiguration}
@@ -519,6 +521,66 @@ func TestDeploymentsNotifyComponentsHonourDeferralsAndFailOnARejectedConfigurati
 		}
 		if cfg := storedConfig(t, n, "com.example.Foo"); strings.Contains(cfg, "wild") || strings.Contains(cfg, "reject") {
 			t.Errorf("the rejected configuration was applied: %s", cfg)
+		}
+	})
+}
+
+// typoPolicy is an accessControl whose one policy names an operation
+// Greengrass does not have.
+const typoPolicy = `    accessControl:
+      aws.greengrass.ipc.pubsub:
+        p1: {operations: ["aws.greengrass#PublishToTopik"], resources: ["a/#"]}`
+
+func TestDeploymentRefusesAnAccessControlPolicyNamingAnUnknownOperation(t *testing.T) {
+	wantSaid := []string{`component test.Writer: accessControl policy "p1" of aws.greengrass.ipc.pubsub names unknown operation "aws.greengrass#PublishToTopik"`,
+		"use one of aws.greengrass#PublishToTopic, aws.greengrass#SubscribeToTopic"}
+	n := harness.Start(t, "", "")
+	bad := harness.WriteRecipes(t, map[string]string{"writer.yaml": writerRecipe("1.0.0", writerDefaults+"\n"+typoPolicy, "")})
+
+	t.Run("sward recipe validate reports it", func(t *testing.T) {
+		out, err := harness.RunCLI(t, "recipe", "validate", bad)
+		if err == nil || !strings.Contains(out, "INVALID") {
+			t.Fatalf("recipe validate passed a recipe with an unknown operation: %v\n%s", err, out)
+		}
+		for _, w := range wantSaid {
+			if !strings.Contains(out, w) {
+				t.Errorf("recipe validate does not say %q:\n%s", w, out)
+			}
+		}
+	})
+	t.Run("in DefaultConfiguration the deployment fails and starts nothing", func(t *testing.T) {
+		_, out, err := deploy(t, n, "--recipeDir", bad, "--merge", "test.Writer=1.0.0", "--wait")
+		if err == nil || !strings.Contains(out, "FAILED") {
+			t.Fatalf("deployment of an unknown operation did not fail: %v\n%s", err, out)
+		}
+		for _, w := range wantSaid {
+			if !strings.Contains(out, w) {
+				t.Errorf("the failure does not say %q:\n%s", w, out)
+			}
+		}
+		if comps, err := n.Client().Components(context.Background()); err != nil || len(comps) != 0 {
+			t.Fatalf("a refused deployment started %+v (err %v)", comps, err)
+		}
+	})
+	t.Run("in a configurationUpdate merge the deployment fails and the running configuration stays", func(t *testing.T) {
+		good := harness.WriteRecipes(t, map[string]string{"writer.yaml": writerRecipe("1.0.0", writerDefaults, "")})
+		deployOK(t, n, "--recipeDir", good, "--merge", "test.Writer=1.0.0")
+		before := n.WaitState("test.Writer", 20*time.Second, "RUNNING")
+		merge := `{"test.Writer":{"MERGE":{"accessControl":{"aws.greengrass.ipc.pubsub":{"p1":{"operations":["aws.greengrass#PublishToTopik"],"resources":["a/#"]}}}}}}`
+		_, out, err := deploy(t, n, "--update-config", merge, "--wait")
+		if err == nil || !strings.Contains(out, "FAILED") {
+			t.Fatalf("a merge naming an unknown operation did not fail: %v\n%s", err, out)
+		}
+		for _, w := range wantSaid {
+			if !strings.Contains(out, w) {
+				t.Errorf("the failure does not say %q:\n%s", w, out)
+			}
+		}
+		if cfg := storedConfig(t, n, "test.Writer"); strings.Contains(cfg, "accessControl") {
+			t.Errorf("the refused merge was stored: %s", cfg)
+		}
+		if after := n.WaitState("test.Writer", 5*time.Second, "RUNNING"); after.PID != before.PID {
+			t.Errorf("the refused deployment restarted test.Writer (pid %d → %d)", before.PID, after.PID)
 		}
 	})
 }

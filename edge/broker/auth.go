@@ -1,48 +1,172 @@
 package broker
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"crypto/subtle"
+	"crypto/x509"
+	"reflect"
+	"strings"
+	"sync"
 
-	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// AnonymousIdentity is the nats-server user that unauthenticated clients are
-// mapped to (it shows up as their user name in monitoring). It is reserved:
-// no configured user may take it.
-//
-// Why a stand-in instead of pointing nats-server's no_auth_user at the
-// configured user directly: nats-server cannot change no_auth_user on config
-// reload, so SetUsers could never switch the anonymous mapping. The stand-in
-// is always configured as no_auth_user; SetUsers changes what it is allowed
-// to do instead:
-//   - AnonymousUser set: it carries that user's permissions.
-//   - AnonymousUser empty: it may only connect as a leaf node, and leaf
-//     nodes are never enabled here, so every unauthenticated client is
-//     refused (and existing ones are disconnected on reload).
+// AnonymousIdentity is the user name unauthenticated clients are given (it
+// shows up in monitoring and in nats-server's logs). It is reserved: no
+// configured user may take it, and nobody can log in with it.
 const AnonymousIdentity = "$anonymous"
 
-// serverUsers converts the configured users into nats-server users, plus the
-// anonymous stand-in. anonPassword is random and never leaves the process,
-// so nobody can log in as the stand-in explicitly.
-func serverUsers(users []User, anonymous, anonPassword string) []*server.User {
-	out := make([]*server.User, 0, len(users)+1)
-	stand := &server.User{Username: AnonymousIdentity, Password: anonPassword}
+// authenticator decides who a NATS or MQTT client is; it is nats-server's
+// CustomClientAuthentication. nats-server looks a username up as sent, and
+// the AWS IoT Device SDKs send their metrics in the MQTT username (see
+// LoginName): the authenticator looks up the login name instead, and maps a
+// client that sends no name (only metrics) and no password to the anonymous
+// user.
+//
+// nats-server's config reload cannot be used with it (a reload closes every
+// connection whose username is not in nats-server's own user list, which an
+// authenticator leaves empty), so SetUsers swaps the table here and closes
+// the connections whose user was removed or changed (password or
+// permissions); their clients reconnect under the new table. The
+// authenticator therefore remembers which user each connection logged in
+// as.
+type authenticator struct {
+	// alive reports whether a connection id is still open (the server's
+	// GetClient); dead ids are forgotten when the list has doubled.
+	alive func(cid uint64) bool
+
+	mu      sync.Mutex
+	table   *authTable
+	clients map[uint64]*server.User // connection id → the user it logged in as
+	pruneAt int                     // len(clients) at which dead ids are next forgotten
+}
+
+// minPrune is the connection count under which dead connection ids are not
+// looked for: a few hundred entries cost nothing, and SetUsers forgets them
+// anyway.
+const minPrune = 1024
+
+func newAuthenticator(t *authTable) *authenticator {
+	return &authenticator{table: t, clients: map[uint64]*server.User{}, pruneAt: minPrune}
+}
+
+// authTable is one generation of the broker's users.
+type authTable struct {
+	users map[string]*server.User // by name; certificate users have no password
+	// anonymous carries AnonymousUser's permissions; nil refuses
+	// unauthenticated clients.
+	anonymous *server.User
+	// certs makes a client's verified certificate name its user
+	// (TLSMapUsers).
+	certs bool
+}
+
+func newAuthTable(users []User, anonymous string, certs bool) *authTable {
+	t := &authTable{users: make(map[string]*server.User, len(users)), certs: certs}
 	for _, u := range users {
-		out = append(out, &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions.server()})
+		su := &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions.server()}
+		t.users[u.Name] = su
 		if u.Name == anonymous {
-			stand.Permissions = u.Permissions.server()
+			t.anonymous = &server.User{Username: AnonymousIdentity, Permissions: su.Permissions}
 		}
 	}
-	if anonymous == "" {
-		stand.Permissions = &server.Permissions{
-			Publish:   &server.SubjectPermission{Deny: []string{">"}},
-			Subscribe: &server.SubjectPermission{Deny: []string{">"}},
-		}
-		stand.AllowedConnectionTypes = map[string]struct{}{jwt.ConnectionTypeLeafnode: {}}
+	return t
+}
+
+// Check implements server.Authentication. In order: a password user named
+// by the login name; the certificate user a verified client certificate
+// names (TLSMapUsers); the anonymous user, for a client without a name and
+// without a password.
+func (a *authenticator) Check(c server.ClientAuthentication) bool {
+	if c.Kind() != server.CLIENT {
+		return false // routes, gateways and leaf nodes are never enabled
 	}
-	return append(out, stand)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u := a.table.login(c)
+	if u == nil {
+		return false
+	}
+	c.RegisterUser(u) // also sets the connection's username to u's, for logs and monitoring
+	a.clients[c.GetID()] = u
+	if len(a.clients) >= a.pruneAt && a.alive != nil {
+		for id := range a.clients {
+			if !a.alive(id) {
+				delete(a.clients, id)
+			}
+		}
+		a.pruneAt = max(minPrune, 2*len(a.clients))
+	}
+	return true
+}
+
+func (t *authTable) login(c server.ClientAuthentication) *server.User {
+	opts := c.GetOpts()
+	name := LoginName(opts.Username)
+	if u, ok := t.users[name]; ok && u.Password != "" {
+		if subtle.ConstantTimeCompare([]byte(opts.Password), []byte(u.Password)) != 1 {
+			return nil
+		}
+		return u
+	}
+	if t.certs {
+		if u := t.certificateUser(c); u != nil {
+			return u
+		}
+	}
+	noCredentials := opts.Password == "" && opts.Token == "" && opts.Nkey == "" && opts.JWT == ""
+	if name == "" && noCredentials {
+		return t.anonymous
+	}
+	return nil
+}
+
+// swap installs t and returns the connections to close: those whose user t
+// removes or changes. They are forgotten, as are closed ones.
+func (a *authenticator) swap(t *authTable) (closeIDs []uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.table = t
+	for id, old := range a.clients {
+		if a.alive != nil && !a.alive(id) {
+			delete(a.clients, id)
+			continue
+		}
+		cur := t.users[old.Username]
+		if old.Username == AnonymousIdentity {
+			cur = t.anonymous
+		}
+		if cur == nil || cur.Password != old.Password || !reflect.DeepEqual(cur.Permissions, old.Permissions) {
+			closeIDs = append(closeIDs, id)
+			delete(a.clients, id)
+		}
+	}
+	a.pruneAt = max(minPrune, 2*len(a.clients))
+	return closeIDs
+}
+
+// certificateUser returns the user without a password that the client's
+// verified certificate names, by email, DNS or URI SAN or by its subject DN
+// in RFC 2253 form ("CN=sensor-7,O=Example"), or nil.
+func (t *authTable) certificateUser(c server.ClientAuthentication) *server.User {
+	st := c.GetTLSConnectionState()
+	if st == nil || len(st.VerifiedChains) == 0 || len(st.PeerCertificates) == 0 {
+		return nil
+	}
+	for _, name := range certificateNames(st.PeerCertificates[0]) {
+		if u, ok := t.users[name]; ok && u.Password == "" {
+			return u
+		}
+	}
+	return nil
+}
+
+func certificateNames(cert *x509.Certificate) []string {
+	names := append([]string(nil), cert.EmailAddresses...)
+	names = append(names, cert.DNSNames...)
+	for _, u := range cert.URIs {
+		names = append(names, u.String())
+	}
+	return append(names, cert.Subject.ToRDNSequence().String())
 }
 
 // server converts p; nil means "everything allowed".
@@ -51,6 +175,15 @@ func (p Permissions) server() *server.Permissions {
 	sub := subjectPermission(p.SubscribeAllow, p.SubscribeDeny)
 	if pub == nil && sub == nil && !p.AllowResponses {
 		return nil
+	}
+	if p.AllowResponses && (pub == nil || pub.Allow == nil) {
+		// nats-server's allow_responses rule, which it applies to the users
+		// of its options but not to those an authenticator registers: no
+		// publish allow list is "replies only".
+		if pub == nil {
+			pub = &server.SubjectPermission{}
+		}
+		pub.Allow = []string{}
 	}
 	sp := &server.Permissions{Publish: pub, Subscribe: sub}
 	if p.AllowResponses {
@@ -75,8 +208,14 @@ func subjectPermission(allow, deny []string) *server.SubjectPermission {
 	return sp
 }
 
-func randomPassword() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
+// LoginName is the user a client's username names: the username up to its
+// last "?". The AWS IoT Device SDKs append their metrics there
+// ("sensor-7?SDK=IoTDeviceSDK/JS&Platform=Linux&…", or "?SDK=…" alone when
+// the application sets no username), and AWS IoT Core cuts them off the same
+// way.
+func LoginName(username string) string {
+	if i := strings.LastIndexByte(username, '?'); i >= 0 {
+		return username[:i]
+	}
+	return username
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -217,6 +218,47 @@ func TestSetUsersSwitchesAnonymousAccess(t *testing.T) {
 	}
 }
 
+func TestSetUsersClosesConnectionsWhosePermissionsChangedAndTheyReconnectUnderTheNewOnes(t *testing.T) {
+	b := runBroker(t, testOptions(t))
+	nucleus := connect(t, b, "nucleus")
+	sensor, err := b.Connect("sensor", nats.ReconnectWait(10*time.Millisecond), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sensor.Close()
+	wide, err := sensor.SubscribeSync("a.>") // allowed now, not after the change
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sensor.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	users := testOptions(t).Users
+	users[1].Permissions = Permissions{PublishAllow: []string{"sensors.>"}, SubscribeAllow: []string{"sensors.>"}}
+	if err := b.SetUsers(users, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the sensor connection reconnected under its new permissions", func() error {
+		if sensor.Stats().Reconnects == 0 || !sensor.IsConnected() {
+			return errors.New("not reconnected yet")
+		}
+		return nil
+	})
+	if err := nucleus.Publish("a.narrowed", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nucleus.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := wide.NextMsg(300 * time.Millisecond); err == nil {
+		t.Errorf("a subscription outside the new permissions still receives: %s", m.Subject)
+	}
+	if !nucleus.IsConnected() || nucleus.Stats().Reconnects != 0 {
+		t.Error("the unchanged nucleus connection was closed")
+	}
+}
+
 func TestSetUsersKeepsTheRules(t *testing.T) {
 	dir := t.TempDir()
 	cert, key, _, _ := selfSigned(t, dir, "server")
@@ -376,5 +418,89 @@ func TestTLSMapUsersMakesTheClientCertificateTheIdentity(t *testing.T) {
 	}
 	if _, err := New(Options{StoreDir: t.TempDir(), TLSMapUsers: true}); err == nil || !strings.Contains(err.Error(), "TLSMapUsers needs TLSClientCA") {
 		t.Errorf("TLSMapUsers without a client CA = %v, want a refusal naming TLSClientCA", err)
+	}
+}
+
+// sdkUsernames are the MQTT usernames the AWS IoT Device SDKs send when the
+// application sets none: their metrics, after a "?" (aws-c-mqtt's
+// aws_mqtt_append_sdk_metrics_to_username for the CRT-based SDKs, the
+// Python and Java SDKs' own builders before that).
+var sdkUsernames = []string{
+	"?SDK=IoTDeviceSDK/JS&Platform=Linux&Metadata=(IoTSDKVersion=1.27.0;IoTSDKMetricsVersion=1)",
+	"?SDK=IoTDeviceSDK/Python&Platform=Linux&Metadata=(IoTSDKVersion=1.24.0;IoTSDKMetricsVersion=1)",
+	"?SDK=IoTDeviceSDK/Java&Platform=Linux",
+	"?SDK=IoTDeviceSDK/C&Platform=Linux",
+	"?SDK=PythonV2&Version=1.22.0",
+	"?SDK=JavaV2&Version=1.20.0",
+}
+
+func TestLoginNameDropsTheMetricsQueryOfTheAWSIoTDeviceSDKs(t *testing.T) {
+	for _, tc := range []struct{ username, want string }{
+		{"sensor-7", "sensor-7"},
+		{"sensor-7?SDK=IoTDeviceSDK/JS&Platform=Linux", "sensor-7"},
+		{"?SDK=PythonV2&Version=1.22.0", ""},
+		{"sensor-7?x=y&SDK=PythonV2&Version=1.22.0", "sensor-7"}, // the SDK joins a custom query with "&"
+		{"a?b?SDK=JavaV2&Version=1.20.0", "a?b"},                 // IoT Core cuts at the last "?"
+		{"", ""},
+	} {
+		if got := LoginName(tc.username); got != tc.want {
+			t.Errorf("LoginName(%q) = %q, want %q", tc.username, got, tc.want)
+		}
+	}
+}
+
+func TestAWSIoTDeviceSDKUsernamesLogInOverMQTTAndNATS(t *testing.T) {
+	o := testOptions(t)
+	o.AnonymousUser = "sensor"
+	b := runBroker(t, o)
+	watcher := connect(t, b, "nucleus")
+	msgs := make(chan *nats.Msg, 16)
+	if _, err := watcher.ChanSubscribe("sensors.>", msgs); err != nil {
+		t.Fatal(err)
+	}
+	if err := watcher.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range sdkUsernames {
+		t.Run("anonymous "+u, func(t *testing.T) {
+			cl := mustMQTT(t, b.MQTTAddr(), mqttClient{id: fmt.Sprintf("sdk-anon-%d", i), user: u})
+			wait(t, cl.Publish("sensors/anon", 1, false, "x"), "publish as an anonymous SDK client")
+			receive(t, msgs, "the anonymous SDK client's message")
+			nc, err := natsDial(b.NATSURL(), u, "")
+			if err != nil {
+				t.Fatalf("NATS with the SDK's username and no password: %v", err)
+			}
+			nc.Close()
+		})
+		t.Run("device "+u, func(t *testing.T) {
+			cl := mustMQTT(t, b.MQTTAddr(), mqttClient{id: fmt.Sprintf("sdk-dev-%d", i), user: "sensor" + u, pass: sensorPass})
+			wait(t, cl.Publish("sensors/dev", 1, false, "x"), "publish as the device")
+			receive(t, msgs, "the device's message")
+			if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: fmt.Sprintf("sdk-bad-%d", i), user: "sensor" + u, pass: "guess"}); err == nil {
+				t.Error("a wrong password logged in with the SDK's username")
+			}
+			nc, err := natsDial(b.NATSURL(), "sensor"+u, sensorPass)
+			if err != nil {
+				t.Fatalf("NATS as the device with the SDK's username: %v", err)
+			}
+			nc.Close()
+		})
+	}
+}
+
+func TestAWSIoTDeviceSDKUsernamesAreRefusedWhereAnonymousIsNot(t *testing.T) {
+	b := runBroker(t, testOptions(t)) // no AnonymousUser
+	for i, u := range sdkUsernames {
+		if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: fmt.Sprintf("sdk-%d", i), user: u}); err == nil {
+			t.Errorf("MQTT username %q without a password logged in although anonymous access is off", u)
+		}
+		if nc, err := natsDial(b.NATSURL(), u, ""); err == nil {
+			nc.Close()
+			t.Errorf("NATS username %q without a password logged in although anonymous access is off", u)
+		}
+	}
+	// The password is still checked against the user before the "?".
+	if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: "sdk-guess", user: "sensor" + sdkUsernames[0], pass: "guess"}); err == nil {
+		t.Error("a wrong password logged in")
 	}
 }

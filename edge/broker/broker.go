@@ -31,15 +31,15 @@ const (
 
 // Broker is the embedded nats-server with its NATS, MQTT and JetStream parts.
 type Broker struct {
-	opts         Options // validated, defaults applied
-	log          *slog.Logger
-	srvLog       *serverLogger
-	srv          *server.Server
-	tcp          []listenAddr
-	monitor      *listenAddr
-	natsTLS      *tls.Config // built once: a reload with the same pointers keeps TLS untouched
-	mqttTLS      *tls.Config
-	anonPassword string
+	opts    Options // validated, defaults applied
+	log     *slog.Logger
+	srvLog  *serverLogger
+	srv     *server.Server
+	tcp     []listenAddr
+	monitor *listenAddr
+	natsTLS *tls.Config // built once: a reload with the same pointers keeps TLS untouched
+	mqttTLS *tls.Config
+	auth    *authenticator
 
 	mu       sync.Mutex
 	users    map[string]User
@@ -59,12 +59,12 @@ func New(opts Options) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		opts:         opts,
-		log:          opts.Logger.With("service", "broker"),
-		tcp:          tcp,
-		monitor:      monitor,
-		anonPassword: randomPassword(),
-		users:        make(map[string]User, len(opts.Users)),
+		opts:    opts,
+		log:     opts.Logger.With("service", "broker"),
+		tcp:     tcp,
+		monitor: monitor,
+		auth:    newAuthenticator(newAuthTable(opts.Users, opts.AnonymousUser, opts.TLSMapUsers)),
+		users:   make(map[string]User, len(opts.Users)),
 	}
 	b.srvLog = &serverLogger{log: b.log}
 	for _, u := range opts.Users {
@@ -82,18 +82,19 @@ func New(opts Options) (*Broker, error) {
 		}
 		b.natsTLS, b.mqttTLS = cfg, cfg.Clone()
 	}
-	srv, err := server.NewServer(b.serverOptions(opts.Users, opts.AnonymousUser))
+	srv, err := server.NewServer(b.serverOptions())
 	if err != nil {
 		return nil, invalidf("broker: configure nats-server: %v", err)
 	}
 	srv.SetLoggerV2(b.srvLog, opts.Debug, opts.Trace, false)
 	b.srv = srv
+	b.auth.alive = func(cid uint64) bool { return srv.GetClient(cid) != nil }
 	return b, nil
 }
 
-// serverOptions builds a fresh nats-server configuration. SetUsers builds a
-// new one for each reload, as nats-server keeps the Options it is given.
-func (b *Broker) serverOptions(users []User, anonymous string) *server.Options {
+// serverOptions builds the nats-server configuration. Users are not in it:
+// the authenticator checks every client (see auth.go).
+func (b *Broker) serverOptions() *server.Options {
 	o := b.opts
 	so := &server.Options{
 		ServerName: o.ServerName,
@@ -108,8 +109,7 @@ func (b *Broker) serverOptions(users []User, anonymous string) *server.Options {
 		SyncAlways:             o.SyncAlways,
 		DisableJetStreamBanner: true, // a dozen log lines per start, nothing actionable
 
-		Users:      serverUsers(users, anonymous, b.anonPassword),
-		NoAuthUser: AnonymousIdentity,
+		CustomClientAuthentication: b.auth,
 	}
 	for _, l := range b.tcp {
 		switch l.name {
@@ -127,10 +127,6 @@ func (b *Broker) serverOptions(users []User, anonymous string) *server.Options {
 		so.TLSVerify = o.TLSClientCA != ""
 		so.TLSConfig = b.natsTLS
 		so.MQTT.TLSConfig = b.mqttTLS
-		// MQTT only: with mapping on, nats-server takes every client's
-		// identity from its certificate, and in-process connections
-		// (the nucleus, the CLI's admin) have none.
-		so.MQTT.TLSMap = o.TLSMapUsers
 	}
 	return so
 }
@@ -263,11 +259,11 @@ func (b *Broker) Connect(user string, opts ...nats.Option) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// SetUsers replaces the users and the anonymous mapping at runtime through
-// nats-server's config reload, without restarting the broker. Connections
-// of users that still exist with the same password stay up (with their new
-// permissions); connections of removed users, of users whose password
-// changed, and anonymous ones when anonymous is cleared are closed.
+// SetUsers replaces the users and the anonymous mapping at runtime, without
+// restarting the broker. Connections of users that still exist unchanged
+// stay up; connections of removed users and of users whose password or
+// permissions changed are closed (their clients reconnect under the new
+// users), as are anonymous ones when the anonymous mapping goes or changes.
 // The same rules as New apply: anonymous must name one of users and is only
 // allowed when every listener is on loopback. SetUsers returns ErrNotRunning
 // before Start and after Shutdown.
@@ -287,14 +283,15 @@ func (b *Broker) SetUsers(users []User, anonymous string) error {
 			Sentinel: ErrNotRunning,
 		}
 	}
-	if err := b.srv.ReloadOptions(b.serverOptions(users, anonymous)); err != nil {
-		return fmt.Errorf("broker: apply users: %w", err)
+	closed := b.auth.swap(newAuthTable(users, anonymous, b.opts.TLSMapUsers))
+	for _, id := range closed {
+		_ = b.srv.DisconnectClientByID(id) // an error: it has just gone by itself
 	}
 	b.users = make(map[string]User, len(users))
 	for _, u := range users {
 		b.users[u.Name] = u
 	}
-	b.log.Info("users changed", "users", len(users), "anonymous", anonymous)
+	b.log.Info("users changed", "users", len(users), "anonymous", anonymous, "closed", len(closed))
 	return nil
 }
 

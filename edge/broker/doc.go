@@ -4,8 +4,9 @@
 // Nucleus services talk to it through in-process connections (Connect), so
 // their traffic never touches a socket. Components and sensors use the TCP
 // listeners. The package owns a small auth model (Users, Permissions,
-// AnonymousUser) that applies to NATS and MQTT alike and can be changed at
-// runtime with SetUsers, through nats-server's config reload.
+// AnonymousUser) that applies to NATS and MQTT alike, checked by its own
+// authenticator (login names end before a last "?", where the AWS IoT Device
+// SDKs put their metrics), and can be changed at runtime with SetUsers.
 //
 // Lifecycle, as in nats-server:
 //

@@ -70,23 +70,26 @@ type Options struct {
 	// TLSClientCA is a PEM bundle; when set, clients must present a
 	// certificate signed by it (mutual TLS) in addition to their password.
 	TLSClientCA string
-	// TLSMapUsers makes an MQTT client's certificate its identity
-	// (nats-server's verify_and_map on the MQTT listener; NATS clients keep
-	// logging in with passwords): an MQTT client presenting a certificate
-	// signed by TLSClientCA is the user whose Name is the certificate's
-	// subject DN (RFC 2253, e.g. "CN=sensor-7,O=Example"), a DNS or email
-	// SAN; such a user has an empty Password, and nats-server then refuses
-	// it to anyone without the certificate. Requires TLSClientCA.
+	// TLSMapUsers makes a client's certificate its identity: a client
+	// presenting a certificate signed by TLSClientCA, and no username of a
+	// password user, is the user whose Name is the certificate's subject
+	// DN (RFC 2253, e.g. "CN=sensor-7,O=Example"), an email, DNS or URI
+	// SAN. Such a user has an empty Password; nobody logs in as it without
+	// the certificate. In-process connections have no certificate and log
+	// in with passwords. Requires TLSClientCA.
 	TLSMapUsers bool
 
 	// Users may connect over NATS (user/password) and MQTT
-	// (username/password). An empty list means nobody can connect except
+	// (username/password). A login name is the username up to its last "?"
+	// (LoginName: the AWS IoT Device SDKs append their metrics there), so
+	// names contain no "?". An empty list means nobody can connect except
 	// anonymous clients mapped through AnonymousUser.
 	Users []User
 
 	// AnonymousUser names one of Users; clients that present no credentials
-	// (NATS or MQTT) get that user's permissions. Empty refuses them. Only
-	// allowed when every listener is on loopback.
+	// (NATS or MQTT; a username that is only a "?…" metrics query counts as
+	// none) get that user's permissions. Empty refuses them. Only allowed
+	// when every listener is on loopback.
 	AnonymousUser string
 
 	// MaxMemory caps JetStream memory storage in bytes. Zero means
@@ -307,6 +310,8 @@ func checkUsers(users []User, anonymous string, certUsers bool) error {
 			return invalidf("broker: Users[%d] has no Name: every user needs one", i)
 		case strings.ContainsAny(u.Name, " \t\r\n"):
 			return invalidf("broker: user %q contains whitespace: use a name without spaces", u.Name)
+		case strings.Contains(u.Name, "?"):
+			return invalidf("broker: user name %q contains \"?\": a login name ends before its last \"?\" (where the AWS IoT Device SDKs put their metrics), so nobody could log in as it; pick a name without one", u.Name)
 		case u.Name == AnonymousIdentity:
 			return invalidf("broker: user name %q is reserved for anonymous clients: pick another name", u.Name)
 		case seen[u.Name]:

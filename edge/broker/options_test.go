@@ -111,6 +111,12 @@ func TestNewValidatesOptions(t *testing.T) {
 			wantMsg: `user "sensor" is listed twice`,
 		},
 		{
+			name:    "user names have no question mark",
+			change:  func(o *Options) { o.Users = append(o.Users, User{Name: "sensor?x", Password: "x"}) },
+			wantIs:  ErrInvalidOptions,
+			wantMsg: `user name "sensor?x" contains "?"`,
+		},
+		{
 			name:    "the anonymous identity is reserved",
 			change:  func(o *Options) { o.Users = append(o.Users, User{Name: AnonymousIdentity, Password: "x"}) },
 			wantIs:  ErrInvalidOptions,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/shared/recipe"
 )
 
@@ -19,8 +20,11 @@ func newRecipeCommand() *cobra.Command {
 		Use:   "validate FILE|DIR...",
 		Short: "Validate recipes and show the manifest each selects; exit 1 if any is invalid",
 		Long: `Validate recipe files, or every recipe under folders, without a nucleus.
-For each valid recipe the manifest selected for --platform (default: this
-host) is printed; each invalid one prints its errors, and the command exits 1.
+A recipe is also invalid when the accessControl of its DefaultConfiguration
+has a malformed policy or names an unknown operation (as a deployment would
+refuse it). For each valid recipe the manifest selected for --platform
+(default: this host) is printed; each invalid one prints its errors, and the
+command exits 1.
 This is what CI runs on recipes/ before anything ships.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -99,6 +103,9 @@ func validatePath(path string, p recipe.Platform) ([]validation, error) {
 	for _, f := range files {
 		v := validation{file: f}
 		r, err := recipe.ParseFile(f)
+		if err == nil {
+			err = ipc.CheckAccessControl(r.Name, r.DefaultConfiguration)
+		}
 		if err == nil {
 			var sel *recipe.Selection
 			if sel, err = r.Select(p); err == nil {

@@ -329,6 +329,12 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 		if failed {
 			continue
 		}
+		if f := e.opts.CheckConfig; f != nil && (!wasThere || !sameConfig(before[name], cfg)) {
+			if err := f(name, cfg); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
 		after[name] = cfg
 		rev := revision(cfg, artifacts[name])
 		if artifacts[name] == "" && wasThere && old.Version == rc.Version && sameConfig(before[name], cfg) {

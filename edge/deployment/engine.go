@@ -66,6 +66,11 @@ type Options struct {
 	// Updated reports a deployment that changed the device (after it
 	// settled, succeeded or not).
 	Updated func(deploymentID string)
+	// CheckConfig checks the configuration a deployment gives a component
+	// (a new one, or a changed one) for what the nucleus reads from it
+	// itself (accessControl); an error fails the deployment before
+	// anything changes.
+	CheckConfig func(component string, cfg map[string]any) error
 	// BeforeApply receives the configuration of every component of a set
 	// right before the set goes to the supervisor (deployments, rollbacks,
 	// the start-up set); an error stops that set from being applied.

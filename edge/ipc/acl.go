@@ -1,10 +1,13 @@
 package ipc
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 // Service ids of the accessControl section (Greengrass's, plus Sward's
@@ -20,15 +23,75 @@ const (
 	ServiceStreamManager   = "sward.StreamManager"
 )
 
-// knownServices are the service ids a policy may name; others are reported
-// (a typo would otherwise silently grant nothing).
-var knownServices = []string{ServicePubSub, ServiceMQTTProxy, ServiceShadowManager, ServiceSecretManager,
-	ServiceCli, ServiceLifecycle, ServiceComponentMetric, ServiceStreamManager}
+// OperationPrefix starts the operation names of Greengrass's accessControl
+// policies: "aws.greengrass#PublishToTopic". Policies of Greengrass's services
+// may also name the bare operation ("PublishToTopic"), Sward's older form.
+const OperationPrefix = "aws.greengrass#"
+
+// Operations of Greengrass services this nucleus does not serve yet; their
+// policies are still checked and kept.
+const (
+	opGetSecretValue      = "GetSecretValue"
+	opPauseComponent      = "PauseComponent"
+	opResumeComponent     = "ResumeComponent"
+	opCreateDebugPassword = "CreateDebugPassword"
+)
+
+// serviceOperations are the service ids a policy may name and the bare
+// operations each one's policies may grant, as Greengrass's nucleus
+// registers them (AuthorizationHandler); "*" grants all of them. A service
+// id missing here is reported (a typo would otherwise silently grant
+// nothing) but does not fail a deployment: Greengrass has services this
+// nucleus does not know (aws.greengrass.clientdevices.Auth, plugins').
+var serviceOperations = map[string][]string{
+	ServicePubSub:        {wire.OpPublishToTopic, wire.OpSubscribeToTopic},
+	ServiceMQTTProxy:     {wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore},
+	ServiceShadowManager: {wire.OpGetThingShadow, wire.OpUpdateThingShadow, wire.OpDeleteThingShadow, wire.OpListNamedShadowsForThing},
+	ServiceSecretManager: {opGetSecretValue},
+	ServiceCli: {wire.OpGetComponentDetails, wire.OpListComponents, wire.OpRestartComponent, wire.OpStopComponent,
+		wire.OpCreateLocalDeployment, wire.OpGetLocalDeploymentStatus, wire.OpListLocalDeployments, opCreateDebugPassword},
+	ServiceLifecycle:       {opPauseComponent, opResumeComponent},
+	ServiceComponentMetric: {wire.OpPutComponentMetric},
+	ServiceStreamManager:   wire.StreamOperations,
+}
+
+// ErrUnknownService marks a policy of a service id this nucleus does not
+// know: it is left out and logged, and does not fail a deployment.
+var ErrUnknownService = errors.New("unknown accessControl service")
+
+// operationName returns the bare operation a policy of service names with
+// op: Greengrass's form "aws.greengrass#Op" or the bare "Op" for Greengrass's
+// services, the bare form for Sward's own stream manager; ok is false for
+// any other name (names are case-sensitive, as in Greengrass).
+func operationName(service, op string) (string, bool) {
+	if op == "*" {
+		return op, true
+	}
+	bare := op
+	if service != ServiceStreamManager {
+		bare = strings.TrimPrefix(op, OperationPrefix)
+	}
+	return bare, slices.Contains(serviceOperations[service], bare)
+}
+
+// operationChoices lists the names a policy of service may use, for errors.
+func operationChoices(service string) string {
+	prefix := OperationPrefix
+	if service == ServiceStreamManager {
+		prefix = ""
+	}
+	var out []string
+	for _, op := range serviceOperations[service] {
+		out = append(out, prefix+op)
+	}
+	return strings.Join(append(out, `"*"`), ", ")
+}
 
 // ConfigKeyAccessControl is the configuration key holding the policies.
 const ConfigKeyAccessControl = "accessControl"
 
-// Policy is one accessControl policy: operations (or "*") on resources.
+// Policy is one accessControl policy: operations (bare names, or "*") on
+// resources.
 type Policy struct {
 	Service    string
 	ID         string
@@ -42,8 +105,10 @@ type ACL struct {
 }
 
 // ParseACL reads the accessControl section of a component's configuration.
-// Malformed policies are left out and reported, each error naming the
-// component, the policy and the fix; the rest still apply.
+// Operation names are kept bare ("aws.greengrass#PublishToTopic" becomes
+// "PublishToTopic"). Malformed policies are left out and reported, as are
+// unknown operations (the policy keeps its known ones), each error naming
+// the component, the policy and the fix; the rest still apply.
 func ParseACL(component string, cfg map[string]any) (ACL, []error) {
 	var acl ACL
 	var errs []error
@@ -56,8 +121,9 @@ func ParseACL(component string, cfg map[string]any) (ACL, []error) {
 		return acl, []error{fmt.Errorf("component %s: accessControl is %T; it must be an object {serviceId: {policyId: {operations, resources}}}", component, raw)}
 	}
 	for _, svc := range slices.Sorted(maps.Keys(services)) {
-		if !slices.Contains(knownServices, svc) {
-			errs = append(errs, fmt.Errorf("component %s: accessControl service %q is unknown; use one of %s", component, svc, strings.Join(knownServices, ", ")))
+		if _, ok := serviceOperations[svc]; !ok {
+			errs = append(errs, fmt.Errorf("component %s: accessControl service %q: %w; use one of %s",
+				component, svc, ErrUnknownService, strings.Join(slices.Sorted(maps.Keys(serviceOperations)), ", ")))
 			continue
 		}
 		policies, ok := services[svc].(map[string]any)
@@ -77,10 +143,32 @@ func ParseACL(component string, cfg map[string]any) (ACL, []error) {
 				errs = append(errs, fmt.Errorf("component %s: accessControl.%s.%s needs operations and resources as lists of strings, e.g. {\"operations\": [\"*\"], \"resources\": [\"*\"]}", component, svc, id))
 				continue
 			}
-			acl.Policies = append(acl.Policies, Policy{Service: svc, ID: id, Operations: ops, Resources: res})
+			known := make([]string, 0, len(ops))
+			for _, op := range ops {
+				bare, ok := operationName(svc, op)
+				if !ok {
+					errs = append(errs, fmt.Errorf("component %s: accessControl policy %q of %s names unknown operation %q; use one of %s (names are case-sensitive)",
+						component, id, svc, op, operationChoices(svc)))
+					continue
+				}
+				known = append(known, bare)
+			}
+			if len(known) > 0 {
+				acl.Policies = append(acl.Policies, Policy{Service: svc, ID: id, Operations: known, Resources: res})
+			}
 		}
 	}
 	return acl, errs
+}
+
+// CheckAccessControl reports what a deployment must refuse in a component's
+// accessControl: malformed policies and unknown operations of the services
+// this nucleus knows. Policies of unknown services are not refused (see
+// serviceOperations); the registry logs them.
+func CheckAccessControl(component string, cfg map[string]any) error {
+	_, errs := ParseACL(component, cfg)
+	errs = slices.DeleteFunc(errs, func(err error) bool { return errors.Is(err, ErrUnknownService) })
+	return errors.Join(errs...)
 }
 
 // Allows reports whether a policy of service grants op on resource. An

@@ -63,8 +63,8 @@ func TestTopicSubjectTranslatesMQTTFiltersNeverWider(t *testing.T) {
 func TestParseACLKeepsGoodPoliciesAndNamesTheBadOnes(t *testing.T) {
 	cfg := map[string]any{"accessControl": map[string]any{
 		ServicePubSub: map[string]any{
-			"good": map[string]any{"operations": []any{"PublishToTopic"}, "resources": []any{"a/#"}},
-			"bad":  map[string]any{"operations": "PublishToTopic", "resources": []any{"b"}},
+			"good": map[string]any{"operations": []any{"aws.greengrass#PublishToTopic"}, "resources": []any{"a/#"}},
+			"bad":  map[string]any{"operations": "aws.greengrass#PublishToTopic", "resources": []any{"b"}},
 		},
 		"aws.greengrass.Typo": map[string]any{},
 	}}
@@ -76,7 +76,7 @@ func TestParseACLKeepsGoodPoliciesAndNamesTheBadOnes(t *testing.T) {
 	for _, e := range errs {
 		joined += e.Error() + "\n"
 	}
-	for _, want := range []string{"accessControl.aws.greengrass.ipc.pubsub.bad needs operations and resources as lists", `service "aws.greengrass.Typo" is unknown`} {
+	for _, want := range []string{"accessControl.aws.greengrass.ipc.pubsub.bad needs operations and resources as lists", `service "aws.greengrass.Typo": unknown accessControl service`} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("errors lack %q:\n%s", want, joined)
 		}
@@ -86,6 +86,74 @@ func TestParseACLKeepsGoodPoliciesAndNamesTheBadOnes(t *testing.T) {
 	}
 	if acl.Allows(ServiceCli, "ListComponents", "") {
 		t.Error("a service without a policy is allowed (default must be deny)")
+	}
+}
+
+func TestParseACLReadsGreengrassAndBareOperationNames(t *testing.T) {
+	for _, tc := range []struct {
+		name, service, op string
+		grants            string // the bare operation granted; "" for none
+		wantErr           string
+	}{
+		{"greengrass form", ServicePubSub, "aws.greengrass#PublishToTopic", "PublishToTopic", ""},
+		{"bare name", ServicePubSub, "SubscribeToTopic", "SubscribeToTopic", ""},
+		{"star", ServicePubSub, "*", "SubscribeToTopic", ""},
+		{"shadow", ServiceShadowManager, "aws.greengrass#GetThingShadow", "GetThingShadow", ""},
+		{"list named shadows", ServiceShadowManager, "aws.greengrass#ListNamedShadowsForThing", "ListNamedShadowsForThing", ""},
+		{"cli", ServiceCli, "aws.greengrass#CreateLocalDeployment", "CreateLocalDeployment", ""},
+		{"secret manager", ServiceSecretManager, "aws.greengrass#GetSecretValue", "GetSecretValue", ""},
+		{"mqtt proxy", ServiceMQTTProxy, "aws.greengrass#PublishToIoTCore", "PublishToIoTCore", ""},
+		{"lifecycle", ServiceLifecycle, "aws.greengrass#PauseComponent", "PauseComponent", ""},
+		{"component metric", ServiceComponentMetric, "aws.greengrass#PutComponentMetric", "PutComponentMetric", ""},
+		{"stream manager takes bare names", ServiceStreamManager, "AppendMessage", "AppendMessage", ""},
+		{"typo", ServicePubSub, "aws.greengrass#PublishToTopik", "",
+			`component com.example: accessControl policy "p1" of aws.greengrass.ipc.pubsub names unknown operation "aws.greengrass#PublishToTopik"; use one of aws.greengrass#PublishToTopic, aws.greengrass#SubscribeToTopic, "*"`},
+		{"names are case-sensitive", ServicePubSub, "aws.greengrass#publishToTopic", "", `unknown operation "aws.greengrass#publishToTopic"`},
+		{"operation of another service", ServicePubSub, "aws.greengrass#GetThingShadow", "", `unknown operation "aws.greengrass#GetThingShadow"`},
+		{"stream manager is not a greengrass service", ServiceStreamManager, "aws.greengrass#AppendMessage", "",
+			`unknown operation "aws.greengrass#AppendMessage"; use one of CreateMessageStream,`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := map[string]any{"accessControl": map[string]any{tc.service: map[string]any{
+				"p1": map[string]any{"operations": []any{tc.op}, "resources": []any{"*"}},
+			}}}
+			acl, errs := ParseACL("com.example", cfg)
+			err := CheckAccessControl("com.example", cfg)
+			if tc.wantErr == "" {
+				if len(errs) > 0 || err != nil {
+					t.Fatalf("errors %v, check %v; want none", errs, err)
+				}
+				if !acl.Allows(tc.service, tc.grants, "x") {
+					t.Errorf("%q does not grant %s", tc.op, tc.grants)
+				}
+				return
+			}
+			if len(acl.Policies) != 0 {
+				t.Errorf("policies = %+v, want the policy left out", acl.Policies)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("CheckAccessControl = %v, want an error containing %s", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestCheckAccessControlLetsUnknownServicesThrough(t *testing.T) {
+	cfg := map[string]any{"accessControl": map[string]any{
+		"aws.greengrass.clientdevices.Auth": map[string]any{
+			"p1": map[string]any{"operations": []any{"aws.greengrass#VerifyClientDeviceIdentity"}, "resources": []any{"*"}},
+		},
+		ServicePubSub: map[string]any{
+			"p2": map[string]any{"operations": []any{"aws.greengrass#PublishToTopic", "aws.greengrass#Publish"}, "resources": []any{"a"}},
+		},
+	}}
+	err := CheckAccessControl("com.example", cfg)
+	if err == nil || strings.Contains(err.Error(), "clientdevices") || !strings.Contains(err.Error(), `"aws.greengrass#Publish"`) {
+		t.Fatalf("CheckAccessControl = %v, want only the unknown pubsub operation refused", err)
+	}
+	acl, _ := ParseACL("com.example", cfg)
+	if !acl.Allows(ServicePubSub, "PublishToTopic", "a") {
+		t.Error("the known operation of a policy with an unknown one is not granted")
 	}
 }
 

@@ -58,8 +58,8 @@ func (id *Identity) Env() map[string]string {
 }
 
 // Registry holds the identities and ACLs of the deployed components and
-// pushes them to the broker (through SetUsers, a config reload: other
-// clients stay connected).
+// pushes them to the broker (through SetUsers: clients of unchanged users
+// stay connected).
 type Registry struct {
 	setUsers func([]broker.User) error
 	log      *slog.Logger
@@ -70,7 +70,7 @@ type Registry struct {
 }
 
 // NewRegistry returns an empty registry; setUsers receives the component
-// users on every change (the caller adds its own users and reloads).
+// users on every change (the caller adds its own users and calls SetUsers).
 func NewRegistry(setUsers func([]broker.User) error, log *slog.Logger) *Registry {
 	if log == nil {
 		log = slog.Default()
@@ -80,7 +80,7 @@ func NewRegistry(setUsers func([]broker.User) error, log *slog.Logger) *Registry
 
 // Set makes components (name → configuration) the deployed set: new ones
 // get a credential, removed ones lose theirs (their connections close), and
-// every ACL is read again from its configuration. One broker reload.
+// every ACL is read again from its configuration. One broker user change.
 func (r *Registry) Set(configs map[string]map[string]any) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -98,7 +98,7 @@ func (r *Registry) Set(configs map[string]map[string]any) error {
 		}
 		acl, errs := ParseACL(name, cfg)
 		for _, err := range errs {
-			r.log.Warn("accessControl policy ignored", "component", name, "error", err)
+			r.log.Warn("accessControl entry not applied", "component", name, "error", err)
 		}
 		r.acls[name] = acl
 		if _, ok := r.ids[name]; !ok {
@@ -109,7 +109,7 @@ func (r *Registry) Set(configs map[string]map[string]any) error {
 }
 
 // Session returns the credential a new session of component starts with:
-// the one Set made, the first time; a fresh one (one broker reload, the
+// the one Set made, the first time; a fresh one (one broker user change, the
 // old one's connections close) after that. ok is false for a component
 // without an identity.
 func (r *Registry) Session(component string) (env map[string]string, ok bool, err error) {

@@ -24,7 +24,7 @@ import (
 //	  publish: ["sensors/#"]
 //	  subscribe: ["commands/#"]
 //	users:
-//	  - name: sensor-7        # MQTT username
+//	  - name: sensor-7        # MQTT username (up to a last "?": broker.LoginName)
 //	    password: s3cret
 //	    publish: ["sensors/sensor-7/#"]
 //	    subscribe: ["commands/sensor-7/#", "$aws/things/sensor-7/shadow/#"]
@@ -76,6 +76,8 @@ func LoadDevices(path string) (*Devices, error) {
 		switch {
 		case u.Name == "" || strings.ContainsAny(u.Name, " \t\r\n"):
 			errs = append(errs, fmt.Errorf("%s: name %q must be non-empty without spaces", at, u.Name))
+		case strings.Contains(u.Name, "?"):
+			errs = append(errs, fmt.Errorf("%s: name %q contains \"?\": a login name ends before its last \"?\" (the AWS IoT Device SDKs put their metrics after it); pick a name without one", at, u.Name))
 		case strings.HasPrefix(u.Name, "sward-") || strings.HasPrefix(u.Name, ipc.UserPrefix) || u.Name == broker.AnonymousIdentity:
 			errs = append(errs, fmt.Errorf("%s: name %q is reserved for the nucleus and components; pick another", at, u.Name))
 		case seen[u.Name]:

@@ -13,7 +13,7 @@ import (
 )
 
 // setComponentUsers is the registry's way to the broker: the nucleus's own
-// users plus the components', in one reload.
+// users plus the components', in one SetUsers.
 func (n *Nucleus) setComponentUsers(users []broker.User) error {
 	n.usersMu.Lock()
 	defer n.usersMu.Unlock()

@@ -1,8 +1,9 @@
 package ipc
 
-// Stream manager operations (service aws.greengrass.StreamManager in
-// accessControl). The names are those of Greengrass's stream manager SDK;
-// request and response bodies are JSON with the SDK's field names.
+// Stream manager operations (service sward.StreamManager in accessControl,
+// named bare: Greengrass does not authorize its stream manager). The names
+// are those of Greengrass's stream manager SDK; request and response bodies
+// are JSON with the SDK's field names.
 const (
 	OpCreateMessageStream   = "CreateMessageStream"
 	OpUpdateMessageStream   = "UpdateMessageStream"

@@ -76,3 +76,13 @@ func (n *Nucleus) AdminConn() *nats.Conn {
 	n.t.Cleanup(nc.Close)
 	return nc
 }
+
+// NATSURL is the nucleus's NATS listener, as its admin credential names it.
+func (n *Nucleus) NATSURL() string {
+	n.t.Helper()
+	cred, err := control.ReadCredential(n.Root)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return cred.NATSURL
+}

@@ -26,7 +26,7 @@ ComponentConfiguration:
     threshold: 5
     accessControl:
       aws.greengrass.ipc.pubsub:
-        %s:perf:1: {operations: [PublishToTopic, SubscribeToTopic], resources: ["perf/#"]}
+        %s:perf:1: {operations: ["aws.greengrass#PublishToTopic", "aws.greengrass#SubscribeToTopic"], resources: ["perf/#"]}
 Manifests:
   - Lifecycle:
       Run: >-
