@@ -53,7 +53,10 @@
 // accepted too); file names are unique within a manifest (docker images
 // excluded, they are not files).
 //
-// JSON is recognised by a .json name or a leading '{'; everything else is read
-// as YAML (first document only; anchors, aliases and merge keys work, bounded
-// so aliases cannot blow up).
+// The file extension chooses the parser, as in Greengrass: .json is JSON,
+// .yaml and .yml are YAML, so a .yaml recipe in YAML flow style (starting
+// with '{', with trailing commas) is YAML. Only a recipe without a known
+// extension (inline text) is sniffed: a leading '{' means JSON, anything
+// else YAML. YAML is read from its first document only; anchors, aliases
+// and merge keys work, bounded so aliases cannot blow up.
 package recipe

@@ -250,6 +250,12 @@ func TestValidRecipesMeanWhatTheySay(t *testing.T) {
 				t.Errorf("interpolated startup = %q", run)
 			}
 		}},
+		{"flow_style.yaml", windows, func(t *testing.T, r *Recipe, s *Selection) {
+			// Starts with '{' and has trailing commas: YAML because of its extension.
+			if r.Name != "com.example.FlowStyle" || r.DefaultConfiguration["Message"] != "world" || !strings.HasPrefix(script(s.Lifecycle.Run), "py -3 -u") {
+				t.Errorf("flow-style recipe read as %+v, run %q", r, script(s.Lifecycle.Run))
+			}
+		}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
@@ -490,19 +496,46 @@ func TestUnusedGlobalLifecycleIsReportedAsAWarning(t *testing.T) {
 	}
 }
 
-func TestParseDetectsJSONByContentOrName(t *testing.T) {
-	const doc = `{"RecipeFormatVersion":"2020-01-25","ComponentName":"a","ComponentVersion":"1.0.0","Manifests":[{"Lifecycle":{"Run":"x"}}]}`
-	for _, file := range []string{"r.json", "r.yaml", "no-extension", "r.JSON"} {
-		if _, err := Parse(file, []byte("\ufeff  \n"+doc)); err != nil {
-			t.Errorf("Parse(%s): %v", file, err)
-		}
+func TestParseChoosesTheParserByExtensionAndSniffsOnlyWithoutOne(t *testing.T) {
+	const (
+		jsonDoc = `{"RecipeFormatVersion":"2020-01-25","ComponentName":"a","ComponentVersion":"1.0.0","Manifests":[{"Lifecycle":{"Run":"x"}}]}`
+		// YAML flow style: starts like JSON, but unquoted and with trailing commas.
+		flowDoc  = "{RecipeFormatVersion: '2020-01-25', ComponentName: a, ComponentVersion: '1.0.0', Manifests: [{Lifecycle: {Run: x,},},],}"
+		blockDoc = "RecipeFormatVersion: '2020-01-25'\nComponentName: a\nComponentVersion: '1.0.0'\nManifests: [{Lifecycle: {Run: x}}]\n"
+	)
+	tests := []struct {
+		name, file, data string
+		wantErr          string
+	}{
+		{"json file", "r.json", jsonDoc, ""},
+		{"json file in capitals", "r.JSON", jsonDoc, ""},
+		{"json file with BOM and blank lines", "r.json", "\ufeff  \n" + jsonDoc, ""},
+		{"yaml file holding JSON (YAML reads JSON)", "r.yaml", jsonDoc, ""},
+		{"yaml file in flow style with trailing commas", "r.yaml", flowDoc, ""},
+		{"yml file in flow style with trailing commas", "r.YML", flowDoc, ""},
+		{"yaml file in block style", "r.yaml", blockDoc, ""},
+		{"inline JSON is sniffed", "no-extension", "\ufeff  \n" + jsonDoc, ""},
+		{"inline YAML is sniffed", "inline", blockDoc, ""},
+		{"inline flow YAML is taken for JSON", "inline", flowDoc, "inline: invalid JSON"},
+		{"YAML in a json file is bad JSON", "r.json", blockDoc, "r.json: invalid JSON"},
+		{"flow YAML in a json file is bad JSON", "r.json", flowDoc, "r.json: invalid JSON"},
+		{"trailing JSON", "r.json", jsonDoc + ` {"second": 1}`, "unexpected data after the top-level object"},
 	}
-	_, err := Parse("r.json", []byte(doc+` {"second": 1}`))
-	if err == nil || !strings.Contains(err.Error(), "unexpected data after the top-level object") {
-		t.Errorf("trailing JSON: %v", err)
-	}
-	_, err = Parse("r.json", []byte("RecipeFormatVersion: 2020-01-25\n"))
-	if err == nil || !strings.Contains(err.Error(), "r.json: invalid JSON") {
-		t.Errorf("YAML in a .json file must be reported as bad JSON: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Parse(tt.file, []byte(tt.data))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Parse(%s): %v", tt.file, err)
+				}
+				if r.Name != "a" || r.Manifests[0].Lifecycle.Run.Script != "x" {
+					t.Errorf("Parse(%s) = %+v", tt.file, r)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Parse(%s) error = %v, want %q", tt.file, err, tt.wantErr)
+			}
+		})
 	}
 }

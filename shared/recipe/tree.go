@@ -40,11 +40,17 @@ func (n number) float() (float64, bool) {
 	return f, true
 }
 
-// isJSON says whether data is to be read as JSON: a .json file, or content
-// whose first non-blank byte opens an object. Everything else is YAML.
+// isJSON says whether data is to be read as JSON. The file extension
+// decides, as in Greengrass: .json is JSON, .yaml and .yml are YAML (even a
+// YAML flow mapping that starts with '{' and has trailing commas). Only
+// without a known extension (inline recipes, other names) does the content
+// decide: a first non-blank byte that opens an object means JSON.
 func isJSON(file string, data []byte) bool {
-	if strings.EqualFold(filepath.Ext(file), ".json") {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".json":
 		return true
+	case ".yaml", ".yml":
+		return false
 	}
 	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
 	return len(trimmed) > 0 && trimmed[0] == '{'
