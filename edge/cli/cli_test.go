@@ -114,3 +114,26 @@ func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 		t.Fatalf("followed output %q", got)
 	}
 }
+
+func TestRecipeValidatePlatformAddsToTheDetectedAttributes(t *testing.T) {
+	const file = "testdata/npu_platform.yaml"
+	tests := []struct {
+		name, platform, want string
+	}{
+		{"detected platform alone", "", "selects Manifests[1] Linux CPU"},
+		{"a custom attribute keeps the detected os", "npu=rknn", "selects Manifests[0] Linux with a Rockchip NPU"},
+		{"a detected attribute can be overridden", "npu=rknn,os=windows", "has no manifest for platform os=windows"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"recipe", "validate", file}
+			if tt.platform != "" {
+				args = append(args, "--platform", tt.platform)
+			}
+			out, _ := execute(t, args...)
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("sward %v printed:\n%s\nwant it to contain %q", args, out, tt.want)
+			}
+		})
+	}
+}

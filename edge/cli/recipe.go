@@ -19,17 +19,15 @@ func newRecipeCommand() *cobra.Command {
 		Use:   "validate FILE|DIR...",
 		Short: "Validate recipes and show the manifest each selects; exit 1 if any is invalid",
 		Long: `Validate recipe files, or every recipe under folders, without a nucleus.
-For each valid recipe the manifest selected for --platform (default: this
-host) is printed; each invalid one prints its errors, and the command exits 1.
+For each valid recipe the manifest selected for this host's platform is
+printed (--platform adds or overrides attributes, as Greengrass's
+platformOverride does); each invalid one prints its errors, and the command exits 1.
 This is what CI runs on recipes/ before anything ships.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := recipe.HostPlatform()
-			if platform != "" {
-				var err error
-				if p, err = recipe.ParsePlatform(platform); err != nil {
-					return fmt.Errorf("--platform: %w", err)
-				}
+			p, err := platformFlag(platform)
+			if err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			invalid := 0
@@ -56,9 +54,27 @@ This is what CI runs on recipes/ before anything ships.`,
 			return nil
 		},
 	}
-	validate.Flags().StringVar(&platform, "platform", "", "platform to select manifests for, e.g. os=linux,architecture=aarch64")
+	validate.Flags().StringVar(&platform, "platform", "", platformFlagHelp)
 	cmd.AddCommand(validate)
 	return cmd
+}
+
+// platformFlagHelp describes --platform of `run` and `recipe validate`.
+const platformFlagHelp = "platform attributes to add to or override in the detected ones, e.g. npu=rknn or architecture=aarch64"
+
+// platformFlag returns the platform manifests are selected for: this host's,
+// with the attributes of --platform added or replaced, as Greengrass applies
+// its platformOverride to the platform it detects.
+func platformFlag(flag string) (recipe.Platform, error) {
+	p := recipe.HostPlatform()
+	if flag == "" {
+		return p, nil
+	}
+	overrides, err := recipe.ParsePlatform(flag)
+	if err != nil {
+		return nil, fmt.Errorf("--platform: %w", err)
+	}
+	return p.Override(overrides), nil
 }
 
 type validation struct {

@@ -30,7 +30,10 @@
 // is an exact value (starting with a letter or digit), `*` or `all` (also
 // `any`; all three match a missing key too), `//` (any present value), or a
 // /regex/ matched against the whole value. Regexes use Go's RE2 syntax, not
-// Java's: lookaround and backreferences are refused at parse time.
+// Java's: lookaround and backreferences are refused at parse time. The
+// device's platform is HostPlatform (detected as the Greengrass nucleus
+// detects it) with Override applied for attributes the device declares, as
+// Greengrass's platformOverride adds to and replaces detected attributes.
 //
 // Global lifecycle: a manifest with a non-empty Lifecycle uses it; otherwise
 // the recipe-level Lifecycle applies, filtered by the manifest's Selections
