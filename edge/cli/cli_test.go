@@ -137,3 +137,52 @@ func TestRecipeValidatePlatformAddsToTheDetectedAttributes(t *testing.T) {
 		})
 	}
 }
+
+func TestRecipeValidateReportsWarningsSelfDependenciesCyclesAndYAMLLines(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string
+		wantErr string // "" means exit 0
+	}{
+		{"warnings alone print and exit 0",
+			[]string{"testdata/lifecycle_start.yaml"},
+			[]string{"ok      testdata/lifecycle_start.yaml: com.example.Typo 1.0.0",
+				"  warning: testdata/lifecycle_start.yaml: Manifests[0].Lifecycle.Start: unknown field ignored (known fields: Setenv, Bootstrap, Install, Startup, Run,"},
+			""},
+		{"a component depending on itself",
+			[]string{"testdata/depends_on_itself.yaml"},
+			[]string{"INVALID testdata/depends_on_itself.yaml", "ComponentDependencies[com.example.Self]: is the component itself"},
+			"1 invalid recipe(s)"},
+		{"a cycle among the recipes of a folder",
+			[]string{"testdata/cycle"},
+			[]string{"ok      testdata/cycle/a.yaml", "ok      testdata/cycle/b.yaml",
+				"CYCLE   com.example.A → com.example.B → com.example.A",
+				"dependency cycle com.example.A → com.example.B → com.example.A (testdata/cycle/a.yaml, testdata/cycle/b.yaml)"},
+			"1 dependency cycle(s)"},
+		{"a cycle across files given one by one",
+			[]string{"testdata/cycle/b.yaml", "testdata/cycle/a.yaml"},
+			[]string{"CYCLE   com.example.A → com.example.B → com.example.A"},
+			"1 dependency cycle(s)"},
+		{"a YAML error names the line that causes it",
+			[]string{"testdata/misindented.yaml"},
+			[]string{`testdata/misindented.yaml: invalid YAML: line 7: did not find expected key, at "Install: ./install"`},
+			"1 invalid recipe(s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := execute(t, append([]string{"recipe", "validate"}, tt.args...)...)
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("exit error %v, want exit 0", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("exit error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -21,8 +21,11 @@ func newRecipeCommand() *cobra.Command {
 		Long: `Validate recipe files, or every recipe under folders, without a nucleus.
 For each valid recipe the manifest selected for this host's platform is
 printed (--platform adds or overrides attributes, as Greengrass's
-platformOverride does); each invalid one prints its errors, and the command exits 1.
-This is what CI runs on recipes/ before anything ships.`,
+platformOverride does), followed by the parser's warnings (fields it
+ignores, such as a misspelt Lifecycle.Start). Each invalid recipe prints its
+errors; YAML syntax errors name the line that causes them. Dependency cycles
+among the recipes given (a → b → a) are errors too. Warnings alone exit 0;
+any error exits 1. This is what CI runs on recipes/ before anything ships.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := platformFlag(platform)
@@ -31,25 +34,41 @@ This is what CI runs on recipes/ before anything ships.`,
 			}
 			out := cmd.OutOrStdout()
 			invalid := 0
+			var parsed []*recipe.Recipe
 			for _, arg := range args {
 				results, err := validatePath(arg, p)
 				if err != nil {
 					return err
 				}
 				for _, r := range results {
+					if r.recipe != nil {
+						parsed = append(parsed, r.recipe)
+					}
 					if r.err != nil {
 						invalid++
 						fmt.Fprintf(out, "INVALID %s\n", r.file)
 						for _, e := range flatten(r.err) {
 							fmt.Fprintf(out, "  %v\n", e)
 						}
-						continue
+					} else {
+						fmt.Fprintf(out, "ok      %s: %s %s selects %s\n", r.file, r.recipe.Name, r.recipe.Version, r.manifest)
 					}
-					fmt.Fprintf(out, "ok      %s: %s %s selects %s\n", r.file, r.name, r.version, r.manifest)
+					for _, w := range r.warnings {
+						fmt.Fprintf(out, "  warning: %s\n", w)
+					}
 				}
 			}
-			if invalid > 0 {
+			cycles := recipe.Cycles(parsed)
+			for _, c := range cycles {
+				fmt.Fprintf(out, "CYCLE   %s\n  %s\n", c.String(), c.Error())
+			}
+			switch {
+			case invalid > 0 && len(cycles) > 0:
+				return fmt.Errorf("%d invalid recipe(s) and %d dependency cycle(s)", invalid, len(cycles))
+			case invalid > 0:
 				return fmt.Errorf("%d invalid recipe(s)", invalid)
+			case len(cycles) > 0:
+				return fmt.Errorf("%d dependency cycle(s)", len(cycles))
 			}
 			return nil
 		},
@@ -77,9 +96,13 @@ func platformFlag(flag string) (recipe.Platform, error) {
 	return p.Override(overrides), nil
 }
 
+// validation is the outcome for one file: recipe is set when it parsed
+// (err may still say that no manifest fits the platform).
 type validation struct {
-	file, name, version, manifest string
-	err                           error
+	file, manifest string
+	recipe         *recipe.Recipe
+	warnings       []string
+	err            error
 }
 
 // validatePath validates one file, or every recipe file under a folder.
@@ -116,9 +139,9 @@ func validatePath(path string, p recipe.Platform) ([]validation, error) {
 		v := validation{file: f}
 		r, err := recipe.ParseFile(f)
 		if err == nil {
+			v.recipe, v.warnings = r, r.Warnings
 			var sel *recipe.Selection
 			if sel, err = r.Select(p); err == nil {
-				v.name, v.version = r.Name, r.Version
 				v.manifest = fmt.Sprintf("Manifests[%d]", sel.ManifestIndex)
 				if sel.ManifestName != "" {
 					v.manifest += " " + sel.ManifestName

@@ -23,7 +23,12 @@
 // strict semantic version MAJOR.MINOR.PATCH (optional -prerelease, +build), at
 // most 64 characters, each number at most six digits. Dependency ranges are
 // npm-style (Masterminds semver). A recipe needs at least one manifest, since
-// Greengrass cannot deploy one without.
+// Greengrass cannot deploy one without. A component may not depend on itself;
+// Cycles finds circular dependencies among a set of recipes (a → b → a),
+// which Greengrass refuses too.
+//
+// YAML syntax errors name the line that causes them and quote it, where
+// yaml.v3 itself names the line the enclosing block starts on.
 //
 // Platform matching: the first manifest whose every Platform requirement
 // holds wins; a manifest without Platform matches every device. A requirement

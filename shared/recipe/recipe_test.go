@@ -287,6 +287,7 @@ func TestInvalidRecipesAreRefusedNamingFileFieldAndFix(t *testing.T) {
 		"version_v_prefix.yaml":           {`version_v_prefix.yaml: ComponentVersion: "v1.0.0" is not a semantic version`},
 		"version_seven_digits.yaml":       {`version_seven_digits.yaml: ComponentVersion: "1000000.0.0" has a number over 999999; Greengrass allows at most six digits`},
 		"missing_manifests.yaml":          {"missing_manifests.yaml: Manifests: is missing; add at least one manifest (a manifest without Platform matches every device)"},
+		"depends_on_itself.yaml":          {"depends_on_itself.yaml: ComponentDependencies[com.example.Loop]: is the component itself; a component cannot depend on itself", "remove this dependency"},
 		"null_manifest.yaml":              {"null_manifest.yaml: Manifests[1]: is empty (null); remove the empty list item"},
 		"startup_and_run.yaml":            {"startup_and_run.yaml: Manifests[0].Lifecycle: has both Startup and Run; keep Startup for a command that starts a background process"},
 		"timeout_not_number.yaml":         {`timeout_not_number.yaml: Manifests[1].Lifecycle.Run.Timeout: is the text "soon"; write a number of seconds such as 60`},
