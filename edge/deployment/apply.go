@@ -111,6 +111,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 
 	// Artifacts: digest-checked and unarchived before anything runs.
 	artifacts := map[string]string{}
+	selections := map[string]*recipe.Selection{}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(resolved)) {
 		rc := resolved[name]
@@ -119,6 +120,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 			errs = append(errs, err)
 			continue
 		}
+		selections[name] = sel
 		old, wasThere := prev.Components[name]
 		_, named := doc.Components[name]
 		if wasThere && old.Version == rc.Version && !(named && r.ArtifactDir != "") && e.opts.Store.Installed(name, rc.Version) {
@@ -158,6 +160,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 			continue
 		}
 		cfg := before[name]
+		var trusted map[string]any // what deployments alone made of it
 		old, wasThere := prev.Components[name]
 		if !wasThere {
 			cfg = nil // a component new to the device starts from its defaults
@@ -170,9 +173,14 @@ func (e *Engine) prepare(r *record) (*active, error) {
 				oldDefaults = or.DefaultConfiguration
 			}
 			cfg = config.Upgrade(cfg, oldDefaults, rc.DefaultConfiguration)
+			trusted = config.Upgrade(old.Trusted, oldDefaults, rc.DefaultConfiguration)
 		}
 		upd := doc.Components[name].ConfigurationUpdate
 		if cfg, err = config.Apply(cfg, rc.DefaultConfiguration, upd.Reset, upd.Merge); err != nil {
+			errs = append(errs, fmt.Errorf("component %s: configuration update: %w", name, err))
+			continue
+		}
+		if trusted, err = config.Apply(trusted, rc.DefaultConfiguration, upd.Reset, upd.Merge); err != nil {
 			errs = append(errs, fmt.Errorf("component %s: configuration update: %w", name, err))
 			continue
 		}
@@ -192,7 +200,18 @@ func (e *Engine) prepare(r *record) (*active, error) {
 		if lim := doc.Components[name].RunWith.SystemResourceLimits; lim.CPUs != 0 || lim.Memory != 0 {
 			e.log.Warn("systemResourceLimits are not enforced by this nucleus yet", "deployment", r.Status.DeploymentID, "component", name)
 		}
-		target.Components[name] = component{Version: rc.Version, Revision: rev, RunAs: runAs}
+		target.Components[name] = component{Version: rc.Version, Revision: rev, RunAs: runAs, Trusted: trusted}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	// RequiresPrivilege and Timeout written as recipe variables must resolve
+	// before anything runs.
+	trustedVars := trustedVarsOf(target, resolved)
+	for _, name := range slices.Sorted(maps.Keys(selections)) {
+		if _, err := selections[name].Lifecycle.Resolve(trustedVars[name]); err != nil {
+			errs = append(errs, fmt.Errorf("component %s: %w", name, err))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sward-iot/sward/edge/config"
@@ -119,6 +120,7 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
+	trustedVars := trustedVarsOf(s, recipes)
 	out := make([]lifecycle.Component, 0, len(recipes))
 	for _, name := range slices.Sorted(maps.Keys(recipes)) {
 		r := recipes[name]
@@ -133,6 +135,11 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			v.Deps[dep] = dv
 			deps = append(deps, lifecycle.Dependency{Name: dep, Hard: r.Dependencies[dep].Type != recipe.Soft})
 		}
+		l, err := e.trustedSteps(name, selections[name].Lifecycle, trustedVars[name], v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("component %s: %w", name, err))
+			continue
+		}
 		env := map[string]string{}
 		if e.opts.Env != nil {
 			env = e.opts.Env(r)
@@ -141,13 +148,82 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			Name:         name,
 			Version:      r.Version,
 			Dependencies: deps,
-			Lifecycle:    toLifecycle(selections[name].Lifecycle.Interpolate(v)),
+			Lifecycle:    toLifecycle(l.Interpolate(v)),
 			Env:          env,
 			Revision:     s.Components[name].Revision,
 			RunAs:        s.Components[name].RunAs,
 		})
 	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
 	return out, used, nil
+}
+
+// trustedVarsOf returns, for each component of s that recipes holds, the
+// recipe variables of its trusted configuration (component.Trusted, else
+// the recipe's defaults), with its direct dependencies' trusted
+// configurations: all that RequiresPrivilege and Timeout may read.
+func trustedVarsOf(s set, recipes map[string]*recipe.Recipe) map[string]*recipe.Vars {
+	out := make(map[string]*recipe.Vars, len(recipes))
+	for name, r := range recipes {
+		cfg := s.Components[name].Trusted
+		if cfg == nil {
+			cfg = r.DefaultConfiguration
+		}
+		out[name] = &recipe.Vars{Config: cfg}
+	}
+	for name, r := range recipes {
+		out[name].Deps = map[string]*recipe.Vars{}
+		for _, dep := range r.DependencyNames() {
+			if dv, ok := out[dep]; ok {
+				out[name].Deps[dep] = dv
+			}
+		}
+	}
+	return out
+}
+
+// trustedSteps resolves the RequiresPrivilege and Timeout that the recipe
+// writes as recipe variables from the trusted configuration only, never
+// from values the component wrote about itself over IPC: those must not
+// decide what runs as root, nor for how long. Greengrass interpolates
+// them from the live configuration; where the live one would give a
+// step another RequiresPrivilege, the trusted value wins and a warning says
+// so.
+func (e *Engine) trustedSteps(name string, l recipe.Lifecycle, trusted, live *recipe.Vars) (recipe.Lifecycle, error) {
+	out, err := l.Resolve(trusted)
+	if err != nil {
+		return recipe.Lifecycle{}, err
+	}
+	asLive, err := l.Resolve(live)
+	if err != nil {
+		asLive = recipe.Lifecycle{}
+	}
+	liveSteps := map[string]*recipe.Step{}
+	for _, st := range asLive.Steps() {
+		liveSteps[st.Name] = st.Step
+	}
+	for _, st := range out.Steps() {
+		if st.Step.RequiresPrivilegeVar == "" {
+			continue
+		}
+		if ls := liveSteps[st.Name]; ls == nil || ls.RequiresPrivilege != st.Step.RequiresPrivilege {
+			e.log.Warn("requiresPrivilege taken from the configuration deployments set, not from the component's own configuration changes",
+				"component", name, "step", st.Name, "keys", recipe.VariableKeys(st.Step.RequiresPrivilegeVar),
+				"requiresPrivilege", st.Step.RequiresPrivilege, "liveConfigurationSays", liveValue(ls))
+		}
+	}
+	return out, nil
+}
+
+// liveValue renders what the live configuration made of RequiresPrivilege,
+// for the log.
+func liveValue(s *recipe.Step) string {
+	if s == nil {
+		return "no boolean"
+	}
+	return strconv.FormatBool(s.RequiresPrivilege)
 }
 
 // supervise builds the components of s and hands them to the supervisor,

@@ -46,6 +46,12 @@ func logger() *slog.Logger {
 
 func newDevice(t *testing.T) *device {
 	t.Helper()
+	return newDeviceLogging(t, logger())
+}
+
+// newDeviceLogging is newDevice with the engine logging to log.
+func newDeviceLogging(t *testing.T, log *slog.Logger) *device {
+	t.Helper()
 	root := t.TempDir()
 	b, err := broker.New(broker.Options{StoreDir: root, NATSListen: "127.0.0.1:-1",
 		Users: []broker.User{{Name: "nucleus", Password: "secret"}}, Logger: logger()})
@@ -84,7 +90,7 @@ func newDevice(t *testing.T) *device {
 	})
 	st := store.New(root)
 	e, err := New(Options{JetStream: js, Store: st, Config: cfg, Supervisor: sup, Platform: recipe.HostPlatform(),
-		WorkDir: filepath.Join(root, "work"), KernelRoot: root, ThingName: "test-thing", Timeout: 10 * time.Second, Logger: logger()})
+		WorkDir: filepath.Join(root, "work"), KernelRoot: root, ThingName: "test-thing", Timeout: 10 * time.Second, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

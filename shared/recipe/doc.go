@@ -51,6 +51,14 @@
 // Steps are a script string or an object {Script, RequiresPrivilege (bool or
 // "true"/"false"), Skipif ("onpath X" or "exists F"), Timeout (seconds, number
 // or numeric string), Setenv}. Startup and Run together are an error.
+// RequiresPrivilege and Timeout may also be text holding recipe variables,
+// such as "{configuration:/requiresPrivilege}" (the public EMQX broker recipe
+// writes this), because Greengrass interpolates the whole lifecycle before
+// reading them. Parse keeps such text in RequiresPrivilegeVar and TimeoutVar;
+// Lifecycle.Resolve reads them for a given configuration and reports a
+// value of the wrong type as an ErrUnresolved error naming the step, field
+// and configuration key. Which configuration to resolve them from is the
+// caller's decision (the deployment engine uses only what deployments set).
 //
 // Artifacts use s3://bucket/key, greengrass:, docker:, and — Sward's addition
 // for local development — file: URIs (Artifact.LocalPath; relative paths are

@@ -2,6 +2,8 @@ package recipe
 
 import (
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -131,6 +133,72 @@ func TestPointer(t *testing.T) {
 		got, ok := Pointer(tree, tt.pointer)
 		if ok != tt.ok || (ok && tt.pointer != "" && got != tt.want) {
 			t.Errorf("Pointer(%q) = %v, %v; want %v, %v", tt.pointer, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestResolveReadsRequiresPrivilegeAndTimeoutFromConfiguration(t *testing.T) {
+	const doc = `RecipeFormatVersion: '2020-01-25'
+ComponentName: com.example.Broker
+ComponentVersion: '1.0.0'
+Manifests:
+  - Lifecycle:
+      Install:
+        Script: ./install
+        Timeout: '{configuration:/timeouts/install}'
+      Run:
+        Script: ./run
+        RequiresPrivilege: '{configuration:/requiresPrivilege}'
+`
+	r, err := Parse("broker.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := mustSelect(t, r, linuxAMD64)
+	tests := []struct {
+		name       string
+		config     map[string]any
+		privileged bool
+		timeout    time.Duration
+		wantErr    string
+	}{
+		{"boolean and number", map[string]any{"requiresPrivilege": true, "timeouts": map[string]any{"install": float64(30)}}, true, 30 * time.Second, ""},
+		{"their text, in any case", map[string]any{"requiresPrivilege": "FALSE", "timeouts": map[string]any{"install": "2.5"}}, false, 2500 * time.Millisecond, ""},
+		{"privilege of the wrong type", map[string]any{"requiresPrivilege": "yes", "timeouts": map[string]any{"install": 1.0}}, false, time.Second,
+			`Lifecycle.Run.RequiresPrivilege: "{configuration:/requiresPrivilege}" resolves to "yes"; set configuration key /requiresPrivilege to true or false`},
+		{"timeout of the wrong type", map[string]any{"requiresPrivilege": false, "timeouts": map[string]any{"install": map[string]any{"s": 1.0}}}, false, 0,
+			`Lifecycle.Install.Timeout: "{configuration:/timeouts/install}" resolves to "{\"s\":1}"; set configuration key /timeouts/install to a number of seconds such as 60`},
+		{"missing keys name both", map[string]any{}, false, 0,
+			`Lifecycle.Run.RequiresPrivilege: "{configuration:/requiresPrivilege}" does not resolve (is the configuration key missing?); set configuration key /requiresPrivilege to true or false`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := sel.Lifecycle.Resolve(&Vars{Config: tt.config})
+			if tt.wantErr != "" {
+				if !errors.Is(err, ErrUnresolved) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Resolve error = %v, want one wrapping ErrUnresolved containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Run.RequiresPrivilege != tt.privileged || l.Install.Timeout != tt.timeout {
+				t.Errorf("Resolve: privileged %t timeout %v, want %t %v", l.Run.RequiresPrivilege, l.Install.Timeout, tt.privileged, tt.timeout)
+			}
+			if sel.Lifecycle.Run.RequiresPrivilege || sel.Lifecycle.Install.Timeout != 0 {
+				t.Errorf("Resolve changed the selection it was called on")
+			}
+		})
+	}
+}
+
+func TestRequiresPrivilegeAndTimeoutWithoutVariablesAreStillCheckedAtParse(t *testing.T) {
+	for field, value := range map[string]string{"RequiresPrivilege": "'{not a variable'", "Timeout": "'soon'"} {
+		doc := "RecipeFormatVersion: '2020-01-25'\nComponentName: a\nComponentVersion: '1.0.0'\nManifests:\n  - Lifecycle:\n      Run:\n        Script: x\n        " + field + ": " + value + "\n"
+		_, err := Parse("r.yaml", []byte(doc))
+		if err == nil || !strings.Contains(err.Error(), "Manifests[0].Lifecycle.Run."+field+": is the text") {
+			t.Errorf("%s: %s: error %v", field, value, err)
 		}
 	}
 }

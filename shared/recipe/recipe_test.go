@@ -250,6 +250,19 @@ func TestValidRecipesMeanWhatTheySay(t *testing.T) {
 				t.Errorf("interpolated startup = %q", run)
 			}
 		}},
+		{"emqx_style.yaml", linuxAMD64, func(t *testing.T, r *Recipe, s *Selection) {
+			run, install := s.Lifecycle.Run, s.Lifecycle.Install
+			if run.RequiresPrivilegeVar != "{configuration:/requiresPrivilege}" || run.RequiresPrivilege {
+				t.Errorf("run step: RequiresPrivilegeVar %q, RequiresPrivilege %t before Resolve", run.RequiresPrivilegeVar, run.RequiresPrivilege)
+			}
+			if install.TimeoutVar != "{configuration:/startupTimeoutSeconds}" || install.Timeout != 0 {
+				t.Errorf("install step: TimeoutVar %q, Timeout %v before Resolve", install.TimeoutVar, install.Timeout)
+			}
+			l, err := s.Lifecycle.Resolve(&Vars{Config: r.DefaultConfiguration})
+			if err != nil || !l.Run.RequiresPrivilege || l.Install.Timeout != 300*time.Second {
+				t.Errorf("resolved with the defaults: run privileged %t, install timeout %v, %v", l.Run.RequiresPrivilege, l.Install.Timeout, err)
+			}
+		}},
 		{"flow_style.yaml", windows, func(t *testing.T, r *Recipe, s *Selection) {
 			// Starts with '{' and has trailing commas: YAML because of its extension.
 			if r.Name != "com.example.FlowStyle" || r.DefaultConfiguration["Message"] != "world" || !strings.HasPrefix(script(s.Lifecycle.Run), "py -3 -u") {
