@@ -88,6 +88,8 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.StringVar(&opts.Region, "region", "", "AWS region components see (default: $AWS_REGION, else us-east-1)")
 	f.StringVar(&opts.RunAs, "run-as", "", `"user[:group]" for non-privileged steps when the nucleus runs as root`)
 	f.StringVar(&platform, "platform", "", platformFlagHelp)
+	f.BoolVar(&opts.InterpolateComponentConfiguration, "interpolate-component-configuration", false,
+		"expand recipe variables such as {iot:thingName} and {work:path} in components' configuration values (Greengrass's interpolateComponentConfiguration)")
 	f.BoolVar(&opts.KeepStartupPages, "keep-startup-pages", false, "do not page out the binary's start-up code once started (for measuring)")
 	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	return cmd

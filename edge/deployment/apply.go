@@ -184,6 +184,10 @@ func (e *Engine) prepare(r *record) (*active, error) {
 			errs = append(errs, fmt.Errorf("component %s: configuration update: %w", name, err))
 			continue
 		}
+		if e.opts.InterpolateComponentConfiguration {
+			cfg = e.interpolateConfiguration(cfg, rc, resolved)
+			trusted = e.interpolateConfiguration(trusted, rc, resolved)
+		}
 		after[name] = cfg
 		rev := revision(cfg, artifacts[name])
 		if artifacts[name] == "" && wasThere && old.Version == rc.Version && sameConfig(before[name], cfg) {

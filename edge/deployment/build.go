@@ -108,14 +108,8 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 		}
 		used[name] = cfg
 		recipes[name], selections[name] = r, sel
-		vars[name] = &recipe.Vars{
-			Config:           map[string]any(cfg),
-			ArtifactsPath:    e.opts.Store.ArtifactsPath(name, c.Version),
-			DecompressedPath: e.opts.Store.DecompressedPath(name, c.Version),
-			WorkPath:         filepath.Join(e.opts.WorkDir, name),
-			KernelRootPath:   e.opts.KernelRoot,
-			ThingName:        e.opts.ThingName,
-		}
+		vars[name] = e.systemVars(name, c.Version)
+		vars[name].Config = map[string]any(cfg)
 	}
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
@@ -158,6 +152,32 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 		return nil, nil, errors.Join(errs...)
 	}
 	return out, used, nil
+}
+
+// systemVars returns the recipe variables of a component version that do
+// not come from configuration: its paths and the thing name.
+func (e *Engine) systemVars(name, version string) *recipe.Vars {
+	return &recipe.Vars{
+		ArtifactsPath:    e.opts.Store.ArtifactsPath(name, version),
+		DecompressedPath: e.opts.Store.DecompressedPath(name, version),
+		WorkPath:         filepath.Join(e.opts.WorkDir, name),
+		KernelRootPath:   e.opts.KernelRoot,
+		ThingName:        e.opts.ThingName,
+	}
+}
+
+// interpolateConfiguration expands the system recipe variables in a
+// configuration computed for r (Options.InterpolateComponentConfiguration),
+// with those of r's direct dependencies among resolved.
+func (e *Engine) interpolateConfiguration(cfg map[string]any, r *recipe.Recipe, resolved map[string]*recipe.Recipe) map[string]any {
+	v := e.systemVars(r.Name, r.Version)
+	v.Deps = map[string]*recipe.Vars{}
+	for _, dep := range r.DependencyNames() {
+		if dr, ok := resolved[dep]; ok {
+			v.Deps[dep] = e.systemVars(dep, dr.Version)
+		}
+	}
+	return recipe.InterpolateConfiguration(cfg, v)
 }
 
 // trustedVarsOf returns, for each component of s that recipes holds, the

@@ -46,11 +46,11 @@ func logger() *slog.Logger {
 
 func newDevice(t *testing.T) *device {
 	t.Helper()
-	return newDeviceLogging(t, logger())
+	return newDeviceWith(t, nil)
 }
 
-// newDeviceLogging is newDevice with the engine logging to log.
-func newDeviceLogging(t *testing.T, log *slog.Logger) *device {
+// newDeviceWith is newDevice with the engine's options changed by configure.
+func newDeviceWith(t *testing.T, configure func(*Options)) *device {
 	t.Helper()
 	root := t.TempDir()
 	b, err := broker.New(broker.Options{StoreDir: root, NATSListen: "127.0.0.1:-1",
@@ -89,8 +89,12 @@ func newDeviceLogging(t *testing.T, log *slog.Logger) *device {
 		sup.Shutdown(ctx)
 	})
 	st := store.New(root)
-	e, err := New(Options{JetStream: js, Store: st, Config: cfg, Supervisor: sup, Platform: recipe.HostPlatform(),
-		WorkDir: filepath.Join(root, "work"), KernelRoot: root, ThingName: "test-thing", Timeout: 10 * time.Second, Logger: log})
+	opts := Options{JetStream: js, Store: st, Config: cfg, Supervisor: sup, Platform: recipe.HostPlatform(),
+		WorkDir: filepath.Join(root, "work"), KernelRoot: root, ThingName: "test-thing", Timeout: 10 * time.Second, Logger: logger()}
+	if configure != nil {
+		configure(&opts)
+	}
+	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

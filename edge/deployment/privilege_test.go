@@ -87,7 +87,7 @@ func merge(values map[string]any) *ddoc.Document {
 
 func TestRequiresPrivilegeAndTimeoutComeFromDeploymentsNeverFromTheComponentsOwnWrites(t *testing.T) {
 	warned := &warnings{}
-	d := newDeviceLogging(t, slog.New(warned))
+	d := newDeviceWith(t, func(o *Options) { o.Logger = slog.New(warned) })
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "broker.yaml"), []byte(brokerRecipe), 0o644); err != nil {
 		t.Fatal(err)

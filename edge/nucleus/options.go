@@ -44,6 +44,11 @@ type Options struct {
 	// recipe.HostPlatform(); `sward run --platform` passes the detected
 	// platform with its attributes added or replaced (Platform.Override).
 	Platform recipe.Platform
+	// InterpolateComponentConfiguration makes deployments expand recipe
+	// variables such as {iot:thingName} and {work:path} in components'
+	// configuration values, as Greengrass's nucleus option
+	// interpolateComponentConfiguration does. Off by default, as there.
+	InterpolateComponentConfiguration bool
 	// RunAs is the "user[:group]" non-privileged steps run as when the
 	// nucleus is root. Default: the nucleus user.
 	RunAs string

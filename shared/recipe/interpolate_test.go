@@ -202,3 +202,59 @@ func TestRequiresPrivilegeAndTimeoutWithoutVariablesAreStillCheckedAtParse(t *te
 		}
 	}
 }
+
+func TestInterpolateConfigurationExpandsSystemVariablesOnly(t *testing.T) {
+	v := &Vars{
+		Config:        map[string]any{"thing": "from-config"},
+		ArtifactsPath: "/r/packages/artifacts/a/1.0.0", DecompressedPath: "/r/packages/unarchived/a/1.0.0",
+		WorkPath: "/r/work/a", KernelRootPath: "/r", ThingName: "edge-1",
+		Deps: map[string]*Vars{"dep": {Config: map[string]any{"port": 1883.0}, ArtifactsPath: "/r/packages/artifacts/dep/2.0.0", WorkPath: "/r/work/dep"}},
+	}
+	config := map[string]any{
+		"dir":     "{work:path}/data",
+		"thing":   "{iot:thingName}",
+		"n":       1.0,
+		"flag":    true,
+		"nothing": nil,
+		"nested": map[string]any{
+			"list":         []any{"{kernel:rootPath}", "{artifacts:path}/model", "{artifacts:decompressedPath}", 2.0},
+			"{work:path}":  "keys stay as written",
+			"depArtifacts": "{dep:artifacts:path}/bin",
+			"depWork":      "{dep:work:path}",
+		},
+		"ownConfig":   "{configuration:/thing}",
+		"depConfig":   "{dep:configuration:/port}",
+		"notADep":     "{other:artifacts:path}",
+		"notAVarible": "{unknown}",
+	}
+	want := map[string]any{
+		"dir":     "/r/work/a/data",
+		"thing":   "edge-1",
+		"n":       1.0,
+		"flag":    true,
+		"nothing": nil,
+		"nested": map[string]any{
+			"list":         []any{"/r", "/r/packages/artifacts/a/1.0.0/model", "/r/packages/unarchived/a/1.0.0", 2.0},
+			"{work:path}":  "keys stay as written",
+			"depArtifacts": "/r/packages/artifacts/dep/2.0.0/bin",
+			"depWork":      "/r/work/dep",
+		},
+		"ownConfig":   "{configuration:/thing}",
+		"depConfig":   "{dep:configuration:/port}",
+		"notADep":     "{other:artifacts:path}",
+		"notAVarible": "{unknown}",
+	}
+	before, _ := json.Marshal(config)
+	got := InterpolateConfiguration(config, v)
+	gotJSON, _ := json.Marshal(got)
+	wantJSON, _ := json.Marshal(want)
+	if string(gotJSON) != string(wantJSON) {
+		t.Errorf("InterpolateConfiguration =\n  %s\nwant\n  %s", gotJSON, wantJSON)
+	}
+	if after, _ := json.Marshal(config); string(after) != string(before) {
+		t.Errorf("the configuration passed in was changed: %s", after)
+	}
+	if v.Config == nil || v.Deps["dep"].Config == nil {
+		t.Errorf("the variables passed in lost their configuration")
+	}
+}
