@@ -22,7 +22,9 @@ func newRecipeCommand() *cobra.Command {
 For each valid recipe the manifest selected for this host's platform is
 printed (--platform adds or overrides attributes, as Greengrass's
 platformOverride does), followed by the parser's warnings (fields it
-ignores, such as a misspelt Lifecycle.Start). Each invalid recipe prints its
+ignores, such as a misspelt Lifecycle.Start, and a RequiresPrivilege or
+Timeout written as a recipe variable that the recipe's own defaults do not
+resolve). Each invalid recipe prints its
 errors; YAML syntax errors name the line that causes them. Dependency cycles
 among the recipes given (a → b → a) are errors too. Warnings alone exit 0;
 any error exits 1. This is what CI runs on recipes/ before anything ships.`,
@@ -145,6 +147,12 @@ func validatePath(path string, p recipe.Platform) ([]validation, error) {
 				v.manifest = fmt.Sprintf("Manifests[%d]", sel.ManifestIndex)
 				if sel.ManifestName != "" {
 					v.manifest += " " + sel.ManifestName
+				}
+				// A deployment may still set the keys, so this only warns.
+				if _, rerr := sel.Lifecycle.Resolve(&recipe.Vars{Config: r.DefaultConfiguration}); rerr != nil {
+					for _, e := range flatten(rerr) {
+						v.warnings = append(v.warnings, fmt.Sprintf("%s: %v (with the recipe's DefaultConfiguration; every deployment must set it)", f, e))
+					}
 				}
 			}
 		}
