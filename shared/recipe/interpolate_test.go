@@ -194,7 +194,11 @@ Manifests:
 }
 
 func TestRequiresPrivilegeAndTimeoutWithoutVariablesAreStillCheckedAtParse(t *testing.T) {
-	for field, value := range map[string]string{"RequiresPrivilege": "'{not a variable'", "Timeout": "'soon'"} {
+	for _, fv := range [][2]string{
+		{"RequiresPrivilege", "'{not a variable'"}, {"RequiresPrivilege", "'{true}'"},
+		{"Timeout", "'soon'"}, {"Timeout", "'{60}'"},
+	} {
+		field, value := fv[0], fv[1]
 		doc := "RecipeFormatVersion: '2020-01-25'\nComponentName: a\nComponentVersion: '1.0.0'\nManifests:\n  - Lifecycle:\n      Run:\n        Script: x\n        " + field + ": " + value + "\n"
 		_, err := Parse("r.yaml", []byte(doc))
 		if err == nil || !strings.Contains(err.Error(), "Manifests[0].Lifecycle.Run."+field+": is the text") {

@@ -190,8 +190,9 @@ func parseBool(v any) (b, ok bool) {
 	return false, false
 }
 
-// variablePattern matches one recipe variable, such as {configuration:/x}.
-var variablePattern = regexp.MustCompile(`\{[^{}\n]+\}`)
+// variablePattern matches one recipe variable, such as {configuration:/x}
+// or {iot:thingName}: every variable has a namespace before a colon.
+var variablePattern = regexp.MustCompile(`\{[^{}\n:]+:[^{}\n]*\}`)
 
 // hasVariable reports whether v is text holding a recipe variable, to be
 // resolved at deployment rather than read at parse time.
