@@ -10,7 +10,6 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/sward-iot/sward/edge/config"
@@ -208,42 +207,26 @@ func trustedVarsOf(s set, recipes map[string]*recipe.Recipe) map[string]*recipe.
 // writes as recipe variables from the trusted configuration only, never
 // from values the component wrote about itself over IPC: those must not
 // decide what runs as root, nor for how long. Greengrass interpolates
-// them from the live configuration; where the live one would give a
-// step another RequiresPrivilege, the trusted value wins and a warning says
-// so.
+// them from the live configuration; where the live one says otherwise for
+// a step's RequiresPrivilege, the trusted value wins and a warning says so.
 func (e *Engine) trustedSteps(name string, l recipe.Lifecycle, trusted, live *recipe.Vars) (recipe.Lifecycle, error) {
 	out, err := l.Resolve(trusted)
 	if err != nil {
 		return recipe.Lifecycle{}, err
 	}
-	asLive, err := l.Resolve(live)
-	if err != nil {
-		asLive = recipe.Lifecycle{}
-	}
-	liveSteps := map[string]*recipe.Step{}
-	for _, st := range asLive.Steps() {
-		liveSteps[st.Name] = st.Step
-	}
 	for _, st := range out.Steps() {
-		if st.Step.RequiresPrivilegeVar == "" {
+		text := st.Step.RequiresPrivilegeVar
+		if text == "" {
 			continue
 		}
-		if ls := liveSteps[st.Name]; ls == nil || ls.RequiresPrivilege != st.Step.RequiresPrivilege {
+		asTrusted := strings.TrimSpace(recipe.Interpolate(text, trusted))
+		if asLive := strings.TrimSpace(recipe.Interpolate(text, live)); !strings.EqualFold(asLive, asTrusted) {
 			e.log.Warn("requiresPrivilege taken from the configuration deployments set, not from the component's own configuration changes",
-				"component", name, "step", st.Name, "keys", recipe.VariableKeys(st.Step.RequiresPrivilegeVar),
-				"requiresPrivilege", st.Step.RequiresPrivilege, "liveConfigurationSays", liveValue(ls))
+				"component", name, "step", st.Name, "keys", recipe.VariableKeys(text),
+				"requiresPrivilege", st.Step.RequiresPrivilege, "liveConfigurationSays", asLive)
 		}
 	}
 	return out, nil
-}
-
-// liveValue renders what the live configuration made of RequiresPrivilege,
-// for the log.
-func liveValue(s *recipe.Step) string {
-	if s == nil {
-		return "no boolean"
-	}
-	return strconv.FormatBool(s.RequiresPrivilege)
 }
 
 // supervise builds the components of s and hands them to the supervisor,
