@@ -114,3 +114,80 @@ func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 		t.Fatalf("followed output %q", got)
 	}
 }
+
+func TestRecipeValidatePlatformAddsToTheDetectedAttributes(t *testing.T) {
+	const file = "testdata/npu_platform.yaml"
+	tests := []struct {
+		name, platform, want string
+	}{
+		{"detected platform alone", "", "selects Manifests[1] Linux CPU"},
+		{"a custom attribute keeps the detected os", "npu=rknn", "selects Manifests[0] Linux with a Rockchip NPU"},
+		{"a detected attribute can be overridden", "npu=rknn,os=windows", "has no manifest for platform os=windows"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"recipe", "validate", file}
+			if tt.platform != "" {
+				args = append(args, "--platform", tt.platform)
+			}
+			out, _ := execute(t, args...)
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("sward %v printed:\n%s\nwant it to contain %q", args, out, tt.want)
+			}
+		})
+	}
+}
+
+func TestRecipeValidateReportsWarningsSelfDependenciesCyclesAndYAMLLines(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string
+		wantErr string // "" means exit 0
+	}{
+		{"warnings alone print and exit 0",
+			[]string{"testdata/lifecycle_start.yaml"},
+			[]string{"ok      testdata/lifecycle_start.yaml: com.example.Typo 1.0.0",
+				"  warning: testdata/lifecycle_start.yaml: Manifests[0].Lifecycle.Start: unknown field ignored (known fields: Setenv, Bootstrap, Install, Startup, Run,"},
+			""},
+		{"a privilege variable the defaults do not resolve warns",
+			[]string{"testdata/privilege_variable.yaml"},
+			[]string{"ok      testdata/privilege_variable.yaml: com.example.Privileged 1.0.0",
+				`  warning: testdata/privilege_variable.yaml: Lifecycle.Run.RequiresPrivilege: "{configuration:/asRoot}" resolves to "maybe"; set configuration key /asRoot to true or false (with the recipe's DefaultConfiguration; every deployment must set it)`},
+			""},
+		{"a component depending on itself",
+			[]string{"testdata/depends_on_itself.yaml"},
+			[]string{"INVALID testdata/depends_on_itself.yaml", "ComponentDependencies[com.example.Self]: is the component itself"},
+			"1 invalid recipe(s)"},
+		{"a cycle among the recipes of a folder",
+			[]string{"testdata/cycle"},
+			[]string{"ok      testdata/cycle/a.yaml", "ok      testdata/cycle/b.yaml",
+				"CYCLE   com.example.A → com.example.B → com.example.A",
+				"dependency cycle com.example.A → com.example.B → com.example.A (testdata/cycle/a.yaml, testdata/cycle/b.yaml)"},
+			"1 dependency cycle(s)"},
+		{"a cycle across files given one by one",
+			[]string{"testdata/cycle/b.yaml", "testdata/cycle/a.yaml"},
+			[]string{"CYCLE   com.example.A → com.example.B → com.example.A"},
+			"1 dependency cycle(s)"},
+		{"a YAML error names the line that causes it",
+			[]string{"testdata/misindented.yaml"},
+			[]string{`testdata/misindented.yaml: invalid YAML: line 7: did not find expected key, at "Install: ./install"`},
+			"1 invalid recipe(s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := execute(t, append([]string{"recipe", "validate"}, tt.args...)...)
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("exit error %v, want exit 0", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("exit error %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}

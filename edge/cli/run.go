@@ -15,7 +15,6 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/sward-iot/sward/edge/nucleus"
-	"github.com/sward-iot/sward/shared/recipe"
 )
 
 // Nucleus log rotation: 10 MB × 3 files bounds the nucleus's own log at 40 MB
@@ -46,13 +45,11 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Root = rootFlag(cmd)
-			if platform != "" {
-				p, err := recipe.ParsePlatform(platform)
-				if err != nil {
-					return fmt.Errorf("--platform: %w", err)
-				}
-				opts.Platform = p
+			p, err := platformFlag(platform)
+			if err != nil {
+				return err
 			}
+			opts.Platform = p
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(level)); err != nil {
 				return fmt.Errorf("--log-level %q is not a level: use debug, info, warn or error", level)
@@ -90,7 +87,9 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.StringVar(&opts.ThingName, "thing-name", "", "AWS IoT thing name of this device (default: host name)")
 	f.StringVar(&opts.Region, "region", "", "AWS region components see (default: $AWS_REGION, else us-east-1)")
 	f.StringVar(&opts.RunAs, "run-as", "", `"user[:group]" for non-privileged steps when the nucleus runs as root`)
-	f.StringVar(&platform, "platform", "", "override the detected platform, e.g. os=linux,architecture=aarch64")
+	f.StringVar(&platform, "platform", "", platformFlagHelp)
+	f.BoolVar(&opts.InterpolateComponentConfiguration, "interpolate-component-configuration", false,
+		"expand recipe variables such as {iot:thingName} and {work:path} in components' configuration values (Greengrass's interpolateComponentConfiguration)")
 	f.BoolVar(&opts.KeepStartupPages, "keep-startup-pages", false, "do not page out the binary's start-up code once started (for measuring)")
 	f.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	return cmd

@@ -255,6 +255,7 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 
 	// Artifacts: digest-checked and unarchived before anything runs.
 	artifacts := map[string]string{}
+	selections := map[string]*recipe.Selection{}
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(resolved)) {
 		rc := resolved[name]
@@ -263,6 +264,7 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 			errs = append(errs, err)
 			continue
 		}
+		selections[name] = sel
 		old, wasThere := prev.Components[name]
 		if wasThere && old.Version == rc.Version && ch.artifactDir[name] == "" && e.opts.Store.Installed(name, rc.Version) {
 			artifacts[name] = ""
@@ -302,6 +304,7 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 			continue
 		}
 		cfg := before[name]
+		var trusted map[string]any // what deployments alone made of it
 		old, wasThere := prev.Components[name]
 		if !wasThere || (ch.restarted[name] && !otherGroupDeploys(prev, doc.GroupName, name)) {
 			cfg = nil // a component new to the device starts from its defaults
@@ -313,6 +316,7 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 				oldDefaults = or.DefaultConfiguration
 			}
 			cfg = config.Upgrade(cfg, oldDefaults, rc.DefaultConfiguration)
+			trusted = config.Upgrade(old.Trusted, oldDefaults, rc.DefaultConfiguration)
 		}
 		updates := ch.updates[name]
 		if len(updates) == 0 {
@@ -320,7 +324,10 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 		}
 		failed := false
 		for _, u := range updates {
-			if cfg, err = config.Apply(cfg, rc.DefaultConfiguration, u.Reset, u.Merge); err != nil {
+			if cfg, err = config.Apply(cfg, rc.DefaultConfiguration, u.Reset, u.Merge); err == nil {
+				trusted, err = config.Apply(trusted, rc.DefaultConfiguration, u.Reset, u.Merge)
+			}
+			if err != nil {
 				errs = append(errs, fmt.Errorf("component %s: configuration update of deployment %s: %w", name, u.deploymentID, err))
 				failed = true
 				break
@@ -334,6 +341,10 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 				errs = append(errs, err)
 				continue
 			}
+		}
+		if e.opts.InterpolateComponentConfiguration {
+			cfg = e.interpolateConfiguration(cfg, rc, resolved)
+			trusted = e.interpolateConfiguration(trusted, rc, resolved)
 		}
 		after[name] = cfg
 		rev := revision(cfg, artifacts[name])
@@ -351,7 +362,18 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 		if ch.limited[name] {
 			e.log.Warn("systemResourceLimits are not enforced by this nucleus yet", "deployment", r.Status.DeploymentID, "component", name)
 		}
-		target.Components[name] = component{Version: rc.Version, Revision: rev, RunAs: runAs}
+		target.Components[name] = component{Version: rc.Version, Revision: rev, RunAs: runAs, Trusted: trusted}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	// RequiresPrivilege and Timeout written as recipe variables must resolve
+	// before anything runs.
+	trustedVars := trustedVarsOf(target, resolved)
+	for _, name := range slices.Sorted(maps.Keys(selections)) {
+		if _, err := selections[name].Lifecycle.Resolve(trustedVars[name]); err != nil {
+			errs = append(errs, fmt.Errorf("component %s: %w", name, err))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)

@@ -107,18 +107,13 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 		}
 		used[name] = cfg
 		recipes[name], selections[name] = r, sel
-		vars[name] = &recipe.Vars{
-			Config:           map[string]any(cfg),
-			ArtifactsPath:    e.opts.Store.ArtifactsPath(name, c.Version),
-			DecompressedPath: e.opts.Store.DecompressedPath(name, c.Version),
-			WorkPath:         filepath.Join(e.opts.WorkDir, name),
-			KernelRootPath:   e.opts.KernelRoot,
-			ThingName:        e.opts.ThingName,
-		}
+		vars[name] = e.systemVars(name, c.Version)
+		vars[name].Config = map[string]any(cfg)
 	}
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
+	trustedVars := trustedVarsOf(s, recipes)
 	out := make([]lifecycle.Component, 0, len(recipes))
 	for _, name := range slices.Sorted(maps.Keys(recipes)) {
 		r := recipes[name]
@@ -133,6 +128,11 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			v.Deps[dep] = dv
 			deps = append(deps, lifecycle.Dependency{Name: dep, Hard: r.Dependencies[dep].Type != recipe.Soft})
 		}
+		l, err := e.trustedSteps(name, selections[name].Lifecycle, trustedVars[name], v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("component %s: %w", name, err))
+			continue
+		}
 		env := map[string]string{}
 		if e.opts.Env != nil {
 			env = e.opts.Env(r)
@@ -141,13 +141,92 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			Name:         name,
 			Version:      r.Version,
 			Dependencies: deps,
-			Lifecycle:    toLifecycle(selections[name].Lifecycle.Interpolate(v)),
+			Lifecycle:    toLifecycle(l.Interpolate(v)),
 			Env:          env,
 			Revision:     s.Components[name].Revision,
 			RunAs:        s.Components[name].RunAs,
 		})
 	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
 	return out, used, nil
+}
+
+// systemVars returns the recipe variables of a component version that do
+// not come from configuration: its paths and the thing name.
+func (e *Engine) systemVars(name, version string) *recipe.Vars {
+	return &recipe.Vars{
+		ArtifactsPath:    e.opts.Store.ArtifactsPath(name, version),
+		DecompressedPath: e.opts.Store.DecompressedPath(name, version),
+		WorkPath:         filepath.Join(e.opts.WorkDir, name),
+		KernelRootPath:   e.opts.KernelRoot,
+		ThingName:        e.opts.ThingName,
+	}
+}
+
+// interpolateConfiguration expands the system recipe variables in a
+// configuration computed for r (Options.InterpolateComponentConfiguration),
+// with those of r's direct dependencies among resolved.
+func (e *Engine) interpolateConfiguration(cfg map[string]any, r *recipe.Recipe, resolved map[string]*recipe.Recipe) map[string]any {
+	v := e.systemVars(r.Name, r.Version)
+	v.Deps = map[string]*recipe.Vars{}
+	for _, dep := range r.DependencyNames() {
+		if dr, ok := resolved[dep]; ok {
+			v.Deps[dep] = e.systemVars(dep, dr.Version)
+		}
+	}
+	return recipe.InterpolateConfiguration(cfg, v)
+}
+
+// trustedVarsOf returns, for each component of s that recipes holds, the
+// recipe variables of its trusted configuration (component.Trusted, else
+// the recipe's defaults), with its direct dependencies' trusted
+// configurations: all that RequiresPrivilege and Timeout may read.
+func trustedVarsOf(s set, recipes map[string]*recipe.Recipe) map[string]*recipe.Vars {
+	out := make(map[string]*recipe.Vars, len(recipes))
+	for name, r := range recipes {
+		cfg := s.Components[name].Trusted
+		if cfg == nil {
+			cfg = r.DefaultConfiguration
+		}
+		out[name] = &recipe.Vars{Config: cfg}
+	}
+	for name, r := range recipes {
+		out[name].Deps = map[string]*recipe.Vars{}
+		for _, dep := range r.DependencyNames() {
+			if dv, ok := out[dep]; ok {
+				out[name].Deps[dep] = dv
+			}
+		}
+	}
+	return out
+}
+
+// trustedSteps resolves the RequiresPrivilege and Timeout that the recipe
+// writes as recipe variables from the trusted configuration only, never
+// from values the component wrote about itself over IPC: those must not
+// decide what runs as root, nor for how long. Greengrass interpolates
+// them from the live configuration; where the live one says otherwise for
+// a step's RequiresPrivilege, the trusted value wins and a warning says so.
+func (e *Engine) trustedSteps(name string, l recipe.Lifecycle, trusted, live *recipe.Vars) (recipe.Lifecycle, error) {
+	out, err := l.Resolve(trusted)
+	if err != nil {
+		return recipe.Lifecycle{}, err
+	}
+	for _, st := range out.Steps() {
+		text := st.Step.RequiresPrivilegeVar
+		if text == "" {
+			continue
+		}
+		asTrusted := strings.TrimSpace(recipe.Interpolate(text, trusted))
+		if asLive := strings.TrimSpace(recipe.Interpolate(text, live)); !strings.EqualFold(asLive, asTrusted) {
+			e.log.Warn("requiresPrivilege taken from the configuration deployments set, not from the component's own configuration changes",
+				"component", name, "step", st.Name, "keys", recipe.VariableKeys(text),
+				"requiresPrivilege", st.Step.RequiresPrivilege, "liveConfigurationSays", asLive)
+		}
+	}
+	return out, nil
 }
 
 // supervise builds the components of s and hands them to the supervisor,

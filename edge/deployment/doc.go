@@ -13,7 +13,8 @@
 // engine acts on it:
 //
 //	QUEUED ─► IN_PROGRESS: prepare (resolve, install artifacts, compute
-//	          configuration; nothing that runs changes)
+//	          configuration and the trusted configuration, resolve
+//	          RequiresPrivilege/Timeout variables; nothing that runs changes)
 //	            │ failure ─► FAILED (nothing to undo)
 //	            ▼
 //	          active{APPLYING, previous, target} recorded
@@ -41,4 +42,11 @@
 // ROLLING_BACK one is rolled back again. Every step is idempotent, so a crash
 // at any point converges. Without an active record, Start hands the last
 // good set (current) to the supervisor.
+//
+// Trusted configuration. Each component of a set carries the configuration
+// deployments alone made (defaults, then every deployment's reset and
+// merge), apart from the live one in edge/config that components may change
+// over IPC. RequiresPrivilege and Timeout written as recipe variables are
+// resolved from it only, so a component cannot make its own steps run as
+// root (trustedSteps).
 package deployment

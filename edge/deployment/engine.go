@@ -44,6 +44,13 @@ type Options struct {
 	WorkDir    string
 	KernelRoot string
 	ThingName  string
+	// InterpolateComponentConfiguration expands recipe variables such as
+	// {iot:thingName}, {kernel:rootPath}, {work:path} and {artifacts:path}
+	// (and {Dep:artifacts:path} for direct dependencies) in the string values
+	// of every configuration a deployment computes, before it is stored;
+	// {configuration:…} variables stay as written. Greengrass's nucleus
+	// option of the same name, off by default there too.
+	InterpolateComponentConfiguration bool
 	// Env returns the environment a component's steps get from the nucleus.
 	Env     func(r *recipe.Recipe) map[string]string
 	Timeout time.Duration

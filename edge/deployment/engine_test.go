@@ -47,6 +47,12 @@ func logger() *slog.Logger {
 
 func newDevice(t *testing.T) *device {
 	t.Helper()
+	return newDeviceWith(t, nil)
+}
+
+// newDeviceWith is newDevice with the engine's options changed by configure.
+func newDeviceWith(t *testing.T, configure func(*Options)) *device {
+	t.Helper()
 	root := t.TempDir()
 	b, err := broker.New(broker.Options{StoreDir: root, NATSListen: "127.0.0.1:-1",
 		Users: []broker.User{{Name: "nucleus", Password: "secret"}}, Logger: logger()})
@@ -84,8 +90,12 @@ func newDevice(t *testing.T) *device {
 		sup.Shutdown(ctx)
 	})
 	st := store.New(root)
-	e, err := New(Options{JetStream: js, Store: st, Config: cfg, Supervisor: sup, Platform: recipe.HostPlatform(),
-		WorkDir: filepath.Join(root, "work"), KernelRoot: root, ThingName: "test-thing", Timeout: 10 * time.Second, Logger: logger()})
+	opts := Options{JetStream: js, Store: st, Config: cfg, Supervisor: sup, Platform: recipe.HostPlatform(),
+		WorkDir: filepath.Join(root, "work"), KernelRoot: root, ThingName: "test-thing", Timeout: 10 * time.Second, Logger: logger()}
+	if configure != nil {
+		configure(&opts)
+	}
+	e, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

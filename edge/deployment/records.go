@@ -55,6 +55,14 @@ type component struct {
 	// RunAs is the runWith posixUser ("user[:group]") the component's steps
 	// run as; it stays until a deployment changes it.
 	RunAs string `json:"runAs,omitempty"`
+	// Trusted is the component's configuration as deployments alone made
+	// it: the recipe's defaults with every deployment's reset and merge
+	// applied, without what the component wrote over IPC
+	// UpdateConfiguration. RequiresPrivilege and Timeout written as recipe
+	// variables are resolved from it (see trustedSteps), so a component
+	// cannot decide what runs as root. Records written before it existed
+	// lack it; the recipe's defaults stand in then.
+	Trusted map[string]any `json:"trustedConfig,omitempty"`
 }
 
 // set is what the device runs: each group's root components and the

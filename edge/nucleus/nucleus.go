@@ -192,7 +192,8 @@ func (n *Nucleus) Start() (err error) {
 		JetStream: js, Store: n.store, Config: configs, Supervisor: n.supervisor,
 		Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
 		ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
-		CheckConfig: ipc.CheckAccessControl, Validate: n.ipc.Validate, Notify: n.ipc.Notify, Updated: n.ipc.Updated,
+		CheckConfig: ipc.CheckAccessControl, InterpolateComponentConfiguration: n.opts.InterpolateComponentConfiguration,
+		Validate: n.ipc.Validate, Notify: n.ipc.Notify, Updated: n.ipc.Updated,
 		BeforeApply: func(cfg config.Snapshot) error { return n.registry.Set(cfg) },
 	})
 	if err != nil {

@@ -40,8 +40,15 @@ type Options struct {
 	ThingName string
 	// Region is the AWS region components see. Default: $AWS_REGION, else us-east-1.
 	Region string
-	// Platform overrides the detected platform used to select manifests.
+	// Platform is the platform manifests are selected for. Default:
+	// recipe.HostPlatform(); `sward run --platform` passes the detected
+	// platform with its attributes added or replaced (Platform.Override).
 	Platform recipe.Platform
+	// InterpolateComponentConfiguration makes deployments expand recipe
+	// variables such as {iot:thingName} and {work:path} in components'
+	// configuration values, as Greengrass's nucleus option
+	// interpolateComponentConfiguration does. Off by default, as there.
+	InterpolateComponentConfiguration bool
 	// RunAs is the "user[:group]" non-privileged steps run as when the
 	// nucleus is root. Default: the nucleus user.
 	RunAs string

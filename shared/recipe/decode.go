@@ -195,7 +195,7 @@ func (d *decoder) recipe(top map[string]any) *Recipe {
 	r.Source = f.text("ComponentSource", "ComponentSource")
 	r.Type = d.componentType(f.text("ComponentType", "ComponentType"))
 	r.DefaultConfiguration = d.configuration(f)
-	r.Dependencies = d.dependencies(f)
+	r.Dependencies = d.dependencies(f, r.Name)
 
 	if v, ok := f.take("Lifecycle"); ok && v != nil {
 		if lf := d.object("Lifecycle", v, "lifecycle steps, or selection keys holding them"); lf != nil {
@@ -334,7 +334,7 @@ func (d *decoder) checkNumbers(path string, v any) {
 	}
 }
 
-func (d *decoder) dependencies(f *fields) map[string]Dependency {
+func (d *decoder) dependencies(f *fields, self string) map[string]Dependency {
 	deps := map[string]Dependency{}
 	v, ok := f.take("ComponentDependencies")
 	if !ok || v == nil {
@@ -348,6 +348,8 @@ func (d *decoder) dependencies(f *fields) map[string]Dependency {
 		path := keyed("ComponentDependencies", name)
 		if err := ValidateName(name); err != nil {
 			d.errorf(path, "dependency name %v", err)
+		} else if name == self {
+			d.errorf(path, "is the component itself; a component cannot depend on itself (Greengrass refuses circular dependencies): remove this dependency")
 		}
 		pf := d.object(path, df.m[name], "with VersionRequirement and optional DependencyType")
 		if pf == nil {

@@ -23,14 +23,22 @@
 // strict semantic version MAJOR.MINOR.PATCH (optional -prerelease, +build), at
 // most 64 characters, each number at most six digits. Dependency ranges are
 // npm-style (Masterminds semver). A recipe needs at least one manifest, since
-// Greengrass cannot deploy one without.
+// Greengrass cannot deploy one without. A component may not depend on itself;
+// Cycles finds circular dependencies among a set of recipes (a → b → a),
+// which Greengrass refuses too.
+//
+// YAML syntax errors name the line that causes them and quote it, where
+// yaml.v3 itself names the line the enclosing block starts on.
 //
 // Platform matching: the first manifest whose every Platform requirement
 // holds wins; a manifest without Platform matches every device. A requirement
 // is an exact value (starting with a letter or digit), `*` or `all` (also
 // `any`; all three match a missing key too), `//` (any present value), or a
 // /regex/ matched against the whole value. Regexes use Go's RE2 syntax, not
-// Java's: lookaround and backreferences are refused at parse time.
+// Java's: lookaround and backreferences are refused at parse time. The
+// device's platform is HostPlatform (detected as the Greengrass nucleus
+// detects it) with Override applied for attributes the device declares, as
+// Greengrass's platformOverride adds to and replaces detected attributes.
 //
 // Global lifecycle: a manifest with a non-empty Lifecycle uses it; otherwise
 // the recipe-level Lifecycle applies, filtered by the manifest's Selections
@@ -43,6 +51,14 @@
 // Steps are a script string or an object {Script, RequiresPrivilege (bool or
 // "true"/"false"), Skipif ("onpath X" or "exists F"), Timeout (seconds, number
 // or numeric string), Setenv}. Startup and Run together are an error.
+// RequiresPrivilege and Timeout may also be text holding recipe variables,
+// such as "{configuration:/requiresPrivilege}" (the public EMQX broker recipe
+// writes this), because Greengrass interpolates the whole lifecycle before
+// reading them. Parse keeps such text in RequiresPrivilegeVar and TimeoutVar;
+// Lifecycle.Resolve reads them for a given configuration and reports a
+// value of the wrong type as an ErrUnresolved error naming the step, field
+// and configuration key. Which configuration to resolve them from is the
+// caller's decision (the deployment engine uses only what deployments set).
 //
 // Artifacts use s3://bucket/key, greengrass:, docker:, and — Sward's addition
 // for local development — file: URIs (Artifact.LocalPath; relative paths are
@@ -53,7 +69,10 @@
 // accepted too); file names are unique within a manifest (docker images
 // excluded, they are not files).
 //
-// JSON is recognised by a .json name or a leading '{'; everything else is read
-// as YAML (first document only; anchors, aliases and merge keys work, bounded
-// so aliases cannot blow up).
+// The file extension chooses the parser, as in Greengrass: .json is JSON,
+// .yaml and .yml are YAML, so a .yaml recipe in YAML flow style (starting
+// with '{', with trailing commas) is YAML. Only a recipe without a known
+// extension (inline text) is sniffed: a leading '{' means JSON, anything
+// else YAML. YAML is read from its first document only; anchors, aliases
+// and merge keys work, bounded so aliases cannot blow up.
 package recipe

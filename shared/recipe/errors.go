@@ -18,19 +18,30 @@ var ErrTooLarge = errors.New("recipe too large")
 // platform: Greengrass fails the deployment in that case.
 var ErrNoMatchingManifest = errors.New("no manifest matches the platform")
 
+// ErrUnresolved is wrapped by Lifecycle.Resolve's errors: a RequiresPrivilege
+// or Timeout written as a recipe variable did not resolve to a value of its
+// type. Greengrass reads such a value after interpolation; a deployment
+// whose configuration leaves it wrong fails.
+var ErrUnresolved = errors.New("recipe variable does not resolve")
+
 // FieldError is one problem in one recipe. Path is the field path in the
 // recipe's canonical spelling (for example Manifests[1].Lifecycle.Run.Timeout),
-// empty for problems with the whole file. Msg says what is wrong and what
+// empty for problems with the whole file; File is empty for problems found
+// after parsing (Lifecycle.Resolve). Msg says what is wrong and what
 // would make it valid.
 type FieldError struct {
 	File string
 	Path string
 	Msg  string
-	// Err is the sentinel the error wraps: ErrInvalid or ErrTooLarge.
+	// Err is the sentinel the error wraps: ErrInvalid, ErrTooLarge or
+	// ErrUnresolved.
 	Err error
 }
 
 func (e *FieldError) Error() string {
+	if e.File == "" {
+		return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+	}
 	if e.Path == "" {
 		return fmt.Sprintf("%s: %s", e.File, e.Msg)
 	}

@@ -5,10 +5,10 @@ import (
 	"syscall"
 )
 
-// archDetail reads the ARM variant from uname on 32-bit ARM; Greengrass sets
-// architecture.detail only there.
+// archDetail reads the ARM variant from uname on ARM, as the Greengrass
+// nucleus runs uname -m only when its architecture is arm or aarch64.
 func archDetail() string {
-	if runtime.GOARCH != "arm" {
+	if runtime.GOARCH != "arm" && runtime.GOARCH != "arm64" {
 		return ""
 	}
 	var u syscall.Utsname

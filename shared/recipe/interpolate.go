@@ -213,3 +213,54 @@ func interpolateEnv(env map[string]string, v *Vars) map[string]string {
 	}
 	return out
 }
+
+// InterpolateConfiguration returns a copy of config with the recipe
+// variables in its string values expanded, recursively through objects and
+// lists, as the Greengrass nucleus does when its interpolateComponentConfiguration
+// option is on. As there, only the system variables expand — {artifacts:path},
+// {artifacts:decompressedPath}, {work:path}, {kernel:rootPath}, {iot:thingName}
+// and their {Dep:…} forms for direct dependencies — while configuration
+// variables ({configuration:/x}, {Dep:configuration:/x}) stay as written.
+// Keys are never changed, and neither is config.
+func InterpolateConfiguration(config map[string]any, v *Vars) map[string]any {
+	if config == nil {
+		return nil
+	}
+	sys := v.withoutConfiguration()
+	return interpolateValue(config, sys).(map[string]any)
+}
+
+// withoutConfiguration copies v without any configuration, so that
+// configuration variables stay as written.
+func (v *Vars) withoutConfiguration() *Vars {
+	if v == nil {
+		return nil
+	}
+	out := *v
+	out.Config = nil
+	out.Deps = make(map[string]*Vars, len(v.Deps))
+	for name, dv := range v.Deps {
+		out.Deps[name] = dv.withoutConfiguration()
+	}
+	return &out
+}
+
+func interpolateValue(value any, v *Vars) any {
+	switch val := value.(type) {
+	case string:
+		return Interpolate(val, v)
+	case map[string]any:
+		out := make(map[string]any, len(val))
+		for k, e := range val {
+			out[k] = interpolateValue(e, v)
+		}
+		return out
+	case []any:
+		out := make([]any, len(val))
+		for i, e := range val {
+			out[i] = interpolateValue(e, v)
+		}
+		return out
+	}
+	return value
+}

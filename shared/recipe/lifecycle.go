@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +33,13 @@ type Step struct {
 	// the Greengrass default for the step.
 	Timeout time.Duration
 	Setenv  map[string]string
+
+	// RequiresPrivilegeVar and TimeoutVar hold RequiresPrivilege and Timeout
+	// as written when the recipe gives them as recipe variables, such as
+	// "{configuration:/requiresPrivilege}", which Greengrass interpolates
+	// from configuration before reading them. Until Lifecycle.Resolve fills
+	// them in, RequiresPrivilege is false and Timeout 0.
+	RequiresPrivilegeVar, TimeoutVar string
 }
 
 // Skipif is a step's skip check.
@@ -137,13 +145,21 @@ func (d *decoder) step(path string, v any) *Step {
 		s.Script = str
 	}
 	if pv, ok := f.take("RequiresPrivilege"); ok && pv != nil {
-		s.RequiresPrivilege = d.boolean(join(path, "RequiresPrivilege"), pv)
+		if hasVariable(pv) {
+			s.RequiresPrivilegeVar = pv.(string)
+		} else {
+			s.RequiresPrivilege = d.boolean(join(path, "RequiresPrivilege"), pv)
+		}
 	}
 	if sv, ok := f.take("Skipif"); ok && sv != nil {
 		s.Skipif = d.skipif(join(path, "Skipif"), sv)
 	}
 	if tv, ok := f.take("Timeout"); ok && tv != nil {
-		s.Timeout = d.timeout(join(path, "Timeout"), tv)
+		if hasVariable(tv) {
+			s.TimeoutVar = tv.(string)
+		} else {
+			s.Timeout = d.timeout(join(path, "Timeout"), tv)
+		}
 	}
 	s.Setenv = d.setenv(join(path, "Setenv"), f)
 	f.ignoreRest("Script, RequiresPrivilege, Skipif, Timeout, Setenv")
@@ -151,19 +167,38 @@ func (d *decoder) step(path string, v any) *Step {
 }
 
 func (d *decoder) boolean(path string, v any) bool {
+	b, ok := parseBool(v)
+	if !ok {
+		d.errorf(path, "is %s; write true or false, or a recipe variable such as {configuration:/requiresPrivilege}", describe(v))
+	}
+	return b
+}
+
+// parseBool reads a boolean, or its text in any letter case.
+func parseBool(v any) (b, ok bool) {
 	switch v := v.(type) {
 	case bool:
-		return v
+		return v, true
 	case string:
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "true":
-			return true
+			return true, true
 		case "false":
-			return false
+			return false, true
 		}
 	}
-	d.errorf(path, "is %s; write true or false", describe(v))
-	return false
+	return false, false
+}
+
+// variablePattern matches one recipe variable, such as {configuration:/x}
+// or {iot:thingName}: every variable has a namespace before a colon.
+var variablePattern = regexp.MustCompile(`\{[^{}\n:]+:[^{}\n]*\}`)
+
+// hasVariable reports whether v is text holding a recipe variable, to be
+// resolved at deployment rather than read at parse time.
+func hasVariable(v any) bool {
+	s, ok := v.(string)
+	return ok && variablePattern.MatchString(s)
 }
 
 func (d *decoder) skipif(path string, v any) *Skipif {
@@ -182,6 +217,15 @@ func (d *decoder) skipif(path string, v any) *Skipif {
 }
 
 func (d *decoder) timeout(path string, v any) time.Duration {
+	t, err := parseTimeout(v)
+	if err != nil {
+		d.errorf(path, "%v", err)
+	}
+	return t
+}
+
+// parseTimeout reads a Timeout: a number of seconds, or its text.
+func parseTimeout(v any) (time.Duration, error) {
 	var secs float64
 	ok := false
 	switch v := v.(type) {
@@ -194,15 +238,101 @@ func (d *decoder) timeout(path string, v any) time.Duration {
 	}
 	switch {
 	case !ok:
-		d.errorf(path, "is %s; write a number of seconds such as 60", describe(v))
+		return 0, fmt.Errorf("is %s; write a number of seconds such as 60, or a recipe variable such as {configuration:/timeout}", describe(v))
 	case secs < 0:
-		d.errorf(path, "is negative; write a number of seconds such as 60, or leave it out for the default")
+		return 0, fmt.Errorf("is negative; write a number of seconds such as 60, or leave it out for the default")
 	case secs > maxTimeout.Seconds():
-		d.errorf(path, "is %v seconds, over a year; Timeout is in seconds, not milliseconds", secs)
-	default:
-		return time.Duration(secs * float64(time.Second))
+		return 0, fmt.Errorf("is %v seconds, over a year; Timeout is in seconds, not milliseconds", secs)
 	}
-	return 0
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
+// Resolve returns a copy of the lifecycle whose RequiresPrivilege and
+// Timeout written as recipe variables (RequiresPrivilegeVar, TimeoutVar)
+// are interpolated with v and read, as Greengrass interpolates the whole
+// lifecycle before reading them. A value that does not resolve to a boolean
+// (RequiresPrivilege) or a number of seconds (Timeout) is an error naming
+// the step, the field and the configuration keys it was read from; all
+// such errors are joined. Other fields are left as they are.
+func (l Lifecycle) Resolve(v *Vars) (Lifecycle, error) {
+	out := l
+	var errs []error
+	for _, s := range []struct {
+		name string
+		dst  **Step
+	}{
+		{"Bootstrap", &out.Bootstrap}, {"Install", &out.Install}, {"Startup", &out.Startup}, {"Run", &out.Run},
+		{"Shutdown", &out.Shutdown}, {"Recover", &out.Recover}, {"Uninstall", &out.Uninstall},
+	} {
+		src := *s.dst
+		if src == nil || (src.RequiresPrivilegeVar == "" && src.TimeoutVar == "") {
+			continue
+		}
+		step := *src
+		if text := step.RequiresPrivilegeVar; text != "" {
+			got := Interpolate(text, v)
+			b, ok := parseBool(got)
+			if !ok || keptVariable(text, got) {
+				errs = append(errs, unresolved(s.name, "RequiresPrivilege", text, got, "true or false"))
+			}
+			step.RequiresPrivilege = b
+		}
+		if text := step.TimeoutVar; text != "" {
+			got := Interpolate(text, v)
+			t, err := parseTimeout(got)
+			if err != nil || keptVariable(text, got) {
+				errs = append(errs, unresolved(s.name, "Timeout", text, got, "a number of seconds such as 60"))
+			}
+			step.Timeout = t
+		}
+		*s.dst = &step
+	}
+	return out, joinErrs(errs)
+}
+
+// unresolved describes a step field whose recipe variables did not resolve
+// to a value of its type.
+func unresolved(step, field, text, got, want string) error {
+	what := fmt.Sprintf("resolves to %q", truncate(got))
+	if keptVariable(text, got) {
+		what = "does not resolve (is the configuration key missing?)"
+	}
+	fix := "make it resolve to " + want
+	if keys := VariableKeys(text); len(keys) > 0 {
+		fix = fmt.Sprintf("set configuration key %s to %s", strings.Join(keys, ", "), want)
+	}
+	return &FieldError{
+		Path: "Lifecycle." + step + "." + field,
+		Msg:  fmt.Sprintf("%q %s; %s", truncate(text), what, fix),
+		Err:  ErrUnresolved,
+	}
+}
+
+// keptVariable reports whether interpolating text left one of its variables
+// as written, which Interpolate does for a variable without a value.
+func keptVariable(text, got string) bool {
+	for _, v := range variablePattern.FindAllString(text, -1) {
+		if strings.Contains(got, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// VariableKeys returns the configuration keys the recipe variables in text
+// read, as written: "/requiresPrivilege" for {configuration:/requiresPrivilege},
+// "Dep:/x" for {Dep:configuration:/x}; other variables are left out.
+func VariableKeys(text string) []string {
+	var keys []string
+	for _, m := range variablePattern.FindAllString(text, -1) {
+		inner := m[1 : len(m)-1]
+		if p, ok := strings.CutPrefix(inner, "configuration:"); ok {
+			keys = append(keys, p)
+		} else if dep, rest, ok := strings.Cut(inner, ":configuration:"); ok {
+			keys = append(keys, dep+":"+rest)
+		}
+	}
+	return keys
 }
 
 // setenv reads the Setenv field of f: an object of environment variables.

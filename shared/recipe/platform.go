@@ -55,16 +55,30 @@ func (p Platform) String() string {
 	return strings.Join(parts, ",")
 }
 
-// HostPlatform describes the machine this code runs on in Greengrass's
-// spelling: os (linux, windows, darwin), architecture (amd64, aarch64, arm,
-// x86, else Go's GOARCH) and, on 32-bit ARM Linux, architecture.detail (arm61,
-// arm71, arm81).
+// HostPlatform describes the machine this code runs on as the Greengrass
+// nucleus's PlatformResolver detects it: os (linux, windows, darwin),
+// architecture (amd64, aarch64, arm, x86; else Go's GOARCH, where the Java
+// nucleus says "unknown") and, on ARM Linux, architecture.detail — the
+// machine name uname -m reports when it is one of armv6l, armv7l, armv8l,
+// armv6b, armv7b or armv8b (so a Raspberry Pi running 32-bit Linux says
+// armv7l, and a 64-bit ARM machine, whose uname -m is aarch64, has none).
 func HostPlatform() Platform {
 	p := Platform{KeyOS: runtime.GOOS, KeyArchitecture: greengrassArch(runtime.GOARCH)}
 	if detail := archDetail(); detail != "" {
 		p[KeyArchitectureDetail] = detail
 	}
 	return p
+}
+
+// Override returns p with every attribute of overrides added, or replacing
+// the one p has, as Greengrass applies its platformOverride to the platform
+// it detects: `--platform npu=rknn` keeps os and architecture and adds npu.
+// Neither p nor overrides is changed.
+func (p Platform) Override(overrides Platform) Platform {
+	out := make(Platform, len(p)+len(overrides))
+	maps.Copy(out, p)
+	maps.Copy(out, overrides)
+	return out
 }
 
 func greengrassArch(goarch string) string {
@@ -77,16 +91,17 @@ func greengrassArch(goarch string) string {
 	return goarch // amd64 and arm are spelled alike
 }
 
-// armDetail maps a Linux machine name (uname -m) to Greengrass's
-// architecture.detail label.
+// armDetails are the machine names (uname -m) the Greengrass nucleus takes as
+// architecture.detail; any other leaves the attribute out.
+var armDetails = []string{"armv6l", "armv7l", "armv8l", "armv6b", "armv7b", "armv8b"}
+
+// armDetail returns the architecture.detail for a Linux machine name
+// (uname -m), as the nucleus's PlatformResolver does: the name itself,
+// lower-cased, when it is one of armDetails, else "".
 func armDetail(machine string) string {
-	switch {
-	case strings.HasPrefix(machine, "armv6"):
-		return "arm61"
-	case strings.HasPrefix(machine, "armv7"):
-		return "arm71"
-	case strings.HasPrefix(machine, "armv8"):
-		return "arm81"
+	machine = strings.ToLower(strings.TrimSpace(machine))
+	if slices.Contains(armDetails, machine) {
+		return machine
 	}
 	return ""
 }

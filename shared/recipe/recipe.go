@@ -112,8 +112,9 @@ func (r *Recipe) DependencyNames() []string {
 // ID returns "Name@Version", how logs and errors name a component version.
 func (r *Recipe) ID() string { return r.Name + "@" + r.Version }
 
-// Parse parses and validates a recipe in YAML or JSON. JSON is recognised by
-// a .json file name or a leading '{'. file is used only in messages. Every
+// Parse parses and validates a recipe in YAML or JSON. The extension of file
+// chooses the parser (.json JSON, .yaml and .yml YAML); only without one is
+// a leading '{' taken for JSON. file is otherwise used only in messages. Every
 // problem found is returned, joined; each is a *FieldError wrapping
 // ErrInvalid (or ErrTooLarge).
 func Parse(file string, data []byte) (*Recipe, error) {

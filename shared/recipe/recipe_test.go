@@ -250,6 +250,25 @@ func TestValidRecipesMeanWhatTheySay(t *testing.T) {
 				t.Errorf("interpolated startup = %q", run)
 			}
 		}},
+		{"emqx_style.yaml", linuxAMD64, func(t *testing.T, r *Recipe, s *Selection) {
+			run, install := s.Lifecycle.Run, s.Lifecycle.Install
+			if run.RequiresPrivilegeVar != "{configuration:/requiresPrivilege}" || run.RequiresPrivilege {
+				t.Errorf("run step: RequiresPrivilegeVar %q, RequiresPrivilege %t before Resolve", run.RequiresPrivilegeVar, run.RequiresPrivilege)
+			}
+			if install.TimeoutVar != "{configuration:/startupTimeoutSeconds}" || install.Timeout != 0 {
+				t.Errorf("install step: TimeoutVar %q, Timeout %v before Resolve", install.TimeoutVar, install.Timeout)
+			}
+			l, err := s.Lifecycle.Resolve(&Vars{Config: r.DefaultConfiguration})
+			if err != nil || !l.Run.RequiresPrivilege || l.Install.Timeout != 300*time.Second {
+				t.Errorf("resolved with the defaults: run privileged %t, install timeout %v, %v", l.Run.RequiresPrivilege, l.Install.Timeout, err)
+			}
+		}},
+		{"flow_style.yaml", windows, func(t *testing.T, r *Recipe, s *Selection) {
+			// Starts with '{' and has trailing commas: YAML because of its extension.
+			if r.Name != "com.example.FlowStyle" || r.DefaultConfiguration["Message"] != "world" || !strings.HasPrefix(script(s.Lifecycle.Run), "py -3 -u") {
+				t.Errorf("flow-style recipe read as %+v, run %q", r, script(s.Lifecycle.Run))
+			}
+		}},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
@@ -281,6 +300,7 @@ func TestInvalidRecipesAreRefusedNamingFileFieldAndFix(t *testing.T) {
 		"version_v_prefix.yaml":           {`version_v_prefix.yaml: ComponentVersion: "v1.0.0" is not a semantic version`},
 		"version_seven_digits.yaml":       {`version_seven_digits.yaml: ComponentVersion: "1000000.0.0" has a number over 999999; Greengrass allows at most six digits`},
 		"missing_manifests.yaml":          {"missing_manifests.yaml: Manifests: is missing; add at least one manifest (a manifest without Platform matches every device)"},
+		"depends_on_itself.yaml":          {"depends_on_itself.yaml: ComponentDependencies[com.example.Loop]: is the component itself; a component cannot depend on itself", "remove this dependency"},
 		"null_manifest.yaml":              {"null_manifest.yaml: Manifests[1]: is empty (null); remove the empty list item"},
 		"startup_and_run.yaml":            {"startup_and_run.yaml: Manifests[0].Lifecycle: has both Startup and Run; keep Startup for a command that starts a background process"},
 		"timeout_not_number.yaml":         {`timeout_not_number.yaml: Manifests[1].Lifecycle.Run.Timeout: is the text "soon"; write a number of seconds such as 60`},
@@ -490,19 +510,46 @@ func TestUnusedGlobalLifecycleIsReportedAsAWarning(t *testing.T) {
 	}
 }
 
-func TestParseDetectsJSONByContentOrName(t *testing.T) {
-	const doc = `{"RecipeFormatVersion":"2020-01-25","ComponentName":"a","ComponentVersion":"1.0.0","Manifests":[{"Lifecycle":{"Run":"x"}}]}`
-	for _, file := range []string{"r.json", "r.yaml", "no-extension", "r.JSON"} {
-		if _, err := Parse(file, []byte("\ufeff  \n"+doc)); err != nil {
-			t.Errorf("Parse(%s): %v", file, err)
-		}
+func TestParseChoosesTheParserByExtensionAndSniffsOnlyWithoutOne(t *testing.T) {
+	const (
+		jsonDoc = `{"RecipeFormatVersion":"2020-01-25","ComponentName":"a","ComponentVersion":"1.0.0","Manifests":[{"Lifecycle":{"Run":"x"}}]}`
+		// YAML flow style: starts like JSON, but unquoted and with trailing commas.
+		flowDoc  = "{RecipeFormatVersion: '2020-01-25', ComponentName: a, ComponentVersion: '1.0.0', Manifests: [{Lifecycle: {Run: x,},},],}"
+		blockDoc = "RecipeFormatVersion: '2020-01-25'\nComponentName: a\nComponentVersion: '1.0.0'\nManifests: [{Lifecycle: {Run: x}}]\n"
+	)
+	tests := []struct {
+		name, file, data string
+		wantErr          string
+	}{
+		{"json file", "r.json", jsonDoc, ""},
+		{"json file in capitals", "r.JSON", jsonDoc, ""},
+		{"json file with BOM and blank lines", "r.json", "\ufeff  \n" + jsonDoc, ""},
+		{"yaml file holding JSON (YAML reads JSON)", "r.yaml", jsonDoc, ""},
+		{"yaml file in flow style with trailing commas", "r.yaml", flowDoc, ""},
+		{"yml file in flow style with trailing commas", "r.YML", flowDoc, ""},
+		{"yaml file in block style", "r.yaml", blockDoc, ""},
+		{"inline JSON is sniffed", "no-extension", "\ufeff  \n" + jsonDoc, ""},
+		{"inline YAML is sniffed", "inline", blockDoc, ""},
+		{"inline flow YAML is taken for JSON", "inline", flowDoc, "inline: invalid JSON"},
+		{"YAML in a json file is bad JSON", "r.json", blockDoc, "r.json: invalid JSON"},
+		{"flow YAML in a json file is bad JSON", "r.json", flowDoc, "r.json: invalid JSON"},
+		{"trailing JSON", "r.json", jsonDoc + ` {"second": 1}`, "unexpected data after the top-level object"},
 	}
-	_, err := Parse("r.json", []byte(doc+` {"second": 1}`))
-	if err == nil || !strings.Contains(err.Error(), "unexpected data after the top-level object") {
-		t.Errorf("trailing JSON: %v", err)
-	}
-	_, err = Parse("r.json", []byte("RecipeFormatVersion: 2020-01-25\n"))
-	if err == nil || !strings.Contains(err.Error(), "r.json: invalid JSON") {
-		t.Errorf("YAML in a .json file must be reported as bad JSON: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Parse(tt.file, []byte(tt.data))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Parse(%s): %v", tt.file, err)
+				}
+				if r.Name != "a" || r.Manifests[0].Lifecycle.Run.Script != "x" {
+					t.Errorf("Parse(%s) = %+v", tt.file, r)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Parse(%s) error = %v, want %q", tt.file, err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -210,9 +210,47 @@ func TestHostPlatformUsesGreengrassSpelling(t *testing.T) {
 			t.Errorf("greengrassArch(%s) = %s, want %s", goarch, got, gg)
 		}
 	}
-	for machine, detail := range map[string]string{"armv6l": "arm61", "armv7l": "arm71", "armv8l": "arm81", "x86_64": ""} {
-		if got := armDetail(machine); got != detail {
-			t.Errorf("armDetail(%s) = %q, want %q", machine, got, detail)
+}
+
+func TestArchitectureDetailIsTheARMMachineNameAsTheNucleusReportsIt(t *testing.T) {
+	tests := []struct{ machine, want string }{
+		{"armv7l", "armv7l"}, // 32-bit Raspberry Pi OS
+		{"armv6l", "armv6l"},
+		{"armv8l", "armv8l"}, // 32-bit userland on a 64-bit core
+		{"armv7b", "armv7b"},
+		{"ARMv7L\n", "armv7l"},
+		{"aarch64", ""}, // 64-bit ARM: architecture says it all
+		{"x86_64", ""},
+		{"armv5tel", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := armDetail(tt.machine); got != tt.want {
+			t.Errorf("armDetail(%q) = %q, want %q", tt.machine, got, tt.want)
 		}
+	}
+}
+
+func TestOverrideAddsAndReplacesDetectedAttributesAsPlatformOverrideDoes(t *testing.T) {
+	detected := Platform{KeyOS: "linux", KeyArchitecture: "arm", KeyArchitectureDetail: "armv7l"}
+	tests := []struct {
+		name      string
+		overrides Platform
+		want      string
+	}{
+		{"a custom key is added", Platform{"npu": "rknn"}, "os=linux,architecture=arm,architecture.detail=armv7l,npu=rknn"},
+		{"a detected key is replaced", Platform{KeyArchitecture: "aarch64"}, "os=linux,architecture=aarch64,architecture.detail=armv7l"},
+		{"both at once", Platform{KeyOS: "linux", "com.example.radio": "lora"}, "os=linux,architecture=arm,architecture.detail=armv7l,com.example.radio=lora"},
+		{"no overrides", nil, "os=linux,architecture=arm,architecture.detail=armv7l"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := detected.Override(tt.overrides).String(); got != tt.want {
+				t.Errorf("Override(%v) = %s, want %s", tt.overrides, got, tt.want)
+			}
+			if len(detected) != 3 || detected[KeyArchitecture] != "arm" {
+				t.Errorf("Override changed the detected platform: %v", detected)
+			}
+		})
 	}
 }

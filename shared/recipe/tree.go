@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -40,11 +41,17 @@ func (n number) float() (float64, bool) {
 	return f, true
 }
 
-// isJSON says whether data is to be read as JSON: a .json file, or content
-// whose first non-blank byte opens an object. Everything else is YAML.
+// isJSON says whether data is to be read as JSON. The file extension
+// decides, as in Greengrass: .json is JSON, .yaml and .yml are YAML (even a
+// YAML flow mapping that starts with '{' and has trailing commas). Only
+// without a known extension (inline recipes, other names) does the content
+// decide: a first non-blank byte that opens an object means JSON.
 func isJSON(file string, data []byte) bool {
-	if strings.EqualFold(filepath.Ext(file), ".json") {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".json":
 		return true
+	case ".yaml", ".yml":
+		return false
 	}
 	trimmed := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
 	return len(trimmed) > 0 && trimmed[0] == '{'
@@ -69,7 +76,7 @@ func parseTree(file string, data []byte) (map[string]any, error) {
 	} else {
 		var doc yaml.Node
 		if err := yaml.Unmarshal(data, &doc); err != nil {
-			return nil, invalid("invalid YAML: %s; fix the YAML syntax", strings.TrimPrefix(err.Error(), "yaml: "))
+			return nil, invalid("invalid YAML: %s; fix the YAML syntax", yamlSyntaxError(data, err))
 		}
 		c := yamlConverter{budget: maxTreeNodes}
 		var err error
@@ -85,6 +92,54 @@ func parseTree(file string, data []byte) (map[string]any, error) {
 		return nil, invalid("the recipe is %s, not an object; write fields like RecipeFormatVersion: 2020-01-25 at the top level", describe(tree))
 	}
 	return top, nil
+}
+
+// yamlLinePrefix matches the "line N: " yaml.v3 puts before its messages.
+var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
+
+// yamlSyntaxError describes a YAML syntax error by the line that causes it,
+// quoting that line. yaml.v3 reports where the enclosing block or flow
+// collection starts, and for parser errors one line too early, so a
+// misindented key deep in a manifest is blamed on the line of Manifests.
+// Since the parser stops at the first problem, the line that causes it is
+// the first line whose prefix of the document fails with the same error;
+// a binary search finds it in a few parses. When no prefix fails the same
+// way, yaml.v3's own message is kept.
+func yamlSyntaxError(data []byte, err error) string {
+	full := err.Error()
+	msg := strings.TrimPrefix(full, "yaml: ")
+	var ends []int // byte offset just past each line
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	if len(ends) == 0 || ends[len(ends)-1] != len(data) {
+		ends = append(ends, len(data))
+	}
+	failsAlike := func(lines int) bool {
+		var n yaml.Node
+		e := yaml.Unmarshal(data[:ends[lines-1]], &n)
+		return e != nil && e.Error() == full
+	}
+	lo, hi := 1, len(ends)
+	if !failsAlike(hi) {
+		return msg
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if failsAlike(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	start := 0
+	if lo > 1 {
+		start = ends[lo-2]
+	}
+	text := strings.TrimSpace(string(data[start:ends[lo-1]]))
+	return fmt.Sprintf("line %d: %s, at %q", lo, yamlLinePrefix.ReplaceAllString(msg, ""), truncate(text))
 }
 
 func parseJSON(data []byte) (any, error) {

@@ -85,3 +85,35 @@ func TestTruncateKeepsMessagesShortAndValidUTF8(t *testing.T) {
 		t.Error("short text must stay whole")
 	}
 }
+
+func TestYAMLSyntaxErrorsNameTheLineThatCausesThem(t *testing.T) {
+	const head = "RecipeFormatVersion: '2020-01-25'\nComponentName: a\nComponentVersion: '1.0.0'\nManifests:\n"
+	tests := []struct {
+		name, doc, want string
+	}{
+		{"key indented less than its siblings",
+			head + "  - Lifecycle:\n      Run: echo\n     Install: x\n",
+			`line 7: did not find expected key, at "Install: x"`},
+		{"flow list left open",
+			"RecipeFormatVersion: '2020-01-25'\nComponentName: a\nManifests: [\n  {Lifecycle: {Run: echo}}\n\nLifecycle: {}\n",
+			`line 4: did not find expected ',' or ']', at "{Lifecycle: {Run: echo}}"`},
+		{"tab used for indentation",
+			head + "  - Lifecycle:\n\tRun: echo\n",
+			`line 6: found character that cannot start any token, at "Run: echo"`},
+		{"quote left open",
+			head + "  - Lifecycle:\n      Run: \"echo hi\n  - Platform: {os: linux}\n",
+			`line 6: found unexpected end of stream, at "Run: \"echo hi"`},
+		{"colon inside a plain value",
+			"RecipeFormatVersion: '2020-01-25'\nComponentName: a: b\n",
+			`line 2: mapping values are not allowed in this context, at "ComponentName: a: b"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("r.yaml", []byte(tt.doc))
+			want := "r.yaml: invalid YAML: " + tt.want + "; fix the YAML syntax"
+			if err == nil || err.Error() != want {
+				t.Errorf("Parse error =\n  %v\nwant\n  %s", err, want)
+			}
+		})
+	}
+}
