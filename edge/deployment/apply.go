@@ -85,10 +85,7 @@ func (e *Engine) prepare(r *record) (*active, error) {
 	for g, roots := range prev.Groups {
 		groups[g] = maps.Clone(roots)
 	}
-	roots, err := doc.RootComponents(groups[doc.GroupName])
-	if err != nil {
-		return nil, err
-	}
+	roots := doc.RootComponents(groups[doc.GroupName])
 	if len(roots) == 0 {
 		delete(groups, doc.GroupName)
 	} else {
@@ -106,6 +103,9 @@ func (e *Engine) prepare(r *record) (*active, error) {
 	}
 	resolved, err := Resolve(req, cat)
 	if err != nil {
+		return nil, err
+	}
+	if err := configOnlyOnDevice(doc, resolved); err != nil {
 		return nil, err
 	}
 
@@ -404,6 +404,20 @@ func (e *Engine) unsettled(s set) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// configOnlyOnDevice checks that every component doc lists without a
+// version (a configuration or runWith change only) is in the resolved set:
+// one of the group's roots, another group's, or a dependency.
+func configOnlyOnDevice(doc *ddoc.Document, resolved map[string]*recipe.Recipe) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(doc.Components)) {
+		if _, ok := resolved[name]; !ok && doc.Components[name].Version == "" {
+			errs = append(errs, fmt.Errorf("%w: components[%q] changes only the configuration of %s, which no group deploys to this device; give the version to deploy (--merge %s=VERSION)",
+				ErrNotOnDevice, name, name, name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // outcomes reports, for every component in from or to, its version before
