@@ -18,8 +18,7 @@ func execute(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
+	err := Execute(context.Background(), cmd, args)
 	return out.String(), err
 }
 
@@ -37,6 +36,10 @@ func TestBadFlagsAreRefusedWithTheFix(t *testing.T) {
 		{"path as log name", []string{"logs", "get", "../etc", "--root", root}, "not a component name"},
 		{"unknown flag", []string{"run", "--root", root, "--nats-port", "1"}, "unknown flag"},
 		{"recipes folder missing", []string{"run", "--root", root, "--recipes", filepath.Join(root, "nope")}, "pass --recipes DIR"},
+		{"name as argument and as -n", []string{"component", "details", "a.B", "-n", "c.D", "--root", root}, "not both"},
+		{"restart without a name", []string{"component", "restart", "--root", root}, "one or more component names"},
+		{"status without an id", []string{"deployment", "status", "--root", root}, "exactly one deployment id"},
+		{"update-config neither JSON nor a file", []string{"deployment", "create", "-c", filepath.Join(root, "missing.json"), "--root", root}, "--update-config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := execute(t, tc.args...)
@@ -44,6 +47,32 @@ func TestBadFlagsAreRefusedWithTheFix(t *testing.T) {
 				t.Fatalf("sward %v: err %v, want one containing %q", tc.args, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestGreengrassCLISpellingsAreAccepted: each command gets past its
+// arguments to dialling the nucleus, which is not running here.
+func TestGreengrassCLISpellingsAreAccepted(t *testing.T) {
+	root := t.TempDir()
+	update := filepath.Join(root, "update.json")
+	if err := os.WriteFile(update, []byte(`{"com.example.App":{"MERGE":{"port":8080}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"component", "details", "-n", "com.example.App"},
+		{"component", "details", "--name", "com.example.App"},
+		{"component", "restart", "-n", "com.example.A,com.example.B"},
+		{"component", "stop", "--names", "com.example.A & com.example.B"},
+		{"component", "stop", "com.example.A", "com.example.B"},
+		{"deployment", "status", "-i", "0b9f-id"},
+		{"deployment", "status", "--deploymentId", "0b9f-id"},
+		{"deployment", "create", "-c", update},
+		{"deployment", "create", "--update-config", update, "-fp", "DO_NOTHING"},
+	} {
+		_, err := execute(t, append(args, "--root", root)...)
+		if err == nil || !strings.Contains(err.Error(), "not running") {
+			t.Errorf("sward %q: err %v, want it to reach the (stopped) nucleus", args, err)
+		}
 	}
 }
 
@@ -73,6 +102,18 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// waitFor polls out until it contains want.
+func waitFor(t *testing.T, out *lockedBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never printed %q; printed %q", want, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.log")
 	if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
@@ -81,23 +122,13 @@ func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- printLog(ctx, out, path, true) }()
+	go func() { done <- printLog(ctx, out, path, true, nil) }()
 
-	waitFor := func(want string) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(out.String(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("follow never printed %q; printed %q", want, out.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitFor("one\n")
+	waitFor(t, out, "one\n")
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("two\n")
 	f.Close()
-	waitFor("two\n")
+	waitFor(t, out, "two\n")
 	// Rotation as lumberjack does it: rename, then a new file at the path.
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
@@ -105,7 +136,7 @@ func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 	if err := os.WriteFile(path, []byte("three\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("three\n")
+	waitFor(t, out, "three\n")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

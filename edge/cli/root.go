@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 
@@ -18,6 +19,13 @@ func NewRootCommand() *cobra.Command {
 	root.PersistentFlags().String("root", defaultRoot(), "nucleus root folder (env SWARD_ROOT)")
 	root.AddCommand(newRunCommand(), newComponentCommand(), newDeploymentCommand(), newLogsCommand(), newRecipeCommand(), newShadowCommand(), newStreamCommand())
 	return root
+}
+
+// Execute runs root on args (without the program name), rewriting
+// greengrass-cli's multi-letter short flags first (greengrassArgs).
+func Execute(ctx context.Context, root *cobra.Command, args []string) error {
+	root.SetArgs(greengrassArgs(root, args))
+	return root.ExecuteContext(ctx)
 }
 
 // defaultRoot is $SWARD_ROOT, else ~/.sward for development.

@@ -21,6 +21,12 @@ const (
 	SubjectComponentStop    = SubjectPrefix + ".component.stop"
 )
 
+// StopWait bounds how long a stop request waits for the component to
+// stop: its Shutdown step (15 s by default), then SIGTERM and SIGKILL 5 s
+// later, with room to spare. A component still STOPPING then is reported
+// as such.
+const StopWait = 30 * time.Second
+
 // Error codes carried in a Response's error, named like Greengrass IPC errors.
 const (
 	CodeResourceNotFound = "ResourceNotFoundError"
