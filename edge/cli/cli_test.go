@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,5 +144,32 @@ func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 	}
 	if got := out.String(); got != "one\ntwo\nthree\n" {
 		t.Fatalf("followed output %q", got)
+	}
+}
+
+func TestWithoutARootTheNotRunningHintNamesRootNotRun(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("SWARD_ROOT", "")
+	_, err := execute(t, "component", "list")
+	if err == nil || !strings.Contains(err.Error(), "--root DIR or SWARD_ROOT") || strings.Contains(err.Error(), "sward run") {
+		t.Fatalf("component list without --root: %v, want a hint naming --root and SWARD_ROOT and no `sward run`", err)
+	}
+	root := t.TempDir()
+	_, err = execute(t, "component", "list", "--root", root)
+	if err == nil || !strings.Contains(err.Error(), "sward run --root "+root) {
+		t.Fatalf("component list --root %s: %v, want the `sward run --root` that starts one there", root, err)
+	}
+}
+
+func TestRunOnATakenPortNamesTheListenFlag(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, err = execute(t, "run", "--root", t.TempDir(), "--nats-listen", taken.Addr().String(), "--mqtt-listen", "off", "--metrics-listen", "off")
+	if err == nil || !strings.Contains(err.Error(), "--nats-listen") || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Fatalf("run on a taken NATS port: %v, want an error naming the address and --nats-listen", err)
 	}
 }

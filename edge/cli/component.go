@@ -44,7 +44,7 @@ func newComponentCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				c, err := control.Dial(rootFlag(cmd))
+				c, err := dial(cmd)
 				if err != nil {
 					return err
 				}

@@ -66,7 +66,7 @@ SUCCEEDED.`,
 					}
 				}
 			}
-			c, err := control.Dial(rootFlag(cmd))
+			c, err := dial(cmd)
 			if err != nil {
 				return err
 			}

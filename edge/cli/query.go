@@ -27,7 +27,7 @@ func queryCommand[T any](use, short string, ops operands,
 			if err != nil {
 				return err
 			}
-			c, err := control.Dial(rootFlag(cmd))
+			c, err := dial(cmd)
 			if err != nil {
 				return err
 			}

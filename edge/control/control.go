@@ -127,7 +127,7 @@ func ReadCredential(root string) (Credential, error) {
 	path := CredentialPath(root)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return Credential{}, fmt.Errorf("%w at root %s (no admin credential at %s): start it with `sward run --root %s`", ErrNotRunning, root, path, root)
+		return Credential{}, fmt.Errorf("%w at root %s (no admin credential at %s)", ErrNotRunning, root, path)
 	}
 	if err != nil {
 		return Credential{}, fmt.Errorf("read admin credential %s: %w", path, err)
