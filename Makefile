@@ -22,12 +22,18 @@ LAMBDA_ARCH  := $(if $(filter environment command,$(firstword $(origin GOARCH)))
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all build build-arm64 artifacts lambdas synth deploy run test tools fmt-check vet unit infra integration fuzz perf clean
+.PHONY: all modules build build-arm64 artifacts lambdas synth deploy run test tools fmt-check vet unit infra integration fuzz perf clean
 
 all: build
 
+## modules: the Go modules of go.sum in the module cache (quick once there)
+modules:
+	@echo "modules: go mod download (the first time on a machine, a few minutes of downloads)"
+	@$(GO) mod download
+
 ## build: the nucleus for this host at bin/sward
-build:
+build: modules
+	@echo "build: bin/sward (the first build compiles every dependency: a few minutes)"
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/sward ./edge/cmd/sward
 
 ## build-arm64: a static linux/arm64 nucleus for the Orange Pi 5 at bin/linux-arm64/sward
@@ -35,7 +41,8 @@ build-arm64:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/sward ./edge/cmd/sward
 
 ## artifacts: the sample components' binaries in <artifacts>/<Name>/<Version>/ (greengrass-cli layout)
-artifacts:
+artifacts: modules
+	@echo "artifacts: the sample components in $(ARTIFACTS)"
 	$(GO) run ./recipes/cmd/build-artifacts -recipes recipes -out $(ARTIFACTS)
 
 ## lambdas: each Lambda's static `bootstrap` in dist/lambdas/<name>/ (provided.al2023)
@@ -61,34 +68,47 @@ run: build artifacts
 	exec $(BIN)/sward run --root $(RUN_ROOT) --recipes recipes --artifacts $(ARTIFACTS)
 
 ## test: formatting, vet, unit tests (-race), the CDK app and integration tests
-test: tools node_modules/.installed fmt-check vet unit infra integration
+test: tools node_modules/.installed modules fmt-check vet unit infra integration
 
-## tools: what the tests run besides Go and Node (git for --git deployments)
+# PIP installs the Python tools; python3 -m pip is the pip of the python3 on PATH.
+PIP ?= python3 -m pip
+
+## tools: what the tests run besides Go and Node, each installed when missing:
+## git (apt-get) for --git deployments, moto_server and cfn-lint (pip) for
+## the cloud, export and infra tests. A test never skips for a missing tool.
 tools:
-	@command -v git >/dev/null || (apt-get update && apt-get install -y git)
+	@command -v git >/dev/null || { echo "tools: git is missing: apt-get install git"; apt-get update -qq && apt-get install -y -qq git; }
+	@command -v moto_server >/dev/null || { echo "tools: moto_server is missing: pip install 'moto[server]'"; $(PIP) install 'moto[server]'; }
+	@command -v cfn-lint >/dev/null || { echo "tools: cfn-lint is missing: pip install cfn-lint"; $(PIP) install cfn-lint; }
 
 ## node_modules: the pinned aws-cdk CLI (package.json); its postinstall keeps go ./... out of it
 node_modules/.installed: package.json package-lock.json
+	@echo "npm: npm ci (the pinned aws-cdk CLI into node_modules)"
 	npm ci --no-audit --no-fund
 	touch $@
 
 fmt-check:
+	@echo "fmt-check: gofmt -l"
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 vet:
-	$(GO) vet $(PKGS)
+	@echo "vet: go vet ./... (the first time compiles every package: minutes)"
+	@$(GO) vet $(PKGS)
 
 # infra/ has no concurrency of its own and -race doubles its jsii-bound
 # test time, so it runs without the race detector.
 unit:
+	@echo "unit: go test -race of every package but test/ and infra/ (minutes)"
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e '^$(MODULE)/test' -e '^$(MODULE)/infra')
 
 # The synth, cfn-lint and moto deploy tests use the real Lambda builds.
 infra: node_modules/.installed lambdas
+	@echo "infra: go test ./infra/... (cdk synth, cfn-lint, cdk deploy into moto: minutes)"
 	$(GO) test -count=1 ./infra/...
 
 integration:
+	@echo "integration: go test ./test/... against the real sward binary and servers (minutes)"
 	$(GO) test -count=1 -timeout 20m ./test/...
 
 ## fuzz: a short run of the recipe parser fuzz target

@@ -64,7 +64,7 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 	asm := synthAssembly(t)
 	motoBin, err := exec.LookPath("moto_server")
 	if err != nil {
-		requireInCI(t, "moto_server is not on PATH (%v): install it with `pip install 'moto[server]'`", err)
+		t.Fatalf("moto_server is not on PATH (%v): `make tools` installs it (pip install 'moto[server]')", err)
 	}
 	endpoint, motoLog := startMoto(t, motoBin)
 

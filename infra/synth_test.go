@@ -23,16 +23,13 @@ var (
 // first), else the placeholders of TestMain, saying so.
 func synthAssembly(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("synthesizes through the CDK CLI (tens of seconds); skipped with -short")
-	}
 	root, err := filepath.Abs("..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cdk := filepath.Join(root, "node_modules", ".bin", "cdk")
 	if _, err := os.Stat(cdk); err != nil {
-		requireInCI(t, "the pinned CDK CLI is not installed (%v): run `npm ci` at the repository root", err)
+		t.Fatalf("the pinned CDK CLI is not installed (%v): `make test` runs `npm ci` first; by hand, run `npm ci` at the repository root", err)
 	}
 	assemblyOnce.Do(func() {
 		dist := filepath.Join(root, defaultLambdaDist)
@@ -86,7 +83,7 @@ func TestCDKSynthTemplatesPassCfnLint(t *testing.T) {
 	out := synthAssembly(t)
 	cfnLint, err := exec.LookPath("cfn-lint")
 	if err != nil {
-		requireInCI(t, "cfn-lint is not on PATH (%v): install it with `pip install cfn-lint`", err)
+		t.Fatalf("cfn-lint is not on PATH (%v): `make tools` installs it (pip install cfn-lint)", err)
 	}
 	templates, err := filepath.Glob(filepath.Join(out, "*.template.json"))
 	if err != nil {
@@ -99,13 +96,4 @@ func TestCDKSynthTemplatesPassCfnLint(t *testing.T) {
 	if b, err := lint.CombinedOutput(); err != nil {
 		t.Fatalf("cfn-lint %s: %v\n%s", strings.Join(templates, " "), err, b)
 	}
-}
-
-// requireInCI fails t when running in CI and skips it elsewhere.
-func requireInCI(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
 }

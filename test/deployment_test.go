@@ -345,3 +345,30 @@ func TestChangedDefaultConfigurationUnderTheSameVersionIsKeptAndDeploymentStatus
 		t.Fatalf("seen.txt holds %q (%v); the stored configuration must be kept", got, err)
 	}
 }
+
+// TestGreengrassCLISpellingsUpdateAFolderComponentFromAFile: greengrass-cli's
+// `deployment create -c FILE` changes the configuration of a component the
+// recipes folder (group LOCAL_FOLDER) deployed, and `deployment status -i`,
+// `component details -n` read the outcome.
+func TestGreengrassCLISpellingsUpdateAFolderComponentFromAFile(t *testing.T) {
+	n := harness.Start(t, harness.WriteRecipes(t, map[string]string{"writer.yaml": writerRecipe("1.0.0", writerDefaults, "")}), "")
+	writer := n.WaitState("test.Writer", 20*time.Second, "RUNNING")
+	seen := filepath.Join(writer.WorkDir, "seen.txt")
+	waitFileIs(t, seen, "version=1.0.0 x=default-x y=1 z={configuration:/z}")
+
+	update := filepath.Join(t.TempDir(), "update.json")
+	if err := os.WriteFile(update, []byte(`{"test.Writer":{"MERGE":{"x":"from-file"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := deployOK(t, n, "-c", update)
+	waitFileIs(t, seen, "version=1.0.0 x=from-file y=1 z={configuration:/z}")
+
+	out, err := n.CLI("deployment", "status", "-i", id)
+	if err != nil || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, "LOCAL") {
+		t.Fatalf("deployment status -i %s: %v\n%s", id, err, out)
+	}
+	out, err = n.CLI("component", "details", "-n", "test.Writer")
+	if err != nil || !strings.Contains(out, "RUNNING") {
+		t.Fatalf("component details -n test.Writer: %v\n%s", err, out)
+	}
+}

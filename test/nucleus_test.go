@@ -222,7 +222,7 @@ func TestComponentListJSONHasNameVersionState(t *testing.T) {
 func TestRestartAndStopFromTheCLI(t *testing.T) {
 	n := harness.Start(t, harness.WriteRecipes(t, map[string]string{"sleeper.yaml": sleeper}), "")
 	first := n.WaitState("test.Sleeper", 20*time.Second, "RUNNING")
-	if out, err := n.CLI("component", "restart", "test.Sleeper"); err != nil {
+	if out, err := n.CLI("component", "restart", "-n", "test.Sleeper"); err != nil {
 		t.Fatalf("restart: %v\n%s", err, out)
 	}
 	c := n.Client()
@@ -236,20 +236,15 @@ func TestRestartAndStopFromTheCLI(t *testing.T) {
 		}
 		return nil
 	})
-	if out, err := n.CLI("component", "stop", "test.Sleeper"); err != nil {
-		t.Fatalf("stop: %v\n%s", err, out)
+	// The stop returns once the component has stopped, and says so.
+	out, err := n.CLI("component", "stop", "--names", "test.Sleeper")
+	if err != nil || !strings.HasPrefix(out, "test.Sleeper stop: FINISHED") {
+		t.Fatalf("stop: %v, want it to print the state it ended in, FINISHED:\n%s", err, out)
 	}
-	harness.Eventually(t, 20*time.Second, "stopped component has no process", func() error {
-		comp, err := c.Component(context.Background(), "test.Sleeper")
-		if err != nil {
-			return err
-		}
-		if comp.PID != 0 || comp.State == "RUNNING" || comp.State == "STOPPING" {
-			return fmt.Errorf("state %s pid %d", comp.State, comp.PID)
-		}
-		return nil
-	})
-	out, err := n.CLI("component", "details", "no.such.Component")
+	if comp, err := c.Component(context.Background(), "test.Sleeper"); err != nil || comp.PID != 0 || comp.State != "FINISHED" {
+		t.Fatalf("after stop: %+v, %v", comp, err)
+	}
+	out, err = n.CLI("component", "details", "no.such.Component")
 	if err == nil || !strings.Contains(out, "no.such.Component") {
 		t.Fatalf("details of an unknown component: err %v, output %s", err, out)
 	}

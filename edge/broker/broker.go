@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -138,6 +139,19 @@ func (b *Broker) Start() error {
 	if b.state != created {
 		b.mu.Unlock()
 		return ErrStarted
+	}
+	// nats-server reports a taken port only as a log line; trying each
+	// fixed address first names the listener. A port taken in between is
+	// still reported, through the server's fatal log.
+	all := b.tcp
+	if b.monitor != nil {
+		all = append(slices.Clone(all), *b.monitor)
+	}
+	for _, l := range all {
+		if err := l.probe(); err != nil {
+			b.mu.Unlock()
+			return err
+		}
 	}
 	b.state = running
 	b.mu.Unlock()

@@ -126,20 +126,30 @@ func TestShutdownLeavesNothingListening(t *testing.T) {
 	})
 }
 
-func TestReadyFailsFastWhenPortIsTaken(t *testing.T) {
+func TestStartNamesTheListenerWhosePortIsTaken(t *testing.T) {
 	first := runBroker(t, testOptions(t))
-
-	o := testOptions(t)
-	o.NATSListen = strings.TrimPrefix(first.NATSURL(), "nats://")
-	b, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Shutdown(); b.WaitForShutdown() })
-	_ = b.Start() // the bind happens in the background; Ready reports it
-	err = b.Ready(waitTimeout)
-	if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "address already in use") {
-		t.Fatalf("Ready = %v, want ErrNotReady naming the taken address", err)
+	for _, tc := range []struct {
+		listener string
+		taken    func(*Options, string)
+		addr     string
+	}{
+		{"nats", func(o *Options, a string) { o.NATSListen = a }, strings.TrimPrefix(first.NATSURL(), "nats://")},
+		{"mqtt", func(o *Options, a string) { o.MQTTListen = a }, first.MQTTAddr()},
+	} {
+		t.Run(tc.listener, func(t *testing.T) {
+			o := testOptions(t)
+			tc.taken(&o, tc.addr)
+			b, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Shutdown(); b.WaitForShutdown() })
+			err = b.Start()
+			var le *ListenError
+			if !errors.As(err, &le) || le.Listener != tc.listener || le.Addr != tc.addr || !strings.Contains(err.Error(), "address already in use") {
+				t.Fatalf("Start = %v, want a ListenError for the %s listener at %s", err, tc.listener, tc.addr)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,9 @@
 package broker
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrInsecureListener is returned by New when a listener is not on
@@ -28,3 +31,18 @@ var (
 	// a Broker runs once, build a new one with New to start again.
 	ErrStarted = errors.New("broker already started")
 )
+
+// ListenError is returned by Start when a listener's address cannot be
+// bound, most often because another process (another nucleus, a broker)
+// listens there. Listener is "nats", "mqtt" or "monitor"
+// (Options.NATSListen, MQTTListen, MonitorListen).
+type ListenError struct {
+	Listener, Addr string
+	Err            error
+}
+
+func (e *ListenError) Error() string {
+	return fmt.Sprintf("broker: %s listener cannot bind %s: %v", e.Listener, e.Addr, e.Err)
+}
+
+func (e *ListenError) Unwrap() error { return e.Err }

@@ -209,6 +209,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// probe binds l's address and lets it go at once, to tell a taken port
+// (ListenError) before nats-server tries it. A random port needs no probe.
+func (l listenAddr) probe() error {
+	if l.port <= 0 {
+		return nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(l.host, strconv.Itoa(l.port)))
+	if err != nil {
+		return &ListenError{Listener: l.name, Addr: l.raw, Err: err}
+	}
+	return ln.Close()
+}
+
 // listeners parses the listen options; the monitor is returned separately
 // because the TLS rule does not apply to it (it must be on loopback).
 func (o Options) listeners() (tcp []listenAddr, monitor *listenAddr, err error) {

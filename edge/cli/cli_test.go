@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,8 +19,7 @@ func execute(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
+	err := Execute(context.Background(), cmd, args)
 	return out.String(), err
 }
 
@@ -37,6 +37,10 @@ func TestBadFlagsAreRefusedWithTheFix(t *testing.T) {
 		{"path as log name", []string{"logs", "get", "../etc", "--root", root}, "not a component name"},
 		{"unknown flag", []string{"run", "--root", root, "--nats-port", "1"}, "unknown flag"},
 		{"recipes folder missing", []string{"run", "--root", root, "--recipes", filepath.Join(root, "nope")}, "pass --recipes DIR"},
+		{"name as argument and as -n", []string{"component", "details", "a.B", "-n", "c.D", "--root", root}, "not both"},
+		{"restart without a name", []string{"component", "restart", "--root", root}, "one or more component names"},
+		{"status without an id", []string{"deployment", "status", "--root", root}, "exactly one deployment id"},
+		{"update-config neither JSON nor a file", []string{"deployment", "create", "-c", filepath.Join(root, "missing.json"), "--root", root}, "--update-config"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := execute(t, tc.args...)
@@ -44,6 +48,32 @@ func TestBadFlagsAreRefusedWithTheFix(t *testing.T) {
 				t.Fatalf("sward %v: err %v, want one containing %q", tc.args, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestGreengrassCLISpellingsAreAccepted: each command gets past its
+// arguments to dialling the nucleus, which is not running here.
+func TestGreengrassCLISpellingsAreAccepted(t *testing.T) {
+	root := t.TempDir()
+	update := filepath.Join(root, "update.json")
+	if err := os.WriteFile(update, []byte(`{"com.example.App":{"MERGE":{"port":8080}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"component", "details", "-n", "com.example.App"},
+		{"component", "details", "--name", "com.example.App"},
+		{"component", "restart", "-n", "com.example.A,com.example.B"},
+		{"component", "stop", "--names", "com.example.A & com.example.B"},
+		{"component", "stop", "com.example.A", "com.example.B"},
+		{"deployment", "status", "-i", "0b9f-id"},
+		{"deployment", "status", "--deploymentId", "0b9f-id"},
+		{"deployment", "create", "-c", update},
+		{"deployment", "create", "--update-config", update, "-fp", "DO_NOTHING"},
+	} {
+		_, err := execute(t, append(args, "--root", root)...)
+		if err == nil || !strings.Contains(err.Error(), "not running") {
+			t.Errorf("sward %q: err %v, want it to reach the (stopped) nucleus", args, err)
+		}
 	}
 }
 
@@ -73,6 +103,18 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// waitFor polls out until it contains want.
+func waitFor(t *testing.T, out *lockedBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never printed %q; printed %q", want, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.log")
 	if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
@@ -81,23 +123,13 @@ func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- printLog(ctx, out, path, true) }()
+	go func() { done <- printLog(ctx, out, path, true, nil) }()
 
-	waitFor := func(want string) {
-		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for !strings.Contains(out.String(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("follow never printed %q; printed %q", want, out.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitFor("one\n")
+	waitFor(t, out, "one\n")
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString("two\n")
 	f.Close()
-	waitFor("two\n")
+	waitFor(t, out, "two\n")
 	// Rotation as lumberjack does it: rename, then a new file at the path.
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
@@ -105,7 +137,7 @@ func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 	if err := os.WriteFile(path, []byte("three\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("three\n")
+	waitFor(t, out, "three\n")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -189,5 +221,32 @@ func TestRecipeValidateReportsWarningsSelfDependenciesCyclesAndYAMLLines(t *test
 				t.Errorf("exit error %v, want %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestWithoutARootTheNotRunningHintNamesRootNotRun(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("SWARD_ROOT", "")
+	_, err := execute(t, "component", "list")
+	if err == nil || !strings.Contains(err.Error(), "--root DIR or SWARD_ROOT") || strings.Contains(err.Error(), "sward run") {
+		t.Fatalf("component list without --root: %v, want a hint naming --root and SWARD_ROOT and no `sward run`", err)
+	}
+	root := t.TempDir()
+	_, err = execute(t, "component", "list", "--root", root)
+	if err == nil || !strings.Contains(err.Error(), "sward run --root "+root) {
+		t.Fatalf("component list --root %s: %v, want the `sward run --root` that starts one there", root, err)
+	}
+}
+
+func TestRunOnATakenPortNamesTheListenFlag(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, err = execute(t, "run", "--root", t.TempDir(), "--nats-listen", taken.Addr().String(), "--mqtt-listen", "off", "--metrics-listen", "off")
+	if err == nil || !strings.Contains(err.Error(), "--nats-listen") || !strings.Contains(err.Error(), taken.Addr().String()) {
+		t.Fatalf("run on a taken NATS port: %v, want an error naming the address and --nats-listen", err)
 	}
 }

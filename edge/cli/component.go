@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -19,47 +20,62 @@ func newComponentCommand() *cobra.Command {
 		Use:   "component",
 		Short: "List, inspect, restart and stop the components of a running nucleus",
 	}
-	list := queryCommand("list", "List components with their version and state", cobra.NoArgs,
+	list := queryCommand("list", "List components with their version and state", noOperands,
 		func(ctx context.Context, c *control.Client, _ []string) ([]control.Component, error) {
 			return c.Components(ctx)
 		},
 		writeTable)
-	details := queryCommand("details NAME", "Show one component's state, reason, process, dependencies and paths", exactlyOneName,
-		func(ctx context.Context, c *control.Client, args []string) (control.Component, error) {
-			return c.Component(ctx, args[0])
+	var detailsName string
+	details := queryCommand("details NAME | -n NAME", "Show one component's state, reason, process, dependencies and paths",
+		oneOperand("component name", "name", "see `sward component list`", &detailsName),
+		func(ctx context.Context, c *control.Client, names []string) (control.Component, error) {
+			return c.Component(ctx, names[0])
 		},
 		writeDetails)
+	details.Flags().StringVarP(&detailsName, "name", "n", "", "the component (greengrass-cli's spelling of NAME)")
 
-	act := func(use, short string, op func(*control.Client, *cobra.Command, string) (control.Component, error)) *cobra.Command {
-		return &cobra.Command{
-			Use:   use + " NAME",
+	act := func(use, short string, op func(*control.Client, context.Context, string) (control.Component, error)) *cobra.Command {
+		var names string
+		sub := &cobra.Command{
+			Use:   use + " NAME... | -n NAME[,NAME...]",
 			Short: short,
-			Args:  exactlyOneName,
 			RunE: func(cmd *cobra.Command, args []string) error {
-				c, err := control.Dial(rootFlag(cmd))
+				targets, err := componentNames(&names)(cmd, args)
+				if err != nil {
+					return err
+				}
+				c, err := dial(cmd)
 				if err != nil {
 					return err
 				}
 				defer c.Close()
-				comp, err := op(c, cmd, args[0])
-				if err != nil {
-					return err
+				var errs []error
+				for _, name := range targets {
+					comp, err := op(c, ctxOf(cmd), name)
+					if err != nil {
+						errs = append(errs, fmt.Errorf("%s %s: %w", use, name, err))
+						continue
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", comp.Name, use, stateLine(comp))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s: %s\n", comp.Name, use, comp.State)
-				return nil
+				return errors.Join(errs...)
 			},
 		}
+		sub.Flags().StringVarP(&names, "names", "n", "", "components, separated by commas (greengrass-cli's spelling)")
+		return sub
 	}
-	restart := act("restart", "Restart a component (a BROKEN one gets a fresh start)",
-		func(c *control.Client, cmd *cobra.Command, name string) (control.Component, error) {
-			return c.Restart(cmd.Context(), name)
-		})
-	stop := act("stop", "Stop a component until it is restarted or redeployed",
-		func(c *control.Client, cmd *cobra.Command, name string) (control.Component, error) {
-			return c.Stop(cmd.Context(), name)
-		})
+	restart := act("restart", "Restart components (a BROKEN one gets a fresh start)", (*control.Client).Restart)
+	stop := act("stop", "Stop components until they are restarted or redeployed; prints the state each ends in", (*control.Client).Stop)
 	cmd.AddCommand(list, details, restart, stop)
 	return cmd
+}
+
+// stateLine is a component's state, with its reason when it has one.
+func stateLine(c control.Component) string {
+	if c.Reason == "" {
+		return c.State
+	}
+	return c.State + " (" + c.Reason + ")"
 }
 
 func exactlyOneName(cmd *cobra.Command, args []string) error {

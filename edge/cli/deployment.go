@@ -29,7 +29,10 @@ func newDeploymentCommand() *cobra.Command {
 		Long: `Queue a LOCAL deployment: --merge Name=Version adds or updates root components
 (found in --recipeDir, or already in the component store), --remove Name drops
 them, --update-config '{"Name":{"MERGE":{...},"RESET":["/x"]}}' changes
-configuration. Artifacts are read from <artifactDir>/<Name>/<Version>/<file>.
+configuration; as in greengrass-cli, a path to an existing JSON file works
+there too. A component in --update-config without --merge keeps the version
+the device runs, whichever group deployed it. Artifacts are read from
+<artifactDir>/<Name>/<Version>/<file>.
 Prints the deployment id; --wait waits for the outcome and exits 1 unless it
 SUCCEEDED.`,
 		Args: cobra.NoArgs,
@@ -40,7 +43,11 @@ SUCCEEDED.`,
 			}
 			var upd map[string]ddoc.ConfigurationUpdate
 			if updateConfig != "" {
-				if upd, err = ddoc.ParseUpdateConfig(updateConfig); err != nil {
+				data, err := jsonOrFile("--update-config", updateConfig)
+				if err != nil {
+					return err
+				}
+				if upd, err = ddoc.ParseUpdateConfig(string(data)); err != nil {
 					return fmt.Errorf("--update-config: %w", err)
 				}
 			}
@@ -59,7 +66,7 @@ SUCCEEDED.`,
 					}
 				}
 			}
-			c, err := control.Dial(rootFlag(cmd))
+			c, err := dial(cmd)
 			if err != nil {
 				return err
 			}
@@ -90,30 +97,26 @@ SUCCEEDED.`,
 	f.StringVarP(&artifactDir, "artifactDir", "a", "", "artifact folder laid out as <dir>/<Name>/<Version>/<file>")
 	f.StringArrayVarP(&merge, "merge", "m", nil, "Name=Version to add or update (repeatable)")
 	f.StringArrayVar(&remove, "remove", nil, "component to remove from the LOCAL group (repeatable)")
-	f.StringVarP(&updateConfig, "update-config", "c", "", `configuration updates, {"Name":{"MERGE":{...},"RESET":["/ptr"]}}`)
-	f.StringVar(&policy, "failure-handling-policy", string(ddoc.Rollback), "ROLLBACK or DO_NOTHING")
+	f.StringVarP(&updateConfig, "update-config", "c", "", `configuration updates, {"Name":{"MERGE":{...},"RESET":["/ptr"]}}, or a file of them`)
+	f.StringVar(&policy, "failure-handling-policy", string(ddoc.Rollback), "ROLLBACK or DO_NOTHING (greengrass-cli's -fp works too)")
 	f.BoolVar(&wait, "wait", false, "wait for the outcome; exit 1 unless SUCCEEDED")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
 
-	list := queryCommand("list", "List deployments, oldest first", cobra.NoArgs,
+	list := queryCommand("list", "List deployments, oldest first", noOperands,
 		func(ctx context.Context, c *control.Client, _ []string) ([]ddoc.Status, error) {
 			return c.Deployments(ctx)
 		},
 		writeDeployments)
-	status := queryCommand("status ID", "Show one deployment: state, reason, per-component outcome, timestamps", exactlyOneID,
-		func(ctx context.Context, c *control.Client, args []string) (ddoc.Status, error) {
-			return c.Deployment(ctx, args[0])
+	var statusID string
+	status := queryCommand("status ID | -i ID", "Show one deployment: state, reason, per-component outcome, timestamps",
+		oneOperand("deployment id", "deploymentId", "see `sward deployment list`", &statusID),
+		func(ctx context.Context, c *control.Client, ids []string) (ddoc.Status, error) {
+			return c.Deployment(ctx, ids[0])
 		},
 		writeDeployment)
+	status.Flags().StringVarP(&statusID, "deploymentId", "i", "", "the deployment (greengrass-cli's spelling of ID)")
 	cmd.AddCommand(create, list, status)
 	return cmd
-}
-
-func exactlyOneID(cmd *cobra.Command, args []string) error {
-	if len(args) != 1 {
-		return fmt.Errorf("%s takes exactly one deployment id, got %d: see `sward deployment list`", cmd.CommandPath(), len(args))
-	}
-	return nil
 }
 
 func ctxOf(cmd *cobra.Command) context.Context {

@@ -19,56 +19,73 @@ const followPoll = 200 * time.Millisecond
 
 func newLogsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "logs", Short: "Read component and nucleus logs"}
-	var follow bool
+	var (
+		follow  bool
+		filters []string
+	)
 	get := &cobra.Command{
 		Use:   "get NAME",
 		Short: "Print <root>/logs/NAME.log (NAME sward is the nucleus's own log)",
 		Long: `Print a component's log file, <root>/logs/<NAME>.log. The nucleus's own
 JSON log is NAME "sward". --follow keeps printing new lines, across rotations,
-until interrupted. No running nucleus is needed.`,
+until interrupted. No running nucleus is needed.
+
+-f/--filter keeps the lines that match, as greengrass-cli's does: the filters
+given must all match (AND), and a filter matches when any of its
+comma-separated terms does (OR). A term is a regular expression found in the
+line, key=value (a field of a JSON line, or step and stream of a component's
+"<time> [<step>] [<stream>]" line), level=WARN (that level or above), or
+error=any / error=text (the line's error field). For example
+  sward logs get sward -f level=WARN -f service=deployment,service=lifecycle
+  sward logs get com.example.App -f stream=stderr --follow`,
 		Args: exactlyOneName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
 				return fmt.Errorf("%q is not a component name: names have no path separators", name)
 			}
+			filter, err := parseLogFilter(filters)
+			if err != nil {
+				return err
+			}
 			dir := filepath.Join(rootFlag(cmd), "logs")
 			path := filepath.Join(dir, name+".log")
 			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("no log for %q at %s: `sward component list` names the components (logs exist once a component has run)", name, path)
 			}
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			return printLog(ctx, cmd.OutOrStdout(), path, follow)
+			return printLog(ctxOf(cmd), cmd.OutOrStdout(), path, follow, filter)
 		},
 	}
-	get.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until interrupted")
+	// No shorthand: greengrass-cli's -f is --filter, and its -fol is
+	// rewritten to --follow (greengrassArgs).
+	get.Flags().BoolVar(&follow, "follow", false, "keep printing new lines until interrupted (greengrass-cli's -fol works too)")
+	get.Flags().StringArrayVarP(&filters, "filter", "f", nil, "print only lines matching this filter (repeatable; see above)")
 	cmd.AddCommand(get)
 	return cmd
 }
 
-// printLog copies path to w and, when follow is set, keeps copying what is
-// appended, reopening the file when it is rotated (replaced or truncated).
-func printLog(ctx context.Context, w io.Writer, path string, follow bool) error {
+// printLog copies the lines of path that filter matches to w and, when
+// follow is set, keeps copying what is appended, reopening the file when it
+// is rotated (replaced or truncated).
+func printLog(ctx context.Context, w io.Writer, path string, follow bool, filter logFilter) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer func() { f.Close() }()
-	if _, err := io.Copy(w, f); err != nil || !follow {
-		return err
+	fw := &filterWriter{w: w, f: filter}
+	if _, err := io.Copy(fw, f); err != nil || !follow {
+		return errors.Join(err, fw.flush())
 	}
 	ticker := time.NewTicker(followPoll)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return fw.flush()
 		case <-ticker.C:
 		}
-		if _, err := io.Copy(w, f); err != nil {
+		if _, err := io.Copy(fw, f); err != nil {
 			return err
 		}
 		if rotated(f, path) {

@@ -10,26 +10,29 @@ import (
 )
 
 // queryCommand is a read-only command against the running nucleus: it
-// dials the nucleus of --root, asks with get, and prints the answer as a
-// table or, with -o json, as JSON.
-func queryCommand[T any](use, short string, args cobra.PositionalArgs,
-	get func(ctx context.Context, c *control.Client, args []string) (T, error),
+// resolves its operands, dials the nucleus of --root, asks with get, and
+// prints the answer as a table or, with -o json, as JSON.
+func queryCommand[T any](use, short string, ops operands,
+	get func(ctx context.Context, c *control.Client, ops []string) (T, error),
 	table func(io.Writer, T) error) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  args,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			c, err := control.Dial(rootFlag(cmd))
+			resolved, err := ops(cmd, args)
+			if err != nil {
+				return err
+			}
+			c, err := dial(cmd)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			v, err := get(ctxOf(cmd), c, args)
+			v, err := get(ctxOf(cmd), c, resolved)
 			if err != nil {
 				return err
 			}

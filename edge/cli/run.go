@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/nucleus"
 )
 
@@ -107,10 +109,20 @@ func runNucleus(ctx context.Context, opts nucleus.Options) error {
 		return err
 	}
 	if err := n.Start(); err != nil {
-		return err
+		return withListenFlag(err)
 	}
 	<-ctx.Done()
 	stop() // a second Ctrl-C kills the process the default way
 	opts.Logger.Info("shutting down", "service", "nucleus", "reason", strings.TrimPrefix(context.Cause(ctx).Error(), "context "))
 	return n.Shutdown(context.Background())
+}
+
+// withListenFlag adds to a listener that cannot bind the flag that moves
+// it: another nucleus (on another root) or broker has the port.
+func withListenFlag(err error) error {
+	var le *broker.ListenError
+	if !errors.As(err, &le) {
+		return err
+	}
+	return fmt.Errorf("%w: another nucleus or broker listens there; stop it, or pass --%s-listen a free address (a second nucleus needs its own --root, --nats-listen, --mqtt-listen and --metrics-listen)", err, le.Listener)
 }

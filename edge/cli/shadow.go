@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/shadow"
 )
 
@@ -113,7 +112,7 @@ classic shadow. Documents are AWS shadow documents, e.g.
 // shadowRequest sends one request to the nucleus of --root as its admin.
 func shadowRequest(cmd *cobra.Command, subject string, payload []byte) ([]byte, error) {
 	root := rootFlag(cmd)
-	nc, err := control.DialConn(root)
+	nc, err := dialConn(cmd)
 	if err != nil {
 		return nil, err
 	}

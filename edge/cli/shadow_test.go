@@ -112,7 +112,7 @@ func TestShadowCommandsUpdateGetListAndDelete(t *testing.T) {
 func TestShadowCommandWithoutANucleusSaysHowToStartOne(t *testing.T) {
 	root := t.TempDir()
 	_, err := execute(t, "shadow", "get", "--thing", "x", "--root", root)
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("start it with `sward run --root %s`", root)) {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("`sward run --root %s` starts one there", root)) {
 		t.Fatalf("err %v", err)
 	}
 }

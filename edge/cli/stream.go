@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
-	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/stream"
 	"github.com/sward-iot/sward/shared/ipc"
 )
@@ -338,7 +337,7 @@ func inlineOrFile(flag, v string) ([]byte, error) {
 // extra lengthens the wait, for reads that wait for messages.
 func streamCall(ctx context.Context, cmd *cobra.Command, op string, req, out any, extra time.Duration) error {
 	root := rootFlag(cmd)
-	nc, err := control.DialConn(root)
+	nc, err := dialConn(cmd)
 	if err != nil {
 		return err
 	}

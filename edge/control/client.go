@@ -77,8 +77,15 @@ func (c *Client) Restart(ctx context.Context, name string) (Component, error) {
 	return out, err
 }
 
-// Stop stops a component and returns its state afterwards.
+// Stop stops a component and returns the state it ended in (FINISHED, or
+// BROKEN, which a stop leaves as it is), or STOPPING when it was still
+// stopping after StopWait.
 func (c *Client) Stop(ctx context.Context, name string) (Component, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, StopWait+requestTimeout)
+		defer cancel()
+	}
 	var out Component
 	err := c.call(ctx, SubjectComponentStop, ComponentRequest{Name: name}, &out)
 	return out, err

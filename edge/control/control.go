@@ -21,6 +21,12 @@ const (
 	SubjectComponentStop    = SubjectPrefix + ".component.stop"
 )
 
+// StopWait bounds how long a stop request waits for the component to
+// stop: its Shutdown step (15 s by default), then SIGTERM and SIGKILL 5 s
+// later, with room to spare. A component still STOPPING then is reported
+// as such.
+const StopWait = 30 * time.Second
+
 // Error codes carried in a Response's error, named like Greengrass IPC errors.
 const (
 	CodeResourceNotFound = "ResourceNotFoundError"
@@ -121,7 +127,7 @@ func ReadCredential(root string) (Credential, error) {
 	path := CredentialPath(root)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return Credential{}, fmt.Errorf("%w at root %s (no admin credential at %s): start it with `sward run --root %s`", ErrNotRunning, root, path, root)
+		return Credential{}, fmt.Errorf("%w at root %s (no admin credential at %s)", ErrNotRunning, root, path)
 	}
 	if err != nil {
 		return Credential{}, fmt.Errorf("read admin credential %s: %w", path, err)

@@ -20,6 +20,7 @@ type Backend interface {
 	Components() []Component
 	Component(name string) (Component, bool)
 	Restart(name string) error
+	// Stop returns once the component has stopped, or after StopWait.
 	Stop(name string) error
 	CreateDeployment(doc *ddoc.Document, recipeDir, artifactDir string) (ddoc.Status, error)
 	Deployments() ([]ddoc.Status, error)

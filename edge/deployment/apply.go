@@ -73,24 +73,37 @@ func (e *Engine) run(batch []*record) {
 }
 
 // refuseInapplicable ends, on its own, each LOCAL change of batch that
-// cannot apply to the group's roots as the changes before it leave them (a
-// configuration-only change to a component the group does not deploy): it
-// would fail the same way applied alone, and it must not fail the others.
-// It returns the rest.
+// cannot apply where it stands in the queue (a configuration-only change to
+// a component that no group deploys to the device once the changes before
+// it are applied): it would fail the same way applied alone, and it must not
+// fail the others. It returns the rest.
 func (e *Engine) refuseInapplicable(batch []*record) []*record {
 	if !batch[0].Document.Local() {
 		return batch
 	}
 	roots := e.current.Groups[ddoc.LocalGroup]
+	removed := map[string]bool{}
 	var out []*record
 	for _, r := range batch {
-		next, err := r.Document.RootComponents(roots)
-		if err != nil {
+		onDevice := func(name string) bool {
+			if _, ok := roots[name]; ok {
+				return true
+			}
+			if otherGroupDeploys(e.current, ddoc.LocalGroup, name) {
+				return true
+			}
+			_, ok := e.current.Components[name] // a dependency, unless a change before removed it
+			return ok && !removed[name]
+		}
+		if err := configOnlyOnDevice(r.Document, onDevice); err != nil {
 			r.Status.StartedAt = time.Now().UTC()
 			e.finish(r, ddoc.Failed, err.Error(), nil)
 			continue
 		}
-		roots = next
+		for _, name := range r.Document.ComponentsToRemove {
+			removed[name] = true
+		}
+		roots = r.Document.RootComponents(roots)
 		out = append(out, r)
 	}
 	return out
@@ -227,10 +240,7 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 	}
 	roots := groups[doc.GroupName]
 	for _, b := range batch {
-		var err error
-		if roots, err = b.Document.RootComponents(roots); err != nil {
-			return nil, nil, err
-		}
+		roots = b.Document.RootComponents(roots)
 	}
 	if len(roots) == 0 {
 		delete(groups, doc.GroupName)
@@ -251,6 +261,11 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 	resolved, err := Resolve(req, cat)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, b := range batch {
+		if err := configOnlyOnDevice(b.Document, func(name string) bool { _, ok := resolved[name]; return ok }); err != nil {
+			return nil, nil, err
+		}
 	}
 
 	// Artifacts: digest-checked and unarchived before anything runs.
@@ -621,6 +636,20 @@ func (e *Engine) unsettled(s set) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// configOnlyOnDevice checks that every component doc lists without a
+// version (a configuration or runWith change only) is on the device:
+// one of the group's roots, another group's, or a dependency.
+func configOnlyOnDevice(doc *ddoc.Document, onDevice func(name string) bool) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(doc.Components)) {
+		if doc.Components[name].Version == "" && !onDevice(name) {
+			errs = append(errs, fmt.Errorf("%w: components[%q] changes only the configuration of %s, which no group deploys to this device; give the version to deploy (--merge %s=VERSION)",
+				ErrNotOnDevice, name, name, name))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // outcomes reports, for every component in from or to, its version before

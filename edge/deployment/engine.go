@@ -102,6 +102,10 @@ type Request struct {
 // ErrUnknownDeployment is returned for a deployment id with no record.
 var ErrUnknownDeployment = errors.New("unknown deployment")
 
+// ErrNotOnDevice fails a LOCAL deployment that changes only the
+// configuration of a component the device does not run.
+var ErrNotOnDevice = errors.New("component not on the device")
+
 // Engine queues deployments and applies them one at a time.
 type Engine struct {
 	opts Options

@@ -413,7 +413,7 @@ func TestAQueuedLocalChangeThatCannotApplyFailsAloneAndTheOthersAreApplied(t *te
 		if st.State != want[i] {
 			t.Errorf("queued deployment %d is %s (%s), want %s", i, st.State, st.Reason, want[i])
 		}
-		if i == 1 && !strings.Contains(st.Reason, "com.example.NotDeployed is not deployed") {
+		if i == 1 && !strings.Contains(st.Reason, "com.example.NotDeployed, which no group deploys to this device") {
 			t.Errorf("the refused change's reason %q does not name the component", st.Reason)
 		}
 	}
@@ -591,5 +591,42 @@ func TestAChangedDefaultConfigurationUnderTheSameVersionIsKeptAndTheDeploymentSa
 	}
 	if cfg, _, _ := d.cfg.Get(context.Background(), "com.example.App"); cfg["message"] != "newer" {
 		t.Fatalf("after RESET the configuration message is %v, want the new default", cfg["message"])
+	}
+}
+
+func TestALocalConfigurationUpdateReachesAComponentAnotherGroupDeployed(t *testing.T) {
+	d := newDevice(t)
+	dir := t.TempDir()
+	writeRecipe(t, dir, "com.example.App", "1.0.0", "folder", 0)
+	folder := ddoc.New("LOCAL_FOLDER")
+	folder.Components["com.example.App"] = ddoc.Component{Version: "1.0.0"}
+	if st := d.deploy(dir, folder); st.State != ddoc.Succeeded {
+		t.Fatalf("folder deployment %s: %s", st.State, st.Reason)
+	}
+	d.seen("com.example.App")
+
+	doc := local(nil)
+	doc.Components["com.example.App"] = ddoc.Component{ConfigurationUpdate: ddoc.ConfigurationUpdate{
+		Merge: map[string]any{"message": "from the CLI"}}}
+	os.Remove(filepath.Join(d.root, "work", "com.example.App", "seen.txt"))
+	if st := d.deploy("", doc); st.State != ddoc.Succeeded {
+		t.Fatalf("configuration-only LOCAL deployment %s: %s", st.State, st.Reason)
+	}
+	if got := d.seen("com.example.App"); got != "from the CLI 1" {
+		t.Fatalf("the component saw %q, want %q", got, "from the CLI 1")
+	}
+	d.engine.mu.Lock()
+	groups := d.engine.current.Groups
+	d.engine.mu.Unlock()
+	if _, ok := groups[ddoc.LocalGroup]; ok || groups["LOCAL_FOLDER"]["com.example.App"] != "1.0.0" {
+		t.Fatalf("groups after the update = %v, want the component in LOCAL_FOLDER only", groups)
+	}
+
+	missing := local(nil)
+	missing.Components["com.example.Absent"] = ddoc.Component{ConfigurationUpdate: ddoc.ConfigurationUpdate{
+		Merge: map[string]any{"x": 1}}}
+	st := d.deploy("", missing)
+	if st.State != ddoc.Failed || !strings.Contains(st.Reason, "--merge com.example.Absent=VERSION") {
+		t.Fatalf("configuration-only deployment of an absent component: %s %s, want FAILED naming --merge com.example.Absent=VERSION", st.State, st.Reason)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,14 +26,18 @@ type Metrics struct {
 	component *prometheus.GaugeVec
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
-	srv       *http.Server
-	addr      string
+
+	mu       sync.Mutex
+	srv      *http.Server // nil until Serve
+	addr     string       // bound address, "" until it serves
+	closed   chan struct{}
+	retrying sync.WaitGroup // Serve's background retries
 }
 
 // NewMetrics creates the registry with the Go runtime and process collectors
 // and the IPC figures. Other services register theirs on Registry.
 func NewMetrics() *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry()}
+	m := &Metrics{Registry: prometheus.NewRegistry(), closed: make(chan struct{})}
 	m.component = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "sward_component_metric",
 		Help: "Last value a component put with PutComponentMetric, by component, metric name and unit.",
@@ -54,8 +59,17 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// metricsRetry is how often Serve tries again to bind an address that was
+// taken: a nucleus stopping on the same port frees it within seconds, and
+// Prometheus scrapes every 15 s or more, so at most a scrape is lost.
+const metricsRetry = 5 * time.Second
+
 // Serve starts the /metrics endpoint on addr, which must be on loopback
-// (the endpoint has no authentication). It does not block.
+// (the endpoint has no authentication); a bad addr is an error. It does not
+// block. When addr cannot be bound (taken by another process), Serve logs
+// it once and keeps trying every metricsRetry in the background until it
+// binds or Close is called; "metrics endpoint ready" is logged once it
+// serves.
 func (m *Metrics) Serve(addr string, log *slog.Logger) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -64,31 +78,80 @@ func (m *Metrics) Serve(addr string, log *slog.Logger) error {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("metrics listener %q is not on loopback: /metrics has no authentication; use 127.0.0.1:<port>", addr)
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("metrics listener: %w", err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	m.addr = ln.Addr().String()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m.mu.Lock()
+	m.srv = srv
+	m.mu.Unlock()
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		m.serve(srv, ln, log)
+		return nil
+	}
+	log.Warn("metrics endpoint not started: its address is taken; retrying in the background (free it, or pass another --metrics-listen, or off)",
+		"addr", addr, "retry", metricsRetry.String(), "error", err)
+	m.retrying.Add(1)
 	go func() {
-		if err := m.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics endpoint stopped", "error", err)
+		defer m.retrying.Done()
+		t := time.NewTicker(metricsRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.closed:
+				return
+			case <-t.C:
+			}
+			if ln, err := net.Listen("tcp", addr); err == nil {
+				m.serve(srv, ln, log)
+				return
+			}
 		}
 	}()
 	return nil
 }
 
-// Addr is the endpoint's address once Serve has run.
-func (m *Metrics) Addr() string { return m.addr }
+// serve serves srv on ln in the background, unless Close came first.
+func (m *Metrics) serve(srv *http.Server, ln net.Listener, log *slog.Logger) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	select {
+	case <-m.closed:
+		ln.Close()
+		return
+	default:
+	}
+	m.addr = ln.Addr().String()
+	log.Info("metrics endpoint ready", "addr", "http://"+m.addr+"/metrics")
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics endpoint stopped", "error", err)
+		}
+	}()
+}
 
-// Close stops the endpoint.
+// Addr is the endpoint's address once it serves, empty before.
+func (m *Metrics) Addr() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.addr
+}
+
+// Close stops the endpoint, or its retries.
 func (m *Metrics) Close() {
-	if m.srv != nil {
+	m.mu.Lock()
+	select {
+	case <-m.closed:
+	default:
+		close(m.closed)
+	}
+	srv := m.srv
+	m.mu.Unlock()
+	m.retrying.Wait()
+	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		_ = m.srv.Shutdown(ctx)
+		_ = srv.Shutdown(ctx)
 	}
 }
 

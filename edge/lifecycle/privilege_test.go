@@ -12,9 +12,7 @@ import (
 )
 
 func TestRunAsAppliesToNonPrivilegedStepsWhenTheNucleusIsRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
-	}
+	requireRoot(t)
 	opts := testOptions(t)
 	// The step's user must be able to reach its work folder.
 	for _, d := range []string{filepath.Dir(opts.WorkDir), filepath.Dir(filepath.Dir(opts.WorkDir))} {
@@ -73,9 +71,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func TestComponentRunAsOverridesTheSupervisorDefault(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
-	}
+	requireRoot(t)
 	opts := testOptions(t)
 	for _, d := range []string{filepath.Dir(opts.WorkDir), filepath.Dir(filepath.Dir(opts.WorkDir))} {
 		if err := os.Chmod(d, 0o755); err != nil {
@@ -95,5 +91,14 @@ func TestAnUnknownRunAsUserIsRefusedByApply(t *testing.T) {
 	err := s.Apply([]Component{{Name: "x", Version: "1.0.0", RunAs: "no-such-user-here", Lifecycle: Lifecycle{Run: script("true")}}})
 	if !errors.Is(err, ErrInvalidComponent) || !strings.Contains(err.Error(), "no-such-user-here") {
 		t.Fatalf("Apply = %v, want ErrInvalidComponent naming the user", err)
+	}
+}
+
+// requireRoot fails t unless the tests run as root, which switching users
+// needs: `make test` runs as root in CI, and so must a developer's run.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatalf("switching users needs root, and this test runs as uid %d: run the unit tests as root (sudo make test)", os.Geteuid())
 	}
 }

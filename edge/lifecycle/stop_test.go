@@ -97,7 +97,7 @@ func TestNewTerminatesProcessGroupsLeftByACrashedSupervisor(t *testing.T) {
 	// The orphan must be re-parented to this process (as it would be to a
 	// restarted nucleus under a service manager) so that it can be reaped.
 	if err := becomeSubreaper(); err != nil {
-		t.Skip("needs PR_SET_CHILD_SUBREAPER:", err)
+		t.Fatalf("this test needs PR_SET_CHILD_SUBREAPER (Linux 3.4+): %v", err)
 	}
 	opts := testOptions(t)
 	root := filepath.Dir(opts.WorkDir)

@@ -1,6 +1,7 @@
 package nucleus
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -48,7 +49,24 @@ func (b backend) Component(name string) (control.Component, bool) {
 }
 
 func (b backend) Restart(name string) error { return mapErr(b.s.Restart(name)) }
-func (b backend) Stop(name string) error    { return mapErr(b.s.Stop(name)) }
+
+// Stop asks the supervisor to stop the component and waits until it has:
+// FINISHED, or BROKEN (a stop leaves a BROKEN component as it is). After
+// control.StopWait it returns with the component still stopping.
+func (b backend) Stop(name string) error {
+	if err := b.s.Stop(name); err != nil {
+		return mapErr(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), control.StopWait)
+	defer cancel()
+	_, err := b.s.WaitUntil(ctx, name, func(st lifecycle.Status) bool {
+		return st.State == lifecycle.StateFinished || st.State == lifecycle.StateBroken
+	})
+	if err != nil && ctx.Err() == nil {
+		return mapErr(err) // removed meanwhile
+	}
+	return nil
+}
 
 func mapErr(err error) error {
 	if errors.Is(err, lifecycle.ErrUnknownComponent) {

@@ -402,17 +402,16 @@ func mqttListen(addr string) string {
 	return addr
 }
 
-// serveMetrics starts /metrics; a taken default port costs the endpoint,
-// not the nucleus.
+// serveMetrics starts /metrics; a taken port is retried in the background
+// (ipc.Metrics.Serve), so it costs the endpoint for a while, not the
+// nucleus.
 func (n *Nucleus) serveMetrics() {
 	if n.opts.MetricsListen == "off" {
 		return
 	}
 	if err := n.metrics.Serve(n.opts.MetricsListen, n.log); err != nil {
-		n.log.Warn("metrics endpoint not started", "error", err)
-		return
+		n.log.Warn("metrics endpoint not started: fix --metrics-listen", "error", err)
 	}
-	n.log.Info("metrics endpoint ready", "addr", "http://"+n.metrics.Addr()+"/metrics")
 }
 
 func (n *Nucleus) workPath(name string) string { return filepath.Join(n.opts.Root, dirWork, name) }

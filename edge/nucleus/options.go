@@ -63,7 +63,7 @@ type Options struct {
 	// MetricsListen is the Prometheus /metrics endpoint ("host:port" on
 	// loopback, port 0 for a random one), or "off". Default
 	// DefaultMetricsListen; when that port is taken the nucleus logs a
-	// warning and runs without the endpoint.
+	// warning and keeps trying to bind it in the background.
 	MetricsListen string
 	// DevicesFile is the client-device file (see Devices): MQTT/NATS users
 	// with topic permissions, and whether loopback clients must log in.

@@ -3,7 +3,6 @@ package stream_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/cli"
 	"github.com/sward-iot/sward/edge/control"
+	"github.com/sward-iot/sward/edge/internal/testlog"
 	"github.com/sward-iot/sward/edge/stream"
 )
 
@@ -23,7 +23,7 @@ func TestCLIStreamCommands(t *testing.T) {
 	o.NATSListen, o.MQTTListen = "127.0.0.1:-1", ""
 	o.StoreDir = filepath.Join(root, "jetstream")
 	o.Users = []broker.User{{Name: "admin", Password: "admin-secret"}}
-	o.Logger = slog.New(slog.DiscardHandler)
+	o.Logger = testlog.New(t)
 	b, err := broker.New(o)
 	if err != nil {
 		t.Fatal(err)

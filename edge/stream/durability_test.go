@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,7 +135,7 @@ func TestFlushOnWriteTogglesUnderLoad(t *testing.T) {
 
 func TestFlushOnWriteNeedsTheStoreFolder(t *testing.T) {
 	e := newEnv(t, "", Options{})
-	m, err := New(Options{Conn: e.nc, Logger: testLogger()}) // no JetStreamStoreDir
+	m, err := New(Options{Conn: e.nc, Logger: testLogger(t)}) // no JetStreamStoreDir
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,12 +275,13 @@ func runAppenderChild(storeDir string) {
 		fmt.Fprintln(os.Stderr, "appender child:", err)
 		os.Exit(2)
 	}
-	b, nc, err := startBroker(storeDir)
+	log := slog.New(slog.DiscardHandler) // the child is killed mid-write; its own failures go to stderr through fail
+	b, nc, err := startBroker(storeDir, log)
 	if err != nil {
 		fail(err)
 	}
 	_ = b
-	m, err := New(Options{Conn: nc, JetStreamStoreDir: storeDir, Logger: testLogger()})
+	m, err := New(Options{Conn: nc, JetStreamStoreDir: storeDir, Logger: log})
 	if err != nil {
 		fail(err)
 	}

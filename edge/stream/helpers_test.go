@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/internal/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -30,21 +31,25 @@ type env struct {
 	m        *Manager
 }
 
-func testLogger() *slog.Logger {
+// testLogger is the log of the broker and manager under test: printed when
+// t fails, or with STREAM_TEST_LOG set written to stderr at debug level as
+// it happens.
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("STREAM_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return slog.New(slog.DiscardHandler)
+	return testlog.New(t)
 }
 
-// startBroker starts a loopback broker on storeDir; the caller stops it.
-func startBroker(storeDir string) (*broker.Broker, *nats.Conn, error) {
+// startBroker starts a loopback broker on storeDir logging to log; the
+// caller stops it.
+func startBroker(storeDir string, log *slog.Logger) (*broker.Broker, *nats.Conn, error) {
 	o := broker.DefaultOptions()
 	o.NATSListen = "127.0.0.1:-1"
 	o.MQTTListen = ""
 	o.StoreDir = storeDir
 	o.Users = []broker.User{{Name: testUser, Password: "test-secret"}}
-	o.Logger = testLogger()
+	o.Logger = log
 	b, err := broker.New(o)
 	if err != nil {
 		return nil, nil, err
@@ -72,7 +77,8 @@ func newEnv(t testing.TB, storeDir string, opts Options) *env {
 	if storeDir == "" {
 		storeDir = filepath.Join(t.TempDir(), "jetstream")
 	}
-	b, nc, err := startBroker(storeDir)
+	log := testLogger(t)
+	b, nc, err := startBroker(storeDir, log)
 	if err != nil {
 		t.Fatalf("start broker: %v", err)
 	}
@@ -80,7 +86,7 @@ func newEnv(t testing.TB, storeDir string, opts Options) *env {
 	opts.Conn = nc
 	opts.JetStreamStoreDir = storeDir
 	if opts.Logger == nil {
-		opts.Logger = testLogger()
+		opts.Logger = log
 	}
 	m, err := New(opts)
 	if err != nil {

@@ -345,7 +345,7 @@ func (m *Manager) create(ctx context.Context, def ipc.MessageStreamDefinition) *
 	}
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	if _, err := m.js.CreateStream(ctx, cfg); err != nil {
+	if err := m.createStream(ctx, cfg); err != nil {
 		return m.jetStreamError("create", def, err)
 	}
 	st, err := m.open(ctx, def, nil)
@@ -543,12 +543,48 @@ func (m *Manager) internal(op, stream string, err error) *ipc.Error {
 	return ipc.Errorf(ipc.CodeService, "%s of stream %q failed in the nucleus: see the nucleus log (service=stream)", op, stream)
 }
 
-// JetStream API error codes the Manager turns into caller errors.
+// JetStream API error codes the Manager acts on.
 const (
 	jsErrInsufficientResources = 10023
 	jsErrMemoryResources       = 10028
 	jsErrStorageResources      = 10047
 	jsErrStreamNameInUse       = 10058
+	jsErrStreamCreate          = 10049 // JSStreamCreateErrF: the store could not be made
+)
+
+// createStream creates the JetStream stream, retrying a store that could
+// not be made. nats-server (v2.15 stream.go, stream.stop with deleteFlag)
+// removes <store>/<account>/streams and <store>/<account> in a goroutine of
+// its own after deleting a stream; when that was the account's last stream,
+// a create right after it can find the folder gone between two of its
+// mkdirs and fail with JSStreamCreateErrF ("could not create storage
+// directory"). That goroutine runs once per delete, so a retry after it
+// succeeds; a store that really cannot be made fails every attempt.
+func (m *Manager) createStream(ctx context.Context, cfg jetstream.StreamConfig) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		if _, err = m.js.CreateStream(ctx, cfg); err == nil {
+			return nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jsErrStreamCreate || attempt == createAttempts {
+			return err
+		}
+		m.log.Debug("stream store not made, retrying", "stream", cfg.Name, "attempt", attempt, "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * createRetryPause):
+		}
+	}
+}
+
+// createAttempts and createRetryPause bound createStream's retries: the
+// racing cleanup is two os.Remove calls, done within milliseconds even on a
+// loaded board; 5 attempts 10, 20, 30, 40 ms apart outlast it by far.
+const (
+	createAttempts   = 5
+	createRetryPause = 10 * time.Millisecond
 )
 
 // jetStreamError maps a create or update failure onto a caller error.

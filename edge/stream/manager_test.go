@@ -450,7 +450,7 @@ func TestStreamsSurviveAManagerRestart(t *testing.T) {
 		t.Fatal("Append after Shutdown succeeded")
 	}
 
-	m2, err := New(Options{Conn: e.nc, JetStreamStoreDir: e.storeDir, Logger: testLogger()})
+	m2, err := New(Options{Conn: e.nc, JetStreamStoreDir: e.storeDir, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,4 +598,39 @@ func TestConcurrentAppendsGetDistinctSequences(t *testing.T) {
 			t.Fatalf("%s: Read all = %d, %v", d.Name, len(msgs), err)
 		}
 	}
+}
+
+// TestRecreatingTheOnlyStreamRightAfterDeletingItSucceeds: nats-server
+// removes an account's emptied streams folder in the background after a
+// delete, racing the folder a create right after makes.
+func TestRecreatingTheOnlyStreamRightAfterDeletingItSucceeds(t *testing.T) {
+	e := newEnv(t, "", Options{})
+	ctx := context.Background()
+	d := ipc.MessageStreamDefinition{Name: "again", MaxSize: 4096, StrategyOnFull: ipc.RejectNewData}
+	for i := range 1000 {
+		if err := e.m.Create(ctx, d); err != nil {
+			t.Fatalf("create %d after deleting the account's only stream: %v", i, err)
+		}
+		if err := e.m.Delete(ctx, d.Name); err != nil {
+			t.Fatalf("delete %d: %v", i, err)
+		}
+	}
+}
+
+// TestAReadOfAStreamDeletedUnderItIsResourceNotFound: a read that has
+// looked the stream up and asks JetStream after Delete removed it gets
+// ResourceNotFound, as a read woken by the delete does.
+func TestAReadOfAStreamDeletedUnderItIsResourceNotFound(t *testing.T) {
+	e := newEnv(t, "", Options{})
+	mustCreate(t, e.m, def("gone"))
+	mustAppend(t, e.m, "gone", []byte("x"))
+	st, lookupErr := e.m.lookup("gone")
+	if lookupErr != nil {
+		t.Fatal(lookupErr)
+	}
+	if err := e.m.Delete(context.Background(), "gone"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := e.m.fetch(context.Background(), st, 1, 1, 1<<20, 10)
+	wantCode(t, err, ipc.CodeResourceNotFound)
 }

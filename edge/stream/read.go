@@ -3,6 +3,7 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -180,6 +181,11 @@ func (m *Manager) fetch(ctx context.Context, st *managed, seq uint64, n, budget,
 	for {
 		msg, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
+			// A stream being deleted stops answering direct gets before
+			// (503) or after (no responders) Delete has taken it out.
+			if _, gone := m.lookup(st.def.Name); gone != nil && errors.Is(err, nats.ErrNoResponders) {
+				return nil, false, ipc.Errorf(ipc.CodeResourceNotFound, "stream %q does not exist (deleted meanwhile)", st.def.Name)
+			}
 			return nil, false, m.internal("read", st.def.Name, fmt.Errorf("direct get from %d: %w", seq, err))
 		}
 		if status := msg.Header.Get(statusHeader); status != "" {

@@ -106,7 +106,7 @@ type LocalRequest struct {
 	// Remove is --remove: components to drop from the LOCAL group.
 	Remove []string
 	// UpdateConfig is --update-config. A component here that is not in Merge
-	// keeps the version the LOCAL group runs.
+	// keeps the version the device runs, whichever group deployed it.
 	UpdateConfig map[string]ConfigurationUpdate
 	// RunWith is --runWith and --systemLimits, by component.
 	RunWith map[string]RunWith

@@ -55,8 +55,9 @@
 // Groups: groupName defaults to LOCAL. A LOCAL document is a change to the
 // LOCAL group's previous root set, as greengrass-cli's local deployments
 // are: its components are added or updated, componentsToRemove are dropped,
-// and a component without componentVersion keeps the version the group
-// runs (a configuration-only change). Any other group's document replaces
+// and a component without componentVersion keeps the version the device
+// runs (a configuration-only change; a component another group deployed
+// stays that group's root). Any other group's document replaces
 // the group's previous one whole: every component needs a version, a
 // component is removed by leaving it out, and componentsToRemove is refused.
 // RootComponents computes the group's new root set either way.

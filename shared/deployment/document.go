@@ -364,9 +364,12 @@ func tooLarge(size int) error {
 // RootComponents returns the group's root components (name → version) after
 // this deployment, given the group's roots before it. A LOCAL document
 // changes previous: it drops ComponentsToRemove and sets every component it
-// lists, keeping the previous version where it names none (ErrNotRoot when
-// there is none to keep). Any other group's document replaces previous.
-func (d *Document) RootComponents(previous map[string]string) (map[string]string, error) {
+// lists, keeping the previous version where it names none. A component it
+// lists without a version that is not one of the group's roots stays out of
+// them: the document only updates the configuration (or runWith) of that
+// component as the device runs it, whichever group deployed it. Any other
+// group's document replaces previous.
+func (d *Document) RootComponents(previous map[string]string) map[string]string {
 	roots := map[string]string{}
 	if d.Local() {
 		for name, v := range previous {
@@ -376,25 +379,13 @@ func (d *Document) RootComponents(previous map[string]string) (map[string]string
 			delete(roots, name)
 		}
 	}
-	var p problems
-	for _, name := range slices.Sorted(maps.Keys(d.Components)) {
-		v := d.Components[name].Version
-		if v == "" {
-			prev, ok := previous[name]
-			if !d.Local() || !ok {
-				p = append(p, &FieldError{
-					Path: join(keyPath("components", name), "componentVersion"),
-					Msg:  fmt.Sprintf("is empty and %s is not deployed in group %s yet; give the version to deploy (--merge %s=VERSION)", name, d.GroupName, name),
-					Err:  ErrNotRoot,
-				})
-				continue
-			}
-			v = prev
+	for name, c := range d.Components {
+		switch prev, ok := previous[name]; {
+		case c.Version != "":
+			roots[name] = c.Version
+		case d.Local() && ok:
+			roots[name] = prev
 		}
-		roots[name] = v
 	}
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	return roots, nil
+	return roots
 }

@@ -15,11 +15,6 @@ var ErrInvalid = errors.New("invalid deployment document")
 // MaxDocumentSize bytes.
 var ErrTooLarge = errors.New("deployment document too large")
 
-// ErrNotRoot is returned by Document.RootComponents when a LOCAL document
-// changes a component without naming a version and the component is not
-// already one of the group's root components, so there is no version to keep.
-var ErrNotRoot = errors.New("component is not a root component of the group")
-
 // FieldError is one problem in one document. Path is the field path in the
 // document (for example components["com.example.A"].configurationUpdate.reset[1]),
 // empty for problems with the whole input. Msg says what is wrong and what

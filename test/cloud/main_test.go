@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -34,11 +33,9 @@ func TestMain(m *testing.M) {
 	os.Setenv("AWS_SECRET_ACCESS_KEY", harness.MotoCredentials)
 	os.Setenv("AWS_REGION", harness.MotoRegion)
 	var err error
+	// A missing moto_server fails the package like any other error: `make
+	// test` installs it (make tools), and a test never passes by skipping.
 	moto, err = harness.StartMoto()
-	if errors.Is(err, harness.ErrNoMoto) && os.Getenv("CI") != "true" {
-		fmt.Println("test/cloud: skipped:", err)
-		os.Exit(0)
-	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test/cloud:", err)
 		os.Exit(1)

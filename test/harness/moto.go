@@ -44,7 +44,7 @@ const (
 )
 
 // ErrNoMoto is returned by StartMoto when moto_server is not on PATH.
-var ErrNoMoto = errors.New("moto_server is not on PATH; install it with `pip install 'moto[server]'`")
+var ErrNoMoto = errors.New("moto_server is not on PATH: `make tools` installs it (pip install 'moto[server]')")
 
 // StartMoto starts moto_server on a free loopback port with request
 // recording available (Recorded) and waits until it answers. Stop it with

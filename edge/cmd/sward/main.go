@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -9,7 +10,7 @@ import (
 )
 
 func main() {
-	if err := cli.NewRootCommand().Execute(); err != nil {
+	if err := cli.Execute(context.Background(), cli.NewRootCommand(), os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "sward:", err)
 		os.Exit(1)
 	}

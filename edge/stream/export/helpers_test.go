@@ -221,7 +221,7 @@ func motoURL(t testing.TB) string {
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		}
 		if err := cmd.Start(); err != nil {
-			moto.err = fmt.Errorf("start moto_server (is it on PATH?): %w", err)
+			moto.err = fmt.Errorf("start moto_server (%w): `make tools` installs it (pip install 'moto[server]')", err)
 			return
 		}
 		moto.cmd = cmd
