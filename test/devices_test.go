@@ -25,19 +25,16 @@ func mqttDial(port int, id, user, pass string) (mqtt.Client, error) {
 	return c, tok.Error()
 }
 
-func TestClientDevicesLogInWithTheirOwnTopicPermissionsWhenTheDevicesFileRequiresIt(t *testing.T) {
-	devices := filepath.Join(t.TempDir(), "devices.yaml")
-	if err := os.WriteFile(devices, []byte(`
-requireAuth: true
-users:
-  - name: sensor-7
-    password: s3cret
-    publish: ["sensors/sensor-7/#"]
-    subscribe: ["commands/sensor-7/#"]
-`), 0o600); err != nil {
-		t.Fatal(err)
+// startWithDevices starts a nucleus whose --devices file is text ("" for
+// none: loopback clients are anonymous) and returns it with an admin
+// subscription to everything published under sensors/.
+func startWithDevices(t *testing.T, text string) (*harness.Nucleus, *nats.Subscription) {
+	t.Helper()
+	var args []string
+	if text != "" {
+		args = []string{"--devices", writeDevices(t, text)}
 	}
-	n := harness.Start(t, "", "", "--devices", devices)
+	n := harness.Start(t, "", "", args...)
 	admin := n.AdminConn()
 	seen, err := admin.SubscribeSync("sensors.>")
 	if err != nil {
@@ -46,6 +43,28 @@ users:
 	if err := admin.Flush(); err != nil {
 		t.Fatal(err)
 	}
+	return n, seen
+}
+
+// writeDevices writes a --devices file and returns its path.
+func writeDevices(t *testing.T, text string) string {
+	t.Helper()
+	devices := filepath.Join(t.TempDir(), "devices.yaml")
+	if err := os.WriteFile(devices, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return devices
+}
+
+func TestClientDevicesLogInWithTheirOwnTopicPermissionsWhenTheDevicesFileRequiresIt(t *testing.T) {
+	n, seen := startWithDevices(t, `
+requireAuth: true
+users:
+  - name: sensor-7
+    password: s3cret
+    publish: ["sensors/sensor-7/#"]
+    subscribe: ["commands/sensor-7/#"]
+`)
 
 	if c, err := mqttDial(n.MQTTPort, "anon", "", ""); err == nil {
 		c.Disconnect(0)
@@ -71,10 +90,7 @@ users:
 }
 
 func TestABadDevicesFileStopsTheStartWithAnErrorNamingTheEntry(t *testing.T) {
-	devices := filepath.Join(t.TempDir(), "devices.yaml")
-	if err := os.WriteFile(devices, []byte("users:\n  - name: sensor-7\n    publish: [\"a/b*\"]\n  - name: sensor-8?x\n    password: p\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	devices := writeDevices(t, "users:\n  - name: sensor-7\n    publish: [\"a/b*\"]\n  - name: sensor-8?x\n    password: p\n")
 	out, err := harness.RunCLI(t, "run", "--root", t.TempDir(), "--devices", devices,
 		"--nats-listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--metrics-listen", "off")
 	if err == nil {
@@ -99,25 +115,13 @@ var sdkUsernames = []string{
 }
 
 func TestAWSIoTDeviceSDKClientsLogInAsTheUserBeforeTheMetricsQuery(t *testing.T) {
-	devices := filepath.Join(t.TempDir(), "devices.yaml")
-	if err := os.WriteFile(devices, []byte(`
+	n, seen := startWithDevices(t, `
 requireAuth: true
 users:
   - name: sensor-7
     password: s3cret
     publish: ["sensors/sensor-7/#"]
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := harness.Start(t, "", "", "--devices", devices)
-	admin := n.AdminConn()
-	seen, err := admin.SubscribeSync("sensors.>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Flush(); err != nil {
-		t.Fatal(err)
-	}
+`)
 	for i, metrics := range sdkUsernames {
 		c, err := mqttDial(n.MQTTPort, fmt.Sprintf("sdk-%d", i), "sensor-7"+metrics, "s3cret")
 		if err != nil {
@@ -147,15 +151,7 @@ users:
 }
 
 func TestAWSIoTDeviceSDKClientsWithoutAUsernameAreAnonymousWhereAnonymousIsAllowed(t *testing.T) {
-	n := harness.Start(t, "", "") // no devices file: loopback, anonymous allowed
-	admin := n.AdminConn()
-	seen, err := admin.SubscribeSync("sensors.>")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	n, seen := startWithDevices(t, "") // no devices file: loopback, anonymous allowed
 	for i, metrics := range sdkUsernames {
 		c, err := mqttDial(n.MQTTPort, fmt.Sprintf("sdk-%d", i), metrics, "")
 		if err != nil {

@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/edge/internal/testlog"
 )
 
 // execute runs the sward command tree with args and returns its output and error.
@@ -85,26 +86,7 @@ func TestLogsGetOfAComponentWithoutALogNamesThePath(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a writer safe to read while printLog writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// waitFor polls out until it contains want.
-func waitFor(t *testing.T, out *lockedBuffer, want string) {
+func waitFor(t *testing.T, out *testlog.Buffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), want) {
@@ -121,7 +103,7 @@ func TestFollowPrintsAppendedLinesAndContinuesAcrossRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &testlog.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- printLog(ctx, out, path, true, nil) }()
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sward-iot/sward/edge/internal/testlog"
 )
 
 const (
@@ -142,7 +144,7 @@ func TestLogsGetFollowsWithGreengrassSpelling(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := NewRootCommand()
-	out := &lockedBuffer{}
+	out := &testlog.Buffer{}
 	cmd.SetOut(out)
 	done := make(chan error, 1)
 	go func() { done <- Execute(ctx, cmd, []string{"logs", "get", "sward", "-fol", "--root", root}) }()

@@ -14,7 +14,7 @@ import (
 // cleanups (a broker's or manager's shutdown lines included).
 func New(t testing.TB) *slog.Logger {
 	t.Helper()
-	b := &buffer{}
+	b := &Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log of the code under test:\n%s", b.String())
@@ -23,19 +23,20 @@ func New(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// buffer is a bytes.Buffer safe for the logger's concurrent writers.
-type buffer struct {
+// Buffer is a bytes.Buffer safe for concurrent writers and readers: a
+// logger's, or a command's output read while it still writes.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *buffer) Write(p []byte) (int, error) {
+func (b *Buffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *buffer) String() string {
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
