@@ -145,6 +145,7 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			Env:          env,
 			Revision:     s.Components[name].Revision,
 			RunAs:        s.Components[name].RunAs,
+			Artifacts:    []string{v.ArtifactsPath, v.DecompressedPath},
 		})
 	}
 	if len(errs) > 0 {
