@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 )
@@ -131,4 +132,42 @@ func giveGroup(path string, gid int) error {
 		return nil
 	}
 	return err
+}
+
+// checkReachable returns an error naming the first folder above dir that
+// id cannot traverse: its steps could not enter their work folder or read
+// their artifacts (chdir and exec happen after the switch to id). A root
+// under /root (mode 0700 on most distributions) is the usual case.
+func checkReachable(dir string, id *identity) error {
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("lifecycle: %s: %w", d, err)
+		}
+		if !traversable(fi, id) {
+			return fmt.Errorf("lifecycle: components run as uid %d but cannot reach %s: %s is mode %v; "+
+				"chmod o+x %s, or choose a --root under folders every user may traverse (such as /var/lib/sward)",
+				id.uid, dir, d, fi.Mode().Perm(), d)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// traversable reports whether id may search folder fi, by the owner, group
+// or other bits that apply to it.
+func traversable(fi fs.FileInfo, id *identity) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return true
+	}
+	perm := fi.Mode().Perm()
+	switch {
+	case int(st.Uid) == id.uid:
+		return perm&0o100 != 0
+	case slices.Contains(id.cred.Groups, st.Gid) || int(st.Gid) == id.gid:
+		return perm&0o010 != 0
+	}
+	return perm&0o001 != 0
 }

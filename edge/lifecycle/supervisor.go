@@ -83,6 +83,21 @@ func New(opts Options) (*Supervisor, error) {
 			return nil, fmt.Errorf("lifecycle: %w", err)
 		}
 	}
+	if s.isRoot {
+		var ids []*identity
+		if s.runAs != nil {
+			ids = append(ids, s.runAs)
+		}
+		if s.uids != nil {
+			// A component uid is in no group: the other bits decide for it.
+			ids = append(ids, &identity{uid: ComponentUIDFirst, gid: ComponentUIDFirst})
+		}
+		for _, id := range ids {
+			if err := checkReachable(opts.WorkDir, id); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if err := becomeSubreaper(); err != nil {
 		s.log.Warn("cannot become child subreaper; processes components leave behind are reaped by init", "err", err)
 	}
