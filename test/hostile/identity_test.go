@@ -27,10 +27,11 @@ Manifests:
       Run: echo victim-log-line; echo s3cret > {work:path}/secret; exec sleep 3001
 `
 
-// readerRecipe tries, as an ordinary component started after the victim,
-// everything a component must not do to the nucleus or to another
-// component, and writes "<probe> ok|refused" lines to results.txt in its
-// work folder; "uid N" and "privileged-uid N" say who its steps ran as.
+// readerRecipe tries, as an ordinary component, once the test put "go" in
+// its work folder (when the victim is up), everything a component must not
+// do to the nucleus or to another component, and writes "<probe>
+// ok|refused" lines to results.txt in its work folder; "uid N" and
+// "privileged-uid N" say who its steps ran as.
 const readerRecipe = `
 RecipeFormatVersion: "2020-01-25"
 ComponentName: hostile.Reader
@@ -53,6 +54,7 @@ Manifests:
           done
           return 1
         }
+        while [ ! -e {work:path}/go ]; do sleep 0.05; done
         {
           echo "uid $(id -u)"
           echo "privileged-uid $(cat {work:path}/privileged-uid)"
@@ -72,10 +74,30 @@ Manifests:
         exec sleep 300
 `
 
-// results waits for the reader's results.txt and parses it.
+// results waits for the victim to be up (its log line written, its
+// process running), lets the reader go, then waits for the reader's
+// results.txt and parses it.
 func results(t *testing.T, n *harness.Nucleus) map[string]string {
 	t.Helper()
-	path := filepath.Join(n.Root, "work", "hostile.Reader", "results.txt")
+	harness.Eventually(t, 30*time.Second, "the victim's log line and process", func() error {
+		b, err := os.ReadFile(filepath.Join(n.Root, "logs", "hostile.Victim.log"))
+		if err != nil || !strings.Contains(string(b), "victim-log-line") {
+			return fmt.Errorf("victim log: %v %q", err, b)
+		}
+		if !victimRunning() {
+			return fmt.Errorf("no sleep 3001 process yet")
+		}
+		return nil
+	})
+	work := filepath.Join(n.Root, "work", "hostile.Reader")
+	harness.Eventually(t, 30*time.Second, "the reader's work folder", func() error {
+		_, err := os.Stat(work)
+		return err
+	})
+	if err := os.WriteFile(filepath.Join(work, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(work, "results.txt")
 	out := map[string]string{}
 	harness.Eventually(t, 30*time.Second, "the reader's probe results", func() error {
 		f, err := os.Open(path)
@@ -92,6 +114,17 @@ func results(t *testing.T, n *harness.Nucleus) map[string]string {
 		return sc.Err()
 	})
 	return out
+}
+
+// victimRunning reports whether the victim's sleep 3001 runs.
+func victimRunning() bool {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && string(b) == "sleep\x003001\x00" {
+			return true
+		}
+	}
+	return false
 }
 
 // expect checks probe outcomes.
@@ -172,8 +205,10 @@ func TestComponentUIDsSeparateComponentsAndStayTheSameAcrossRestarts(t *testing.
 	if !n.WaitExit(40 * time.Second) {
 		t.Fatal("the nucleus did not stop")
 	}
-	if err := os.Remove(filepath.Join(root, "work", "hostile.Reader", "results.txt")); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"results.txt", "go"} {
+		if err := os.Remove(filepath.Join(root, "work", "hostile.Reader", f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	n = harness.StartAt(t, root, dir, "", "--component-uids")
 	if again := results(t, n)["uid"]; again != strconv.Itoa(uid) {
