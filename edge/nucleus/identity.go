@@ -28,12 +28,13 @@ const (
 	modePrivate  = 0o700
 )
 
-// componentIdentity decides who non-privileged steps run as and tells the
-// operator, once, when components run as the nucleus user.
-func (o *Options) componentIdentity(log *slog.Logger) error {
-	if os.Geteuid() != 0 {
-		u := strconvUser()
-		log.Warn("nucleus is not root: components run as the nucleus user " + u + ", can read its files and the admin credential; run as root for the " + DefaultComponentUser + " default")
+// componentIdentity decides who non-privileged steps run as for a nucleus
+// running as euid, and tells the operator, in one line, when components
+// run as the nucleus user (a developer's `make run`).
+func (o *Options) componentIdentity(log *slog.Logger, euid int) error {
+	if euid != 0 {
+		log.Warn("nucleus is not root: components run as its user " + currentUser() +
+			" and can read its files, the admin credential included; run it as root to run them as " + DefaultComponentUser)
 		return nil
 	}
 	if o.RunAs != "" || o.ComponentUIDs {
@@ -46,7 +47,8 @@ func (o *Options) componentIdentity(log *slog.Logger) error {
 	return nil
 }
 
-func strconvUser() string {
+// currentUser names the nucleus user for the warning.
+func currentUser() string {
 	if u, err := user.Current(); err == nil {
 		return u.Username
 	}

@@ -103,7 +103,7 @@ func New(opts Options) (*Nucleus, error) {
 	if err := protectRoot(opts.Root); err != nil {
 		return nil, err
 	}
-	if err := n.opts.componentIdentity(n.log); err != nil {
+	if err := n.opts.componentIdentity(n.log, os.Geteuid()); err != nil {
 		return nil, err
 	}
 	return n, nil
