@@ -10,6 +10,8 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Per-component uids (Options.ComponentUIDs) come from the range systemd
@@ -98,23 +100,50 @@ func (s *Supervisor) componentIdentity(c *Component, runAs *identity) (*identity
 	return s.runAs, nil
 }
 
-// giveTree makes uid:gid own path and everything under it (not following
-// symlinks), skipping what it already owns: the work folder a component
-// had under another identity becomes its own again.
+// giveTree makes uid:gid own path and everything under it, so the work
+// folder a component had under another identity (or files its privileged
+// steps wrote) become its own. The walk goes through folder descriptors
+// (openat with O_NOFOLLOW, fchownat without following links): a process of
+// the component that swaps a folder for a symbolic link to /etc while the
+// walk runs makes it fail, never chown a file outside the tree.
 func giveTree(path string, uid, gid int) error {
-	return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := unix.Fchown(fd, uid, gid); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return giveChildren(fd, path, uid, gid)
+}
+
+// giveChildren chowns what folder descriptor dir (named path, for errors)
+// holds, recursively, and closes dir.
+func giveChildren(dir int, path string, uid, gid int) error {
+	f := os.NewFile(uintptr(dir), path)
+	defer f.Close()
+	ents, err := f.ReadDir(-1)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if err := unix.Fchownat(dir, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(path, name), err)
+		}
+		if !e.IsDir() {
+			continue
+		}
+		sub, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(path, name), err)
+		}
+		if err := giveChildren(sub, filepath.Join(path, name), uid, gid); err != nil {
 			return err
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == uid && int(st.Gid) == gid {
-			return nil
-		}
-		return os.Lchown(p, uid, gid)
-	})
+	}
+	return nil
 }
 
 // giveGroup sets the group of path and everything under it to gid, leaving

@@ -132,3 +132,38 @@ func TestASupervisorWhoseComponentsCannotReachTheirWorkFolderIsRefused(t *testin
 		t.Fatalf("New = %v; want an error naming the work folder and the fix", err)
 	}
 }
+
+func TestGivingAWorkFolderNeverFollowsASymbolicLinkOutOfIt(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	outside := filepath.Join(dir, "outside")
+	work := filepath.Join(dir, "work")
+	for _, d := range []string{outside, filepath.Join(work, "sub")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outside, "shadow"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"to-file": filepath.Join(outside, "shadow"), "sub/to-dir": outside} {
+		if err := os.Symlink(target, filepath.Join(work, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := giveTree(work, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]uint32{
+		work: 65534, filepath.Join(work, "sub"): 65534, filepath.Join(work, "sub", "to-dir"): 65534,
+		outside: 0, filepath.Join(outside, "shadow"): 0,
+	} {
+		fi, err := os.Lstat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != want {
+			t.Errorf("%s belongs to uid %d, want %d", path, uid, want)
+		}
+	}
+}
