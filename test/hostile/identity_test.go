@@ -2,6 +2,7 @@ package hostile
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"os/user"
@@ -264,4 +265,25 @@ Manifests:
 		}
 		return nil
 	})
+}
+
+func TestSampleComponentsRunWithTheirOwnUIDs(t *testing.T) {
+	mustBeRoot(t)
+	n := harness.Start(t, filepath.Join(harness.RepoRoot(), "recipes"), harness.SampleArtifacts(t), "--component-uids")
+	comps, err := n.Client().Components(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(comps) < 5 {
+		t.Fatalf("want the 5 sample components, the nucleus runs %d: %+v", len(comps), comps)
+	}
+	owners := map[int]string{}
+	for _, comp := range comps {
+		n.WaitState(comp.Name, 60*time.Second, "RUNNING", "FINISHED")
+		uid := ownerOf(t, filepath.Join(n.Root, "work", comp.Name))
+		if other, ok := owners[uid]; ok || uid < 61184 || uid > 65519 {
+			t.Errorf("%s runs as uid %d (already %q's); want its own uid from 61184–65519", comp.Name, uid, other)
+		}
+		owners[uid] = comp.Name
+	}
 }
