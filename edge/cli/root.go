@@ -33,10 +33,15 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) error {
 	return root.ExecuteContext(ctx)
 }
 
-// defaultRoot is $SWARD_ROOT, else ~/.sward for development.
+// defaultRoot is $SWARD_ROOT, else /var/lib/sward for root (a device: its
+// components run as other users, who cannot reach into /root), else
+// ~/.sward for development.
 func defaultRoot() string {
 	if r := os.Getenv("SWARD_ROOT"); r != "" {
 		return r
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/sward"
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {

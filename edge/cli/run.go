@@ -88,7 +88,8 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.StringVar(&opts.TLSCA, "tls-ca", "", "CA bundle (PEM) that client certificates must chain to (mutual TLS)")
 	f.StringVar(&opts.ThingName, "thing-name", "", "AWS IoT thing name of this device (default: host name)")
 	f.StringVar(&opts.Region, "region", "", "AWS region components see (default: $AWS_REGION, else us-east-1)")
-	f.StringVar(&opts.RunAs, "run-as", "", `"user[:group]" for non-privileged steps when the nucleus runs as root`)
+	f.StringVar(&opts.RunAs, "run-as", "", `"user[:group]" for non-privileged steps when the nucleus runs as root (default sward_user:sward_group, created when missing)`)
+	f.BoolVar(&opts.ComponentUIDs, "component-uids", false, "give each component its own uid/gid (61184-65519, kept in <root>/state/uids.json) when the nucleus runs as root; runWith posixUser still wins")
 	f.StringVar(&platform, "platform", "", platformFlagHelp)
 	f.BoolVar(&opts.InterpolateComponentConfiguration, "interpolate-component-configuration", false,
 		"expand recipe variables such as {iot:thingName} and {work:path} in components' configuration values (Greengrass's interpolateComponentConfiguration)")

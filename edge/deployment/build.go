@@ -141,10 +141,11 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			Name:         name,
 			Version:      r.Version,
 			Dependencies: deps,
-			Lifecycle:    toLifecycle(l.Interpolate(v)),
+			Lifecycle:    toLifecycle(privilegedFromTrusted(l, v, trustedVars[name])),
 			Env:          env,
 			Revision:     s.Components[name].Revision,
 			RunAs:        s.Components[name].RunAs,
+			Artifacts:    []string{v.ArtifactsPath, v.DecompressedPath},
 		})
 	}
 	if len(errs) > 0 {
@@ -227,6 +228,44 @@ func (e *Engine) trustedSteps(name string, l recipe.Lifecycle, trusted, live *re
 		}
 	}
 	return out, nil
+}
+
+// privilegedFromTrusted interpolates l for the supervisor: its steps with
+// the live configuration v, except the steps that run as root, whose Script
+// and Setenv (and the lifecycle Setenv they inherit) are interpolated from
+// the trusted configuration only. A component can write its own
+// configuration over IPC; were a privileged step to read it, the component
+// would choose what root runs. The trusted lifecycle Setenv is folded into
+// each privileged step's Setenv, which overrides the lifecycle's.
+func privilegedFromTrusted(l recipe.Lifecycle, live, trusted *recipe.Vars) recipe.Lifecycle {
+	out := l.Interpolate(live)
+	tv := *live // system variables of the component, trusted configuration
+	tv.Config = trusted.Config
+	tv.Deps = map[string]*recipe.Vars{}
+	for dep, dv := range live.Deps {
+		d := *dv
+		if t, ok := trusted.Deps[dep]; ok {
+			d.Config = t.Config
+		} else {
+			d.Config = nil
+		}
+		tv.Deps[dep] = &d
+	}
+	asTrusted := l.Interpolate(&tv)
+	for _, s := range []struct{ dst, src **recipe.Step }{
+		{&out.Bootstrap, &asTrusted.Bootstrap}, {&out.Install, &asTrusted.Install}, {&out.Startup, &asTrusted.Startup},
+		{&out.Run, &asTrusted.Run}, {&out.Shutdown, &asTrusted.Shutdown}, {&out.Recover, &asTrusted.Recover},
+		{&out.Uninstall, &asTrusted.Uninstall},
+	} {
+		st := *s.src
+		if st == nil || !st.RequiresPrivilege {
+			continue
+		}
+		step := *st
+		step.Setenv = asTrusted.Env(st)
+		*s.dst = &step
+	}
+	return out
 }
 
 // supervise builds the components of s and hands them to the supervisor,

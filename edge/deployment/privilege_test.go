@@ -146,3 +146,69 @@ func TestRequiresPrivilegeAndTimeoutComeFromDeploymentsNeverFromTheComponentsOwn
 	}
 	check("after the failed deployment", false, 45*time.Second)
 }
+
+// injectRecipe interpolates its own configuration into a step that runs as
+// root, in the Script and in the lifecycle and step Setenv.
+const injectRecipe = `RecipeFormatVersion: '2020-01-25'
+ComponentName: com.example.Inject
+ComponentVersion: '1.0.0'
+ComponentConfiguration:
+  DefaultConfiguration:
+    message: hello
+Manifests:
+  - Lifecycle:
+      Setenv:
+        LIFECYCLE_MESSAGE: '{configuration:/message}'
+      Install:
+        RequiresPrivilege: true
+        Script: echo {configuration:/message}
+        Setenv:
+          STEP_MESSAGE: '{configuration:/message}'
+      Run:
+        Script: echo {configuration:/message}; exec sleep 300
+`
+
+func TestPrivilegedStepsInterpolateOnlyTheConfigurationDeploymentsSet(t *testing.T) {
+	d := newDevice(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "inject.yaml"), []byte(injectRecipe), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const name, injected = "com.example.Inject", "x; id > /tmp/p; echo"
+	if st := d.deploy(dir, local(map[string]string{name: "1.0.0"})); st.State != ddoc.Succeeded {
+		t.Fatalf("first deployment %s: %s", st.State, st.Reason)
+	}
+	// What IPC UpdateConfiguration does: the component writes its own
+	// configuration in the store.
+	ctx := context.Background()
+	live, rev, err := d.cfg.Get(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live["message"] = injected
+	if _, err := d.cfg.Put(ctx, name, live, rev); err != nil {
+		t.Fatal(err)
+	}
+	unrelated := local(nil)
+	unrelated.Components[name] = ddoc.Component{Version: "1.0.0", ConfigurationUpdate: ddoc.ConfigurationUpdate{Merge: map[string]any{"unrelated": 1}}}
+	if st := d.deploy("", unrelated); st.State != ddoc.Succeeded {
+		t.Fatalf("unrelated deployment %s: %s", st.State, st.Reason)
+	}
+
+	c := d.built(name)
+	install := c.Lifecycle.Install
+	if install.Script != "echo hello" {
+		t.Errorf("privileged Install script %q; want %q (the component's own write must not reach root)", install.Script, "echo hello")
+	}
+	for _, k := range []string{"LIFECYCLE_MESSAGE", "STEP_MESSAGE"} {
+		if install.Setenv[k] != "hello" {
+			t.Errorf("privileged Install Setenv %s=%q; want hello", k, install.Setenv[k])
+		}
+	}
+	if want := "echo " + injected + "; exec sleep 300"; c.Lifecycle.Run.Script != want {
+		t.Errorf("unprivileged Run script %q; want the live configuration %q", c.Lifecycle.Run.Script, want)
+	}
+	if c.Lifecycle.Setenv["LIFECYCLE_MESSAGE"] != injected {
+		t.Errorf("lifecycle Setenv for unprivileged steps %q; want the live configuration", c.Lifecycle.Setenv["LIFECYCLE_MESSAGE"])
+	}
+}

@@ -59,7 +59,8 @@ type component struct {
 	// it: the recipe's defaults with every deployment's reset and merge
 	// applied, without what the component wrote over IPC
 	// UpdateConfiguration. RequiresPrivilege and Timeout written as recipe
-	// variables are resolved from it (see trustedSteps), so a component
+	// variables, and everything a privileged step runs, are resolved from
+	// it (see trustedSteps and privilegedFromTrusted), so a component
 	// cannot decide what runs as root. Records written before it existed
 	// lack it; the recipe's defaults stand in then.
 	Trusted map[string]any `json:"trustedConfig,omitempty"`

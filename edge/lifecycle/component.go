@@ -25,8 +25,12 @@ type Component struct {
 	Revision string
 	// RunAs is "user[:group]" for this component's non-privileged steps
 	// when the nucleus is root (a deployment's runWith posixUser); empty
-	// means Options.RunAs.
+	// means its own uid (Options.ComponentUIDs), else Options.RunAs.
 	RunAs string
+	// Artifacts are folders the component's steps read (its artifacts):
+	// when the nucleus is root their group becomes the component's, so the
+	// group bits the store sets for Permission OWNER let it read them.
+	Artifacts []string
 }
 
 // Dependency names another component. A HARD dependency must be RUNNING or
@@ -211,6 +215,7 @@ func (c Component) clone() Component {
 		cp.Dependencies = slices.Clone(c.Dependencies)
 	}
 	cp.Env = cloneMap(c.Env)
+	cp.Artifacts = slices.Clone(c.Artifacts)
 	cp.Lifecycle.Setenv = cloneMap(c.Lifecycle.Setenv)
 	for _, p := range []**Step{&cp.Lifecycle.Bootstrap, &cp.Lifecycle.Install, &cp.Lifecycle.Startup,
 		&cp.Lifecycle.Run, &cp.Lifecycle.Shutdown, &cp.Lifecycle.Recover, &cp.Lifecycle.Uninstall} {

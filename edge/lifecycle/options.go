@@ -51,7 +51,8 @@ type Timeouts struct {
 // Options configure a Supervisor.
 type Options struct {
 	// WorkDir holds the component work folders: each component runs in
-	// WorkDir/<name>, created with mode 0700. Required.
+	// WorkDir/<name>, created with mode 0700 and owned by the component's
+	// user; WorkDir itself is made 0711. Required.
 	WorkDir string
 	// LogDir receives <name>.log per component. Required.
 	LogDir string
@@ -67,6 +68,12 @@ type Options struct {
 	// RunAs is "user[:group]" for non-privileged steps when the nucleus
 	// runs as root (Greengrass runWith posixUser). Empty: the nucleus user.
 	RunAs string
+	// ComponentUIDs gives each component its own uid and gid, allocated
+	// from ComponentUIDFirst–ComponentUIDLast and kept in StateDir/uids.json
+	// so that it stays the same across restarts, when the nucleus runs as
+	// root. A component's runWith posixUser still wins. Components then
+	// cannot read each other's processes (/proc/<pid>/environ) or files.
+	ComponentUIDs bool
 	// ErrorResetTime is the window in which three errors from the same
 	// state make a component BROKEN; default DefaultErrorResetTime.
 	ErrorResetTime time.Duration

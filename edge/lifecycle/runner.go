@@ -157,15 +157,26 @@ func (r *runner) installed(reason string) phase {
 	return r.doStart
 }
 
-// prepareWorkDir creates WorkDir/<name> (0700), owned by the RunAs user
-// when the steps run as that user.
+// prepareWorkDir creates WorkDir/<name> (0700), owned with what is in it
+// by the component's user when the steps run as another user than the
+// nucleus, and gives the component's group its artifact folders.
 func (r *runner) prepareWorkDir() error {
 	if err := os.MkdirAll(r.workDir, 0o700); err != nil {
 		return fmt.Errorf("component %s: cannot create work folder %s: %w; check the permissions of Options.WorkDir", r.comp.Name, r.workDir, err)
 	}
-	if id := r.identity(); r.s.isRoot && id != nil {
-		if err := os.Chown(r.workDir, id.uid, id.gid); err != nil {
-			return fmt.Errorf("component %s: cannot give work folder %s to RunAs user: %w", r.comp.Name, r.workDir, err)
+	if err := os.Chmod(r.workDir, 0o700); err != nil {
+		return fmt.Errorf("component %s: work folder %s: %w", r.comp.Name, r.workDir, err)
+	}
+	id := r.identity()
+	if !r.s.isRoot || id == nil {
+		return nil
+	}
+	if err := giveTree(r.workDir, id.uid, id.gid); err != nil {
+		return fmt.Errorf("component %s: cannot give work folder %s to uid %d: %w", r.comp.Name, r.workDir, id.uid, err)
+	}
+	for _, dir := range r.comp.Artifacts {
+		if err := giveGroup(dir, id.gid); err != nil {
+			return fmt.Errorf("component %s: cannot give artifact folder %s to gid %d: %w", r.comp.Name, dir, id.gid, err)
 		}
 	}
 	return nil

@@ -21,7 +21,8 @@ type Supervisor struct {
 	opts   Options
 	log    *slog.Logger
 	isRoot bool
-	runAs  *identity // parsed Options.RunAs, nil when empty
+	runAs  *identity     // parsed Options.RunAs, nil when empty
+	uids   *uidAllocator // per-component uids, nil unless Options.ComponentUIDs and root
 	bootID string
 
 	mu      sync.Mutex
@@ -59,14 +60,42 @@ func New(opts Options) (*Supervisor, error) {
 			s.log.Warn("Options.RunAs is ignored: the nucleus is not root and cannot switch users", "runAs", opts.RunAs)
 		}
 	}
-	// WorkDir must be traversable by the RunAs user; the component folders
-	// inside are 0700 and owned by it.
+	// WorkDir is traversable but not listable by component users (0711):
+	// each reaches its own folder inside (0700, its own) and cannot learn
+	// the others' names. Logs and state are the nucleus's alone. Modes are
+	// set again on every start, for folders an older nucleus created.
 	for _, d := range []struct {
 		path string
 		mode os.FileMode
-	}{{opts.WorkDir, 0o755}, {opts.LogDir, 0o700}, {opts.StateDir, 0o700}} {
-		if err := os.MkdirAll(d.path, d.mode); err != nil {
+	}{{opts.WorkDir, 0o711}, {opts.LogDir, 0o700}, {opts.StateDir, 0o700}} {
+		err := os.MkdirAll(d.path, d.mode)
+		if err == nil {
+			err = os.Chmod(d.path, d.mode)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("lifecycle: cannot create %s: %w; check the nucleus root folder's permissions", d.path, err)
+		}
+	}
+	if opts.ComponentUIDs {
+		if !s.isRoot {
+			s.log.Warn("Options.ComponentUIDs is ignored: the nucleus is not root and cannot switch users")
+		} else if s.uids, err = loadUIDs(opts.StateDir); err != nil {
+			return nil, fmt.Errorf("lifecycle: %w", err)
+		}
+	}
+	if s.isRoot {
+		var ids []*identity
+		if s.runAs != nil {
+			ids = append(ids, s.runAs)
+		}
+		if s.uids != nil {
+			// A component uid is in no group: the other bits decide for it.
+			ids = append(ids, &identity{uid: ComponentUIDFirst, gid: ComponentUIDFirst})
+		}
+		for _, id := range ids {
+			if err := checkReachable(opts.WorkDir, id); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := becomeSubreaper(); err != nil {
@@ -137,12 +166,17 @@ func (s *Supervisor) Apply(components []Component) error {
 	}
 	ids := map[string]*identity{}
 	for _, c := range cs {
-		if c.RunAs == "" {
-			continue
+		var runAs *identity
+		if c.RunAs != "" {
+			id, err := ParseRunAs(c.RunAs)
+			if err != nil {
+				return fmt.Errorf("%w: component %s: %v", ErrInvalidComponent, c.Name, err)
+			}
+			runAs = id
 		}
-		id, err := ParseRunAs(c.RunAs)
+		id, err := s.componentIdentity(&c, runAs)
 		if err != nil {
-			return fmt.Errorf("%w: component %s: %v", ErrInvalidComponent, c.Name, err)
+			return err
 		}
 		ids[c.Name] = id
 	}

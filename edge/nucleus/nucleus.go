@@ -100,10 +100,11 @@ func New(opts Options) (*Nucleus, error) {
 		}
 		n.devices = d
 	}
-	for _, d := range []string{"", dirLogs, dirWork, dirState} {
-		if err := os.MkdirAll(filepath.Join(opts.Root, d), 0o700); err != nil {
-			return nil, fmt.Errorf("root folder %s: %w", opts.Root, err)
-		}
+	if err := protectRoot(opts.Root); err != nil {
+		return nil, err
+	}
+	if err := n.opts.componentIdentity(n.log, os.Geteuid()); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -148,6 +149,9 @@ func (n *Nucleus) Start() (err error) {
 	if err := b.Ready(10 * time.Second); err != nil {
 		return err
 	}
+	if err := protectStore(n.opts.Root); err != nil {
+		return err
+	}
 	if n.nc, err = b.Connect(userNucleus, nats.Name("sward-nucleus")); err != nil {
 		return fmt.Errorf("nucleus connection to the embedded broker: %w", err)
 	}
@@ -157,6 +161,7 @@ func (n *Nucleus) Start() (err error) {
 		StateDir:      filepath.Join(n.opts.Root, dirState),
 		Logger:        n.opts.Logger,
 		RunAs:         n.opts.RunAs,
+		ComponentUIDs: n.opts.ComponentUIDs,
 		OnStateChange: n.publishState,
 		SessionEnv:    n.sessionEnv,
 	})

@@ -50,8 +50,15 @@ type Options struct {
 	// interpolateComponentConfiguration does. Off by default, as there.
 	InterpolateComponentConfiguration bool
 	// RunAs is the "user[:group]" non-privileged steps run as when the
-	// nucleus is root. Default: the nucleus user.
+	// nucleus is root. Default: DefaultComponentUser:DefaultComponentGroup,
+	// created on first start when missing; a nucleus that is not root runs
+	// components as its own user (and warns once).
 	RunAs string
+	// ComponentUIDs gives each component its own uid and gid from
+	// lifecycle.ComponentUIDFirst–ComponentUIDLast, stable per component
+	// name (recorded in <root>/state/uids.json), when the nucleus is root;
+	// it wins over RunAs, a deployment's runWith posixUser wins over it.
+	ComponentUIDs bool
 	// Logger receives the nucleus's structured logs. Default: slog.Default().
 	Logger *slog.Logger
 	// KeepStartupPages leaves the executable's pages resident after start.

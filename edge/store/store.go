@@ -185,6 +185,10 @@ func copyChecked(src, dst string, a recipe.Artifact, content hash.Hash) error {
 
 // fileMode turns a recipe Permission into file mode bits. Artifacts stay
 // read-only: the store replaces whole versions, it never edits in place.
+// OWNER is Greengrass's "the system user that runs the component": the
+// nucleus owns the file and the component's group is given it before its
+// steps run (lifecycle Component.Artifacts), so OWNER sets the owner and
+// group bits and the component cannot change the mode.
 func fileMode(p recipe.Permission) fs.FileMode {
 	var m fs.FileMode
 	switch strings.ToUpper(p.Read) {
@@ -192,13 +196,13 @@ func fileMode(p recipe.Permission) fs.FileMode {
 		m |= 0o444
 	case "NONE":
 	default: // OWNER is Greengrass's default
-		m |= 0o400
+		m |= 0o440
 	}
 	switch strings.ToUpper(p.Execute) {
 	case "ALL":
 		m |= 0o111
 	case "OWNER":
-		m |= 0o100
+		m |= 0o110
 	}
 	return m
 }
@@ -246,10 +250,11 @@ func checkEntry(f *zip.File) error {
 }
 
 // entryExec keeps execute bits an archive entry carries, so unarchived
-// scripts stay runnable for their owner.
+// scripts stay runnable for their owner (the nucleus and the component's
+// group, as fileMode's OWNER).
 func entryExec(f *zip.File) fs.FileMode {
 	if f.Mode()&0o100 != 0 {
-		return 0o100
+		return 0o110
 	}
 	return 0
 }

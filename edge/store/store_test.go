@@ -78,7 +78,8 @@ func TestInstallCopiesArtifactsWithTheirPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := New(root)
-	for file, want := range map[string]os.FileMode{"app": 0o500, "data.txt": 0o444} {
+	// OWNER is the nucleus and the group the component is given at start.
+	for file, want := range map[string]os.FileMode{"app": 0o550, "data.txt": 0o444} {
 		st, err := os.Stat(filepath.Join(s.ArtifactsPath("com.example.App", "1.0.0"), file))
 		if err != nil {
 			t.Fatal(err)

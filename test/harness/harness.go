@@ -118,6 +118,7 @@ func Start(t testing.TB, recipesDir, artifactsDir string, args ...string) *Nucle
 func StartAt(t testing.TB, root, recipesDir, artifactsDir string, args ...string) *Nucleus {
 	t.Helper()
 	n := &Nucleus{t: t, Root: root, output: &syncBuffer{}, done: make(chan struct{})}
+	Traversable(t, root)
 	// Port 0: the nucleus binds free ports itself, so parallel tests never
 	// race for one; MQTTPort is read from its "broker ready" log line.
 	argv := []string{"run", "--root", n.Root,
@@ -282,6 +283,28 @@ func Eventually(t testing.TB, timeout time.Duration, what string, f func() error
 		time.Sleep(delay)
 		if delay < 200*time.Millisecond {
 			delay *= 2
+		}
+	}
+}
+
+// Traversable lets every user search the folders above path that lie in
+// the temporary folder (t.TempDir makes them 0700): a nucleus running as
+// root runs its components as sward_user or their own uids, which must
+// reach their work folders and artifacts under the root, as on a device
+// whose root is /var/lib/sward.
+func Traversable(t testing.TB, path string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return
+	}
+	tmp := filepath.Clean(os.TempDir())
+	for d := filepath.Dir(filepath.Clean(path)); strings.HasPrefix(d, tmp+string(filepath.Separator)); d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, fi.Mode().Perm()|0o111); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -32,6 +32,11 @@ func Tool(t testing.TB, pkg string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Components run as other users than the test (sward_user when
+		// root) and must be able to execute the tools.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		toolsDir = dir
 	}
 	out := filepath.Join(toolsDir, filepath.Base(pkg))
