@@ -19,7 +19,10 @@
 // each naming the file, the field path and what would make it valid.
 //
 // Limits are Greengrass's: a recipe is at most 16384 bytes; a component name
-// is 1 to 128 characters of letters, digits, '.', '-' and '_'; a version is a
+// is 1 to 128 characters of letters, digits, '.', '-' and '_' (but not "." or
+// "..", which Sward refuses because the name is a folder on the device); a
+// DefaultConfiguration nests at most MaxConfigDepth (32) objects deep, the
+// limit deployments and IPC UpdateConfiguration share; a version is a
 // strict semantic version MAJOR.MINOR.PATCH (optional -prerelease, +build), at
 // most 64 characters, each number at most six digits. Dependency ranges are
 // npm-style (Masterminds semver). A recipe needs at least one manifest, since
