@@ -66,7 +66,8 @@
 // Artifacts use s3://bucket/key, greengrass:, docker:, and — Sward's addition
 // for local development — file: URIs (Artifact.LocalPath; relative paths are
 // relative to the recipe's folder) that the deployment engine copies from
-// disk; publishing replaces them with s3:. s3://name.zip without a key is
+// disk, only from the recipe's folder or the deployment's artifact folder;
+// publishing replaces them with s3:. s3://name.zip without a key is
 // accepted, as public recipes use it as a local-deployment placeholder.
 // Algorithm defaults to SHA-256 when Digest is set (SHA-384 and SHA-512 are
 // accepted too); file names are unique within a manifest (docker images
