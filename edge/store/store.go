@@ -201,8 +201,12 @@ func inside(p string, dirs ...string) (string, error) {
 			return resolved, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s is %s, outside %s: put the file beside the recipe or in the artifact folder",
-		ErrOutsideArtifactFolders, p, resolved, strings.Join(named, " and "))
+	what := p
+	if resolved != p {
+		what = fmt.Sprintf("%s (a link to %s)", p, resolved)
+	}
+	return "", fmt.Errorf("%w: %s is outside %s: put the file beside the recipe or in the artifact folder",
+		ErrOutsideArtifactFolders, what, strings.Join(named, " and "))
 }
 
 // copyChecked copies src to dst while hashing it, and refuses the copy when
