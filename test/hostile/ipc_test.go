@@ -80,7 +80,7 @@ func TestIPCFloodFromOneComponentDoesNotStallAnother(t *testing.T) {
 	if victim.SlowestMS > 2000 {
 		t.Errorf("the other component waited %.0f ms for an answer during the flood, want under 2 s", victim.SlowestMS)
 	}
-	want := "rate limit exceeded for component com.example.Flood: 10000 requests/s, 64 in flight"
+	want := "rate limit exceeded for component com.example.Flood: 20000 requests/s, 64 in flight"
 	if flooded.Answers["ServiceError"] == 0 || !strings.Contains(flooded.Messages["ServiceError"], want) {
 		t.Errorf("the flooding component was not limited: answers %v, messages %v; want ServiceError %q", flooded.Answers, flooded.Messages, want)
 	}
