@@ -1,12 +1,15 @@
 package hostile
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -135,4 +138,63 @@ func TestComponentsAndTheCLITrustTheNucleusUnderAPrivateCA(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestSampleComponentsWorkUnderTLSWithAPrivateCA(t *testing.T) {
+	ca := newPrivateCA(t, "127.0.0.1")
+	dir := t.TempDir()
+	n := harness.Start(t, filepath.Join(harness.RepoRoot(), "recipes"), harness.SampleArtifacts(t),
+		"--tls-cert", writeFile(t, dir, "server.pem", ca.leafPEM), "--tls-key", writeFile(t, dir, "server.key", ca.keyPEM),
+		"--tls-server-ca", writeFile(t, dir, "ca.pem", ca.caPEM))
+	health, err := n.AdminConn().SubscribeSync("sward.test-thing.health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := n.WaitState("com.sward.samples.DeviceInfo", 60*time.Second, "FINISHED", "BROKEN"); got.State != "FINISHED" {
+		t.Errorf("the one-shot DeviceInfo (Go, NATS) ended %s: %s", got.State, got.Reason)
+	}
+	harness.Eventually(t, 30*time.Second, "every sample RUNNING or FINISHED", func() error {
+		comps, err := n.Client().Components(context.Background())
+		if err != nil {
+			return err
+		}
+		for _, c := range comps {
+			if c.State == "BROKEN" {
+				log, _ := os.ReadFile(filepath.Join(n.Root, "logs", c.Name+".log"))
+				return harness.Permanent(fmt.Errorf("%s is BROKEN under TLS: %s\n%s", c.Name, c.Reason, log))
+			}
+			if c.State != "RUNNING" && c.State != "FINISHED" {
+				return fmt.Errorf("%s is %s: %s", c.Name, c.State, c.Reason)
+			}
+		}
+		return nil
+	})
+	t.Run("the Python component verifies the nucleus with SWARD_NATS_CA", func(t *testing.T) {
+		if out, err := n.CLI("component", "restart", "com.sward.samples.HealthReporter"); err != nil {
+			t.Fatalf("restart: %v\n%s", err, out)
+		}
+		if _, err := health.NextMsg(30 * time.Second); err != nil {
+			t.Fatalf("no health record over TLS: %v", err)
+		}
+	})
+	t.Run("readings flow from the MQTT simulator through the detector into the stream", func(t *testing.T) {
+		harness.Eventually(t, 30*time.Second, "readings in the SensorReadings stream", func() error {
+			out, err := n.CLI("stream", "describe", "SensorReadings", "-o", "json")
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			var info struct {
+				StorageStatus struct {
+					NewestSequenceNumber int64 `json:"newestSequenceNumber"`
+				} `json:"storageStatus"`
+			}
+			if err := json.Unmarshal([]byte(out), &info); err != nil {
+				return fmt.Errorf("%v: %s", err, out)
+			}
+			if info.StorageStatus.NewestSequenceNumber < 3 {
+				return fmt.Errorf("newest sequence %d", info.StorageStatus.NewestSequenceNumber)
+			}
+			return nil
+		})
+	})
 }
