@@ -33,6 +33,8 @@ type trust struct {
 // trusts as it is (a self-signed certificate).
 func (n *Nucleus) publishTrust(natsURL string) (trust, error) {
 	if n.opts.TLSCert == "" {
+		// A bundle left from a start with TLS would mislead a client.
+		_ = os.Remove(filepath.Join(n.opts.Root, dirPublic, CAFile))
 		return trust{}, nil
 	}
 	chain, err := readCertificates(n.opts.TLSCert)
