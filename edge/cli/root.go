@@ -22,6 +22,9 @@ func NewRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("root", defaultRoot(), "nucleus root folder (env SWARD_ROOT)")
+	// `sward run --tls-ca` (its own flag) is the CA of client certificates;
+	// for every other command this is the CA to verify the nucleus with.
+	root.PersistentFlags().String("tls-ca", "", "CA bundle (PEM) the nucleus's TLS certificate chains to (default: <root>/public/ca.pem, which the nucleus publishes)")
 	root.AddCommand(newRunCommand(), newComponentCommand(), newDeploymentCommand(), newLogsCommand(), newRecipeCommand(), newShadowCommand(), newStreamCommand())
 	return root
 }
@@ -53,13 +56,13 @@ func defaultRoot() string {
 // dial connects to the nucleus of --root (control.Dial), with hintRoot's
 // advice when none runs there.
 func dial(cmd *cobra.Command) (*control.Client, error) {
-	c, err := control.Dial(rootFlag(cmd))
+	c, err := control.DialCA(rootFlag(cmd), tlsCAFlag(cmd))
 	return c, hintRoot(cmd, err)
 }
 
 // dialConn is dial's admin connection (control.DialConn).
 func dialConn(cmd *cobra.Command) (*nats.Conn, error) {
-	nc, err := control.DialConn(rootFlag(cmd))
+	nc, err := control.DialConnCA(rootFlag(cmd), tlsCAFlag(cmd))
 	return nc, hintRoot(cmd, err)
 }
 
@@ -79,6 +82,11 @@ func hintRoot(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w: without --root or SWARD_ROOT the CLI looks in %s; pass the running nucleus's root with --root DIR or SWARD_ROOT=DIR (`make run` uses .run/root)", err, root)
 	}
 	return fmt.Errorf("%w: is %s the root the nucleus runs with (--root, SWARD_ROOT)? `sward run --root %s` starts one there", err, root, root)
+}
+
+func tlsCAFlag(cmd *cobra.Command) string {
+	ca, _ := cmd.Flags().GetString("tls-ca")
+	return ca
 }
 
 func rootFlag(cmd *cobra.Command) string {

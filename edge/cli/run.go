@@ -86,6 +86,7 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.StringVar(&opts.TLSCert, "tls-cert", "", "TLS certificate (PEM) for the listeners")
 	f.StringVar(&opts.TLSKey, "tls-key", "", "TLS private key (PEM) for the listeners")
 	f.StringVar(&opts.TLSCA, "tls-ca", "", "CA bundle (PEM) that client certificates must chain to (mutual TLS)")
+	f.StringVar(&opts.TLSServerCA, "tls-server-ca", "", "CA bundle (PEM) that signed --tls-cert, published to components and the CLI as <root>/public/ca.pem (default: the CA certificates after the leaf in --tls-cert, else the leaf)")
 	f.StringVar(&opts.ThingName, "thing-name", "", "AWS IoT thing name of this device (default: host name)")
 	f.StringVar(&opts.Region, "region", "", "AWS region components see (default: $AWS_REGION, else us-east-1)")
 	f.StringVar(&opts.RunAs, "run-as", "", `"user[:group]" for non-privileged steps when the nucleus runs as root (default sward_user:sward_group, created when missing)`)

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,17 +34,37 @@ func Dial(root string) (*Client, error) {
 
 // DialConn is Dial's admin connection itself, for the requests the control
 // API does not wrap (the shadow topics, the stream manager's admin API).
-func DialConn(root string) (*nats.Conn, error) {
+func DialConn(root string) (*nats.Conn, error) { return DialConnCA(root, "") }
+
+// DialCA is Dial verifying the nucleus's TLS certificate with caFile (PEM)
+// rather than the bundle the nucleus published (Credential.TLSCA).
+func DialCA(root, caFile string) (*Client, error) {
+	nc, err := DialConnCA(root, caFile)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{nc: nc}, nil
+}
+
+// DialConnCA is DialConn with DialCA's caFile.
+func DialConnCA(root, caFile string) (*nats.Conn, error) {
 	cred, err := ReadCredential(root)
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(cred.NATSURL,
+	opts := []nats.Option{
 		nats.UserInfo(cred.User, cred.Password),
 		nats.Timeout(dialTimeout),
 		nats.Name("sward-cli"),
 		nats.NoReconnect(),
-	)
+	}
+	if caFile == "" {
+		caFile = cred.TLSCA
+	}
+	if caFile != "" {
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: cred.TLSServerName}), nats.RootCAs(caFile))
+	}
+	nc, err := nats.Connect(cred.NATSURL, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w at root %s (%s does not answer: %v): start it with `sward run --root %s`", ErrNotRunning, root, cred.NATSURL, err, root)
 	}

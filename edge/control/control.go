@@ -80,6 +80,11 @@ type Credential struct {
 	User     string `json:"user"`
 	Password string `json:"password"`
 	PID      int    `json:"pid"`
+	// TLSCA is the CA bundle the listeners' certificate chains to, set when
+	// they use TLS; TLSServerName the name to verify it under when it does
+	// not name the NATSURL host.
+	TLSCA         string `json:"tlsCA,omitempty"`
+	TLSServerName string `json:"tlsServerName,omitempty"`
 }
 
 // CredentialFile is the admin credential's file name inside the root folder.

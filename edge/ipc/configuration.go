@@ -12,15 +12,16 @@ import (
 
 	"github.com/sward-iot/sward/edge/config"
 	wire "github.com/sward-iot/sward/shared/ipc"
+	"github.com/sward-iot/sward/shared/recipe"
 )
 
 // Bounds on what a component may write or watch, so one component cannot
 // make the nucleus spend memory or time for everyone: configurations are
-// at most MaxConfigDepth deep (JSON decoding refuses 10 000; validation costs
-// grow with depth), an update touches at most maxUpdateLeaves keys, and the
-// timestamps of a component stop growing at maxTimestamps keys.
+// at most MaxConfigDepth deep (the limit recipes and deployments share), an
+// update touches at most maxUpdateLeaves keys, and the timestamps of a
+// component stop growing at maxTimestamps keys.
 const (
-	MaxConfigDepth  = 32
+	MaxConfigDepth  = recipe.MaxConfigDepth
 	maxUpdateLeaves = 1024
 	maxTimestamps   = 4096
 )
@@ -96,7 +97,7 @@ func (s *Server) updateConfiguration(ctx context.Context, caller string, body []
 			return nil, wire.Errorf(wire.CodeInvalidArguments, "keyPath has an empty key; give the keys from the root, e.g. [\"limits\", \"max\"]")
 		}
 	}
-	if d := len(req.KeyPath) + depth(val); d > MaxConfigDepth {
+	if d := len(req.KeyPath) + recipe.ConfigDepth(val); d > MaxConfigDepth {
 		return nil, wire.Errorf(wire.CodeInvalidArguments, "the update reaches %d levels deep; configurations are at most %d deep", d, MaxConfigDepth)
 	}
 	ts := req.Timestamp
@@ -150,18 +151,6 @@ func (s *Server) updateConfiguration(ctx context.Context, caller string, body []
 }
 
 // depth is how many object levels v has (a leaf: 0).
-func depth(v any) int {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return 0
-	}
-	d := 0
-	for _, x := range m {
-		d = max(d, depth(x))
-	}
-	return d + 1
-}
-
 // leafPaths lists the paths of every leaf of v below prefix (an empty
 // object is a leaf: merging it still touches that key).
 func leafPaths(prefix []string, v any) [][]string {

@@ -67,6 +67,9 @@ type Registry struct {
 	mu   sync.Mutex
 	ids  map[string]*Identity
 	acls map[string]ACL
+	// removed is told the names of components that left the deployed set
+	// (the IPC server drops what it keeps for them); set once by New.
+	removed func(name string)
 }
 
 // NewRegistry returns an empty registry; setUsers receives the component
@@ -89,6 +92,9 @@ func (r *Registry) Set(configs map[string]map[string]any) error {
 			delete(r.ids, name)
 			delete(r.acls, name)
 			r.log.Info("component credential revoked", "component", name)
+			if r.removed != nil {
+				r.removed(name)
+			}
 		}
 	}
 	for name, cfg := range configs {

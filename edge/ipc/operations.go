@@ -165,10 +165,7 @@ func (s *Server) putMetric(caller string, body []byte) (any, error) {
 	if s.opts.Metrics == nil {
 		return nil, unavailable(wire.OpPutComponentMetric)
 	}
-	for _, m := range req.Metrics {
-		s.opts.Metrics.put(caller, m)
-	}
-	return struct{}{}, nil
+	return struct{}{}, s.opts.Metrics.put(caller, req.Metrics)
 }
 
 // shadow answers the ShadowManager operations after the access check on

@@ -20,11 +20,12 @@ import (
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
-// DefaultMaxInFlight bounds the requests handled at once: enough that a
-// ReadMessages waiting for data or a slow deployment call never holds up
-// GetConfiguration, few enough that a component flooding requests cannot
-// make the nucleus start thousands of goroutines.
-const DefaultMaxInFlight = 64
+// DefaultMaxInFlight bounds the slower requests (everything but the quick
+// operations in fastOps) handled at once across all components: enough for
+// four components at their DefaultInFlightPerComponent, each waiting in
+// ReadMessages or a deployment call, few enough that the nucleus never
+// starts thousands of goroutines.
+const DefaultMaxInFlight = 256
 
 // maxRequestBytes bounds a request body: the largest legitimate ones are a
 // 30 KB shadow document and a 64 KB deployment; anything bigger is refused
@@ -79,7 +80,12 @@ type Options struct {
 	Streams     Streams
 	Metrics     *Metrics
 	MaxInFlight int
-	Logger      *slog.Logger
+	// RatePerComponent, BurstPerComponent and InFlightPerComponent bound
+	// each component's requests (zero: the Default… values).
+	RatePerComponent     float64
+	BurstPerComponent    int
+	InFlightPerComponent int
+	Logger               *slog.Logger
 }
 
 // Server is the IPC front end: it answers component requests on
@@ -96,6 +102,7 @@ type Server struct {
 	ev    *events
 	cfg   *configTimestamps
 	cache *configCache
+	lanes *lanes
 
 	// mu guards stopping against the WaitGroup: no request is added once
 	// Shutdown has begun waiting.
@@ -111,12 +118,25 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = DefaultMaxInFlight
 	}
+	if opts.RatePerComponent <= 0 {
+		opts.RatePerComponent = DefaultRatePerComponent
+	}
+	if opts.BurstPerComponent <= 0 {
+		opts.BurstPerComponent = DefaultBurstPerComponent
+	}
+	if opts.InFlightPerComponent <= 0 {
+		opts.InFlightPerComponent = DefaultInFlightPerComponent
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("service", "ipc")
-	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight), cfg: newConfigTimestamps(), cache: newConfigCache()}
+	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight), cfg: newConfigTimestamps(), cache: newConfigCache(),
+		lanes: newLanes(opts.RatePerComponent, opts.BurstPerComponent, opts.InFlightPerComponent)}
 	s.ev = newEvents(opts.Conn, log)
+	opts.Registry.mu.Lock()
+	opts.Registry.removed = s.componentRemoved
+	opts.Registry.mu.Unlock()
 	return s, nil
 }
 
@@ -166,13 +186,25 @@ func (s *Server) Shutdown() {
 	s.wg.Wait()
 }
 
+// componentRemoved drops what the server keeps for a component that is no
+// longer deployed: its lane and its metric series.
+func (s *Server) componentRemoved(component string) {
+	s.lanes.forget(component)
+	if s.opts.Metrics != nil {
+		s.opts.Metrics.forget(component)
+	}
+}
+
 // SessionEnded forgets the subscriptions of a component whose session ended
 // (restart, stop, removal): they belonged to the process that made them.
-func (s *Server) SessionEnded(component string) { s.ev.forget(component) }
+func (s *Server) SessionEnded(component string) {
+	s.ev.forget(component)
+	s.lanes.forget(component)
+}
 
-// fastOps are answered on the subscription's goroutine: they touch only
-// memory or one KV read, so a goroutine per request would cost more than
-// the work (GetConfiguration is the latency figure of the IPC).
+// fastOps are answered by the caller's lane worker, in order: they touch
+// only memory or one KV read, so a goroutine per request would cost more
+// than the work (GetConfiguration is the latency figure of the IPC).
 var fastOps = map[string]bool{
 	wire.OpGetConfiguration: true, wire.OpUpdateState: true, wire.OpPutComponentMetric: true,
 	wire.OpGetComponentDetails: true, wire.OpListComponents: true,
@@ -181,35 +213,76 @@ var fastOps = map[string]bool{
 	wire.OpDeferComponentUpdate: true,
 }
 
+// dispatch runs on the subscription's goroutine, so it does only what is
+// quick and the same for every request: parse the subject, admit the request
+// to the caller's lane (or refuse it over the lane's limits) and hand it on.
+// Quick operations go to the lane's own worker, the others to a goroutine of
+// their own; so a component whose requests are slow or many delays only
+// itself.
 func (s *Server) dispatch(m *nats.Msg) {
 	caller, op, err := wire.ParseOperationSubject(m.Subject)
 	if err != nil {
 		s.reply(m, "", "", nil, wire.Errorf(wire.CodeInvalidArguments, "%v", err))
 		return
 	}
+	if !s.opts.Registry.Known(caller) {
+		// Only a deployed component's own user can publish here, so this
+		// is a component removed while its request was in flight; no lane
+		// is made for it.
+		s.reply(m, caller, op, nil, wire.Errorf(wire.CodeUnauthorized, "component %s is not deployed on this device", caller))
+		return
+	}
+	l, err := s.lanes.admit(caller)
+	if err != nil {
+		s.reply(m, caller, op, nil, err)
+		if s.opts.Metrics != nil {
+			s.opts.Metrics.observeRequest(op, err, 0)
+		}
+		return
+	}
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()
+		l.done()
 		return
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	if fastOps[op] {
-		defer s.wg.Done()
-		s.handle(m, caller, op)
+		if l.enqueue(m) {
+			s.wg.Add(1)
+			go s.work(l)
+		}
 		return
 	}
 	select {
 	case s.sem <- struct{}{}:
 	default:
 		s.reply(m, caller, op, nil, wire.Errorf(wire.CodeService, "the nucleus is handling %d requests; retry shortly", cap(s.sem)))
+		l.done()
 		s.wg.Done()
 		return
 	}
 	go func() {
-		defer func() { <-s.sem; s.wg.Done() }()
+		defer func() { <-s.sem; l.done(); s.wg.Done() }()
 		s.handle(m, caller, op)
 	}()
+}
+
+// work answers the quick requests queued on l, one after the other, and
+// returns when the queue is empty.
+func (s *Server) work(l *lane) {
+	defer s.wg.Done()
+	for {
+		m, ok := l.next()
+		if !ok {
+			return
+		}
+		caller, op, _ := wire.ParseOperationSubject(m.Subject)
+		s.handle(m, caller, op)
+		l.done()
+		s.wg.Done()
+	}
 }
 
 func (s *Server) handle(m *nats.Msg, caller, op string) {

@@ -8,6 +8,7 @@ import (
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/watch"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
+	wire "github.com/sward-iot/sward/shared/ipc"
 	"github.com/sward-iot/sward/shared/recipe"
 )
 
@@ -140,7 +141,17 @@ func (n *Nucleus) componentEnv(r *recipe.Recipe) map[string]string {
 		"AWS_DEFAULT_REGION":      n.opts.Region,
 	}
 	if addr := n.broker.MQTTAddr(); addr != "" {
-		env["SWARD_MQTT_URL"] = "tcp://" + addr
+		scheme := "tcp://"
+		if n.opts.TLSCert != "" {
+			scheme = "tls://"
+		}
+		env["SWARD_MQTT_URL"] = scheme + addr
+	}
+	if n.trust.caFile != "" {
+		env[wire.EnvNATSCA] = n.trust.caFile
+	}
+	if n.trust.serverName != "" {
+		env[wire.EnvTLSServerName] = n.trust.serverName
 	}
 	return env
 }

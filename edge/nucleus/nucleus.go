@@ -67,6 +67,7 @@ type Nucleus struct {
 	store *store.Store
 
 	broker     *broker.Broker
+	trust      trust // what local clients verify the listeners' TLS with
 	nc         *nats.Conn
 	supervisor *lifecycle.Supervisor
 	engine     *deployment.Engine
@@ -152,6 +153,9 @@ func (n *Nucleus) Start() (err error) {
 	if err := protectStore(n.opts.Root); err != nil {
 		return err
 	}
+	if n.trust, err = n.publishTrust(b.NATSURL()); err != nil {
+		return err
+	}
 	if n.nc, err = b.Connect(userNucleus, nats.Name("sward-nucleus")); err != nil {
 		return fmt.Errorf("nucleus connection to the embedded broker: %w", err)
 	}
@@ -234,6 +238,7 @@ func (n *Nucleus) Start() (err error) {
 	// scripts that the nucleus is up and has taken its startup set.
 	if err := control.WriteCredential(n.opts.Root, control.Credential{
 		NATSURL: b.NATSURL(), User: userAdmin, Password: adminPassword, PID: os.Getpid(),
+		TLSCA: n.trust.caFile, TLSServerName: n.trust.serverName,
 	}); err != nil {
 		return err
 	}

@@ -36,6 +36,10 @@ type Options struct {
 	// TLSCert, TLSKey and TLSCA secure non-loopback listeners (TLSCA asks
 	// clients for certificates).
 	TLSCert, TLSKey, TLSCA string
+	// TLSServerCA is the CA bundle (PEM) that signed TLSCert, published to
+	// components and the CLI as <root>/public/ca.pem; empty: the CA
+	// certificates after the leaf in TLSCert, else the leaf itself.
+	TLSServerCA string
 	// ThingName is the device's AWS IoT thing name. Default: the host name.
 	ThingName string
 	// Region is the AWS region components see. Default: $AWS_REGION, else us-east-1.

@@ -19,10 +19,16 @@ import (
 // Store is the component store under one root folder.
 type Store struct {
 	root string
+	// maxBytes and maxEntries bound each ZIP artifact's content; New sets
+	// MaxUnarchivedBytes and MaxUnarchivedEntries.
+	maxBytes   uint64
+	maxEntries int
 }
 
 // New returns the store under root (the nucleus root folder).
-func New(root string) *Store { return &Store{root: root} }
+func New(root string) *Store {
+	return &Store{root: root, maxBytes: MaxUnarchivedBytes, maxEntries: MaxUnarchivedEntries}
+}
 
 // ArtifactsPath is the value of {artifacts:path} for a component version.
 func (s *Store) ArtifactsPath(name, version string) string {
@@ -40,6 +46,24 @@ var ErrDigestMismatch = errors.New("artifact digest mismatch")
 // ErrUnsafeArchive means a ZIP artifact holds an entry that would land outside
 // its folder (../, an absolute path) or a symbolic link.
 var ErrUnsafeArchive = errors.New("unsafe archive entry")
+
+// ErrOutsideArtifactFolders means an artifact's file (a file: URI or a
+// symbolic link in the artifact folder) is outside the recipe's folder and
+// the deployment's artifact folder.
+var ErrOutsideArtifactFolders = errors.New("artifact outside the deployment's folders")
+
+// ErrArchiveTooLarge means a ZIP artifact unpacks to more than
+// MaxUnarchivedBytes or holds more than MaxUnarchivedEntries entries.
+var ErrArchiveTooLarge = errors.New("archive too large")
+
+// Bounds on what one ZIP artifact may unpack to, so a small archive cannot
+// fill the device's disk or inodes (a 2 MB ZIP of zeros unpacks to 2 GiB).
+// 2 GiB is more than any component image Sward ships; 100,000 entries is a
+// full Python or Node runtime with room to spare.
+const (
+	MaxUnarchivedBytes   = 2 << 30
+	MaxUnarchivedEntries = 100_000
+)
 
 // Install copies the artifacts of the selected manifest from artifactDir into
 // the store, checks digests before anything else happens, unarchives ZIPs and
@@ -109,7 +133,7 @@ func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, ds
 		mode := fileMode(a.Permission)
 		if a.Unarchived() {
 			into := filepath.Join(unarchived, strings.TrimSuffix(a.FileName(), filepath.Ext(a.FileName())))
-			if err := unzip(target, into, mode); err != nil {
+			if err := s.unzip(target, into, mode); err != nil {
 				return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
 			}
 		}
@@ -122,15 +146,19 @@ func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, ds
 
 // source finds an artifact's file in artifactDir/<Name>/<Version>/<file>, the
 // greengrass-cli layout; file: URIs name a local file, relative ones from
-// the recipe's folder.
+// the recipe's folder. Either way the file, with symbolic links followed,
+// must lie inside the folders the deployment named (the recipe's folder or
+// the artifact folder): the nucleus may read every file on the device, and a
+// deployment must not make it copy one (/etc/shadow) into the store.
 func source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) (string, error) {
 	switch a.Scheme() {
 	case recipe.SchemeFile:
 		p := a.LocalPath()
+		recipeDir := filepath.Dir(r.File)
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(r.File), p)
+			p = filepath.Join(recipeDir, p)
 		}
-		return p, nil
+		return inside(p, recipeDir, artifactDir)
 	case recipe.SchemeDocker:
 		return "", errors.New("docker artifacts are not supported by this nucleus: ship the image's contents as a ZIP artifact instead")
 	}
@@ -141,7 +169,44 @@ func source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) (string, er
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("artifact file %s is missing: build it (make artifacts) or fix the artifact folder", p)
 	}
-	return p, nil
+	return inside(p, artifactDir)
+}
+
+// inside returns p with symbolic links resolved when it is a regular file
+// within one of dirs (empty ones are skipped), and ErrOutsideArtifactFolders
+// otherwise.
+func inside(p string, dirs ...string) (string, error) {
+	resolved, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", fmt.Errorf("artifact file %s: %w", p, err)
+	}
+	var named []string
+	for _, dir := range dirs {
+		if dir == "" {
+			continue
+		}
+		named = append(named, dir)
+		realDir, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			continue
+		}
+		if rel, err := filepath.Rel(realDir, resolved); err == nil && filepath.IsLocal(rel) {
+			fi, err := os.Stat(resolved)
+			if err != nil {
+				return "", err
+			}
+			if !fi.Mode().IsRegular() {
+				return "", fmt.Errorf("artifact %s is not a regular file: an artifact is a file", p)
+			}
+			return resolved, nil
+		}
+	}
+	what := p
+	if resolved != p {
+		what = fmt.Sprintf("%s (a link to %s)", p, resolved)
+	}
+	return "", fmt.Errorf("%w: %s is outside %s: put the file beside the recipe or in the artifact folder",
+		ErrOutsideArtifactFolders, what, strings.Join(named, " and "))
 }
 
 // copyChecked copies src to dst while hashing it, and refuses the copy when
@@ -208,16 +273,26 @@ func fileMode(p recipe.Permission) fs.FileMode {
 }
 
 // unzip extracts archive into dir, refusing any entry that would escape dir
-// or that is a symbolic link, before writing anything.
-func unzip(archive, dir string, mode fs.FileMode) error {
+// or that is a symbolic link, and an archive over the store's bounds, before
+// writing anything. The bound uses the sizes the archive declares:
+// archive/zip refuses an entry whose content is longer than its declared size.
+func (s *Store) unzip(archive, dir string, mode fs.FileMode) error {
 	zr, err := zip.OpenReader(archive)
 	if err != nil {
 		return fmt.Errorf("not a readable ZIP archive: %w", err)
 	}
 	defer zr.Close()
+	if len(zr.File) > s.maxEntries {
+		return fmt.Errorf("%w: it holds %d entries, over the limit of %d: split it into several artifacts", ErrArchiveTooLarge, len(zr.File), s.maxEntries)
+	}
+	var total uint64
 	for _, f := range zr.File {
 		if err := checkEntry(f); err != nil {
 			return err
+		}
+		total += f.UncompressedSize64
+		if total > s.maxBytes || total < f.UncompressedSize64 {
+			return fmt.Errorf("%w: it unpacks to more than %d bytes: split it into several artifacts or ship it without Unarchive", ErrArchiveTooLarge, s.maxBytes)
 		}
 	}
 	for _, f := range zr.File {

@@ -242,3 +242,103 @@ func TestRecipesAreKeptPerVersionAndCollected(t *testing.T) {
 		t.Fatalf("store holds %d recipes after collection (%v), want 2", len(left), err)
 	}
 }
+
+func TestInstallRefusesFilesOutsideTheRecipeAndArtifactFolders(t *testing.T) {
+	secret := "/etc/shadow" // readable by the nucleus (root), never by a component
+	if _, err := os.Lstat(secret); err != nil {
+		secret = "/etc/passwd"
+	}
+	recipes := t.TempDir()
+	if err := os.Symlink(secret, filepath.Join(recipes, "link")); err != nil {
+		t.Fatal(err)
+	}
+	linked := artifactDir(t, "com.example.App", "1.0.0", nil)
+	if err := os.Symlink(secret, filepath.Join(linked, "com.example.App", "1.0.0", "app")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		uri  string
+		dir  string
+	}{
+		{"absolute file: URI", "file:" + secret, ""},
+		{"relative file: URI climbing out of the recipe folder", "file:" + strings.Repeat("../", 20) + strings.TrimPrefix(secret, "/"), ""},
+		{"file: URI through a symbolic link beside the recipe", "file:link", ""},
+		{"artifact folder holding a symbolic link", "s3://bucket/app", linked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			r := &recipe.Recipe{File: filepath.Join(recipes, "recipe.yaml"), Name: "com.example.App", Version: "1.0.0"}
+			_, err := New(root).Install(r, &recipe.Selection{Artifacts: []recipe.Artifact{{URI: tt.uri}}}, tt.dir)
+			if !errors.Is(err, ErrOutsideArtifactFolders) || !strings.Contains(err.Error(), "Artifacts[0] "+tt.uri) || !strings.Contains(err.Error(), "put the file beside the recipe or in the artifact folder") {
+				t.Fatalf("Install = %v, want ErrOutsideArtifactFolders naming the artifact and the fix", err)
+			}
+			if _, err := os.Stat(New(root).ArtifactsPath("com.example.App", "1.0.0")); !os.IsNotExist(err) {
+				t.Fatalf("a refused artifact was installed: %v", err)
+			}
+		})
+	}
+}
+
+func TestInstallTakesAbsoluteFileURIsInsideTheRecipeFolder(t *testing.T) {
+	recipes := t.TempDir()
+	if err := os.WriteFile(filepath.Join(recipes, "tool.sh"), []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &recipe.Recipe{File: filepath.Join(recipes, "recipe.yaml"), Name: "com.example.App", Version: "1.0.0"}
+	sel := &recipe.Selection{Artifacts: []recipe.Artifact{{URI: "file:" + filepath.Join(recipes, "tool.sh")}}}
+	if _, err := New(t.TempDir()).Install(r, sel, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bombOf is a ZIP whose one entry declares size bytes of content, written
+// raw so the test does not compress gigabytes.
+func bombOf(t *testing.T, size uint64) []byte {
+	t.Helper()
+	var buf strings.Builder
+	w := zip.NewWriter(&buf)
+	f, err := w.CreateRaw(&zip.FileHeader{Name: "zeros", Method: zip.Store, CompressedSize64: 1, UncompressedSize64: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0})
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(buf.String())
+}
+
+func TestInstallRefusesZIPsOverTheUnarchiveBounds(t *testing.T) {
+	many := map[string]string{}
+	for i := range 11 {
+		many[strings.Repeat("f", i+1)] = ""
+	}
+	tests := []struct {
+		name    string
+		archive []byte
+		store   func(root string) *Store
+		want    string
+	}{
+		{"declared content over the default 2 GiB", bombOf(t, MaxUnarchivedBytes+1), New, "it unpacks to more than 2147483648 bytes"},
+		{"content over the store's bound", zipOf(t, map[string]string{"a": "12345", "b": "67890"}, ""),
+			func(root string) *Store { s := New(root); s.maxBytes = 9; return s }, "it unpacks to more than 9 bytes"},
+		{"more entries than the store's bound", zipOf(t, many, ""),
+			func(root string) *Store { s := New(root); s.maxEntries = 10; return s }, "it holds 11 entries, over the limit of 10"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := artifactDir(t, "com.example.App", "1.0.0", map[string][]byte{"a.zip": tt.archive})
+			r := &recipe.Recipe{File: "test.yaml", Name: "com.example.App", Version: "1.0.0"}
+			_, err := tt.store(root).Install(r, &recipe.Selection{Artifacts: []recipe.Artifact{{URI: "s3://b/a.zip", Unarchive: "ZIP"}}}, dir)
+			if !errors.Is(err, ErrArchiveTooLarge) || !strings.Contains(err.Error(), "Artifacts[0] s3://b/a.zip") || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Install = %v, want ErrArchiveTooLarge naming the artifact and %q", err, tt.want)
+			}
+			if _, err := os.Stat(filepath.Join(root, "packages", "artifacts-unarchived", "com.example.App")); !os.IsNotExist(err) {
+				t.Fatalf("a refused archive left files behind: %v", err)
+			}
+		})
+	}
+}

@@ -7,12 +7,15 @@ the nucleus put in its environment, asks for its own configuration with a
 request/reply on $SWARD_IPC_PREFIX.GetConfiguration (the reply comes on its
 private inbox $SWARD_INBOX_PREFIX), then publishes a health record on
 sward/<thing>/health (NATS subject sward.<thing>.health) every
-intervalSeconds.
+intervalSeconds. When the nucleus's listeners use TLS, it upgrades the
+connection after INFO, verifying the nucleus with the CA bundle in
+$SWARD_NATS_CA (and $SWARD_TLS_SERVER_NAME when set).
 """
 import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -20,7 +23,7 @@ import time
 class NATS:
     """The few NATS protocol verbs a component needs, over one socket."""
 
-    def __init__(self, url, user, password, name):
+    def __init__(self, url, user, password, name, cafile="", server_name=""):
         host, port = url.replace("nats://", "").rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=10)
         self.buf = b""
@@ -28,6 +31,11 @@ class NATS:
         info = self._line()
         if not info.startswith(b"INFO "):
             raise RuntimeError("not a NATS server: %r" % info[:40])
+        if json.loads(info[5:]).get("tls_required"):
+            if not cafile:
+                raise RuntimeError("the broker requires TLS but SWARD_NATS_CA is not set")
+            ctx = ssl.create_default_context(cafile=cafile)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=server_name or host)
         connect = {"verbose": False, "pedantic": False, "name": name, "lang": "python-stdlib",
                    "version": "1.0.0", "protocol": 1, "user": user, "pass": password}
         self.sock.sendall(b"CONNECT " + json.dumps(connect).encode() + b"\r\nPING\r\n")
@@ -110,7 +118,8 @@ def main():
     env = os.environ
     name = env["SWARD_COMPONENT_NAME"]
     thing = env.get("AWS_IOT_THING_NAME", "unknown")
-    nc = NATS(env["SWARD_NATS_URL"], env["SWARD_NATS_USER"], env["SWARD_NATS_PASSWORD"], name)
+    nc = NATS(env["SWARD_NATS_URL"], env["SWARD_NATS_USER"], env["SWARD_NATS_PASSWORD"], name,
+              env.get("SWARD_NATS_CA", ""), env.get("SWARD_TLS_SERVER_NAME", ""))
     answer = json.loads(nc.request(env["SWARD_IPC_PREFIX"] + ".GetConfiguration",
                                    json.dumps({"keyPath": ["intervalSeconds"]}).encode(),
                                    env["SWARD_INBOX_PREFIX"]))

@@ -97,7 +97,15 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	client := mqtt.NewClient(clientOptions(o.Env, log))
+	opts := clientOptions(o.Env, log)
+	tlsConfig, err := o.Env.TLSConfig()
+	if err != nil {
+		return err
+	}
+	if tlsConfig != nil {
+		opts.SetTLSConfig(tlsConfig)
+	}
+	client := mqtt.NewClient(opts)
 	if err := connect(ctx, client); err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sward-iot/sward/shared/recipe"
 )
 
 // Field names, in the order errors list them.
@@ -313,6 +315,10 @@ func (d *decoder) merge(path string, v any) map[string]any {
 	m, ok := v.(map[string]any)
 	if !ok {
 		d.errorf(path, "is %s; it must be an object of configuration keys to merge, such as {\"port\": 8080}", describe(v))
+		return nil
+	}
+	if depth := recipe.ConfigDepth(m); depth > recipe.MaxConfigDepth {
+		d.errorf(path, "nests %d objects deep; configurations are at most %d deep, flatten it", depth, recipe.MaxConfigDepth)
 		return nil
 	}
 	out, ok := d.plain(path, m).(map[string]any)

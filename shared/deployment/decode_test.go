@@ -123,6 +123,7 @@ var invalidDocuments = []struct {
 	{"duplicate top-level key", `{"groupName": "a", "groupName": "b"}`, []string{"groupName: is given twice in one object"}},
 	{"duplicate component", `{"components": {"A": {` + v1 + `}, "A": {` + v1 + `}}}`, []string{`components.A: is given twice`}},
 	{"nesting too deep", `{"components": {"A": {` + v1 + `, "configurationUpdate": {"merge": ` + strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70) + `}}}}`, []string{"nests deeper than 64 levels"}},
+	{"merge deeper than configurations may nest", `{"components": {"A": {` + v1 + `, "configurationUpdate": {"merge": ` + strings.Repeat(`{"a":`, 33) + `1` + strings.Repeat(`}`, 33) + `}}}}`, []string{"components.A.configurationUpdate.merge: nests 33 objects deep; configurations are at most 32 deep"}},
 	{"oversize", `{"components": {"A": {` + v1 + `, "configurationUpdate": {"merge": {"x": "` + strings.Repeat("x", MaxDocumentSize) + `"}}}}}`, []string{"over the 65536-byte limit"}},
 
 	// Unknown fields at each level.

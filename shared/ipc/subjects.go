@@ -21,13 +21,19 @@ const (
 
 // Environment variables every lifecycle step of a component gets.
 const (
-	EnvNATSURL          = "SWARD_NATS_URL"
-	EnvNATSUser         = "SWARD_NATS_USER"
-	EnvNATSPassword     = "SWARD_NATS_PASSWORD"
-	EnvIPCPrefix        = "SWARD_IPC_PREFIX"
-	EnvEventPrefix      = "SWARD_EVENT_PREFIX"
-	EnvInboxPrefix      = "SWARD_INBOX_PREFIX"
-	EnvMQTTURL          = "SWARD_MQTT_URL"
+	EnvNATSURL      = "SWARD_NATS_URL"
+	EnvNATSUser     = "SWARD_NATS_USER"
+	EnvNATSPassword = "SWARD_NATS_PASSWORD"
+	EnvIPCPrefix    = "SWARD_IPC_PREFIX"
+	EnvEventPrefix  = "SWARD_EVENT_PREFIX"
+	EnvInboxPrefix  = "SWARD_INBOX_PREFIX"
+	EnvMQTTURL      = "SWARD_MQTT_URL"
+	// EnvNATSCA is set when the listeners use TLS: the CA bundle (PEM) the
+	// nucleus's certificate chains to, readable by every component.
+	EnvNATSCA = "SWARD_NATS_CA"
+	// EnvTLSServerName is set when the certificate does not name the
+	// address in SWARD_NATS_URL: the name to verify it under.
+	EnvTLSServerName    = "SWARD_TLS_SERVER_NAME"
 	EnvComponentName    = "SWARD_COMPONENT_NAME"
 	EnvComponentVersion = "SWARD_COMPONENT_VERSION"
 	EnvThingName        = "AWS_IOT_THING_NAME"

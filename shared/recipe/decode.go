@@ -237,6 +237,10 @@ func ValidateName(name string) error {
 		return fmt.Errorf("is %d characters long; Greengrass allows at most %d", len(name), MaxNameLength)
 	case !namePattern.MatchString(name):
 		return fmt.Errorf("%q has characters Greengrass refuses; use only letters, digits, '.', '-' and '_'", truncate(name))
+	case name == "." || name == "..":
+		// The name is a folder in the store, work and logs: "." or ".."
+		// would be the parent or the root itself.
+		return fmt.Errorf("%q is not a name but a path; give the component a name such as com.example.MyComponent", name)
 	}
 	return nil
 }
@@ -309,6 +313,10 @@ func (d *decoder) configuration(f *fields) map[string]any {
 	m, ok := dv.(map[string]any)
 	if !ok {
 		d.errorf(path, "is %s; it must be an object of configuration keys", describe(dv))
+		return map[string]any{}
+	}
+	if depth := ConfigDepth(m); depth > MaxConfigDepth {
+		d.errorf(path, "nests %d objects deep; configurations are at most %d deep, flatten it", depth, MaxConfigDepth)
 		return map[string]any{}
 	}
 	d.checkNumbers(path, m)

@@ -19,7 +19,10 @@
 // each naming the file, the field path and what would make it valid.
 //
 // Limits are Greengrass's: a recipe is at most 16384 bytes; a component name
-// is 1 to 128 characters of letters, digits, '.', '-' and '_'; a version is a
+// is 1 to 128 characters of letters, digits, '.', '-' and '_' (but not "." or
+// "..", which Sward refuses because the name is a folder on the device); a
+// DefaultConfiguration nests at most MaxConfigDepth (32) objects deep, the
+// limit deployments and IPC UpdateConfiguration share; a version is a
 // strict semantic version MAJOR.MINOR.PATCH (optional -prerelease, +build), at
 // most 64 characters, each number at most six digits. Dependency ranges are
 // npm-style (Masterminds semver). A recipe needs at least one manifest, since
@@ -63,7 +66,8 @@
 // Artifacts use s3://bucket/key, greengrass:, docker:, and — Sward's addition
 // for local development — file: URIs (Artifact.LocalPath; relative paths are
 // relative to the recipe's folder) that the deployment engine copies from
-// disk; publishing replaces them with s3:. s3://name.zip without a key is
+// disk, only from the recipe's folder or the deployment's artifact folder;
+// publishing replaces them with s3:. s3://name.zip without a key is
 // accepted, as public recipes use it as a local-deployment placeholder.
 // Algorithm defaults to SHA-256 when Digest is set (SHA-384 and SHA-512 are
 // accepted too); file names are unique within a manifest (docker images

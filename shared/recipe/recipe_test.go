@@ -296,6 +296,8 @@ func TestInvalidRecipesAreRefusedNamingFileFieldAndFix(t *testing.T) {
 		"wrong_format.yaml":               {`wrong_format.yaml: RecipeFormatVersion: is the text "2021-01-01"; the only supported format is 2020-01-25`},
 		"name_characters.yaml":            {`name_characters.yaml: ComponentName: "com example/Bad" has characters Greengrass refuses; use only letters, digits, '.', '-' and '_'`},
 		"name_too_long.yaml":              {"name_too_long.yaml: ComponentName: is 129 characters long; Greengrass allows at most 128"},
+		"name_dot_dot.yaml":               {`name_dot_dot.yaml: ComponentName: ".." is not a name but a path; give the component a name such as com.example.MyComponent`},
+		"configuration_deep.json":         {"configuration_deep.json: ComponentConfiguration.DefaultConfiguration: nests 2500 objects deep; configurations are at most 32 deep, flatten it"},
 		"version_two_parts.yaml":          {`version_two_parts.yaml: ComponentVersion: "1.0" is not a semantic version`, "write MAJOR.MINOR.PATCH such as 1.0.0"},
 		"version_v_prefix.yaml":           {`version_v_prefix.yaml: ComponentVersion: "v1.0.0" is not a semantic version`},
 		"version_seven_digits.yaml":       {`version_seven_digits.yaml: ComponentVersion: "1000000.0.0" has a number over 999999; Greengrass allows at most six digits`},
@@ -402,6 +404,10 @@ func TestValidateNameFollowsGreengrassLimits(t *testing.T) {
 		{"com/example", "has characters Greengrass refuses"},
 		{"with space", "has characters Greengrass refuses"},
 		{"ünicode", "has characters Greengrass refuses"},
+		{".", "is not a name but a path"},
+		{"..", "is not a name but a path"},
+		{"...", ""},
+		{".hidden", ""},
 	}
 	for _, tt := range tests {
 		err := ValidateName(tt.name)

@@ -1,6 +1,6 @@
-// Package hostile attacks a real nucleus the way a hostile component or a
-// hostile local client would, and proves each attack refused: every test
-// starts the sward binary (test/harness), deploys components written into
-// temporary recipe folders (shell scripts or test tools), lets them try
-// what the threat model forbids and checks the outcome from outside.
+// Package hostile is the hostile-component suite: each test deploys real
+// component processes (shell scripts or small Go programs such as
+// test/hostile/actor, built by the test) on a real nucleus started through
+// test/harness, reproduces one attack a component or a local client could
+// make on the device, and proves it refused.
 package hostile

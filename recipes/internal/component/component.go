@@ -10,6 +10,8 @@ package component
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +23,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 // Env is the environment the nucleus sets for every lifecycle step.
@@ -36,6 +40,9 @@ type Env struct {
 	Region       string // AWS_REGION
 	Root         string // SWARD_ROOT
 	WorkPath     string // SWARD_WORK_PATH
+	// CAFile and TLSServerName verify the nucleus's certificate when its
+	// listeners use TLS (SWARD_NATS_CA, SWARD_TLS_SERVER_NAME).
+	CAFile, TLSServerName string
 }
 
 // Defaults used when a sample runs by hand outside the nucleus: the
@@ -52,17 +59,19 @@ func FromEnv() Env { return EnvFrom(os.Getenv) }
 // broker URLs.
 func EnvFrom(getenv func(string) string) Env {
 	e := Env{
-		NATSURL:      getenv("SWARD_NATS_URL"),
-		NATSUser:     getenv("SWARD_NATS_USER"),
-		NATSPassword: getenv("SWARD_NATS_PASSWORD"),
-		InboxPrefix:  getenv("SWARD_INBOX_PREFIX"),
-		MQTTURL:      getenv("SWARD_MQTT_URL"),
-		Name:         getenv("SWARD_COMPONENT_NAME"),
-		Version:      getenv("SWARD_COMPONENT_VERSION"),
-		ThingName:    getenv("AWS_IOT_THING_NAME"),
-		Region:       getenv("AWS_REGION"),
-		Root:         getenv("SWARD_ROOT"),
-		WorkPath:     getenv("SWARD_WORK_PATH"),
+		NATSURL:       getenv("SWARD_NATS_URL"),
+		NATSUser:      getenv("SWARD_NATS_USER"),
+		NATSPassword:  getenv("SWARD_NATS_PASSWORD"),
+		InboxPrefix:   getenv("SWARD_INBOX_PREFIX"),
+		MQTTURL:       getenv("SWARD_MQTT_URL"),
+		Name:          getenv("SWARD_COMPONENT_NAME"),
+		Version:       getenv("SWARD_COMPONENT_VERSION"),
+		ThingName:     getenv("AWS_IOT_THING_NAME"),
+		Region:        getenv("AWS_REGION"),
+		Root:          getenv("SWARD_ROOT"),
+		WorkPath:      getenv("SWARD_WORK_PATH"),
+		CAFile:        getenv(wire.EnvNATSCA),
+		TLSServerName: getenv(wire.EnvTLSServerName),
 	}
 	if e.NATSURL == "" {
 		e.NATSURL = DefaultNATSURL
@@ -113,7 +122,27 @@ func (e Env) NATSOptions(log *slog.Logger) []nats.Option {
 		// The broker lets a component read replies only on its own inbox.
 		opts = append(opts, nats.CustomInboxPrefix(e.InboxPrefix))
 	}
+	if e.CAFile != "" {
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: e.TLSServerName}), nats.RootCAs(e.CAFile))
+	}
 	return opts
+}
+
+// TLSConfig is what an MQTT client verifies the nucleus with: nil when the
+// listeners do not use TLS (no CAFile).
+func (e Env) TLSConfig() (*tls.Config, error) {
+	if e.CAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(e.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("CA bundle %s (SWARD_NATS_CA): %w", e.CAFile, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA bundle %s (SWARD_NATS_CA) holds no PEM certificate", e.CAFile)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: e.TLSServerName}, nil
 }
 
 // Connect connects to the nucleus' broker with NATSOptions.

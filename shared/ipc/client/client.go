@@ -11,6 +11,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,9 @@ type Env struct {
 	IPCPrefix, EventPrefix, Inbox string
 	Component, Version, Thing     string
 	MQTTURL                       string
+	// CAFile and TLSServerName verify the nucleus's TLS certificate when
+	// its listeners use TLS (SWARD_NATS_CA, SWARD_TLS_SERVER_NAME).
+	CAFile, TLSServerName string
 }
 
 // FromEnv reads Env from the process environment.
@@ -42,14 +46,19 @@ func FromEnv() Env {
 		IPCPrefix: os.Getenv(wire.EnvIPCPrefix), EventPrefix: os.Getenv(wire.EnvEventPrefix), Inbox: os.Getenv(wire.EnvInboxPrefix),
 		Component: os.Getenv(wire.EnvComponentName), Version: os.Getenv(wire.EnvComponentVersion),
 		Thing: os.Getenv(wire.EnvThingName), MQTTURL: os.Getenv(wire.EnvMQTTURL),
+		CAFile: os.Getenv(wire.EnvNATSCA), TLSServerName: os.Getenv(wire.EnvTLSServerName),
 	}
 }
 
 // NATSOptions are the connection options that carry the component's
 // identity: its credential and its private inbox prefix (without which
-// request/reply is refused by the broker).
+// request/reply is refused by the broker); and, when the nucleus uses TLS,
+// the CA its certificate is verified with.
 func (e Env) NATSOptions() []nats.Option {
 	var opts []nats.Option
+	if e.CAFile != "" {
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12, ServerName: e.TLSServerName}), nats.RootCAs(e.CAFile))
+	}
 	if e.User != "" {
 		opts = append(opts, nats.UserInfo(e.User, e.Password))
 	}
