@@ -64,9 +64,9 @@ func New(opts Options) (*Broker, error) {
 		log:     opts.Logger.With("service", "broker"),
 		tcp:     tcp,
 		monitor: monitor,
-		auth:    newAuthenticator(newAuthTable(opts.Users, opts.AnonymousUser, opts.TLSMapUsers)),
 		users:   make(map[string]User, len(opts.Users)),
 	}
+	b.auth = newAuthenticator(newAuthTable(opts.Users, opts.AnonymousUser, opts.TLSMapUsers), b.log)
 	b.srvLog = &serverLogger{log: b.log}
 	for _, u := range opts.Users {
 		b.users[u.Name] = u
@@ -179,6 +179,11 @@ func (b *Broker) Ready(timeout time.Duration) error {
 				Msg:      fmt.Sprintf("broker: not ready after %s: was Start called? check the broker log for listener or JetStream errors", timeout),
 				Sentinel: ErrNotReady,
 			}
+		}
+	}
+	if b.opts.MQTTListen != "" {
+		if err := b.boundMQTTStreams(); err != nil {
+			return err
 		}
 	}
 	return b.resolveAddrs()
