@@ -16,6 +16,12 @@ import (
 )
 
 const (
+	// MaxBucketBytes bounds the configuration bucket. nats-server reserves
+	// a bucket's bound in the store when it is created, so this room stays
+	// the configuration's whatever other writers do; 32 MiB holds hundreds
+	// of components' configuration with its history.
+	MaxBucketBytes = 32 << 20
+
 	// DefaultBucket is the JetStream KV bucket holding one key per component.
 	// KV bucket names allow no dots, hence the underscore.
 	DefaultBucket = "sward_config"
@@ -84,6 +90,7 @@ func New(js jetstream.JetStream, opts Options) (*Store, error) {
 		Bucket:      opts.Bucket,
 		Description: "Sward component configuration, one key per component (edge/config)",
 		History:     history,
+		MaxBytes:    MaxBucketBytes,
 		Storage:     jetstream.FileStorage, // configuration must outlive the process
 		Replicas:    1,                     // one nucleus, one server
 	})

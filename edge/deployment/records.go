@@ -19,6 +19,11 @@ import (
 // on them: an acknowledged put is in JetStream's file store and survives
 // kill -9 of the nucleus (see edge/broker for power loss).
 const (
+	// recordsMaxBytes bounds the deployment records bucket (its room is
+	// reserved in the store at creation): a record is a few KiB, so 32 MiB
+	// is thousands of deployments.
+	recordsMaxBytes = 32 << 20
+
 	// DefaultBucket is the KV bucket of deployment records.
 	DefaultBucket = "sward_deployments"
 
@@ -110,6 +115,7 @@ func openRecords(ctx context.Context, js jetstream.JetStream, bucket string) (*r
 		Bucket:      bucket,
 		Description: "Sward deployment records",
 		History:     1,
+		MaxBytes:    recordsMaxBytes,
 		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {

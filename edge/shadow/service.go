@@ -20,6 +20,12 @@ import (
 )
 
 const (
+	// MaxBucketBytes bounds the shadow bucket: nats-server reserves it in
+	// the store when the bucket is created, so shadows keep their room
+	// whatever MQTT clients and streams write. 64 MiB is two thousand
+	// shadows at the largest document size.
+	MaxBucketBytes = 64 << 20
+
 	// DefaultBucket is the JetStream KV bucket holding one key per shadow.
 	DefaultBucket = "sward_shadows"
 
@@ -177,7 +183,8 @@ func (s *Service) Start(ctx context.Context) error {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      s.opts.Bucket,
 		Description: "Sward device shadows, one key per shadow (edge/shadow)",
-		History:     1,                     // versions live in the document; older revisions serve nobody
+		History:     1, // versions live in the document; older revisions serve nobody
+		MaxBytes:    MaxBucketBytes,
 		Storage:     jetstream.FileStorage, // shadows must outlive the process
 		Replicas:    1,                     // one nucleus, one server
 	})

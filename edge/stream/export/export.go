@@ -18,6 +18,10 @@ import (
 )
 
 const (
+	// stateMaxBytes bounds the export progress bucket (reserved in the
+	// store at creation): one small record per export.
+	stateMaxBytes = 1 << 20
+
 	// StateBucket is the JetStream KV bucket holding every export's progress
 	// (see state.go). File storage: progress must outlive the process.
 	StateBucket = "sward_stream_exports"
@@ -131,6 +135,7 @@ func Start(ctx context.Context, opts Options) (*Runner, error) {
 		Bucket:      StateBucket,
 		Description: "Sward stream export progress (edge/stream/export)",
 		History:     1,
+		MaxBytes:    stateMaxBytes,
 		Storage:     jetstream.FileStorage,
 	})
 	if err != nil {
