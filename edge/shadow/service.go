@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -612,9 +613,22 @@ func (s *Service) serve(m *nats.Msg) {
 		doc = errorDoc(e, token, s.opts.Now().Unix())
 		s.publish(Subject(thing, name, op, ResultRejected), doc)
 	}
-	if ipc.ReplyAllowed(m.Reply) {
+	if replyAllowed(m.Reply) {
 		s.publish(m.Reply, doc)
+	} else if m.Reply != "" {
+		s.log.Warn("shadow reply subject refused: not an inbox the service may answer on", "subject", m.Subject, "reply", m.Reply)
 	}
+}
+
+// replyAllowed reports whether the service may answer a request on reply.
+// A request on the shadow topics does not say who sent it, so the service
+// cannot tell a component's own inbox from another's: it answers on
+// component inboxes (SWARD_INBOX_PREFIX, under ipc.InboxRoot) never, as
+// the IPC front end answers only on the caller's own. Components get their
+// answer from the IPC operations or the accepted/rejected topics; the
+// nucleus and the CLI (_INBOX.) are answered.
+func replyAllowed(reply string) bool {
+	return ipc.ReplyAllowed(reply) && !strings.HasPrefix(reply, ipc.InboxRoot+".")
 }
 
 // listRequest and listResponse are SubjectList's documents, shaped like
@@ -632,7 +646,7 @@ type listResponse struct {
 }
 
 func (s *Service) serveList(m *nats.Msg) {
-	if !ipc.ReplyAllowed(m.Reply) {
+	if !replyAllowed(m.Reply) {
 		return // nothing to answer, or a subject that is not an inbox
 	}
 	var req listRequest
