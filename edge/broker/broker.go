@@ -41,6 +41,7 @@ type Broker struct {
 	natsTLS *tls.Config // built once: a reload with the same pointers keeps TLS untouched
 	mqttTLS *tls.Config
 	auth    *authenticator
+	quit    chan struct{} // closed by Shutdown: ends watchStore
 
 	mu       sync.Mutex
 	users    map[string]User
@@ -65,6 +66,7 @@ func New(opts Options) (*Broker, error) {
 		tcp:     tcp,
 		monitor: monitor,
 		users:   make(map[string]User, len(opts.Users)),
+		quit:    make(chan struct{}),
 	}
 	b.auth = newAuthenticator(newAuthTable(opts.Users, opts.AnonymousUser, opts.TLSMapUsers), b.log)
 	b.srvLog = &serverLogger{log: b.log}
@@ -160,6 +162,7 @@ func (b *Broker) Start() error {
 	if err := b.srvLog.fatalErr(); err != nil {
 		return fmt.Errorf("broker: start: %w", err)
 	}
+	go b.watchStore()
 	return nil
 }
 
@@ -318,6 +321,9 @@ func (b *Broker) SetUsers(users []User, anonymous string) error {
 // It does not wait for background work to end; use WaitForShutdown.
 func (b *Broker) Shutdown() {
 	b.mu.Lock()
+	if b.state == running {
+		close(b.quit)
+	}
 	b.state = stopped
 	b.mu.Unlock()
 	b.srv.Shutdown()

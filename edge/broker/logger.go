@@ -31,8 +31,9 @@ const levelTrace = slog.LevelDebug - 4
 type serverLogger struct {
 	log *slog.Logger
 
-	mu    sync.Mutex
-	fatal error
+	mu       sync.Mutex
+	fatal    error
+	writeErr string // a store write failure not yet handled (recover.go)
 }
 
 var _ server.Logger = (*serverLogger)(nil)
@@ -54,7 +55,12 @@ func (l *serverLogger) Warnf(format string, v ...any) {
 	}
 	l.logf(level, format, v)
 }
-func (l *serverLogger) Errorf(format string, v ...any) { l.logf(slog.LevelError, format, v) }
+func (l *serverLogger) Errorf(format string, v ...any) {
+	l.logf(slog.LevelError, format, v)
+	if strings.Contains(format, writeErrorMark) {
+		l.noteWriteError(fmt.Sprintf(format, v...))
+	}
+}
 func (l *serverLogger) Debugf(format string, v ...any) { l.logf(slog.LevelDebug, format, v) }
 func (l *serverLogger) Tracef(format string, v ...any) { l.logf(levelTrace, format, v) }
 
