@@ -159,7 +159,7 @@ func TestInvalidDefinitionsAreRefusedAndChangeNothing(t *testing.T) {
 		{"maxSize beyond the store", func(d *ipc.MessageStreamDefinition) { d.MaxSize = 1 << 40 }, ipc.CodeService, "does not fit"},
 		{"memory maxSize beyond broker memory", func(d *ipc.MessageStreamDefinition) {
 			d.Persistence = ipc.PersistenceMemory // the default 256 MiB is over the broker's 64 MiB
-		}, ipc.CodeInvalidArguments, "MaxMemory"},
+		}, ipc.CodeService, "MaxMemory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
