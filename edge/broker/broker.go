@@ -69,7 +69,7 @@ func New(opts Options) (*Broker, error) {
 		quit:    make(chan struct{}),
 	}
 	b.auth = newAuthenticator(newAuthTable(opts.Users, opts.AnonymousUser, opts.TLSMapUsers), b.log)
-	b.srvLog = &serverLogger{log: b.log}
+	b.srvLog = &serverLogger{log: b.log, mqtt: opts.MQTT}
 	for _, u := range opts.Users {
 		b.users[u.Name] = u
 	}

@@ -91,8 +91,8 @@ func TestAnonymousRetainedFloodLeavesTheNucleusWorking(t *testing.T) {
 	if _, err := rm.GetLastMsgForSubject(ctx, "$MQTT.rmsgs.flood.big.0"); err == nil {
 		t.Fatal("a 950 KB retained message was stored over the per-message bound")
 	}
-	if !strings.Contains(n.Output(), "unable to store retained message") {
-		t.Fatal("the refused retained messages left no log line")
+	if !strings.Contains(n.Output(), "unable to store retained message") || !strings.Contains(n.Output(), `"retained_max_bytes":33554432`) {
+		t.Fatal("the refused retained messages left no log line naming the client and the bounds")
 	}
 	nucleusWorks(t, n, "1")
 
