@@ -189,3 +189,16 @@ func TestMQTTClientIDsAreReservedToTheirUser(t *testing.T) {
 		t.Fatal("the owner of client id \"a\" was knocked off the broker")
 	}
 }
+
+func TestMQTTSessionsStopAtMaxSessions(t *testing.T) {
+	o := testOptions(t)
+	o.AnonymousUser = "nucleus"
+	o.MQTT = MQTTLimits{MaxSessions: 2}
+	b := runBroker(t, o)
+	for _, id := range []string{"s1", "s2"} {
+		mustMQTT(t, b.MQTTAddr(), mqttClient{id: id, persistent: true})
+	}
+	if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: "s3", persistent: true}); err == nil {
+		t.Fatal("a third persistent session was accepted over MaxSessions 2")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -28,7 +29,9 @@ func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
 	payload := []byte(strings.Repeat("x", 16<<10))
 	var failed error
 	for i := 0; i < 2000 && failed == nil; i++ {
-		_, failed = js.Publish(ctx, "data", payload)
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		_, failed = js.Publish(actx, "data", payload)
+		cancel()
 	}
 	if failed == nil {
 		t.Fatal("appends never failed on a full disk")
@@ -38,7 +41,10 @@ func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "an append succeeds once the disk has room", func() error {
-		_, err := js.Publish(ctx, "data", []byte("after"))
+		// Short attempts: a store that is being reopened answers nothing.
+		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		_, err := js.Publish(actx, "data", []byte("after"))
 		return err
 	})
 	msg, err := js.Stream(ctx, "data")
