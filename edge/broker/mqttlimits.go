@@ -182,7 +182,7 @@ func (b *Broker) boundMQTTStreams() error {
 			}
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("broker: bound MQTT stream %s to %d bytes: %w (lower the MQTT limits or raise MaxStore)", cfg.Name, cfg.MaxBytes, err)
+			return fmt.Errorf("broker: bound MQTT stream %s to %d bytes: %w (JetStream reserves each stream's bound in MaxStore: lower the MQTT limits, delete or shrink stream manager streams, or raise MaxStore)", cfg.Name, cfg.MaxBytes, err)
 		}
 	}
 	return nil
