@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/internal/errdetail"
+	"github.com/sward-iot/sward/edge/internal/kvbound"
 )
 
 const (
@@ -86,14 +87,14 @@ func New(js jetstream.JetStream, opts Options) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := kvbound.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      opts.Bucket,
 		Description: "Sward component configuration, one key per component (edge/config)",
 		History:     history,
 		MaxBytes:    MaxBucketBytes,
 		Storage:     jetstream.FileStorage, // configuration must outlive the process
 		Replicas:    1,                     // one nucleus, one server
-	})
+	}, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("config: create or open KV bucket %q: %w (is JetStream enabled on the broker?)", opts.Bucket, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/config"
+	"github.com/sward-iot/sward/edge/internal/kvbound"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
 
@@ -110,14 +112,14 @@ type records struct {
 	cache map[string]*record // by deployment id
 }
 
-func openRecords(ctx context.Context, js jetstream.JetStream, bucket string) (*records, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+func openRecords(ctx context.Context, js jetstream.JetStream, bucket string, log *slog.Logger) (*records, error) {
+	kv, err := kvbound.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      bucket,
 		Description: "Sward deployment records",
 		History:     1,
 		MaxBytes:    recordsMaxBytes,
 		Storage:     jetstream.FileStorage,
-	})
+	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("deployment records bucket %s: %w", bucket, err)
 	}

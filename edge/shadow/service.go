@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sward-iot/sward/edge/internal/kvbound"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -181,14 +182,14 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := kvbound.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      s.opts.Bucket,
 		Description: "Sward device shadows, one key per shadow (edge/shadow)",
 		History:     1, // versions live in the document; older revisions serve nobody
 		MaxBytes:    MaxBucketBytes,
 		Storage:     jetstream.FileStorage, // shadows must outlive the process
 		Replicas:    1,                     // one nucleus, one server
-	})
+	}, s.log)
 	if err != nil {
 		return fmt.Errorf("shadow: create or open KV bucket %q: %w (is JetStream enabled on the broker?)", s.opts.Bucket, err)
 	}
