@@ -202,3 +202,34 @@ func TestMQTTSessionsStopAtMaxSessions(t *testing.T) {
 		t.Fatal("a third persistent session was accepted over MaxSessions 2")
 	}
 }
+
+func TestABrokerWhoseStoreHasNoRoomForTheMQTTBoundsStillStarts(t *testing.T) {
+	o := testOptions(t)
+	o.MaxStore = 64 << 20
+	o.MQTT = MQTTLimits{RetainedMaxBytes: 1 << 20, MaxSessions: 10, PendingMaxBytes: 1 << 20}
+	b := runBroker(t, o)
+	js, err := jetstream.New(connect(t, b, "nucleus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "big", Subjects: []string{"big"}, MaxBytes: 50 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	b.Shutdown()
+	b.WaitForShutdown()
+
+	o.MQTT.RetainedMaxBytes = 16 << 20 // raised beyond what the store has left
+	b = runBroker(t, o)
+	js, err = jetstream.New(connect(t, b, "nucleus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := js.Stream(ctx, "$MQTT_rmsgs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rm.CachedInfo().Config.MaxBytes; got != 1<<20 {
+		t.Fatalf("$MQTT_rmsgs MaxBytes %d, want the previous bound %d kept", got, 1<<20)
+	}
+}

@@ -147,6 +147,39 @@ func (l MQTTLimits) streams() []jetstream.StreamConfig {
 	}}
 }
 
+// boundStream creates cfg's stream or puts cfg's bounds on it.
+func boundStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	cfg.Storage = jetstream.FileStorage
+	cfg.Replicas = 1
+	if cfg.Discard == jetstream.DiscardNew {
+		// A DiscardNew stream keeps what is over a lowered bound; a
+		// DiscardOld one drops it. Trim first, then refuse.
+		trim := cfg
+		trim.Discard = jetstream.DiscardOld
+		trim.DiscardNewPerSubject = false
+		if _, err := js.UpdateStream(ctx, trim); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("broker: trim MQTT stream %s to %d bytes: %w", cfg.Name, cfg.MaxBytes, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("broker: bound MQTT stream %s to %d bytes: %w", cfg.Name, cfg.MaxBytes, err)
+	}
+	return nil
+}
+
+// noRoom reports whether err is JetStream refusing a bound the store
+// cannot reserve.
+func noRoom(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jsErrInsufficientResources || apiErr.ErrorCode == jsErrStorageResources)
+}
+
+// JetStream API error codes of a store that cannot reserve a bound.
+const (
+	jsErrInsufficientResources = 10023
+	jsErrStorageResources      = 10047
+)
+
 // mqttSetupTimeout bounds boundMQTTStreams: five stream creations or
 // updates in-process take milliseconds; a store that hangs longer is
 // broken.
@@ -169,20 +202,18 @@ func (b *Broker) boundMQTTStreams() error {
 	ctx, cancel := context.WithTimeout(context.Background(), mqttSetupTimeout)
 	defer cancel()
 	for _, cfg := range b.opts.MQTT.streams() {
-		cfg.Storage = jetstream.FileStorage
-		cfg.Replicas = 1
-		if cfg.Discard == jetstream.DiscardNew {
-			// A DiscardNew stream keeps what is over a lowered bound;
-			// a DiscardOld one drops it. Trim first, then refuse.
-			trim := cfg
-			trim.Discard = jetstream.DiscardOld
-			trim.DiscardNewPerSubject = false
-			if _, err := js.UpdateStream(ctx, trim); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-				return fmt.Errorf("broker: trim MQTT stream %s to %d bytes: %w", cfg.Name, cfg.MaxBytes, err)
-			}
+		err := boundStream(ctx, js, cfg)
+		if noRoom(err) {
+			// Stream manager streams reserve the store (an earlier
+			// version allowed that, or the limits were raised): the
+			// broker still starts, the stream keeps its previous bound
+			// (or none, as before this version).
+			b.log.Error("mqtt stream not bounded: the store has no room for its bound; shrink or delete stream manager streams, or lower the --mqtt-* limits, and restart",
+				"stream", cfg.Name, "max_bytes", cfg.MaxBytes, "error", err)
+			continue
 		}
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("broker: bound MQTT stream %s to %d bytes: %w (JetStream reserves each stream's bound in MaxStore: lower the MQTT limits, delete or shrink stream manager streams, or raise MaxStore)", cfg.Name, cfg.MaxBytes, err)
+		if err != nil {
+			return err
 		}
 	}
 	return nil
