@@ -1,8 +1,11 @@
 package broker
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/hex"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -14,6 +17,11 @@ import (
 // shows up in monitoring and in nats-server's logs). It is reserved: no
 // configured user may take it, and nobody can log in with it.
 const AnonymousIdentity = "$anonymous"
+
+// internalUser is the broker's own in-process login (it bounds the MQTT
+// streams at start). Its password is random per start and never leaves the
+// process; the name is reserved like AnonymousIdentity.
+const internalUser = "$broker"
 
 // authenticator decides who a NATS or MQTT client is; it is nats-server's
 // CustomClientAuthentication. nats-server looks a username up as sent, and
@@ -33,6 +41,10 @@ type authenticator struct {
 	// alive reports whether a connection id is still open (the server's
 	// GetClient); dead ids are forgotten when the list has doubled.
 	alive func(cid uint64) bool
+	// internal is the broker's own user (internalUser), outside the tables
+	// SetUsers swaps.
+	internal *server.User
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	table   *authTable
@@ -45,8 +57,16 @@ type authenticator struct {
 // anyway.
 const minPrune = 1024
 
-func newAuthenticator(t *authTable) *authenticator {
-	return &authenticator{table: t, clients: map[uint64]*server.User{}, pruneAt: minPrune}
+func newAuthenticator(t *authTable, log *slog.Logger) *authenticator {
+	pw := make([]byte, 24)
+	_, _ = rand.Read(pw) // never fails (crypto/rand)
+	return &authenticator{
+		table:    t,
+		internal: &server.User{Username: internalUser, Password: hex.EncodeToString(pw)},
+		log:      log,
+		clients:  map[uint64]*server.User{},
+		pruneAt:  minPrune,
+	}
 }
 
 // authTable is one generation of the broker's users.
@@ -58,13 +78,19 @@ type authTable struct {
 	// certs makes a client's verified certificate name its user
 	// (TLSMapUsers).
 	certs bool
+	// clientIDs maps each reserved MQTT client id to the user owning it
+	// (User.ClientIDs).
+	clientIDs map[string]string
 }
 
 func newAuthTable(users []User, anonymous string, certs bool) *authTable {
-	t := &authTable{users: make(map[string]*server.User, len(users)), certs: certs}
+	t := &authTable{users: make(map[string]*server.User, len(users)), certs: certs, clientIDs: map[string]string{}}
 	for _, u := range users {
 		su := &server.User{Username: u.Name, Password: u.Password, Permissions: u.Permissions.server()}
 		t.users[u.Name] = su
+		for _, id := range u.ClientIDs {
+			t.clientIDs[id] = u.Name
+		}
 		if u.Name == anonymous {
 			t.anonymous = &server.User{Username: AnonymousIdentity, Permissions: su.Permissions}
 		}
@@ -80,11 +106,25 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 	if c.Kind() != server.CLIENT {
 		return false // routes, gateways and leaf nodes are never enabled
 	}
+	if opts := c.GetOpts(); opts.Username == internalUser {
+		ok := subtle.ConstantTimeCompare([]byte(opts.Password), []byte(a.internal.Password)) == 1
+		if ok {
+			c.RegisterUser(a.internal)
+		}
+		return ok
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	u := a.table.login(c)
 	if u == nil {
 		return false
+	}
+	if cid, ok := mqttClientID(c); ok {
+		if owner := a.table.clientIDOwner(cid); owner != "" && owner != u.Username {
+			a.log.Warn("mqtt client refused: its client id is reserved to another identity",
+				"client_id", cid, "user", u.Username, "owner", owner, "remote", remoteAddr(c))
+			return false
+		}
 	}
 	c.RegisterUser(u) // also sets the connection's username to u's, for logs and monitoring
 	a.clients[c.GetID()] = u
@@ -118,6 +158,48 @@ func (t *authTable) login(c server.ClientAuthentication) *server.User {
 		return t.anonymous
 	}
 	return nil
+}
+
+// clientIDOwner returns the user an MQTT client id is reserved to, or "".
+// A reserved id R covers R itself and every id R-<anything>; when several
+// cover cid, the longest wins (so "a" does not cover "a-b"'s ids).
+func (t *authTable) clientIDOwner(cid string) string {
+	best, owner := -1, ""
+	for id, user := range t.clientIDs {
+		if (cid == id || strings.HasPrefix(cid, id+"-")) && len(id) > best {
+			best, owner = len(id), user
+		}
+	}
+	return owner
+}
+
+// mqttClientID returns the client id of an MQTT client; ok is false for a
+// NATS client. nats-server's ClientAuthentication does not expose the MQTT
+// client id, but it has parsed it into the client (c.mqtt.cid) before it
+// asks the authenticator: it is read there by reflection, without
+// changing anything. TestMQTTClientIDsAreReservedToTheirUser fails
+// if a nats-server upgrade moves it.
+func mqttClientID(c server.ClientAuthentication) (string, bool) {
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return "", false
+	}
+	m := v.Elem().FieldByName("mqtt")
+	if !m.IsValid() || m.Kind() != reflect.Pointer || m.IsNil() {
+		return "", false
+	}
+	cid := m.Elem().FieldByName("cid")
+	if !cid.IsValid() || cid.Kind() != reflect.String {
+		return "", false
+	}
+	return cid.String(), true
+}
+
+func remoteAddr(c server.ClientAuthentication) string {
+	if a := c.RemoteAddress(); a != nil {
+		return a.String()
+	}
+	return ""
 }
 
 // swap installs t and returns the connections to close: those whose user t

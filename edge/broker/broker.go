@@ -41,6 +41,7 @@ type Broker struct {
 	natsTLS *tls.Config // built once: a reload with the same pointers keeps TLS untouched
 	mqttTLS *tls.Config
 	auth    *authenticator
+	quit    chan struct{} // closed by Shutdown: ends watchStore
 
 	mu       sync.Mutex
 	users    map[string]User
@@ -64,10 +65,11 @@ func New(opts Options) (*Broker, error) {
 		log:     opts.Logger.With("service", "broker"),
 		tcp:     tcp,
 		monitor: monitor,
-		auth:    newAuthenticator(newAuthTable(opts.Users, opts.AnonymousUser, opts.TLSMapUsers)),
 		users:   make(map[string]User, len(opts.Users)),
+		quit:    make(chan struct{}),
 	}
-	b.srvLog = &serverLogger{log: b.log}
+	b.auth = newAuthenticator(newAuthTable(opts.Users, opts.AnonymousUser, opts.TLSMapUsers), b.log)
+	b.srvLog = &serverLogger{log: b.log, mqtt: opts.MQTT}
 	for _, u := range opts.Users {
 		b.users[u.Name] = u
 	}
@@ -160,6 +162,7 @@ func (b *Broker) Start() error {
 	if err := b.srvLog.fatalErr(); err != nil {
 		return fmt.Errorf("broker: start: %w", err)
 	}
+	go b.watchStore()
 	return nil
 }
 
@@ -179,6 +182,11 @@ func (b *Broker) Ready(timeout time.Duration) error {
 				Msg:      fmt.Sprintf("broker: not ready after %s: was Start called? check the broker log for listener or JetStream errors", timeout),
 				Sentinel: ErrNotReady,
 			}
+		}
+	}
+	if b.opts.MQTTListen != "" {
+		if err := b.boundMQTTStreams(); err != nil {
+			return err
 		}
 	}
 	return b.resolveAddrs()
@@ -313,6 +321,9 @@ func (b *Broker) SetUsers(users []User, anonymous string) error {
 // It does not wait for background work to end; use WaitForShutdown.
 func (b *Broker) Shutdown() {
 	b.mu.Lock()
+	if b.state == running {
+		close(b.quit)
+	}
 	b.state = stopped
 	b.mu.Unlock()
 	b.srv.Shutdown()

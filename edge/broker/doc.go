@@ -20,7 +20,12 @@
 // A Broker cannot be started again after Shutdown; build a new one with New
 // (the JetStream store and MQTT sessions in StoreDir carry over).
 //
+// Storage: every stream nats-server keeps for MQTT is bounded (MQTTLimits,
+// put on the streams in Ready), MQTT client ids can be reserved to a user
+// (User.ClientIDs), and a store write error such as a full disk is
+// recovered from in place once the disk has room (recover.go).
+//
 // Security rule: a listener that is not on loopback must have TLS and must
-// not map unauthenticated clients to a user. See README.md for the defaults
-// and for how MQTT topics map onto NATS subjects.
+// not map unauthenticated clients to a user. See README.md for the defaults,
+// the storage bounds and how MQTT topics map onto NATS subjects.
 package broker

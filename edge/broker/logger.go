@@ -17,6 +17,10 @@ import (
 // connection on a small board, and again per client on every SetUsers.
 const plaintextWarning = "Plaintext passwords detected"
 
+// retainedRefusedMark is in the line nats-server logs when an MQTT client's
+// retained message is not stored (mqtt.go, mqttHandlePubRetain).
+const retainedRefusedMark = "unable to store retained message"
+
 // levelTrace is below slog.LevelDebug for nats-server's protocol traces.
 const levelTrace = slog.LevelDebug - 4
 
@@ -30,9 +34,13 @@ const levelTrace = slog.LevelDebug - 4
 // records it for Start and Ready.
 type serverLogger struct {
 	log *slog.Logger
+	// mqtt names the MQTT limits in the line of a refused retained
+	// message, which nats-server words with the client but not the limit.
+	mqtt MQTTLimits
 
-	mu    sync.Mutex
-	fatal error
+	mu       sync.Mutex
+	fatal    error
+	writeErr string // a store write failure not yet handled (recover.go)
 }
 
 var _ server.Logger = (*serverLogger)(nil)
@@ -54,7 +62,19 @@ func (l *serverLogger) Warnf(format string, v ...any) {
 	}
 	l.logf(level, format, v)
 }
-func (l *serverLogger) Errorf(format string, v ...any) { l.logf(slog.LevelError, format, v) }
+func (l *serverLogger) Errorf(format string, v ...any) {
+	if strings.Contains(format, retainedRefusedMark) {
+		// The writer's problem, not the broker's: a warning naming the
+		// bounds (Options.MQTT) beside nats-server's reason and client.
+		l.log.Warn(fmt.Sprintf(format, v...), "retained_max_bytes", l.mqtt.RetainedMaxBytes,
+			"retained_max_messages", l.mqtt.RetainedMaxMessages, "retained_max_message_bytes", l.mqtt.RetainedMaxMessageBytes)
+		return
+	}
+	l.logf(slog.LevelError, format, v)
+	if strings.Contains(format, writeErrorMark) {
+		l.noteWriteError(fmt.Sprintf(format, v...))
+	}
+}
 func (l *serverLogger) Debugf(format string, v ...any) { l.logf(slog.LevelDebug, format, v) }
 func (l *serverLogger) Tracef(format string, v ...any) { l.logf(levelTrace, format, v) }
 

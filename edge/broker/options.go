@@ -100,6 +100,11 @@ type Options struct {
 	// DefaultMaxStore.
 	MaxStore int64
 
+	// MQTT bounds the streams nats-server keeps for MQTT (retained
+	// messages, sessions, pending QoS 1/2 messages). Zero fields take the
+	// defaults; see MQTTLimits. They are put on the streams at Ready.
+	MQTT MQTTLimits
+
 	// SyncAlways makes JetStream fsync every message before acknowledging it.
 	// Off by default, which keeps nats-server's default of an fsync every two
 	// minutes: acknowledged writes then survive kill -9 of the nucleus (they
@@ -122,6 +127,12 @@ type User struct {
 	Name        string
 	Password    string
 	Permissions Permissions
+	// ClientIDs are the MQTT client ids reserved to this user: an id R
+	// reserves R and every R-<suffix> (the longest reservation wins when
+	// several cover an id). Any other user, anonymous clients included,
+	// connecting with one is refused (CONNACK "not authorized"), so nobody
+	// can take over the user's session by reusing its client id.
+	ClientIDs []string
 }
 
 // Permissions restricts the subjects a user may publish and subscribe to,
@@ -206,6 +217,7 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.MQTT = o.MQTT.withDefaults()
 	return o
 }
 
@@ -264,6 +276,12 @@ func (o Options) validate() (tcp []listenAddr, monitor *listenAddr, err error) {
 	}
 	if o.MaxMemory < 0 || o.MaxStore < 0 {
 		return nil, nil, invalidf("broker: MaxMemory (%d) and MaxStore (%d) must not be negative: use 0 for the defaults", o.MaxMemory, o.MaxStore)
+	}
+	if err := o.MQTT.check(); err != nil {
+		return nil, nil, err
+	}
+	if o.MQTTListen != "" && o.MQTT.Reserved() > o.MaxStore/2 {
+		return nil, nil, invalidf("broker: the MQTT limits reserve %d bytes, over half of MaxStore (%d): lower them so that the nucleus's own state and the stream manager keep room", o.MQTT.Reserved(), o.MaxStore)
 	}
 	if (o.TLSCert == "") != (o.TLSKey == "") {
 		return nil, nil, invalidf("broker: TLSCert and TLSKey must be set together (TLSCert=%q, TLSKey=%q)", o.TLSCert, o.TLSKey)
@@ -325,8 +343,8 @@ func checkUsers(users []User, anonymous string, certUsers bool) error {
 			return invalidf("broker: user %q contains whitespace: use a name without spaces", u.Name)
 		case strings.Contains(u.Name, "?"):
 			return invalidf("broker: user name %q contains \"?\": a login name ends before its last \"?\" (where the AWS IoT Device SDKs put their metrics), so nobody could log in as it; pick a name without one", u.Name)
-		case u.Name == AnonymousIdentity:
-			return invalidf("broker: user name %q is reserved for anonymous clients: pick another name", u.Name)
+		case u.Name == AnonymousIdentity || u.Name == internalUser:
+			return invalidf("broker: user name %q is reserved (anonymous clients, the broker itself): pick another name", u.Name)
 		case seen[u.Name]:
 			return invalidf("broker: user %q is listed twice: keep one entry", u.Name)
 		case u.Password == "" && !certUsers:

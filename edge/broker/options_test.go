@@ -120,7 +120,7 @@ func TestNewValidatesOptions(t *testing.T) {
 			name:    "the anonymous identity is reserved",
 			change:  func(o *Options) { o.Users = append(o.Users, User{Name: AnonymousIdentity, Password: "x"}) },
 			wantIs:  ErrInvalidOptions,
-			wantMsg: "is reserved for anonymous clients",
+			wantMsg: "is reserved (anonymous clients",
 		},
 		{
 			name: "permission subjects must be valid",

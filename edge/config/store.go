@@ -13,9 +13,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/internal/errdetail"
+	"github.com/sward-iot/sward/edge/internal/kvbound"
 )
 
 const (
+	// MaxBucketBytes bounds the configuration bucket. nats-server reserves
+	// a bucket's bound in the store when it is created, so this room stays
+	// the configuration's whatever other writers do; 32 MiB holds hundreds
+	// of components' configuration with its history.
+	MaxBucketBytes = 32 << 20
+
 	// DefaultBucket is the JetStream KV bucket holding one key per component.
 	// KV bucket names allow no dots, hence the underscore.
 	DefaultBucket = "sward_config"
@@ -80,13 +87,14 @@ func New(js jetstream.JetStream, opts Options) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := kvbound.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      opts.Bucket,
 		Description: "Sward component configuration, one key per component (edge/config)",
 		History:     history,
+		MaxBytes:    MaxBucketBytes,
 		Storage:     jetstream.FileStorage, // configuration must outlive the process
 		Replicas:    1,                     // one nucleus, one server
-	})
+	}, opts.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("config: create or open KV bucket %q: %w (is JetStream enabled on the broker?)", opts.Bucket, err)
 	}

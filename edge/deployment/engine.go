@@ -151,7 +151,7 @@ func New(opts Options) (*Engine, error) {
 		opts.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	rec, err := openRecords(ctx, opts.JetStream, opts.Bucket)
+	rec, err := openRecords(ctx, opts.JetStream, opts.Bucket, opts.Logger.With("service", "deployment"))
 	if err != nil {
 		cancel()
 		return nil, err

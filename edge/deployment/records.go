@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/config"
+	"github.com/sward-iot/sward/edge/internal/kvbound"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
 
@@ -19,6 +21,11 @@ import (
 // on them: an acknowledged put is in JetStream's file store and survives
 // kill -9 of the nucleus (see edge/broker for power loss).
 const (
+	// recordsMaxBytes bounds the deployment records bucket (its room is
+	// reserved in the store at creation): a record is a few KiB, so 32 MiB
+	// is thousands of deployments.
+	recordsMaxBytes = 32 << 20
+
 	// DefaultBucket is the KV bucket of deployment records.
 	DefaultBucket = "sward_deployments"
 
@@ -106,13 +113,14 @@ type records struct {
 	cache map[string]*record // by deployment id
 }
 
-func openRecords(ctx context.Context, js jetstream.JetStream, bucket string) (*records, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+func openRecords(ctx context.Context, js jetstream.JetStream, bucket string, log *slog.Logger) (*records, error) {
+	kv, err := kvbound.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      bucket,
 		Description: "Sward deployment records",
 		History:     1,
+		MaxBytes:    recordsMaxBytes,
 		Storage:     jetstream.FileStorage,
-	})
+	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("deployment records bucket %s: %w", bucket, err)
 	}

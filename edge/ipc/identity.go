@@ -46,6 +46,18 @@ type Identity struct {
 	used bool
 }
 
+// MQTTClientIDs are the MQTT client ids reserved to component's broker
+// user (broker.User.ClientIDs): its name with the characters nats-server
+// refuses in client ids ('.', ' ', '*', '>') replaced by '-', alone or after
+// "<thing>-"; each also covers every id it starts followed by "-"
+// ("<thing>-com-example-Sensor-1"). Nobody else, anonymous clients
+// included, can connect with them.
+func MQTTClientIDs(component, thing string) []string {
+	clean := strings.NewReplacer(".", "-", " ", "-", "*", "-", ">", "-")
+	name := clean.Replace(component)
+	return []string{name, clean.Replace(thing) + "-" + name}
+}
+
 // Env is the credential part of the component's environment.
 func (id *Identity) Env() map[string]string {
 	return map[string]string{

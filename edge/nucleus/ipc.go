@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/deployment"
@@ -17,7 +18,11 @@ import (
 func (n *Nucleus) setComponentUsers(users []broker.User) error {
 	n.usersMu.Lock()
 	defer n.usersMu.Unlock()
-	all := append(append([]broker.User(nil), n.fixedUsers...), users...)
+	all := append([]broker.User(nil), n.fixedUsers...)
+	for _, u := range users {
+		u.ClientIDs = ipc.MQTTClientIDs(strings.TrimPrefix(u.Name, ipc.UserPrefix), n.opts.ThingName)
+		all = append(all, u)
+	}
 	return n.broker.SetUsers(all, n.anonymousUser())
 }
 

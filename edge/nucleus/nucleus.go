@@ -138,6 +138,7 @@ func (n *Nucleus) Start() (err error) {
 		TLSMapUsers:   n.devices.certificateUsers(),
 		Users:         n.fixedUsers,
 		AnonymousUser: n.anonymousUser(),
+		MQTT:          n.opts.MQTT,
 		Logger:        n.opts.Logger,
 	})
 	if err != nil {
@@ -193,7 +194,7 @@ func (n *Nucleus) Start() (err error) {
 	}
 	n.metrics = ipc.NewMetrics()
 	n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Registry: n.registry, Supervisor: n.supervisor, Config: configs,
-		Shadows: shadows{n.shadows}, Streams: n.streams, Metrics: n.metrics, Logger: n.opts.Logger})
+		Shadows: shadows{n.shadows}, Streams: n.streams.ForComponents(), Metrics: n.metrics, Logger: n.opts.Logger})
 	if err != nil {
 		return err
 	}

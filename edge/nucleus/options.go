@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sward-iot/sward/edge/broker"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -84,6 +85,9 @@ type Options struct {
 	// 30720); ShadowRate the requests per second per thing (default 20,
 	// negative: unlimited). See edge/shadow.
 	ShadowMaxBytes, ShadowRate int
+	// MQTT bounds MQTT retained messages and sessions (zero fields: the
+	// broker's defaults, see broker.MQTTLimits).
+	MQTT broker.MQTTLimits
 }
 
 // DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no

@@ -36,6 +36,7 @@ func (n *Nucleus) startStreams(ctx context.Context, js jetstream.JetStream) erro
 		Conn:              n.nc,
 		JetStreamStoreDir: n.opts.Root, // the broker's StoreDir: nats-server keeps <StoreDir>/jetstream
 		ServeAdmin:        true,
+		Reserved:          []string{StatusStream},
 		ForgetExports: func(ctx context.Context, name string) error {
 			return export.Forget(ctx, js, name)
 		},

@@ -3,6 +3,7 @@ package shadow
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -167,6 +168,9 @@ func parseUpdate(payload []byte) (*request, *Error) {
 	if depth(stObj) > maxDepth {
 		return req, bad(msgTooDeep)
 	}
+	if e := checkNumbers(stObj, "state"); e != nil {
+		return req, e
+	}
 	for k, v := range stObj {
 		var sec *section
 		var msg string
@@ -189,6 +193,32 @@ func parseUpdate(payload []byte) (*request, *Error) {
 		sec.value = o
 	}
 	return req, nil
+}
+
+// checkNumbers refuses numbers outside float64's range (1e400): JSON
+// allows them, but no JSON decoder of a float64 (Go's, JavaScript's)
+// can read them back, so one such value would make the shadow unreadable
+// to its consumers. The error names the number's path.
+func checkNumbers(v any, path string) *Error {
+	switch t := v.(type) {
+	case object:
+		for k, c := range t {
+			if e := checkNumbers(c, path+"."+k); e != nil {
+				return e
+			}
+		}
+	case []any:
+		for i, c := range t {
+			if e := checkNumbers(c, fmt.Sprintf("%s[%d]", path, i)); e != nil {
+				return e
+			}
+		}
+	case json.Number:
+		if _, err := t.Float64(); err != nil {
+			return badRequest("%s: the number %s at %s is out of range: use a value within ±1.7976931348623157e308", msgInvalidNode, t, path)
+		}
+	}
+	return nil
 }
 
 // depth counts nested objects and arrays; a scalar is 0.

@@ -171,6 +171,8 @@ func TestBadUpdatesAreRejectedWithAWSMessagesAndChangeNothing(t *testing.T) {
 		{"state over the document limit", `{"state":{"reported":{"a":"` + strings.Repeat("x", DefaultMaxDocumentBytes) + `"}}}`, Error{413, "The payload exceeds the maximum size allowed"}},
 		{"request over 128 KiB", `{"state":{"reported":{"a":null}},"pad":"` + strings.Repeat(" ", 128<<10) + `"}`, Error{413, "The payload exceeds the maximum size allowed"}},
 		{"stale version", `{"state":{"reported":{"a":1}},"version":7}`, Error{409, "Version conflict"}},
+		{"number over float64", `{"state":{"reported":{"a":{"b":1e400}}}}`, Error{400, "State contains an invalid node: the number 1e400 at state.reported.a.b is out of range: use a value within ±1.7976931348623157e308"}},
+		{"negative number over float64 in an array", `{"state":{"desired":{"l":[1,-2e999]}}}`, Error{400, "State contains an invalid node: the number -2e999 at state.desired.l[1] is out of range: use a value within ±1.7976931348623157e308"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			thing := fmt.Sprintf("bad-%d", i)

@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,10 +17,17 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sward-iot/sward/edge/internal/kvbound"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
 const (
+	// MaxBucketBytes bounds the shadow bucket: nats-server reserves it in
+	// the store when the bucket is created, so shadows keep their room
+	// whatever MQTT clients and streams write. 64 MiB is two thousand
+	// shadows at the largest document size.
+	MaxBucketBytes = 64 << 20
+
 	// DefaultBucket is the JetStream KV bucket holding one key per shadow.
 	DefaultBucket = "sward_shadows"
 
@@ -174,13 +182,14 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := kvbound.Open(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      s.opts.Bucket,
 		Description: "Sward device shadows, one key per shadow (edge/shadow)",
-		History:     1,                     // versions live in the document; older revisions serve nobody
+		History:     1, // versions live in the document; older revisions serve nobody
+		MaxBytes:    MaxBucketBytes,
 		Storage:     jetstream.FileStorage, // shadows must outlive the process
 		Replicas:    1,                     // one nucleus, one server
-	})
+	}, s.log)
 	if err != nil {
 		return fmt.Errorf("shadow: create or open KV bucket %q: %w (is JetStream enabled on the broker?)", s.opts.Bucket, err)
 	}
@@ -605,9 +614,22 @@ func (s *Service) serve(m *nats.Msg) {
 		doc = errorDoc(e, token, s.opts.Now().Unix())
 		s.publish(Subject(thing, name, op, ResultRejected), doc)
 	}
-	if ipc.ReplyAllowed(m.Reply) {
+	if replyAllowed(m.Reply) {
 		s.publish(m.Reply, doc)
+	} else if m.Reply != "" {
+		s.log.Warn("shadow reply subject refused: not an inbox the service may answer on", "subject", m.Subject, "reply", m.Reply)
 	}
+}
+
+// replyAllowed reports whether the service may answer a request on reply.
+// A request on the shadow topics does not say who sent it, so the service
+// cannot tell a component's own inbox from another's: it answers on
+// component inboxes (SWARD_INBOX_PREFIX, under ipc.InboxRoot) never, as
+// the IPC front end answers only on the caller's own. Components get their
+// answer from the IPC operations or the accepted/rejected topics; the
+// nucleus and the CLI (_INBOX.) are answered.
+func replyAllowed(reply string) bool {
+	return ipc.ReplyAllowed(reply) && !strings.HasPrefix(reply, ipc.InboxRoot+".")
 }
 
 // listRequest and listResponse are SubjectList's documents, shaped like
@@ -625,7 +647,7 @@ type listResponse struct {
 }
 
 func (s *Service) serveList(m *nats.Msg) {
-	if !ipc.ReplyAllowed(m.Reply) {
+	if !replyAllowed(m.Reply) {
 		return // nothing to answer, or a subject that is not an inbox
 	}
 	var req listRequest

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sward-iot/sward/shared/ipc"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -452,5 +453,30 @@ func TestServesOnlyBetweenStartAndShutdown(t *testing.T) {
 	}
 	if _, err := idle.Update(testContext(t), "t", "", []byte(`{"state":{}}`)); !errors.Is(err, ErrInternal) {
 		t.Fatalf("Update before Start: %v, want 500", err)
+	}
+}
+
+// TestRequestsNamingAComponentInboxAreNotAnswered: a request on the shadow
+// topics does not say who sent it, so an answer on a component inbox could
+// land in another component's; those answers go to the topics only.
+func TestRequestsNamingAComponentInboxAreNotAnswered(t *testing.T) {
+	_, nc, _ := newEnv(t, fixedClock())
+	victim := subscribe(t, nc, ipc.InboxRoot+".victim.>")
+	accepted := subscribe(t, nc, Subject("lamp", "", OpUpdate, ResultAccepted))
+	if err := nc.PublishRequest(Subject("lamp", "", OpUpdate, ""), ipc.InboxRoot+".victim.1", []byte(`{"state":{"reported":{"on":true}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, accepted, "update/accepted")
+	// The nucleus's and the CLI's inboxes are still answered. Requests of
+	// one thing are served in order on one connection, so an answer on
+	// the victim's inbox would have arrived before this one.
+	reply := natsRequest(t, nc, Subject("lamp", "", OpGet, ""), ``)
+	select {
+	case m := <-victim:
+		t.Fatalf("the service answered on a component inbox: %s %s", m.Subject, m.Data)
+	default:
+	}
+	if field[int](t, reply, "version") != 1 {
+		t.Fatalf("get reply %s: want version 1", reply)
 	}
 }

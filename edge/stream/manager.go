@@ -67,6 +67,10 @@ type Options struct {
 	// use the Go methods leave it off.
 	ServeAdmin bool
 
+	// Reserved names the nucleus's own streams (its export status stream):
+	// ForComponents refuses components every write to them.
+	Reserved []string
+
 	// Logger receives the manager's logs with service=stream. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -597,7 +601,9 @@ func (m *Manager) jetStreamError(op string, def ipc.MessageStreamDefinition, err
 			if def.Persistence == ipc.PersistenceMemory {
 				where = "the broker's MaxMemory (memory streams)"
 			}
-			return ipc.Errorf(ipc.CodeInvalidArguments,
+			// The store is out of room, not the request wrong: a
+			// ServiceError, as Greengrass reports storage failures.
+			return ipc.Errorf(ipc.CodeService,
 				"stream %q: maxSize %d does not fit: JetStream reserves each stream's maxSize, and the streams together may not exceed %s; lower maxSize or delete another stream",
 				def.Name, def.MaxSize, where)
 		case jsErrStreamNameInUse:

@@ -156,10 +156,10 @@ func TestInvalidDefinitionsAreRefusedAndChangeNothing(t *testing.T) {
 		{"export without exporters", func(d *ipc.MessageStreamDefinition) {
 			d.ExportDefinition = &ipc.ExportDefinition{HTTP: []ipc.HTTPConfig{{ExportCommon: ipc.ExportCommon{Identifier: "h"}, URI: "http://127.0.0.1:1/x"}}}
 		}, ipc.CodeInvalidArguments, "runs no exporters"},
-		{"maxSize beyond the store", func(d *ipc.MessageStreamDefinition) { d.MaxSize = 1 << 40 }, ipc.CodeInvalidArguments, "does not fit"},
+		{"maxSize beyond the store", func(d *ipc.MessageStreamDefinition) { d.MaxSize = 1 << 40 }, ipc.CodeService, "does not fit"},
 		{"memory maxSize beyond broker memory", func(d *ipc.MessageStreamDefinition) {
 			d.Persistence = ipc.PersistenceMemory // the default 256 MiB is over the broker's 64 MiB
-		}, ipc.CodeInvalidArguments, "MaxMemory"},
+		}, ipc.CodeService, "MaxMemory"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

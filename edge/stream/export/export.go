@@ -14,10 +14,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sward-iot/sward/edge/internal/kvbound"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
 const (
+	// stateMaxBytes bounds the export progress bucket (reserved in the
+	// store at creation): one small record per export.
+	stateMaxBytes = 1 << 20
+
 	// StateBucket is the JetStream KV bucket holding every export's progress
 	// (see state.go). File storage: progress must outlive the process.
 	StateBucket = "sward_stream_exports"
@@ -127,12 +132,13 @@ func Start(ctx context.Context, opts Options) (*Runner, error) {
 		opts.HTTPClient = &http.Client{Timeout: httpTimeout}
 	}
 
-	kv, err := opts.JetStream.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := kvbound.Open(ctx, opts.JetStream, jetstream.KeyValueConfig{
 		Bucket:      StateBucket,
 		Description: "Sward stream export progress (edge/stream/export)",
 		History:     1,
+		MaxBytes:    stateMaxBytes,
 		Storage:     jetstream.FileStorage,
-	})
+	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("export: open state bucket %s: %w", StateBucket, err)
 	}

@@ -1,0 +1,69 @@
+package harness
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// ProbeRecipe is a recipe running test/ipcprobe (a component that tries the
+// checks listed in its configuration and records each outcome) with config
+// (YAML, indented four spaces) as its DefaultConfiguration, in its Run step.
+func ProbeRecipe(t testing.TB, name, config string) string {
+	t.Helper()
+	probe := Tool(t, "./test/ipcprobe")
+	return fmt.Sprintf(`
+RecipeFormatVersion: "2020-01-25"
+ComponentName: %s
+ComponentVersion: "1.0.0"
+ComponentConfiguration:
+  DefaultConfiguration:
+%s
+Manifests:
+  - Lifecycle:
+      Run:
+        Script: exec %s
+`, name, config, probe)
+}
+
+// ProbeResult is the outcome of one ipcprobe check: OK, or refused with
+// Code (PermissionViolation for a broker refusal) and Message.
+type ProbeResult struct {
+	Name    string          `json:"name"`
+	OK      bool            `json:"ok"`
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Reply   json.RawMessage `json:"reply"`
+}
+
+// ProbeResults waits until the probe of component has written the results
+// of its checks (want of them) and returns them by check name.
+func (n *Nucleus) ProbeResults(component string, want int) map[string]ProbeResult {
+	n.t.Helper()
+	path := filepath.Join(n.Root, "work", component, "results.jsonl")
+	out := map[string]ProbeResult{}
+	Eventually(n.t, 30*time.Second, component+" probe results", func() error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			var r ProbeResult
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				return err
+			}
+			out[r.Name] = r
+		}
+		if len(out) < want {
+			return fmt.Errorf("%d of %d results", len(out), want)
+		}
+		return nil
+	})
+	return out
+}
