@@ -37,6 +37,11 @@ type runner struct {
 	runAs   *identity    // parsed comp.RunAs, nil when empty
 	groups  map[int]bool // live process groups, mirrored in StateDir/<name>.pgid
 	main    *proc        // the Run process, watched for its exit
+	// cg is the component's cgroup, nil when cgroups are off; cgMade says
+	// it exists; oomSeen is its OOM kill count already reported.
+	cg      *cgroup
+	cgMade  bool
+	oomSeen int
 	// isInstalled: Install completed for this runner; a restart goes back to
 	// NEW until it has.
 	isInstalled bool
@@ -382,6 +387,7 @@ func (r *runner) doFinished() phase {
 // decides between Recover-and-restart and BROKEN.
 func (r *runner) fail(from State, cause string) phase {
 	r.needSession = true
+	cause += r.oomNote()
 	r.setState(StateErrored, cause)
 	d := r.tracker.errored(from, cause, time.Now())
 	if d.Broken {
@@ -436,6 +442,7 @@ func (r *runner) exit() {
 		r.main = nil
 	}
 	r.killAllGroups()
+	r.removeCgroup()
 	r.out.close(logDrainWait)
 	if st := r.snapshot().State; st != StateFinished && st != StateBroken {
 		r.setState(StateFinished, "removed from the component set")

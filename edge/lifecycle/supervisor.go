@@ -23,6 +23,9 @@ type Supervisor struct {
 	isRoot bool
 	runAs  *identity // parsed Options.RunAs, nil when empty
 	bootID string
+	// cgroups is the nucleus's cgroup subtree; nil when cgroups are off
+	// (not root, no usable hierarchy) and process groups are all there is.
+	cgroups *cgroupTree
 
 	mu      sync.Mutex
 	runners map[string]*runner   // the current set, by name
@@ -32,9 +35,9 @@ type Supervisor struct {
 }
 
 // New validates opts, creates the folders, makes the nucleus the subreaper
-// of its components, and terminates process groups left by a previous
-// supervisor that crashed (recorded in StateDir). It starts nothing: call
-// Apply.
+// of its components, terminates process groups left by a previous
+// supervisor that crashed (recorded in StateDir) and ends the processes in
+// its component cgroups. It starts nothing: call Apply.
 func New(opts Options) (*Supervisor, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -73,6 +76,7 @@ func New(opts Options) (*Supervisor, error) {
 		s.log.Warn("cannot become child subreaper; processes components leave behind are reaped by init", "err", err)
 	}
 	s.killLeftovers()
+	s.openCgroups()
 	return s, nil
 }
 
@@ -198,6 +202,9 @@ func (s *Supervisor) newRunnerLocked(c Component, prev *runner) *runner {
 		groups:  map[int]bool{},
 		done:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+	}
+	if s.cgroups != nil {
+		r.cg = s.cgroups.component(c.Name)
 	}
 	r.out = newComponentLog(r.logPath, s.opts.LogMaxSizeMB, s.opts.LogMaxBackups)
 	r.status = Status{Name: c.Name, Version: c.Version, State: StateNew, Reason: "added",
@@ -410,6 +417,9 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 			slices.Sort(left)
 			return fmt.Errorf("lifecycle: shutdown: still stopping %s: %w", strings.Join(left, ", "), ctx.Err())
 		}
+	}
+	if s.cgroups != nil {
+		s.cgroups.remove()
 	}
 	return nil
 }
