@@ -145,6 +145,8 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			Env:          env,
 			Revision:     s.Components[name].Revision,
 			RunAs:        s.Components[name].RunAs,
+			Limits: lifecycle.ResourceLimits{MemoryKB: s.Components[name].Limits.Memory,
+				CPUs: s.Components[name].Limits.CPUs},
 		})
 	}
 	if len(errs) > 0 {
