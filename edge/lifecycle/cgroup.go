@@ -71,6 +71,15 @@ func (l ResourceLimits) memoryBytes() string {
 	return strconv.FormatInt(l.MemoryKB*1024, 10)
 }
 
+// onCores returns l for a machine of n cores: as in Greengrass, a cpus
+// limit above the number of cores means no CPU limit.
+func (l ResourceLimits) onCores(n int) ResourceLimits {
+	if l.CPUs > float64(n) {
+		l.CPUs = 0
+	}
+	return l
+}
+
 // cpuQuotaMicros is the CFS quota per cpuPeriodMicros, 0 when unlimited.
 // The kernel refuses quotas under 1 ms.
 func (l ResourceLimits) cpuQuotaMicros() int64 {

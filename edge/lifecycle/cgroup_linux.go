@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,6 +121,7 @@ type cgroup struct {
 
 // create makes the cgroup folders and writes limits.
 func (c *cgroup) create(l ResourceLimits) error {
+	l = l.onCores(runtime.NumCPU())
 	for _, d := range c.dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("cannot create cgroup %s: %w", d, err)

@@ -37,6 +37,16 @@ func TestResourceLimitsBecomeCgroupFileValues(t *testing.T) {
 	}
 }
 
+func TestACPULimitAboveTheCoreCountIsNoLimit(t *testing.T) {
+	for _, tc := range []struct {
+		cpus, want float64
+	}{{0.5, 0.5}, {2, 2}, {2.5, 0}, {8, 0}} {
+		if got := (ResourceLimits{CPUs: tc.cpus, MemoryKB: 7}).onCores(2); got.CPUs != tc.want || got.MemoryKB != 7 {
+			t.Errorf("cpus %v on 2 cores = %+v, want cpus %v and the memory limit kept", tc.cpus, got, tc.want)
+		}
+	}
+}
+
 func TestInvalidResourceLimitsAreRefusedWithTheField(t *testing.T) {
 	for _, l := range []ResourceLimits{{MemoryKB: -1}, {CPUs: -0.5}} {
 		c := Component{Name: "A", Version: "1.0.0", Limits: l}

@@ -144,3 +144,38 @@ func TestLocalWithNothingToDoIsValid(t *testing.T) {
 		t.Fatalf("Local({}) = %+v, %v", d, err)
 	}
 }
+
+func TestParseSystemLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    map[string]SystemResourceLimits
+		wantErr string
+	}{
+		{"cpus and memory", `{"com.example.A": {"cpus": 0.5, "memory": 102400}}`,
+			map[string]SystemResourceLimits{"com.example.A": {CPUs: 0.5, Memory: 102400}}, ""},
+		{"memory only", `{"A": {"memory": 1024}}`, map[string]SystemResourceLimits{"A": {Memory: 1024}}, ""},
+		{"not JSON", `{"A": }`, nil, "--systemLimits is not valid JSON"},
+		{"unknown field", `{"A": {"cpu": 1}}`, nil, "--systemLimits.A.cpu: is not a known field; the fields here are cpus, memory"},
+		{"zero cpus", `{"A": {"cpus": 0}}`, nil, "--systemLimits.A.cpus: is 0; give a positive number of CPUs"},
+		{"fractional memory", `{"A": {"memory": 1.5}}`, nil, "--systemLimits.A.memory: is the number 1.5"},
+		{"bad component name", `{"a b": {"memory": 1}}`, nil, `--systemLimits["a b"]: component name "a b" has characters`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseSystemLimits(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
