@@ -19,9 +19,11 @@ import (
 // cgroup hierarchy (CI runs the unit tests as root).
 func needCgroups(t *testing.T) {
 	t.Helper()
-	if _, err := openCgroupTree(t.TempDir()); err != nil {
+	tree, err := openCgroupTree(t.TempDir())
+	if err != nil {
 		t.Fatalf("this test needs component cgroups, which are off: %v; run the unit tests as root (sudo make test)", err)
 	}
+	tree.remove()
 }
 
 // daemonScript starts a `sleep 1000` that leaves its process group and
