@@ -200,6 +200,31 @@ func TestStoppingAPausedComponentEndsIt(t *testing.T) {
 	eventually(t, "the paused daemon ends with the stop", func() bool { return gone(d) })
 }
 
+func TestStoppingAPausedComponentRunsItsShutdownStepAtOnce(t *testing.T) {
+	needCgroups(t)
+	s, _ := startSupervisor(t, testOptions(t))
+	m := t.TempDir()
+	apply(t, s, Component{Name: "svc", Version: "1.0.0", Lifecycle: Lifecycle{
+		Run:      script(`exec sleep 1000`),
+		Shutdown: script(`echo done > %q`, filepath.Join(m, "shutdown")),
+	}})
+	waitState(t, s, "svc", StateRunning)
+	if err := s.Pause("svc"); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if err := s.Stop("svc"); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, s, "svc", StateFinished)
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("stopping a paused component took %s: its Shutdown step ran frozen until its timeout", took)
+	}
+	if got := readLines(filepath.Join(m, "shutdown")); len(got) != 1 || got[0] != "done" {
+		t.Errorf("Shutdown step output %v, want it run", got)
+	}
+}
+
 func TestPauseRefusesAComponentThatIsNotRunning(t *testing.T) {
 	needCgroups(t)
 	s, _ := startSupervisor(t, testOptions(t))

@@ -64,12 +64,7 @@ func (r *runner) killCgroup() {
 	if !r.cgMade {
 		return
 	}
-	if r.cg.frozen() {
-		if err := r.cg.setFrozen(false); err != nil {
-			r.log.Warn("cannot resume the paused component before stopping it", "err", err)
-		}
-	}
-	r.setPaused(false)
+	r.resumeIfPaused()
 	pids := r.cg.signal(syscall.SIGTERM)
 	if len(pids) == 0 {
 		return
@@ -84,6 +79,20 @@ func (r *runner) killCgroup() {
 		r.log.Error("component processes did not exit", "err", err)
 	}
 	reapPids(append(pids, killed...), r.groups)
+}
+
+// resumeIfPaused thaws a paused component that is about to stop: a frozen
+// process cannot handle SIGTERM, and a Shutdown step would start frozen.
+func (r *runner) resumeIfPaused() {
+	if !r.cgMade {
+		return
+	}
+	if r.cg.frozen() {
+		if err := r.cg.setFrozen(false); err != nil {
+			r.log.Warn("cannot resume the paused component before stopping it", "err", err)
+		}
+	}
+	r.setPaused(false)
 }
 
 // removeCgroup deletes the component's cgroup once nothing of it runs.

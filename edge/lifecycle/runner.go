@@ -348,6 +348,7 @@ func (r *runner) stopFor(why string) phase {
 // stopProcesses runs Shutdown, then SIGTERM/SIGKILL to every process group
 // of the component, and waits for all of them.
 func (r *runner) stopProcesses() {
+	r.resumeIfPaused() // or the Shutdown step would start frozen
 	if st := r.comp.Lifecycle.Shutdown; st != nil {
 		if res := r.runStep(stepShutdown, st, false, nil); res.err != nil {
 			r.log.Warn("Shutdown step failed; terminating the processes anyway", "err", res.err)
