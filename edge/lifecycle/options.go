@@ -56,7 +56,8 @@ type Options struct {
 	// LogDir receives <name>.log per component. Required.
 	LogDir string
 	// StateDir holds process-group records (<name>.pgid) and bootstrap
-	// markers (<name>.bootstrap). Required.
+	// markers (<name>.bootstrap); its path names the nucleus's cgroup
+	// subtree (see cgroup.go). Required.
 	StateDir string
 	// Logger receives the supervisor's own logs; default slog.Default().
 	// Records carry service=lifecycle and component=<name>.
