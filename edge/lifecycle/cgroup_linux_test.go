@@ -99,7 +99,7 @@ func TestNewEndsTheProcessesInTheCgroupsOfACrashedNucleus(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	s, _ := startSupervisor(t, opts)
+	startSupervisor(t, opts)
 	select {
 	case <-exited:
 	case <-time.After(5 * time.Second):
@@ -108,7 +108,6 @@ func TestNewEndsTheProcessesInTheCgroupsOfACrashedNucleus(t *testing.T) {
 	if _, err := os.Stat(cg.dirs[0]); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the cgroup of the crashed nucleus is still there: %v", err)
 	}
-	_ = s
 }
 
 func TestMemoryLimitOOMKillsTheComponentAndSaysWhy(t *testing.T) {

@@ -39,6 +39,7 @@ func TestUninstallRunsAfterTheStopWhenApplyRemovesTheComponent(t *testing.T) {
 	c := uninstaller("1.0.0", log, script(`sleep 0.2; echo "uninstall-$UNINSTALL_ENV" >> %q`, log))
 	apply(t, s, c)
 	waitState(t, s, "u", StateRunning)
+	eventually(t, "Run to write its line", func() bool { return len(readLines(log)) > 0 })
 	apply(t, s)
 	waitRemoved(t, s) // returns only once Uninstall has run
 	if got, want := readLines(log), []string{"run-1.0.0", "shutdown-1.0.0", "uninstall-from-env"}; !slices.Equal(got, want) {
