@@ -71,6 +71,17 @@ func (l ResourceLimits) memoryBytes() string {
 	return strconv.FormatInt(l.MemoryKB*1024, 10)
 }
 
+// or fills the zero fields of l from def.
+func (l ResourceLimits) or(def ResourceLimits) ResourceLimits {
+	if l.MemoryKB == 0 {
+		l.MemoryKB = def.MemoryKB
+	}
+	if l.CPUs == 0 {
+		l.CPUs = def.CPUs
+	}
+	return l
+}
+
 // onCores returns l for a machine of n cores: as in Greengrass, a cpus
 // limit above the number of cores means no CPU limit.
 func (l ResourceLimits) onCores(n int) ResourceLimits {

@@ -150,6 +150,26 @@ func TestCPULimitIsWrittenToTheComponentCgroup(t *testing.T) {
 	}
 }
 
+func TestDefaultLimitsFillWhatAComponentLeavesOut(t *testing.T) {
+	needCgroups(t)
+	opts := testOptions(t)
+	opts.DefaultLimits = ResourceLimits{MemoryKB: 32768, CPUs: 1}
+	s, _ := startSupervisor(t, opts)
+	apply(t, s, Component{Name: "half", Version: "1.0.0", Limits: ResourceLimits{CPUs: 0.5},
+		Lifecycle: Lifecycle{Run: script(`exec sleep 1000`)}})
+	waitState(t, s, "half", StateRunning)
+	r := runnerOf(t, s, "half")
+	for file, want := range map[string]string{"cpu/cpu.cfs_quota_us": "50000", "memory/memory.limit_in_bytes": strconv.Itoa(32768 * 1024)} {
+		b, err := os.ReadFile(r.cg.file(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(b)); got != want {
+			t.Errorf("%s = %s, want %s", file, got, want)
+		}
+	}
+}
+
 func TestPauseFreezesEveryProcessAndResumeThawsThem(t *testing.T) {
 	needCgroups(t)
 	s, _ := startSupervisor(t, testOptions(t))

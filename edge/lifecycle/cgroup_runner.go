@@ -48,7 +48,7 @@ func (r *runner) enterCgroup(cmd *exec.Cmd) (started func(pid int) error, err er
 		return func(int) error { return nil }, nil
 	}
 	if !r.cgMade {
-		if err := r.cg.create(r.comp.Limits); err != nil {
+		if err := r.cg.create(r.limits()); err != nil {
 			return nil, fmt.Errorf("component %s: %w", r.comp.Name, err)
 		}
 		r.cgMade = true
@@ -106,6 +106,10 @@ func (r *runner) removeCgroup() {
 	r.cgMade = false
 }
 
+// limits are the component's limits, Options.DefaultLimits filling the
+// fields it leaves zero.
+func (r *runner) limits() ResourceLimits { return r.comp.Limits.or(r.s.opts.DefaultLimits) }
+
 // oomNote explains a failure the memory limit caused, "" otherwise.
 func (r *runner) oomNote() string {
 	if !r.cgMade {
@@ -117,7 +121,7 @@ func (r *runner) oomNote() string {
 	}
 	r.oomSeen = n
 	return "; the kernel killed a process of the component for exceeding its memory limit of " +
-		strconv.FormatInt(r.comp.Limits.MemoryKB, 10) + " KB (runWith systemResourceLimits memory): raise the limit or reduce its memory use"
+		strconv.FormatInt(r.limits().MemoryKB, 10) + " KB (runWith systemResourceLimits memory): raise the limit or reduce its memory use"
 }
 
 func (r *runner) setPaused(p bool) {

@@ -68,6 +68,10 @@ type Options struct {
 	// RunAs is "user[:group]" for non-privileged steps when the nucleus
 	// runs as root (Greengrass runWith posixUser). Empty: the nucleus user.
 	RunAs string
+	// DefaultLimits apply to the fields a component's Limits leave zero
+	// (Greengrass's runWithDefault systemResourceLimits); zero fields here
+	// mean no limit.
+	DefaultLimits ResourceLimits
 	// ErrorResetTime is the window in which three errors from the same
 	// state make a component BROKEN; default DefaultErrorResetTime.
 	ErrorResetTime time.Duration
@@ -106,6 +110,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ErrorResetTime < 0 || o.StopGrace < 0 || o.LogMaxSizeMB < 0 || o.LogMaxBackups < 0 {
 		errs = append(errs, errors.New("lifecycle: Options durations and log limits must not be negative"))
+	}
+	if err := o.DefaultLimits.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("lifecycle: Options.DefaultLimits: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return o, err

@@ -157,6 +157,7 @@ func (n *Nucleus) Start() (err error) {
 		StateDir:      filepath.Join(n.opts.Root, dirState),
 		Logger:        n.opts.Logger,
 		RunAs:         n.opts.RunAs,
+		DefaultLimits: n.opts.DefaultLimits,
 		OnStateChange: n.publishState,
 		SessionEnv:    n.sessionEnv,
 	})

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sward-iot/sward/edge/lifecycle"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -52,6 +53,10 @@ type Options struct {
 	// RunAs is the "user[:group]" non-privileged steps run as when the
 	// nucleus is root. Default: the nucleus user.
 	RunAs string
+	// DefaultLimits cap every component whose deployment sets no
+	// systemResourceLimits (per field; Greengrass's runWithDefault
+	// systemResourceLimits). Zero: no limit.
+	DefaultLimits lifecycle.ResourceLimits
 	// Logger receives the nucleus's structured logs. Default: slog.Default().
 	Logger *slog.Logger
 	// KeepStartupPages leaves the executable's pages resident after start.

@@ -102,6 +102,18 @@ func ParseSystemLimits(s string) (map[string]SystemResourceLimits, error) {
 	return out, nil
 }
 
+// ParseResourceLimits parses one systemResourceLimits object, {"cpus": 1,
+// "memory": 262144}, given as flag.
+func ParseResourceLimits(flag, s string) (SystemResourceLimits, error) {
+	tree, err := parseTree([]byte(s), flag, flag)
+	if err != nil {
+		return SystemResourceLimits{}, err
+	}
+	d := &decoder{}
+	l := d.limits(flag, tree)
+	return l, d.errs.err()
+}
+
 func (d *decoder) cliUpdate(path string, v any) (ConfigurationUpdate, bool) {
 	f := d.object(path, v, `such as {"MERGE": {"port": 8080}, "RESET": ["/debug"]}`)
 	if f == nil {

@@ -179,3 +179,32 @@ func TestParseSystemLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestParseResourceLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    SystemResourceLimits
+		wantErr string
+	}{
+		{"both", `{"cpus": 1, "memory": 262144}`, SystemResourceLimits{CPUs: 1, Memory: 262144}, ""},
+		{"cpus only", `{"cpus": 0.25}`, SystemResourceLimits{CPUs: 0.25}, ""},
+		{"unknown field", `{"mem": 1}`, SystemResourceLimits{}, "--default-system-limits.mem: is not a known field"},
+		{"negative memory", `{"memory": -5}`, SystemResourceLimits{}, "--default-system-limits.memory: is -5; give a positive number of kilobytes"},
+		{"not an object", `2`, SystemResourceLimits{}, "--default-system-limits: is the number 2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseResourceLimits("--default-system-limits", tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
