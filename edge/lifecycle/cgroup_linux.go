@@ -280,9 +280,10 @@ func (c *cgroup) kill() ([]int, error) {
 		// Kernels before 5.14 have no cgroup.kill: freeze and kill.
 	}
 	for range cgroupKillRounds {
-		if err := c.setFrozen(true); err != nil {
-			return killed, err
-		}
+		// Best effort: a task in the middle of a fork can hold a v1
+		// cgroup in FREEZING; the kill and thaw below still end it, and
+		// the next round catches what it forked.
+		_ = c.setFrozen(true)
 		ps := c.signal(syscall.SIGKILL)
 		killed = append(killed, ps...)
 		if err := c.setFrozen(false); err != nil {

@@ -162,6 +162,9 @@ func (s *Supervisor) freeze(name string, frozen bool) error {
 		return nil
 	}
 	if err := r.cg.setFrozen(frozen); err != nil {
+		if frozen {
+			_ = r.cg.setFrozen(false) // not left half-frozen
+		}
 		return fmt.Errorf("lifecycle: cannot %s component %s: %w", verb, name, err)
 	}
 	s.mu.Lock()
