@@ -19,6 +19,7 @@ func newDeploymentCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "deployment", Short: "Create, list and inspect deployments of a running nucleus"}
 	var (
 		recipeDir, artifactDir, updateConfig, policy string
+		systemLimits                                 string
 		merge, remove                                []string
 		wait                                         bool
 		timeout                                      time.Duration
@@ -29,8 +30,9 @@ func newDeploymentCommand() *cobra.Command {
 		Long: `Queue a LOCAL deployment: --merge Name=Version adds or updates root components
 (found in --recipeDir, or already in the component store), --remove Name drops
 them, --update-config '{"Name":{"MERGE":{...},"RESET":["/x"]}}' changes
-configuration; as in greengrass-cli, a path to an existing JSON file works
-there too. A component in --update-config without --merge keeps the version
+configuration, --systemLimits '{"Name":{"cpus":0.5,"memory":102400}}' caps a
+component's CPU (in cores) and memory (in KB) through its cgroup; as in
+greengrass-cli, a path to an existing JSON file works there too. A component in --update-config without --merge keeps the version
 the device runs, whichever group deployed it. Artifacts are read from
 <artifactDir>/<Name>/<Version>/<file>.
 Prints the deployment id; --wait waits for the outcome and exits 1 unless it
@@ -51,11 +53,26 @@ SUCCEEDED.`,
 					return fmt.Errorf("--update-config: %w", err)
 				}
 			}
+			var runWith map[string]ddoc.RunWith
+			if systemLimits != "" {
+				data, err := jsonOrFile("--systemLimits", systemLimits)
+				if err != nil {
+					return err
+				}
+				lims, err := ddoc.ParseSystemLimits(string(data))
+				if err != nil {
+					return err
+				}
+				runWith = map[string]ddoc.RunWith{}
+				for name, l := range lims {
+					runWith[name] = ddoc.RunWith{SystemResourceLimits: l}
+				}
+			}
 			fh := ddoc.FailureHandling(strings.ToUpper(policy))
 			if fh != ddoc.Rollback && fh != ddoc.DoNothing {
 				return fmt.Errorf("--failure-handling-policy %q is not a policy: use ROLLBACK or DO_NOTHING", policy)
 			}
-			doc, err := ddoc.Local(ddoc.LocalRequest{Merge: m, Remove: remove, UpdateConfig: upd, FailureHandling: fh})
+			doc, err := ddoc.Local(ddoc.LocalRequest{Merge: m, Remove: remove, UpdateConfig: upd, RunWith: runWith, FailureHandling: fh})
 			if err != nil {
 				return err
 			}
@@ -98,6 +115,7 @@ SUCCEEDED.`,
 	f.StringArrayVarP(&merge, "merge", "m", nil, "Name=Version to add or update (repeatable)")
 	f.StringArrayVar(&remove, "remove", nil, "component to remove from the LOCAL group (repeatable)")
 	f.StringVarP(&updateConfig, "update-config", "c", "", `configuration updates, {"Name":{"MERGE":{...},"RESET":["/ptr"]}}, or a file of them`)
+	f.StringVarP(&systemLimits, "systemLimits", "s", "", `resource limits by component, {"Name":{"cpus":0.5,"memory":102400}} (memory in KB), or a file of them`)
 	f.StringVar(&policy, "failure-handling-policy", string(ddoc.Rollback), "ROLLBACK or DO_NOTHING (greengrass-cli's -fp works too)")
 	f.BoolVar(&wait, "wait", false, "wait for the outcome; exit 1 unless SUCCEEDED")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")

@@ -16,7 +16,9 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/nucleus"
+	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
 
 // Nucleus log rotation: 10 MB × 3 files bounds the nucleus's own log at 40 MB
@@ -31,6 +33,7 @@ func newRunCommand() *cobra.Command {
 		opts     nucleus.Options
 		platform string
 		level    string
+		limits   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -52,6 +55,13 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 				return err
 			}
 			opts.Platform = p
+			if limits != "" {
+				l, err := ddoc.ParseResourceLimits("--default-system-limits", limits)
+				if err != nil {
+					return err
+				}
+				opts.DefaultLimits = lifecycle.ResourceLimits{MemoryKB: l.Memory, CPUs: l.CPUs}
+			}
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(level)); err != nil {
 				return fmt.Errorf("--log-level %q is not a level: use debug, info, warn or error", level)
@@ -97,6 +107,7 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 	f.StringVar(&opts.Region, "region", "", "AWS region components see (default: $AWS_REGION, else us-east-1)")
 	f.StringVar(&opts.RunAs, "run-as", "", `"user[:group]" for non-privileged steps when the nucleus runs as root (default sward_user:sward_group, created when missing)`)
 	f.BoolVar(&opts.ComponentUIDs, "component-uids", false, "give each component its own uid/gid (61184-65519, kept in <root>/state/uids.json) when the nucleus runs as root; runWith posixUser still wins")
+	f.StringVar(&limits, "default-system-limits", "", `systemResourceLimits for components whose deployment sets none, {"cpus":1,"memory":262144} (memory in KB)`)
 	f.StringVar(&platform, "platform", "", platformFlagHelp)
 	f.BoolVar(&opts.InterpolateComponentConfiguration, "interpolate-component-configuration", false,
 		"expand recipe variables such as {iot:thingName} and {work:path} in components' configuration values (Greengrass's interpolateComponentConfiguration)")

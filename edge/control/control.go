@@ -41,12 +41,14 @@ type ComponentRequest struct {
 
 // Component is one component as the nucleus reports it.
 type Component struct {
-	Name         string       `json:"name"`
-	Version      string       `json:"version"`
-	State        string       `json:"state"`
-	Reason       string       `json:"reason,omitempty"`
-	Since        time.Time    `json:"since"`
-	PID          int          `json:"pid,omitempty"`
+	Name    string    `json:"name"`
+	Version string    `json:"version"`
+	State   string    `json:"state"`
+	Reason  string    `json:"reason,omitempty"`
+	Since   time.Time `json:"since"`
+	PID     int       `json:"pid,omitempty"`
+	// Paused: PauseComponent froze the component's processes.
+	Paused       bool         `json:"paused,omitempty"`
 	Restarts     int          `json:"restarts"`
 	Dependencies []Dependency `json:"dependencies,omitempty"`
 	WorkDir      string       `json:"workDir,omitempty"`

@@ -157,7 +157,8 @@ type changes struct {
 	restarted map[string]bool
 	// posixUser is the last runWith posixUser given.
 	posixUser map[string]string
-	limited   map[string]bool // systemResourceLimits given
+	// limits are the last runWith systemResourceLimits given.
+	limits map[string]ddoc.SystemResourceLimits
 	// artifactDir is the artifact folder of the last document naming the
 	// component with one; lastArtifactDir the last one given at all (for
 	// dependencies no document names).
@@ -176,7 +177,7 @@ type update struct {
 // artifact folder wins.
 func fold(batch []*record) changes {
 	c := changes{updates: map[string][]update{}, restarted: map[string]bool{}, posixUser: map[string]string{},
-		limited: map[string]bool{}, artifactDir: map[string]string{}}
+		limits: map[string]ddoc.SystemResourceLimits{}, artifactDir: map[string]string{}}
 	removed := map[string]bool{}
 	for _, r := range batch {
 		for _, name := range r.Document.ComponentsToRemove {
@@ -193,8 +194,8 @@ func fold(batch []*record) changes {
 			if comp.RunWith.PosixUser != "" {
 				c.posixUser[name] = comp.RunWith.PosixUser
 			}
-			if lim := comp.RunWith.SystemResourceLimits; lim.CPUs != 0 || lim.Memory != 0 {
-				c.limited[name] = true
+			if lim := comp.RunWith.SystemResourceLimits; lim != (ddoc.SystemResourceLimits{}) {
+				c.limits[name] = lim
 			}
 			if r.ArtifactDir != "" {
 				c.artifactDir[name] = r.ArtifactDir
@@ -374,10 +375,11 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 			}
 			runAs = user
 		}
-		if ch.limited[name] {
-			e.log.Warn("systemResourceLimits are not enforced by this nucleus yet", "deployment", r.Status.DeploymentID, "component", name)
+		limits := old.Limits
+		if lim, ok := ch.limits[name]; ok {
+			limits = lim
 		}
-		target.Components[name] = component{Version: rc.Version, Revision: rev, RunAs: runAs, Trusted: trusted}
+		target.Components[name] = component{Version: rc.Version, Revision: rev, RunAs: runAs, Limits: limits, Trusted: trusted}
 	}
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)

@@ -146,6 +146,8 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 			Revision:     s.Components[name].Revision,
 			RunAs:        s.Components[name].RunAs,
 			Artifacts:    []string{v.ArtifactsPath, v.DecompressedPath},
+			Limits: lifecycle.ResourceLimits{MemoryKB: s.Components[name].Limits.Memory,
+				CPUs: s.Components[name].Limits.CPUs},
 		})
 	}
 	if len(errs) > 0 {

@@ -62,6 +62,10 @@ type component struct {
 	// RunAs is the runWith posixUser ("user[:group]") the component's steps
 	// run as; it stays until a deployment changes it.
 	RunAs string `json:"runAs,omitempty"`
+	// Limits are the runWith systemResourceLimits the component's cgroup
+	// enforces (lifecycle.Component.Limits); like RunAs, they stay until a
+	// deployment gives others.
+	Limits ddoc.SystemResourceLimits `json:"systemResourceLimits,omitzero"`
 	// Trusted is the component's configuration as deployments alone made
 	// it: the recipe's defaults with every deployment's reset and merge
 	// applied, without what the component wrote over IPC

@@ -32,8 +32,6 @@ const OperationPrefix = "aws.greengrass#"
 // policies are still checked and kept.
 const (
 	opGetSecretValue      = "GetSecretValue"
-	opPauseComponent      = "PauseComponent"
-	opResumeComponent     = "ResumeComponent"
 	opCreateDebugPassword = "CreateDebugPassword"
 )
 
@@ -50,7 +48,7 @@ var serviceOperations = map[string][]string{
 	ServiceSecretManager: {opGetSecretValue},
 	ServiceCli: {wire.OpGetComponentDetails, wire.OpListComponents, wire.OpRestartComponent, wire.OpStopComponent,
 		wire.OpCreateLocalDeployment, wire.OpGetLocalDeploymentStatus, wire.OpListLocalDeployments, opCreateDebugPassword},
-	ServiceLifecycle:       {opPauseComponent, opResumeComponent},
+	ServiceLifecycle:       {wire.OpPauseComponent, wire.OpResumeComponent},
 	ServiceComponentMetric: {wire.OpPutComponentMetric},
 	ServiceStreamManager:   wire.StreamOperations,
 }

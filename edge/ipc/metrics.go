@@ -239,7 +239,7 @@ var knownOps = func() map[string]bool {
 	for _, op := range append([]string{wire.OpGetConfiguration, wire.OpUpdateConfiguration, wire.OpSubscribeToConfigurationUpdate,
 		wire.OpSubscribeToValidateConfigurationUpdates, wire.OpSendConfigurationValidityReport, wire.OpUpdateState,
 		wire.OpSubscribeToComponentUpdates, wire.OpDeferComponentUpdate, wire.OpRestartComponent, wire.OpStopComponent,
-		wire.OpGetComponentDetails, wire.OpListComponents, wire.OpCreateLocalDeployment, wire.OpListLocalDeployments,
+		wire.OpPauseComponent, wire.OpResumeComponent, wire.OpGetComponentDetails, wire.OpListComponents, wire.OpCreateLocalDeployment, wire.OpListLocalDeployments,
 		wire.OpGetLocalDeploymentStatus, wire.OpPutComponentMetric, wire.OpGetThingShadow, wire.OpUpdateThingShadow,
 		wire.OpDeleteThingShadow, wire.OpListNamedShadowsForThing, wire.OpPublishToTopic, wire.OpSubscribeToTopic,
 		wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore}, wire.StreamOperations...) {

@@ -12,6 +12,36 @@ import (
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
+// pauseResume answers PauseComponent and ResumeComponent (Greengrass's
+// component lifecycle service): the named component's cgroup is frozen or
+// thawed. The caller needs an aws.greengrass.ipc.lifecycle policy naming
+// the component, even to pause itself, as in Greengrass.
+func (s *Server) pauseResume(caller, op string, body []byte) (any, error) {
+	var req wire.ComponentRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.ComponentName == "" {
+		return nil, wire.Errorf(wire.CodeInvalidArguments, "componentName is missing; name the component to %s", strings.TrimSuffix(op, "Component"))
+	}
+	if err := s.authorize(caller, ServiceLifecycle, op, req.ComponentName); err != nil {
+		return nil, err
+	}
+	f := s.opts.Supervisor.Pause
+	if op == wire.OpResumeComponent {
+		f = s.opts.Supervisor.Resume
+	}
+	switch err := f(req.ComponentName); {
+	case errors.Is(err, lifecycle.ErrUnknownComponent):
+		return nil, wire.Errorf(wire.CodeResourceNotFound, "component %s is not deployed on this device", req.ComponentName)
+	case errors.Is(err, lifecycle.ErrNotPausable):
+		return nil, wire.Errorf(wire.CodeService, "%s", err.Error())
+	case err != nil:
+		return nil, err
+	}
+	return struct{}{}, nil
+}
+
 // updateState answers UpdateState: a component reports RUNNING (a Startup
 // that leaves a service behind) or ERRORED.
 func (s *Server) updateState(caller string, body []byte) (any, error) {

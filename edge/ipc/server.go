@@ -44,6 +44,8 @@ type Supervisor interface {
 	Restart(name string) error
 	Stop(name string) error
 	ReportState(name string, st lifecycle.State) error
+	Pause(name string) error
+	Resume(name string) error
 }
 
 // Deployments is what the IPC front end needs of the deployment engine.
@@ -357,6 +359,8 @@ func (s *Server) call(caller, op string, body []byte) (any, error) {
 		return struct{}{}, s.ev.deferral(caller, req)
 	case wire.OpUpdateState:
 		return s.updateState(caller, body)
+	case wire.OpPauseComponent, wire.OpResumeComponent:
+		return s.pauseResume(caller, op, body)
 	case wire.OpRestartComponent, wire.OpStopComponent, wire.OpGetComponentDetails, wire.OpListComponents,
 		wire.OpCreateLocalDeployment, wire.OpListLocalDeployments, wire.OpGetLocalDeploymentStatus:
 		return s.cli(ctx, caller, op, body)

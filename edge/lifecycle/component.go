@@ -31,6 +31,9 @@ type Component struct {
 	// when the nucleus is root their group becomes the component's, so the
 	// group bits the store sets for Permission OWNER let it read them.
 	Artifacts []string
+	// Limits cap the memory and CPU of all the component's processes
+	// (runWith systemResourceLimits), enforced through its cgroup.
+	Limits ResourceLimits
 }
 
 // Dependency names another component. A HARD dependency must be RUNNING or
@@ -106,6 +109,9 @@ func (c *Component) validate() error {
 	}
 	if c.Name == "." || c.Name == ".." || strings.ContainsAny(c.Name, "/\\\x00") {
 		return fmt.Errorf("%w: component name %q cannot be used as a folder name; use letters, digits, '.', '-' and '_'", ErrInvalidComponent, c.Name)
+	}
+	if err := c.Limits.validate(); err != nil {
+		return fmt.Errorf("%w: component %s: %v", ErrInvalidComponent, c.Name, err)
 	}
 	if c.Lifecycle.Startup != nil && c.Lifecycle.Run != nil {
 		return fmt.Errorf("%w: component %s has both Startup and Run; Greengrass allows only one of them", ErrInvalidComponent, c.Name)

@@ -19,7 +19,9 @@
 //	st, err := sup.WaitFor(ctx, "com.example.Hello", lifecycle.StateRunning)
 //	err = sup.Shutdown(ctx)
 //
-// The supervisor is Linux-first: process groups, Pdeathsig and the child
-// subreaper attribute are what guarantee that no component process outlives
-// a stop, a restart or the supervisor itself. See README.md.
+// The supervisor is Linux-first: a cgroup per component (when the nucleus is
+// root), process groups, Pdeathsig and the child subreaper attribute are what
+// guarantee that no component process outlives a stop, a restart or the
+// supervisor itself; the cgroup also enforces the component's resource
+// limits and is what Pause freezes. See README.md and cgroup.go.
 package lifecycle

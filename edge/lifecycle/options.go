@@ -57,7 +57,8 @@ type Options struct {
 	// LogDir receives <name>.log per component. Required.
 	LogDir string
 	// StateDir holds process-group records (<name>.pgid) and bootstrap
-	// markers (<name>.bootstrap). Required.
+	// markers (<name>.bootstrap); its path names the nucleus's cgroup
+	// subtree (see cgroup.go). Required.
 	StateDir string
 	// Logger receives the supervisor's own logs; default slog.Default().
 	// Records carry service=lifecycle and component=<name>.
@@ -74,6 +75,10 @@ type Options struct {
 	// root. A component's runWith posixUser still wins. Components then
 	// cannot read each other's processes (/proc/<pid>/environ) or files.
 	ComponentUIDs bool
+	// DefaultLimits apply to the fields a component's Limits leave zero
+	// (Greengrass's runWithDefault systemResourceLimits); zero fields here
+	// mean no limit.
+	DefaultLimits ResourceLimits
 	// ErrorResetTime is the window in which three errors from the same
 	// state make a component BROKEN; default DefaultErrorResetTime.
 	ErrorResetTime time.Duration
@@ -112,6 +117,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ErrorResetTime < 0 || o.StopGrace < 0 || o.LogMaxSizeMB < 0 || o.LogMaxBackups < 0 {
 		errs = append(errs, errors.New("lifecycle: Options durations and log limits must not be negative"))
+	}
+	if err := o.DefaultLimits.validate(); err != nil {
+		errs = append(errs, fmt.Errorf("lifecycle: Options.DefaultLimits: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return o, err

@@ -83,7 +83,11 @@ func (r *runner) start(step string, st *Step) (*proc, error) {
 		return nil, fmt.Errorf("component %s step %s: cannot create output pipe: %w", r.comp.Name, step, err)
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err = cmd.Start()
+	started, err := r.enterCgroup(cmd)
+	if err == nil {
+		err = cmd.Start()
+		err = errors.Join(err, r.joinedCgroup(cmd, started, err))
+	}
 	// The child holds its own copies; closing ours lets the readers see EOF
 	// when the last process of the step exits.
 	stdout.Close()
@@ -186,8 +190,10 @@ func (r *runner) writeGroups() {
 	}
 }
 
-// killAllGroups terminates every group of the component.
+// killAllGroups terminates every process of the component: its cgroup,
+// then every process group.
 func (r *runner) killAllGroups() {
+	r.killCgroup()
 	if len(r.groups) == 0 {
 		return
 	}

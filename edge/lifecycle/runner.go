@@ -37,6 +37,11 @@ type runner struct {
 	runAs   *identity    // parsed comp.RunAs, nil when empty
 	groups  map[int]bool // live process groups, mirrored in StateDir/<name>.pgid
 	main    *proc        // the Run process, watched for its exit
+	// cg is the component's cgroup, nil when cgroups are off; cgMade says
+	// it exists; oomSeen is its OOM kill count already reported.
+	cg      *cgroup
+	cgMade  bool
+	oomSeen int
 	// isInstalled: Install completed for this runner; a restart goes back to
 	// NEW until it has.
 	isInstalled bool
@@ -354,6 +359,7 @@ func (r *runner) stopFor(why string) phase {
 // stopProcesses runs Shutdown, then SIGTERM/SIGKILL to every process group
 // of the component, and waits for all of them.
 func (r *runner) stopProcesses() {
+	r.resumeIfPaused() // or the Shutdown step would start frozen
 	if st := r.comp.Lifecycle.Shutdown; st != nil {
 		if res := r.runStep(stepShutdown, st, false, nil); res.err != nil {
 			r.log.Warn("Shutdown step failed; terminating the processes anyway", "err", res.err)
@@ -393,6 +399,7 @@ func (r *runner) doFinished() phase {
 // decides between Recover-and-restart and BROKEN.
 func (r *runner) fail(from State, cause string) phase {
 	r.needSession = true
+	cause += r.oomNote()
 	r.setState(StateErrored, cause)
 	d := r.tracker.errored(from, cause, time.Now())
 	if d.Broken {
@@ -447,6 +454,7 @@ func (r *runner) exit() {
 		r.main = nil
 	}
 	r.killAllGroups()
+	r.removeCgroup()
 	r.out.close(logDrainWait)
 	if st := r.snapshot().State; st != StateFinished && st != StateBroken {
 		r.setState(StateFinished, "removed from the component set")

@@ -92,6 +92,9 @@ type Status struct {
 	// PID is the process id of the running Startup or Run step, 0 when
 	// no such process is running.
 	PID int
+	// Paused: Pause froze the component's processes (Greengrass
+	// PauseComponent); Resume or a stop thaws them.
+	Paused bool
 	// Restarts counts restarts after errors, restart requests and
 	// dependency restarts since the component was added.
 	Restarts     int

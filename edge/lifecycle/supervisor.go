@@ -24,6 +24,9 @@ type Supervisor struct {
 	runAs  *identity     // parsed Options.RunAs, nil when empty
 	uids   *uidAllocator // per-component uids, nil unless Options.ComponentUIDs and root
 	bootID string
+	// cgroups is the nucleus's cgroup subtree; nil when cgroups are off
+	// (not root, no usable hierarchy) and process groups are all there is.
+	cgroups *cgroupTree
 
 	mu      sync.Mutex
 	runners map[string]*runner   // the current set, by name
@@ -33,9 +36,9 @@ type Supervisor struct {
 }
 
 // New validates opts, creates the folders, makes the nucleus the subreaper
-// of its components, and terminates process groups left by a previous
-// supervisor that crashed (recorded in StateDir). It starts nothing: call
-// Apply.
+// of its components, terminates process groups left by a previous
+// supervisor that crashed (recorded in StateDir) and ends the processes in
+// its component cgroups. It starts nothing: call Apply.
 func New(opts Options) (*Supervisor, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -102,6 +105,7 @@ func New(opts Options) (*Supervisor, error) {
 		s.log.Warn("cannot become child subreaper; processes components leave behind are reaped by init", "err", err)
 	}
 	s.killLeftovers()
+	s.openCgroups()
 	return s, nil
 }
 
@@ -232,6 +236,9 @@ func (s *Supervisor) newRunnerLocked(c Component, prev *runner) *runner {
 		groups:  map[int]bool{},
 		done:    make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+	}
+	if s.cgroups != nil {
+		r.cg = s.cgroups.component(c.Name)
 	}
 	r.out = newComponentLog(r.logPath, s.opts.LogMaxSizeMB, s.opts.LogMaxBackups)
 	r.status = Status{Name: c.Name, Version: c.Version, State: StateNew, Reason: "added",
@@ -444,6 +451,9 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 			slices.Sort(left)
 			return fmt.Errorf("lifecycle: shutdown: still stopping %s: %w", strings.Join(left, ", "), ctx.Err())
 		}
+	}
+	if s.cgroups != nil {
+		s.cgroups.remove()
 	}
 	return nil
 }

@@ -79,6 +79,7 @@ func toControl(st lifecycle.Status) control.Component {
 	c := control.Component{
 		Name: st.Name, Version: st.Version, State: string(st.State), Reason: st.Reason,
 		Since: st.Since, PID: st.PID, Restarts: st.Restarts, WorkDir: st.WorkDir, LogFile: st.LogFile,
+		Paused: st.Paused,
 	}
 	for _, d := range st.Dependencies {
 		typ := "HARD"

@@ -167,6 +167,7 @@ func (n *Nucleus) Start() (err error) {
 		Logger:        n.opts.Logger,
 		RunAs:         n.opts.RunAs,
 		ComponentUIDs: n.opts.ComponentUIDs,
+		DefaultLimits: n.opts.DefaultLimits,
 		OnStateChange: n.publishState,
 		SessionEnv:    n.sessionEnv,
 	})

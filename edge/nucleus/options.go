@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/lifecycle"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -64,6 +65,10 @@ type Options struct {
 	// name (recorded in <root>/state/uids.json), when the nucleus is root;
 	// it wins over RunAs, a deployment's runWith posixUser wins over it.
 	ComponentUIDs bool
+	// DefaultLimits cap every component whose deployment sets no
+	// systemResourceLimits (per field; Greengrass's runWithDefault
+	// systemResourceLimits). Zero: no limit.
+	DefaultLimits lifecycle.ResourceLimits
 	// Logger receives the nucleus's structured logs. Default: slog.Default().
 	Logger *slog.Logger
 	// KeepStartupPages leaves the executable's pages resident after start.

@@ -74,6 +74,46 @@ func ParseUpdateConfig(s string) (map[string]ConfigurationUpdate, error) {
 	return out, nil
 }
 
+// ParseSystemLimits parses greengrass-cli --systemLimits, a JSON object of
+// component name → {"cpus": 0.5, "memory": 102400} (memory in kilobytes),
+// checked like a document's runWith systemResourceLimits.
+func ParseSystemLimits(s string) (map[string]SystemResourceLimits, error) {
+	const root = "--systemLimits"
+	tree, err := parseTree([]byte(s), root, root)
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{}
+	out := map[string]SystemResourceLimits{}
+	if f := d.object(root, tree, `of component name → {"cpus": 0.5, "memory": 102400}`); f != nil {
+		for _, name := range slices.Sorted(maps.Keys(f.m)) {
+			v, _, _ := f.take(name)
+			path := keyPath(root, name)
+			if err := recipe.ValidateName(name); err != nil {
+				d.errorf(path, "component name %v", err)
+				continue
+			}
+			out[name] = d.limits(path, v)
+		}
+	}
+	if err := d.errs.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ParseResourceLimits parses one systemResourceLimits object, {"cpus": 1,
+// "memory": 262144}, given as flag.
+func ParseResourceLimits(flag, s string) (SystemResourceLimits, error) {
+	tree, err := parseTree([]byte(s), flag, flag)
+	if err != nil {
+		return SystemResourceLimits{}, err
+	}
+	d := &decoder{}
+	l := d.limits(flag, tree)
+	return l, d.errs.err()
+}
+
 func (d *decoder) cliUpdate(path string, v any) (ConfigurationUpdate, bool) {
 	f := d.object(path, v, `such as {"MERGE": {"port": 8080}, "RESET": ["/debug"]}`)
 	if f == nil {

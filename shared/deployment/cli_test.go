@@ -144,3 +144,67 @@ func TestLocalWithNothingToDoIsValid(t *testing.T) {
 		t.Fatalf("Local({}) = %+v, %v", d, err)
 	}
 }
+
+func TestParseSystemLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    map[string]SystemResourceLimits
+		wantErr string
+	}{
+		{"cpus and memory", `{"com.example.A": {"cpus": 0.5, "memory": 102400}}`,
+			map[string]SystemResourceLimits{"com.example.A": {CPUs: 0.5, Memory: 102400}}, ""},
+		{"memory only", `{"A": {"memory": 1024}}`, map[string]SystemResourceLimits{"A": {Memory: 1024}}, ""},
+		{"not JSON", `{"A": }`, nil, "--systemLimits is not valid JSON"},
+		{"unknown field", `{"A": {"cpu": 1}}`, nil, "--systemLimits.A.cpu: is not a known field; the fields here are cpus, memory"},
+		{"zero cpus", `{"A": {"cpus": 0}}`, nil, "--systemLimits.A.cpus: is 0; give a positive number of CPUs"},
+		{"fractional memory", `{"A": {"memory": 1.5}}`, nil, "--systemLimits.A.memory: is the number 1.5"},
+		{"bad component name", `{"a b": {"memory": 1}}`, nil, `--systemLimits["a b"]: component name "a b" has characters`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseSystemLimits(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseResourceLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    SystemResourceLimits
+		wantErr string
+	}{
+		{"both", `{"cpus": 1, "memory": 262144}`, SystemResourceLimits{CPUs: 1, Memory: 262144}, ""},
+		{"cpus only", `{"cpus": 0.25}`, SystemResourceLimits{CPUs: 0.25}, ""},
+		{"unknown field", `{"mem": 1}`, SystemResourceLimits{}, "--default-system-limits.mem: is not a known field"},
+		{"negative memory", `{"memory": -5}`, SystemResourceLimits{}, "--default-system-limits.memory: is -5; give a positive number of kilobytes"},
+		{"not an object", `2`, SystemResourceLimits{}, "--default-system-limits: is the number 2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseResourceLimits("--default-system-limits", tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}

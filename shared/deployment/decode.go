@@ -376,25 +376,32 @@ func (d *decoder) runWith(path string, v any) RunWith {
 		}
 	}
 	if v, p, ok := f.take("systemResourceLimits"); ok {
-		lf := d.object(p, v, "such as {\"cpus\": 0.5, \"memory\": 102400}")
-		if lf == nil {
-			return r
-		}
-		defer lf.rejectRest(limitsFields)
-		if v, cp, ok := lf.take("cpus"); ok {
-			r.SystemResourceLimits.CPUs = d.cpus(cp, v)
-		}
-		if v, mp, ok := lf.take("memory"); ok {
-			if n, ok := d.integer(mp, v, "the memory limit in kilobytes"); ok {
-				if n <= 0 {
-					d.errorf(mp, "is %d; give a positive number of kilobytes such as 102400, or leave it out for no limit", n)
-				} else {
-					r.SystemResourceLimits.Memory = n
-				}
+		r.SystemResourceLimits = d.limits(p, v)
+	}
+	return r
+}
+
+// limits decodes a systemResourceLimits object.
+func (d *decoder) limits(path string, v any) SystemResourceLimits {
+	var l SystemResourceLimits
+	lf := d.object(path, v, "such as {\"cpus\": 0.5, \"memory\": 102400}")
+	if lf == nil {
+		return l
+	}
+	defer lf.rejectRest(limitsFields)
+	if v, cp, ok := lf.take("cpus"); ok {
+		l.CPUs = d.cpus(cp, v)
+	}
+	if v, mp, ok := lf.take("memory"); ok {
+		if n, ok := d.integer(mp, v, "the memory limit in kilobytes"); ok {
+			if n <= 0 {
+				d.errorf(mp, "is %d; give a positive number of kilobytes such as 102400, or leave it out for no limit", n)
+			} else {
+				l.Memory = n
 			}
 		}
 	}
-	return r
+	return l
 }
 
 func (d *decoder) cpus(path string, v any) float64 {

@@ -14,6 +14,8 @@ const (
 	OpDeferComponentUpdate                    = "DeferComponentUpdate"
 	OpRestartComponent                        = "RestartComponent"
 	OpStopComponent                           = "StopComponent"
+	OpPauseComponent                          = "PauseComponent"
+	OpResumeComponent                         = "ResumeComponent"
 	OpGetComponentDetails                     = "GetComponentDetails"
 	OpListComponents                          = "ListComponents"
 	OpCreateLocalDeployment                   = "CreateLocalDeployment"
@@ -154,7 +156,7 @@ type DeferComponentUpdateRequest struct {
 }
 
 // ComponentRequest names a component (RestartComponent, StopComponent,
-// GetComponentDetails).
+// GetComponentDetails, PauseComponent, ResumeComponent).
 type ComponentRequest struct {
 	ComponentName string `json:"componentName"`
 }
