@@ -89,8 +89,8 @@ class NATS:
         self.sock.setblocking(False)
         try:
             self.buf += self.sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            pass
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+            pass  # nothing waiting (a TLS socket says so with SSLWantReadError)
         finally:
             self.sock.setblocking(True)
         while b"\r\n" in self.buf:

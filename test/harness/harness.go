@@ -148,6 +148,7 @@ func StartAt(t testing.TB, root, recipesDir, artifactsDir string, args ...string
 		}
 		if t.Failed() {
 			t.Logf("sward output:\n%s", n.Output())
+			n.logComponentLogs(t)
 		}
 	})
 	Eventually(t, 15*time.Second, "the nucleus answers on its control API", func() error {
@@ -348,4 +349,24 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// logComponentLogs prints the end of every component's log in the root, so
+// that a failing test shows why a component failed, not only that it did.
+func (n *Nucleus) logComponentLogs(t testing.TB) {
+	files, _ := filepath.Glob(filepath.Join(n.Root, "logs", "*.log"))
+	for _, f := range files {
+		if filepath.Base(f) == "sward.log" {
+			continue // the nucleus's own log is its output above
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		const tail = 4 << 10
+		if len(data) > tail {
+			data = data[len(data)-tail:]
+		}
+		t.Logf("%s (last %d bytes):\n%s", filepath.Base(f), len(data), data)
+	}
 }
