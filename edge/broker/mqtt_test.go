@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -122,6 +123,19 @@ func TestMQTTPersistentSessionKeepsQoS1AcrossRestart(t *testing.T) {
 	sub := mustMQTT(t, b.MQTTAddr(), mqttClient{id: "durable-sub", user: "sensor", pass: sensorPass, persistent: true})
 	mqttSubscribe(t, sub, "a/durable", 1)
 	sub.Disconnect(250)
+	// Publish only once the broker has seen the subscriber go: a message
+	// handed to its closing connection waits out the consumer's ack wait
+	// (30 s) before redelivery, which is not what this test is about.
+	eventually(t, "the subscriber's connection to close", func() error {
+		conns, err := b.Server().Connz(&server.ConnzOptions{MQTTClient: "durable-sub"})
+		if err != nil {
+			return err
+		}
+		if len(conns.Conns) != 0 {
+			return fmt.Errorf("durable-sub still connected")
+		}
+		return nil
+	})
 
 	pub := mustMQTT(t, b.MQTTAddr(), mqttClient{id: "durable-pub", user: "sensor", pass: sensorPass})
 	wait(t, pub.Publish("a/durable", 1, false, "kept"), "publish while the subscriber is away") // PUBACK = stored
