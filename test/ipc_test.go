@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,60 +20,6 @@ import (
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/test/harness"
 )
-
-// probeRecipe is a recipe running test/ipcprobe with config (YAML, indented
-// four spaces) as its DefaultConfiguration; step is Run or Startup.
-func probeRecipe(t *testing.T, name, step, config string) string {
-	probe := harness.Tool(t, "./test/ipcprobe")
-	arg := ""
-	if step == "Startup" {
-		arg = " startup"
-	}
-	return fmt.Sprintf(`
-RecipeFormatVersion: "2020-01-25"
-ComponentName: %s
-ComponentVersion: "1.0.0"
-ComponentConfiguration:
-  DefaultConfiguration:
-%s
-Manifests:
-  - Lifecycle:
-      %s:
-        Script: exec %s%s
-`, name, config, step, probe, arg)
-}
-
-type probeResult struct {
-	Name    string          `json:"name"`
-	OK      bool            `json:"ok"`
-	Code    string          `json:"code"`
-	Message string          `json:"message"`
-	Reply   json.RawMessage `json:"reply"`
-}
-
-// probeResults waits for the probe of component to write its results.
-func probeResults(t *testing.T, n *harness.Nucleus, component string) map[string]probeResult {
-	t.Helper()
-	path := filepath.Join(n.Root, "work", component, "results.jsonl")
-	out := map[string]probeResult{}
-	harness.Eventually(t, 30*time.Second, component+" probe results", func() error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var r probeResult
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				return err
-			}
-			out[r.Name] = r
-		}
-		return nil
-	})
-	return out
-}
 
 type probeEvent struct {
 	Kind  string          `json:"kind"`
@@ -117,7 +62,7 @@ func refused(code string) want { return want{code: code} }
 
 const violation = "PermissionViolation"
 
-func checkMatrix(t *testing.T, component string, got map[string]probeResult, wants map[string]want) {
+func checkMatrix(t *testing.T, component string, got map[string]harness.ProbeResult, wants map[string]want) {
 	t.Helper()
 	for name, w := range wants {
 		r, ok := got[name]
@@ -249,16 +194,16 @@ var wantWild = map[string]want{
 
 func TestIPCAccessControlMatrixWithRealComponents(t *testing.T) {
 	dir := harness.WriteRecipes(t, map[string]string{
-		"a.yaml":       probeRecipe(t, "com.example", "Run", recipeA),
-		"b.yaml":       probeRecipe(t, "com.example.Foo", "Run", recipeB),
-		"wild.yaml":    probeRecipe(t, "com.example.Wild", "Run", recipeWild),
-		"starter.yaml": probeRecipe(t, "com.example.Starter", "Startup", "    checks: []"),
+		"a.yaml":       harness.ProbeRecipeIn(t, "com.example", "Run", recipeA),
+		"b.yaml":       harness.ProbeRecipeIn(t, "com.example.Foo", "Run", recipeB),
+		"wild.yaml":    harness.ProbeRecipeIn(t, "com.example.Wild", "Run", recipeWild),
+		"starter.yaml": harness.ProbeRecipeIn(t, "com.example.Starter", "Startup", "    checks: []"),
 	})
 	n := harness.Start(t, dir, "")
 
-	checkMatrix(t, "com.example", probeResults(t, n, "com.example"), wantA)
-	checkMatrix(t, "com.example.Foo", probeResults(t, n, "com.example.Foo"), wantB)
-	checkMatrix(t, "com.example.Wild", probeResults(t, n, "com.example.Wild"), wantWild)
+	checkMatrix(t, "com.example", n.ProbeResults("com.example", 1), wantA)
+	checkMatrix(t, "com.example.Foo", n.ProbeResults("com.example.Foo", 1), wantB)
+	checkMatrix(t, "com.example.Wild", n.ProbeResults("com.example.Wild", 1), wantWild)
 
 	t.Run("a Startup component reports RUNNING through UpdateState", func(t *testing.T) {
 		st := n.WaitState("com.example.Starter", 20*time.Second, "RUNNING")
@@ -275,7 +220,7 @@ func TestIPCAccessControlMatrixWithRealComponents(t *testing.T) {
 		}
 	})
 	t.Run("the merged update is stored and the stale one left no trace", func(t *testing.T) {
-		got := probeResults(t, n, "com.example")["other-config"]
+		got := n.ProbeResults("com.example", 1)["other-config"]
 		if !strings.Contains(string(got.Reply), `"componentName":"com.example.Foo"`) {
 			t.Errorf("other-config reply = %s", got.Reply)
 		}
@@ -284,7 +229,7 @@ func TestIPCAccessControlMatrixWithRealComponents(t *testing.T) {
 		}
 	})
 	t.Run("the shadow the component updated is the one the CLI reads", func(t *testing.T) {
-		if got := probeResults(t, n, "com.example")["shadow-get"]; !strings.Contains(string(got.Reply), `"reported":{"temp":21}`) {
+		if got := n.ProbeResults("com.example", 1)["shadow-get"]; !strings.Contains(string(got.Reply), `"reported":{"temp":21}`) {
 			t.Errorf("GetThingShadow reply = %s", got.Reply)
 		}
 		out, err := n.CLI("shadow", "get", "--thing", "test-thing")
@@ -389,11 +334,11 @@ func dialAs(id identity) error {
 
 func TestComponentCredentialsRotateOnRestartAndAreRevokedOnRemoval(t *testing.T) {
 	n := startLocal(t, map[string]string{
-		"com.example":     probeRecipe(t, "com.example", "Run", "    checks: []"),
-		"com.example.Foo": probeRecipe(t, "com.example.Foo", "Run", "    checks: []"),
+		"com.example":     harness.ProbeRecipeIn(t, "com.example", "Run", "    checks: []"),
+		"com.example.Foo": harness.ProbeRecipeIn(t, "com.example.Foo", "Run", "    checks: []"),
 	})
-	probeResults(t, n, "com.example")
-	probeResults(t, n, "com.example.Foo")
+	n.ProbeResults("com.example", 0) // no checks: the file alone says the probe ran
+	n.ProbeResults("com.example.Foo", 0)
 	first := readIdentity(t, n, "com.example.Foo")
 	if err := dialAs(first); err != nil {
 		t.Fatalf("the running component's credential does not connect: %v", err)
@@ -445,12 +390,12 @@ func TestComponentCredentialsRotateOnRestartAndAreRevokedOnRemoval(t *testing.T)
 
 func TestDeploymentsNotifyComponentsHonourDeferralsAndFailOnARejectedConfiguration(t *testing.T) {
 	n := startLocal(t, map[string]string{
-		"com.example":          probeRecipe(t, "com.example", "Run", "    checks: []\n    watchKeyPath: [settings]\n    deferTimes: 2\n    settings: {level: 1}"),
-		"com.example.Foo":      probeRecipe(t, "com.example.Foo", "Run", "    checks: []\n    validate: true\n    mode: calm"),
-		"com.example.Stubborn": probeRecipe(t, "com.example.Stubborn", "Run", "    checks: []\n    deferTimes: -1"),
+		"com.example":          harness.ProbeRecipeIn(t, "com.example", "Run", "    checks: []\n    watchKeyPath: [settings]\n    deferTimes: 2\n    settings: {level: 1}"),
+		"com.example.Foo":      harness.ProbeRecipeIn(t, "com.example.Foo", "Run", "    checks: []\n    validate: true\n    mode: calm"),
+		"com.example.Stubborn": harness.ProbeRecipeIn(t, "com.example.Stubborn", "Run", "    checks: []\n    deferTimes: -1"),
 	})
 	for _, c := range []string{"com.example", "com.example.Foo", "com.example.Stubborn"} {
-		probeResults(t, n, c)
+		n.ProbeResults(c, 0)
 	}
 	admin := n.Client()
 	defer admin.Close()

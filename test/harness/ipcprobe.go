@@ -15,7 +15,17 @@ import (
 // (YAML, indented four spaces) as its DefaultConfiguration, in its Run step.
 func ProbeRecipe(t testing.TB, name, config string) string {
 	t.Helper()
+	return ProbeRecipeIn(t, name, "Run", config)
+}
+
+// ProbeRecipeIn is ProbeRecipe with the probe in step (Run or Startup).
+func ProbeRecipeIn(t testing.TB, name, step, config string) string {
+	t.Helper()
 	probe := Tool(t, "./test/ipcprobe")
+	arg := ""
+	if step == "Startup" {
+		arg = " startup"
+	}
 	return fmt.Sprintf(`
 RecipeFormatVersion: "2020-01-25"
 ComponentName: %s
@@ -25,9 +35,9 @@ ComponentConfiguration:
 %s
 Manifests:
   - Lifecycle:
-      Run:
-        Script: exec %s
-`, name, config, probe)
+      %s:
+        Script: exec %s%s
+`, name, config, step, probe, arg)
 }
 
 // ProbeResult is the outcome of one ipcprobe check: OK, or refused with
@@ -41,7 +51,8 @@ type ProbeResult struct {
 }
 
 // ProbeResults waits until the probe of component has written the results
-// of its checks (want of them) and returns them by check name.
+// of its checks (at least want of them; the probe writes them all at once)
+// and returns them by check name.
 func (n *Nucleus) ProbeResults(component string, want int) map[string]ProbeResult {
 	n.t.Helper()
 	path := filepath.Join(n.Root, "work", component, "results.jsonl")
