@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -262,8 +261,6 @@ func (s *Server) shadow(ctx context.Context, caller, op string, body []byte) (an
 	}
 	return wire.ShadowResponse{Payload: json.RawMessage(doc)}, nil
 }
-
-func isStreamOp(op string) bool { return slices.Contains(wire.StreamOperations, op) }
 
 // stream answers the stream manager operations after the access check on
 // the stream name (sward.StreamManager policies).
