@@ -10,7 +10,9 @@
 // server-wide MaxInFlight bound), and its handler decodes the typed request,
 // authorizes it against the caller's accessControl policies and calls the
 // service behind it (the supervisor, the deployment engine, the
-// configuration store, shadows, streams, metrics).
+// configuration store, shadows, streams, metrics). The configuration
+// operations (configuration.go) are thin: edge/config owns the cache, the
+// merge and the timestamp rule.
 //
 // The package also holds, for now, component identities and broker
 // permissions (identity.go, acl.go), subscription events (events.go) and

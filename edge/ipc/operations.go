@@ -147,10 +147,8 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 	switch op {
 	case wire.OpGetComponentDetails:
 		d := wire.ComponentDetails{ComponentName: st.Name, Version: st.Version, State: string(st.State)}
-		if cfg, ok := s.cache.get(st.Name); ok {
-			d.Configuration = cfg
-		} else if cfg, _, err := s.opts.Config.Get(ctx, st.Name); err == nil {
-			d.Configuration = cfg
+		if cfg, err := s.opts.Config.Lookup(ctx, st.Name, nil); err == nil {
+			d.Configuration, _ = cfg.(map[string]any)
 		}
 		return wire.GetComponentDetailsResponse{ComponentDetails: d}, nil
 	case wire.OpRestartComponent:

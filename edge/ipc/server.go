@@ -102,8 +102,6 @@ type Server struct {
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
 	ev    *events
-	cfg   *configTimestamps
-	cache *configCache
 	lanes *lanes
 
 	// mu guards stopping against the WaitGroup: no request is added once
@@ -133,7 +131,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("service", "ipc")
-	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight), cfg: newConfigTimestamps(), cache: newConfigCache(),
+	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight),
 		lanes: newLanes(opts.RatePerComponent, opts.BurstPerComponent, opts.InFlightPerComponent)}
 	s.ev = newEvents(opts.Conn, log)
 	opts.Registry.mu.Lock()
@@ -150,19 +148,10 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
-	fanout := make(chan config.Change, 64)
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer close(fanout)
-		for c := range changes {
-			s.cache.put(c.Component, c.Config, c.Revision)
-			fanout <- c
-		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.ev.followConfig(fanout)
+		s.ev.followConfig(changes)
 	}()
 	s.sub, err = s.opts.Conn.Subscribe(wire.IPCRoot+".>", s.dispatch)
 	if err != nil {

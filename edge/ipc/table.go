@@ -3,6 +3,7 @@ package ipc
 import (
 	"context"
 
+	"github.com/sward-iot/sward/edge/config"
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -46,12 +47,8 @@ func init() {
 
 	// Configuration (aws.greengrass.ipc.config is not checked: a component
 	// reads and writes its own configuration).
-	add(fast, func(s *Server, ctx context.Context, r request) (any, error) {
-		return s.getConfiguration(ctx, r.caller, r.body)
-	}, wire.OpGetConfiguration)
-	add(slow, func(s *Server, ctx context.Context, r request) (any, error) {
-		return s.updateConfiguration(ctx, r.caller, r.body)
-	}, wire.OpUpdateConfiguration)
+	add(fast, getConfiguration, wire.OpGetConfiguration)
+	add(slow, updateConfiguration, wire.OpUpdateConfiguration)
 	add(fast, subscribeToConfigurationUpdate, wire.OpSubscribeToConfigurationUpdate)
 	add(fast, func(s *Server, _ context.Context, r request) (any, error) {
 		if err := decode(r.body, &struct{}{}); err != nil {
@@ -131,8 +128,8 @@ func subscribeToConfigurationUpdate(s *Server, _ context.Context, r request) (an
 	if req.ComponentName == "" {
 		req.ComponentName = r.caller
 	}
-	if len(req.KeyPath) > MaxConfigDepth {
-		return nil, wire.Errorf(wire.CodeInvalidArguments, "keyPath has %d keys; configurations are at most %d deep", len(req.KeyPath), MaxConfigDepth)
+	if len(req.KeyPath) > config.MaxDepth {
+		return nil, wire.Errorf(wire.CodeInvalidArguments, "keyPath has %d keys; configurations are at most %d deep", len(req.KeyPath), config.MaxDepth)
 	}
 	return struct{}{}, s.ev.subscribeConfig(r.caller, req.ComponentName, req.KeyPath)
 }
