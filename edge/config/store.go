@@ -11,6 +11,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -67,6 +68,11 @@ type Store struct {
 	kv    jetstream.KeyValue
 	log   *slog.Logger
 	cache *cache
+
+	// updateMu serialises Updates made through this Store, so concurrent
+	// updates of one process do not spend their compare-and-set retries on
+	// each other; the retries are left for writers elsewhere (deployments).
+	updateMu sync.Mutex
 }
 
 // record is one KV entry: the configuration and the timestamps of its keys'

@@ -96,6 +96,8 @@ func (s *Store) Update(ctx context.Context, component string, keyPath []string, 
 	for i := len(keyPath) - 1; i >= 0; i-- {
 		merge = map[string]any{keyPath[i]: merge}
 	}
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
 	for range casRetries {
 		rec, rev, err := s.getRecord(ctx, component)
 		if err != nil && !errors.Is(err, ErrNotFound) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -224,5 +225,29 @@ func TestChangedPathsListsChangedLeaves(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "gone,new/n,o/p" {
 		t.Errorf("ChangedPaths = %v, want [gone new/n o/p]", got)
+	}
+}
+
+func TestConcurrentUpdatesOfOneStoreAllLand(t *testing.T) {
+	s := newStore(t)
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.Update(testContext(t), "com.example.A", []string{"k"}, map[string]any{fmt.Sprintf("u%d", i): 1.0}, 1000)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Update: %v", err)
+		}
+	}
+	if got, _ := mustGet(t, s, "com.example.A"); len(got["k"].(map[string]any)) != n {
+		t.Errorf("after %d concurrent updates: %v", n, got)
 	}
 }
