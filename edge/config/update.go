@@ -20,11 +20,11 @@ import (
 // Bounds on what one Update may write, so one component cannot make the
 // nucleus spend memory or time for everyone: configurations are at most
 // MaxDepth deep (the limit recipes and deployments share), an update
-// touches at most MaxUpdateLeaves keys, and the timestamps of a component
+// touches at most maxUpdateLeaves keys, and the timestamps of a component
 // stop growing at maxTimestamps keys.
 const (
 	MaxDepth        = recipe.MaxConfigDepth
-	MaxUpdateLeaves = 1024
+	maxUpdateLeaves = 1024
 	maxTimestamps   = 4096
 )
 
@@ -86,8 +86,8 @@ func (s *Store) Update(ctx context.Context, component string, keyPath []string, 
 		return errdetail.New(ErrInvalidValue, "the update reaches %d levels deep; configurations are at most %d deep", d, MaxDepth)
 	}
 	leaves := leafPaths(keyPath, value)
-	if len(leaves) > MaxUpdateLeaves {
-		return errdetail.New(ErrInvalidValue, "the update sets %d keys; send at most %d per update", len(leaves), MaxUpdateLeaves)
+	if len(leaves) > maxUpdateLeaves {
+		return errdetail.New(ErrInvalidValue, "the update sets %d keys; send at most %d per update", len(leaves), maxUpdateLeaves)
 	}
 	if timestamp == 0 {
 		timestamp = time.Now().UnixMilli()
@@ -245,10 +245,15 @@ func (c *cache) get(component string) (map[string]any, bool) {
 	return e.cfg, c.watching > 0 && ok && e.cfg != nil
 }
 
-// put records cfg at rev (nil: deleted) unless a later revision is known.
+// put records cfg at rev (nil: deleted) unless a later revision is known
+// or no watch runs (an entry nothing keeps current could be served stale
+// once a watch starts).
 func (c *cache) put(component string, cfg map[string]any, rev uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.watching == 0 {
+		return
+	}
 	if e, ok := c.cfg[component]; ok && e.rev > rev {
 		return
 	}

@@ -92,7 +92,7 @@ func TestUpdateRefusesBadInputNamingTheProblem(t *testing.T) {
 		node = next
 	}
 	wide := map[string]any{}
-	for i := range MaxUpdateLeaves + 1 {
+	for i := range maxUpdateLeaves + 1 {
 		wide[fmt.Sprintf("k%d", i)] = 1.0
 	}
 	for _, tc := range []struct {
@@ -249,5 +249,19 @@ func TestConcurrentUpdatesOfOneStoreAllLand(t *testing.T) {
 	}
 	if got, _ := mustGet(t, s, "com.example.A"); len(got["k"].(map[string]any)) != n {
 		t.Errorf("after %d concurrent updates: %v", n, got)
+	}
+}
+
+func TestLookupWithoutAWatchSeesOtherWriters(t *testing.T) {
+	b, _ := startBroker(t, filepath.Join(t.TempDir(), "jetstream"))
+	a, _ := openStore(t, b)
+	other, _ := openStore(t, b) // another writer on the same bucket
+	if err := a.Update(testContext(t), "com.example.A", nil, map[string]any{"v": 1.0}, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, rev := mustGet(t, other, "com.example.A")
+	mustPut(t, other, "com.example.A", map[string]any{"v": 2.0}, rev)
+	if got, err := a.Lookup(testContext(t), "com.example.A", []string{"v"}); err != nil || got != 2.0 {
+		t.Errorf("Lookup with no watch running = %v, %v, want the other writer's 2", got, err)
 	}
 }
