@@ -20,6 +20,14 @@
 // engine an exact rollback: a snapshot records components without a
 // configuration as nil, and Restore deletes those again.
 //
+// The Store also owns what IPC does with configuration: Update is
+// Greengrass's UpdateConfiguration (merge at a key path, refused with
+// ErrStale when a key it touches was last updated with a later timestamp;
+// the timestamps are stored in the component's KV entry with the values, so
+// the rule holds across a restart), Lookup serves GetConfiguration from the
+// cache a running Watch keeps, and Watch and ChangedPaths feed
+// SubscribeToConfigurationUpdate.
+//
 // Durability. A Put, Delete or Restore that returned nil is in JetStream's
 // file store. It survives kill -9 of the nucleus: nats-server has written
 // it to the file before acknowledging, so the page cache holds it. It

@@ -1,13 +1,17 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,8 +65,34 @@ type Options struct {
 // bucket, one key per component name, the value a JSON object. It is safe
 // for concurrent use; writers coordinate through revisions (Put).
 type Store struct {
-	kv  jetstream.KeyValue
-	log *slog.Logger
+	kv    jetstream.KeyValue
+	log   *slog.Logger
+	cache *cache
+
+	// updateMu serialises Updates made through this Store, so concurrent
+	// updates of one process do not spend their compare-and-set retries on
+	// each other; the retries are left for writers elsewhere (deployments).
+	updateMu sync.Mutex
+}
+
+// record is one KV entry: the configuration and the timestamps of its keys'
+// last Update. It is stored as the configuration's JSON object, followed,
+// when there are timestamps, by a newline and {"timestamps": [...]}: one
+// entry, so a kill -9 never leaves them apart, and an entry written before
+// timestamps were stored reads as a record without any.
+type record struct {
+	cfg    map[string]any
+	stamps timestamps
+}
+
+// stampsTrailer is the second JSON document of a stored record.
+type stampsTrailer struct {
+	Timestamps []stamp `json:"timestamps"`
+}
+
+type stamp struct {
+	Path []string `json:"path"`
+	At   int64    `json:"at"`
 }
 
 // Snapshot is the configuration of a set of components at one moment, for
@@ -98,39 +128,42 @@ func New(js jetstream.JetStream, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: create or open KV bucket %q: %w (is JetStream enabled on the broker?)", opts.Bucket, err)
 	}
-	return &Store{kv: kv, log: opts.Logger.With("service", "config", "bucket", opts.Bucket)}, nil
+	return &Store{kv: kv, log: opts.Logger.With("service", "config", "bucket", opts.Bucket), cache: newCache()}, nil
 }
 
 // Get returns the component's configuration and its revision, which Put
 // takes to detect concurrent changes. ErrNotFound when there is none.
 func (s *Store) Get(ctx context.Context, component string) (map[string]any, uint64, error) {
-	if err := checkName(component); err != nil {
-		return nil, 0, err
-	}
-	e, err := s.kv.Get(ctx, component)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, &errdetail.Error{
-			Msg:      fmt.Sprintf("config: component %q has no stored configuration", component),
-			Sentinel: ErrNotFound,
-		}
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("config: get %q: %w", component, err)
-	}
-	cfg, err := decode(component, e.Value())
+	rec, rev, err := s.getRecord(ctx, component)
 	if err != nil {
 		return nil, 0, err
 	}
-	return cfg, e.Revision(), nil
+	return rec.cfg, rev, nil
 }
 
 // Put stores cfg as the component's configuration if the stored revision is
 // still expectedRevision (0: the component must have no configuration), and
 // returns the new revision. A lost race returns ErrConflict and changes
-// nothing. A nil cfg is stored as an empty object. The write is durable
-// once Put returns (see the package doc for what that means on power loss).
+// nothing. A nil cfg is stored as an empty object. The timestamps of
+// earlier Updates are kept. The write is durable once Put returns (see the
+// package doc for what that means on power loss).
 func (s *Store) Put(ctx context.Context, component string, cfg map[string]any, expectedRevision uint64) (uint64, error) {
-	data, err := s.encode(component, cfg)
+	rec := record{cfg: cfg}
+	if expectedRevision != 0 {
+		cur, rev, err := s.getRecord(ctx, component)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return 0, err
+		}
+		if rev == expectedRevision {
+			rec.stamps = cur.stamps
+		} // else the Update below fails with ErrConflict
+	}
+	return s.putRecord(ctx, component, rec, expectedRevision)
+}
+
+// putRecord is Put of a record with its timestamps.
+func (s *Store) putRecord(ctx context.Context, component string, rec record, expectedRevision uint64) (uint64, error) {
+	data, err := s.encode(component, rec)
 	if err != nil {
 		return 0, err
 	}
@@ -213,13 +246,14 @@ func (s *Store) Snapshot(ctx context.Context, components []string) (Snapshot, er
 }
 
 // Restore puts back every configuration in snap and deletes those recorded
-// as nil; components not in snap are left alone. It overwrites whatever is
+// as nil; components not in snap are left alone. Timestamps of Updates are
+// kept for the components it puts back. It overwrites whatever is
 // stored (no revision check): rollback wins over the deployment it undoes.
 // Restore is idempotent, so an interrupted rollback is finished by running
 // it again. Every name and value is checked before anything is written.
 func (s *Store) Restore(ctx context.Context, snap Snapshot) error {
 	names := make([]string, 0, len(snap))
-	encoded := make(map[string][]byte, len(snap))
+	put := make(map[string]bool, len(snap))
 	for c, cfg := range snap {
 		names = append(names, c)
 		if cfg == nil {
@@ -228,17 +262,16 @@ func (s *Store) Restore(ctx context.Context, snap Snapshot) error {
 			}
 			continue
 		}
-		data, err := s.encode(c, cfg)
-		if err != nil {
+		if _, err := s.encode(c, record{cfg: cfg}); err != nil {
 			return fmt.Errorf("config: restore: %w", err)
 		}
-		encoded[c] = data
+		put[c] = true
 	}
 	slices.Sort(names) // a deterministic order makes logs of a partial restore readable
 	for _, c := range names {
-		if data, ok := encoded[c]; ok {
-			if _, err := s.kv.Put(ctx, c, data); err != nil {
-				return fmt.Errorf("config: restore %q: %w", c, err)
+		if put[c] {
+			if err := s.restoreOne(ctx, c, snap[c]); err != nil {
+				return err
 			}
 			continue
 		}
@@ -250,11 +283,33 @@ func (s *Store) Restore(ctx context.Context, snap Snapshot) error {
 	return nil
 }
 
-// encode checks the name and turns cfg into the stored JSON.
-func (s *Store) encode(component string, cfg map[string]any) ([]byte, error) {
+// restoreOne overwrites the component's configuration with cfg, keeping
+// its timestamps (a compare-and-set loop, so an Update meanwhile is not
+// lost half-way: its values go, rollback wins, its timestamps stay).
+func (s *Store) restoreOne(ctx context.Context, component string, cfg map[string]any) error {
+	for range casRetries {
+		cur, rev, err := s.getRecord(ctx, component)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("config: restore: %w", err)
+		}
+		newRev, err := s.putRecord(ctx, component, record{cfg: cfg, stamps: cur.stamps}, rev)
+		if errors.Is(err, ErrConflict) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("config: restore: %w", err)
+		}
+		s.cache.put(component, cfg, newRev)
+		return nil
+	}
+	return fmt.Errorf("config: restore %q: the configuration kept changing meanwhile: %w", component, ErrConflict)
+}
+
+// encode checks the name and turns rec into the stored JSON.
+func (s *Store) encode(component string, rec record) ([]byte, error) {
 	if err := checkName(component); err != nil {
 		return nil, err
 	}
+	cfg := rec.cfg
 	if cfg == nil {
 		cfg = map[string]any{}
 	}
@@ -269,6 +324,21 @@ func (s *Store) encode(component string, cfg map[string]any) ([]byte, error) {
 			Cause:    err,
 		}
 	}
+	if len(rec.stamps) > 0 {
+		tr := stampsTrailer{Timestamps: make([]stamp, 0, len(rec.stamps))}
+		for _, j := range slices.Sorted(maps.Keys(rec.stamps)) {
+			path := []string{} // the root
+			if j != "" {
+				path = strings.Split(j, pathSep)
+			}
+			tr.Timestamps = append(tr.Timestamps, stamp{Path: path, At: rec.stamps[j]})
+		}
+		t, err := json.Marshal(tr)
+		if err != nil {
+			return nil, fmt.Errorf("config: encode timestamps of %q: %w", component, err)
+		}
+		data = append(append(data, '\n'), t...)
+	}
 	if len(data) > MaxConfigSize {
 		return nil, &errdetail.Error{
 			Msg: fmt.Sprintf("config: configuration of %q is %d bytes encoded, over the %d-byte limit: move large data into an artifact and keep its path in the configuration",
@@ -279,16 +349,38 @@ func (s *Store) encode(component string, cfg map[string]any) ([]byte, error) {
 	return data, nil
 }
 
-func decode(component string, data []byte) (map[string]any, error) {
-	var cfg map[string]any
-	if err := json.Unmarshal(data, &cfg); err != nil || cfg == nil {
-		return nil, &errdetail.Error{
-			Msg:      fmt.Sprintf("config: stored configuration of %q is not a JSON object (%v): it was not written by this package; delete it or put a valid one", component, err),
+// decode reads a stored record: the configuration object, then the
+// timestamps document when there is one.
+func decode(component string, data []byte) (record, error) {
+	bad := func(what string, err error) (record, error) {
+		return record{}, &errdetail.Error{
+			Msg:      fmt.Sprintf("config: stored %s of %q is not valid (%v): it was not written by this package; delete it or put a valid configuration", what, component, err),
 			Sentinel: ErrInvalidValue,
 			Cause:    err,
 		}
 	}
-	return cfg, nil
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var rec record
+	if err := dec.Decode(&rec.cfg); err != nil || rec.cfg == nil {
+		if err == nil {
+			err = errors.New("not a JSON object")
+		}
+		return bad("configuration", err)
+	}
+	var tr stampsTrailer
+	if err := dec.Decode(&tr); errors.Is(err, io.EOF) {
+		return rec, nil
+	} else if err != nil {
+		return bad("timestamps", err)
+	}
+	if dec.More() {
+		return bad("record", errors.New("data after the timestamps"))
+	}
+	rec.stamps = make(timestamps, len(tr.Timestamps))
+	for _, st := range tr.Timestamps {
+		rec.stamps[strings.Join(st.Path, pathSep)] = st.At
+	}
+	return rec, nil
 }
 
 // checkName refuses names that cannot be KV keys, before the client does,
@@ -330,15 +422,18 @@ type Change struct {
 
 // Watch delivers every component's current configuration once, then every
 // change, until ctx ends (the channel is then closed). Changes made through
-// any Store on the same bucket are seen, in order per component.
+// any Store on the same bucket are seen, in order per component. While a
+// watch runs, Lookup is served from the cache it keeps.
 func (s *Store) Watch(ctx context.Context) (<-chan Change, error) {
 	w, err := s.kv.WatchAll(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("config: watch: %w", err)
 	}
 	out := make(chan Change, 64)
+	s.cache.watch(+1)
 	go func() {
 		defer close(out)
+		defer s.cache.watch(-1)
 		defer func() { _ = w.Stop() }()
 		for {
 			select {
@@ -353,13 +448,14 @@ func (s *Store) Watch(ctx context.Context) (<-chan Change, error) {
 				}
 				c := Change{Component: e.Key(), Revision: e.Revision()}
 				if e.Operation() == jetstream.KeyValuePut {
-					cfg, err := decode(e.Key(), e.Value())
+					rec, err := decode(e.Key(), e.Value())
 					if err != nil {
 						s.log.Warn("unreadable configuration in watch", "component", e.Key(), "error", err)
 						continue
 					}
-					c.Config = cfg
+					c.Config = rec.cfg
 				}
+				s.cache.put(c.Component, c.Config, c.Revision)
 				select {
 				case out <- c:
 				case <-ctx.Done():

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -171,7 +170,7 @@ func (e *events) followConfig(changes <-chan config.Change) {
 			path []string
 		}
 		var out []delivery
-		changed := diffPaths(nil, prev, c.Config)
+		changed := config.ChangedPaths(prev, c.Config)
 		for subscriber, subs := range e.config {
 			sent := map[string]bool{}
 			for _, sub := range subs {
@@ -207,40 +206,6 @@ func (e *events) followConfig(changes <-chan config.Change) {
 func related(a, b []string) bool {
 	n := min(len(a), len(b))
 	return slices.Equal(a[:n], b[:n])
-}
-
-// diffPaths lists the paths at which a and b differ, down to the leaves.
-func diffPaths(prefix []string, a, b any) [][]string {
-	am, aok := a.(map[string]any)
-	bm, bok := b.(map[string]any)
-	if !aok || !bok {
-		if reflect.DeepEqual(a, b) {
-			return nil
-		}
-		return leafPaths(prefix, b)
-	}
-	var out [][]string
-	keys := map[string]bool{}
-	for k := range am {
-		keys[k] = true
-	}
-	for k := range bm {
-		keys[k] = true
-	}
-	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		p := append(slices.Clone(prefix), k)
-		av, ain := am[k]
-		bv, bin := bm[k]
-		switch {
-		case !bin:
-			out = append(out, p) // removed
-		case !ain:
-			out = append(out, leafPaths(p, bv)...)
-		default:
-			out = append(out, diffPaths(p, av, bv)...)
-		}
-	}
-	return out
 }
 
 // report takes a SendConfigurationValidityReport.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -148,10 +147,8 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 	switch op {
 	case wire.OpGetComponentDetails:
 		d := wire.ComponentDetails{ComponentName: st.Name, Version: st.Version, State: string(st.State)}
-		if cfg, ok := s.cache.get(st.Name); ok {
-			d.Configuration = cfg
-		} else if cfg, _, err := s.opts.Config.Get(ctx, st.Name); err == nil {
-			d.Configuration = cfg
+		if cfg, err := s.opts.Config.Lookup(ctx, st.Name, nil); err == nil {
+			d.Configuration, _ = cfg.(map[string]any)
 		}
 		return wire.GetComponentDetailsResponse{ComponentDetails: d}, nil
 	case wire.OpRestartComponent:
@@ -262,8 +259,6 @@ func (s *Server) shadow(ctx context.Context, caller, op string, body []byte) (an
 	}
 	return wire.ShadowResponse{Payload: json.RawMessage(doc)}, nil
 }
-
-func isStreamOp(op string) bool { return slices.Contains(wire.StreamOperations, op) }
 
 // stream answers the stream manager operations after the access check on
 // the stream name (sward.StreamManager policies).

@@ -20,8 +20,8 @@ import (
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
-// DefaultMaxInFlight bounds the slower requests (everything but the quick
-// operations in fastOps) handled at once across all components: enough for
+// DefaultMaxInFlight bounds the slower requests (everything but the
+// operations marked fast in the table) handled at once across all components: enough for
 // four components at their DefaultInFlightPerComponent, each waiting in
 // ReadMessages or a deployment call, few enough that the nucleus never
 // starts thousands of goroutines.
@@ -102,8 +102,6 @@ type Server struct {
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
 	ev    *events
-	cfg   *configTimestamps
-	cache *configCache
 	lanes *lanes
 
 	// mu guards stopping against the WaitGroup: no request is added once
@@ -133,7 +131,7 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("service", "ipc")
-	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight), cfg: newConfigTimestamps(), cache: newConfigCache(),
+	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight),
 		lanes: newLanes(opts.RatePerComponent, opts.BurstPerComponent, opts.InFlightPerComponent)}
 	s.ev = newEvents(opts.Conn, log)
 	opts.Registry.mu.Lock()
@@ -150,19 +148,10 @@ func (s *Server) Start() error {
 	if err != nil {
 		return err
 	}
-	fanout := make(chan config.Change, 64)
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer close(fanout)
-		for c := range changes {
-			s.cache.put(c.Component, c.Config, c.Revision)
-			fanout <- c
-		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.ev.followConfig(fanout)
+		s.ev.followConfig(changes)
 	}()
 	s.sub, err = s.opts.Conn.Subscribe(wire.IPCRoot+".>", s.dispatch)
 	if err != nil {
@@ -204,17 +193,6 @@ func (s *Server) SessionEnded(component string) {
 	s.lanes.forget(component)
 }
 
-// fastOps are answered by the caller's lane worker, in order: they touch
-// only memory or one KV read, so a goroutine per request would cost more
-// than the work (GetConfiguration is the latency figure of the IPC).
-var fastOps = map[string]bool{
-	wire.OpGetConfiguration: true, wire.OpUpdateState: true, wire.OpPutComponentMetric: true,
-	wire.OpGetComponentDetails: true, wire.OpListComponents: true,
-	wire.OpSubscribeToConfigurationUpdate: true, wire.OpSubscribeToValidateConfigurationUpdates: true,
-	wire.OpSubscribeToComponentUpdates: true, wire.OpSendConfigurationValidityReport: true,
-	wire.OpDeferComponentUpdate: true,
-}
-
 // dispatch runs on the subscription's goroutine, so it does only what is
 // quick and the same for every request: parse the subject, admit the request
 // to the caller's lane (or refuse it over the lane's limits) and hand it on.
@@ -250,7 +228,7 @@ func (s *Server) dispatch(m *nats.Msg) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	if fastOps[op] {
+	if operations[op].fast {
 		if l.enqueue(m) {
 			s.wg.Add(1)
 			go s.work(l)
@@ -313,70 +291,14 @@ func (s *Server) handle(m *nats.Msg, caller, op string) {
 	}
 }
 
-// call runs one operation for caller.
+// call runs one operation for caller: the operation's handler from the
+// table, or UnsupportedOperationError naming it.
 func (s *Server) call(caller, op string, body []byte) (any, error) {
-	ctx := s.ctx
-	switch op {
-	case wire.OpGetConfiguration:
-		return s.getConfiguration(ctx, caller, body)
-	case wire.OpUpdateConfiguration:
-		return s.updateConfiguration(ctx, caller, body)
-	case wire.OpSubscribeToConfigurationUpdate:
-		var req wire.SubscribeToConfigurationUpdateRequest
-		if err := decode(body, &req); err != nil {
-			return nil, err
-		}
-		if req.ComponentName == "" {
-			req.ComponentName = caller
-		}
-		if len(req.KeyPath) > MaxConfigDepth {
-			return nil, wire.Errorf(wire.CodeInvalidArguments, "keyPath has %d keys; configurations are at most %d deep", len(req.KeyPath), MaxConfigDepth)
-		}
-		return struct{}{}, s.ev.subscribeConfig(caller, req.ComponentName, req.KeyPath)
-	case wire.OpSubscribeToValidateConfigurationUpdates:
-		if err := decode(body, &struct{}{}); err != nil {
-			return nil, err
-		}
-		s.ev.subscribe(caller, wire.EventValidateConfigurationUpdates)
-		return struct{}{}, nil
-	case wire.OpSendConfigurationValidityReport:
-		var req wire.SendConfigurationValidityReportRequest
-		if err := decode(body, &req); err != nil {
-			return nil, err
-		}
-		return struct{}{}, s.ev.report(caller, req.ConfigurationValidityReport)
-	case wire.OpSubscribeToComponentUpdates:
-		if err := decode(body, &struct{}{}); err != nil {
-			return nil, err
-		}
-		s.ev.subscribe(caller, wire.EventComponentUpdates)
-		return struct{}{}, nil
-	case wire.OpDeferComponentUpdate:
-		var req wire.DeferComponentUpdateRequest
-		if err := decode(body, &req); err != nil {
-			return nil, err
-		}
-		return struct{}{}, s.ev.deferral(caller, req)
-	case wire.OpUpdateState:
-		return s.updateState(caller, body)
-	case wire.OpPauseComponent, wire.OpResumeComponent:
-		return s.pauseResume(caller, op, body)
-	case wire.OpRestartComponent, wire.OpStopComponent, wire.OpGetComponentDetails, wire.OpListComponents,
-		wire.OpCreateLocalDeployment, wire.OpListLocalDeployments, wire.OpGetLocalDeploymentStatus:
-		return s.cli(ctx, caller, op, body)
-	case wire.OpPutComponentMetric:
-		return s.putMetric(caller, body)
-	case wire.OpGetThingShadow, wire.OpUpdateThingShadow, wire.OpDeleteThingShadow, wire.OpListNamedShadowsForThing:
-		return s.shadow(ctx, caller, op, body)
-	case wire.OpPublishToTopic, wire.OpSubscribeToTopic:
-		return nil, wire.Errorf(wire.CodeInvalidArguments, "%s is a plain NATS publish or subscribe (MQTT topic a/b is subject a.b), under the component's pubsub permissions", op)
-	case wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore:
-		return nil, wire.Errorf(wire.CodeService, "%s needs the AWS IoT Core link, which this nucleus does not run yet", op)
+	o, ok := operations[op]
+	if !ok {
+		return nil, wire.Errorf(wire.CodeUnsupportedOperation, "operation %q is unknown; see docs/ipc.md for the operations", op)
 	}
-	if isStreamOp(op) {
-		return s.stream(ctx, caller, op, body)
-	}
-	return nil, wire.Errorf(wire.CodeUnsupportedOperation, "operation %q is unknown; see docs/ipc.md for the operations", op)
+	return o.handle(s, s.ctx, request{caller: caller, op: op, body: body})
 }
 
 // authorize checks a policy of service grants op on resource, and logs a
