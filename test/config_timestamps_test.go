@@ -22,31 +22,21 @@ func TestConfigUpdateTimestampsSurviveNucleusKill9(t *testing.T) {
 	check := func(check string, ts int64) string {
 		return fmt.Sprintf(`{"name":%q,"call":"UpdateConfiguration","body":{"keyPath":["settings"],"valueToMerge":{"shade":%q},"timestamp":%d}}`, check, check, ts)
 	}
-	n := startLocal(t, map[string]string{name: probeRecipe(t, name, "Run", "    checks: ["+check("update-t2", 2000)+"]")})
+	n := startLocal(t, map[string]string{name: harness.ProbeRecipeIn(t, name, "Run", "    checks: ["+check("update-t2", 2000)+"]")})
 	results := filepath.Join(n.Root, "work", name, "results.jsonl")
 	// rerun restarts the probe with checks (a JSON list) and waits for the
 	// results of the new run.
-	rerun := func(n *harness.Nucleus, checks string, want int) map[string]probeResult {
+	rerun := func(n *harness.Nucleus, checks string, want int) map[string]harness.ProbeResult {
 		t.Helper()
 		if err := os.Remove(results); err != nil && !errors.Is(err, os.ErrNotExist) {
 			t.Fatal(err)
 		}
 		merge, _ := json.Marshal(map[string]any{name: map[string]any{"MERGE": map[string]any{"checks": json.RawMessage(checks)}}})
 		deployOK(t, n, "--update-config", string(merge))
-		var got map[string]probeResult
-		harness.Eventually(t, 30*time.Second, name+" ran its new checks", func() error {
-			if _, err := os.Stat(results); err != nil {
-				return err
-			}
-			if got = probeResults(t, n, name); len(got) < want {
-				return fmt.Errorf("%d of %d results", len(got), want)
-			}
-			return nil
-		})
-		return got
+		return n.ProbeResults(name, want)
 	}
 
-	if r := probeResults(t, n, name)["update-t2"]; !r.OK {
+	if r := n.ProbeResults(name, 1)["update-t2"]; !r.OK {
 		t.Fatalf("update at T2 was refused: %s: %s", r.Code, r.Message)
 	}
 	// Restarted with no checks, the probe does not repeat the T2 update
