@@ -33,6 +33,24 @@ func TestRepositoryHasTheTopLevelLayout(t *testing.T) {
 	}
 }
 
+// TestBuildAndRunLeftoversAreIgnored: what builds, tests and the Python
+// samples leave in the tree is never offered for a commit.
+func TestBuildAndRunLeftoversAreIgnored(t *testing.T) {
+	root := repoRoot(t)
+	for _, path := range []string{
+		"bin/sward",
+		"edge/ipc/ipc.test",
+		"recipes/com.sward.samples.HealthReporter/__pycache__/health.cpython-311.pyc",
+		"test/__pycache__/probe.cpython-313.pyc", // a Python test component anywhere
+	} {
+		cmd := exec.Command("git", "check-ignore", "--no-index", "--quiet", path)
+		cmd.Dir = root
+		if err := cmd.Run(); err != nil {
+			t.Errorf("%s is not ignored by git (git check-ignore: %v); add a rule to the root .gitignore", path, err)
+		}
+	}
+}
+
 func TestPackagesImportOnlyWhatTheirFolderMay(t *testing.T) {
 	root := repoRoot(t)
 	cmd := exec.Command("go", "list", "-json", "./...")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/edge/internal/testlog"
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 // execute runs the sward command tree with args and returns its output and error.
@@ -209,7 +210,7 @@ func TestRecipeValidateReportsWarningsSelfDependenciesCyclesAndYAMLLines(t *test
 func TestWithoutARootTheNotRunningHintNamesRootNotRun(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
-	t.Setenv("SWARD_ROOT", "")
+	t.Setenv(wire.EnvRoot, "")
 	_, err := execute(t, "component", "list")
 	if err == nil || !strings.Contains(err.Error(), "--root DIR or SWARD_ROOT") || strings.Contains(err.Error(), "sward run") {
 		t.Fatalf("component list without --root: %v, want a hint naming --root and SWARD_ROOT and no `sward run`", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sward-iot/sward/edge/control"
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 // NewRootCommand returns the `sward` command with every subcommand.
@@ -40,7 +41,7 @@ func Execute(ctx context.Context, root *cobra.Command, args []string) error {
 // components run as other users, who cannot reach into /root), else
 // ~/.sward for development.
 func defaultRoot() string {
-	if r := os.Getenv("SWARD_ROOT"); r != "" {
+	if r := os.Getenv(wire.EnvRoot); r != "" {
 		return r
 	}
 	if os.Geteuid() == 0 {
@@ -78,7 +79,7 @@ func hintRoot(cmd *cobra.Command, err error) error {
 	if _, statErr := os.Stat(control.CredentialPath(root)); !errors.Is(statErr, os.ErrNotExist) {
 		return err // a credential without a nucleus: control's message says what to do
 	}
-	if !cmd.Flags().Changed("root") && os.Getenv("SWARD_ROOT") == "" {
+	if !cmd.Flags().Changed("root") && os.Getenv(wire.EnvRoot) == "" {
 		return fmt.Errorf("%w: without --root or SWARD_ROOT the CLI looks in %s; pass the running nucleus's root with --root DIR or SWARD_ROOT=DIR (`make run` uses .run/root)", err, root)
 	}
 	return fmt.Errorf("%w: is %s the root the nucleus runs with (--root, SWARD_ROOT)? `sward run --root %s` starts one there", err, root, root)

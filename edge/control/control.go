@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/sward-iot/sward/shared/ipc"
 )
 
 // SubjectPrefix is the subject space of the control API. Component and device
@@ -27,11 +29,12 @@ const (
 // as such.
 const StopWait = 30 * time.Second
 
-// Error codes carried in a Response's error, named like Greengrass IPC errors.
+// Error codes carried in a Response's error: the Greengrass IPC error codes
+// that shared/ipc defines, so the CLI and components read one set of names.
 const (
-	CodeResourceNotFound = "ResourceNotFoundError"
-	CodeInvalidArguments = "InvalidArgumentsError"
-	CodeService          = "ServiceError"
+	CodeResourceNotFound = ipc.CodeResourceNotFound
+	CodeInvalidArguments = ipc.CodeInvalidArguments
+	CodeService          = ipc.CodeService
 )
 
 // ComponentRequest names the component an operation is about.
@@ -61,13 +64,9 @@ type Dependency struct {
 	Type string `json:"type"` // HARD or SOFT
 }
 
-// Error is the error body of a failed operation.
-type Error struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+// Error is the error body of a failed operation: the IPC error of
+// shared/ipc, {"code","message"}.
+type Error = ipc.Error
 
 // response is the envelope of every reply: exactly one of Result and Error.
 type response struct {

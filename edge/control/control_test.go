@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	ddoc "github.com/sward-iot/sward/shared/deployment"
+	"github.com/sward-iot/sward/shared/ipc"
 )
 
 // table is a Backend over a fixed set of components, recording what was asked.
@@ -118,6 +119,18 @@ func TestOperationsOnAnUnknownComponentAreResourceNotFound(t *testing.T) {
 		if !errors.As(err, &e) || e.Code != CodeResourceNotFound || !strings.Contains(e.Message, "x.Missing") {
 			t.Errorf("%s of an unknown component: %v, want %s naming it", name, err, CodeResourceNotFound)
 		}
+	}
+}
+
+// TestRefusalsAreIPCErrors: the control API answers with the IPC error of
+// shared/ipc and its codes, so a caller handles control and IPC refusals
+// with one type and one set of names.
+func TestRefusalsAreIPCErrors(t *testing.T) {
+	c, _ := newPair(t)
+	_, err := c.Component(context.Background(), "x.Missing")
+	var e *ipc.Error
+	if !errors.As(err, &e) || e.Code != ipc.CodeResourceNotFound {
+		t.Fatalf("details of an unknown component: %#v, want an *ipc.Error with code %s", err, ipc.CodeResourceNotFound)
 	}
 }
 

@@ -3,6 +3,8 @@ package ipc
 import (
 	"strings"
 	"testing"
+
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 func TestLanesRefuseAComponentOverItsLimitsAndOnlyIt(t *testing.T) {
@@ -31,7 +33,7 @@ func TestLanesRefuseAComponentOverItsLimitsAndOnlyIt(t *testing.T) {
 			if len(held) != tt.admitted {
 				t.Errorf("admitted %d of 10, want %d", len(held), tt.admitted)
 			}
-			if err == nil || !strings.Contains(err.Error(), "ServiceError: rate limit exceeded for component com.example.Flood") {
+			if err == nil || !strings.Contains(err.Error(), wire.CodeService+": rate limit exceeded for component com.example.Flood") {
 				t.Errorf("refusal = %v, want a ServiceError naming the component", err)
 			}
 			if _, err := ls.admit("com.example.Other"); err != nil {

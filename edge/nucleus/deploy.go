@@ -131,21 +131,21 @@ func (n *Nucleus) startupDeployment() {
 // (documented in docs/components.md).
 func (n *Nucleus) componentEnv(r *recipe.Recipe) map[string]string {
 	env := map[string]string{
-		"SWARD_NATS_URL":          n.broker.NATSURL(),
-		"SWARD_COMPONENT_NAME":    r.Name,
-		"SWARD_COMPONENT_VERSION": r.Version,
-		"SWARD_ROOT":              n.opts.Root,
-		"SWARD_WORK_PATH":         n.workPath(r.Name),
-		"AWS_IOT_THING_NAME":      n.opts.ThingName,
-		"AWS_REGION":              n.opts.Region,
-		"AWS_DEFAULT_REGION":      n.opts.Region,
+		wire.EnvNATSURL:          n.broker.NATSURL(),
+		wire.EnvComponentName:    r.Name,
+		wire.EnvComponentVersion: r.Version,
+		wire.EnvRoot:             n.opts.Root,
+		wire.EnvWorkPath:         n.workPath(r.Name),
+		wire.EnvThingName:        n.opts.ThingName,
+		"AWS_REGION":             n.opts.Region,
+		"AWS_DEFAULT_REGION":     n.opts.Region,
 	}
 	if addr := n.broker.MQTTAddr(); addr != "" {
 		scheme := "tcp://"
 		if n.opts.TLSCert != "" {
 			scheme = "tls://"
 		}
-		env["SWARD_MQTT_URL"] = scheme + addr
+		env[wire.EnvMQTTURL] = scheme + addr
 	}
 	if n.trust.caFile != "" {
 		env[wire.EnvNATSCA] = n.trust.caFile

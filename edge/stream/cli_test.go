@@ -13,6 +13,7 @@ import (
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/internal/testlog"
 	"github.com/sward-iot/sward/edge/stream"
+	"github.com/sward-iot/sward/shared/ipc"
 )
 
 // `sward stream ...` drives a running nucleus's stream manager through the
@@ -96,7 +97,7 @@ func TestCLIStreamCommands(t *testing.T) {
 
 	// Errors come back with the nucleus's code and message.
 	_, err = run("", "stream", "create", "telemetry", "--strategy", "RejectNewData")
-	if err == nil || !strings.Contains(err.Error(), "InvalidArgumentsError") || !strings.Contains(err.Error(), "already exists") {
+	if err == nil || !strings.Contains(err.Error(), ipc.CodeInvalidArguments) || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("duplicate create error = %v", err)
 	}
 	_, err = run("", "stream", "create", "bad", "--strategy", "Sometimes")

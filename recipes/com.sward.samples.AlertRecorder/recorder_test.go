@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/sward-iot/sward/recipes/internal/component"
 	"github.com/sward-iot/sward/recipes/internal/testbroker"
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 // childEnv makes the test binary act as the alert-recorder binary when
@@ -102,8 +103,8 @@ func TestRecorderAppendsEveryJSONAlertAsOneLine(t *testing.T) {
 func TestStartLaunchesABackgroundRecorderThatStopEnds(t *testing.T) {
 	env := testbroker.Start(t)
 	t.Setenv(childEnv, "1")
-	t.Setenv("SWARD_NATS_URL", env.NATSURL)
-	t.Setenv("SWARD_WORK_PATH", env.WorkPath)
+	t.Setenv(wire.EnvNATSURL, env.NATSURL)
+	t.Setenv(wire.EnvWorkPath, env.WorkPath)
 	pidFile := filepath.Join(env.WorkPath, "alert-recorder.pid")
 	journal := filepath.Join(env.WorkPath, "alerts.jsonl")
 	stop := func() {

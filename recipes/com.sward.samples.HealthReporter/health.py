@@ -115,6 +115,11 @@ def health(interval):
 
 
 def main():
+    # The variable names are the component environment contract, defined once
+    # in Go as shared/ipc's Env* constants (EnvComponentName, EnvThingName,
+    # EnvNATSURL, EnvNATSUser, EnvNATSPassword, EnvNATSCA, EnvTLSServerName,
+    # EnvIPCPrefix, EnvInboxPrefix); Python cannot import them, so keep these
+    # strings in step with that list.
     env = os.environ
     name = env["SWARD_COMPONENT_NAME"]
     thing = env.get("AWS_IOT_THING_NAME", "unknown")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sward-iot/sward/shared/recipe"
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 // ParseMerge parses greengrass-cli --merge arguments, each Name=Version,
@@ -14,29 +15,29 @@ import (
 // version.
 func ParseMerge(args []string) (map[string]string, error) {
 	out := map[string]string{}
-	var p problems
+	var p strictjson.Problems
 	for _, arg := range args {
-		path := fmt.Sprintf("--merge %q", truncate(arg))
+		path := fmt.Sprintf("--merge %q", strictjson.Truncate(arg))
 		name, version, ok := strings.Cut(arg, "=")
 		if !ok {
-			p.add(path, "has no '='; write Name=Version, such as com.example.Hello=1.0.0")
+			p.Add(path, "has no '='; write Name=Version, such as com.example.Hello=1.0.0")
 			continue
 		}
 		if err := recipe.ValidateName(name); err != nil {
-			p.add(path, "component name %v", err)
+			p.Add(path, "component name %v", err)
 			continue
 		}
 		if _, err := recipe.ParseVersion(version); err != nil {
-			p.add(path, "version %v", err)
+			p.Add(path, "version %v", err)
 			continue
 		}
 		if prev, dup := out[name]; dup && prev != version {
-			p.add(path, "%s is also merged at version %s; give each component once", name, prev)
+			p.Add(path, "%s is also merged at version %s; give each component once", name, prev)
 			continue
 		}
 		out[name] = version
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -48,7 +49,7 @@ func ParseMerge(args []string) (map[string]string, error) {
 // and reset work too; two spellings of one in the same object are an error.
 func ParseUpdateConfig(s string) (map[string]ConfigurationUpdate, error) {
 	const root = "--update-config"
-	tree, err := parseTree([]byte(s), root, root)
+	tree, err := strictjson.Parse([]byte(s), root, root)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +59,7 @@ func ParseUpdateConfig(s string) (map[string]ConfigurationUpdate, error) {
 	if f != nil {
 		for _, name := range slices.Sorted(maps.Keys(f.m)) {
 			v, _, _ := f.take(name)
-			path := keyPath(root, name)
+			path := strictjson.Key(root, name)
 			if err := recipe.ValidateName(name); err != nil {
 				d.errorf(path, "component name %v", err)
 				continue
@@ -68,7 +69,7 @@ func ParseUpdateConfig(s string) (map[string]ConfigurationUpdate, error) {
 			}
 		}
 	}
-	if err := d.errs.err(); err != nil {
+	if err := d.errs.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -79,7 +80,7 @@ func ParseUpdateConfig(s string) (map[string]ConfigurationUpdate, error) {
 // checked like a document's runWith systemResourceLimits.
 func ParseSystemLimits(s string) (map[string]SystemResourceLimits, error) {
 	const root = "--systemLimits"
-	tree, err := parseTree([]byte(s), root, root)
+	tree, err := strictjson.Parse([]byte(s), root, root)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +89,7 @@ func ParseSystemLimits(s string) (map[string]SystemResourceLimits, error) {
 	if f := d.object(root, tree, `of component name → {"cpus": 0.5, "memory": 102400}`); f != nil {
 		for _, name := range slices.Sorted(maps.Keys(f.m)) {
 			v, _, _ := f.take(name)
-			path := keyPath(root, name)
+			path := strictjson.Key(root, name)
 			if err := recipe.ValidateName(name); err != nil {
 				d.errorf(path, "component name %v", err)
 				continue
@@ -96,7 +97,7 @@ func ParseSystemLimits(s string) (map[string]SystemResourceLimits, error) {
 			out[name] = d.limits(path, v)
 		}
 	}
-	if err := d.errs.err(); err != nil {
+	if err := d.errs.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -105,13 +106,13 @@ func ParseSystemLimits(s string) (map[string]SystemResourceLimits, error) {
 // ParseResourceLimits parses one systemResourceLimits object, {"cpus": 1,
 // "memory": 262144}, given as flag.
 func ParseResourceLimits(flag, s string) (SystemResourceLimits, error) {
-	tree, err := parseTree([]byte(s), flag, flag)
+	tree, err := strictjson.Parse([]byte(s), flag, flag)
 	if err != nil {
 		return SystemResourceLimits{}, err
 	}
 	d := &decoder{}
 	l := d.limits(flag, tree)
-	return l, d.errs.err()
+	return l, d.errs.Err()
 }
 
 func (d *decoder) cliUpdate(path string, v any) (ConfigurationUpdate, bool) {
@@ -123,7 +124,7 @@ func (d *decoder) cliUpdate(path string, v any) (ConfigurationUpdate, bool) {
 	for _, k := range slices.Sorted(maps.Keys(f.m)) {
 		lk := strings.ToLower(k)
 		if prev, dup := keys[lk]; dup {
-			d.errorf(keyPath(path, k), "is given twice, as %q and %q (MERGE and RESET are not case-sensitive); keep one", prev, k)
+			d.errorf(strictjson.Key(path, k), "is given twice, as %q and %q (MERGE and RESET are not case-sensitive); keep one", prev, k)
 			return ConfigurationUpdate{}, false
 		}
 		keys[lk] = k

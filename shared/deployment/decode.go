@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/sward-iot/sward/shared/recipe"
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 // Field names, in the order errors list them.
@@ -33,7 +34,7 @@ func Decode(data []byte) (*Document, error) {
 	if len(data) > MaxDocumentSize {
 		return nil, tooLarge(len(data))
 	}
-	tree, err := parseTree(data, "", "the document")
+	tree, err := strictjson.Parse(data, "", "the document")
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func Decode(data []byte) (*Document, error) {
 			d.errs = append(d.errs, e)
 		}
 	}
-	if err := d.errs.err(); err != nil {
+	if err := d.errs.Err(); err != nil {
 		return nil, err
 	}
 	return doc, nil
@@ -59,10 +60,10 @@ func Decode(data []byte) (*Document, error) {
 // decoder turns a parsed tree into a Document, recording every structural
 // problem (type, unknown field) instead of stopping at the first.
 type decoder struct {
-	errs problems
+	errs strictjson.Problems
 }
 
-func (d *decoder) errorf(path, format string, args ...any) { d.errs.add(path, format, args...) }
+func (d *decoder) errorf(path, format string, args ...any) { d.errs.Add(path, format, args...) }
 
 // covered reports whether path or a path above it is in reported.
 func covered(reported map[string]bool, path string) bool {
@@ -89,9 +90,9 @@ func (d *decoder) object(path string, v any, what string) *fields {
 	m, ok := v.(map[string]any)
 	if !ok {
 		if path == "" {
-			d.errorf("", "the document is %s; it must be a JSON object such as {\"components\": {...}}", describe(v))
+			d.errorf("", "the document is %s; it must be a JSON object such as {\"components\": {...}}", strictjson.Describe(v))
 		} else {
-			d.errorf(path, "is %s; it must be an object %s", describe(v), what)
+			d.errorf(path, "is %s; it must be an object %s", strictjson.Describe(v), what)
 		}
 		return nil
 	}
@@ -104,7 +105,7 @@ func (f *fields) take(name string) (any, string, bool) {
 	if ok {
 		f.used[name] = true
 	}
-	return v, keyPath(f.path, name), ok
+	return v, strictjson.Key(f.path, name), ok
 }
 
 // rejectRest records an error for every key that take did not ask for.
@@ -119,14 +120,14 @@ func (f *fields) rejectRest(known []string) {
 				hint = fmt.Sprintf("did you mean %q? field names are case-sensitive", want)
 			}
 		}
-		f.d.errorf(keyPath(f.path, k), "is not a known field; %s", hint)
+		f.d.errorf(strictjson.Key(f.path, k), "is not a known field; %s", hint)
 	}
 }
 
 func (d *decoder) text(path string, v any, what string) (string, bool) {
 	s, ok := v.(string)
 	if !ok {
-		d.errorf(path, "is %s; write %s as a JSON string", describe(v), what)
+		d.errorf(path, "is %s; write %s as a JSON string", strictjson.Describe(v), what)
 	}
 	return s, ok
 }
@@ -134,12 +135,12 @@ func (d *decoder) text(path string, v any, what string) (string, bool) {
 func (d *decoder) integer(path string, v any, what string) (int64, bool) {
 	n, ok := v.(json.Number)
 	if !ok {
-		d.errorf(path, "is %s; write %s as a whole number", describe(v), what)
+		d.errorf(path, "is %s; write %s as a whole number", strictjson.Describe(v), what)
 		return 0, false
 	}
 	i, err := strconv.ParseInt(string(n), 10, 64)
 	if err != nil {
-		d.errorf(path, "is %s; write %s as a whole number that fits in 64 bits", describe(v), what)
+		d.errorf(path, "is %s; write %s as a whole number that fits in 64 bits", strictjson.Describe(v), what)
 		return 0, false
 	}
 	return i, true
@@ -148,12 +149,12 @@ func (d *decoder) integer(path string, v any, what string) (int64, bool) {
 func (d *decoder) textList(path string, v any, what string) []string {
 	l, ok := v.([]any)
 	if !ok {
-		d.errorf(path, "is %s; write a list of %s", describe(v), what)
+		d.errorf(path, "is %s; write a list of %s", strictjson.Describe(v), what)
 		return nil
 	}
 	var out []string
 	for i, e := range l {
-		if s, ok := d.text(index(path, i), e, what); ok {
+		if s, ok := d.text(strictjson.Index(path, i), e, what); ok {
 			out = append(out, s)
 		}
 	}
@@ -287,7 +288,7 @@ func (d *decoder) configurationUpdate(f *fields, name func(string) string) Confi
 	if v, p, ok := f.take(name("reset")); ok {
 		for i, ptr := range d.textList(p, v, "JSON pointers such as \"/mqtt/port\"") {
 			if msg := checkPointer(ptr); msg != "" {
-				d.errorf(index(p, i), "%s", msg)
+				d.errorf(strictjson.Index(p, i), "%s", msg)
 			}
 			u.Reset = append(u.Reset, ptr)
 		}
@@ -300,7 +301,7 @@ func (d *decoder) configurationUpdate(f *fields, name func(string) string) Confi
 // merge serialized that way.
 func (d *decoder) merge(path string, v any) map[string]any {
 	if s, ok := v.(string); ok {
-		inner, err := parseTree([]byte(s), path, "the string")
+		inner, err := strictjson.Parse([]byte(s), path, "the string")
 		if err != nil {
 			var fe *FieldError
 			if errors.As(err, &fe) && fe.Path != "" {
@@ -314,7 +315,7 @@ func (d *decoder) merge(path string, v any) map[string]any {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		d.errorf(path, "is %s; it must be an object of configuration keys to merge, such as {\"port\": 8080}", describe(v))
+		d.errorf(path, "is %s; it must be an object of configuration keys to merge, such as {\"port\": 8080}", strictjson.Describe(v))
 		return nil
 	}
 	if depth := recipe.ConfigDepth(m); depth > recipe.MaxConfigDepth {
@@ -334,20 +335,20 @@ func (d *decoder) plain(path string, v any) any {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(v), 64)
 		if err != nil || math.IsInf(f, 0) {
-			d.errorf(path, "%s is out of range for a 64-bit floating-point number; write a smaller number or quote it", truncate(string(v)))
+			d.errorf(path, "%s is out of range for a 64-bit floating-point number; write a smaller number or quote it", strictjson.Truncate(string(v)))
 			return nil
 		}
 		return f
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
-			out[k] = d.plain(keyPath(path, k), e)
+			out[k] = d.plain(strictjson.Key(path, k), e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
-			out[i] = d.plain(index(path, i), e)
+			out[i] = d.plain(strictjson.Index(path, i), e)
 		}
 		return out
 	}
@@ -407,12 +408,12 @@ func (d *decoder) limits(path string, v any) SystemResourceLimits {
 func (d *decoder) cpus(path string, v any) float64 {
 	n, ok := v.(json.Number)
 	if !ok {
-		d.errorf(path, "is %s; write the number of CPUs as a number such as 0.5", describe(v))
+		d.errorf(path, "is %s; write the number of CPUs as a number such as 0.5", strictjson.Describe(v))
 		return 0
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || !(f > 0) || math.IsInf(f, 0) {
-		d.errorf(path, "is %s; give a positive number of CPUs such as 0.5, or leave it out for no limit", truncate(string(n)))
+		d.errorf(path, "is %s; give a positive number of CPUs such as 0.5, or leave it out for no limit", strictjson.Truncate(string(n)))
 		return 0
 	}
 	return f

@@ -118,6 +118,8 @@ var invalidDocuments = []struct {
 	{"not JSON", `{"components": }`, []string{"the document is not valid JSON (line 1, column 16)"}},
 	{"truncated", `{"components": {`, []string{"not valid JSON", "unexpected end of input"}},
 	{"trailing data", `{} {}`, []string{"more data after the end"}},
+	{"text that is not UTF-8", "{\"groupName\": \"caf\xe9\"}", []string{"the document is not valid JSON (line 1, column 16): a string is not valid UTF-8; send UTF-8 text"}},
+	{"merge string with a key given twice", `{"components": {"A": {` + v1 + `, "configurationUpdate": {"merge": "{\"p\": 1, \"p\": 2}"}}}}`, []string{"components.A.configurationUpdate.merge.p: is given twice in one object; keep one"}},
 	{"a list instead of an object", `[]`, []string{"the document is a list; it must be a JSON object"}},
 	{"null document", `null`, []string{"the document is null"}},
 	{"duplicate top-level key", `{"groupName": "a", "groupName": "b"}`, []string{"groupName: is given twice in one object"}},

@@ -44,8 +44,11 @@
 //
 // Strict: unknown fields (names are case-sensitive, as in the AWS API; a
 // near miss is suggested), wrong types, a key given twice in one object,
-// nesting deeper than 64 levels, and trailing data are errors. Every problem
-// is reported, joined, each a *FieldError naming the path, such as
+// nesting deeper than 64 levels, invalid UTF-8 and trailing data are errors
+// (strictjson.Parse reads the JSON; this package walks the tree, because
+// the document has two places for its policies and greengrass-cli spellings).
+// Every problem is reported, joined, each a *FieldError (strictjson's) naming
+// the path, such as
 // components["com.example.A"].configurationUpdate.reset[1], and the fix.
 // null is a wrong type everywhere: leave an optional field out instead.
 //

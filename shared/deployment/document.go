@@ -12,6 +12,7 @@ import (
 	"unicode"
 
 	"github.com/sward-iot/sward/shared/recipe"
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 const (
@@ -195,71 +196,71 @@ func (d *Document) Local() bool { return d.GroupName == LocalGroup }
 // Validate checks a document built in code as Decode checks a decoded one.
 // Every problem is returned, joined; each is a *FieldError wrapping
 // ErrInvalid.
-func (d *Document) Validate() error { return d.problems().err() }
+func (d *Document) Validate() error { return d.problems().Err() }
 
-func (d *Document) problems() problems {
-	var p problems
+func (d *Document) problems() strictjson.Problems {
+	var p strictjson.Problems
 	if d.FormatVersion != FormatVersion {
-		p.add("formatVersion", "is %d; this Sward reads format %d only, upgrade it to read newer documents", d.FormatVersion, FormatVersion)
+		p.Add("formatVersion", "is %d; this Sward reads format %d only, upgrade it to read newer documents", d.FormatVersion, FormatVersion)
 	}
 	if d.DeploymentID != "" && !deploymentIDPattern.MatchString(d.DeploymentID) {
-		p.add("deploymentId", "%q is not a deployment id; use 1 to 64 letters, digits, '-' and '_' (an IoT job id), or leave it out to have one assigned", truncate(d.DeploymentID))
+		p.Add("deploymentId", "%q is not a deployment id; use 1 to 64 letters, digits, '-' and '_' (an IoT job id), or leave it out to have one assigned", strictjson.Truncate(d.DeploymentID))
 	}
 	switch {
 	case d.GroupName == "":
-		p.add("groupName", "is empty; use %q for a local deployment or a thing group name", LocalGroup)
+		p.Add("groupName", "is empty; use %q for a local deployment or a thing group name", LocalGroup)
 	case !groupPattern.MatchString(d.GroupName):
-		p.add("groupName", "%q is not a group name; use 1 to 128 letters, digits, ':', '-' and '_' (an AWS IoT thing group name)", truncate(d.GroupName))
+		p.Add("groupName", "%q is not a group name; use 1 to 128 letters, digits, ':', '-' and '_' (an AWS IoT thing group name)", strictjson.Truncate(d.GroupName))
 	}
 	for _, name := range slices.Sorted(maps.Keys(d.Components)) {
-		d.Components[name].check(&p, keyPath("components", name), name, d.Local())
+		d.Components[name].check(&p, strictjson.Key("components", name), name, d.Local())
 	}
 	d.checkRemovals(&p)
 	d.Policies.check(&p, "deploymentPolicies")
 	return p
 }
 
-func (d *Document) checkRemovals(p *problems) {
+func (d *Document) checkRemovals(p *strictjson.Problems) {
 	if len(d.ComponentsToRemove) > 0 && !d.Local() {
-		p.add("componentsToRemove", "is only for %s deployments; a %s deployment replaces the group's components, so leave the component out of components instead", LocalGroup, truncate(d.GroupName))
+		p.Add("componentsToRemove", "is only for %s deployments; a %s deployment replaces the group's components, so leave the component out of components instead", LocalGroup, strictjson.Truncate(d.GroupName))
 		return
 	}
 	seen := map[string]bool{}
 	for i, name := range d.ComponentsToRemove {
-		path := index("componentsToRemove", i)
+		path := strictjson.Index("componentsToRemove", i)
 		if err := recipe.ValidateName(name); err != nil {
-			p.add(path, "%v", err)
+			p.Add(path, "%v", err)
 			continue
 		}
 		if seen[name] {
-			p.add(path, "%q is listed twice; list it once", name)
+			p.Add(path, "%q is listed twice; list it once", name)
 		}
 		seen[name] = true
 		if _, ok := d.Components[name]; ok {
-			p.add(path, "%q is also in components; a deployment either removes a component or deploys it, not both", name)
+			p.Add(path, "%q is also in components; a deployment either removes a component or deploys it, not both", name)
 		}
 	}
 }
 
-func (c Component) check(p *problems, path, name string, local bool) {
+func (c Component) check(p *strictjson.Problems, path, name string, local bool) {
 	if err := recipe.ValidateName(name); err != nil {
-		p.add(path, "component name %v", err)
+		p.Add(path, "component name %v", err)
 	}
 	switch {
 	case c.Version == "" && !local:
-		p.add(join(path, "componentVersion"), "is missing; give the version to deploy, such as \"1.0.0\"")
+		p.Add(strictjson.Field(path, "componentVersion"), "is missing; give the version to deploy, such as \"1.0.0\"")
 	case c.Version != "":
 		if _, err := recipe.ParseVersion(c.Version); err != nil {
-			p.add(join(path, "componentVersion"), "%v", err)
+			p.Add(strictjson.Field(path, "componentVersion"), "%v", err)
 		}
 	}
-	cu := join(path, "configurationUpdate")
+	cu := strictjson.Field(path, "configurationUpdate")
 	for i, ptr := range c.ConfigurationUpdate.Reset {
 		if msg := checkPointer(ptr); msg != "" {
-			p.add(index(join(cu, "reset"), i), "%s", msg)
+			p.Add(strictjson.Index(strictjson.Field(cu, "reset"), i), "%s", msg)
 		}
 	}
-	c.RunWith.check(p, join(path, "runWith"))
+	c.RunWith.check(p, strictjson.Field(path, "runWith"))
 }
 
 // checkPointer returns why ptr is not an RFC 6901 JSON pointer, or "".
@@ -268,28 +269,28 @@ func checkPointer(ptr string) string {
 		return fmt.Sprintf("is %d characters long; Greengrass allows at most %d", len(ptr), maxPointerLength)
 	}
 	if ptr != "" && ptr[0] != '/' {
-		return fmt.Sprintf("%q is not a JSON pointer; start it with '/' (as in /mqtt/port), or use \"\" to reset the whole configuration", truncate(ptr))
+		return fmt.Sprintf("%q is not a JSON pointer; start it with '/' (as in /mqtt/port), or use \"\" to reset the whole configuration", strictjson.Truncate(ptr))
 	}
 	for i := 0; i < len(ptr); i++ {
 		if ptr[i] == '~' && (i+1 == len(ptr) || (ptr[i+1] != '0' && ptr[i+1] != '1')) {
-			return fmt.Sprintf("%q has a '~' not followed by 0 or 1; write ~0 for '~' and ~1 for '/' (RFC 6901)", truncate(ptr))
+			return fmt.Sprintf("%q has a '~' not followed by 0 or 1; write ~0 for '~' and ~1 for '/' (RFC 6901)", strictjson.Truncate(ptr))
 		}
 	}
 	return ""
 }
 
-func (r RunWith) check(p *problems, path string) {
+func (r RunWith) check(p *strictjson.Problems, path string) {
 	if r.PosixUser != "" {
 		if msg := checkPosixUser(r.PosixUser); msg != "" {
-			p.add(join(path, "posixUser"), "%s", msg)
+			p.Add(strictjson.Field(path, "posixUser"), "%s", msg)
 		}
 	}
-	limits := join(path, "systemResourceLimits")
+	limits := strictjson.Field(path, "systemResourceLimits")
 	if c := r.SystemResourceLimits.CPUs; c < 0 || math.IsNaN(c) || math.IsInf(c, 0) {
-		p.add(join(limits, "cpus"), "is %v; give a positive number of CPUs such as 0.5, or leave it out for no limit", c)
+		p.Add(strictjson.Field(limits, "cpus"), "is %v; give a positive number of CPUs such as 0.5, or leave it out for no limit", c)
 	}
 	if m := r.SystemResourceLimits.Memory; m < 0 {
-		p.add(join(limits, "memory"), "is %d; give a positive number of kilobytes such as 102400, or leave it out for no limit", m)
+		p.Add(strictjson.Field(limits, "memory"), "is %d; give a positive number of kilobytes such as 102400, or leave it out for no limit", m)
 	}
 }
 
@@ -303,30 +304,30 @@ func checkPosixUser(s string) string {
 		}
 	}
 	if bad {
-		return fmt.Sprintf("%q is not a POSIX user; write user or user:group (a name or number each, no spaces)", truncate(s))
+		return fmt.Sprintf("%q is not a POSIX user; write user or user:group (a name or number each, no spaces)", strictjson.Truncate(s))
 	}
 	return ""
 }
 
-func (p Policies) check(ps *problems, path string) {
+func (p Policies) check(ps *strictjson.Problems, path string) {
 	switch p.FailureHandling {
 	case Rollback, DoNothing:
 	default:
-		ps.add(join(path, "failureHandlingPolicy"), "%q is not a failure handling policy; use %s (the default) or %s", truncate(string(p.FailureHandling)), Rollback, DoNothing)
+		ps.Add(strictjson.Field(path, "failureHandlingPolicy"), "%q is not a failure handling policy; use %s (the default) or %s", strictjson.Truncate(string(p.FailureHandling)), Rollback, DoNothing)
 	}
-	cu := join(path, "componentUpdatePolicy")
+	cu := strictjson.Field(path, "componentUpdatePolicy")
 	switch p.ComponentUpdate.Action {
 	case NotifyComponents, SkipNotifyComponents:
 	default:
-		ps.add(join(cu, "action"), "%q is not a component update action; use %s (the default) or %s", truncate(string(p.ComponentUpdate.Action)), NotifyComponents, SkipNotifyComponents)
+		ps.Add(strictjson.Field(cu, "action"), "%q is not a component update action; use %s (the default) or %s", strictjson.Truncate(string(p.ComponentUpdate.Action)), NotifyComponents, SkipNotifyComponents)
 	}
-	checkTimeout(ps, join(cu, "timeoutInSeconds"), int64(p.ComponentUpdate.TimeoutSeconds))
-	checkTimeout(ps, join(join(path, "configurationValidationPolicy"), "timeoutInSeconds"), int64(p.ConfigurationValidation.TimeoutSeconds))
+	checkTimeout(ps, strictjson.Field(cu, "timeoutInSeconds"), int64(p.ComponentUpdate.TimeoutSeconds))
+	checkTimeout(ps, strictjson.Field(strictjson.Field(path, "configurationValidationPolicy"), "timeoutInSeconds"), int64(p.ConfigurationValidation.TimeoutSeconds))
 }
 
-func checkTimeout(p *problems, path string, s int64) {
+func checkTimeout(p *strictjson.Problems, path string, s int64) {
 	if s < 0 || s > MaxTimeoutSeconds {
-		p.add(path, "is %d; give 0 to %d seconds", s, MaxTimeoutSeconds)
+		p.Add(path, "is %d; give 0 to %d seconds", s, MaxTimeoutSeconds)
 	}
 }
 

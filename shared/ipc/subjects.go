@@ -37,6 +37,10 @@ const (
 	EnvComponentName    = "SWARD_COMPONENT_NAME"
 	EnvComponentVersion = "SWARD_COMPONENT_VERSION"
 	EnvThingName        = "AWS_IOT_THING_NAME"
+	// EnvRoot is the nucleus root directory.
+	EnvRoot = "SWARD_ROOT"
+	// EnvWorkPath is the component's own working directory under the root.
+	EnvWorkPath = "SWARD_WORK_PATH"
 )
 
 // IPCPrefix is the subject prefix under which component calls operations.

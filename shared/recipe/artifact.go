@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 // Artifact is a file a component needs on the device.
@@ -146,7 +148,7 @@ func (d *decoder) artifact(path string, v any) (Artifact, bool) {
 	}
 	if a.Algorithm != "" {
 		if size, known := digestSizes[a.Algorithm]; !known {
-			d.errorf(join(path, "Algorithm"), "%q is not a supported hash; use SHA-256", truncate(a.Algorithm))
+			d.errorf(join(path, "Algorithm"), "%q is not a supported hash; use SHA-256", strictjson.Truncate(a.Algorithm))
 		} else if a.Digest != "" {
 			raw, err := base64.StdEncoding.DecodeString(a.Digest)
 			if err != nil || len(raw) != size {
@@ -160,7 +162,7 @@ func (d *decoder) artifact(path string, v any) (Artifact, bool) {
 	case UnarchiveZIP:
 		a.Unarchive = UnarchiveZIP
 	default:
-		d.errorf(join(path, "Unarchive"), "%q is not an archive type; use NONE or ZIP", truncate(u))
+		d.errorf(join(path, "Unarchive"), "%q is not an archive type; use NONE or ZIP", strictjson.Truncate(u))
 	}
 
 	if pv, ok := f.take("Permission"); ok && pv != nil {
@@ -181,7 +183,7 @@ func (d *decoder) permission(path, v, def string) string {
 	case PermNone, PermOwner, PermAll:
 		return u
 	}
-	d.errorf(path, "%q is not a permission; use NONE, OWNER or ALL", truncate(v))
+	d.errorf(path, "%q is not a permission; use NONE, OWNER or ALL", strictjson.Truncate(v))
 	return def
 }
 
@@ -192,11 +194,11 @@ func (d *decoder) checkURI(path, uri string) {
 	}
 	scheme, rest, found := strings.Cut(uri, ":")
 	if !found {
-		d.errorf(path, "%q has no scheme; write s3://bucket/key, greengrass:name, docker:image or file:/path", truncate(uri))
+		d.errorf(path, "%q has no scheme; write s3://bucket/key, greengrass:name, docker:image or file:/path", strictjson.Truncate(uri))
 		return
 	}
 	bad := func(form string) {
-		d.errorf(path, "%q is not a valid %s URI; write %s", truncate(uri), strings.ToLower(scheme), form)
+		d.errorf(path, "%q is not a valid %s URI; write %s", strictjson.Truncate(uri), strings.ToLower(scheme), form)
 	}
 	switch strings.ToLower(scheme) {
 	case SchemeS3:
@@ -217,7 +219,7 @@ func (d *decoder) checkURI(path, uri string) {
 			bad("file:/path/to/file (a file, not a folder)")
 		}
 	default:
-		d.errorf(path, "scheme %q is not supported; use s3:, greengrass:, docker:, or file: for local development", truncate(scheme))
+		d.errorf(path, "scheme %q is not supported; use s3:, greengrass:, docker:, or file: for local development", strictjson.Truncate(scheme))
 	}
 }
 

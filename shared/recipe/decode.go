@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 const (
@@ -236,7 +237,7 @@ func ValidateName(name string) error {
 	case len(name) > MaxNameLength:
 		return fmt.Errorf("is %d characters long; Greengrass allows at most %d", len(name), MaxNameLength)
 	case !namePattern.MatchString(name):
-		return fmt.Errorf("%q has characters Greengrass refuses; use only letters, digits, '.', '-' and '_'", truncate(name))
+		return fmt.Errorf("%q has characters Greengrass refuses; use only letters, digits, '.', '-' and '_'", strictjson.Truncate(name))
 	case name == "." || name == "..":
 		// The name is a folder in the store, work and logs: "." or ".."
 		// would be the parent or the root itself.
@@ -274,7 +275,7 @@ func ParseVersion(s string) (*semver.Version, error) {
 	}
 	sv, err := semver.StrictNewVersion(s)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not a semantic version (%v); write MAJOR.MINOR.PATCH such as 1.0.0, optionally with -prerelease or +build", truncate(s), err)
+		return nil, fmt.Errorf("%q is not a semantic version (%v); write MAJOR.MINOR.PATCH such as 1.0.0, optionally with -prerelease or +build", strictjson.Truncate(s), err)
 	}
 	if sv.Major() > maxVersionNumber || sv.Minor() > maxVersionNumber || sv.Patch() > maxVersionNumber {
 		return nil, fmt.Errorf("%q has a number over %d; Greengrass allows at most six digits for major, minor and patch", s, maxVersionNumber)
@@ -291,7 +292,7 @@ func (d *decoder) componentType(s string) string {
 			return t
 		}
 	}
-	d.errorf("ComponentType", "%q is not a component type; use one of %s, or leave it out (Greengrass sets it)", truncate(s), strings.Join(componentTypes, ", "))
+	d.errorf("ComponentType", "%q is not a component type; use one of %s, or leave it out (Greengrass sets it)", strictjson.Truncate(s), strings.Join(componentTypes, ", "))
 	return s
 }
 
@@ -369,7 +370,7 @@ func (d *decoder) dependencies(f *fields, self string) map[string]Dependency {
 		} else if s, ok := scalar(rv); !ok {
 			d.errorf(join(path, "VersionRequirement"), "is %s; write a version range such as ^1.0.0", describe(rv))
 		} else if _, err := semver.NewConstraint(s); err != nil {
-			d.errorf(join(path, "VersionRequirement"), "%q is not a version range (%v); write an npm-style range such as ^1.0.0, ~1.2.0, 1.x or >=1.0.0 <2.0.0", truncate(s), err)
+			d.errorf(join(path, "VersionRequirement"), "%q is not a version range (%v); write an npm-style range such as ^1.0.0, ~1.2.0, 1.x or >=1.0.0 <2.0.0", strictjson.Truncate(s), err)
 		} else {
 			dep.VersionRequirement = s
 		}
@@ -379,7 +380,7 @@ func (d *decoder) dependencies(f *fields, self string) map[string]Dependency {
 		case string(Soft):
 			dep.Type = Soft
 		default:
-			d.errorf(join(path, "DependencyType"), "%q is not a dependency type; use HARD (the default: restart with the dependency) or SOFT", truncate(t))
+			d.errorf(join(path, "DependencyType"), "%q is not a dependency type; use HARD (the default: restart with the dependency) or SOFT", strictjson.Truncate(t))
 		}
 		pf.ignoreRest("VersionRequirement, DependencyType")
 		deps[name] = dep

@@ -2,7 +2,8 @@ package recipe
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 // ErrInvalid is wrapped by every error that Parse reports about the content of
@@ -27,26 +28,7 @@ var ErrUnresolved = errors.New("recipe variable does not resolve")
 // FieldError is one problem in one recipe. Path is the field path in the
 // recipe's canonical spelling (for example Manifests[1].Lifecycle.Run.Timeout),
 // empty for problems with the whole file; File is empty for problems found
-// after parsing (Lifecycle.Resolve). Msg says what is wrong and what
-// would make it valid.
-type FieldError struct {
-	File string
-	Path string
-	Msg  string
-	// Err is the sentinel the error wraps: ErrInvalid, ErrTooLarge or
-	// ErrUnresolved.
-	Err error
-}
-
-func (e *FieldError) Error() string {
-	if e.File == "" {
-		return fmt.Sprintf("%s: %s", e.Path, e.Msg)
-	}
-	if e.Path == "" {
-		return fmt.Sprintf("%s: %s", e.File, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s: %s", e.File, e.Path, e.Msg)
-}
-
-// Unwrap returns the sentinel, so errors.Is(err, ErrInvalid) holds.
-func (e *FieldError) Unwrap() error { return e.Err }
+// after parsing (Lifecycle.Resolve). Err is ErrInvalid, ErrTooLarge,
+// ErrNoMatchingManifest or ErrUnresolved. It is strictjson's, so a recipe's
+// problems read like those of every other document of shared/.
+type FieldError = strictjson.FieldError

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 // maxTimeout bounds a step's Timeout. Greengrass counts it in seconds; a value
@@ -210,7 +212,7 @@ func (d *decoder) skipif(path string, v any) *Skipif {
 	kind, arg, _ := strings.Cut(strings.TrimSpace(s), " ")
 	kind, arg = strings.ToLower(kind), strings.TrimSpace(arg)
 	if (kind != SkipOnPath && kind != SkipExists) || arg == "" {
-		d.errorf(path, "%q is not a skip check; write `onpath <executable>` or `exists <file>`", truncate(s))
+		d.errorf(path, "%q is not a skip check; write `onpath <executable>` or `exists <file>`", strictjson.Truncate(s))
 		return nil
 	}
 	return &Skipif{Kind: kind, Arg: arg}
@@ -293,7 +295,7 @@ func (l Lifecycle) Resolve(v *Vars) (Lifecycle, error) {
 // unresolved describes a step field whose recipe variables did not resolve
 // to a value of its type.
 func unresolved(step, field, text, got, want string) error {
-	what := fmt.Sprintf("resolves to %q", truncate(got))
+	what := fmt.Sprintf("resolves to %q", strictjson.Truncate(got))
 	if keptVariable(text, got) {
 		what = "does not resolve (is the configuration key missing?)"
 	}
@@ -303,7 +305,7 @@ func unresolved(step, field, text, got, want string) error {
 	}
 	return &FieldError{
 		Path: "Lifecycle." + step + "." + field,
-		Msg:  fmt.Sprintf("%q %s; %s", truncate(text), what, fix),
+		Msg:  fmt.Sprintf("%q %s; %s", strictjson.Truncate(text), what, fix),
 		Err:  ErrUnresolved,
 	}
 }

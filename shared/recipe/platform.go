@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 // Platform keys Greengrass defines. Any other key is a custom attribute that
@@ -200,11 +202,11 @@ func (d *decoder) platform(path string, f *fields) Platform {
 		}
 		if pattern, isRE := platformRegexp(val); isRE {
 			if _, err := regexp.Compile(pattern); err != nil {
-				d.errorf(kp, "%q is not a valid regular expression (%v); Sward uses Go RE2 syntax, which has no lookaround or backreferences", truncate(val), err)
+				d.errorf(kp, "%q is not a valid regular expression (%v); Sward uses Go RE2 syntax, which has no lookaround or backreferences", strictjson.Truncate(val), err)
 				continue
 			}
 		} else if !isWildcard(val) && val != "//" && !startsAlnum(val) {
-			d.errorf(kp, "%q is not a platform value; write an exact value starting with a letter or digit, * (any value) or /regex/", truncate(val))
+			d.errorf(kp, "%q is not a platform value; write an exact value starting with a letter or digit, * (any value) or /regex/", strictjson.Truncate(val))
 			continue
 		}
 		p[k] = val

@@ -11,8 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/sward-iot/sward/shared/strictjson"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -139,7 +139,7 @@ func yamlSyntaxError(data []byte, err error) string {
 		start = ends[lo-2]
 	}
 	text := strings.TrimSpace(string(data[start:ends[lo-1]]))
-	return fmt.Sprintf("line %d: %s, at %q", lo, yamlLinePrefix.ReplaceAllString(msg, ""), truncate(text))
+	return fmt.Sprintf("line %d: %s, at %q", lo, yamlLinePrefix.ReplaceAllString(msg, ""), strictjson.Truncate(text))
 }
 
 func parseJSON(data []byte) (any, error) {
@@ -316,28 +316,15 @@ func describe(v any) string {
 	case []any:
 		return "a list"
 	case string:
-		return fmt.Sprintf("the text %q", truncate(v))
+		return fmt.Sprintf("the text %q", strictjson.Truncate(v))
 	case bool:
 		return fmt.Sprintf("the boolean %t", v)
 	case number:
-		return fmt.Sprintf("the number %s", truncate(string(v)))
+		return fmt.Sprintf("the number %s", strictjson.Truncate(string(v)))
 	case float64:
 		return fmt.Sprintf("the number %v", v)
 	}
 	return fmt.Sprintf("a %T", v)
-}
-
-// truncate keeps quoted values in error messages readable.
-func truncate(s string) string {
-	const max = 60 // enough to recognise a value, short enough for one log line
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut-- // never split a character
-	}
-	return s[:cut] + "…"
 }
 
 // plain converts a tree into the types encoding/json produces (float64 for

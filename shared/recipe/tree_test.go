@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
 
 func TestYAMLMergeBombIsRefusedQuickly(t *testing.T) {
@@ -72,17 +71,6 @@ Manifests: [{Lifecycle: {Run: x}}]
 	}
 	if r.Publisher != "2024" || r.FormatVersion != FormatVersion {
 		t.Errorf("publisher %q format %q", r.Publisher, r.FormatVersion)
-	}
-}
-
-func TestTruncateKeepsMessagesShortAndValidUTF8(t *testing.T) {
-	long := strings.Repeat("é", 100)
-	got := truncate(long)
-	if !utf8.ValidString(got) || len(got) > 64 || !strings.HasSuffix(got, "…") {
-		t.Errorf("truncate = %q", got)
-	}
-	if truncate("short") != "short" {
-		t.Error("short text must stay whole")
 	}
 }
 

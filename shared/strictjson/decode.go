@@ -39,7 +39,7 @@ func Decode(data []byte, v any, o Options) error {
 			Err: ErrTooLarge,
 		}
 	}
-	tree, err := parse(data, name)
+	tree, err := Parse(data, "", name)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func Decode(data []byte, v any, o Options) error {
 func checkFormatVersion(tree any, name string, want int) error {
 	m, ok := tree.(map[string]any)
 	if !ok {
-		return &FieldError{Msg: fmt.Sprintf("%s is %s; it must be a JSON object with \"formatVersion\": %d", name, describe(tree), want), Err: ErrInvalid}
+		return &FieldError{Msg: fmt.Sprintf("%s is %s; it must be a JSON object with \"formatVersion\": %d", name, Describe(tree), want), Err: ErrInvalid}
 	}
 	v, ok := m["formatVersion"]
 	if !ok {
@@ -63,7 +63,7 @@ func checkFormatVersion(tree any, name string, want int) error {
 	n, ok := v.(json.Number)
 	got, err := strconv.ParseInt(string(n), 10, 64)
 	if !ok || err != nil {
-		return &FieldError{Path: "formatVersion", Msg: fmt.Sprintf("is %s; write the format version as a whole number, %d", describe(v), want), Err: ErrInvalid}
+		return &FieldError{Path: "formatVersion", Msg: fmt.Sprintf("is %s; write the format version as a whole number, %d", Describe(v), want), Err: ErrInvalid}
 	}
 	if got != int64(want) {
 		return &FieldError{Path: "formatVersion", Msg: fmt.Sprintf("is %d; this Sward reads format %d only: upgrade Sward to read newer documents, or write format %d", got, want, want), Err: ErrInvalid}
@@ -129,11 +129,11 @@ func (d *decoder) wrongType(v any, want, example string) {
 	}
 	switch {
 	case d.at() == "":
-		d.errorf("%s is %s; it must be %s", d.name, describe(v), want)
+		d.errorf("%s is %s; it must be %s", d.name, Describe(v), want)
 	case v == nil:
 		d.errorf("is null; write %s, or leave the field out if it is optional", want)
 	default:
-		d.errorf("is %s; write %s", describe(v), want)
+		d.errorf("is %s; write %s", Describe(v), want)
 	}
 }
 
@@ -183,7 +183,7 @@ func (d *decoder) assign(v any, rv reflect.Value, example string) {
 		}
 		i, err := strconv.ParseInt(string(n), 10, 64)
 		if err != nil || rv.OverflowInt(i) {
-			d.errorf("is %s; write a whole number from %d to %d", describe(v), minInt(rv.Type()), maxInt(rv.Type()))
+			d.errorf("is %s; write a whole number from %d to %d", Describe(v), minInt(rv.Type()), maxInt(rv.Type()))
 			return
 		}
 		rv.SetInt(i)
@@ -195,7 +195,7 @@ func (d *decoder) assign(v any, rv reflect.Value, example string) {
 		}
 		u, err := strconv.ParseUint(string(n), 10, 64)
 		if err != nil || rv.OverflowUint(u) {
-			d.errorf("is %s; write a whole number from 0 to %d", describe(v), uint64(math.MaxUint64)>>(64-rv.Type().Bits()))
+			d.errorf("is %s; write a whole number from 0 to %d", Describe(v), uint64(math.MaxUint64)>>(64-rv.Type().Bits()))
 			return
 		}
 		rv.SetUint(u)
@@ -207,7 +207,7 @@ func (d *decoder) assign(v any, rv reflect.Value, example string) {
 		}
 		f, err := strconv.ParseFloat(string(n), rv.Type().Bits())
 		if err != nil || math.IsInf(f, 0) {
-			d.errorf("is %s, out of range for a %d-bit floating-point number; write a smaller number", describe(v), rv.Type().Bits())
+			d.errorf("is %s, out of range for a %d-bit floating-point number; write a smaller number", Describe(v), rv.Type().Bits())
 			return
 		}
 		rv.SetFloat(f)

@@ -1,7 +1,10 @@
 // Package strictjson decodes Sward's versioned JSON documents strictly: the
 // telemetry batch, the deployment status message, the release manifest and
 // the IoT rule events that carry them. It exists so that every document of
-// shared/ refuses bad input the same way and names the problem the same way.
+// shared/ refuses bad input the same way and names the problem the same way:
+// the deployment document walks the tree that Parse returns, and recipes,
+// read from YAML or JSON by their own parser, report their problems as
+// FieldError (with File set) and quote values with Truncate.
 //
 // Decode parses the input into a tree first, then assigns the tree to a Go
 // value by reflection, following `json` struct tags. It refuses:

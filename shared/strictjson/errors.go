@@ -14,22 +14,31 @@ var ErrInvalid = errors.New("invalid document")
 // ErrTooLarge is wrapped by the error for input over Options.MaxSize.
 var ErrTooLarge = errors.New("document too large")
 
-// FieldError is one problem in one document. Path is the field path (for
+// FieldError is one problem in one document. File names the file the
+// document was read from (a recipe), empty for documents that are not files
+// and for problems found after reading. Path is the field path (for
 // example records[3].value, components["com.example.A"].artifacts[0].key),
 // empty for problems with the whole input. Msg says what is wrong and what
-// would make it valid.
+// would make it valid. Error writes them as file: path: msg, leaving out
+// what is empty.
 type FieldError struct {
+	File string
 	Path string
 	Msg  string
-	// Err is the sentinel the error wraps: ErrInvalid or ErrTooLarge.
+	// Err is the sentinel the error wraps: ErrInvalid or ErrTooLarge here;
+	// a document package may wrap its own (recipe.ErrUnresolved).
 	Err error
 }
 
 func (e *FieldError) Error() string {
-	if e.Path == "" {
-		return e.Msg
+	msg := e.Msg
+	if e.Path != "" {
+		msg = e.Path + ": " + msg
 	}
-	return e.Path + ": " + e.Msg
+	if e.File != "" {
+		msg = e.File + ": " + msg
+	}
+	return msg
 }
 
 // Unwrap returns the sentinel, so errors.Is(err, ErrInvalid) holds.

@@ -14,13 +14,18 @@ import (
 // far.
 const MaxDepth = 64
 
-// parse parses JSON into map[string]any, []any, string, json.Number, bool
-// and nil, refusing duplicate keys, deep nesting, invalid UTF-8 and
-// trailing data. It is a small recursive-descent parser rather than
-// encoding/json's Decoder.Token, which costs several times more per token
-// and dominated the telemetry Lambda's per-record time.
-func parse(data []byte, name string) (any, error) {
-	p := &parser{data: data, name: name}
+// Parse parses JSON into map[string]any, []any, string, json.Number, bool
+// and nil, refusing duplicate keys, nesting deeper than MaxDepth, invalid
+// UTF-8 and trailing data. Paths in its errors start at root (a document
+// held in a string field names that field); syntax errors name the input
+// name. Decode calls it; packages whose documents need more than struct
+// tags (the deployment document) walk the tree themselves.
+//
+// It is a small recursive-descent parser rather than encoding/json's
+// Decoder.Token, which costs several times more per token and dominated
+// the telemetry Lambda's per-record time.
+func Parse(data []byte, root, name string) (any, error) {
+	p := &parser{data: data, name: name, root: root}
 	p.space()
 	v, err := p.value(0)
 	if err != nil {
@@ -37,7 +42,8 @@ type parser struct {
 	data []byte
 	pos  int
 	name string
-	path segments // where the parser is, rendered only for an error
+	root string   // the path of the input in its document
+	path segments // where the parser is below root, rendered only for an error
 }
 
 func (p *parser) space() {
@@ -58,12 +64,12 @@ func (p *parser) value(depth int) (any, error) {
 	switch c := p.data[p.pos]; {
 	case c == '{':
 		if depth >= MaxDepth {
-			return nil, &FieldError{Path: p.path.String(), Msg: fmt.Sprintf("nests deeper than %d levels; flatten it", MaxDepth), Err: ErrInvalid}
+			return nil, &FieldError{Path: p.path.under(p.root), Msg: fmt.Sprintf("nests deeper than %d levels; flatten it", MaxDepth), Err: ErrInvalid}
 		}
 		return p.object(depth)
 	case c == '[':
 		if depth >= MaxDepth {
-			return nil, &FieldError{Path: p.path.String(), Msg: fmt.Sprintf("nests deeper than %d levels; flatten it", MaxDepth), Err: ErrInvalid}
+			return nil, &FieldError{Path: p.path.under(p.root), Msg: fmt.Sprintf("nests deeper than %d levels; flatten it", MaxDepth), Err: ErrInvalid}
 		}
 		return p.list(depth)
 	case c == '"':
@@ -113,7 +119,7 @@ func (p *parser) object(depth int) (any, error) {
 		p.space()
 		p.path.pushKey(key)
 		if _, dup := m[key]; dup {
-			return nil, &FieldError{Path: p.path.String(), Msg: "is given twice in one object; keep one", Err: ErrInvalid}
+			return nil, &FieldError{Path: p.path.under(p.root), Msg: "is given twice in one object; keep one", Err: ErrInvalid}
 		}
 		v, err := p.value(depth + 1)
 		if err != nil {
@@ -383,8 +389,11 @@ type segment struct {
 func (s *segments) pushKey(k string) { *s = append(*s, segment{key: k, index: -1}) }
 func (s *segments) pushIndex(i int)  { *s = append(*s, segment{index: i}) }
 func (s *segments) pop()             { *s = (*s)[:len(*s)-1] }
-func (s segments) String() string {
-	path := ""
+func (s segments) String() string    { return s.under("") }
+
+// under renders the path below parent.
+func (s segments) under(parent string) string {
+	path := parent
 	for _, seg := range s {
 		if seg.index < 0 {
 			path = Key(path, seg.key)
@@ -431,8 +440,9 @@ func isIdentifier(s string) bool {
 // Index appends a list index to a path.
 func Index(parent string, i int) string { return parent + "[" + strconv.Itoa(i) + "]" }
 
-// describe names the kind of a tree value for error messages.
-func describe(v any) string {
+// Describe names the kind of a tree value for error messages, quoting a
+// short form of text and numbers: "the text \"abc\"", "an object", "null".
+func Describe(v any) string {
 	switch v := v.(type) {
 	case nil:
 		return "null"

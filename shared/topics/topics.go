@@ -3,6 +3,8 @@ package topics
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 // Root is the first level of every Sward topic.
@@ -61,7 +63,7 @@ var (
 // 1 to 128 letters, digits, ':', '_' and '-'.
 func ValidateThingName(name string) error {
 	if len(name) == 0 || len(name) > MaxThingNameLength || !thingChars.MatchString(name) {
-		return fmt.Errorf("%q is not a thing name; use 1 to %d letters, digits, ':', '_' and '-' (an AWS IoT thing name)", truncate(name), MaxThingNameLength)
+		return fmt.Errorf("%q is not a thing name; use 1 to %d letters, digits, ':', '_' and '-' (an AWS IoT thing name)", strictjson.Truncate(name), MaxThingNameLength)
 	}
 	return nil
 }
@@ -71,14 +73,7 @@ func ValidateThingName(name string) error {
 // and a column of the telemetry archive, so no '/', '+', '#' or spaces.
 func ValidateStream(name string) error {
 	if len(name) == 0 || len(name) > MaxStreamLength || !streamChars.MatchString(name) {
-		return fmt.Errorf("%q is not a stream name; use 1 to %d letters, digits, '.', '_' and '-'", truncate(name), MaxStreamLength)
+		return fmt.Errorf("%q is not a stream name; use 1 to %d letters, digits, '.', '_' and '-'", strictjson.Truncate(name), MaxStreamLength)
 	}
 	return nil
-}
-
-func truncate(s string) string {
-	if len(s) <= 60 {
-		return s
-	}
-	return s[:60] + "…"
 }

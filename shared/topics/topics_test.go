@@ -3,6 +3,7 @@ package topics
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTopicsFollowTheDocumentedLayout(t *testing.T) {
@@ -64,5 +65,20 @@ func TestNameValidation(t *testing.T) {
 				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestNameErrorsQuoteAShortValidPrefix: a long name is quoted cut short in
+// the error, never in the middle of a character.
+func TestNameErrorsQuoteAShortValidPrefix(t *testing.T) {
+	long := "a" + strings.Repeat("é", 100) // the cut falls inside a character
+	for name, validate := range map[string]func(string) error{"ValidateThingName": ValidateThingName, "ValidateStream": ValidateStream} {
+		err := validate(long)
+		if err == nil {
+			t.Fatalf("%s accepted a 201-byte name", name)
+		}
+		if msg := err.Error(); !utf8.ValidString(msg) || strings.Contains(msg, `\x`) || !strings.Contains(msg, "…") || len(msg) > 200 {
+			t.Errorf("%s error = %q, want a short quoted prefix of whole characters", name, msg)
+		}
 	}
 }

@@ -59,7 +59,7 @@ type probe struct {
 }
 
 func main() {
-	p := &probe{dir: os.Getenv("SWARD_WORK_PATH"), errs: make(chan error, 64)}
+	p := &probe{dir: os.Getenv(wire.EnvWorkPath), errs: make(chan error, 64)}
 	env := client.FromEnv()
 	_ = os.WriteFile(filepath.Join(p.dir, "identity.json"), mustJSON(map[string]string{
 		"user": env.User, "password": env.Password, "inbox": env.Inbox, "url": env.NATSURL}), 0o600)

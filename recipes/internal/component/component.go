@@ -59,17 +59,17 @@ func FromEnv() Env { return EnvFrom(os.Getenv) }
 // broker URLs.
 func EnvFrom(getenv func(string) string) Env {
 	e := Env{
-		NATSURL:       getenv("SWARD_NATS_URL"),
-		NATSUser:      getenv("SWARD_NATS_USER"),
-		NATSPassword:  getenv("SWARD_NATS_PASSWORD"),
-		InboxPrefix:   getenv("SWARD_INBOX_PREFIX"),
-		MQTTURL:       getenv("SWARD_MQTT_URL"),
-		Name:          getenv("SWARD_COMPONENT_NAME"),
-		Version:       getenv("SWARD_COMPONENT_VERSION"),
-		ThingName:     getenv("AWS_IOT_THING_NAME"),
+		NATSURL:       getenv(wire.EnvNATSURL),
+		NATSUser:      getenv(wire.EnvNATSUser),
+		NATSPassword:  getenv(wire.EnvNATSPassword),
+		InboxPrefix:   getenv(wire.EnvInboxPrefix),
+		MQTTURL:       getenv(wire.EnvMQTTURL),
+		Name:          getenv(wire.EnvComponentName),
+		Version:       getenv(wire.EnvComponentVersion),
+		ThingName:     getenv(wire.EnvThingName),
 		Region:        getenv("AWS_REGION"),
-		Root:          getenv("SWARD_ROOT"),
-		WorkPath:      getenv("SWARD_WORK_PATH"),
+		Root:          getenv(wire.EnvRoot),
+		WorkPath:      getenv(wire.EnvWorkPath),
 		CAFile:        getenv(wire.EnvNATSCA),
 		TLSServerName: getenv(wire.EnvTLSServerName),
 	}

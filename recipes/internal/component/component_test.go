@@ -3,18 +3,20 @@ package component
 import (
 	"reflect"
 	"testing"
+
+	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
 func TestEnvFromReadsTheNucleusContractAndDefaultsTheBrokerURLs(t *testing.T) {
 	vars := map[string]string{
-		"SWARD_NATS_USER":         "u",
-		"SWARD_NATS_PASSWORD":     "p",
-		"SWARD_COMPONENT_NAME":    "com.example.C",
-		"SWARD_COMPONENT_VERSION": "1.2.3",
-		"AWS_IOT_THING_NAME":      "thing-1",
-		"AWS_REGION":              "eu-west-1",
-		"SWARD_ROOT":              "/var/lib/sward",
-		"SWARD_WORK_PATH":         "/var/lib/sward/work/com.example.C",
+		wire.EnvNATSUser:         "u",
+		wire.EnvNATSPassword:     "p",
+		wire.EnvComponentName:    "com.example.C",
+		wire.EnvComponentVersion: "1.2.3",
+		wire.EnvThingName:        "thing-1",
+		"AWS_REGION":             "eu-west-1",
+		wire.EnvRoot:             "/var/lib/sward",
+		wire.EnvWorkPath:         "/var/lib/sward/work/com.example.C",
 	}
 	got := EnvFrom(func(k string) string { return vars[k] })
 	want := Env{

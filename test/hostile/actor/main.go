@@ -92,7 +92,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	work := os.Getenv("SWARD_WORK_PATH")
+	work := os.Getenv(wire.EnvWorkPath)
 	waitFor(filepath.Join(work, "go"))
 	out := Outcome{Answers: map[string]int{}, Messages: map[string]string{}}
 	start := time.Now()
