@@ -17,8 +17,9 @@ import (
 
 // Service is one part of the nucleus. Start does not block: it starts the
 // service's goroutines and subscriptions and returns. Shutdown stops them
-// and waits for them, or returns ctx's error when ctx ends first. A service
-// subscribes to nothing before Start.
+// and waits for them, or returns ctx's error when ctx ends first. A Start
+// that fails leaves nothing of its service running (Shutdown is not called
+// for it). A service subscribes to nothing before Start.
 type Service interface {
 	Name() string
 	Start(ctx context.Context) error
