@@ -123,7 +123,7 @@ func (n *Nucleus) supervisorService() service.Service {
 				ComponentUIDs: n.opts.ComponentUIDs,
 				DefaultLimits: n.opts.DefaultLimits,
 				OnStateChange: n.publishState,
-				SessionEnv:    n.sessionEnv,
+				Sessions:      sessions{n},
 			})
 			return err
 		},
@@ -200,7 +200,7 @@ func (n *Nucleus) ipcService() service.Service {
 				ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
 				CheckConfig: ipc.CheckAccessControl, InterpolateComponentConfiguration: n.opts.InterpolateComponentConfiguration,
 				Validate: n.ipc.Validate, Notify: n.ipc.Notify, Updated: n.ipc.Updated,
-				BeforeApply: func(cfg config.Snapshot) error { return n.registry.Set(cfg) },
+				Identities: n.registry,
 			})
 			if err != nil {
 				return err
