@@ -3,9 +3,16 @@ package nucleus
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/edge/control"
 )
 
 // The watchers' and the page trimmer's Shutdown is background.stop: it
@@ -39,4 +46,53 @@ func TestBackgroundStopGivesUpWhenItsContextEnds(t *testing.T) {
 	if err := bg.stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("stop = %v, want the context's deadline", err)
 	}
+}
+
+func testNucleus(t *testing.T, root, natsListen string) *Nucleus {
+	t.Helper()
+	n, err := New(Options{Root: root, NATSListen: natsListen, MQTTListen: "off", MetricsListen: "off",
+		RunAs: fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()), KeepStartupPages: true,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A start that fails unwinds what it started: the root lock is released
+// (another nucleus can take the root) and no credential says it is up.
+func TestStartThatFailsUnwindsTheServicesStartedBeforeIt(t *testing.T) {
+	root := t.TempDir()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+
+	err = testNucleus(t, root, taken.Addr().String()).Start()
+	if err == nil || !strings.Contains(err.Error(), "start broker") {
+		t.Fatalf("Start on a taken NATS port = %v, want an error naming the broker", err)
+	}
+	if _, err := os.Stat(control.CredentialPath(root)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("admin credential after a failed start: %v, want none", err)
+	}
+
+	n := testNucleus(t, root, "127.0.0.1:-1")
+	if err := n.Start(); err != nil {
+		t.Fatalf("second start on the same root: %v (the failed start kept the root)", err)
+	}
+	if _, err := os.Stat(control.CredentialPath(root)); err != nil {
+		t.Fatalf("admin credential of a started nucleus: %v", err)
+	}
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(control.CredentialPath(root)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("admin credential after Shutdown: %v, want none", err)
+	}
+	third := testNucleus(t, root, "127.0.0.1:-1")
+	if err := third.takeLock(); err != nil {
+		t.Fatalf("root after Shutdown: %v, want it free", err)
+	}
+	third.lock.Close()
 }
