@@ -89,8 +89,8 @@ func newPair(t *testing.T) (*Client, *table) {
 		"a.One": {Name: "a.One", Version: "1.0.0", State: "RUNNING", PID: 42},
 		"b.Two": {Name: "b.Two", Version: "2.1.0", State: "FINISHED"},
 	}}
-	srv, err := NewServer(nc, b, nil)
-	if err != nil {
+	srv := NewServer(nc, b, nil)
+	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
@@ -239,5 +239,23 @@ func TestDeploymentStatusOfAnUnknownIDIsResourceNotFound(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Code != CodeResourceNotFound {
 		t.Fatalf("status of an unknown deployment: %v", err)
+	}
+}
+
+func TestServerSubscribesOnlyOnStart(t *testing.T) {
+	nc := startNATS(t)
+	srv := NewServer(nc, &table{}, nil)
+	t.Cleanup(srv.Close)
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Request(SubjectComponentList, nil, time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("request before Start: err = %v, want no responders (the constructor subscribed)", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nc.Request(SubjectComponentList, nil, time.Second); err != nil {
+		t.Fatalf("request after Start: %v", err)
 	}
 }

@@ -35,12 +35,18 @@ type Server struct {
 	subs    []*nats.Subscription
 }
 
-// NewServer subscribes to the control subjects on nc and answers them from backend.
-func NewServer(nc *nats.Conn, backend Backend, log *slog.Logger) (*Server, error) {
+// NewServer prepares a server answering the control subjects on nc from
+// backend. It subscribes to nothing until Start.
+func NewServer(nc *nats.Conn, backend Backend, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{nc: nc, backend: backend, log: log.With("service", "control")}
+	return &Server{nc: nc, backend: backend, log: log.With("service", "control")}
+}
+
+// Start subscribes to the control subjects. It does not block; on error
+// it leaves nothing subscribed.
+func (s *Server) Start() error {
 	handlers := map[string]func([]byte) (any, *Error){
 		SubjectComponentList:    s.list,
 		SubjectComponentDetails: s.details,
@@ -51,18 +57,18 @@ func NewServer(nc *nats.Conn, backend Backend, log *slog.Logger) (*Server, error
 		SubjectDeploymentStatus: s.deploymentStatus,
 	}
 	for subject, h := range handlers {
-		sub, err := nc.Subscribe(subject, s.handle(subject, h))
+		sub, err := s.nc.Subscribe(subject, s.handle(subject, h))
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("subscribe %s: %w", subject, err)
+			return fmt.Errorf("control server: subscribe %s: %w", subject, err)
 		}
 		s.subs = append(s.subs, sub)
 	}
-	if err := nc.Flush(); err != nil {
+	if err := s.nc.Flush(); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("control server: %w", err)
+		return fmt.Errorf("control server: %w", err)
 	}
-	return s, nil
+	return nil
 }
 
 // Close stops answering.

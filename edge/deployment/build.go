@@ -271,14 +271,14 @@ func privilegedFromTrusted(l recipe.Lifecycle, live, trusted *recipe.Vars) recip
 }
 
 // supervise builds the components of s and hands them to the supervisor,
-// after BeforeApply has seen their configurations.
+// after Identities has seen their configurations.
 func (e *Engine) supervise(ctx context.Context, s set, known config.Snapshot) error {
 	comps, used, err := e.build(ctx, s, known)
 	if err != nil {
 		return err
 	}
-	if f := e.opts.BeforeApply; f != nil {
-		if err := f(used); err != nil {
+	if ids := e.opts.Identities; ids != nil {
+		if err := ids.Set(used); err != nil {
 			return err
 		}
 	}

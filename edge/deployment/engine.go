@@ -78,10 +78,18 @@ type Options struct {
 	// itself (accessControl); an error fails the deployment before
 	// anything changes.
 	CheckConfig func(component string, cfg map[string]any) error
-	// BeforeApply receives the configuration of every component of a set
-	// right before the set goes to the supervisor (deployments, rollbacks,
-	// the start-up set); an error stops that set from being applied.
-	BeforeApply func(configs config.Snapshot) error
+	// Identities, when set, sees every set before it is applied (see
+	// Identities).
+	Identities Identities
+}
+
+// Identities is what the engine needs from whoever gives components their
+// identities (the IPC registry): Set receives the configuration of every
+// component of a set right before the set goes to the supervisor
+// (deployments, rollbacks, the start-up set); an error stops that set from
+// being applied.
+type Identities interface {
+	Set(configs map[string]map[string]any) error
 }
 
 // Request is one deployment to queue.

@@ -96,15 +96,22 @@ type Options struct {
 	// Status, List, Restart or Stop. A slow callback delays only its
 	// component.
 	OnStateChange func(StateChange)
-	// SessionEnv, when set, is called each time a component begins a start
-	// attempt (before Bootstrap/Install in NEW, before Startup/Run otherwise)
-	// whose previous attempt ended: the first time with restart false, after
-	// every stop, failure or restart with restart true. Its variables are
-	// added last to every step of that attempt, so a recipe's Setenv cannot
-	// override them. The nucleus hands out per-component broker credentials
-	// this way and rotates them on every restart. It is called from the
-	// component's goroutine, never while a supervisor lock is held.
-	SessionEnv func(component string, restart bool) map[string]string
+	// Sessions, when set, gives each start attempt its session variables
+	// (see Sessions).
+	Sessions Sessions
+}
+
+// Sessions is what the supervisor needs from whoever hands out component
+// sessions. SessionEnv is called each time a component begins a start
+// attempt (before Bootstrap/Install in NEW, before Startup/Run otherwise)
+// whose previous attempt ended: the first time with restart false, after
+// every stop, failure or restart with restart true. Its variables are
+// added last to every step of that attempt, so a recipe's Setenv cannot
+// override them. The nucleus hands out per-component broker credentials
+// this way and rotates them on every restart. It is called from the
+// component's goroutine, never while a supervisor lock is held.
+type Sessions interface {
+	SessionEnv(component string, restart bool) map[string]string
 }
 
 // withDefaults validates o and fills its zero fields.

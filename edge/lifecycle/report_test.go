@@ -76,16 +76,23 @@ func TestReportStateRefusesOtherStatesAndIdleComponents(t *testing.T) {
 	}
 }
 
+// sessionsFunc is a Sessions made of one function.
+type sessionsFunc func(component string, restart bool) map[string]string
+
+func (f sessionsFunc) SessionEnv(component string, restart bool) map[string]string {
+	return f(component, restart)
+}
+
 func TestSessionEnvIsFetchedPerStartAttemptAndRotatesOnRestart(t *testing.T) {
 	opts := testOptions(t)
 	var mu sync.Mutex
 	var calls []bool
-	opts.SessionEnv = func(name string, restart bool) map[string]string {
+	opts.Sessions = sessionsFunc(func(name string, restart bool) map[string]string {
 		mu.Lock()
 		defer mu.Unlock()
 		calls = append(calls, restart)
 		return map[string]string{"SESSION": fmt.Sprint(len(calls))}
-	}
+	})
 	s, _ := startSupervisor(t, opts)
 	m := t.TempDir()
 	out := filepath.Join(m, "sessions")

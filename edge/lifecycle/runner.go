@@ -46,7 +46,7 @@ type runner struct {
 	// NEW until it has.
 	isInstalled bool
 	privWarn    sync.Once
-	// session holds Options.SessionEnv's variables for the current start
+	// session holds Options.Sessions' variables for the current start
 	// attempt; sessions counts the attempts, and needSession is set when
 	// the last attempt ended (a stop, failure or restart).
 	session     map[string]string
@@ -193,8 +193,8 @@ func (r *runner) beginAttempt() {
 	if r.sessions > 0 && !r.needSession {
 		return
 	}
-	if f := r.s.opts.SessionEnv; f != nil {
-		r.session = f(r.comp.Name, r.sessions > 0)
+	if ss := r.s.opts.Sessions; ss != nil {
+		r.session = ss.SessionEnv(r.comp.Name, r.sessions > 0)
 	}
 	r.takeReport() // a report made in an earlier attempt does not carry over
 	r.sessions++

@@ -14,7 +14,7 @@ import (
 
 // stepEnv builds a step's environment: the nucleus base environment,
 // overridden by Component.Env, by Lifecycle.Setenv, by Step.Setenv, then by
-// the session variables (Options.SessionEnv).
+// the session variables (Options.Sessions).
 func (r *runner) stepEnv(st *Step) []string {
 	env := map[string]string{}
 	var order []string

@@ -44,53 +44,58 @@ func (n *Nucleus) document(group string) *ddoc.Document {
 	return doc
 }
 
-// watchFolder redeploys --recipes whenever it (or --artifacts) changes.
-func (n *Nucleus) watchFolder(ctx context.Context) error {
+// watchFolder redeploys --recipes whenever it (or --artifacts) changes,
+// in goroutines of bg.
+func (n *Nucleus) watchFolder(bg *background) error {
 	w, err := watch.NewDir(watch.DirOptions{Dir: n.opts.RecipesDir, ArtifactDir: n.opts.ArtifactsDir, Logger: n.opts.Logger})
 	if err != nil {
 		return err
 	}
-	if err := w.Start(ctx); err != nil {
+	if err := w.Start(bg.ctx); err != nil {
 		return err
 	}
-	go follow(ctx, n, "recipes folder", w.Changes(), w.Errors(), w.Close, func(c watch.Change) {
-		n.log.Info("recipes folder changed: deploying", "dir", c.Dir)
-		if _, err := n.deployFolder(n.opts.RecipesDir); err != nil {
-			n.log.Error("recipes folder refused", "error", err)
-		}
+	bg.Go(func(ctx context.Context) {
+		follow(ctx, n, "recipes folder", w.Changes(), w.Errors(), w.Close, func(c watch.Change) {
+			n.log.Info("recipes folder changed: deploying", "dir", c.Dir)
+			if _, err := n.deployFolder(n.opts.RecipesDir); err != nil {
+				n.log.Error("recipes folder refused", "error", err)
+			}
+		})
 	})
 	return nil
 }
 
-// watchGit deploys every new commit of --git's branch.
-func (n *Nucleus) watchGit(ctx context.Context) error {
+// watchGit deploys every new commit of --git's branch, in goroutines of bg.
+func (n *Nucleus) watchGit(bg *background) error {
 	w, err := watch.NewGit(watch.GitOptions{Repo: n.opts.GitRepo, Branch: n.opts.GitBranch, Path: n.opts.GitPath, Logger: n.opts.Logger})
 	if err != nil {
 		return err
 	}
-	if err := w.Start(ctx); err != nil {
+	if err := w.Start(bg.ctx); err != nil {
 		return err
 	}
-	go follow(ctx, n, "git repository", w.Commits(), w.Errors(), w.Close, func(c watch.Commit) {
-		n.log.Info("new commit: deploying", "commit", c.ID, "subject", c.Subject)
-		st, err := n.engine.Submit(deployment.Request{
-			Document:       n.document(GroupGit),
-			RecipeDir:      c.Dir,
-			ArtifactDir:    n.opts.ArtifactsDir,
-			WholeRecipeDir: true,
-			CommitID:       c.ID,
+	bg.Go(func(ctx context.Context) {
+		follow(ctx, n, "git repository", w.Commits(), w.Errors(), w.Close, func(c watch.Commit) {
+			n.log.Info("new commit: deploying", "commit", c.ID, "subject", c.Subject)
+			st, err := n.engine.Submit(deployment.Request{
+				Document:       n.document(GroupGit),
+				RecipeDir:      c.Dir,
+				ArtifactDir:    n.opts.ArtifactsDir,
+				WholeRecipeDir: true,
+				CommitID:       c.ID,
+			})
+			if err != nil {
+				n.log.Error("commit refused", "commit", c.ID, "error", err)
+				w.Done(c)
+				return
+			}
+			// The export may hold file: artifacts, read when the deployment
+			// runs: release it only once the deployment ended.
+			bg.Go(func(ctx context.Context) {
+				_, _ = n.engine.Wait(ctx, st.DeploymentID)
+				w.Done(c)
+			})
 		})
-		if err != nil {
-			n.log.Error("commit refused", "commit", c.ID, "error", err)
-			w.Done(c)
-			return
-		}
-		// The export may hold file: artifacts, read when the deployment
-		// runs: release it only once the deployment ended.
-		go func() {
-			_, _ = n.engine.Wait(ctx, st.DeploymentID)
-			w.Done(c)
-		}()
 	})
 	return nil
 }

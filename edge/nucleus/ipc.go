@@ -9,6 +9,7 @@ import (
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/ipc"
+	"github.com/sward-iot/sward/edge/lifecycle"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
@@ -26,9 +27,16 @@ func (n *Nucleus) setComponentUsers(users []broker.User) error {
 	return n.broker.SetUsers(all, n.anonymousUser())
 }
 
-// sessionEnv hands a component session its broker credential (rotated
+// sessions hands the supervisor each component session's broker
+// credential (lifecycle.Sessions).
+type sessions struct{ n *Nucleus }
+
+var _ lifecycle.Sessions = sessions{}
+
+// SessionEnv hands a component session its broker credential (rotated
 // after the first session) and drops the previous session's subscriptions.
-func (n *Nucleus) sessionEnv(component string, restart bool) map[string]string {
+func (s sessions) SessionEnv(component string, restart bool) map[string]string {
+	n := s.n
 	if n.ipc != nil {
 		n.ipc.SessionEnded(component)
 	}

@@ -1,0 +1,389 @@
+package nucleus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/config"
+	"github.com/sward-iot/sward/edge/control"
+	"github.com/sward-iot/sward/edge/deployment"
+	"github.com/sward-iot/sward/edge/ipc"
+	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/service"
+	"github.com/sward-iot/sward/edge/shadow"
+)
+
+// The nucleus's services, in the order Start lists them. Each is a thin
+// adapter (service.Func) over the service's own API: a constructor that
+// needs what an earlier service started runs in the adapter's Start.
+
+// rootLock makes sure only one nucleus owns the root folder.
+func (n *Nucleus) rootLock() service.Service {
+	return service.Func{ServiceName: "root lock",
+		OnStart: func(context.Context) error { return n.takeLock() },
+		OnShutdown: func(context.Context) error {
+			err := n.lock.Close()
+			n.lock = nil
+			return err
+		},
+	}
+}
+
+// brokerService starts the embedded broker with the nucleus's and the
+// devices' users and publishes the trust bundle local clients verify it with.
+func (n *Nucleus) brokerService() service.Service {
+	return service.Func{ServiceName: "broker",
+		OnStart: func(context.Context) error {
+			n.adminPass = secret()
+			n.fixedUsers = n.users(n.adminPass, secret())
+			b, err := broker.New(broker.Options{
+				ServerName:    "sward-" + n.opts.ThingName,
+				StoreDir:      n.opts.Root, // nats-server keeps its files in <StoreDir>/jetstream
+				NATSListen:    n.opts.NATSListen,
+				MQTTListen:    mqttListen(n.opts.MQTTListen),
+				TLSCert:       n.opts.TLSCert,
+				TLSKey:        n.opts.TLSKey,
+				TLSClientCA:   n.opts.TLSCA,
+				TLSMapUsers:   n.devices.certificateUsers(),
+				Users:         n.fixedUsers,
+				AnonymousUser: n.anonymousUser(),
+				MQTT:          n.opts.MQTT,
+				Logger:        n.opts.Logger,
+			})
+			if err != nil {
+				return err
+			}
+			if err := b.Start(); err != nil {
+				return err
+			}
+			n.broker = b
+			err = b.Ready(10 * time.Second)
+			if err == nil {
+				err = protectStore(n.opts.Root)
+			}
+			if err == nil {
+				n.trust, err = n.publishTrust(b.NATSURL())
+			}
+			if err != nil {
+				b.Shutdown()
+				b.WaitForShutdown()
+			}
+			return err
+		},
+		OnShutdown: func(context.Context) error {
+			n.broker.Shutdown()
+			n.broker.WaitForShutdown()
+			return nil
+		},
+	}
+}
+
+// connection is the nucleus's own broker connection and JetStream handle,
+// shared by the services below.
+func (n *Nucleus) connection() service.Service {
+	return service.Func{ServiceName: "nucleus connection",
+		OnStart: func(context.Context) (err error) {
+			if n.nc, err = n.broker.Connect(userNucleus, nats.Name("sward-nucleus")); err != nil {
+				return fmt.Errorf("nucleus connection to the embedded broker: %w", err)
+			}
+			if n.js, err = jetstream.New(n.nc); err != nil {
+				n.nc.Close()
+			}
+			return err
+		},
+		OnShutdown: func(context.Context) error {
+			n.nc.Close()
+			return nil
+		},
+	}
+}
+
+// supervisorService prepares the component supervisor; it runs nothing
+// until the deployment engine applies a set. Components are stopped by the
+// components entry, later in the list; this Shutdown only finishes a start
+// that failed before it.
+func (n *Nucleus) supervisorService() service.Service {
+	return service.Func{ServiceName: "supervisor",
+		OnStart: func(context.Context) (err error) {
+			n.supervisor, err = lifecycle.New(lifecycle.Options{
+				WorkDir:       filepath.Join(n.opts.Root, dirWork),
+				LogDir:        filepath.Join(n.opts.Root, dirLogs),
+				StateDir:      filepath.Join(n.opts.Root, dirState),
+				Logger:        n.opts.Logger,
+				RunAs:         n.opts.RunAs,
+				ComponentUIDs: n.opts.ComponentUIDs,
+				DefaultLimits: n.opts.DefaultLimits,
+				OnStateChange: n.publishState,
+				Sessions:      sessions{n},
+			})
+			return err
+		},
+		OnShutdown: func(ctx context.Context) error { return n.supervisor.Shutdown(ctx) }, // idempotent
+	}
+}
+
+// configService opens the component configuration store.
+func (n *Nucleus) configService() service.Service {
+	return service.Func{ServiceName: "config store",
+		OnStart: func(context.Context) (err error) {
+			n.configs, err = config.New(n.js, config.Options{Logger: n.opts.Logger})
+			return err
+		},
+	}
+}
+
+// shadowService serves the local shadows.
+func (n *Nucleus) shadowService() service.Service {
+	return service.Func{ServiceName: "shadows",
+		OnStart: func(ctx context.Context) (err error) {
+			n.shadows, err = shadow.New(shadow.Options{Conn: n.nc, MaxDocumentBytes: n.opts.ShadowMaxBytes,
+				RequestsPerSecondPerThing: n.opts.ShadowRate, Logger: n.opts.Logger})
+			if err != nil {
+				return err
+			}
+			if err := n.shadows.Start(ctx); err != nil {
+				n.shadows.Shutdown()
+				return err
+			}
+			return nil
+		},
+		OnShutdown: func(context.Context) error {
+			n.shadows.Shutdown()
+			return nil
+		},
+	}
+}
+
+// streamService runs the stream manager, its exporters and the status stream.
+func (n *Nucleus) streamService() service.Service {
+	return service.Func{ServiceName: "streams",
+		OnStart: func(ctx context.Context) error {
+			err := n.startStreams(ctx, n.js)
+			if err != nil && n.streams != nil {
+				n.streams.Shutdown()
+			}
+			return err
+		},
+		OnShutdown: func(context.Context) error {
+			n.streams.Shutdown()
+			return nil
+		},
+	}
+}
+
+// ipcService serves the components' IPC. The deployment engine is built
+// here too: it and the IPC server need each other (the engine calls the
+// IPC's hooks, the IPC's deployment operations call the engine), so the
+// IPC gets it with SetDeployments before it starts. Components call the
+// IPC from their first instant: it serves before the engine starts any.
+func (n *Nucleus) ipcService() service.Service {
+	return service.Func{ServiceName: "ipc",
+		OnStart: func(context.Context) (err error) {
+			n.metrics = ipc.NewMetrics()
+			n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Registry: n.registry, Supervisor: n.supervisor, Config: n.configs,
+				Shadows: shadows{n.shadows}, Streams: n.streams.ForComponents(), Metrics: n.metrics, Logger: n.opts.Logger})
+			if err != nil {
+				return err
+			}
+			n.engine, err = deployment.New(deployment.Options{
+				JetStream: n.js, Store: n.store, Config: n.configs, Supervisor: n.supervisor,
+				Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
+				ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
+				CheckConfig: ipc.CheckAccessControl, InterpolateComponentConfiguration: n.opts.InterpolateComponentConfiguration,
+				Validate: n.ipc.Validate, Notify: n.ipc.Notify, Updated: n.ipc.Updated,
+				Identities: n.registry,
+			})
+			if err != nil {
+				return err
+			}
+			n.ipc.SetDeployments(deployments{n.engine})
+			if err := n.ipc.Start(); err != nil {
+				n.ipc.Shutdown()
+				return err
+			}
+			return nil
+		},
+		OnShutdown: func(context.Context) error {
+			n.ipc.Shutdown()
+			return nil
+		},
+	}
+}
+
+// components stops every component, in reverse dependency order, while
+// the IPC, shadows and streams listed before it still answer them.
+func (n *Nucleus) components() service.Service {
+	return service.Func{ServiceName: "components",
+		OnShutdown: func(ctx context.Context) error { return n.supervisor.Shutdown(ctx) },
+	}
+}
+
+// metricsService serves /metrics; a taken port is retried in the
+// background (ipc.Metrics.Serve), so it costs the endpoint for a while,
+// not the nucleus.
+func (n *Nucleus) metricsService() service.Service {
+	return service.Func{ServiceName: "metrics",
+		OnStart: func(context.Context) error {
+			if n.opts.MetricsListen == "off" {
+				return nil
+			}
+			if err := n.metrics.Serve(n.opts.MetricsListen, n.log); err != nil {
+				n.log.Warn("metrics endpoint not started: fix --metrics-listen", "error", err)
+			}
+			return nil
+		},
+		OnShutdown: func(context.Context) error {
+			n.metrics.Close()
+			return nil
+		},
+	}
+}
+
+// deploymentService starts the engine: it recovers an interrupted
+// deployment or hands the last good set to the supervisor, then runs
+// queued deployments. Its Shutdown stops taking deployments; components
+// keep running until the components entry stops them.
+func (n *Nucleus) deploymentService() service.Service {
+	return service.Func{ServiceName: "deployment engine",
+		OnStart: func(context.Context) error { return n.engine.Start() },
+		OnShutdown: func(context.Context) error {
+			n.engine.Close()
+			return nil
+		},
+	}
+}
+
+// controlService answers the control API (the sward CLI).
+func (n *Nucleus) controlService() service.Service {
+	return service.Func{ServiceName: "control API",
+		OnStart: func(context.Context) error {
+			n.control = control.NewServer(n.nc, backend{n.supervisor, n.engine}, n.opts.Logger)
+			return n.control.Start()
+		},
+		OnShutdown: func(context.Context) error {
+			n.control.Close()
+			return nil
+		},
+	}
+}
+
+// folderWatcher deploys --recipes at start, waits until the supervisor has
+// it, and redeploys it whenever it (or --artifacts) changes.
+func (n *Nucleus) folderWatcher() service.Service {
+	bg := newBackground()
+	return service.Func{ServiceName: "folder watcher",
+		OnStart: func(context.Context) error {
+			if n.opts.RecipesDir == "" {
+				return nil
+			}
+			n.startupDeployment()
+			return n.watchFolder(bg)
+		},
+		OnShutdown: bg.stop,
+	}
+}
+
+// gitWatcher deploys every new commit of --git's branch.
+func (n *Nucleus) gitWatcher() service.Service {
+	bg := newBackground()
+	return service.Func{ServiceName: "git watcher",
+		OnStart: func(context.Context) error {
+			if n.opts.GitRepo == "" {
+				return nil
+			}
+			return n.watchGit(bg)
+		},
+		OnShutdown: bg.stop,
+	}
+}
+
+// credential writes the admin credential, last: its presence tells the
+// CLI and scripts that the nucleus is up and has taken its startup set.
+// It is removed first at shutdown.
+func (n *Nucleus) credential() service.Service {
+	return service.Func{ServiceName: "admin credential",
+		OnStart: func(context.Context) error {
+			return control.WriteCredential(n.opts.Root, control.Credential{
+				NATSURL: n.broker.NATSURL(), User: userAdmin, Password: n.adminPass, PID: os.Getpid(),
+				TLSCA: n.trust.caFile, TLSServerName: n.trust.serverName,
+			})
+		},
+		OnShutdown: func(context.Context) error { return control.RemoveCredential(n.opts.Root) },
+	}
+}
+
+// settleTimeout bounds the wait for the startup set before the start-up
+// pages are trimmed anyway: a component stuck in Install for its whole
+// 120 s timeout must not keep the nucleus's idle memory high meanwhile.
+const settleTimeout = 10 * time.Second
+
+// pageTrimmer pages out the binary's start-up code (trimStartupPages) once
+// every component of the startup set has settled, so that the start itself
+// does not fault those pages back in one by one.
+func (n *Nucleus) pageTrimmer() service.Service {
+	bg := newBackground()
+	return service.Func{ServiceName: "page trimmer",
+		OnStart: func(context.Context) error {
+			if n.opts.KeepStartupPages {
+				return nil
+			}
+			sup := n.supervisor
+			bg.Go(func(ctx context.Context) {
+				ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+				defer cancel()
+				for _, st := range sup.List() {
+					_, _ = sup.WaitFor(ctx, st.Name, lifecycle.StateRunning, lifecycle.StateFinished, lifecycle.StateBroken)
+				}
+				if errors.Is(ctx.Err(), context.Canceled) {
+					return // shutting down
+				}
+				n.log.Debug("start-up pages paged out", "bytes", trimStartupPages())
+			})
+			return nil
+		},
+		OnShutdown: bg.stop,
+	}
+}
+
+// background runs a service's goroutines under one context; stop cancels
+// it and waits for every one of them.
+type background struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newBackground() *background {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &background{ctx: ctx, cancel: cancel}
+}
+
+// Go runs f in a goroutine that stop waits for.
+func (b *background) Go(f func(ctx context.Context)) {
+	b.wg.Go(func() { f(b.ctx) })
+}
+
+// stop cancels the goroutines and waits for them, or for ctx.
+func (b *background) stop(ctx context.Context) error {
+	b.cancel()
+	done := make(chan struct{})
+	go func() {
+		b.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("goroutines still running: %w", ctx.Err())
+	}
+}
