@@ -1,0 +1,258 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sward-iot/sward/infra/devcloud"
+	"github.com/sward-iot/sward/infra/devcloud/iotcore"
+	"github.com/sward-iot/sward/test/harness"
+)
+
+// thingFiles is what `devcloud thing create` prints.
+type thingFiles struct {
+	ThingName           string `json:"thingName"`
+	CertificateArn      string `json:"certificateArn"`
+	CertificateFilePath string `json:"certificateFilePath"`
+	PrivateKeyPath      string `json:"privateKeyPath"`
+	RootCaPath          string `json:"rootCaPath"`
+}
+
+func createThing(t *testing.T, d *harness.Devcloud, name string, args ...string) thingFiles {
+	t.Helper()
+	out, err := d.Run(t, append([]string{"thing", "create", name}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f thingFiles
+	if err := json.Unmarshal(out, &f); err != nil {
+		t.Fatalf("thing create printed %q: %v", out, err)
+	}
+	return f
+}
+
+// deviceTLS is what a device configures: its certificate and key, the
+// endpoint's CA, and optionally ALPN.
+func deviceTLS(t *testing.T, f thingFiles, alpn ...string) *tls.Config {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(f.CertificateFilePath, f.PrivateKeyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(f.RootCaPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("%s: no certificate", f.RootCaPath)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, NextProtos: alpn, MinVersion: tls.VersionTLS12}
+}
+
+// dialThing connects an MQTT 3.1.1 client over mutual TLS; lost receives
+// the error when the server closes the connection.
+func dialThing(addr, clientID string, cfg *tls.Config, lost chan<- error) (mqtt.Client, error) {
+	opts := mqtt.NewClientOptions().AddBroker("tls://" + addr).SetClientID(clientID).SetTLSConfig(cfg).
+		SetProtocolVersion(4).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(10 * time.Second)
+	if lost != nil {
+		opts.SetConnectionLostHandler(func(_ mqtt.Client, err error) { lost <- err })
+	}
+	c := mqtt.NewClient(opts)
+	tok := c.Connect()
+	if !tok.WaitTimeout(15 * time.Second) {
+		return nil, errors.New("connect timed out")
+	}
+	return c, tok.Error()
+}
+
+func TestDevcloudUpServesTheTemplatesDevicePolicyToThingsItCreates(t *testing.T) {
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
+	info := d.Info
+	if info.Endpoints.AWS == "" || info.Endpoints.IoTData == "" || info.Endpoints.IoTDataALPN == "" {
+		t.Fatalf("devcloud.json endpoints incomplete: %+v", info.Endpoints)
+	}
+	if !slices.Equal(info.Policies, []string{"SwardDevicePolicy"}) || !slices.Equal(info.ThingGroups, []string{"sward-devices"}) || !slices.Equal(info.RoleAliases, []string{"SwardTokenExchangeRoleAlias"}) {
+		t.Errorf("devcloud.json template resources = %v %v %v, want the stack's policy, group and role alias", info.Policies, info.ThingGroups, info.RoleAliases)
+	}
+
+	dev1 := createThing(t, d, "dev1", "--group", "sward-devices")
+	createThing(t, d, "dev2")
+
+	// The control plane in moto knows the thing, its group and its policy.
+	ctx := context.Background()
+	client := iot.NewFromConfig(info.AWSConfig())
+	inGroup, err := client.ListThingsInThingGroup(ctx, &iot.ListThingsInThingGroupInput{ThingGroupName: aws.String("sward-devices")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(inGroup.Things, []string{"dev1"}) {
+		t.Errorf("things in sward-devices = %v, want [dev1]", inGroup.Things)
+	}
+	policies, err := client.ListAttachedPolicies(ctx, &iot.ListAttachedPoliciesInput{Target: aws.String(dev1.CertificateArn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(policies.Policies) != 1 || aws.ToString(policies.Policies[0].PolicyName) != "SwardDevicePolicy" {
+		t.Errorf("policies of dev1's certificate = %+v, want SwardDevicePolicy", policies.Policies)
+	}
+	principals, err := client.ListThingPrincipals(ctx, &iot.ListThingPrincipalsInput{ThingName: aws.String("dev1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(principals.Principals, []string{dev1.CertificateArn}) {
+		t.Errorf("principals of dev1 = %v, want its certificate %s", principals.Principals, dev1.CertificateArn)
+	}
+
+	t.Run("a client id other than the thing name is refused", func(t *testing.T) {
+		if c, err := dialThing(info.Endpoints.IoTData, "dev2", deviceTLS(t, dev1), nil); err == nil {
+			c.Disconnect(0)
+			t.Fatal("dev1's certificate connected as client dev2")
+		}
+	})
+
+	t.Run("port 443 stand-in requires ALPN x-amzn-mqtt-ca", func(t *testing.T) {
+		if c, err := dialThing(info.Endpoints.IoTDataALPN, "dev1", deviceTLS(t, dev1), nil); err == nil {
+			c.Disconnect(0)
+			t.Fatal("connected without ALPN")
+		}
+		c, err := dialThing(info.Endpoints.IoTDataALPN, "dev1", deviceTLS(t, dev1, iotcore.ALPN), nil)
+		if err != nil {
+			t.Fatalf("connect with ALPN %s: %v", iotcore.ALPN, err)
+		}
+		c.Disconnect(0)
+	})
+
+	t.Run("pub/sub within the policy, subscribe outside it refused", func(t *testing.T) {
+		c, err := dialThing(info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Disconnect(0)
+		got := make(chan []byte, 1)
+		own := "$aws/things/dev1/shadow/update"
+		tok := c.Subscribe(own, 1, func(_ mqtt.Client, m mqtt.Message) { got <- m.Payload() })
+		if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe %s: %v", own, tok.Error())
+		}
+		if code := tok.(*mqtt.SubscribeToken).Result()[own]; code != 1 {
+			t.Fatalf("SUBACK for %s = %#x, want granted QoS 1", own, code)
+		}
+		other := "sward/dev2/alerts"
+		tok = c.Subscribe(other, 1, func(mqtt.Client, mqtt.Message) {})
+		if !tok.WaitTimeout(10 * time.Second) {
+			t.Fatal("subscribe timed out")
+		}
+		if code := tok.(*mqtt.SubscribeToken).Result()[other]; code != 0x80 {
+			t.Errorf("SUBACK for another thing's %s = %#x, want failure 0x80", other, code)
+		}
+		want := []byte(`{"state":{"reported":{"on":true}}}`)
+		if tok := c.Publish(own, 1, false, want); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %s: %v", own, tok.Error())
+		}
+		select {
+		case p := <-got:
+			if !bytes.Equal(p, want) {
+				t.Errorf("received %s, want %s", p, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("nothing received on %s", own)
+		}
+	})
+
+	refusedPublishes := []struct {
+		name, topic string
+		payload     []byte
+	}{
+		{"another thing's topic", "sward/dev2/telemetry/temp", []byte("1")},
+		{"a payload over 128 KB", "sward/dev1/telemetry/temp", bytes.Repeat([]byte("x"), 200*1024)},
+		{"a reserved topic", "$aws/events/presence/connected/dev1", []byte("1")},
+	}
+	for _, tt := range refusedPublishes {
+		t.Run("publish to "+tt.name+" closes the connection", func(t *testing.T) {
+			lost := make(chan error, 1)
+			c, err := dialThing(info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), lost)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Disconnect(0)
+			c.Publish(tt.topic, 1, false, tt.payload)
+			select {
+			case <-lost:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("still connected after publishing to %s", tt.topic)
+			}
+		})
+	}
+	if d.Exited() {
+		t.Fatalf("devcloud exited:\n%s", d.Output())
+	}
+}
+
+func TestDevcloudKeepsItsCAAndThingsAcrossARestart(t *testing.T) {
+	template := harness.SynthTemplate(t)
+	data := t.TempDir()
+	first := harness.StartDevcloud(t, template, data)
+	dev := createThing(t, first, "dev1", "--group", "sward-devices")
+	ca, err := os.ReadFile(first.Info.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Stop()
+	if _, err := devcloud.ReadInfo(data); !errors.Is(err, devcloud.ErrNotRunning) {
+		t.Fatalf("devcloud.json after Ctrl-C: err = %v, want ErrNotRunning (removed)", err)
+	}
+
+	second := harness.StartDevcloud(t, template, data)
+	again, err := os.ReadFile(second.Info.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ca, again) {
+		t.Error("the CA changed across the restart")
+	}
+	// A new moto_server started empty; devcloud registered the thing again.
+	inGroup, err := iot.NewFromConfig(second.Info.AWSConfig()).ListThingsInThingGroup(context.Background(),
+		&iot.ListThingsInThingGroupInput{ThingGroupName: aws.String("sward-devices")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(inGroup.Things, []string{"dev1"}) {
+		t.Errorf("things in sward-devices after restart = %v, want [dev1]", inGroup.Things)
+	}
+	c, err := dialThing(second.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev), nil)
+	if err != nil {
+		t.Fatalf("dev1 connects after the restart: %v", err)
+	}
+	c.Disconnect(0)
+	if _, err := second.Run(t, "thing", "create", "dev1"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("creating dev1 again: err = %v, want already exists", err)
+	}
+}
+
+func TestDevcloudThingCreateWithoutUpSaysToStartIt(t *testing.T) {
+	template := harness.SynthTemplate(t)
+	d := harness.StartDevcloud(t, template, "")
+	d.Stop()
+	_, err := d.Run(t, "thing", "create", "dev1")
+	if err == nil || !strings.Contains(err.Error(), "devcloud up --data") {
+		t.Fatalf("thing create without a running devcloud: err = %v, want the `devcloud up --data` advice", err)
+	}
+	if _, err := os.Stat(filepath.Join(d.Data, "things", "dev1")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("thing create left files behind: %v", err)
+	}
+}
