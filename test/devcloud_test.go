@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,7 +17,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/sward-iot/sward/infra/devcloud"
@@ -254,5 +258,80 @@ func TestDevcloudThingCreateWithoutUpSaysToStartIt(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d.Data, "things", "dev1")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("thing create left files behind: %v", err)
+	}
+}
+
+func TestDevcloudCredentialsProviderIssuesMotoCredentialsForTheTemplatesRoleAlias(t *testing.T) {
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
+	dev1 := createThing(t, d, "dev1", "--group", "sward-devices")
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: deviceTLS(t, dev1)}, Timeout: 30 * time.Second}
+	get := func(alias, thingName string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, d.Info.Endpoints.Credentials+"/role-aliases/"+alias+"/credentials", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if thingName != "" {
+			req.Header.Set("x-amzn-iot-thingname", thingName)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+
+	resp, body := get("SwardTokenExchangeRoleAlias", "dev1")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("credentials: %s %s", resp.Status, body)
+	}
+	var doc struct {
+		Credentials struct {
+			AccessKeyID     string `json:"accessKeyId"`
+			SecretAccessKey string `json:"secretAccessKey"`
+			SessionToken    string `json:"sessionToken"`
+			Expiration      string `json:"expiration"`
+		} `json:"credentials"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatalf("credentials document %s: %v", body, err)
+	}
+	c := doc.Credentials
+	if c.AccessKeyID == "" || c.SecretAccessKey == "" || c.SessionToken == "" {
+		t.Fatalf("credentials incomplete: %s", body)
+	}
+	exp, err := time.Parse(time.RFC3339, c.Expiration)
+	if err != nil || !strings.HasSuffix(c.Expiration, "Z") {
+		t.Fatalf("expiration %q: want RFC 3339 in UTC with Z (%v)", c.Expiration, err)
+	}
+	// The role alias declares 3600 s.
+	if left := time.Until(exp); left < 50*time.Minute || left > 61*time.Minute {
+		t.Errorf("credentials expire in %s, want the role alias's hour", left)
+	}
+	// moto issued them: it knows whose they are.
+	cfg := d.Info.AWSConfig()
+	cfg.Credentials = awscreds.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("GetCallerIdentity with the device's credentials: %v", err)
+	}
+	if arn := aws.ToString(who.Arn); !strings.Contains(arn, ":assumed-role/TokenExchangeRole") || !strings.HasSuffix(arn, "/dev1") {
+		t.Errorf("caller = %s, want the token exchange role assumed for session dev1", arn)
+	}
+
+	for _, tt := range []struct{ name, alias, thing string }{
+		{"an unknown role alias", "OtherRoleAlias", "dev1"},
+		{"a thing name that is not the certificate's", "SwardTokenExchangeRoleAlias", "dev2"},
+	} {
+		t.Run(tt.name+" is 403", func(t *testing.T) {
+			if resp, body := get(tt.alias, tt.thing); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("status %s %s, want 403", resp.Status, body)
+			}
+		})
 	}
 }

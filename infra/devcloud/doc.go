@@ -2,8 +2,9 @@
 // device and the Sward Lambdas talk to, driven by the CloudFormation
 // template `make synth` writes. It runs moto_server for the AWS APIs moto
 // serves (S3, DynamoDB, the IoT control plane, Secrets Manager, CloudWatch
-// Logs), its own certificate authority, and the IoT data endpoint
-// (package iotcore) enforcing the template's device policy.
+// Logs), its own certificate authority, the IoT data endpoint (package
+// iotcore) enforcing the template's device policy, and the IoT credentials
+// provider (package credentials) for the template's role aliases.
 //
 // The data folder DIR holds everything that survives a restart:
 //

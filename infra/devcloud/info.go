@@ -50,6 +50,9 @@ type Endpoints struct {
 	// IoTDataALPN the one requiring ALPN x-amzn-mqtt-ca (for 443).
 	IoTData     string `json:"iotData"`
 	IoTDataALPN string `json:"iotDataAlpn"`
+	// Credentials is the IoT credentials provider, https://host:port
+	// (GET /role-aliases/<alias>/credentials over mutual TLS).
+	Credentials string `json:"credentials"`
 }
 
 // ReadInfo reads DIR/devcloud.json.

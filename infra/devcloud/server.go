@@ -10,11 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/sward-iot/sward/infra/devcloud/credentials"
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
 	"github.com/sward-iot/sward/infra/devcloud/template"
@@ -38,6 +41,9 @@ type Options struct {
 	// MQTTListen stands in for port 8883, MQTTALPNListen for 443
 	// (default 127.0.0.1:0 each: a free port).
 	MQTTListen, MQTTALPNListen string
+	// CredentialsListen is the credentials provider's address (default
+	// 127.0.0.1:0).
+	CredentialsListen string
 	// Region defaults to DefaultRegion.
 	Region string
 	Logger *slog.Logger
@@ -54,6 +60,7 @@ type Server struct {
 	ca       *CA
 	moto     *motoProcess
 	iot      *iotcore.Server
+	creds    *credentials.Server
 	info     Info
 
 	mu     sync.Mutex
@@ -71,6 +78,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MQTTALPNListen == "" {
 		opts.MQTTALPNListen = "127.0.0.1:0"
+	}
+	if opts.CredentialsListen == "" {
+		opts.CredentialsListen = "127.0.0.1:0"
 	}
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
@@ -164,10 +174,35 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.info.Endpoints.IoTData, s.info.Endpoints.IoTDataALPN = s.iot.Addr(), s.iot.ALPNAddr()
+	var aliases []credentials.RoleAlias
+	for _, r := range s.tmpl.RoleAliases {
+		aliases = append(aliases, credentials.RoleAlias{
+			Name:     r.Name,
+			Arn:      "arn:aws:iot:" + s.opts.Region + ":" + motoAccountID + ":rolealias/" + r.Name,
+			RoleArn:  r.RoleArn,
+			Duration: time.Duration(r.CredentialDurationSeconds) * time.Second,
+		})
+	}
+	s.creds, err = credentials.New(credentials.Options{
+		Listen:      s.opts.CredentialsListen,
+		Certificate: serverCert, ClientCAs: pool,
+		Identify:    s.identify,
+		RoleAliases: aliases,
+		STS:         sts.NewFromConfig(s.info.AWSConfig()),
+		Logger:      s.opts.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.creds.Start(); err != nil {
+		return err
+	}
+	s.info.Endpoints.Credentials = s.creds.URL()
 	if err := writeJSON(filepath.Join(s.opts.DataDir, InfoFile), s.info); err != nil {
 		return err
 	}
-	s.log.Info("devcloud ready", "aws", motoURL, "iotData", s.info.Endpoints.IoTData, "iotDataAlpn", s.info.Endpoints.IoTDataALPN, "data", s.opts.DataDir)
+	s.log.Info("devcloud ready", "aws", motoURL, "iotData", s.info.Endpoints.IoTData, "iotDataAlpn", s.info.Endpoints.IoTDataALPN,
+		"credentials", s.info.Endpoints.Credentials, "data", s.opts.DataDir)
 	return nil
 }
 
@@ -205,7 +240,7 @@ func (s *Server) registerAll(ctx context.Context) error {
 // identify maps a verified client certificate to its thing and policies,
 // reading DIR/things again when the certificate is new to it (`devcloud
 // thing create` runs in another process).
-func (s *Server) identify(cert *x509.Certificate) (iotcore.Identity, bool) {
+func (s *Server) identify(cert *x509.Certificate) (policy.Identity, bool) {
 	id := certificateID(cert.Raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,19 +249,19 @@ func (s *Server) identify(cert *x509.Certificate) (iotcore.Identity, bool) {
 		things, err := loadThings(s.opts.DataDir)
 		if err != nil {
 			s.log.Error("read things", "error", err)
-			return iotcore.Identity{}, false
+			return policy.Identity{}, false
 		}
 		for _, t := range things {
 			s.things[certificateID(t.certificate.Raw)] = t
 		}
 		if th, ok = s.things[id]; !ok {
-			return iotcore.Identity{}, false
+			return policy.Identity{}, false
 		}
 	}
 	if th.CertificateStatus != string(iottypes.CertificateStatusActive) {
-		return iotcore.Identity{}, false
+		return policy.Identity{}, false
 	}
-	identity := iotcore.Identity{ThingName: th.ThingName}
+	identity := policy.Identity{ThingName: th.ThingName}
 	for _, name := range th.Policies {
 		if doc, ok := s.policies[name]; ok {
 			identity.Policies = append(identity.Policies, doc)
@@ -241,6 +276,11 @@ func (s *Server) Info() Info { return s.info }
 // Shutdown stops the data endpoint and the moto_server devcloud started,
 // and removes devcloud.json. The data folder keeps everything else.
 func (s *Server) Shutdown() {
+	if s.creds != nil {
+		if err := s.creds.Shutdown(); err != nil {
+			s.log.Warn("stop the credentials provider", "error", err)
+		}
+	}
 	if s.iot != nil {
 		if err := s.iot.Shutdown(); err != nil {
 			s.log.Warn("stop the data endpoint", "error", err)

@@ -28,14 +28,6 @@ const (
 // ALPN is the protocol a client names to speak MQTT on port 443.
 const ALPN = "x-amzn-mqtt-ca"
 
-// Identity is what a client certificate stands for.
-type Identity struct {
-	// ThingName is the thing the certificate is attached to ("" when none).
-	ThingName string
-	// Policies are the policies attached to the certificate.
-	Policies []*policy.Document
-}
-
 // Options configure a Server.
 type Options struct {
 	// Listen is the address standing in for port 8883 (127.0.0.1:0 for a
@@ -46,7 +38,7 @@ type Options struct {
 	ClientCAs   *x509.CertPool
 	// Identify maps a verified client certificate to its identity; ok is
 	// false for a certificate not registered or not ACTIVE.
-	Identify func(cert *x509.Certificate) (Identity, bool)
+	Identify func(cert *x509.Certificate) (policy.Identity, bool)
 	// Region and AccountID make the resource ARNs policies are matched on.
 	Region, AccountID string
 	Logger            *slog.Logger
@@ -155,7 +147,7 @@ func (s *Server) Shutdown() error { return s.mqtt.Close() }
 type authorizer struct {
 	mqtt.HookBase
 	s          *Server
-	identities sync.Map // *mqtt.Client → Identity, from CONNECT until disconnect
+	identities sync.Map // *mqtt.Client → policy.Identity, from CONNECT until disconnect
 }
 
 func (a *authorizer) ID() string { return "iot-core-authorizer" }
@@ -172,13 +164,8 @@ func (a *authorizer) arn(kind, name string) string {
 	return "arn:aws:iot:" + a.s.opts.Region + ":" + a.s.opts.AccountID + ":" + kind + "/" + name
 }
 
-func (a *authorizer) allowed(id Identity, clientID, action, resource string) bool {
-	vars := map[string]string{policy.VarClientID: clientID, policy.VarIsAttached: "false"}
-	if id.ThingName != "" {
-		vars[policy.VarThingName] = id.ThingName
-		vars[policy.VarIsAttached] = "true"
-	}
-	return policy.Evaluate(id.Policies, action, resource, vars)
+func (a *authorizer) allowed(id policy.Identity, clientID, action, resource string) bool {
+	return id.Allowed(clientID, action, resource)
 }
 
 func (a *authorizer) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
@@ -208,12 +195,12 @@ func (a *authorizer) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	a.identities.Delete(cl)
 }
 
-func (a *authorizer) identity(cl *mqtt.Client) (Identity, bool) {
+func (a *authorizer) identity(cl *mqtt.Client) (policy.Identity, bool) {
 	v, ok := a.identities.Load(cl)
 	if !ok {
-		return Identity{}, false
+		return policy.Identity{}, false
 	}
-	return v.(Identity), true
+	return v.(policy.Identity), true
 }
 
 // OnPacketRead checks each PUBLISH before mochi routes it. ErrRejectPacket

@@ -29,6 +29,8 @@ const (
 	Publish   = "iot:Publish"
 	Subscribe = "iot:Subscribe"
 	Receive   = "iot:Receive"
+	// AssumeRoleWithCertificate is the credentials provider's action.
+	AssumeRoleWithCertificate = "iot:AssumeRoleWithCertificate"
 )
 
 // Variables of a connection: the names without ${}.
@@ -37,6 +39,29 @@ const (
 	VarIsAttached = "iot:Connection.Thing.IsAttached"
 	VarClientID   = "iot:ClientId"
 )
+
+// Identity is what a client certificate stands for.
+type Identity struct {
+	// ThingName is the thing the certificate is attached to ("" when none).
+	ThingName string
+	// Policies are the policies attached to the certificate.
+	Policies []*Document
+}
+
+// Allowed is IoT Core's decision for the identity on a connection with
+// clientID ("" outside MQTT): the policy variables of the connection
+// substituted, every attached policy evaluated (Evaluate).
+func (id Identity) Allowed(clientID, action, resource string) bool {
+	vars := map[string]string{VarIsAttached: "false"}
+	if clientID != "" {
+		vars[VarClientID] = clientID
+	}
+	if id.ThingName != "" {
+		vars[VarThingName] = id.ThingName
+		vars[VarIsAttached] = "true"
+	}
+	return Evaluate(id.Policies, action, resource, vars)
+}
 
 // ErrUnsupported is wrapped by Parse for a construct devcloud does not
 // evaluate; the message names the construct.

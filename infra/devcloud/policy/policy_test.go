@@ -96,3 +96,22 @@ func TestParseRefusesWhatItDoesNotEvaluate(t *testing.T) {
 		})
 	}
 }
+
+func TestIdentityAllowedSubstitutesTheConnectionsVariables(t *testing.T) {
+	doc, err := Parse([]byte(devicePolicy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const arn = "arn:aws:iot:us-east-1:123456789012:"
+	thing := Identity{ThingName: "dev1", Policies: []*Document{doc}}
+	if !thing.Allowed("dev1", Connect, arn+"client/dev1") {
+		t.Error("thing dev1 connecting as dev1: want allowed")
+	}
+	if thing.Allowed("dev2", Connect, arn+"client/dev2") {
+		t.Error("thing dev1 connecting as dev2: want refused")
+	}
+	unattached := Identity{Policies: []*Document{doc}}
+	if unattached.Allowed("dev1", Connect, arn+"client/dev1") {
+		t.Error("a certificate without a thing: want refused (IsAttached is false)")
+	}
+}

@@ -6,7 +6,8 @@
 // Resolved: Ref to the pseudo parameters (AWS::Partition, AWS::Region,
 // AWS::AccountId, AWS::URLSuffix, AWS::StackName) and to IoT resources
 // that carry their own name, Fn::Join, Fn::Sub with pseudo parameters, and
-// Fn::GetAtt of a role alias's RoleAliasArn and a thing group's Arn.
+// Fn::GetAtt of a role alias's RoleAliasArn and the Arn of a thing group,
+// an IoT policy or an IAM role.
 // Anything else inside those resources is an error naming the resource and
 // the construct.
 package template
@@ -36,8 +37,10 @@ type Policy struct {
 
 // RoleAlias is an AWS::IoT::RoleAlias.
 type RoleAlias struct {
-	LogicalID                 string
-	Name                      string
+	LogicalID string
+	Name      string
+	// RoleArn is the role the credentials provider assumes for a device.
+	RoleArn                   string
 	CredentialDurationSeconds int
 }
 
@@ -112,7 +115,15 @@ func Parse(b []byte, env Env) (*Template, error) {
 			if v, ok := res.Properties["CredentialDurationSeconds"].(float64); ok {
 				secs = int(v)
 			}
-			t.RoleAliases = append(t.RoleAliases, RoleAlias{LogicalID: id, Name: r.name(id), CredentialDurationSeconds: secs})
+			roleArn, err := r.resolve(id, res.Properties["RoleArn"])
+			if err != nil {
+				return nil, err
+			}
+			arn, ok := roleArn.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: %s: RoleArn %v", ErrUnsupported, id, roleArn)
+			}
+			t.RoleAliases = append(t.RoleAliases, RoleAlias{LogicalID: id, Name: r.name(id), RoleArn: arn, CredentialDurationSeconds: secs})
 		}
 	}
 	return t, nil
@@ -270,6 +281,14 @@ func (r resolver) intrinsic(owner, fn string, arg any) (any, error) {
 			return r.arn("iot", "thinggroup/"+r.name(id)), nil
 		case t == "AWS::IoT::Policy" && attr == "Arn":
 			return r.arn("iot", "policy/"+r.name(id)), nil
+		case t == "AWS::IAM::Role" && attr == "Arn":
+			// CloudFormation generates a name from the logical id when
+			// RoleName is absent; the logical id is devcloud's stand-in.
+			name, _ := r.resources[id].Properties["RoleName"].(string)
+			if name == "" {
+				name = id
+			}
+			return "arn:aws:iam::" + r.env.AccountID + ":role/" + name, nil
 		}
 	}
 	return nil, unsupported

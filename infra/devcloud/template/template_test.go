@@ -19,6 +19,7 @@ const synthesized = `{"Resources":{
   "Version":"2012-10-17"}}},
  "ThingGroup":{"Type":"AWS::IoT::ThingGroup","Properties":{"ThingGroupName":"sward-devices"}},
  "TokenExchangeRoleAlias":{"Type":"AWS::IoT::RoleAlias","Properties":{"RoleAlias":"SwardTokenExchangeRoleAlias","RoleArn":{"Fn::GetAtt":["Role","Arn"]}}},
+ "Role":{"Type":"AWS::IAM::Role","Properties":{}},
  "Bucket":{"Type":"AWS::S3::Bucket","Properties":{"BucketName":{"Fn::ImportValue":"ignored: not a resource devcloud reads"}}}
 }}`
 
@@ -50,8 +51,9 @@ func TestParseResolvesTheDevicePolicyIntrinsics(t *testing.T) {
 	if len(tmpl.ThingGroups) != 1 || tmpl.ThingGroups[0] != "sward-devices" {
 		t.Errorf("thing groups = %v, want [sward-devices]", tmpl.ThingGroups)
 	}
-	if len(tmpl.RoleAliases) != 1 || tmpl.RoleAliases[0].Name != "SwardTokenExchangeRoleAlias" || tmpl.RoleAliases[0].CredentialDurationSeconds != 3600 {
-		t.Errorf("role aliases = %+v, want SwardTokenExchangeRoleAlias of 3600 s (CloudFormation's default)", tmpl.RoleAliases)
+	want1 := RoleAlias{LogicalID: "TokenExchangeRoleAlias", Name: "SwardTokenExchangeRoleAlias", RoleArn: "arn:aws:iam::123456789012:role/Role", CredentialDurationSeconds: 3600}
+	if len(tmpl.RoleAliases) != 1 || tmpl.RoleAliases[0] != want1 {
+		t.Errorf("role aliases = %+v, want %+v (3600 s: CloudFormation's default)", tmpl.RoleAliases, want1)
 	}
 }
 
