@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
+	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -333,5 +334,44 @@ func TestDevcloudCredentialsProviderIssuesMotoCredentialsForTheTemplatesRoleAlia
 				t.Errorf("status %s %s, want 403", resp.Status, body)
 			}
 		})
+	}
+}
+
+func TestDevcloudDataPlanePublishReachesOnlyTheThingsAllowedToReceiveIt(t *testing.T) {
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
+	dev1 := createThing(t, d, "dev1")
+	c, err := dialThing(d.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	got := make(chan mqtt.Message, 1)
+	if tok := c.Subscribe("sward/dev1/alerts", 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+
+	// What the telemetry Lambda does for an alert, with only the endpoint changed.
+	data := iotdataplane.NewFromConfig(d.Info.AWSConfig(), func(o *iotdataplane.Options) {
+		o.BaseEndpoint = aws.String(d.Info.Endpoints.IoTDataHTTP)
+	})
+	alert := []byte(`{"stream":"temp","value":99}`)
+	if _, err := data.Publish(context.Background(), &iotdataplane.PublishInput{Topic: aws.String("sward/dev1/alerts"), Qos: 1, Payload: alert}); err != nil {
+		t.Fatalf("Publish: %v", err)
+	}
+	select {
+	case m := <-got:
+		if m.Topic() != "sward/dev1/alerts" || !bytes.Equal(m.Payload(), alert) {
+			t.Errorf("received %s %s, want sward/dev1/alerts %s", m.Topic(), m.Payload(), alert)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the device did not receive the published alert")
+	}
+
+	_, err = data.Publish(context.Background(), &iotdataplane.PublishInput{Topic: aws.String("sward/dev1/alerts"), Payload: bytes.Repeat([]byte("x"), 200*1024)})
+	if err == nil || !strings.Contains(err.Error(), "413") {
+		t.Errorf("Publish of 200 KB: err = %v, want 413", err)
+	}
+	if _, err := data.GetThingShadow(context.Background(), &iotdataplane.GetThingShadowInput{ThingName: aws.String("dev1")}); err == nil || !strings.Contains(err.Error(), "501") {
+		t.Errorf("GetThingShadow: err = %v, want 501 until devcloud serves shadows", err)
 	}
 }

@@ -50,6 +50,10 @@ type Endpoints struct {
 	// IoTDataALPN the one requiring ALPN x-amzn-mqtt-ca (for 443).
 	IoTData     string `json:"iotData"`
 	IoTDataALPN string `json:"iotDataAlpn"`
+	// IoTDataHTTP is the IoT data plane's HTTP API, http://host:port (the
+	// iotdataplane client's BaseEndpoint, the Lambdas'
+	// SWARD_IOT_DATA_ENDPOINT).
+	IoTDataHTTP string `json:"iotDataHttp"`
 	// Credentials is the IoT credentials provider, https://host:port
 	// (GET /role-aliases/<alias>/credentials over mutual TLS).
 	Credentials string `json:"credentials"`

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -44,6 +46,8 @@ type Options struct {
 	// CredentialsListen is the credentials provider's address (default
 	// 127.0.0.1:0).
 	CredentialsListen string
+	// DataHTTPListen is the IoT data plane's HTTP API (default 127.0.0.1:0).
+	DataHTTPListen string
 	// Region defaults to DefaultRegion.
 	Region string
 	Logger *slog.Logger
@@ -61,6 +65,7 @@ type Server struct {
 	moto     *motoProcess
 	iot      *iotcore.Server
 	creds    *credentials.Server
+	dataHTTP *http.Server
 	info     Info
 
 	mu     sync.Mutex
@@ -81,6 +86,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.CredentialsListen == "" {
 		opts.CredentialsListen = "127.0.0.1:0"
+	}
+	if opts.DataHTTPListen == "" {
+		opts.DataHTTPListen = "127.0.0.1:0"
 	}
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
@@ -174,6 +182,17 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.info.Endpoints.IoTData, s.info.Endpoints.IoTDataALPN = s.iot.Addr(), s.iot.ALPNAddr()
+	ln, err := net.Listen("tcp", s.opts.DataHTTPListen)
+	if err != nil {
+		return fmt.Errorf("data plane listen %s: %w", s.opts.DataHTTPListen, err)
+	}
+	s.dataHTTP = &http.Server{Handler: s.iot.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := s.dataHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("data plane", "error", err)
+		}
+	}()
+	s.info.Endpoints.IoTDataHTTP = "http://" + ln.Addr().String()
 	var aliases []credentials.RoleAlias
 	for _, r := range s.tmpl.RoleAliases {
 		aliases = append(aliases, credentials.RoleAlias{
@@ -276,6 +295,11 @@ func (s *Server) Info() Info { return s.info }
 // Shutdown stops the data endpoint and the moto_server devcloud started,
 // and removes devcloud.json. The data folder keeps everything else.
 func (s *Server) Shutdown() {
+	if s.dataHTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.dataHTTP.Shutdown(ctx)
+		cancel()
+	}
 	if s.creds != nil {
 		if err := s.creds.Shutdown(); err != nil {
 			s.log.Warn("stop the credentials provider", "error", err)

@@ -76,6 +76,7 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&opts.MQTTListen, "mqtt-listen", "127.0.0.1:0", "the data endpoint's MQTT over TLS address, standing in for port 8883")
 	f.StringVar(&opts.MQTTALPNListen, "mqtt-alpn-listen", "127.0.0.1:0", "the data endpoint's address requiring ALPN x-amzn-mqtt-ca, standing in for port 443")
 	f.StringVar(&opts.CredentialsListen, "credentials-listen", "127.0.0.1:0", "the IoT credentials provider's address (HTTPS, mutual TLS)")
+	f.StringVar(&opts.DataHTTPListen, "data-http-listen", "127.0.0.1:0", "the IoT data plane's HTTP API address (Publish; loopback, not SigV4-verified)")
 	f.StringVar(&opts.Region, "region", devcloud.DefaultRegion, "the region of every ARN")
 	return cmd
 }
