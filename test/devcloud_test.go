@@ -371,7 +371,100 @@ func TestDevcloudDataPlanePublishReachesOnlyTheThingsAllowedToReceiveIt(t *testi
 	if err == nil || !strings.Contains(err.Error(), "413") {
 		t.Errorf("Publish of 200 KB: err = %v, want 413", err)
 	}
-	if _, err := data.GetThingShadow(context.Background(), &iotdataplane.GetThingShadowInput{ThingName: aws.String("dev1")}); err == nil || !strings.Contains(err.Error(), "501") {
-		t.Errorf("GetThingShadow: err = %v, want 501 until devcloud serves shadows", err)
+}
+
+func TestDevcloudShadowsAnswerDevicesOverMQTTAndTheCloudOverHTTPWithAWSSemantics(t *testing.T) {
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
+	dev1 := createThing(t, d, "dev1")
+	c, err := dialThing(d.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	got := make(chan mqtt.Message, 16)
+	const prefix = "$aws/things/dev1/shadow/"
+	for _, f := range []string{"get/accepted", "get/rejected", "update/accepted", "update/delta", "name/cfg/update/accepted"} {
+		if tok := c.Subscribe(prefix+f, 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe %s: %v", f, tok.Error())
+		}
+	}
+	next := func(topic string) map[string]any {
+		t.Helper()
+		select {
+		case m := <-got:
+			if m.Topic() != topic {
+				t.Fatalf("received on %s (%s), want %s", m.Topic(), m.Payload(), topic)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(m.Payload(), &doc); err != nil {
+				t.Fatalf("%s: %v", m.Payload(), err)
+			}
+			return doc
+		case <-time.After(10 * time.Second):
+			t.Fatalf("nothing on %s", topic)
+		}
+		return nil
+	}
+	publish := func(topic, payload string) {
+		t.Helper()
+		if tok := c.Publish(topic, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %s: %v", topic, tok.Error())
+		}
+	}
+
+	publish(prefix+"get", `{"clientToken":"t1"}`)
+	if doc := next(prefix + "get/rejected"); doc["code"] != 404.0 || doc["message"] != "No shadow exists with name: 'dev1'" || doc["clientToken"] != "t1" {
+		t.Errorf("get of a missing shadow: %v, want AWS's 404 with the client token", doc)
+	}
+
+	// The cloud sets desired over HTTP; the device is told the delta.
+	ctx := context.Background()
+	data := iotdataplane.NewFromConfig(d.Info.AWSConfig(), func(o *iotdataplane.Options) {
+		o.BaseEndpoint = aws.String(d.Info.Endpoints.IoTDataHTTP)
+	})
+	if _, err := data.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev1"), Payload: []byte(`{"state":{"desired":{"color":"red"}}}`)}); err != nil {
+		t.Fatalf("UpdateThingShadow: %v", err)
+	}
+	next(prefix + "update/accepted")
+	if doc := next(prefix + "update/delta"); doc["version"] != 1.0 || doc["state"].(map[string]any)["color"] != "red" {
+		t.Errorf("delta: %v, want color red at version 1", doc)
+	}
+
+	// The device reports; the delta is gone.
+	publish(prefix+"update", `{"state":{"reported":{"color":"red"}},"clientToken":"t2","version":1}`)
+	if doc := next(prefix + "update/accepted"); doc["version"] != 2.0 || doc["clientToken"] != "t2" {
+		t.Errorf("update accepted: %v, want version 2 and clientToken t2", doc)
+	}
+	out, err := data.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String("dev1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		State   map[string]any `json:"state"`
+		Version int            `json:"version"`
+	}
+	if err := json.Unmarshal(out.Payload, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, hasDelta := doc.State["delta"]; hasDelta || doc.Version != 2 {
+		t.Errorf("GetThingShadow: %s, want version 2 without a delta", out.Payload)
+	}
+
+	// A stale version is a conflict; a named shadow is listed.
+	publish(prefix+"update", `{"state":{"reported":{"color":"blue"}},"version":1}`)
+	publish(prefix+"name/cfg/update", `{"state":{"reported":{"rate":5}}}`)
+	if doc := next(prefix + "name/cfg/update/accepted"); doc["version"] != 1.0 {
+		t.Errorf("named shadow update: %v, want version 1", doc)
+	}
+	list, err := data.ListNamedShadowsForThing(ctx, &iotdataplane.ListNamedShadowsForThingInput{ThingName: aws.String("dev1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(list.Results, []string{"cfg"}) {
+		t.Errorf("named shadows = %v, want [cfg]", list.Results)
+	}
+	_, err = data.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev1"), Payload: []byte(`{"state":{"reported":{"color":"blue"}},"version":1}`)})
+	if err == nil || !strings.Contains(err.Error(), "409") {
+		t.Errorf("UpdateThingShadow with a stale version: err = %v, want 409", err)
 	}
 }

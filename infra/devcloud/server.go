@@ -22,6 +22,7 @@ import (
 	"github.com/sward-iot/sward/infra/devcloud/credentials"
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
+	"github.com/sward-iot/sward/infra/devcloud/shadows"
 	"github.com/sward-iot/sward/infra/devcloud/template"
 )
 
@@ -186,7 +187,18 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("data plane listen %s: %w", s.opts.DataHTTPListen, err)
 	}
-	s.dataHTTP = &http.Server{Handler: s.iot.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+	shadowService := shadows.New(filepath.Join(s.opts.DataDir, "shadows"), func(topic string, payload []byte) {
+		if err := s.iot.Publish(topic, payload, 0, false); err != nil {
+			s.log.Error("publish shadow answer", "topic", topic, "error", err)
+		}
+	}, s.opts.Logger)
+	if err := s.iot.Handle(shadows.Filter, shadowService.HandleMQTT); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	s.iot.RegisterHTTP(mux)
+	shadowService.RegisterHTTP(mux)
+	s.dataHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.dataHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("data plane", "error", err)

@@ -3,12 +3,24 @@ package iotcore
 import (
 	"encoding/json"
 	"fmt"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 )
+
+// Handle calls handler for every message published on a topic matching
+// filter, after the publisher's authorization: how devcloud's own services
+// (shadows, jobs) receive device requests.
+func (s *Server) Handle(filter string, handler func(topic string, payload []byte)) error {
+	s.handlers++
+	return s.mqtt.Subscribe(filter, s.handlers, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		handler(pk.TopicName, pk.Payload)
+	})
+}
 
 // Publish delivers a message from the service side (the IoT data plane's
 // Publish, later rules' republish) to the MQTT subscribers allowed to
@@ -23,20 +35,12 @@ func (s *Server) Publish(topic string, payload []byte, qos byte, retain bool) er
 	return s.mqtt.Publish(topic, payload, retain, qos)
 }
 
-// HTTPHandler serves the IoT data plane's HTTP API as aws-sdk-go-v2's
-// iotdataplane client calls it: Publish (`POST /topics/<topic>?qos=&retain=`,
-// the topic's `/` escaped as %2F). The shadow operations answer 501 until
-// devcloud serves shadows. Requests are not SigV4-verified: the listener is
-// loopback only.
-func (s *Server) HTTPHandler() http.Handler {
-	mux := http.NewServeMux()
+// RegisterHTTP adds the IoT data plane's Publish to mux, as aws-sdk-go-v2's
+// iotdataplane client calls it (`POST /topics/<topic>?qos=&retain=`, the
+// topic's `/` escaped as %2F). Requests are not SigV4-verified: the
+// listener is loopback only.
+func (s *Server) RegisterHTTP(mux *http.ServeMux) {
 	mux.HandleFunc("POST /topics/", s.servePublish)
-	notYet := func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotImplemented, "NotImplementedException", "devcloud does not serve shadows yet: "+r.Method+" "+r.URL.Path)
-	}
-	mux.HandleFunc("/things/", notYet)
-	mux.HandleFunc("/api/things/shadow/", notYet)
-	return mux
 }
 
 func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {

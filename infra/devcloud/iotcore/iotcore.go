@@ -22,8 +22,10 @@
 //     jobs topics and basic ingest ($aws/rules/...): each closes the
 //     connection.
 //
-// Not yet: shadows, jobs and rules behind the reserved topics (messages
-// there are routed as plain topics), persistent sessions across restarts,
+// Services inside devcloud (shadows) receive device requests through
+// Handle and answer with Publish. Not yet: jobs and rules behind the
+// reserved topics (messages there are routed as plain topics), persistent
+// sessions across restarts,
 // retained messages as IoT Core limits them, the per-connection throttles.
 //
 // A subscription whose filter is also a plain topic (no + or #) is checked

@@ -46,11 +46,13 @@ type Options struct {
 
 // Server is the data endpoint.
 type Server struct {
-	opts   Options
-	mqtt   *mqtt.Server
-	log    *slog.Logger
-	addrs  [2]string
-	closed chan struct{}
+	opts  Options
+	mqtt  *mqtt.Server
+	log   *slog.Logger
+	addrs [2]string
+	// handlers numbers the inline subscriptions of Handle.
+	handlers int
+	closed   chan struct{}
 }
 
 // New builds a Server; Start listens.
