@@ -22,6 +22,7 @@ import (
 	"github.com/sward-iot/sward/infra/devcloud/credentials"
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
+	"github.com/sward-iot/sward/infra/devcloud/rules"
 	"github.com/sward-iot/sward/infra/devcloud/shadows"
 	"github.com/sward-iot/sward/infra/devcloud/template"
 )
@@ -117,6 +118,16 @@ func New(opts Options) (*Server, error) {
 		}
 		s.policies[p.Name] = doc
 	}
+	for _, r := range tmpl.Rules {
+		// IoT Core runs a rule without a version as 2015-10-08, whose
+		// semantics devcloud does not reproduce.
+		if r.SQLVersion != "2016-03-23" {
+			return nil, fmt.Errorf("template %s: rule %s (%s): AwsIotSqlVersion %q: devcloud evaluates 2016-03-23 only", opts.Template, r.Name, r.LogicalID, r.SQLVersion)
+		}
+		if _, err := rules.Parse(r.SQL); err != nil {
+			return nil, fmt.Errorf("template %s: rule %s (%s): %w", opts.Template, r.Name, r.LogicalID, err)
+		}
+	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
@@ -159,6 +170,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	for _, r := range s.tmpl.RoleAliases {
 		s.info.RoleAliases = append(s.info.RoleAliases, r.Name)
+	}
+	for _, r := range s.tmpl.Rules {
+		s.log.Warn("rule actions are not run yet: the rule's SQL is checked, its actions never fire", "rule", r.Name)
 	}
 	if err := s.registerAll(ctx); err != nil {
 		return err

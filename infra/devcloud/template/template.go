@@ -44,8 +44,18 @@ type RoleAlias struct {
 	CredentialDurationSeconds int
 }
 
+// TopicRule is an AWS::IoT::TopicRule.
+type TopicRule struct {
+	LogicalID  string
+	Name       string
+	SQL        string
+	SQLVersion string
+	Disabled   bool
+}
+
 // Template is what devcloud takes from a template.
 type Template struct {
+	Rules       []TopicRule
 	Policies    []Policy
 	ThingGroups []string
 	RoleAliases []RoleAlias
@@ -108,6 +118,16 @@ func Parse(b []byte, env Env) (*Template, error) {
 				return nil, err
 			}
 			t.Policies = append(t.Policies, Policy{LogicalID: id, Name: name, Document: text})
+		case "AWS::IoT::TopicRule":
+			payload, _ := res.Properties["TopicRulePayload"].(map[string]any)
+			rule := TopicRule{LogicalID: id, Name: id}
+			if n, ok := res.Properties["RuleName"].(string); ok {
+				rule.Name = n
+			}
+			rule.SQL, _ = payload["Sql"].(string)
+			rule.SQLVersion, _ = payload["AwsIotSqlVersion"].(string)
+			rule.Disabled, _ = payload["RuleDisabled"].(bool)
+			t.Rules = append(t.Rules, rule)
 		case "AWS::IoT::ThingGroup":
 			t.ThingGroups = append(t.ThingGroups, r.name(id))
 		case "AWS::IoT::RoleAlias":
