@@ -468,3 +468,40 @@ func TestDevcloudShadowsAnswerDevicesOverMQTTAndTheCloudOverHTTPWithAWSSemantics
 		t.Errorf("UpdateThingShadow with a stale version: err = %v, want 409", err)
 	}
 }
+
+func TestDevcloudARevokedCertificateIsRefusedByTheEndpointAndTheCredentialsProvider(t *testing.T) {
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
+	dev1 := createThing(t, d, "dev1")
+	c, err := dialThing(d.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil)
+	if err != nil {
+		t.Fatalf("connect before the revocation: %v", err)
+	}
+	c.Disconnect(0)
+	if _, err := d.Run(t, "thing", "revoke", "dev1"); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := iot.NewFromConfig(d.Info.AWSConfig()).DescribeCertificate(context.Background(),
+		&iot.DescribeCertificateInput{CertificateId: aws.String(dev1.CertificateArn[strings.LastIndex(dev1.CertificateArn, "/")+1:])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := desc.CertificateDescription.Status; s != "REVOKED" {
+		t.Errorf("certificate status in the control plane = %s, want REVOKED", s)
+	}
+	if c, err := dialThing(d.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil); err == nil {
+		c.Disconnect(0)
+		t.Error("a revoked certificate connected")
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: deviceTLS(t, dev1)}, Timeout: 30 * time.Second}
+	resp, err := client.Get(d.Info.Endpoints.Credentials + "/role-aliases/SwardTokenExchangeRoleAlias/credentials")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("credentials for a revoked certificate: %s, want 403", resp.Status)
+	}
+	if _, err := d.Run(t, "thing", "revoke", "nosuch"); err == nil || !strings.Contains(err.Error(), "thing create nosuch") {
+		t.Errorf("revoking an unknown thing: err = %v, want the advice to create it", err)
+	}
+}

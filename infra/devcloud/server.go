@@ -282,15 +282,22 @@ func (s *Server) registerAll(ctx context.Context) error {
 	return nil
 }
 
-// identify maps a verified client certificate to its thing and policies,
-// reading DIR/things again when the certificate is new to it (`devcloud
-// thing create` runs in another process).
+// identify maps a verified client certificate to its thing and policies.
+// It reads the thing's folder at each call: `devcloud thing create` and
+// `thing revoke` run in other processes.
 func (s *Server) identify(cert *x509.Certificate) (policy.Identity, bool) {
 	id := certificateID(cert.Raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	th, ok := s.things[id]
-	if !ok {
+	if ok {
+		fresh, err := loadThing(filepath.Join(thingsDir(s.opts.DataDir), th.ThingName))
+		if err != nil {
+			s.log.Error("read thing", "thing", th.ThingName, "error", err)
+			return policy.Identity{}, false
+		}
+		th = fresh
+	} else {
 		things, err := loadThings(s.opts.DataDir)
 		if err != nil {
 			s.log.Error("read things", "error", err)

@@ -229,3 +229,32 @@ func writeJSON(path string, v any) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// RevokeThingCertificate marks the certificate of thing name REVOKED, in
+// DIR and in the running devcloud's control plane, as
+// `aws iot update-certificate --new-status REVOKED` does: the data
+// endpoint refuses its next connections and the credentials provider
+// answers 403. Connections already open stay, as in IoT Core.
+func RevokeThingCertificate(ctx context.Context, dataDir, name string) (*Thing, error) {
+	info, err := ReadInfo(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(thingsDir(dataDir), name)
+	th, err := loadThing(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no thing %s in %s (`devcloud thing create %s` makes one)", name, thingsDir(dataDir), name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	client := iot.NewFromConfig(info.AWSConfig())
+	if _, err := client.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(th.CertificateID), NewStatus: iottypes.CertificateStatusRevoked}); err != nil {
+		return nil, fmt.Errorf("revoke the certificate of thing %s: %w", name, err)
+	}
+	th.CertificateStatus = string(iottypes.CertificateStatusRevoked)
+	if err := writeJSON(filepath.Join(dir, ThingFile), th); err != nil {
+		return nil, err
+	}
+	return th, nil
+}

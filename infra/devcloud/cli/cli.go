@@ -1,4 +1,5 @@
-// Package cli holds devcloud's cobra commands: `up` and `thing create`.
+// Package cli holds devcloud's cobra commands: `up`, `thing create` and
+// `thing revoke`.
 package cli
 
 import (
@@ -114,7 +115,21 @@ func newThingCommand() *cobra.Command {
 	}
 	create.Flags().StringSliceVar(&opts.Groups, "group", nil, "thing group to add the thing to (repeatable)")
 	create.Flags().StringSliceVar(&opts.Policies, "policy", nil, "IoT policy of the template to attach to the certificate (default: the template's only one)")
-	thing.AddCommand(create)
+	revoke := &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "revoke a thing's certificate: its next connections and credential requests are refused",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, _ := cmd.Flags().GetString("data")
+			th, err := devcloud.RevokeThingCertificate(cmd.Context(), data, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked the certificate of %s (%s)\n", th.ThingName, th.CertificateArn)
+			return nil
+		},
+	}
+	thing.AddCommand(create, revoke)
 	return thing
 }
 
