@@ -505,3 +505,21 @@ func TestDevcloudARevokedCertificateIsRefusedByTheEndpointAndTheCredentialsProvi
 		t.Errorf("revoking an unknown thing: err = %v, want the advice to create it", err)
 	}
 }
+
+func TestDevcloudUsesAGivenMotoAndLeavesItRunning(t *testing.T) {
+	moto, err := harness.StartMoto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer moto.Stop()
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--moto-endpoint", moto.URL)
+	if d.Info.Endpoints.AWS != moto.URL {
+		t.Errorf("devcloud.json endpoints.aws = %s, want the given %s", d.Info.Endpoints.AWS, moto.URL)
+	}
+	createThing(t, d, "dev1")
+	d.Stop()
+	// moto outlived devcloud, with what devcloud registered in it.
+	if _, err := iot.NewFromConfig(moto.Config()).DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String("dev1")}); err != nil {
+		t.Errorf("moto after devcloud stopped: %v", err)
+	}
+}
