@@ -22,7 +22,7 @@ LAMBDA_ARCH  := $(if $(filter environment command,$(firstword $(origin GOARCH)))
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all modules build build-arm64 artifacts lambdas synth deploy run test tools fmt-check vet unit infra integration fuzz perf clean
+.PHONY: all modules build build-arm64 devcloud artifacts lambdas synth deploy run test tools fmt-check vet unit infra integration fuzz perf clean
 
 all: build
 
@@ -39,6 +39,10 @@ build: modules
 ## build-arm64: a static linux/arm64 nucleus for the Orange Pi 5 at bin/linux-arm64/sward
 build-arm64:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/sward ./edge/cmd/sward
+
+## devcloud: the local stand-in for the SwardCloud stack at bin/devcloud (infra/README.md)
+devcloud: modules
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/devcloud ./infra/devcloud/cmd/devcloud
 
 ## artifacts: the sample components' binaries in <artifacts>/<Name>/<Version>/ (greengrass-cli layout)
 artifacts: modules

@@ -1,6 +1,10 @@
 package shadow
 
-import "sync"
+import (
+	"sync"
+
+	shadowdoc "github.com/sward-iot/sward/shared/shadow"
+)
 
 // maxCacheBytes bounds the records kept in memory between updates: 4 MiB
 // holds hundreds of full 8 KB shadows or thousands of small ones, and is
@@ -19,7 +23,7 @@ type cache struct {
 }
 
 type cached struct {
-	rec *record
+	rec *shadowdoc.Record
 	raw []byte
 	rev uint64
 }

@@ -13,7 +13,8 @@
 // per shadow, written with compare-and-swap on the KV revision, so
 // concurrent writers never lose an update.
 //
-// document.go is the document model (no I/O); service.go stores, publishes
+// The document model (no I/O) is shared/shadow, which devcloud's cloud
+// shadows use too; service.go stores, publishes
 // and serves. README.md states the semantics and the choices made where
 // AWS leaves room.
 package shadow

@@ -1,83 +1,20 @@
 package shadow
 
-import (
-	"fmt"
-	"strconv"
-)
+import shadowdoc "github.com/sward-iot/sward/shared/shadow"
 
-// Error is a rejected shadow request: Code is the HTTP-style status AWS IoT
-// uses (400, 404, 409, 413, 415, 429, 500) and Message is AWS's message for
-// it, so what a client reads locally is what it reads from IoT Core. Over
-// MQTT and NATS it travels as the AWS error document
-// {"code","message","timestamp","clientToken"} on the /rejected topic.
-type Error struct {
-	Code    int
-	Message string
-}
+// Error is a rejected shadow request (shared/shadow.Error): Code is the
+// HTTP-style status AWS IoT uses and Message AWS's message for it. Over
+// MQTT and NATS it travels as the AWS error document on the /rejected topic.
+type Error = shadowdoc.Error
 
-func (e *Error) Error() string { return "shadow: " + strconv.Itoa(e.Code) + " " + e.Message }
-
-// Is makes errors.Is(err, ErrNotFound) and friends match any *Error with the
-// same Code, whatever its message.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
-
-// Sentinels for errors.Is. Each matches every *Error with its Code.
+// Sentinels for errors.Is, each matching every *Error with its Code
+// (shared/shadow documents each).
 var (
-	// ErrBadRequest (400): the request is not a valid shadow request
-	// (malformed JSON, missing or mistyped state, bad version or
-	// clientToken, too deep, bad thing or shadow name, bad page token).
-	ErrBadRequest = &Error{Code: 400, Message: "Bad Request"}
-	// ErrNotFound (404): the shadow does not exist (never created, or deleted).
-	ErrNotFound = &Error{Code: 404, Message: "Not Found"}
-	// ErrConflict (409): the request's version is not the shadow's current
-	// version. Get the shadow again, re-apply the change, retry.
-	ErrConflict = &Error{Code: 409, Message: "Version conflict"}
-	// ErrTooLarge (413): the request or the resulting state is over
-	// Options.MaxDocumentBytes.
-	ErrTooLarge = &Error{Code: 413, Message: "The payload exceeds the maximum size allowed"}
-	// ErrUnsupportedEncoding (415): the payload is not UTF-8.
-	ErrUnsupportedEncoding = &Error{Code: 415, Message: "Unsupported documented encoding; supported encoding is UTF-8"}
-	// ErrThrottled (429): the thing is over Options.RequestsPerSecondPerThing.
-	ErrThrottled = &Error{Code: 429, Message: "Too Many Requests"}
-	// ErrInternal (500): storage failed; the service log says why.
-	ErrInternal = &Error{Code: 500, Message: "Internal service failure"}
+	ErrBadRequest          = shadowdoc.ErrBadRequest
+	ErrNotFound            = shadowdoc.ErrNotFound
+	ErrConflict            = shadowdoc.ErrConflict
+	ErrTooLarge            = shadowdoc.ErrTooLarge
+	ErrUnsupportedEncoding = shadowdoc.ErrUnsupportedEncoding
+	ErrThrottled           = shadowdoc.ErrThrottled
+	ErrInternal            = shadowdoc.ErrInternal
 )
-
-// AWS's messages (Device Shadow error messages, AWS IoT developer guide).
-const (
-	msgInvalidJSON       = "Invalid JSON"
-	msgMissingState      = "Missing required node: state"
-	msgStateNotObject    = "State node must be an object"
-	msgDesiredNotObject  = "Desired node must be an object"
-	msgReportedNotObject = "Reported node must be an object"
-	msgInvalidVersion    = "Invalid version"
-	msgInvalidToken      = "Invalid clientToken"
-	msgTooDeep           = "JSON contains too many levels of nesting; maximum is 6"
-	msgInvalidNode       = "State contains an invalid node"
-)
-
-func badRequest(format string, args ...any) *Error {
-	return &Error{Code: 400, Message: fmt.Sprintf(format, args...)}
-}
-
-// notFound is AWS's 404 message: the shadow's name, or the thing's name for
-// a classic shadow.
-func notFound(thing, name string) *Error {
-	if name == "" {
-		name = thing
-	}
-	return &Error{Code: 404, Message: fmt.Sprintf("No shadow exists with name: '%s'", name)}
-}
-
-func internal() *Error { return &Error{Code: ErrInternal.Code, Message: ErrInternal.Message} }
-
-func conflict() *Error { return &Error{Code: ErrConflict.Code, Message: ErrConflict.Message} }
-
-func tooLarge() *Error { return &Error{Code: ErrTooLarge.Code, Message: ErrTooLarge.Message} }
-
-func throttled() *Error { return &Error{Code: ErrThrottled.Code, Message: ErrThrottled.Message} }
-
-func bad(msg string) *Error { return &Error{Code: 400, Message: msg} }

@@ -1,6 +1,8 @@
 package shadow
 
 import (
+	shadowdoc "github.com/sward-iot/sward/shared/shadow"
+
 	"strings"
 )
 
@@ -100,10 +102,10 @@ func parseSubject(subject string) (thing, name, op string, ok bool) {
 // AWS IoT does.
 func checkNames(thing, name string) *Error {
 	if !validName(thing, maxThingNameLen) {
-		return badRequest("Invalid thing name %q: use 1-%d characters from a-z A-Z 0-9 : _ -", thing, maxThingNameLen)
+		return shadowdoc.BadRequest("Invalid thing name %q: use 1-%d characters from a-z A-Z 0-9 : _ -", thing, maxThingNameLen)
 	}
 	if name != "" && !validName(name, maxShadowNameLen) {
-		return badRequest("Invalid shadow name %q: use 1-%d characters from a-z A-Z 0-9 : _ - (or none for the classic shadow)", name, maxShadowNameLen)
+		return shadowdoc.BadRequest("Invalid shadow name %q: use 1-%d characters from a-z A-Z 0-9 : _ - (or none for the classic shadow)", name, maxShadowNameLen)
 	}
 	return nil
 }

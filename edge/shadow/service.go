@@ -1,6 +1,8 @@
 package shadow
 
 import (
+	shadowdoc "github.com/sward-iot/sward/shared/shadow"
+
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -257,7 +259,7 @@ func (s *Service) stopLocked() {
 // Get returns the shadow document (/get/accepted). name "" is the classic
 // shadow. Errors are *Error.
 func (s *Service) Get(ctx context.Context, thing, name string) ([]byte, error) {
-	doc, e := s.get(ctx, thing, name, &request{})
+	doc, e := s.get(ctx, thing, name, &shadowdoc.Request{})
 	return doc, asError(e)
 }
 
@@ -273,7 +275,7 @@ func (s *Service) Update(ctx context.Context, thing, name string, doc []byte) ([
 // Delete deletes the shadow, publishes /delete/accepted and returns that
 // document. The version carries on if the shadow is created again.
 func (s *Service) Delete(ctx context.Context, thing, name string) ([]byte, error) {
-	doc, e := s.delete(ctx, thing, name, &request{})
+	doc, e := s.delete(ctx, thing, name, &shadowdoc.Request{})
 	return doc, asError(e)
 }
 
@@ -296,18 +298,18 @@ func asError(e *Error) error {
 func (s *Service) admit(thing, name string) *Error {
 	if !s.ready.Load() {
 		s.log.Error("shadow request while the service is not running: call Start first (or it was shut down)")
-		return internal()
+		return shadowdoc.Internal()
 	}
 	if e := checkNames(thing, name); e != nil {
 		return e
 	}
 	if !s.limiter.allow(thing, s.opts.Now()) {
-		return throttled()
+		return shadowdoc.Throttled()
 	}
 	return nil
 }
 
-func (s *Service) get(ctx context.Context, thing, name string, req *request) ([]byte, *Error) {
+func (s *Service) get(ctx context.Context, thing, name string, req *shadowdoc.Request) ([]byte, *Error) {
 	if e := s.admit(thing, name); e != nil {
 		return nil, e
 	}
@@ -315,10 +317,10 @@ func (s *Service) get(ctx context.Context, thing, name string, req *request) ([]
 	if e != nil {
 		return nil, e
 	}
-	if !cur.exists() {
-		return nil, notFound(thing, name)
+	if !cur.Exists() {
+		return nil, shadowdoc.NotFound(thing, name)
 	}
-	return getDocument(cur, req.clientToken, s.opts.Now().Unix()), nil
+	return shadowdoc.GetAcceptedDocument(cur, req.ClientToken(), s.opts.Now().Unix()), nil
 }
 
 // update returns the accepted document, and the request's clientToken so a
@@ -327,9 +329,9 @@ func (s *Service) update(ctx context.Context, thing, name string, payload []byte
 	if e := s.admit(thing, name); e != nil {
 		return nil, "", e
 	}
-	req, e := parseUpdate(payload)
+	req, e := shadowdoc.ParseUpdate(payload)
 	if e != nil {
-		return nil, req.clientToken, e
+		return nil, req.ClientToken(), e
 	}
 	k := key(thing, name)
 	mu := s.lock(k)
@@ -339,15 +341,15 @@ func (s *Service) update(ctx context.Context, thing, name string, payload []byte
 		ts := s.opts.Now().Unix()
 		cur, raw, rev, fromCache, e := s.loadCached(ctx, k)
 		if e != nil {
-			return nil, req.clientToken, e
+			return nil, req.ClientToken(), e
 		}
-		next, e := apply(cur, req, ts)
+		next, e := shadowdoc.Apply(cur, req, ts)
 		var size int
 		var data []byte
 		if e == nil {
-			data, size = next.encode()
+			data, size = next.Encode()
 			if size > s.opts.MaxDocumentBytes {
-				e = tooLarge()
+				e = shadowdoc.TooLarge()
 			}
 		}
 		if e != nil {
@@ -356,34 +358,29 @@ func (s *Service) update(ctx context.Context, thing, name string, payload []byte
 				continue
 			}
 			s.log.Debug("update rejected", "thing", thing, "shadow", name, "code", e.Code, "message", e.Message, "stateBytes", size)
-			return nil, req.clientToken, e
+			return nil, req.ClientToken(), e
 		}
 		if retry, e := s.store(ctx, k, data, rev, next); e != nil {
-			return nil, req.clientToken, e
+			return nil, req.ClientToken(), e
 		} else if retry {
 			continue
 		}
-		accepted := updateAcceptedDoc(req, ts, next.Version)
+		accepted := shadowdoc.UpdateAcceptedDocument(req, ts, next.Version)
 		s.publish(Subject(thing, name, OpUpdate, ResultAccepted), accepted)
-		if req.desired.value != nil {
-			if d := delta(next.State.Desired, next.State.Reported); d != nil {
-				s.publish(Subject(thing, name, OpUpdate, ResultDelta), marshal(deltaMessage{
-					State: d, Metadata: deltaMetadata(d, next.Metadata.Desired),
-					Version: next.Version, Timestamp: ts, ClientToken: req.clientToken,
-				}))
-			}
+		if d := shadowdoc.DeltaDocument(req, next, ts); d != nil {
+			s.publish(Subject(thing, name, OpUpdate, ResultDelta), d)
 		}
 		var previous []byte
-		if cur.exists() {
+		if cur.Exists() {
 			previous = raw
 		}
-		s.publish(Subject(thing, name, OpUpdate, ResultDocuments), documentsDoc(previous, data, ts, req.clientToken))
+		s.publish(Subject(thing, name, OpUpdate, ResultDocuments), shadowdoc.DocumentsDocument(previous, data, ts, req.ClientToken()))
 		s.log.Debug("shadow updated", "thing", thing, "shadow", name, "version", next.Version)
-		return accepted, req.clientToken, nil
+		return accepted, req.ClientToken(), nil
 	}
 }
 
-func (s *Service) delete(ctx context.Context, thing, name string, req *request) ([]byte, *Error) {
+func (s *Service) delete(ctx context.Context, thing, name string, req *shadowdoc.Request) ([]byte, *Error) {
 	if e := s.admit(thing, name); e != nil {
 		return nil, e
 	}
@@ -396,21 +393,21 @@ func (s *Service) delete(ctx context.Context, thing, name string, req *request) 
 		if e != nil {
 			return nil, e
 		}
-		if e = deletable(cur, req, thing, name); e != nil {
+		if e = shadowdoc.CheckDelete(cur, req, thing, name); e != nil {
 			if fromCache { // reject only on what the bucket holds
 				s.cache.drop(k)
 				continue
 			}
 			return nil, e
 		}
-		gone := &record{Version: cur.Version, Deleted: true}
-		tomb, _ := gone.encode()
+		gone := shadowdoc.Tombstone(cur.Version)
+		tomb, _ := gone.Encode()
 		if retry, e := s.store(ctx, k, tomb, rev, gone); e != nil {
 			return nil, e
 		} else if retry {
 			continue
 		}
-		doc := marshal(deleteAccepted{Version: cur.Version, Timestamp: s.opts.Now().Unix(), ClientToken: req.clientToken})
+		doc := shadowdoc.DeleteAcceptedDocument(cur.Version, s.opts.Now().Unix(), req.ClientToken())
 		s.publish(Subject(thing, name, OpDelete, ResultAccepted), doc)
 		s.log.Debug("shadow deleted", "thing", thing, "shadow", name, "version", cur.Version)
 		return doc, nil
@@ -425,20 +422,20 @@ func (s *Service) list(ctx context.Context, thing, token string, pageSize int) (
 	case pageSize == 0:
 		pageSize = DefaultPageSize
 	case pageSize < 0 || pageSize > MaxPageSize:
-		return nil, "", badRequest("Invalid pageSize %d: use 1-%d", pageSize, MaxPageSize)
+		return nil, "", shadowdoc.BadRequest("Invalid pageSize %d: use 1-%d", pageSize, MaxPageSize)
 	}
 	var after string
 	if token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(token)
 		if err != nil || !validName(string(b), maxShadowNameLen) {
-			return nil, "", badRequest("Invalid nextToken: pass the nextToken of the previous page unchanged")
+			return nil, "", shadowdoc.BadRequest("Invalid nextToken: pass the nextToken of the previous page unchanged")
 		}
 		after = string(b)
 	}
 	w, err := s.kv.Watch(ctx, namedPrefix(thing)+"*", jetstream.IgnoreDeletes())
 	if err != nil {
 		s.log.Error("list named shadows", "thing", thing, "error", err)
-		return nil, "", internal()
+		return nil, "", shadowdoc.Internal()
 	}
 	defer func() { _ = w.Stop() }()
 	var names []string
@@ -447,12 +444,12 @@ func (s *Service) list(ctx context.Context, thing, token string, pageSize int) (
 		select {
 		case ent = <-w.Updates():
 		case <-ctx.Done():
-			return nil, "", internal()
+			return nil, "", shadowdoc.Internal()
 		}
 		if ent == nil {
 			break // the initial values are all delivered
 		}
-		if isTombstone(ent.Value()) {
+		if shadowdoc.IsTombstone(ent.Value()) {
 			continue
 		}
 		n := unescape(ent.Key()[len(namedPrefix(thing)):])
@@ -474,20 +471,20 @@ func (s *Service) list(ctx context.Context, thing, token string, pageSize int) (
 
 // load reads a shadow's record, its stored bytes and KV revision; a nil
 // record and revision 0 when the key does not exist.
-func (s *Service) load(ctx context.Context, k string) (*record, []byte, uint64, *Error) {
+func (s *Service) load(ctx context.Context, k string) (*shadowdoc.Record, []byte, uint64, *Error) {
 	ent, err := s.kv.Get(ctx, k)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil, 0, nil
 	}
 	if err != nil {
 		s.log.Error("read shadow", "key", k, "error", err)
-		return nil, nil, 0, internal()
+		return nil, nil, 0, shadowdoc.Internal()
 	}
-	r, err := decodeRecord(ent.Value())
+	r, err := shadowdoc.DecodeRecord(ent.Value())
 	if err != nil {
 		s.log.Error("stored shadow is not a shadow record; delete the key to start it afresh",
 			"bucket", s.opts.Bucket, "key", k, "error", err)
-		return nil, nil, 0, internal()
+		return nil, nil, 0, shadowdoc.Internal()
 	}
 	return r, ent.Value(), ent.Revision(), nil
 }
@@ -495,7 +492,7 @@ func (s *Service) load(ctx context.Context, k string) (*record, []byte, uint64, 
 // loadCached is load through the cache; callers hold the key's lock.
 // fromCache says the record may be stale: a decision against it must be
 // checked against the bucket (the swap does that for writes).
-func (s *Service) loadCached(ctx context.Context, k string) (rec *record, raw []byte, rev uint64, fromCache bool, e *Error) {
+func (s *Service) loadCached(ctx context.Context, k string) (rec *shadowdoc.Record, raw []byte, rev uint64, fromCache bool, e *Error) {
 	if c, ok := s.cache.get(k); ok {
 		return c.rec, c.raw, c.rev, true, nil
 	}
@@ -503,21 +500,11 @@ func (s *Service) loadCached(ctx context.Context, k string) (rec *record, raw []
 	return rec, raw, rev, false, e
 }
 
-func deletable(cur *record, req *request, thing, name string) *Error {
-	if !cur.exists() {
-		return notFound(thing, name)
-	}
-	if req.hasVersion && req.version != cur.Version {
-		return conflict()
-	}
-	return nil
-}
-
 // store writes rec's encoding data if the key is still at rev (0: must
 // not exist) and caches it. retry reports a lost compare-and-swap: another
 // writer got there first, so the caller reads again and re-applies its
 // request.
-func (s *Service) store(ctx context.Context, k string, data []byte, rev uint64, rec *record) (retry bool, e *Error) {
+func (s *Service) store(ctx context.Context, k string, data []byte, rev uint64, rec *shadowdoc.Record) (retry bool, e *Error) {
 	var err error
 	var newRev uint64
 	if rev == 0 {
@@ -532,14 +519,14 @@ func (s *Service) store(ctx context.Context, k string, data []byte, rev uint64, 
 	case errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 		s.cache.drop(k)
 		if ctx.Err() != nil {
-			return false, internal()
+			return false, shadowdoc.Internal()
 		}
 		s.log.Debug("shadow changed concurrently, retrying", "key", k)
 		return true, nil
 	default:
 		s.cache.drop(k) // the write may have happened after all
 		s.log.Error("write shadow", "key", k, "error", err)
-		return false, internal()
+		return false, shadowdoc.Internal()
 	}
 }
 
@@ -597,9 +584,9 @@ func (s *Service) serve(m *nats.Msg) {
 	case OpUpdate:
 		doc, token, e = s.update(ctx, thing, name, m.Data)
 	case OpGet, OpDelete:
-		var req *request
-		req, e = parseRequest(m.Data)
-		token = req.clientToken
+		var req *shadowdoc.Request
+		req, e = shadowdoc.ParseRequest(m.Data)
+		token = req.ClientToken()
 		if e == nil && op == OpGet {
 			doc, e = s.get(ctx, thing, name, req)
 			if e == nil {
@@ -611,7 +598,7 @@ func (s *Service) serve(m *nats.Msg) {
 	}
 	if e != nil {
 		s.log.Debug("shadow request rejected", "subject", m.Subject, "code", e.Code, "message", e.Message)
-		doc = errorDoc(e, token, s.opts.Now().Unix())
+		doc = shadowdoc.ErrorDocument(e, token, s.opts.Now().Unix())
 		s.publish(Subject(thing, name, op, ResultRejected), doc)
 	}
 	if replyAllowed(m.Reply) {
@@ -652,15 +639,15 @@ func (s *Service) serveList(m *nats.Msg) {
 	}
 	var req listRequest
 	if err := json.Unmarshal(m.Data, &req); err != nil {
-		s.publish(m.Reply, errorDoc(bad(msgInvalidJSON), "", s.opts.Now().Unix()))
+		s.publish(m.Reply, shadowdoc.ErrorDocument(shadowdoc.Bad(shadowdoc.MsgInvalidJSON), "", s.opts.Now().Unix()))
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	names, next, e := s.list(ctx, req.ThingName, req.NextToken, req.PageSize)
 	if e != nil {
-		s.publish(m.Reply, errorDoc(e, "", s.opts.Now().Unix()))
+		s.publish(m.Reply, shadowdoc.ErrorDocument(e, "", s.opts.Now().Unix()))
 		return
 	}
-	s.publish(m.Reply, marshal(listResponse{Results: names, NextToken: next, Timestamp: s.opts.Now().Unix()}))
+	s.publish(m.Reply, shadowdoc.Marshal(listResponse{Results: names, NextToken: next, Timestamp: s.opts.Now().Unix()}))
 }

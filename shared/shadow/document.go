@@ -10,7 +10,7 @@ import (
 
 // This file is the shadow document model: parsing requests, merging them
 // into the stored document, delta and metadata, and the response documents.
-// It does no I/O; service.go stores and publishes what it computes.
+// It does no I/O; edge/shadow and infra/devcloud store and publish what it computes.
 
 // object is a JSON object as decoded with UseNumber, so numbers keep their
 // exact text through a merge.
@@ -39,24 +39,25 @@ type state struct {
 	Reported object `json:"reported,omitempty"`
 }
 
-// record is one stored shadow, shaped as the "current" half of an
+// Record is one stored shadow, shaped as the "current" half of an
 // /update/documents message so that message quotes it verbatim. A deleted
 // shadow stays as a tombstone that keeps its version (see README.md).
-type record struct {
+type Record struct {
 	State    state `json:"state"`
 	Metadata state `json:"metadata"`
 	Version  int64 `json:"version"`
 	Deleted  bool  `json:"deleted,omitempty"`
 }
 
-func (r *record) exists() bool { return r != nil && !r.Deleted }
+// Exists reports whether r is a shadow (not nil, not a tombstone).
+func (r *Record) Exists() bool { return r != nil && !r.Deleted }
 
-// encode returns the record as stored and the size AWS's limit applies to:
+// Encode returns the record as stored and the size AWS's limit applies to:
 // the compact JSON of the state node (desired and reported; metadata,
 // version and delta do not count).
-func (r *record) encode() (data []byte, stateSize int) {
-	st := marshal(r.State)
-	md := marshal(r.Metadata)
+func (r *Record) Encode() (data []byte, stateSize int) {
+	st := Marshal(r.State)
+	md := Marshal(r.Metadata)
 	b := make([]byte, 0, len(st)+len(md)+64)
 	b = append(b, `{"state":`...)
 	b = append(b, st...)
@@ -71,8 +72,9 @@ func (r *record) encode() (data []byte, stateSize int) {
 	return b, len(st)
 }
 
-func decodeRecord(data []byte) (*record, error) {
-	var r record
+// DecodeRecord reads a record Encode wrote.
+func DecodeRecord(data []byte) (*Record, error) {
+	var r Record
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
 	if err := d.Decode(&r); err != nil {
@@ -87,9 +89,9 @@ type section struct {
 	value   object // nil: the request set it to null (delete the section)
 }
 
-// request is a parsed shadow request. Get and delete requests use only
+// Request is a parsed shadow request. Get and delete requests use only
 // clientToken (and delete version).
-type request struct {
+type Request struct {
 	clientToken string
 	version     int64
 	hasVersion  bool
@@ -100,10 +102,10 @@ type request struct {
 	desired, reported section
 }
 
-// parseRequest parses a get or delete request: an empty payload, or an
+// ParseRequest parses a get or delete request: an empty payload, or an
 // object with an optional clientToken (and, for delete, version).
-func parseRequest(payload []byte) (*request, *Error) {
-	req := &request{}
+func ParseRequest(payload []byte) (*Request, *Error) {
+	req := &Request{}
 	if len(bytes.TrimSpace(payload)) == 0 {
 		return req, nil
 	}
@@ -113,36 +115,36 @@ func parseRequest(payload []byte) (*request, *Error) {
 
 // parseTop checks encoding and JSON, and reads clientToken and version into
 // req (so a rejection can echo the token). It returns the top-level members.
-func parseTop(payload []byte, req *request) (map[string]json.RawMessage, *Error) {
+func parseTop(payload []byte, req *Request) (map[string]json.RawMessage, *Error) {
 	if !utf8.Valid(payload) {
 		return nil, &Error{Code: ErrUnsupportedEncoding.Code, Message: ErrUnsupportedEncoding.Message}
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &top); err != nil || top == nil {
-		return nil, bad(msgInvalidJSON)
+		return nil, Bad(MsgInvalidJSON)
 	}
 	if raw, ok := top["clientToken"]; ok && !isNull(raw) {
 		var tok string
 		if json.Unmarshal(raw, &tok) != nil || len(tok) > maxClientTokenBytes {
-			return nil, bad(msgInvalidToken)
+			return nil, Bad(msgInvalidToken)
 		}
 		req.clientToken = tok
 	}
 	if raw, ok := top["version"]; ok && !isNull(raw) {
 		v, err := strconv.ParseInt(string(bytes.TrimSpace(raw)), 10, 64)
 		if err != nil || v < 0 {
-			return nil, bad(msgInvalidVersion)
+			return nil, Bad(msgInvalidVersion)
 		}
 		req.version, req.hasVersion = v, true
 	}
 	return top, nil
 }
 
-// parseUpdate parses and validates an update request.
-func parseUpdate(payload []byte) (*request, *Error) {
-	req := &request{}
+// ParseUpdate parses and validates an update request.
+func ParseUpdate(payload []byte) (*Request, *Error) {
+	req := &Request{}
 	if len(payload) > maxRequestBytes {
-		return req, tooLarge()
+		return req, TooLarge()
 	}
 	top, e := parseTop(payload, req)
 	if e != nil {
@@ -150,7 +152,7 @@ func parseUpdate(payload []byte) (*request, *Error) {
 	}
 	raw, ok := top["state"]
 	if !ok {
-		return req, bad(msgMissingState)
+		return req, Bad(msgMissingState)
 	}
 	req.stateRaw = compact(raw)
 	if isNull(raw) {
@@ -159,14 +161,14 @@ func parseUpdate(payload []byte) (*request, *Error) {
 	}
 	var st any
 	if err := unmarshalNumber(raw, &st); err != nil {
-		return req, bad(msgInvalidJSON)
+		return req, Bad(MsgInvalidJSON)
 	}
 	stObj, ok := st.(object)
 	if !ok {
-		return req, bad(msgStateNotObject)
+		return req, Bad(msgStateNotObject)
 	}
 	if depth(stObj) > maxDepth {
-		return req, bad(msgTooDeep)
+		return req, Bad(msgTooDeep)
 	}
 	if e := checkNumbers(stObj, "state"); e != nil {
 		return req, e
@@ -180,7 +182,7 @@ func parseUpdate(payload []byte) (*request, *Error) {
 		case "reported":
 			sec, msg = &req.reported, msgReportedNotObject
 		default:
-			return req, badRequest("%s: '%s' (only desired and reported may be updated)", msgInvalidNode, k)
+			return req, BadRequest("%s: '%s' (only desired and reported may be updated)", msgInvalidNode, k)
 		}
 		sec.present = true
 		if v == nil {
@@ -188,7 +190,7 @@ func parseUpdate(payload []byte) (*request, *Error) {
 		}
 		o, ok := v.(object)
 		if !ok {
-			return req, bad(msg)
+			return req, Bad(msg)
 		}
 		sec.value = o
 	}
@@ -215,7 +217,7 @@ func checkNumbers(v any, path string) *Error {
 		}
 	case json.Number:
 		if _, err := t.Float64(); err != nil {
-			return badRequest("%s: the number %s at %s is out of range: use a value within ±1.7976931348623157e308", msgInvalidNode, t, path)
+			return BadRequest("%s: the number %s at %s is out of range: use a value within ±1.7976931348623157e308", msgInvalidNode, t, path)
 		}
 	}
 	return nil
@@ -239,17 +241,17 @@ func depth(v any) int {
 	return d + 1
 }
 
-// apply merges req into cur (nil or a tombstone when the shadow does not
+// Apply merges req into cur (nil or a tombstone when the shadow does not
 // exist) and returns the next record. cur is not modified.
-func apply(cur *record, req *request, ts int64) (*record, *Error) {
-	if req.hasVersion && (!cur.exists() || req.version != cur.Version) {
-		return nil, conflict()
+func Apply(cur *Record, req *Request, ts int64) (*Record, *Error) {
+	if req.hasVersion && (!cur.Exists() || req.version != cur.Version) {
+		return nil, Conflict()
 	}
-	next := &record{}
+	next := &Record{}
 	if cur != nil {
 		next.Version = cur.Version
 	}
-	if cur.exists() {
+	if cur.Exists() {
 		next.State.Desired = cloneObject(cur.State.Desired)
 		next.State.Reported = cloneObject(cur.State.Reported)
 		next.Metadata.Desired = cloneObject(cur.Metadata.Desired)
@@ -510,7 +512,7 @@ type errorDocument struct {
 
 // requestMetadata is the metadata of an update request's state, for
 // /update/accepted: a timestamp for every leaf it wrote, nulls included.
-func requestMetadata(req *request, ts int64) object {
+func requestMetadata(req *Request, ts int64) object {
 	m := object{}
 	for _, s := range []struct {
 		name string
@@ -527,11 +529,11 @@ func requestMetadata(req *request, ts int64) object {
 	return m
 }
 
-// updateAcceptedDoc is the /update/accepted document. It and documentsDoc
+// UpdateAcceptedDocument is the /update/accepted document. It and DocumentsDocument
 // are assembled from bytes already encoded (the request's state, stored
 // records), which encoding/json would validate and compact all over again.
-func updateAcceptedDoc(req *request, ts, version int64) []byte {
-	md := marshal(requestMetadata(req, ts))
+func UpdateAcceptedDocument(req *Request, ts, version int64) []byte {
+	md := Marshal(requestMetadata(req, ts))
 	b := make([]byte, 0, len(req.stateRaw)+len(md)+96)
 	b = append(b, `{"state":`...)
 	b = append(b, req.stateRaw...)
@@ -542,9 +544,9 @@ func updateAcceptedDoc(req *request, ts, version int64) []byte {
 	return appendTail(b, ts, req.clientToken)
 }
 
-// documentsDoc is the /update/documents message; previous is nil when the
+// DocumentsDocument is the /update/documents message; previous is nil when the
 // update created the shadow.
-func documentsDoc(previous, current []byte, ts int64, token string) []byte {
+func DocumentsDocument(previous, current []byte, ts int64, token string) []byte {
 	b := make([]byte, 0, len(previous)+len(current)+96)
 	b = append(b, '{')
 	if previous != nil {
@@ -563,13 +565,14 @@ func appendTail(b []byte, ts int64, token string) []byte {
 	b = strconv.AppendInt(b, ts, 10)
 	if token != "" {
 		b = append(b, `,"clientToken":`...)
-		b = append(b, marshal(token)...)
+		b = append(b, Marshal(token)...)
 	}
 	return append(b, '}')
 }
 
-func getDocument(r *record, token string, ts int64) []byte {
-	return marshal(getAccepted{
+// GetAcceptedDocument is the /get/accepted document of r.
+func GetAcceptedDocument(r *Record, token string, ts int64) []byte {
+	return Marshal(getAccepted{
 		State: getState{
 			Desired:  r.State.Desired,
 			Reported: r.State.Reported,
@@ -582,13 +585,14 @@ func getDocument(r *record, token string, ts int64) []byte {
 	})
 }
 
-func errorDoc(e *Error, token string, ts int64) []byte {
-	return marshal(errorDocument{Code: e.Code, Message: e.Message, Timestamp: ts, ClientToken: token})
+// ErrorDocument is AWS's /rejected document for e.
+func ErrorDocument(e *Error, token string, ts int64) []byte {
+	return Marshal(errorDocument{Code: e.Code, Message: e.Message, Timestamp: ts, ClientToken: token})
 }
 
-// marshal encodes without HTML escaping (AWS returns "<" as is) and without
+// Marshal encodes without HTML escaping (AWS returns "<" as is) and without
 // the encoder's trailing newline.
-func marshal(v any) []byte {
+func Marshal(v any) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -615,7 +619,7 @@ func unmarshalNumber(raw []byte, v any) error {
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
-// isTombstone reports whether stored bytes are a deleted shadow's record
-// without decoding it: encode writes "deleted" last, after the version, so
+// IsTombstone reports whether stored bytes are a deleted shadow's record
+// without decoding it: Encode writes "deleted" last, after the version, so
 // no document content can end the record this way.
-func isTombstone(data []byte) bool { return bytes.HasSuffix(data, []byte(`,"deleted":true}`)) }
+func IsTombstone(data []byte) bool { return bytes.HasSuffix(data, []byte(`,"deleted":true}`)) }

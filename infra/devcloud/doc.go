@@ -1,0 +1,22 @@
+// Package devcloud is the SwardCloud stack on one machine: what a Sward
+// device and the Sward Lambdas talk to, driven by the CloudFormation
+// template `make synth` writes. It runs moto_server for the AWS APIs moto
+// serves (S3, DynamoDB, the IoT control plane, Secrets Manager, CloudWatch
+// Logs), its own certificate authority, the IoT data endpoint (package
+// iotcore) enforcing the template's device policy with the Device Shadow
+// service behind it (package shadows), and the IoT credentials
+// provider (package credentials) for the template's role aliases.
+//
+// The data folder DIR holds everything that survives a restart:
+//
+//	DIR/devcloud.json              endpoints, CA file, credentials (Info), rewritten by each `up`
+//	DIR/ca/ca.pem, ca.key          the CA, created on the first `up`
+//	DIR/things/<name>/thing.json   the thing: groups, certificate id and ARN, policies, status
+//	DIR/shadows/<thing>/<shadow>.json  the cloud shadows ($classic.json: the classic one)
+//	DIR/things/<name>/device.pem.crt, private.pem.key, AmazonRootCA1.pem
+//	                               what the nucleus's cloud configuration points at
+//	                               (certificateFilePath, privateKeyPath, rootCaPath)
+//
+// moto keeps its state in memory, so each `up` registers the template's
+// policies and thing groups and every thing of DIR/things again.
+package devcloud

@@ -1,0 +1,86 @@
+package iotcore
+
+import (
+	"encoding/json"
+	"fmt"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Handle calls handler for every message published on a topic matching
+// filter, after the publisher's authorization: how devcloud's own services
+// (shadows, jobs) receive device requests.
+func (s *Server) Handle(filter string, handler func(topic string, payload []byte)) error {
+	s.handlers++
+	return s.mqtt.Subscribe(filter, s.handlers, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		handler(pk.TopicName, pk.Payload)
+	})
+}
+
+// Publish delivers a message from the service side (the IoT data plane's
+// Publish, later rules' republish) to the MQTT subscribers allowed to
+// receive it, after IoT Core's topic and payload limits.
+func (s *Server) Publish(topic string, payload []byte, qos byte, retain bool) error {
+	if topic == "" || strings.ContainsAny(topic, "+#") {
+		return fmt.Errorf("topic %q: a publish names one topic, without + or #", topic)
+	}
+	if err := CheckPublishTopic(topic, len(payload)); err != nil {
+		return err
+	}
+	return s.mqtt.Publish(topic, payload, retain, qos)
+}
+
+// RegisterHTTP adds the IoT data plane's Publish to mux, as aws-sdk-go-v2's
+// iotdataplane client calls it (`POST /topics/<topic>?qos=&retain=`, the
+// topic's `/` escaped as %2F). Requests are not SigV4-verified: the
+// listener is loopback only.
+func (s *Server) RegisterHTTP(mux *http.ServeMux) {
+	mux.HandleFunc("POST /topics/", s.servePublish)
+}
+
+func (s *Server) servePublish(w http.ResponseWriter, r *http.Request) {
+	topic, err := url.PathUnescape(strings.TrimPrefix(r.URL.EscapedPath(), "/topics/"))
+	if err != nil || topic == "" {
+		writeError(w, http.StatusBadRequest, "InvalidRequestException", "the path names no topic")
+		return
+	}
+	qos := byte(0)
+	if q := r.URL.Query().Get("qos"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 0 || n > 1 {
+			writeError(w, http.StatusBadRequest, "InvalidRequestException", "qos "+q+": want 0 or 1")
+			return
+		}
+		qos = byte(n)
+	}
+	retain := r.URL.Query().Get("retain") == "true"
+	payload, err := io.ReadAll(io.LimitReader(r.Body, MaxPayloadBytes+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestException", err.Error())
+		return
+	}
+	if len(payload) > MaxPayloadBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException", fmt.Sprintf("payload over IoT Core's %d bytes", MaxPayloadBytes))
+		return
+	}
+	if err := s.Publish(topic, payload, qos, retain); err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestException", err.Error())
+		return
+	}
+	s.log.Info("published over HTTP", "topic", topic, "bytes", len(payload), "qos", qos, "retain", retain)
+	w.WriteHeader(http.StatusOK)
+}
+
+// writeError answers as AWS's restJson1 services do: the error type in
+// X-Amzn-ErrorType, the message in the body.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": message})
+}
