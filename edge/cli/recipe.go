@@ -7,9 +7,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sward-iot/sward/edge/authz"
+
 	"github.com/spf13/cobra"
 
-	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/shared/recipe"
 )
 
@@ -145,7 +146,7 @@ func validatePath(path string, p recipe.Platform) ([]validation, error) {
 		r, err := recipe.ParseFile(f)
 		if err == nil {
 			v.recipe, v.warnings = r, r.Warnings
-			err = ipc.CheckAccessControl(r.Name, r.DefaultConfiguration)
+			err = authz.CheckAccessControl(r.Name, r.DefaultConfiguration)
 		}
 		if err == nil {
 			var sel *recipe.Selection

@@ -84,7 +84,7 @@ type Options struct {
 }
 
 // Identities is what the engine needs from whoever gives components their
-// identities (the IPC registry): Set receives the configuration of every
+// identities (edge/authz's Registry): Set receives the configuration of every
 // component of a set right before the set goes to the supervisor
 // (deployments, rollbacks, the start-up set); an error stops that set from
 // being applied.

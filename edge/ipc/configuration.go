@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/sward-iot/sward/edge/authz"
+
 	"github.com/sward-iot/sward/edge/config"
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
@@ -54,9 +56,9 @@ func updateConfiguration(s *Server, ctx context.Context, r request) (any, error)
 	if err := json.Unmarshal(req.ValueToMerge, &val); err != nil || val == nil {
 		return nil, wire.Errorf(wire.CodeInvalidArguments, "valueToMerge must be a JSON object of the keys to merge at keyPath, e.g. {\"threshold\": 3}")
 	}
-	_, touchesACL := val[ConfigKeyAccessControl]
-	if (len(req.KeyPath) > 0 && req.KeyPath[0] == ConfigKeyAccessControl) || (len(req.KeyPath) == 0 && touchesACL) {
-		s.log.Warn("ipc request denied", "component", r.caller, "operation", wire.OpUpdateConfiguration, "resource", ConfigKeyAccessControl)
+	_, touchesACL := val[authz.ConfigKeyAccessControl]
+	if (len(req.KeyPath) > 0 && req.KeyPath[0] == authz.ConfigKeyAccessControl) || (len(req.KeyPath) == 0 && touchesACL) {
+		s.log.Warn("ipc request denied", "component", r.caller, "operation", wire.OpUpdateConfiguration, "resource", authz.ConfigKeyAccessControl)
 		return nil, wire.Errorf(wire.CodeUnauthorized, "component %s may not change its own accessControl; change it with a deployment", r.caller)
 	}
 	if err := s.opts.Config.Update(ctx, r.caller, req.KeyPath, val, req.Timestamp); err != nil {

@@ -14,7 +14,9 @@
 // operations (configuration.go) are thin: edge/config owns the cache, the
 // merge and the timestamp rule.
 //
-// The package also holds, for now, component identities and broker
-// permissions (identity.go, acl.go), subscription events (events.go) and
-// the /metrics endpoint (metrics.go).
+// Who may call what is edge/authz's: the Server asks it through the
+// Authorizer interface declared here (is the caller deployed, is the reply
+// subject its inbox, does its accessControl grant the operation). The
+// package also holds subscription events (events.go) and the /metrics
+// endpoint (metrics.go).
 package ipc

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sward-iot/sward/edge/authz"
+
 	"github.com/sward-iot/sward/edge/lifecycle"
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
@@ -23,7 +25,7 @@ func (s *Server) pauseResume(caller, op string, body []byte) (any, error) {
 	if req.ComponentName == "" {
 		return nil, wire.Errorf(wire.CodeInvalidArguments, "componentName is missing; name the component to %s", strings.TrimSuffix(op, "Component"))
 	}
-	if err := s.authorize(caller, ServiceLifecycle, op, req.ComponentName); err != nil {
+	if err := s.authorize(caller, authz.ServiceLifecycle, op, req.ComponentName); err != nil {
 		return nil, err
 	}
 	f := s.opts.Supervisor.Pause
@@ -68,7 +70,7 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 		if err := decode(body, &struct{}{}); err != nil {
 			return nil, err
 		}
-		if err := s.authorize(caller, ServiceCli, op, ""); err != nil {
+		if err := s.authorize(caller, authz.ServiceCli, op, ""); err != nil {
 			return nil, err
 		}
 		list := s.opts.Supervisor.List()
@@ -81,7 +83,7 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 		if err := decode(body, &struct{}{}); err != nil {
 			return nil, err
 		}
-		if err := s.authorize(caller, ServiceCli, op, ""); err != nil {
+		if err := s.authorize(caller, authz.ServiceCli, op, ""); err != nil {
 			return nil, err
 		}
 		if s.opts.Deployments == nil {
@@ -101,7 +103,7 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 		if err := decode(body, &req); err != nil {
 			return nil, err
 		}
-		if err := s.authorize(caller, ServiceCli, op, req.DeploymentID); err != nil {
+		if err := s.authorize(caller, authz.ServiceCli, op, req.DeploymentID); err != nil {
 			return nil, err
 		}
 		if s.opts.Deployments == nil {
@@ -117,7 +119,7 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 		if err := decode(body, &req); err != nil {
 			return nil, err
 		}
-		if err := s.authorize(caller, ServiceCli, op, ""); err != nil {
+		if err := s.authorize(caller, authz.ServiceCli, op, ""); err != nil {
 			return nil, err
 		}
 		if s.opts.Deployments == nil {
@@ -137,7 +139,7 @@ func (s *Server) cli(ctx context.Context, caller, op string, body []byte) (any, 
 	if req.ComponentName == "" {
 		return nil, wire.Errorf(wire.CodeInvalidArguments, "componentName is missing; name the component to %s", strings.TrimSuffix(op, "Component"))
 	}
-	if err := s.authorize(caller, ServiceCli, op, req.ComponentName); err != nil {
+	if err := s.authorize(caller, authz.ServiceCli, op, req.ComponentName); err != nil {
 		return nil, err
 	}
 	st, ok := s.opts.Supervisor.Status(req.ComponentName)
@@ -185,7 +187,7 @@ func (s *Server) putMetric(caller string, body []byte) (any, error) {
 		if err := checkMetric(m); err != nil {
 			return nil, wire.Errorf(wire.CodeInvalidArguments, "metrics[%d]: %v", i, err)
 		}
-		if err := s.authorize(caller, ServiceComponentMetric, wire.OpPutComponentMetric, m.Name); err != nil {
+		if err := s.authorize(caller, authz.ServiceComponentMetric, wire.OpPutComponentMetric, m.Name); err != nil {
 			return nil, err
 		}
 	}
@@ -206,7 +208,7 @@ func (s *Server) shadow(ctx context.Context, caller, op string, body []byte) (an
 		if req.ThingName == "" {
 			return nil, wire.Errorf(wire.CodeInvalidArguments, "thingName is missing")
 		}
-		if err := s.authorize(caller, ServiceShadowManager, op, "$aws/things/"+req.ThingName); err != nil {
+		if err := s.authorize(caller, authz.ServiceShadowManager, op, "$aws/things/"+req.ThingName); err != nil {
 			return nil, err
 		}
 		if s.opts.Shadows == nil {
@@ -235,7 +237,7 @@ func (s *Server) shadow(ctx context.Context, caller, op string, body []byte) (an
 	if req.ShadowName != "" {
 		res += "/name/" + req.ShadowName
 	}
-	if err := s.authorize(caller, ServiceShadowManager, op, res); err != nil {
+	if err := s.authorize(caller, authz.ServiceShadowManager, op, res); err != nil {
 		return nil, err
 	}
 	if s.opts.Shadows == nil {
@@ -278,7 +280,7 @@ func (s *Server) stream(ctx context.Context, caller, op string, body []byte) (an
 	if probe.Definition != nil {
 		res = probe.Definition.Name
 	}
-	if err := s.authorize(caller, ServiceStreamManager, op, res); err != nil {
+	if err := s.authorize(caller, authz.ServiceStreamManager, op, res); err != nil {
 		return nil, err
 	}
 	if s.opts.Streams == nil {

@@ -69,12 +69,28 @@ type Streams interface {
 	Handle(ctx context.Context, op string, body []byte) ([]byte, error)
 }
 
-// Options configures a Server. Conn, Registry, Supervisor and Config are
+// Authorizer says who may call what: the deployed components, the inboxes
+// they answer to and the grants of their accessControl (edge/authz's
+// Registry serves it).
+type Authorizer interface {
+	// Known reports whether component is deployed with an identity.
+	Known(component string) bool
+	// OwnsReply reports whether reply is under component's current inbox.
+	OwnsReply(component, reply string) bool
+	// Allows reports whether component's accessControl grants op of
+	// service on resource ("" for an operation without one).
+	Allows(component, service, op, resource string) bool
+	// OnRemoved makes removed be told each component that leaves the
+	// deployed set.
+	OnRemoved(removed func(component string))
+}
+
+// Options configures a Server. Conn, Authorizer, Supervisor and Config are
 // required; Deployments, Shadows, Streams and Metrics may be nil (their
 // operations then answer ServiceError).
 type Options struct {
 	Conn        *nats.Conn
-	Registry    *Registry
+	Authorizer  Authorizer
 	Supervisor  Supervisor
 	Config      *config.Store
 	Deployments Deployments
@@ -112,8 +128,8 @@ type Server struct {
 
 // New checks opts. It subscribes to nothing until Start.
 func New(opts Options) (*Server, error) {
-	if opts.Conn == nil || opts.Registry == nil || opts.Supervisor == nil || opts.Config == nil {
-		return nil, errors.New("ipc: Options need Conn, Registry, Supervisor and Config")
+	if opts.Conn == nil || opts.Authorizer == nil || opts.Supervisor == nil || opts.Config == nil {
+		return nil, errors.New("ipc: Options need Conn, Authorizer, Supervisor and Config")
 	}
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = DefaultMaxInFlight
@@ -134,9 +150,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight),
 		lanes: newLanes(opts.RatePerComponent, opts.BurstPerComponent, opts.InFlightPerComponent)}
 	s.ev = newEvents(opts.Conn, log)
-	opts.Registry.mu.Lock()
-	opts.Registry.removed = s.componentRemoved
-	opts.Registry.mu.Unlock()
+	opts.Authorizer.OnRemoved(s.componentRemoved)
 	return s, nil
 }
 
@@ -205,7 +219,7 @@ func (s *Server) dispatch(m *nats.Msg) {
 		s.reply(m, "", "", nil, wire.Errorf(wire.CodeInvalidArguments, "%v", err))
 		return
 	}
-	if !s.opts.Registry.Known(caller) {
+	if !s.opts.Authorizer.Known(caller) {
 		// Only a deployed component's own user can publish here, so this
 		// is a component removed while its request was in flight; no lane
 		// is made for it.
@@ -270,11 +284,11 @@ func (s *Server) handle(m *nats.Msg, caller, op string) {
 	var resp any
 	var err error
 	switch {
-	case !s.opts.Registry.Known(caller):
+	case !s.opts.Authorizer.Known(caller):
 		// Only a deployed component's own user can publish here, so this
 		// is a component removed while its request was in flight.
 		err = wire.Errorf(wire.CodeUnauthorized, "component %s is not deployed on this device", caller)
-	case m.Reply != "" && !s.opts.Registry.OwnsReply(caller, m.Reply):
+	case m.Reply != "" && !s.opts.Authorizer.OwnsReply(caller, m.Reply):
 		// nats-server does not check a reply subject, and the nucleus
 		// answers with full rights: a request naming another subject is
 		// neither run nor answered.
@@ -307,7 +321,7 @@ func (s *Server) authorize(caller, service, op, resource string) error {
 	if len(resource) > maxResourceBytes {
 		return wire.Errorf(wire.CodeInvalidArguments, "the resource named is %d bytes long; names are at most %d", len(resource), maxResourceBytes)
 	}
-	if s.opts.Registry.ACL(caller).Allows(service, op, resource) {
+	if s.opts.Authorizer.Allows(caller, service, op, resource) {
 		return nil
 	}
 	s.log.Warn("ipc request denied", "component", caller, "operation", op, "resource", resource,
@@ -326,7 +340,7 @@ func (s *Server) reply(m *nats.Msg, caller, op string, resp any, err error) {
 		}
 		return
 	}
-	if !s.opts.Registry.OwnsReply(caller, m.Reply) {
+	if !s.opts.Authorizer.OwnsReply(caller, m.Reply) {
 		return // handle refused it already; the busy and bad-subject paths come here directly
 	}
 	var data []byte

@@ -9,10 +9,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sward-iot/sward/edge/authz"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sward-iot/sward/edge/broker"
-	"github.com/sward-iot/sward/edge/ipc"
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -54,7 +55,7 @@ type DeviceUser struct {
 // deviceDeny keeps client devices off the nucleus's and the components'
 // subjects whatever their grants say. Shadow topics stay reachable: a
 // device reaches its shadow over MQTT as it would on IoT Core.
-var deviceDeny = append(slices.Clip(ipc.NucleusSubjects), wire.IPCRoot+".>", wire.EventRoot+".>", wire.InboxRoot+".>")
+var deviceDeny = append(slices.Clip(authz.NucleusSubjects), wire.IPCRoot+".>", wire.EventRoot+".>", wire.InboxRoot+".>")
 
 // LoadDevices reads and checks a devices file; every problem is named with
 // its place in the file and the fix.
@@ -78,7 +79,7 @@ func LoadDevices(path string) (*Devices, error) {
 			errs = append(errs, fmt.Errorf("%s: name %q must be non-empty without spaces", at, u.Name))
 		case strings.Contains(u.Name, "?"):
 			errs = append(errs, fmt.Errorf("%s: name %q contains \"?\": a login name ends before its last \"?\" (the AWS IoT Device SDKs put their metrics after it); pick a name without one", at, u.Name))
-		case strings.HasPrefix(u.Name, "sward-") || strings.HasPrefix(u.Name, ipc.UserPrefix) || u.Name == broker.AnonymousIdentity:
+		case strings.HasPrefix(u.Name, "sward-") || strings.HasPrefix(u.Name, authz.UserPrefix) || u.Name == broker.AnonymousIdentity:
 			errs = append(errs, fmt.Errorf("%s: name %q is reserved for the nucleus and components; pick another", at, u.Name))
 		case seen[u.Name]:
 			errs = append(errs, fmt.Errorf("%s: name %q is listed twice; keep one", at, u.Name))
@@ -106,7 +107,7 @@ func checkTopics(at string, g TopicGrants) []error {
 		topics []string
 	}{{"publish", g.Publish}, {"subscribe", g.Subscribe}} {
 		for _, t := range list.topics {
-			if _, ok := ipc.TopicSubject(t); !ok {
+			if _, ok := authz.TopicSubject(t); !ok {
 				errs = append(errs, fmt.Errorf("%s: %s topic %q cannot be a NATS subject: use whole levels and the MQTT wildcards + and #", at, list.name, t))
 			}
 		}
@@ -148,7 +149,7 @@ func (g *TopicGrants) permissions() broker.Permissions {
 func subjects(topics []string) []string {
 	var out []string
 	for _, t := range topics {
-		if s, ok := ipc.TopicSubject(t); ok {
+		if s, ok := authz.TopicSubject(t); ok {
 			out = append(out, s)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/sward-iot/sward/edge/authz"
+
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/ipc"
@@ -21,7 +23,7 @@ func (n *Nucleus) setComponentUsers(users []broker.User) error {
 	defer n.usersMu.Unlock()
 	all := append([]broker.User(nil), n.fixedUsers...)
 	for _, u := range users {
-		u.ClientIDs = ipc.MQTTClientIDs(strings.TrimPrefix(u.Name, ipc.UserPrefix), n.opts.ThingName)
+		u.ClientIDs = authz.MQTTClientIDs(strings.TrimPrefix(u.Name, authz.UserPrefix), n.opts.ThingName)
 		all = append(all, u)
 	}
 	return n.broker.SetUsers(all, n.anonymousUser())

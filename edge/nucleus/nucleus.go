@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sward-iot/sward/edge/authz"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -34,7 +36,7 @@ import (
 const SubjectComponentState = "sward.component.state"
 
 // Broker users of the nucleus itself. Components get one user each from
-// the IPC registry (ipc.UserPrefix + name); the device user is what
+// the identity registry (authz.UserPrefix + name); the device user is what
 // anonymous loopback clients (sensors) act as, denied the control API.
 const (
 	userAdmin   = "sward-admin"
@@ -75,7 +77,7 @@ type Nucleus struct {
 	ipc        *ipc.Server
 	shadows    *shadow.Service
 	streams    *stream.Manager
-	registry   *ipc.Registry
+	registry   *authz.Registry
 	metrics    *ipc.Metrics
 	js         jetstream.JetStream
 	configs    *config.Store
@@ -93,7 +95,7 @@ func New(opts Options) (*Nucleus, error) {
 		return nil, err
 	}
 	n := &Nucleus{opts: opts, log: opts.Logger.With("service", "nucleus"), store: store.New(opts.Root), devices: &Devices{}}
-	n.registry = ipc.NewRegistry(n.setComponentUsers, opts.Logger)
+	n.registry = authz.NewRegistry(n.setComponentUsers, opts.Logger)
 	if opts.DevicesFile != "" {
 		d, err := LoadDevices(opts.DevicesFile)
 		if err != nil {

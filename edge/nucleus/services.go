@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sward-iot/sward/edge/authz"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -189,7 +191,7 @@ func (n *Nucleus) ipcService() service.Service {
 	return service.Func{ServiceName: "ipc",
 		OnStart: func(context.Context) (err error) {
 			n.metrics = ipc.NewMetrics()
-			n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Registry: n.registry, Supervisor: n.supervisor, Config: n.configs,
+			n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Authorizer: n.registry, Supervisor: n.supervisor, Config: n.configs,
 				Shadows: shadows{n.shadows}, Streams: n.streams.ForComponents(), Metrics: n.metrics, Logger: n.opts.Logger})
 			if err != nil {
 				return err
@@ -198,7 +200,7 @@ func (n *Nucleus) ipcService() service.Service {
 				JetStream: n.js, Store: n.store, Config: n.configs, Supervisor: n.supervisor,
 				Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
 				ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
-				CheckConfig: ipc.CheckAccessControl, InterpolateComponentConfiguration: n.opts.InterpolateComponentConfiguration,
+				CheckConfig: authz.CheckAccessControl, InterpolateComponentConfiguration: n.opts.InterpolateComponentConfiguration,
 				Validate: n.ipc.Validate, Notify: n.ipc.Notify, Updated: n.ipc.Updated,
 				Identities: n.registry,
 			})

@@ -1,4 +1,4 @@
-package ipc
+package authz
 
 import (
 	"crypto/rand"
@@ -80,7 +80,7 @@ type Registry struct {
 	ids  map[string]*Identity
 	acls map[string]ACL
 	// removed is told the names of components that left the deployed set
-	// (the IPC server drops what it keeps for them); set once by New.
+	// (the IPC server drops what it keeps for them); set by OnRemoved.
 	removed func(name string)
 }
 
@@ -156,6 +156,20 @@ func (r *Registry) ACL(component string) ACL {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.acls[component]
+}
+
+// Allows reports whether component's accessControl grants op of service on
+// resource (see ACL.Allows).
+func (r *Registry) Allows(component, service, op, resource string) bool {
+	return r.ACL(component).Allows(service, op, resource)
+}
+
+// OnRemoved makes removed be told the name of each component that leaves
+// the deployed set (the IPC server drops what it keeps for it).
+func (r *Registry) OnRemoved(removed func(component string)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.removed = removed
 }
 
 // OwnsReply reports whether reply is under component's current inbox.
