@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestWrongPasswordIsRefused(t *testing.T) {
@@ -121,7 +123,7 @@ func TestSetUsersChangesUsersWithoutDroppingOthers(t *testing.T) {
 		t.Fatalf("SetUsers: %v", err)
 	}
 
-	eventually(t, "removed user's connection closed", func() error {
+	testutil.Eventually(t, "removed user's connection closed", func() error {
 		if !gone.IsClosed() {
 			return errors.New("still open")
 		}
@@ -197,7 +199,7 @@ func TestSetUsersSwitchesAnonymousAccess(t *testing.T) {
 	if err := b.SetUsers(users, ""); err != nil {
 		t.Fatalf("disable anonymous: %v", err)
 	}
-	eventually(t, "anonymous connection closed when anonymous access is disabled", func() error {
+	testutil.Eventually(t, "anonymous connection closed when anonymous access is disabled", func() error {
 		if !anon.IsClosed() {
 			return errors.New("still open")
 		}
@@ -239,7 +241,7 @@ func TestSetUsersClosesConnectionsWhosePermissionsChangedAndTheyReconnectUnderTh
 	if err := b.SetUsers(users, ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the sensor connection reconnected under its new permissions", func() error {
+	testutil.Eventually(t, "the sensor connection reconnected under its new permissions", func() error {
 		if sensor.Stats().Reconnects == 0 || !sensor.IsConnected() {
 			return errors.New("not reconnected yet")
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestReadyReportsBoundAddresses(t *testing.T) {
@@ -118,7 +120,7 @@ func TestShutdownLeavesNothingListening(t *testing.T) {
 			t.Errorf("%s still accepts connections after Shutdown", a)
 		}
 	}
-	eventually(t, "in-process connection closed", func() error {
+	testutil.Eventually(t, "in-process connection closed", func() error {
 		if nc.IsConnected() {
 			return errors.New("still connected")
 		}

@@ -170,22 +170,6 @@ func receive[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-// eventually polls cond until it returns nil or the wait times out.
-func eventually(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and
 // localhost to dir and returns the file paths and a pool that trusts it.
 // The certificate is also a CA, so it doubles as a client CA and a client

@@ -8,6 +8,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestMQTTPublishReachesNATSSubscriber(t *testing.T) {
@@ -126,7 +128,7 @@ func TestMQTTPersistentSessionKeepsQoS1AcrossRestart(t *testing.T) {
 	// Publish only once the broker has seen the subscriber go: a message
 	// handed to its closing connection waits out the consumer's ack wait
 	// (30 s) before redelivery, which is not what this test is about.
-	eventually(t, "the subscriber's connection to close", func() error {
+	testutil.Eventually(t, "the subscriber's connection to close", func() error {
 		conns, err := b.Server().Connz(&server.ConnzOptions{MQTTClient: "durable-sub"})
 		if err != nil {
 			return err

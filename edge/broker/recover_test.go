@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
@@ -40,7 +42,7 @@ func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "an append succeeds once the disk has room", func() error {
+	testutil.Eventually(t, "an append succeeds once the disk has room", func() error {
 		// Short attempts: a store that is being reopened answers nothing.
 		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()

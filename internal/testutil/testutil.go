@@ -1,0 +1,63 @@
+// Package testutil holds the helpers shared by the tests of every package
+// of the module: polling until a condition holds and starting an embedded
+// broker. Its subpackage testlog gives tests the log of the code under test
+// and a buffer safe for concurrent use. Only _test files and test/ import
+// it (test/layout_test.go), and it imports nothing of edge/, lambdas/ or
+// infra/: a broker is started through the small Broker interface.
+package testutil
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// WaitTimeout is how long Eventually polls before it fails the test.
+const WaitTimeout = 10 * time.Second
+
+// Eventually polls cond every 10 ms until it returns nil, and fails t with
+// what and cond's last error when WaitTimeout passes first.
+func Eventually(t testing.TB, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(WaitTimeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %s: %v", what, WaitTimeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Broker is what StartBroker needs of an embedded broker (edge/broker's
+// *Broker has it).
+type Broker interface {
+	Start() error
+	Ready(timeout time.Duration) error
+	Shutdown()
+	WaitForShutdown()
+	Connect(user string, opts ...nats.Option) (*nats.Conn, error)
+}
+
+// StartBroker starts b, waits until it accepts clients and connects as
+// user; the broker is shut down and the connection closed when t ends.
+func StartBroker(t testing.TB, b Broker, user string) *nats.Conn {
+	t.Helper()
+	if err := b.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Shutdown(); b.WaitForShutdown() })
+	if err := b.Ready(WaitTimeout); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := b.Connect(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
