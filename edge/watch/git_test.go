@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 const helloV1 = "ComponentVersion: 1.0.0\n"
@@ -263,14 +265,14 @@ func TestGitCommitNotTakenIsReplacedByTheNewerOne(t *testing.T) {
 	t.Parallel()
 	r, _ := newRecipesRepo(t)
 	g := startGit(t, GitOptions{Repo: r.dir})
-	waitFor(t, "the first export", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.exports) == 1 })
+	testutil.Until(t, "the first export", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.exports) == 1 })
 	g.mu.Lock()
 	first := g.exports[0].dir
 	g.mu.Unlock()
 
 	r.write("recipes/hello.yaml", "v2\n")
 	id2 := r.commit("v2")
-	waitFor(t, "the second export to replace the first", func() bool {
+	testutil.Until(t, "the second export to replace the first", func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		return len(g.exports) == 1 && g.exports[0].dir != first

@@ -1,5 +1,5 @@
 // Package testutil holds the helpers shared by the tests of every package
-// of the module: polling until a condition holds (Eventually), starting an
+// of the module: polling until a condition holds (Eventually, Until), starting an
 // embedded broker (StartBroker) and starting moto_server (StartMoto). Its subpackage testlog gives tests the log of the code under test
 // and a buffer safe for concurrent use. Only _test files and test/ import
 // it (test/layout_test.go), and it imports nothing of edge/, lambdas/ or
@@ -14,7 +14,7 @@ import (
 )
 
 // WaitTimeout is how long Eventually polls before it fails the test.
-const WaitTimeout = 10 * time.Second
+const WaitTimeout = 15 * time.Second
 
 // Eventually polls cond every 10 ms until it returns nil, and fails t with
 // what and cond's last error when WaitTimeout passes first.
@@ -30,6 +30,19 @@ func Eventually(t testing.TB, what string, cond func() error) {
 			t.Fatalf("%s: still failing after %s: %v", what, WaitTimeout, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Until polls cond every 5 ms until it holds, and fails t naming what when
+// WaitTimeout passes first.
+func Until(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(WaitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", WaitTimeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
