@@ -7,6 +7,7 @@
 package testutil
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -56,20 +57,31 @@ type Broker interface {
 	Connect(user string, opts ...nats.Option) (*nats.Conn, error)
 }
 
-// StartBroker starts b, waits until it accepts clients and connects as
-// user; the broker is shut down and the connection closed when t ends.
-func StartBroker(t testing.TB, b Broker, user string) *nats.Conn {
+// RunBroker starts b and waits until it accepts clients. The stop it
+// returns shuts b down and waits; it is registered as t's cleanup too, and
+// safe to call more than once (a test that restarts a broker stops it first).
+func RunBroker(t testing.TB, b Broker) (stop func()) {
 	t.Helper()
 	if err := b.Start(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("start broker: %v", err)
 	}
-	t.Cleanup(func() { b.Shutdown(); b.WaitForShutdown() })
+	var once sync.Once
+	stop = func() { once.Do(func() { b.Shutdown(); b.WaitForShutdown() }) }
+	t.Cleanup(stop)
 	if err := b.Ready(WaitTimeout); err != nil {
-		t.Fatal(err)
+		t.Fatalf("broker not ready: %v", err)
 	}
+	return stop
+}
+
+// StartBroker runs b (RunBroker) and connects as user; the broker is shut
+// down and the connection closed when t ends.
+func StartBroker(t testing.TB, b Broker, user string) *nats.Conn {
+	t.Helper()
+	RunBroker(t, b)
 	nc, err := b.Connect(user)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("connect to the broker as %s: %v", user, err)
 	}
 	t.Cleanup(nc.Close)
 	return nc
