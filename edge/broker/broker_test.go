@@ -193,7 +193,7 @@ func TestPermissionsApplyToNATSClients(t *testing.T) {
 	if err := nc.Publish("secrets.x", nil); err != nil {
 		t.Fatal(err)
 	}
-	err = receive(t, errs, "permission violation")
+	err = testutil.Receive(t, errs, "permission violation")
 	if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), "secrets.x") {
 		t.Fatalf("error = %v, want a publish permission violation on secrets.x", err)
 	}

@@ -157,19 +157,6 @@ func mqttSubscribe(t *testing.T, cl mqtt.Client, topic string, qos byte) <-chan 
 	return ch
 }
 
-// receive waits for one message on ch.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(waitTimeout):
-		var zero T
-		t.Fatalf("%s: no message within %s", what, waitTimeout)
-		return zero
-	}
-}
-
 // selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and
 // localhost to dir and returns the file paths and a pool that trusts it.
 // The certificate is also a CA, so it doubles as a client CA and a client

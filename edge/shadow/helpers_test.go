@@ -127,18 +127,6 @@ func subscribe(t testing.TB, nc *nats.Conn, subject string) chan *nats.Msg {
 	return ch
 }
 
-func receive[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(waitTimeout):
-		var zero T
-		t.Fatalf("%s: nothing within %s", what, waitTimeout)
-		return zero
-	}
-}
-
 // natsRequest sends a NATS request and returns the reply body.
 func natsRequest(t testing.TB, nc *nats.Conn, subject, body string) []byte {
 	t.Helper()

@@ -30,21 +30,6 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// recv takes the next value from ch or fails the test.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v, ok := <-ch:
-		if !ok {
-			t.Fatalf("channel closed while waiting for %s", what)
-		}
-		return v
-	case <-time.After(testDeadline):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	panic("unreachable")
-}
-
 // writeTestFile writes content to dir/rel, creating folders.
 func writeTestFile(t *testing.T, dir, rel, content string) {
 	t.Helper()

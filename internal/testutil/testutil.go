@@ -1,5 +1,5 @@
 // Package testutil holds the helpers shared by the tests of every package
-// of the module: polling until a condition holds (Eventually, Until), starting an
+// of the module: polling until a condition holds (Eventually, Until), taking from a channel in time (Receive), starting an
 // embedded broker (StartBroker) and starting moto_server (StartMoto). Its subpackage testlog gives tests the log of the code under test
 // and a buffer safe for concurrent use. Only _test files and test/ import
 // it (test/layout_test.go), and it imports nothing of edge/, lambdas/ or
@@ -44,6 +44,19 @@ func Until(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out after %s waiting for %s", WaitTimeout, what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Receive takes the next value from ch, and fails t naming what when none
+// comes within WaitTimeout.
+func Receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(WaitTimeout):
+		t.Fatalf("%s: nothing within %s", what, WaitTimeout)
+		panic("unreachable")
 	}
 }
 
