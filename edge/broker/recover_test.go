@@ -14,7 +14,7 @@ import (
 )
 
 func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
-	disk := smallDisk(t, 16<<20)
+	disk := testutil.SmallDisk(t, 16<<20)
 	o := testOptions(t)
 	o.MQTTListen = ""
 	o.StoreDir = filepath.Join(disk, "store")
@@ -27,7 +27,7 @@ func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "data", Subjects: []string{"data"}, MaxBytes: 8 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillDisk(t, disk)
+	filler := testutil.FillDisk(t, disk)
 	payload := []byte(strings.Repeat("x", 16<<10))
 	var failed error
 	for i := 0; i < 2000 && failed == nil; i++ {
