@@ -1,10 +1,12 @@
 // Package testutil holds the helpers shared by the tests of every package
-// of the module: polling until a condition holds (Eventually, Until), taking from a channel in time (Receive), starting an
-// embedded broker (RunBroker, StartBroker), starting moto_server (StartMoto)
-// and a small file system to fill (SmallDisk, FillDisk). Its subpackage testlog gives tests the log of the code under test
-// and a buffer safe for concurrent use. Only _test files and test/ import
-// it (test/layout_test.go), and it imports nothing of edge/, lambdas/ or
-// infra/: a broker is started through the small Broker interface.
+// of the module: polling until a condition holds (Eventually, Until),
+// taking from a channel in time (Receive), running an embedded broker
+// (RunBroker, StartBroker), starting moto_server (StartMoto) and a small
+// file system to fill (SmallDisk, FillDisk). Its subpackage testlog gives
+// tests the log of the code under test and a buffer safe for concurrent
+// use. Only _test files and test/ import it (test/layout_test.go), and it
+// imports nothing of edge/, lambdas/ or infra/: a broker is started through
+// the small Broker interface.
 package testutil
 
 import (
