@@ -8,17 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // motoAccount and motoRegion are where moto_server puts everything: its
@@ -62,11 +60,13 @@ var motoUnsupported = []string{"AWS::CDK::Metadata", "AWS::IoT::ThingGroup", "AW
 // set).
 func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 	asm := synthAssembly(t)
-	motoBin, err := exec.LookPath("moto_server")
+	moto, err := testutil.StartMoto()
 	if err != nil {
-		t.Fatalf("moto_server is not on PATH (%v): `make tools` installs it (pip install 'moto[server]')", err)
+		t.Fatal(err)
 	}
-	endpoint, motoLog := startMoto(t, motoBin)
+	t.Cleanup(moto.Stop)
+	// The CDK addresses moto by name, http://localhost:<port>.
+	endpoint := strings.Replace(moto.URL, "127.0.0.1", "localhost", 1)
 
 	ctx, cancel := context.WithTimeout(context.Background(), deployBudget)
 	defer cancel()
@@ -89,7 +89,7 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 		cmd.Dir = root
 		cmd.Env = env
 		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("cdk %s: %v (ctx: %v)\n%s\nmoto_server:\n%s", args[0], err, ctx.Err(), b, tail(motoLog.String(), 4000))
+			t.Fatalf("cdk %s: %v (ctx: %v)\n%s\nmoto_server:\n%s", args[0], err, ctx.Err(), b, tail(moto.Output(), 4000))
 		}
 	}
 
@@ -205,64 +205,12 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 	}
 
 	skipped := map[string]bool{}
-	for _, m := range regexp.MustCompile(`No Moto CloudFormation support for (\S+)`).FindAllStringSubmatch(motoLog.String(), -1) {
+	for _, m := range regexp.MustCompile(`No Moto CloudFormation support for (\S+)`).FindAllStringSubmatch(moto.Output(), -1) {
 		skipped[m[1]] = true
 	}
 	if got := slices.Sorted(maps.Keys(skipped)); !slices.Equal(got, motoUnsupported) {
 		t.Errorf("moto skipped %v, want %v: update motoUnsupported and infra/README.md", got, motoUnsupported)
 	}
-}
-
-// startMoto starts moto_server on a free loopback port, waits until it
-// answers, and stops it (its whole process group) when t ends. It returns the
-// endpoint to use, http://localhost:<port>, and moto's log.
-func startMoto(t *testing.T, motoBin string) (string, *lockedBuffer) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-
-	log := &lockedBuffer{}
-	cmd := exec.Command(motoBin, "-H", "127.0.0.1", "-p", port)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	})
-
-	// moto_server takes a few seconds to import its backends.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://127.0.0.1:" + port + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-done:
-			t.Fatalf("moto_server exited: %s", log.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on port %s within 30 s: %v\n%s", port, err, log.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "http://localhost:" + port, log
 }
 
 // signedGet GETs url signed for the Lambda API and decodes the JSON answer.
@@ -290,24 +238,6 @@ func signedGet(ctx context.Context, cfg aws.Config, url string, v any) error {
 		return fmt.Errorf("%s: %s", resp.Status, body.String())
 	}
 	return json.Unmarshal(body.Bytes(), v)
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func tail(s string, n int) string {

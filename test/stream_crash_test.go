@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/nats-io/nats.go"
 
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/test/harness"
 )
 
@@ -40,7 +41,7 @@ func streamCall(nc *nats.Conn, op string, body any) (map[string]any, error) {
 // the restart, and the S3 export then delivers every message exactly once:
 // non-overlapping objects covering the stream.
 func TestStreamAppendsAndTheS3ExportSurviveKill9OfTheNucleus(t *testing.T) {
-	moto, err := harness.StartMoto()
+	moto, err := testutil.StartMoto()
 	if err != nil {
 		t.Fatalf("moto_server: %v", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestWrongPasswordIsRefused(t *testing.T) {
@@ -70,7 +72,7 @@ func TestAnonymousClientsGetTheMappedUsersPermissions(t *testing.T) {
 	t.Run("mqtt", func(t *testing.T) {
 		cl := mustMQTT(t, b.MQTTAddr(), mqttClient{id: "anon-mqtt"})
 		wait(t, cl.Publish("a/from-mqtt", 1, false, "x"), "anonymous MQTT publish")
-		if m := receive(t, msgs, "anonymous MQTT message"); m.Subject != "a.from-mqtt" {
+		if m := testutil.Receive(t, msgs, "anonymous MQTT message"); m.Subject != "a.from-mqtt" {
 			t.Fatalf("got %s", m.Subject)
 		}
 	})
@@ -84,14 +86,14 @@ func TestAnonymousClientsGetTheMappedUsersPermissions(t *testing.T) {
 		if err := anon.Publish("a.from-nats", nil); err != nil {
 			t.Fatal(err)
 		}
-		if m := receive(t, msgs, "anonymous NATS message"); m.Subject != "a.from-nats" {
+		if m := testutil.Receive(t, msgs, "anonymous NATS message"); m.Subject != "a.from-nats" {
 			t.Fatalf("got %s", m.Subject)
 		}
 		// sensor may not publish outside sensors.> and a.>.
 		if err := anon.Publish("secrets.x", nil); err != nil {
 			t.Fatal(err)
 		}
-		if err := receive(t, errs, "permission violation"); !errors.Is(err, nats.ErrPermissionViolation) {
+		if err := testutil.Receive(t, errs, "permission violation"); !errors.Is(err, nats.ErrPermissionViolation) {
 			t.Fatalf("got %v, want a permission violation", err)
 		}
 	})
@@ -121,7 +123,7 @@ func TestSetUsersChangesUsersWithoutDroppingOthers(t *testing.T) {
 		t.Fatalf("SetUsers: %v", err)
 	}
 
-	eventually(t, "removed user's connection closed", func() error {
+	testutil.Eventually(t, "removed user's connection closed", func() error {
 		if !gone.IsClosed() {
 			return errors.New("still open")
 		}
@@ -163,7 +165,7 @@ func TestSetUsersChangesUsersWithoutDroppingOthers(t *testing.T) {
 	if err := nucleus.Publish("a.still", []byte("here")); err != nil {
 		t.Fatal(err)
 	}
-	receive(t, mqttMsgs, "sensor MQTT subscription after SetUsers")
+	testutil.Receive(t, mqttMsgs, "sensor MQTT subscription after SetUsers")
 }
 
 func TestSetUsersSwitchesAnonymousAccess(t *testing.T) {
@@ -197,7 +199,7 @@ func TestSetUsersSwitchesAnonymousAccess(t *testing.T) {
 	if err := b.SetUsers(users, ""); err != nil {
 		t.Fatalf("disable anonymous: %v", err)
 	}
-	eventually(t, "anonymous connection closed when anonymous access is disabled", func() error {
+	testutil.Eventually(t, "anonymous connection closed when anonymous access is disabled", func() error {
 		if !anon.IsClosed() {
 			return errors.New("still open")
 		}
@@ -239,7 +241,7 @@ func TestSetUsersClosesConnectionsWhosePermissionsChangedAndTheyReconnectUnderTh
 	if err := b.SetUsers(users, ""); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the sensor connection reconnected under its new permissions", func() error {
+	testutil.Eventually(t, "the sensor connection reconnected under its new permissions", func() error {
 		if sensor.Stats().Reconnects == 0 || !sensor.IsConnected() {
 			return errors.New("not reconnected yet")
 		}
@@ -401,7 +403,7 @@ func TestTLSMapUsersMakesTheClientCertificateTheIdentity(t *testing.T) {
 	cl := mustMQTT(t, b.MQTTAddr(), mqttClient{id: "cert-only",
 		tls: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientPair}}})
 	wait(t, cl.Publish("devices/client/temp", 1, false, "21"), "publish as the certificate's user")
-	if m := receive(t, msgs, "the certificate user's message"); m.Subject != "devices.client.temp" {
+	if m := testutil.Receive(t, msgs, "the certificate user's message"); m.Subject != "devices.client.temp" {
 		t.Fatalf("got %s", m.Subject)
 	}
 	// The mapped user's permissions apply: outside devices.client.> is refused.
@@ -465,7 +467,7 @@ func TestAWSIoTDeviceSDKUsernamesLogInOverMQTTAndNATS(t *testing.T) {
 		t.Run("anonymous "+u, func(t *testing.T) {
 			cl := mustMQTT(t, b.MQTTAddr(), mqttClient{id: fmt.Sprintf("sdk-anon-%d", i), user: u})
 			wait(t, cl.Publish("sensors/anon", 1, false, "x"), "publish as an anonymous SDK client")
-			receive(t, msgs, "the anonymous SDK client's message")
+			testutil.Receive(t, msgs, "the anonymous SDK client's message")
 			nc, err := natsDial(b.NATSURL(), u, "")
 			if err != nil {
 				t.Fatalf("NATS with the SDK's username and no password: %v", err)
@@ -475,7 +477,7 @@ func TestAWSIoTDeviceSDKUsernamesLogInOverMQTTAndNATS(t *testing.T) {
 		t.Run("device "+u, func(t *testing.T) {
 			cl := mustMQTT(t, b.MQTTAddr(), mqttClient{id: fmt.Sprintf("sdk-dev-%d", i), user: "sensor" + u, pass: sensorPass})
 			wait(t, cl.Publish("sensors/dev", 1, false, "x"), "publish as the device")
-			receive(t, msgs, "the device's message")
+			testutil.Receive(t, msgs, "the device's message")
 			if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: fmt.Sprintf("sdk-bad-%d", i), user: "sensor" + u, pass: "guess"}); err == nil {
 				t.Error("a wrong password logged in with the SDK's username")
 			}

@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestReadyReportsBoundAddresses(t *testing.T) {
@@ -118,7 +120,7 @@ func TestShutdownLeavesNothingListening(t *testing.T) {
 			t.Errorf("%s still accepts connections after Shutdown", a)
 		}
 	}
-	eventually(t, "in-process connection closed", func() error {
+	testutil.Eventually(t, "in-process connection closed", func() error {
 		if nc.IsConnected() {
 			return errors.New("still connected")
 		}
@@ -191,7 +193,7 @@ func TestPermissionsApplyToNATSClients(t *testing.T) {
 	if err := nc.Publish("secrets.x", nil); err != nil {
 		t.Fatal(err)
 	}
-	err = receive(t, errs, "permission violation")
+	err = testutil.Receive(t, errs, "permission violation")
 	if !errors.Is(err, nats.ErrPermissionViolation) || !strings.Contains(err.Error(), "secrets.x") {
 		t.Fatalf("error = %v, want a publish permission violation on secrets.x", err)
 	}

@@ -14,9 +14,7 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -157,35 +155,6 @@ func mqttSubscribe(t *testing.T, cl mqtt.Client, topic string, qos byte) <-chan 
 	return ch
 }
 
-// receive waits for one message on ch.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(waitTimeout):
-		var zero T
-		t.Fatalf("%s: no message within %s", what, waitTimeout)
-		return zero
-	}
-}
-
-// eventually polls cond until it returns nil or the wait times out.
-func eventually(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and
 // localhost to dir and returns the file paths and a pool that trusts it.
 // The certificate is also a CA, so it doubles as a client CA and a client
@@ -246,38 +215,4 @@ func natsDial(url, user, pass string, extra ...nats.Option) (*nats.Conn, error) 
 		return nil, fmt.Errorf("nats connect %s as %q: %w", url, user, err)
 	}
 	return nc, nil
-}
-
-// smallDisk mounts a tmpfs of size bytes on a temporary folder, unmounted
-// at test end: a file system the test can fill. It needs root (CI runs as
-// root); without it the test fails naming the reason.
-func smallDisk(t *testing.T, size int64) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%d", size), "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount a %d-byte tmpfs on %s (needs root, as in CI): %v: %s", size, dir, err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
-// fillDisk writes a file in dir until the file system is full and returns
-// its path; removing it gives the space back.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("fill %s: %v, want ENOSPC", dir, err)
-			}
-			return path
-		}
-	}
 }

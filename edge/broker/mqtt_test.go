@@ -8,6 +8,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestMQTTPublishReachesNATSSubscriber(t *testing.T) {
@@ -28,7 +30,7 @@ func TestMQTTPublishReachesNATSSubscriber(t *testing.T) {
 			payload := fmt.Sprintf("hello qos%d", qos)
 			wait(t, cl.Publish("a/b", qos, false, payload), "mqtt publish")
 
-			m := receive(t, msgs, "NATS subscriber on a.b")
+			m := testutil.Receive(t, msgs, "NATS subscriber on a.b")
 			if string(m.Data) != payload {
 				t.Fatalf("NATS got %q on %s, want %q", m.Data, m.Subject, payload)
 			}
@@ -47,7 +49,7 @@ func TestNATSPublishReachesMQTTSubscriber(t *testing.T) {
 			if err := nc.Publish("a.b", []byte(payload)); err != nil {
 				t.Fatal(err)
 			}
-			m := receive(t, msgs, "MQTT subscriber on a/b")
+			m := testutil.Receive(t, msgs, "MQTT subscriber on a/b")
 			if m.Topic() != "a/b" || string(m.Payload()) != payload {
 				t.Fatalf("MQTT got %q on %q, want %q on a/b", m.Payload(), m.Topic(), payload)
 			}
@@ -86,7 +88,7 @@ func TestMQTTTopicsMapToNATSSubjects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		wait(t, cl.Publish(tt.topic, 0, false, tt.topic), "publish "+tt.topic)
-		m := receive(t, msgs, "NATS message for MQTT topic "+tt.topic)
+		m := testutil.Receive(t, msgs, "NATS message for MQTT topic "+tt.topic)
 		if m.Subject != tt.subject || string(m.Data) != tt.topic {
 			t.Errorf("MQTT topic %q arrived on NATS subject %q (payload %q), want %q", tt.topic, m.Subject, m.Data, tt.subject)
 		}
@@ -100,17 +102,17 @@ func TestMQTTTopicsMapToNATSSubjects(t *testing.T) {
 		if err := nc.Publish("w.y.x", []byte("1")); err != nil {
 			t.Fatal(err)
 		}
-		if m := receive(t, plus, "w/+/x"); m.Topic() != "w/y/x" {
+		if m := testutil.Receive(t, plus, "w/+/x"); m.Topic() != "w/y/x" {
 			t.Errorf("w/+/x got topic %q", m.Topic())
 		}
-		if m := receive(t, hash, "w/#"); m.Topic() != "w/y/x" {
+		if m := testutil.Receive(t, hash, "w/#"); m.Topic() != "w/y/x" {
 			t.Errorf("w/# got topic %q", m.Topic())
 		}
 		// MQTT's "#" also matches the parent level, which NATS ">" does not.
 		if err := nc.Publish("w", []byte("2")); err != nil {
 			t.Fatal(err)
 		}
-		if m := receive(t, hash, "w/# on the parent level"); m.Topic() != "w" {
+		if m := testutil.Receive(t, hash, "w/# on the parent level"); m.Topic() != "w" {
 			t.Errorf("w/# got topic %q, want w", m.Topic())
 		}
 	})
@@ -126,7 +128,7 @@ func TestMQTTPersistentSessionKeepsQoS1AcrossRestart(t *testing.T) {
 	// Publish only once the broker has seen the subscriber go: a message
 	// handed to its closing connection waits out the consumer's ack wait
 	// (30 s) before redelivery, which is not what this test is about.
-	eventually(t, "the subscriber's connection to close", func() error {
+	testutil.Eventually(t, "the subscriber's connection to close", func() error {
 		conns, err := b.Server().Connz(&server.ConnzOptions{MQTTClient: "durable-sub"})
 		if err != nil {
 			return err
@@ -150,7 +152,7 @@ func TestMQTTPersistentSessionKeepsQoS1AcrossRestart(t *testing.T) {
 		id: "durable-sub", user: "sensor", pass: sensorPass, persistent: true,
 		onMessage: func(_ mqtt.Client, m mqtt.Message) { got <- m },
 	})
-	m := receive(t, got, "stored QoS1 message after restart")
+	m := testutil.Receive(t, got, "stored QoS1 message after restart")
 	if m.Topic() != "a/durable" || string(m.Payload()) != "kept" || m.Qos() != 1 {
 		t.Fatalf("got %q on %q qos %d, want \"kept\" on a/durable qos 1", m.Payload(), m.Topic(), m.Qos())
 	}

@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
-	disk := smallDisk(t, 16<<20)
+	disk := testutil.SmallDisk(t, 16<<20)
 	o := testOptions(t)
 	o.MQTTListen = ""
 	o.StoreDir = filepath.Join(disk, "store")
@@ -25,7 +27,7 @@ func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "data", Subjects: []string{"data"}, MaxBytes: 8 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	filler := fillDisk(t, disk)
+	filler := testutil.FillDisk(t, disk)
 	payload := []byte(strings.Repeat("x", 16<<10))
 	var failed error
 	for i := 0; i < 2000 && failed == nil; i++ {
@@ -40,7 +42,7 @@ func TestAStreamThatHitDiskFullIsWritableAgainWhenSpaceReturns(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "an append succeeds once the disk has room", func() error {
+	testutil.Eventually(t, "an append succeeds once the disk has room", func() error {
 		// Short attempts: a store that is being reopened answers nothing.
 		actx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sward-iot/sward/edge/internal/testlog"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
 const (

@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/shadow"
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // shadowNucleus runs a broker and the shadow service and writes the admin
@@ -29,18 +29,7 @@ func shadowNucleus(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Shutdown(); b.WaitForShutdown() })
-	if err := b.Ready(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := b.Connect("sward-admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := testutil.StartBroker(t, b, "sward-admin")
 	s, err := shadow.New(shadow.Options{Conn: nc, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // waitTimeout bounds every broker wait and store call in these tests;
@@ -39,15 +40,7 @@ func startBroker(t *testing.T, storeDir string) (b *broker.Broker, stop func()) 
 	if err != nil {
 		t.Fatalf("broker.New: %v", err)
 	}
-	if err := b.Start(); err != nil {
-		t.Fatalf("broker Start: %v", err)
-	}
-	stop = func() { b.Shutdown(); b.WaitForShutdown() }
-	t.Cleanup(stop)
-	if err := b.Ready(waitTimeout); err != nil {
-		t.Fatalf("broker Ready: %v", err)
-	}
-	return b, stop
+	return b, testutil.RunBroker(t, b)
 }
 
 // openStore connects to b in process and opens the configuration store.

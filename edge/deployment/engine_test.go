@@ -19,6 +19,7 @@ import (
 	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/store"
+	"github.com/sward-iot/sward/internal/testutil"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -59,18 +60,7 @@ func newDeviceWith(t *testing.T, configure func(*Options)) *device {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Shutdown(); b.WaitForShutdown() })
-	if err := b.Ready(waitTimeout); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := b.Connect("nucleus")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := testutil.StartBroker(t, b, "nucleus")
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

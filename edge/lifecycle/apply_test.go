@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestApplyReplacesAChangedVersionStoppingTheOldOneFirst(t *testing.T) {
@@ -20,9 +22,9 @@ func TestApplyReplacesAChangedVersionStoppingTheOldOneFirst(t *testing.T) {
 	}
 	apply(t, s, comp("1.0.0"))
 	old := waitState(t, s, "svc", StateRunning)
-	eventually(t, "1.0.0 running", func() bool { return len(readLines(log)) == 1 })
+	testutil.Until(t, "1.0.0 running", func() bool { return len(readLines(log)) == 1 })
 	apply(t, s, comp("2.0.0"))
-	eventually(t, "version 2.0.0 RUNNING", func() bool {
+	testutil.Until(t, "version 2.0.0 RUNNING", func() bool {
 		st, _ := s.Status("svc")
 		return st.Version == "2.0.0" && st.State == StateRunning && len(readLines(log)) == 3
 	})
@@ -42,7 +44,7 @@ func TestApplyLeavesUnchangedComponentsAloneAndRemovesMissingOnes(t *testing.T) 
 	k := waitState(t, s, "keep", StateRunning)
 	d := waitState(t, s, "drop", StateRunning)
 	apply(t, s, keep)
-	eventually(t, "drop removed", func() bool { _, ok := s.Status("drop"); return !ok })
+	testutil.Until(t, "drop removed", func() bool { _, ok := s.Status("drop"); return !ok })
 	if !gone(d.PID) {
 		t.Errorf("removed component's process %d survived", d.PID)
 	}

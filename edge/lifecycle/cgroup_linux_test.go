@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // needCgroups fails a test that needs the nucleus's cgroups: root and a
@@ -45,7 +47,7 @@ func TestStopEndsADaemonThatLeftItsProcessGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, s, "daemon", StateFinished)
-	eventually(t, "the daemonized grandchild ends with the stop", func() bool { return gone(d) })
+	testutil.Until(t, "the daemonized grandchild ends with the stop", func() bool { return gone(d) })
 }
 
 func TestRestartsDoNotMultiplyDaemons(t *testing.T) {
@@ -60,7 +62,7 @@ func TestRestartsDoNotMultiplyDaemons(t *testing.T) {
 		}
 	}
 	all := waitPIDs(t, pids, 4)
-	eventually(t, "only the daemon of the last start runs", func() bool {
+	testutil.Until(t, "only the daemon of the last start runs", func() bool {
 		n := 0
 		for _, p := range all {
 			if !gone(p) {
@@ -177,7 +179,7 @@ func TestPauseFreezesEveryProcessAndResumeThawsThem(t *testing.T) {
 	apply(t, s, Component{Name: "ticker", Version: "1.0.0", Lifecycle: Lifecycle{
 		Run: script(`i=0; while :; do i=$((i+1)); echo $i > %q; sleep 0.01; done`, counter)}})
 	waitState(t, s, "ticker", StateRunning)
-	eventually(t, "the ticker ticks", func() bool { return len(readLines(counter)) > 0 })
+	testutil.Until(t, "the ticker ticks", func() bool { return len(readLines(counter)) > 0 })
 
 	if err := s.Pause("ticker"); err != nil {
 		t.Fatal(err)
@@ -193,7 +195,7 @@ func TestPauseFreezesEveryProcessAndResumeThawsThem(t *testing.T) {
 	if err := s.Resume("ticker"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the ticker ticks again after Resume", func() bool {
+	testutil.Until(t, "the ticker ticks again after Resume", func() bool {
 		got := readLines(counter)
 		return len(got) > 0 && len(frozenAt) > 0 && got[0] != frozenAt[0]
 	})
@@ -216,7 +218,7 @@ func TestStoppingAPausedComponentEndsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitState(t, s, "daemon", StateFinished)
-	eventually(t, "the paused daemon ends with the stop", func() bool { return gone(d) })
+	testutil.Until(t, "the paused daemon ends with the stop", func() bool { return gone(d) })
 }
 
 func TestStoppingAPausedComponentRunsItsShutdownStepAtOnce(t *testing.T) {
@@ -293,7 +295,7 @@ func TestCgroupV2KillsFreezesAndPlacesBeforeExec(t *testing.T) {
 	}
 	go func() { _ = cmd.Wait() }()
 	d := waitPIDs(t, pidFile, 1)[0]
-	eventually(t, "the step and its daemon are in the cgroup", func() bool {
+	testutil.Until(t, "the step and its daemon are in the cgroup", func() bool {
 		ps := cg.pids()
 		return len(ps) == 2
 	})
@@ -311,7 +313,7 @@ func TestCgroupV2KillsFreezesAndPlacesBeforeExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	reapPids(killed, nil)
-	eventually(t, "the daemon ends with cgroup.kill", func() bool { return gone(d) })
+	testutil.Until(t, "the daemon ends with cgroup.kill", func() bool { return gone(d) })
 }
 
 // runnerOf returns the current runner of name.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestHardDependentRunStartsOnlyAfterDependencyIsRunning(t *testing.T) {
@@ -20,7 +22,7 @@ func TestHardDependentRunStartsOnlyAfterDependencyIsRunning(t *testing.T) {
 			Startup: script(`date +%%s%%N > %q; sleep 300 &`, filepath.Join(m, "db.running")),
 		}},
 	)
-	eventually(t, "app waiting for db", func() bool {
+	testutil.Until(t, "app waiting for db", func() bool {
 		st, _ := s.Status("app")
 		return st.State == StateInstalled && strings.Contains(st.Reason, "HARD dependency db (NEW)")
 	})
@@ -33,7 +35,7 @@ func TestHardDependentRunStartsOnlyAfterDependencyIsRunning(t *testing.T) {
 	waitState(t, s, "app", StateRunning)
 	stamp := func(f string) int64 {
 		var n int64
-		eventually(t, f, func() bool {
+		testutil.Until(t, f, func() bool {
 			b, _ := os.ReadFile(filepath.Join(m, f))
 			var err error
 			n, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
@@ -56,11 +58,11 @@ func TestHardDependentRestartsWhenItsDependencyRestarts(t *testing.T) {
 			Lifecycle: Lifecycle{Run: script(`echo start >> %q; exec sleep 300`, starts)}},
 	)
 	waitState(t, s, "app", StateRunning)
-	eventually(t, "app started once", func() bool { return len(readLines(starts)) == 1 })
+	testutil.Until(t, "app started once", func() bool { return len(readLines(starts)) == 1 })
 	if err := s.Restart("db"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "app started twice", func() bool { return len(readLines(starts)) == 2 })
+	testutil.Until(t, "app started twice", func() bool { return len(readLines(starts)) == 2 })
 	st := waitState(t, s, "app", StateRunning)
 	if st.Restarts != 1 || rec.count("app", StateStopping) != 1 {
 		t.Errorf("app restarts = %d, STOPPING %d times; want 1 and 1", st.Restarts, rec.count("app", StateStopping))
@@ -91,7 +93,7 @@ func TestMissingHardDependencyLeavesOnlyItsDependentWaiting(t *testing.T) {
 		Component{Name: "other", Version: "1.0.0", Lifecycle: Lifecycle{Run: script("exec sleep 300")}},
 	)
 	waitState(t, s, "other", StateRunning)
-	eventually(t, "orphan's reason names the missing dependency", func() bool {
+	testutil.Until(t, "orphan's reason names the missing dependency", func() bool {
 		st, _ := s.Status("orphan")
 		return st.State == StateInstalled && st.Reason == "waiting for HARD dependency ghost (not deployed)"
 	})

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // Test timings: fast enough that the package stays well under a minute,
@@ -143,18 +145,6 @@ func waitState(t *testing.T, s *Supervisor, name string, states ...State) Status
 	return st
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testDeadline)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", testDeadline, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // stays checks that name does not leave its state within d: the only way
 // to show that something does not happen.
 func stays(t *testing.T, s *Supervisor, name string, d time.Duration) {
@@ -193,7 +183,7 @@ func fileExists(path string) bool {
 func waitPIDs(t *testing.T, path string, n int) []int {
 	t.Helper()
 	var pids []int
-	eventually(t, fmt.Sprintf("%d pids in %s", n, path), func() bool {
+	testutil.Until(t, fmt.Sprintf("%d pids in %s", n, path), func() bool {
 		pids = pids[:0]
 		for _, f := range readLines(path) {
 			if p, err := strconv.Atoi(f); err == nil {

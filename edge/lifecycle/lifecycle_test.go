@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestRunComponentIsRunningWhileRunRunsAndFinishedWhenItExitsZero(t *testing.T) {
@@ -79,11 +81,11 @@ func TestKilledRunProcessIsErroredThenRecoverRunsAndItRunsAgain(t *testing.T) {
 		Recover: script(`echo recovered >> %q`, filepath.Join(m, "recover")),
 	}})
 	first := waitState(t, s, "svc", StateRunning)
-	eventually(t, "Run started once", func() bool { return len(readLines(filepath.Join(m, "starts"))) == 1 })
+	testutil.Until(t, "Run started once", func() bool { return len(readLines(filepath.Join(m, "starts"))) == 1 })
 	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Run started twice", func() bool { return len(readLines(filepath.Join(m, "starts"))) == 2 })
+	testutil.Until(t, "Run started twice", func() bool { return len(readLines(filepath.Join(m, "starts"))) == 2 })
 	second := waitState(t, s, "svc", StateRunning)
 	if second.PID == first.PID || second.Restarts != 1 {
 		t.Errorf("after restart: pid %d (was %d), restarts %d; want a new pid and 1 restart", second.PID, first.PID, second.Restarts)

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestStepOutputIsLoggedOneLinePerLineWithTimeStepAndStream(t *testing.T) {
@@ -20,7 +22,7 @@ func TestStepOutputIsLoggedOneLinePerLineWithTimeStepAndStream(t *testing.T) {
 		regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[Run\] \[stdout\] hello world$`),
 		regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[Run\] \[stdout\] no newline at end$`),
 	}
-	eventually(t, "all lines in "+st.LogFile, func() bool {
+	testutil.Until(t, "all lines in "+st.LogFile, func() bool {
 		b, _ := os.ReadFile(st.LogFile)
 		for _, re := range want {
 			if !re.Match(b) {
@@ -39,7 +41,7 @@ func TestLongLinesAreSplitNotLost(t *testing.T) {
 	}})
 	st := waitState(t, s, "long", StateFinished)
 	prefix := regexp.MustCompile(`^\S+ \[Run\] \[stdout\] `)
-	eventually(t, "the line after the long one", func() bool {
+	testutil.Until(t, "the line after the long one", func() bool {
 		b, _ := os.ReadFile(st.LogFile)
 		return strings.Contains(string(b), "] after\n")
 	})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestStartupReportingRunningIsRunningWhileItsProcessKeepsRunning(t *testing.T) {
@@ -36,7 +38,7 @@ func TestStartupReportingRunningIsRunningWhileItsProcessKeepsRunning(t *testing.
 		t.Fatal(err)
 	}
 	waitState(t, s, "svc", StateFinished)
-	eventually(t, "Startup process gone after stop", func() bool { return gone(pid) })
+	testutil.Until(t, "Startup process gone after stop", func() bool { return gone(pid) })
 }
 
 func TestComponentReportingErroredIsErroredAndRestarted(t *testing.T) {
@@ -47,7 +49,7 @@ func TestComponentReportingErroredIsErroredAndRestarted(t *testing.T) {
 	if err := s.ReportState("svc", StateErrored); err != nil {
 		t.Fatalf("ReportState(ERRORED) while RUNNING: %v", err)
 	}
-	eventually(t, "ERRORED then RUNNING again", func() bool {
+	testutil.Until(t, "ERRORED then RUNNING again", func() bool {
 		return rec.count("svc", StateErrored) == 1 && rec.count("svc", StateRunning) == 2
 	})
 }
@@ -101,11 +103,11 @@ func TestSessionEnvIsFetchedPerStartAttemptAndRotatesOnRestart(t *testing.T) {
 		Run:     &Step{Script: fmt.Sprintf(`echo run=$SESSION >> %q; exec sleep 300`, out), Setenv: map[string]string{"SESSION": "recipe"}},
 	}})
 	waitState(t, s, "svc", StateRunning)
-	eventually(t, "first Run", func() bool { return len(readLines(out)) == 2 })
+	testutil.Until(t, "first Run", func() bool { return len(readLines(out)) == 2 })
 	if err := s.Restart("svc"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "second Run", func() bool { return len(readLines(out)) == 3 })
+	testutil.Until(t, "second Run", func() bool { return len(readLines(out)) == 3 })
 
 	// Install and the first Run share attempt 1; the restart is attempt 2,
 	// and the recipe's Setenv never overrides a session variable.

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func TestStopRunsShutdownThenSIGTERMThenSIGKILLAfterTheGracePeriod(t *testing.T) {
@@ -109,7 +111,7 @@ func TestNewTerminatesProcessGroupsLeftByACrashedSupervisor(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = helper.Process.Kill(); _ = helper.Wait() })
 	bg := waitPIDs(t, filepath.Join(root, "bg.pid"), 1)[0]
-	eventually(t, "helper's component RUNNING", func() bool { return fileExists(filepath.Join(root, "ready")) })
+	testutil.Until(t, "helper's component RUNNING", func() bool { return fileExists(filepath.Join(root, "ready")) })
 
 	if err := helper.Process.Kill(); err != nil { // the crash
 		t.Fatal(err)

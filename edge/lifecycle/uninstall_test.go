@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // uninstaller is a component whose steps append their name to log; its
@@ -40,7 +42,7 @@ func TestUninstallRunsAfterTheStopWhenApplyRemovesTheComponent(t *testing.T) {
 	apply(t, s, c)
 	waitState(t, s, "u", StateRunning)
 	// RUNNING is reported once the process started, not once its script ran.
-	eventually(t, "Run wrote its line", func() bool { return slices.Equal(readLines(log), []string{"run-1.0.0"}) })
+	testutil.Until(t, "Run wrote its line", func() bool { return slices.Equal(readLines(log), []string{"run-1.0.0"}) })
 	apply(t, s)
 	waitRemoved(t, s) // returns only once Uninstall has run
 	if got, want := readLines(log), []string{"run-1.0.0", "shutdown-1.0.0", "uninstall-from-env"}; !slices.Equal(got, want) {
@@ -58,7 +60,7 @@ func TestUninstallDoesNotRunWhenAnotherVersionReplacesTheComponentOrAtShutdown(t
 	apply(t, s, uninstaller("1.0.0", log, uninstall))
 	waitState(t, s, "u", StateRunning)
 	apply(t, s, uninstaller("2.0.0", log, uninstall))
-	eventually(t, "2.0.0 RUNNING", func() bool {
+	testutil.Until(t, "2.0.0 RUNNING", func() bool {
 		st, _ := s.Status("u")
 		return st.Version == "2.0.0" && st.State == StateRunning
 	})

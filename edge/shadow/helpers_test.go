@@ -7,13 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // waitTimeout bounds every wait in these tests; generous for -race on a
@@ -58,16 +58,7 @@ func startBroker(t testing.TB, storeDir string) (b *broker.Broker, stop func()) 
 	if err != nil {
 		t.Fatalf("broker.New: %v", err)
 	}
-	if err := b.Start(); err != nil {
-		t.Fatalf("broker Start: %v", err)
-	}
-	var once sync.Once
-	stop = func() { once.Do(func() { b.Shutdown(); b.WaitForShutdown() }) }
-	t.Cleanup(stop)
-	if err := b.Ready(waitTimeout); err != nil {
-		t.Fatalf("broker Ready: %v", err)
-	}
-	return b, stop
+	return b, testutil.RunBroker(t, b)
 }
 
 // connect opens an in-process connection as the nucleus user.
@@ -134,18 +125,6 @@ func subscribe(t testing.TB, nc *nats.Conn, subject string) chan *nats.Msg {
 		t.Fatal(err)
 	}
 	return ch
-}
-
-func receive[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(waitTimeout):
-		var zero T
-		t.Fatalf("%s: nothing within %s", what, waitTimeout)
-		return zero
-	}
 }
 
 // natsRequest sends a NATS request and returns the reply body.

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // dialMQTT connects a paho client (what the AWS IoT Device SDKs are built
@@ -65,20 +67,20 @@ func TestMQTTClientDrivesAShadowAsOnIoTCore(t *testing.T) {
 	got := mqttSubscribe(t, dev, topic(OpGet, ResultAccepted))
 
 	mqttPublish(t, app, topic(OpUpdate, ""), `{"state":{"desired":{"color":"red","on":true}},"clientToken":"app-1"}`)
-	jsonEqual(t, "accepted 1", receive(t, accepted, "update/accepted"),
+	jsonEqual(t, "accepted 1", testutil.Receive(t, accepted, "update/accepted"),
 		`{"state":{"desired":{"color":"red","on":true}},"metadata":{"desired":{"color":{"timestamp":1700000000},"on":{"timestamp":1700000000}}},"version":1,"timestamp":1700000000,"clientToken":"app-1"}`)
-	jsonEqual(t, "delta 1", receive(t, delta, "update/delta"),
+	jsonEqual(t, "delta 1", testutil.Receive(t, delta, "update/delta"),
 		`{"state":{"color":"red","on":true},"metadata":{"color":{"timestamp":1700000000},"on":{"timestamp":1700000000}},"version":1,"timestamp":1700000000,"clientToken":"app-1"}`)
-	receive(t, docs, "documents 1")
+	testutil.Receive(t, docs, "documents 1")
 
 	// The device acts on the delta and reports; no new delta follows.
 	mqttPublish(t, dev, topic(OpUpdate, ""), `{"state":{"reported":{"color":"red","on":true}},"clientToken":"dev-1"}`)
-	if v := field[int](t, receive(t, accepted, "update/accepted 2"), "version"); v != 2 {
+	if v := field[int](t, testutil.Receive(t, accepted, "update/accepted 2"), "version"); v != 2 {
 		t.Fatalf("reported update accepted as version %d, want 2", v)
 	}
-	receive(t, docs, "documents 2")
+	testutil.Receive(t, docs, "documents 2")
 	mqttPublish(t, dev, topic(OpGet, ""), `{"clientToken":"dev-2"}`)
-	jsonEqual(t, "get after reporting", receive(t, got, "get/accepted"),
+	jsonEqual(t, "get after reporting", testutil.Receive(t, got, "get/accepted"),
 		`{"state":{"desired":{"color":"red","on":true},"reported":{"color":"red","on":true}},
 		  "metadata":{"desired":{"color":{"timestamp":1700000000},"on":{"timestamp":1700000000}},"reported":{"color":{"timestamp":1700000000},"on":{"timestamp":1700000000}}},
 		  "version":2,"timestamp":1700000000,"clientToken":"dev-2"}`)
@@ -89,13 +91,13 @@ func TestMQTTClientDrivesAShadowAsOnIoTCore(t *testing.T) {
 	}
 
 	mqttPublish(t, app, topic(OpUpdate, ""), `{"state":{"desired":{"color":"blue"}},"version":1,"clientToken":"stale"}`)
-	jsonEqual(t, "stale version", receive(t, rejected, "update/rejected"),
+	jsonEqual(t, "stale version", testutil.Receive(t, rejected, "update/rejected"),
 		`{"code":409,"message":"Version conflict","timestamp":1700000000,"clientToken":"stale"}`)
 	mqttPublish(t, app, topic(OpUpdate, ""), `{"state":{"desired":`)
-	jsonEqual(t, "malformed JSON", receive(t, rejected, "update/rejected"),
+	jsonEqual(t, "malformed JSON", testutil.Receive(t, rejected, "update/rejected"),
 		`{"code":400,"message":"Invalid JSON","timestamp":1700000000}`)
 	mqttPublish(t, dev, topic(OpGet, ""), ``)
-	if v := field[int](t, receive(t, got, "get/accepted"), "version"); v != 2 {
+	if v := field[int](t, testutil.Receive(t, got, "get/accepted"), "version"); v != 2 {
 		t.Fatalf("version %d after two rejected updates, want 2", v)
 	}
 
@@ -103,9 +105,9 @@ func TestMQTTClientDrivesAShadowAsOnIoTCore(t *testing.T) {
 	namedAcc := mqttSubscribe(t, dev, named)
 	classicDelete := mqttSubscribe(t, dev, topic(OpDelete, ResultAccepted))
 	mqttPublish(t, dev, Topic("lamp-1", "firmware", OpUpdate, ""), `{"state":{"reported":{"v":"1.2.0"}}}`)
-	if v := field[int](t, receive(t, namedAcc, named), "version"); v != 1 {
+	if v := field[int](t, testutil.Receive(t, namedAcc, named), "version"); v != 1 {
 		t.Fatalf("named shadow version %d, want 1 (named shadows are versioned apart)", v)
 	}
 	mqttPublish(t, dev, topic(OpDelete, ""), ``)
-	jsonEqual(t, "delete classic", receive(t, classicDelete, "delete/accepted"), `{"version":2,"timestamp":1700000000}`)
+	jsonEqual(t, "delete classic", testutil.Receive(t, classicDelete, "delete/accepted"), `{"version":2,"timestamp":1700000000}`)
 }

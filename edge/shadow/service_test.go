@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/shared/ipc"
 	"path/filepath"
 	"strings"
@@ -53,22 +54,22 @@ func TestNATSRequestsGetTheirAnswerAsReplyAndOnTheTopics(t *testing.T) {
 	want := `{"state":{"desired":{"on":true}},"metadata":{"desired":{"on":{"timestamp":1700000000}}},"version":1,"timestamp":1700000000,"clientToken":"c1"}`
 	reply := natsRequest(t, nc, Subject("lamp", "cfg", OpUpdate, ""), `{"state":{"desired":{"on":true}},"clientToken":"c1"}`)
 	jsonEqual(t, "update reply", reply, want)
-	jsonEqual(t, "update/accepted", receive(t, accepted, "update/accepted").Data, want)
+	jsonEqual(t, "update/accepted", testutil.Receive(t, accepted, "update/accepted").Data, want)
 
 	reply = natsRequest(t, nc, Subject("lamp", "cfg", OpUpdate, ""), `{"state":{"desired":{"on":false}},"version":5,"clientToken":"c2"}`)
 	wantRej := `{"code":409,"message":"Version conflict","timestamp":1700000000,"clientToken":"c2"}`
 	jsonEqual(t, "conflict reply", reply, wantRej)
-	jsonEqual(t, "update/rejected", receive(t, rejected, "update/rejected").Data, wantRej)
+	jsonEqual(t, "update/rejected", testutil.Receive(t, rejected, "update/rejected").Data, wantRej)
 
 	reply = natsRequest(t, nc, Subject("lamp", "cfg", OpGet, ""), `{"clientToken":"g"}`)
 	if field[string](t, reply, "clientToken") != "g" || field[int](t, reply, "version") != 1 {
 		t.Fatalf("get reply %s: want version 1 and clientToken g", reply)
 	}
-	jsonEqual(t, "get/accepted", receive(t, getAcc, "get/accepted").Data, string(reply))
+	jsonEqual(t, "get/accepted", testutil.Receive(t, getAcc, "get/accepted").Data, string(reply))
 
 	reply = natsRequest(t, nc, Subject("lamp", "cfg", OpDelete, ""), ``)
 	jsonEqual(t, "delete reply", reply, `{"version":1,"timestamp":1700000000}`)
-	jsonEqual(t, "delete/accepted", receive(t, delAcc, "delete/accepted").Data, `{"version":1,"timestamp":1700000000}`)
+	jsonEqual(t, "delete/accepted", testutil.Receive(t, delAcc, "delete/accepted").Data, `{"version":1,"timestamp":1700000000}`)
 
 	reply = natsRequest(t, nc, Subject("lamp", "cfg", OpGet, ""), ``)
 	jsonEqual(t, "get after delete", reply, `{"code":404,"message":"No shadow exists with name: 'cfg'","timestamp":1700000000}`)
@@ -86,15 +87,15 @@ func TestUpdateThroughTheGoAPIPublishesLikeAnMQTTUpdate(t *testing.T) {
 	docs := subscribe(t, nc, Subject("dev1", "", OpUpdate, ResultDocuments))
 
 	mustUpdate(t, s, "dev1", "", `{"state":{"reported":{"color":"green","fan":1}}}`)
-	jsonEqual(t, "first documents", receive(t, docs, "documents").Data,
+	jsonEqual(t, "first documents", testutil.Receive(t, docs, "documents").Data,
 		`{"current":{"state":{"reported":{"color":"green","fan":1}},"metadata":{"reported":{"color":{"timestamp":1700000000},"fan":{"timestamp":1700000000}}},"version":1},"timestamp":1700000000}`)
-	receive(t, accepted, "accepted 1")
+	testutil.Receive(t, accepted, "accepted 1")
 
 	out := mustUpdate(t, s, "dev1", "", `{"state":{"desired":{"color":"red","fan":1}},"clientToken":"app"}`)
-	jsonEqual(t, "accepted 2", receive(t, accepted, "accepted 2").Data, string(out))
-	jsonEqual(t, "delta", receive(t, delta, "delta").Data,
+	jsonEqual(t, "accepted 2", testutil.Receive(t, accepted, "accepted 2").Data, string(out))
+	jsonEqual(t, "delta", testutil.Receive(t, delta, "delta").Data,
 		`{"state":{"color":"red"},"metadata":{"color":{"timestamp":1700000000}},"version":2,"timestamp":1700000000,"clientToken":"app"}`)
-	jsonEqual(t, "second documents", receive(t, docs, "documents").Data,
+	jsonEqual(t, "second documents", testutil.Receive(t, docs, "documents").Data,
 		`{"previous":{"state":{"reported":{"color":"green","fan":1}},"metadata":{"reported":{"color":{"timestamp":1700000000},"fan":{"timestamp":1700000000}}},"version":1},
 		  "current":{"state":{"desired":{"color":"red","fan":1},"reported":{"color":"green","fan":1}},"metadata":{"desired":{"color":{"timestamp":1700000000},"fan":{"timestamp":1700000000}},"reported":{"color":{"timestamp":1700000000},"fan":{"timestamp":1700000000}}},"version":2},
 		  "timestamp":1700000000,"clientToken":"app"}`)
@@ -102,7 +103,7 @@ func TestUpdateThroughTheGoAPIPublishesLikeAnMQTTUpdate(t *testing.T) {
 	// A reported update publishes no delta, even with one left: documents
 	// comes after delta on the same connection, so its arrival proves it.
 	mustUpdate(t, s, "dev1", "", `{"state":{"reported":{"fan":2}}}`)
-	receive(t, docs, "documents 3")
+	testutil.Receive(t, docs, "documents 3")
 	select {
 	case m := <-delta:
 		t.Fatalf("a reported-only update published a delta: %s", m.Data)
@@ -110,7 +111,7 @@ func TestUpdateThroughTheGoAPIPublishesLikeAnMQTTUpdate(t *testing.T) {
 	}
 	// A desired update publishes the whole remaining delta.
 	mustUpdate(t, s, "dev1", "", `{"state":{"desired":{"mode":"eco"}}}`)
-	jsonEqual(t, "delta 4", receive(t, delta, "delta 4").Data,
+	jsonEqual(t, "delta 4", testutil.Receive(t, delta, "delta 4").Data,
 		`{"state":{"color":"red","fan":1,"mode":"eco"},"metadata":{"color":{"timestamp":1700000000},"fan":{"timestamp":1700000000},"mode":{"timestamp":1700000000}},"version":4,"timestamp":1700000000}`)
 }
 
@@ -466,7 +467,7 @@ func TestRequestsNamingAComponentInboxAreNotAnswered(t *testing.T) {
 	if err := nc.PublishRequest(Subject("lamp", "", OpUpdate, ""), ipc.InboxRoot+".victim.1", []byte(`{"state":{"reported":{"on":true}}}`)); err != nil {
 		t.Fatal(err)
 	}
-	receive(t, accepted, "update/accepted")
+	testutil.Receive(t, accepted, "update/accepted")
 	// The nucleus's and the CLI's inboxes are still answered. Requests of
 	// one thing are served in order on one connection, so an answer on
 	// the victim's inbox would have arrived before this one.

@@ -6,13 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/cli"
 	"github.com/sward-iot/sward/edge/control"
-	"github.com/sward-iot/sward/edge/internal/testlog"
 	"github.com/sward-iot/sward/edge/stream"
+	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -29,18 +29,7 @@ func TestCLIStreamCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Shutdown(); b.WaitForShutdown() })
-	if err := b.Ready(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := b.Connect("admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := testutil.StartBroker(t, b, "admin")
 	m, err := stream.New(stream.Options{Conn: nc, JetStreamStoreDir: o.StoreDir, ServeAdmin: true, Logger: o.Logger})
 	if err != nil {
 		t.Fatal(err)

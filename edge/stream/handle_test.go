@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -148,7 +149,7 @@ func TestAdminAPIAnswersOverNATS(t *testing.T) {
 		}
 		done <- msg.Data
 	}()
-	eventually(t, "second append", func() error {
+	testutil.Eventually(t, "second append", func() error {
 		request(ipc.OpAppendMessage, `{"streamName":"admin","payload":"dGhlcmU="}`)
 		return nil
 	})

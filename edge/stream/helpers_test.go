@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sward-iot/sward/edge/broker"
-	"github.com/sward-iot/sward/edge/internal/testlog"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -131,22 +131,6 @@ func wantCode(t testing.TB, err error, code string) *ipc.Error {
 		t.Fatalf("error code = %s (%s), want %s", e.Code, e.Message, code)
 	}
 	return e
-}
-
-// eventually polls cond until it returns nil or waitTimeout passes.
-func eventually(t testing.TB, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func payloadOf(i int) []byte { return fmt.Appendf(nil, "message-%06d", i) }

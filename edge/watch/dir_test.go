@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // noChange fails if a Change is waiting.
@@ -40,7 +42,7 @@ func TestDirBurstOfWritesEmitsOneChangeOnceQuiet(t *testing.T) {
 	f.Close()
 	writeTestFile(t, dir, "sub/world.yaml", "ComponentVersion: 2.0.0\n")
 
-	c := recv(t, d.Changes(), "a change")
+	c := testutil.Receive(t, d.Changes(), "a change")
 	want, err := Fingerprint(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +69,7 @@ func TestDirIgnoresDotFilesAndEditorSwapFiles(t *testing.T) {
 
 	// The watcher is alive: a real edit still comes through.
 	writeTestFile(t, dir, "hello.yaml", "b\n")
-	recv(t, d.Changes(), "the change to hello.yaml")
+	testutil.Receive(t, d.Changes(), "the change to hello.yaml")
 }
 
 func TestDirTouchIsNotAChangeButASameSizeEditIs(t *testing.T) {
@@ -93,7 +95,7 @@ func TestDirTouchIsNotAChangeButASameSizeEditIs(t *testing.T) {
 	if err := os.Chtimes(p, later, later); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, d.Changes(), "the same-size edit")
+	testutil.Receive(t, d.Changes(), "the same-size edit")
 }
 
 func TestDirEmitInitialEmitsTheStartingContent(t *testing.T) {
@@ -101,7 +103,7 @@ func TestDirEmitInitialEmitsTheStartingContent(t *testing.T) {
 	dir := t.TempDir()
 	writeTestFile(t, dir, "hello.yaml", "a\n")
 	d := startDir(t, DirOptions{Dir: dir, EmitInitial: true})
-	c := recv(t, d.Changes(), "the initial change")
+	c := testutil.Receive(t, d.Changes(), "the initial change")
 	if want, _ := Fingerprint(dir); c.Fingerprint != want {
 		t.Fatalf("fingerprint %s, want %s", c.Fingerprint, want)
 	}
@@ -113,7 +115,7 @@ func TestDirWatchesTheArtifactFolderToo(t *testing.T) {
 	writeTestFile(t, recipes, "hello.yaml", "a\n")
 	d := startDir(t, DirOptions{Dir: recipes, ArtifactDir: artifacts})
 	writeTestFile(t, artifacts, "com.example.Hello/1.0.0/hello.sh", "echo hi\n")
-	c := recv(t, d.Changes(), "the artifact change")
+	c := testutil.Receive(t, d.Changes(), "the artifact change")
 	if want, _ := Fingerprint(recipes, artifacts); c.Dir != recipes || c.Fingerprint != want {
 		t.Fatalf("change = %+v, want Dir %s, fingerprint %s", c, recipes, want)
 	}
@@ -142,7 +144,7 @@ func TestDirRemovedFolderIsAnErrorAndItsReturnIsAChangeOnlyIfDifferent(t *testin
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
-	err := recv(t, d.Errors(), "the scan error")
+	err := testutil.Receive(t, d.Errors(), "the scan error")
 	if !errors.Is(err, ErrFolder) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("error = %v, want ErrFolder naming %s", err, dir)
 	}
@@ -151,7 +153,7 @@ func TestDirRemovedFolderIsAnErrorAndItsReturnIsAChangeOnlyIfDifferent(t *testin
 	noChange(t, d)
 
 	writeTestFile(t, dir, "hello.yaml", "b\n")
-	recv(t, d.Changes(), "the change")
+	testutil.Receive(t, d.Changes(), "the change")
 }
 
 func TestDirCloseClosesTheChannels(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 const helloV1 = "ComponentVersion: 1.0.0\n"
@@ -24,7 +26,7 @@ func newRecipesRepo(t *testing.T) (*testRepo, string) {
 
 func recvCommit(t *testing.T, g *Git, wantID string) Commit {
 	t.Helper()
-	c := recv(t, g.Commits(), "commit "+shortID(wantID))
+	c := testutil.Receive(t, g.Commits(), "commit "+shortID(wantID))
 	if c.ID != wantID {
 		t.Fatalf("commit %s (%q), want %s", shortID(c.ID), c.Subject, shortID(wantID))
 	}
@@ -138,7 +140,7 @@ func TestGitFollowsTheBranchOption(t *testing.T) {
 	r.write("recipes/hello.yaml", "main only\n")
 	r.commit("on main")
 	g := startGit(t, GitOptions{Repo: r.dir, Branch: "release"})
-	c := recv(t, g.Commits(), "the release commit")
+	c := testutil.Receive(t, g.Commits(), "the release commit")
 	if c.Branch != "release" || readFile(t, filepath.Join(c.Dir, "hello.yaml")) != helloV1 {
 		t.Errorf("commit = %+v, want release's first commit", c)
 	}
@@ -176,7 +178,7 @@ func TestGitCommitWithoutPathIsAnErrorAndTheNextGoodCommitRecovers(t *testing.T)
 
 	r.git("rm", "--quiet", "-r", "recipes")
 	bad := r.commit("remove recipes")
-	err := recv(t, g.Errors(), "the missing path error")
+	err := testutil.Receive(t, g.Errors(), "the missing path error")
 	if !errors.Is(err, ErrPathNotFound) {
 		t.Fatalf("error = %v, want ErrPathNotFound", err)
 	}
@@ -188,7 +190,7 @@ func TestGitCommitWithoutPathIsAnErrorAndTheNextGoodCommitRecovers(t *testing.T)
 
 	r.write("recipes", "a file now\n")
 	bad = r.commit("recipes as a file")
-	err = recv(t, g.Errors(), "the not-a-folder error")
+	err = testutil.Receive(t, g.Errors(), "the not-a-folder error")
 	if !errors.Is(err, ErrPathNotFound) || !strings.Contains(err.Error(), "not a folder") || !strings.Contains(err.Error(), shortID(bad)) {
 		t.Fatalf("error = %v, want ErrPathNotFound saying recipes is not a folder at %s", err, shortID(bad))
 	}
@@ -206,7 +208,7 @@ func TestGitMissingBranchIsAnErrorUntilItsFirstCommit(t *testing.T) {
 	t.Parallel()
 	r := newRepo(t) // main has no commit yet
 	g := startGit(t, GitOptions{Repo: r.dir})
-	err := recv(t, g.Errors(), "the missing branch error")
+	err := testutil.Receive(t, g.Errors(), "the missing branch error")
 	if !errors.Is(err, ErrBranchNotFound) || !strings.Contains(err.Error(), "branch main") || !strings.Contains(err.Error(), r.dir) {
 		t.Fatalf("error = %v, want ErrBranchNotFound naming main and %s", err, r.dir)
 	}
@@ -214,7 +216,7 @@ func TestGitMissingBranchIsAnErrorUntilItsFirstCommit(t *testing.T) {
 	recvCommit(t, g, r.commit("first"))
 
 	g2 := startGit(t, GitOptions{Repo: r.dir, Branch: "prod"})
-	err = recv(t, g2.Errors(), "the unknown branch error")
+	err = testutil.Receive(t, g2.Errors(), "the unknown branch error")
 	if !errors.Is(err, ErrBranchNotFound) || !strings.Contains(err.Error(), "branches: main") {
 		t.Fatalf("error = %v, want ErrBranchNotFound listing main", err)
 	}
@@ -263,14 +265,14 @@ func TestGitCommitNotTakenIsReplacedByTheNewerOne(t *testing.T) {
 	t.Parallel()
 	r, _ := newRecipesRepo(t)
 	g := startGit(t, GitOptions{Repo: r.dir})
-	waitFor(t, "the first export", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.exports) == 1 })
+	testutil.Until(t, "the first export", func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.exports) == 1 })
 	g.mu.Lock()
 	first := g.exports[0].dir
 	g.mu.Unlock()
 
 	r.write("recipes/hello.yaml", "v2\n")
 	id2 := r.commit("v2")
-	waitFor(t, "the second export to replace the first", func() bool {
+	testutil.Until(t, "the second export to replace the first", func() bool {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		return len(g.exports) == 1 && g.exports[0].dir != first

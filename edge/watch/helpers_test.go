@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 // Test timings: polls fast enough that the package runs in a few seconds,
@@ -26,33 +28,6 @@ func testLogger() *slog.Logger {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testDeadline)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// recv takes the next value from ch or fails the test.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v, ok := <-ch:
-		if !ok {
-			t.Fatalf("channel closed while waiting for %s", what)
-		}
-		return v
-	case <-time.After(testDeadline):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	panic("unreachable")
 }
 
 // writeTestFile writes content to dir/rel, creating folders.
@@ -152,5 +127,5 @@ func startDir(t *testing.T, opts DirOptions) *Dir {
 func settle(t *testing.T, d *Dir) {
 	t.Helper()
 	n := d.scans.Load() + int64(d.opts.Quiet/d.opts.Interval) + 3
-	waitFor(t, "the watcher to settle", func() bool { return d.scans.Load() >= n })
+	testutil.Until(t, "the watcher to settle", func() bool { return d.scans.Load() >= n })
 }

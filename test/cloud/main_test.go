@@ -21,21 +21,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/lambdas/lambdakit"
-	"github.com/sward-iot/sward/test/harness"
 )
 
-var moto *harness.Moto
+var moto *testutil.Moto
 
 func TestMain(m *testing.M) {
 	// The SDK reads these; moto accepts any credentials.
-	os.Setenv("AWS_ACCESS_KEY_ID", harness.MotoCredentials)
-	os.Setenv("AWS_SECRET_ACCESS_KEY", harness.MotoCredentials)
-	os.Setenv("AWS_REGION", harness.MotoRegion)
+	os.Setenv("AWS_ACCESS_KEY_ID", testutil.MotoCredentials)
+	os.Setenv("AWS_SECRET_ACCESS_KEY", testutil.MotoCredentials)
+	os.Setenv("AWS_REGION", testutil.MotoRegion)
 	var err error
 	// A missing moto_server fails the package like any other error: `make
 	// test` installs it (make tools), and a test never passes by skipping.
-	moto, err = harness.StartMoto()
+	moto, err = testutil.StartMoto()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test/cloud:", err)
 		os.Exit(1)

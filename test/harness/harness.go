@@ -4,7 +4,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/edge/control"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
 var (
@@ -102,7 +102,7 @@ type Nucleus struct {
 	Root     string
 	MQTTPort int
 	cmd      *exec.Cmd
-	output   *syncBuffer
+	output   *testlog.Buffer
 	done     chan struct{}
 	waitErr  error
 }
@@ -117,7 +117,7 @@ func Start(t testing.TB, recipesDir, artifactsDir string, args ...string) *Nucle
 // StartAt is Start with a given root folder, e.g. one a previous nucleus used.
 func StartAt(t testing.TB, root, recipesDir, artifactsDir string, args ...string) *Nucleus {
 	t.Helper()
-	n := &Nucleus{t: t, Root: root, output: &syncBuffer{}, done: make(chan struct{})}
+	n := &Nucleus{t: t, Root: root, output: &testlog.Buffer{}, done: make(chan struct{})}
 	Traversable(t, root)
 	// Port 0: the nucleus binds free ports itself, so parallel tests never
 	// race for one; MQTTPort is read from its "broker ready" log line.
@@ -332,23 +332,6 @@ func Alive(pid int) bool {
 	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z'
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // logComponentLogs prints the end of every component's log in the root, so

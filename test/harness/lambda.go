@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
 // BuildLambda builds lambdas/cmd/<name> as a Lambda bootstrap for
@@ -70,7 +72,7 @@ type Lambda struct {
 	Started time.Time
 
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *testlog.Buffer
 	done   chan struct{}
 }
 
@@ -84,7 +86,7 @@ func StartLambda(t testing.TB, bootstrap string, env ...string) *Lambda {
 	apiPort, runtimePort := FreePort(t), FreePort(t)
 	l := &Lambda{
 		URL:    fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort),
-		output: &syncBuffer{},
+		output: &testlog.Buffer{},
 		done:   make(chan struct{}),
 	}
 	l.cmd = exec.Command(rie,

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/test/harness"
 )
 
@@ -180,13 +181,13 @@ func TestStreamGrantStarCannotWriteTheNucleusStatusStream(t *testing.T) {
 // Finding 11: after the disk was full, a stream that hit ENOSPC stayed
 // unwritable after space returned, until a restart.
 func TestAStreamThatHitDiskFullWorksAgainWhenSpaceReturns(t *testing.T) {
-	disk := harness.SmallDisk(t, 96<<20)
+	disk := testutil.SmallDisk(t, 96<<20)
 	n := harness.StartAt(t, filepath.Join(disk, "root"), "", "")
 	pid := n.PID()
 	if out, err := n.CLI("stream", "create", "data", "--strategy", "RejectNewData", "--max-size", "8388608"); err != nil {
 		t.Fatalf("stream create: %v\n%s", err, out)
 	}
-	filler := harness.FillDisk(t, disk)
+	filler := testutil.FillDisk(t, disk)
 	payload := strings.Repeat("z", 60_000)
 	var failed string
 	for i := 0; i < 200 && failed == ""; i++ {

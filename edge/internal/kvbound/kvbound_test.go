@@ -4,12 +4,12 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/broker"
-	"github.com/sward-iot/sward/edge/internal/testlog"
+	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
 // fullyReserved returns JetStream on a broker whose 64 MiB store a stream
@@ -26,18 +26,7 @@ func fullyReserved(t *testing.T) jetstream.JetStream {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Shutdown(); b.WaitForShutdown() })
-	if err := b.Ready(10 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := b.Connect("nucleus")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := testutil.StartBroker(t, b, "nucleus")
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,9 @@
 // Package testlog gives tests the log of the code under test: kept quiet
 // while the test passes, printed when it fails.
+//
+// Superseded by internal/testutil/testlog, which every other package's tests
+// use; it stays only for the tests of edge/ipc, which is being reshaped at the
+// same time, and goes when they import internal/testutil/testlog instead.
 package testlog
 
 import (

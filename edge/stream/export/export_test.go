@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -97,7 +98,7 @@ func TestSlotsServeMostUrgentFirst(t *testing.T) {
 			release()
 		}()
 		// Queue them one by one, so arrival order is known.
-		eventually(t, "waiter queued", func() error {
+		testutil.Eventually(t, "waiter queued", func() error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if s.queue.Len() != i+1 {

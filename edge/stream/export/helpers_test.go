@@ -29,6 +29,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -165,26 +166,10 @@ func statusRecords(t *testing.T, js jetstream.JetStream) []ipc.ExportAttempt {
 	return out
 }
 
-// eventually polls cond until it returns nil or waitTimeout passes.
-func eventually(t testing.TB, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %s: %v", what, waitTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // exportedUpTo waits until every export of r has exported up to last.
 func exportedUpTo(t *testing.T, r *Runner, last int64) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("exported up to %d", last), func() error {
+	testutil.Eventually(t, fmt.Sprintf("exported up to %d", last), func() error {
 		for _, s := range r.Status() {
 			if s.LastExportedSequenceNumber < last {
 				return fmt.Errorf("%s at %d (error %q)", s.ExportConfigIdentifier, s.LastExportedSequenceNumber, s.ErrorMessage)
@@ -303,7 +288,7 @@ func createKinesisStream(t testing.TB, endpoint, name string, shards int32) {
 	if _, err := c.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(shards)}); err != nil {
 		t.Fatalf("create Kinesis stream %s: %v", name, err)
 	}
-	eventually(t, "Kinesis stream active", func() error {
+	testutil.Eventually(t, "Kinesis stream active", func() error {
 		out, err := c.DescribeStreamSummary(t.Context(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -156,7 +157,7 @@ func TestDisabledExportSendsNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "enabled export done", func() error {
+	testutil.Eventually(t, "enabled export done", func() error {
 		if got := r.Status()[0].LastExportedSequenceNumber; got != 20 {
 			return fmt.Errorf("at %d", got)
 		}
@@ -274,7 +275,7 @@ func TestStatusStreamRecordsEveryAttempt(t *testing.T) {
 	defer r.Stop()
 	exportedUpTo(t, r, 5)
 	var recs []ipc.ExportAttempt
-	eventually(t, "three status records", func() error {
+	testutil.Eventually(t, "three status records", func() error {
 		recs = statusRecords(t, js)
 		if len(recs) < 3 {
 			return fmt.Errorf("%d records", len(recs))

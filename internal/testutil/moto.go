@@ -1,4 +1,4 @@
-package harness
+package testutil
 
 import (
 	"bufio"
@@ -20,6 +20,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
 // Moto is one moto_server process: S3, DynamoDB, the IoT control plane and
@@ -33,7 +35,7 @@ type Moto struct {
 	cmd       *exec.Cmd
 	dir       string
 	recording string
-	output    *syncBuffer
+	output    *testlog.Buffer
 	done      chan struct{}
 }
 
@@ -71,7 +73,7 @@ func StartMoto() (*Moto, error) {
 			Region:    MotoRegion,
 			dir:       dir,
 			recording: filepath.Join(dir, "recording.jsonl"),
-			output:    &syncBuffer{},
+			output:    &testlog.Buffer{},
 			done:      make(chan struct{}),
 		}
 		m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
