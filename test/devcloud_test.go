@@ -25,6 +25,7 @@ import (
 
 	"github.com/sward-iot/sward/infra/devcloud"
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/test/harness"
 )
 
@@ -507,7 +508,7 @@ func TestDevcloudARevokedCertificateIsRefusedByTheEndpointAndTheCredentialsProvi
 }
 
 func TestDevcloudUsesAGivenMotoAndLeavesItRunning(t *testing.T) {
-	moto, err := harness.StartMoto()
+	moto, err := testutil.StartMoto()
 	if err != nil {
 		t.Fatal(err)
 	}

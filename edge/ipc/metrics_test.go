@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/sward-iot/sward/edge/internal/testlog"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/infra/devcloud"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
 // lambdaNames are the Lambdas the stack declares (the Makefile's LAMBDAS).
@@ -85,7 +86,7 @@ type Devcloud struct {
 
 	bin    string
 	cmd    *exec.Cmd
-	output *syncBuffer
+	output *testlog.Buffer
 	done   chan struct{}
 }
 
@@ -97,7 +98,7 @@ func StartDevcloud(t testing.TB, template, data string, args ...string) *Devclou
 	if data == "" {
 		data = t.TempDir()
 	}
-	d := &Devcloud{Data: data, bin: Tool(t, "./infra/devcloud/cmd/devcloud"), output: &syncBuffer{}, done: make(chan struct{})}
+	d := &Devcloud{Data: data, bin: Tool(t, "./infra/devcloud/cmd/devcloud"), output: &testlog.Buffer{}, done: make(chan struct{})}
 	d.cmd = exec.Command(d.bin, append([]string{"up", "--template", template, "--data", data}, args...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.output, d.output
 	if err := d.cmd.Start(); err != nil {
