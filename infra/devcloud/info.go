@@ -57,6 +57,12 @@ type Endpoints struct {
 	// Credentials is the IoT credentials provider, https://host:port
 	// (GET /role-aliases/<alias>/credentials over mutual TLS).
 	Credentials string `json:"credentials"`
+	// IoT is the IoT control plane, http://host:port: the iot client's
+	// BaseEndpoint (AWS_ENDPOINT_URL_IOT). devcloud serves the job
+	// operations and passes every other request to moto.
+	IoT string `json:"iot"`
+	// Status is the URL of the report `devcloud status` prints.
+	Status string `json:"status"`
 }
 
 // ReadInfo reads DIR/devcloud.json.
@@ -74,6 +80,16 @@ func ReadInfo(dataDir string) (*Info, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &info, nil
+}
+
+// IoTConfig is an SDK configuration for the IoT control plane (jobs
+// included); the other APIs answer through it too.
+func (i *Info) IoTConfig() aws.Config {
+	cfg := i.AWSConfig()
+	if i.Endpoints.IoT != "" {
+		cfg.BaseEndpoint = aws.String(i.Endpoints.IoT)
+	}
+	return cfg
 }
 
 // AWSConfig is an SDK configuration for the APIs moto serves.

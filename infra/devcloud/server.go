@@ -21,9 +21,11 @@ import (
 
 	"github.com/sward-iot/sward/infra/devcloud/credentials"
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
+	"github.com/sward-iot/sward/infra/devcloud/jobs"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
 	"github.com/sward-iot/sward/infra/devcloud/rules"
 	"github.com/sward-iot/sward/infra/devcloud/shadows"
+	"github.com/sward-iot/sward/infra/devcloud/status"
 	"github.com/sward-iot/sward/infra/devcloud/template"
 )
 
@@ -50,6 +52,9 @@ type Options struct {
 	CredentialsListen string
 	// DataHTTPListen is the IoT data plane's HTTP API (default 127.0.0.1:0).
 	DataHTTPListen string
+	// IoTListen is the IoT control plane's HTTP API: jobs, the status
+	// report, everything else passed to moto (default 127.0.0.1:0).
+	IoTListen string
 	// Region defaults to DefaultRegion.
 	Region string
 	Logger *slog.Logger
@@ -69,6 +74,10 @@ type Server struct {
 	creds    *credentials.Server
 	dataHTTP *http.Server
 	info     Info
+
+	jobs        *jobs.Service
+	controlHTTP *http.Server
+	ruleCounter status.RuleCounter
 
 	mu     sync.Mutex
 	things map[string]*Thing // by certificateID of the DER certificate
@@ -91,6 +100,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.DataHTTPListen == "" {
 		opts.DataHTTPListen = "127.0.0.1:0"
+	}
+	if opts.IoTListen == "" {
+		opts.IoTListen = "127.0.0.1:0"
 	}
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
@@ -243,11 +255,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.info.Endpoints.Credentials = s.creds.URL()
+	if err := s.startControlPlane(motoURL); err != nil {
+		return err
+	}
 	if err := writeJSON(filepath.Join(s.opts.DataDir, InfoFile), s.info); err != nil {
 		return err
 	}
 	s.log.Info("devcloud ready", "aws", motoURL, "iotData", s.info.Endpoints.IoTData, "iotDataAlpn", s.info.Endpoints.IoTDataALPN,
-		"credentials", s.info.Endpoints.Credentials, "data", s.opts.DataDir)
+		"credentials", s.info.Endpoints.Credentials, "iot", s.info.Endpoints.IoT, "data", s.opts.DataDir)
 	return nil
 }
 
@@ -328,6 +343,7 @@ func (s *Server) Info() Info { return s.info }
 // Shutdown stops the data endpoint and the moto_server devcloud started,
 // and removes devcloud.json. The data folder keeps everything else.
 func (s *Server) Shutdown() {
+	s.shutdownControlPlane()
 	if s.dataHTTP != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.dataHTTP.Shutdown(ctx)

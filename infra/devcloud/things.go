@@ -110,7 +110,7 @@ func CreateThing(ctx context.Context, opts CreateThingOptions) (*Thing, error) {
 		Policies:          policies,
 		certificate:       cert,
 	}
-	client := iot.NewFromConfig(info.AWSConfig())
+	client := iot.NewFromConfig(info.IoTConfig())
 	if err := register(ctx, client, th, string(certPEM)); err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func RevokeThingCertificate(ctx context.Context, dataDir, name string) (*Thing, 
 	if err != nil {
 		return nil, err
 	}
-	client := iot.NewFromConfig(info.AWSConfig())
+	client := iot.NewFromConfig(info.IoTConfig())
 	if _, err := client.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(th.CertificateID), NewStatus: iottypes.CertificateStatusRevoked}); err != nil {
 		return nil, fmt.Errorf("revoke the certificate of thing %s: %w", name, err)
 	}

@@ -1,5 +1,5 @@
-// Package cli holds devcloud's cobra commands: `up`, `thing create` and
-// `thing revoke`.
+// Package cli holds devcloud's cobra commands: `up`, `thing create`,
+// `thing revoke` and `status`.
 package cli
 
 import (
@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sward-iot/sward/infra/devcloud"
+	"github.com/sward-iot/sward/infra/devcloud/status"
 )
 
 // Defaults of the flags: where `make synth` writes the template, and a
@@ -32,7 +33,7 @@ func NewRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("data", defaultData, "data folder: the CA, the things, devcloud.json and the logs")
-	root.AddCommand(newUpCommand(), newThingCommand())
+	root.AddCommand(newUpCommand(), newThingCommand(), newStatusCommand())
 	return root
 }
 
@@ -78,6 +79,7 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&opts.MQTTALPNListen, "mqtt-alpn-listen", "127.0.0.1:0", "the data endpoint's address requiring ALPN x-amzn-mqtt-ca, standing in for port 443")
 	f.StringVar(&opts.CredentialsListen, "credentials-listen", "127.0.0.1:0", "the IoT credentials provider's address (HTTPS, mutual TLS)")
 	f.StringVar(&opts.DataHTTPListen, "data-http-listen", "127.0.0.1:0", "the IoT data plane's HTTP API address (Publish; loopback, not SigV4-verified)")
+	f.StringVar(&opts.IoTListen, "iot-listen", "127.0.0.1:0", "the IoT control plane's HTTP address (jobs, status; everything else passed to moto)")
 	f.StringVar(&opts.Region, "region", devcloud.DefaultRegion, "the region of every ARN")
 	return cmd
 }
@@ -131,6 +133,37 @@ func newThingCommand() *cobra.Command {
 	}
 	thing.AddCommand(create, revoke)
 	return thing
+}
+
+func newStatusCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "show a running devcloud's things, connections, jobs and executions, and rule counts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, _ := cmd.Flags().GetString("data")
+			info, err := devcloud.ReadInfo(data)
+			if err != nil {
+				return err
+			}
+			if info.Endpoints.Status == "" {
+				return fmt.Errorf("%s names no status endpoint: the devcloud running on %s predates `devcloud status`; restart it", devcloud.InfoFile, data)
+			}
+			report, err := status.Fetch(cmd.Context(), info.Endpoints.Status)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(report)
+			}
+			return report.WriteText(cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
 }
 
 // Execute runs root on args (without the program name).

@@ -2,14 +2,18 @@ package iotcore
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/packets"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Handle calls handler for every message published on a topic matching
@@ -83,4 +87,58 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"message": message})
+}
+
+// HandleRequest is Handle with the publishing client's id, for services
+// that answer the requester only (jobs).
+func (s *Server) HandleRequest(filter string, handler func(clientID, topic string, payload []byte)) error {
+	s.handlers++
+	return s.mqtt.Subscribe(filter, s.handlers, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		handler(pk.Origin, pk.TopicName, pk.Payload)
+	})
+}
+
+// ErrNotConnected is returned by Reply for a client that is not connected.
+var ErrNotConnected = errors.New("client not connected")
+
+// Reply sends a message to one connected client only, whether or not it
+// subscribed, as IoT Core answers a jobs request: no other client and no
+// rule sees it. The client's policy must allow iot:Receive on the topic.
+// It goes at QoS 0.
+func (s *Server) Reply(clientID, topic string, payload []byte) error {
+	cl, ok := s.mqtt.Clients.Get(clientID)
+	if !ok || cl.Closed() {
+		return fmt.Errorf("%w: %s", ErrNotConnected, clientID)
+	}
+	if !s.auth.OnACLCheck(cl, topic, false) {
+		s.log.Info("answer not delivered: the policy refuses iot:Receive", "client", clientID, "topic", topic)
+		return nil
+	}
+	return cl.WritePacket(packets.Packet{
+		FixedHeader: packets.FixedHeader{Type: packets.Publish},
+		TopicName:   topic,
+		Payload:     payload,
+	})
+}
+
+// Connection is an authorized MQTT connection.
+type Connection struct {
+	ClientID  string    `json:"clientId"`
+	ThingName string    `json:"thingName"`
+	Remote    string    `json:"remote"`
+	Since     time.Time `json:"since"`
+}
+
+// Connections lists the open connections by client id.
+func (s *Server) Connections() []Connection {
+	var out []Connection
+	s.auth.identities.Range(func(k, v any) bool {
+		cl, sess := k.(*mqtt.Client), v.(session)
+		if !cl.Closed() {
+			out = append(out, Connection{ClientID: cl.ID, ThingName: sess.id.ThingName, Remote: sess.remote, Since: sess.since})
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b Connection) int { return strings.Compare(a.ClientID, b.ClientID) })
+	return out
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -48,6 +49,7 @@ type Options struct {
 type Server struct {
 	opts  Options
 	mqtt  *mqtt.Server
+	auth  *authorizer
 	log   *slog.Logger
 	addrs [2]string
 	// handlers numbers the inline subscriptions of Handle.
@@ -76,7 +78,8 @@ func New(opts Options) (*Server, error) {
 		ClientNetWriteBufferSize: 4096,
 		ClientNetReadBufferSize:  4096,
 	})
-	if err := s.mqtt.AddHook(&authorizer{s: s}, nil); err != nil {
+	s.auth = &authorizer{s: s}
+	if err := s.mqtt.AddHook(s.auth, nil); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -149,7 +152,14 @@ func (s *Server) Shutdown() error { return s.mqtt.Close() }
 type authorizer struct {
 	mqtt.HookBase
 	s          *Server
-	identities sync.Map // *mqtt.Client → policy.Identity, from CONNECT until disconnect
+	identities sync.Map // *mqtt.Client → session, from CONNECT until disconnect
+}
+
+// session is an authorized connection.
+type session struct {
+	id     policy.Identity
+	since  time.Time
+	remote string
 }
 
 func (a *authorizer) ID() string { return "iot-core-authorizer" }
@@ -188,7 +198,7 @@ func (a *authorizer) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) b
 		a.s.log.Info("connect refused by policy", "client", cl.ID, "thing", id.ThingName)
 		return false
 	}
-	a.identities.Store(cl, id)
+	a.identities.Store(cl, session{id: id, since: time.Now(), remote: cl.Net.Remote})
 	a.s.log.Info("connected", "client", cl.ID, "thing", id.ThingName)
 	return true
 }
@@ -202,7 +212,7 @@ func (a *authorizer) identity(cl *mqtt.Client) (policy.Identity, bool) {
 	if !ok {
 		return policy.Identity{}, false
 	}
-	return v.(policy.Identity), true
+	return v.(session).id, true
 }
 
 // OnPacketRead checks each PUBLISH before mochi routes it. ErrRejectPacket
