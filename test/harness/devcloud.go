@@ -170,3 +170,16 @@ func (d *Devcloud) Run(t testing.TB, args ...string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// Kill ends devcloud with SIGKILL, as a crash would: nothing of it runs its
+// shutdown (give it --moto-endpoint, or the moto_server it started lives
+// on).
+func (d *Devcloud) Kill() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	_ = d.cmd.Process.Kill()
+	<-d.done
+}

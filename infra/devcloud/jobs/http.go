@@ -262,7 +262,7 @@ func (s *Service) resolveTargets(r *http.Request, targets []string) ([]string, *
 // them.
 func (s *Service) CreateJob(id string, req *createJobRequest, doc string, things []string) (*Job, *apiError) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if j, ok := s.jobs[id]; ok {
 		return nil, &apiError{http.StatusConflict, "ResourceAlreadyExistsException", "a job " + id + " exists already (status " + string(j.Status) + ")",
 			map[string]string{"resourceId": id, "resourceArn": j.JobArn}}
@@ -339,7 +339,7 @@ func (s *Service) processDetails(id string) map[string]int {
 
 func (s *Service) describeJob(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	j, e := s.jobOrNotFound(r.PathValue("jobId"))
 	if e != nil {
 		writeError(w, e)
@@ -382,7 +382,7 @@ func (s *Service) describeJob(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) getJobDocument(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	j, e := s.jobOrNotFound(r.PathValue("jobId"))
 	if e != nil {
 		writeError(w, e)
@@ -446,7 +446,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		items = append(items, m)
 	}
-	s.mu.Unlock()
+	s.unlock()
 	got, next, e := page(r, items)
 	if e != nil {
 		writeError(w, e)
@@ -473,7 +473,7 @@ func (s *Service) listExecutionsForJob(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	j, e := s.jobOrNotFound(r.PathValue("jobId"))
 	if e != nil {
-		s.mu.Unlock()
+		s.unlock()
 		writeError(w, e)
 		return
 	}
@@ -484,7 +484,7 @@ func (s *Service) listExecutionsForJob(w http.ResponseWriter, r *http.Request) {
 			items = append(items, map[string]any{"thingArn": s.thingArn(x.ThingName), "jobExecutionSummary": controlSummary(x)})
 		}
 	}
-	s.mu.Unlock()
+	s.unlock()
 	got, next, e := page(r, items)
 	if e != nil {
 		writeError(w, e)
@@ -518,7 +518,7 @@ func (s *Service) listExecutionsForThing(w http.ResponseWriter, r *http.Request)
 	for _, x := range list {
 		items = append(items, map[string]any{"jobId": x.JobID, "jobExecutionSummary": controlSummary(x)})
 	}
-	s.mu.Unlock()
+	s.unlock()
 	got, next, e := page(r, items)
 	if e != nil {
 		writeError(w, e)
@@ -549,7 +549,7 @@ func (s *Service) executionOrNotFound(r *http.Request) (*Execution, *apiError) {
 
 func (s *Service) describeExecution(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	x, e := s.executionOrNotFound(r)
 	if e != nil {
 		writeError(w, e)
@@ -581,7 +581,7 @@ func (s *Service) cancelJobHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	force := boolQuery(r, "force")
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	j, e := s.jobOrNotFound(r.PathValue("jobId"))
 	if e != nil {
 		writeError(w, e)
@@ -609,7 +609,7 @@ func (s *Service) cancelJobHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Service) deleteJob(w http.ResponseWriter, r *http.Request) {
 	force := boolQuery(r, "force")
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	j, e := s.jobOrNotFound(r.PathValue("jobId"))
 	if e != nil {
 		writeError(w, e)
@@ -654,7 +654,7 @@ func (s *Service) cancelExecution(w http.ResponseWriter, r *http.Request) {
 	}
 	force := boolQuery(r, "force")
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	x, e := s.executionOrNotFound(r)
 	if e != nil {
 		writeError(w, e)
@@ -688,7 +688,7 @@ func (s *Service) cancelExecution(w http.ResponseWriter, r *http.Request) {
 func (s *Service) deleteExecution(w http.ResponseWriter, r *http.Request) {
 	force := boolQuery(r, "force")
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	x, e := s.executionOrNotFound(r)
 	if e != nil {
 		writeError(w, e)

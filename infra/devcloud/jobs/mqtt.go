@@ -89,19 +89,22 @@ func (s *Service) HandleMQTT(clientID, topic string, payload []byte) {
 	if !ok {
 		return
 	}
+	s.mu.Lock()
 	answer, token, rej := s.do(r, payload)
 	ts := s.now().Unix()
-	if rej != nil {
-		rej.ClientToken, rej.Timestamp = token, ts
-		s.log.Info("jobs request rejected", "thing", r.thing, "topic", topic, "code", rej.Code, "message", rej.Message)
-		s.reply(clientID, topic+"/rejected", rej)
-		return
-	}
-	answer["timestamp"] = ts
-	if token != "" {
-		answer["clientToken"] = token
-	}
-	s.reply(clientID, topic+"/accepted", answer)
+	s.unlockAfter(func() {
+		if rej != nil {
+			rej.ClientToken, rej.Timestamp = token, ts
+			s.log.Info("jobs request rejected", "thing", r.thing, "topic", topic, "code", rej.Code, "message", rej.Message)
+			s.reply(clientID, topic+"/rejected", rej)
+			return
+		}
+		answer["timestamp"] = ts
+		if token != "" {
+			answer["clientToken"] = token
+		}
+		s.reply(clientID, topic+"/accepted", answer)
+	})
 }
 
 func (s *Service) reply(clientID, topic string, v any) {
@@ -178,7 +181,7 @@ func decode(payload []byte, v any) (token string, rej *rejection) {
 	return token, nil
 }
 
-// do runs one request under mu and returns the accepted document.
+// do runs one request (under mu) and returns the accepted document.
 func (s *Service) do(r request, payload []byte) (map[string]any, string, *rejection) {
 	if r.op == "invalid" {
 		return nil, "", reject(CodeInvalidTopic, "the topic names no jobs API: publish to $aws/things/<thing>/jobs/get, …/start-next, …/<jobId>/get or …/<jobId>/update")
@@ -186,8 +189,6 @@ func (s *Service) do(r request, payload []byte) (map[string]any, string, *reject
 	if !thingNamePattern.MatchString(r.thing) {
 		return nil, "", reject(CodeInvalidTopic, "thing name %q: want 1–128 of [a-zA-Z0-9:_-]", r.thing)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	switch r.op {
 	case "get":
 		if r.jobID != "" {

@@ -67,6 +67,12 @@ type Service struct {
 	// next is the $next execution last announced per thing and namespace
 	// ("thing\x00ns" → jobId), so notify-next goes out only when it changes.
 	next map[string]string
+	// outbox holds the notifications of the change under way; unlock
+	// sends them after mu is released (and after the request's answer).
+	outbox []outMsg
+	// pubMu keeps notifications in the order of the changes: taken before
+	// mu is released, held while they go out.
+	pubMu sync.Mutex
 
 	refresh chan struct{}
 	stop    chan struct{}
@@ -164,6 +170,30 @@ func (s *Service) Shutdown() {
 	s.done.Wait()
 }
 
+type outMsg struct {
+	topic   string
+	payload []byte
+}
+
+// unlock releases mu and sends the notifications the change caused.
+func (s *Service) unlock() { s.unlockAfter(nil) }
+
+// unlockAfter releases mu, runs first (a request's answer), then sends
+// the notifications, in the order of the changes.
+func (s *Service) unlockAfter(first func()) {
+	out := s.outbox
+	s.outbox = nil
+	s.pubMu.Lock()
+	s.mu.Unlock()
+	defer s.pubMu.Unlock()
+	if first != nil {
+		first()
+	}
+	for _, m := range out {
+		s.opts.Publish(m.topic, m.payload)
+	}
+}
+
 func nextKey(thing, ns string) string { return thing + "\x00" + ns }
 
 func (s *Service) now() time.Time { return s.opts.Now() }
@@ -245,7 +275,7 @@ func (s *Service) publish(topic string, v any) {
 		s.log.Error("encode notification", "topic", topic, "error", err)
 		return
 	}
-	s.opts.Publish(topic, b)
+	s.outbox = append(s.outbox, outMsg{topic, b})
 }
 
 // summary is the MQTT API's JobExecutionSummary.
@@ -426,7 +456,7 @@ func (s *Service) cancelJob(j *Job, force bool, reasonCode, comment string, now 
 // timer ran out as TIMED_OUT.
 func (s *Service) ExpireTimers() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	now := s.now()
 	for _, byThing := range s.execs {
 		for _, e := range byThing {
@@ -466,7 +496,7 @@ func (s *Service) refreshTargets() {
 			todo = append(todo, t)
 		}
 	}
-	s.mu.Unlock()
+	s.unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, t := range todo {
@@ -495,7 +525,7 @@ func (s *Service) refreshTargets() {
 
 func (s *Service) applyTargets(jobID string, want map[string]bool, complete bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	j := s.jobs[jobID]
 	if j == nil || j.Status != JobInProgress {
 		return
@@ -568,7 +598,7 @@ type ExecutionView struct {
 // View lists the jobs, oldest first, with their executions.
 func (s *Service) View() []JobView {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	out := []JobView{}
 	for _, j := range s.jobs {
 		v := JobView{JobID: j.JobID, Status: j.Status, TargetSelection: j.TargetSelection, Namespace: j.NamespaceID, CreatedAt: j.CreatedAt, Executions: []ExecutionView{}}
