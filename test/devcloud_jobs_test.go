@@ -262,6 +262,9 @@ func TestDevcloudJobsSurviveAKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if note := dev.next("notify-next"); note["execution"].(map[string]any)["jobId"] != "job-a" {
+		t.Fatalf("notify-next = %v, want job-a (job-b queued after it)", note)
+	}
 	if ok, got := dev.request("start-next", `{"statusDetails":{"step":"1"}}`); !ok || got["execution"].(map[string]any)["jobId"] != "job-a" {
 		t.Fatalf("start-next = %v %v, want job-a", ok, got)
 	}
