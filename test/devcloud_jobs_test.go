@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/sward-iot/sward/infra/devcloud/status"
@@ -196,6 +197,39 @@ func TestDevcloudJobsTakeADeviceFromCreateJobToSucceededOverMQTT(t *testing.T) {
 		}
 	})
 
+	t.Run("a document from documentSource in moto's S3", func(t *testing.T) {
+		store := s3.NewFromConfig(d.Info.AWSConfig(), func(o *s3.Options) { o.UsePathStyle = true })
+		if _, err := store.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("job-docs")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("job-docs"), Key: aws.String("v1/job.json"), Body: strings.NewReader(`{"from":"s3"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		source := "https://s3.amazonaws.com/job-docs/v1/job.json"
+		if _, err := client.CreateJob(ctx, &iot.CreateJobInput{JobId: aws.String("from-s3"), Targets: []string{aws.ToString(group.ThingGroupArn)}, DocumentSource: aws.String(source)}); err != nil {
+			t.Fatal(err)
+		}
+		note := dev.next("notify-next")
+		if exec := note["execution"].(map[string]any); exec["jobId"] != "from-s3" || exec["jobDocument"].(map[string]any)["from"] != "s3" {
+			t.Errorf("notify-next = %v, want from-s3 with the S3 object as its document", note)
+		}
+		job, err := client.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String("from-s3")})
+		if err != nil || aws.ToString(job.DocumentSource) != source {
+			t.Errorf("DescribeJob documentSource = %v, %v; want %s", job, err, source)
+		}
+		if _, err := client.CancelJob(ctx, &iot.CancelJobInput{JobId: aws.String("from-s3")}); err != nil {
+			t.Fatal(err)
+		}
+		if note := dev.next("notify-next"); note["execution"] != nil {
+			t.Errorf("notify-next after CancelJob = %v, want nothing pending", note)
+		}
+		var invalid *iottypes.InvalidRequestException
+		if _, err := client.CreateJob(ctx, &iot.CreateJobInput{JobId: aws.String("no-doc"), Targets: []string{aws.ToString(group.ThingGroupArn)},
+			DocumentSource: aws.String("https://s3.amazonaws.com/job-docs/missing.json")}); !errors.As(err, &invalid) {
+			t.Errorf("CreateJob with a missing documentSource object: err = %v, want InvalidRequestException", err)
+		}
+	})
+
 	t.Run("a thing added to the group later gets the continuous jobs", func(t *testing.T) {
 		createThing(t, d, "dev2", "--group", "sward-devices")
 		client := iot.NewFromConfig(d.Info.IoTConfig())
@@ -230,8 +264,8 @@ func TestDevcloudJobsTakeADeviceFromCreateJobToSucceededOverMQTT(t *testing.T) {
 		if len(r.Connections) != 1 || r.Connections[0].ThingName != "dev1" {
 			t.Errorf("status connections = %+v, want dev1's", r.Connections)
 		}
-		if len(r.Jobs) != rounds+1 || r.Jobs[0].JobID != "release-0" || r.Jobs[0].Executions[0].Status != "SUCCEEDED" {
-			t.Errorf("status jobs = %+v, want the %d jobs, release-0 SUCCEEDED for dev1", r.Jobs, rounds+1)
+		if len(r.Jobs) != rounds+2 || r.Jobs[0].JobID != "release-0" || r.Jobs[0].Executions[0].Status != "SUCCEEDED" {
+			t.Errorf("status jobs = %+v, want the %d jobs, release-0 SUCCEEDED for dev1", r.Jobs, rounds+2)
 		}
 		text, err := d.Run(t, "status")
 		if err != nil {
