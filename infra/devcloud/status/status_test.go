@@ -16,7 +16,9 @@ func TestTheReportMarksConnectedThingsAndPrintsEverySection(t *testing.T) {
 		Things: func() ([]Thing, error) {
 			return []Thing{{Name: "dev1", Groups: []string{"fleet"}, CertificateStatus: "ACTIVE"}, {Name: "dev2", CertificateStatus: "REVOKED"}}, nil
 		},
-		Connections: func() []Connection { return []Connection{{ClientID: "dev1", ThingName: "dev1", Since: time.Unix(0, 0)}} },
+		Connections: func() []Connection {
+			return []Connection{{ClientID: "dev1", ThingName: "dev1", Since: time.Unix(0, 0)}}
+		},
 		Jobs: func() []Job {
 			return []Job{{JobID: "j1", Status: "IN_PROGRESS", TargetSelection: "CONTINUOUS", Executions: []Execution{
 				{ThingName: "dev1", Status: "SUCCEEDED", VersionNumber: 3}, {ThingName: "dev2", Status: "QUEUED", VersionNumber: 1}}}}
