@@ -230,8 +230,9 @@ func TestDevcloudJobsTakeADeviceFromCreateJobToSucceededOverMQTT(t *testing.T) {
 		}
 	})
 
+	var dev2 thingFiles
 	t.Run("a thing added to the group later gets the continuous jobs", func(t *testing.T) {
-		createThing(t, d, "dev2", "--group", "sward-devices")
+		dev2 = createThing(t, d, "dev2", "--group", "sward-devices")
 		client := iot.NewFromConfig(d.Info.IoTConfig())
 		testutil.Eventually(t, "dev2 has release-9", func() error {
 			out, err := client.ListJobExecutionsForThing(ctx, &iot.ListJobExecutionsForThingInput{ThingName: aws.String("dev2")})
@@ -247,6 +248,23 @@ func TestDevcloudJobsTakeADeviceFromCreateJobToSucceededOverMQTT(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("another thing may not touch dev1's jobs", func(t *testing.T) {
+		if dev2.ThingName == "" {
+			t.Fatal("dev2 was not created")
+		}
+		lost := make(chan error, 1)
+		c, err := dialThing(d.Info.Endpoints.IoTData, "dev2", deviceTLS(t, dev2), lost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Disconnect(0)
+		c.Publish("$aws/things/dev1/jobs/release-9/update", 1, false, `{"status":"SUCCEEDED"}`)
+		testutil.Receive(t, lost, "dev2's connection closed for publishing to dev1's jobs topic")
+		if st := executionStatus(t, client, "release-9", "dev1"); st != iottypes.JobExecutionStatusSucceeded {
+			t.Errorf("dev1's release-9 = %s, want SUCCEEDED unchanged", st)
+		}
 	})
 
 	t.Run("devcloud status shows things, connections, jobs and executions", func(t *testing.T) {

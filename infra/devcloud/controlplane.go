@@ -74,7 +74,7 @@ func (s *Server) startControlPlane(motoURL string) error {
 	if err != nil {
 		return fmt.Errorf("control plane listen %s: %w", s.opts.IoTListen, err)
 	}
-	s.controlHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.controlHTTP = &http.Server{Handler: s.logRequests(mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := s.controlHTTP.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("control plane", "error", err)
@@ -83,6 +83,43 @@ func (s *Server) startControlPlane(motoURL string) error {
 	s.info.Endpoints.IoT = "http://" + ln.Addr().String()
 	s.info.Endpoints.Status = s.info.Endpoints.IoT + StatusPath
 	return nil
+}
+
+// logRequests writes each control-plane request to devcloud's log: the
+// operation (method and path), the answer's status and, for an error, the
+// error type AWS's SDK reads.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	log := s.log.With("service", "iot-control-plane")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == StatusPath {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		start := time.Now()
+		next.ServeHTTP(rec, r)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "ms", time.Since(start).Milliseconds()}
+		if e := rec.Header().Get("X-Amzn-ErrorType"); e != "" {
+			attrs = append(attrs, "error", e)
+		}
+		log.Info("request", attrs...)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func (s *Server) shutdownControlPlane() {

@@ -103,6 +103,7 @@ func (s *Service) HandleMQTT(clientID, topic string, payload []byte) {
 		if token != "" {
 			answer["clientToken"] = token
 		}
+		s.log.Info("jobs request accepted", "thing", r.thing, "client", clientID, "topic", topic)
 		s.reply(clientID, topic+"/accepted", answer)
 	})
 }
