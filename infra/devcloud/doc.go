@@ -4,8 +4,11 @@
 // serves (S3, DynamoDB, the IoT control plane, Secrets Manager, CloudWatch
 // Logs), its own certificate authority, the IoT data endpoint (package
 // iotcore) enforcing the template's device policy with the Device Shadow
-// service behind it (package shadows), and the IoT credentials
-// provider (package credentials) for the template's role aliases.
+// service and IoT Jobs' device API behind it (packages shadows and jobs),
+// the IoT credentials provider (package credentials) for the template's
+// role aliases, and the IoT control plane (controlplane.go: the job
+// operations, the `devcloud status` report of package status, everything
+// else passed to moto).
 //
 // The data folder DIR holds everything that survives a restart:
 //
@@ -13,6 +16,7 @@
 //	DIR/ca/ca.pem, ca.key          the CA, created on the first `up`
 //	DIR/things/<name>/thing.json   the thing: groups, certificate id and ARN, policies, status
 //	DIR/shadows/<thing>/<shadow>.json  the cloud shadows ($classic.json: the classic one)
+//	DIR/jobs/<jobId>/job.json, executions/<thing>.json  the IoT jobs and their executions
 //	DIR/things/<name>/device.pem.crt, private.pem.key, AmazonRootCA1.pem
 //	                               what the nucleus's cloud configuration points at
 //	                               (certificateFilePath, privateKeyPath, rootCaPath)

@@ -22,9 +22,12 @@
 //     jobs topics and basic ingest ($aws/rules/...): each closes the
 //     connection.
 //
-// Services inside devcloud (shadows) receive device requests through
-// Handle and answer with Publish. Not yet: jobs and rules behind the
-// reserved topics (messages there are routed as plain topics), persistent
+// Services inside devcloud receive device requests through Handle
+// (shadows) or HandleRequest (jobs, which answers the requester alone with
+// Reply) and publish with Publish; Connections lists the open connections
+// for `devcloud status`. Not yet: rules behind $aws/rules/ (messages there
+// are routed as plain topics), refusing device publishes to the topics
+// only the service publishes (jobs/notify…, …/accepted), persistent
 // sessions across restarts,
 // retained messages as IoT Core limits them, the per-connection throttles.
 //
