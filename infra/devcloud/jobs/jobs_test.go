@@ -555,3 +555,65 @@ func TestParseRequestNamesTheOperation(t *testing.T) {
 		}
 	}
 }
+
+// The release Lambda's CreateJob carries a rollout, abort criteria and an
+// in-progress timeout (lambdas/release jobInput): all are taken and
+// DescribeJob gives them back.
+func TestCreateJobTakesTheReleaseLambdasConfigurations(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.iot.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String("rel")}); err == nil {
+		t.Fatal("DescribeJob of a job not created yet succeeded")
+	}
+	in := &iot.CreateJobInput{
+		JobId: aws.String("rel"), Targets: []string{groupArn("fleet")}, Document: aws.String(`{"components":{"a":"1.0.0"}}`),
+		Description: aws.String("Sward release"), TargetSelection: iottypes.TargetSelectionContinuous,
+		JobExecutionsRolloutConfig: &iottypes.JobExecutionsRolloutConfig{MaximumPerMinute: aws.Int32(50), ExponentialRate: &iottypes.ExponentialRolloutRate{
+			BaseRatePerMinute: aws.Int32(5), IncrementFactor: aws.Float64(2), RateIncreaseCriteria: &iottypes.RateIncreaseCriteria{NumberOfSucceededThings: aws.Int32(10)}}},
+		AbortConfig: &iottypes.AbortConfig{CriteriaList: []iottypes.AbortCriteria{{Action: iottypes.AbortActionCancel, FailureType: iottypes.JobExecutionFailureTypeAll,
+			ThresholdPercentage: aws.Float64(20), MinNumberOfExecutedThings: aws.Int32(5)}}},
+		TimeoutConfig: &iottypes.TimeoutConfig{InProgressTimeoutInMinutes: aws.Int64(60)},
+	}
+	out, err := f.iot.CreateJob(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(out.JobArn) != "arn:aws:iot:us-east-1:123456789012:job/rel" || aws.ToString(out.Description) != "Sward release" {
+		t.Errorf("CreateJob = %s %s, want the job's ARN and description", aws.ToString(out.JobArn), aws.ToString(out.Description))
+	}
+	got, err := f.iot.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String("rel")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := got.Job
+	switch {
+	case j.TargetSelection != iottypes.TargetSelectionContinuous, !slices.Equal(j.Targets, in.Targets):
+		t.Errorf("targets %v %s, want %v CONTINUOUS", j.Targets, j.TargetSelection, in.Targets)
+	case aws.ToInt32(j.JobExecutionsRolloutConfig.MaximumPerMinute) != 50 || aws.ToFloat64(j.JobExecutionsRolloutConfig.ExponentialRate.IncrementFactor) != 2:
+		t.Errorf("rollout %+v, want the one given", j.JobExecutionsRolloutConfig)
+	case len(j.AbortConfig.CriteriaList) != 1 || aws.ToFloat64(j.AbortConfig.CriteriaList[0].ThresholdPercentage) != 20:
+		t.Errorf("abort %+v, want the one given", j.AbortConfig)
+	case aws.ToInt64(j.TimeoutConfig.InProgressTimeoutInMinutes) != 60:
+		t.Errorf("timeout %+v, want 60 minutes", j.TimeoutConfig)
+	case aws.ToInt32(j.JobProcessDetails.NumberOfQueuedThings) != 2:
+		t.Errorf("process details %+v, want 2 queued (the group's things)", j.JobProcessDetails)
+	case j.CreatedAt == nil || !j.CreatedAt.Equal(f.now):
+		t.Errorf("createdAt %v, want %v", j.CreatedAt, f.now)
+	}
+	jobs, err := f.iot.ListJobs(ctx, &iot.ListJobsInput{ThingGroupName: aws.String("fleet"), Status: iottypes.JobStatusInProgress})
+	if err != nil || len(jobs.Jobs) != 1 || aws.ToString(jobs.Jobs[0].JobId) != "rel" {
+		t.Errorf("ListJobs for the group = %+v, %v; want rel", jobs, err)
+	}
+	execs, err := f.iot.ListJobExecutionsForJob(ctx, &iot.ListJobExecutionsForJobInput{JobId: aws.String("rel"), MaxResults: aws.Int32(1)})
+	if err != nil || len(execs.ExecutionSummaries) != 1 || aws.ToString(execs.ExecutionSummaries[0].ThingArn) != thingArn("dev1") || execs.NextToken == nil {
+		t.Fatalf("ListJobExecutionsForJob page 1 = %+v, %v; want dev1 and a next token", execs, err)
+	}
+	execs, err = f.iot.ListJobExecutionsForJob(ctx, &iot.ListJobExecutionsForJobInput{JobId: aws.String("rel"), NextToken: execs.NextToken})
+	if err != nil || len(execs.ExecutionSummaries) != 1 || aws.ToString(execs.ExecutionSummaries[0].ThingArn) != thingArn("dev2") || execs.NextToken != nil {
+		t.Errorf("ListJobExecutionsForJob page 2 = %+v, %v; want dev2 and no next token", execs, err)
+	}
+	doc, err := f.iot.GetJobDocument(ctx, &iot.GetJobDocumentInput{JobId: aws.String("rel")})
+	if err != nil || aws.ToString(doc.Document) != `{"components":{"a":"1.0.0"}}` {
+		t.Errorf("GetJobDocument = %v, %v", doc, err)
+	}
+}
