@@ -391,6 +391,21 @@ func (s *Service) getJobDocument(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]string{"document": j.Document})
 }
 
+// writePage answers a List operation: items cut by maxResults and
+// nextToken under key, with the token of the next page.
+func writePage(w http.ResponseWriter, r *http.Request, key string, items []map[string]any) {
+	got, next, e := page(r, items)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	out := map[string]any{key: got}
+	if next != "" {
+		out["nextToken"] = next
+	}
+	writeJSON(w, out)
+}
+
 // page cuts a sorted list by maxResults and nextToken (an offset).
 func page[T any](r *http.Request, items []T) ([]T, string, *apiError) {
 	start := 0
@@ -447,16 +462,7 @@ func (s *Service) listJobs(w http.ResponseWriter, r *http.Request) {
 		items = append(items, m)
 	}
 	s.unlock()
-	got, next, e := page(r, items)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	out := map[string]any{"jobs": got}
-	if next != "" {
-		out["nextToken"] = next
-	}
-	writeJSON(w, out)
+	writePage(w, r, "jobs", items)
 }
 
 // controlSummary is the control plane's JobExecutionSummary.
@@ -485,16 +491,7 @@ func (s *Service) listExecutionsForJob(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.unlock()
-	got, next, e := page(r, items)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	out := map[string]any{"executionSummaries": got}
-	if next != "" {
-		out["nextToken"] = next
-	}
-	writeJSON(w, out)
+	writePage(w, r, "executionSummaries", items)
 }
 
 func (s *Service) listExecutionsForThing(w http.ResponseWriter, r *http.Request) {
@@ -519,16 +516,7 @@ func (s *Service) listExecutionsForThing(w http.ResponseWriter, r *http.Request)
 		items = append(items, map[string]any{"jobId": x.JobID, "jobExecutionSummary": controlSummary(x)})
 	}
 	s.unlock()
-	got, next, e := page(r, items)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	out := map[string]any{"executionSummaries": got}
-	if next != "" {
-		out["nextToken"] = next
-	}
-	writeJSON(w, out)
+	writePage(w, r, "executionSummaries", items)
 }
 
 func (s *Service) executionOrNotFound(r *http.Request) (*Execution, *apiError) {
