@@ -22,7 +22,8 @@
 //     QUEUED executions and the job, IN_PROGRESS ones go on (as AWS
 //     documents);
 //   - a thing that leaves a CONTINUOUS job's group has its QUEUED
-//     execution REMOVED; a thing that joins gets one within a second of a
+//     execution REMOVED, and gets a new one (executionNumber + 1) if it
+//     comes back; a thing that joins gets one within a second of a
 //     group change made through devcloud's control plane (and within
 //     Options.RefreshInterval of one made straight to moto).
 //

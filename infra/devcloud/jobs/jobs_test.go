@@ -416,6 +416,17 @@ func TestAContinuousJobReachesThingsThatJoinItsGroupLater(t *testing.T) {
 	if got := f.jobStatus("cont"); got != iottypes.JobStatusInProgress {
 		t.Errorf("continuous job = %s, want IN_PROGRESS (it never completes)", got)
 	}
+
+	// Back in the group, dev2 gets the job again as execution 2.
+	f.targets.setGroup("fleet", "dev1", "dev2", "dev3")
+	f.svc.refreshTargets()
+	x, err := f.iot.DescribeJobExecution(context.Background(), &iot.DescribeJobExecutionInput{JobId: aws.String("cont"), ThingName: aws.String("dev2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Execution.Status != iottypes.JobExecutionStatusQueued || aws.ToInt64(x.Execution.ExecutionNumber) != 2 {
+		t.Errorf("cont for dev2 back in the group = %s execution %d, want QUEUED execution 2", x.Execution.Status, aws.ToInt64(x.Execution.ExecutionNumber))
+	}
 }
 
 func TestTimersEndAnInProgressExecutionAsTimedOut(t *testing.T) {

@@ -338,11 +338,16 @@ func stateOf(e *Execution) *executionState {
 	return &executionState{Status: e.Status, StatusDetails: e.StatusDetails, VersionNumber: e.VersionNumber}
 }
 
-// queue creates a QUEUED execution of job j for thing. Under mu.
+// queue creates a QUEUED execution of job j for thing, numbered one past
+// a previous execution (REMOVED when its thing left the group). Under mu.
 func (s *Service) queue(j *Job, thing string, now time.Time) (*Execution, error) {
+	number := int64(1)
+	if prev := s.execs[j.JobID][thing]; prev != nil {
+		number = prev.ExecutionNumber + 1
+	}
 	s.seq++
 	e := &Execution{JobID: j.JobID, ThingName: thing, NamespaceID: j.NamespaceID, Status: Queued,
-		QueuedAt: now, LastUpdatedAt: now, VersionNumber: 1, ExecutionNumber: 1, Seq: s.seq}
+		QueuedAt: now, LastUpdatedAt: now, VersionNumber: 1, ExecutionNumber: number, Seq: s.seq}
 	if err := s.store.putExecution(e); err != nil {
 		return nil, err
 	}
@@ -532,8 +537,8 @@ func (s *Service) applyTargets(jobID string, want map[string]bool, complete bool
 	}
 	now := s.now()
 	for _, th := range sortedKeys(want) {
-		if s.execs[jobID][th] != nil {
-			continue
+		if x := s.execs[jobID][th]; x != nil && x.Status != Removed {
+			continue // a thing that left and came back gets a new execution
 		}
 		e, err := s.queue(j, th, now)
 		if err != nil {
