@@ -114,14 +114,14 @@ func (s *Service) reply(clientID, topic string, v any) {
 		s.log.Error("encode answer", "topic", topic, "error", err)
 		return
 	}
-	if s.opts.Reply != nil && clientID != "" {
-		if err := s.opts.Reply(clientID, topic, b); err == nil {
-			return
-		} else {
-			s.log.Debug("answer the requester directly", "client", clientID, "topic", topic, "error", err)
-		}
+	if s.opts.Reply == nil || clientID == "" {
+		s.opts.Publish(topic, b)
+		return
 	}
-	s.opts.Publish(topic, b)
+	// Never to anyone else: a requester that left gets no answer.
+	if err := s.opts.Reply(clientID, topic, b); err != nil {
+		s.log.Info("answer not delivered", "client", clientID, "topic", topic, "error", err)
+	}
 }
 
 // The request payloads; pointers tell a missing field from a zero one.

@@ -40,7 +40,8 @@ type Options struct {
 	// receive it (notify, notify-next).
 	Publish func(topic string, payload []byte)
 	// Reply sends an answer to the requesting client only, as IoT Core
-	// does for the jobs API; an error makes the service Publish instead.
+	// does for the jobs API (nil: answers are published like
+	// notifications).
 	Reply func(clientID, topic string, payload []byte) error
 	// RefreshInterval is how often CONTINUOUS jobs look for things added
 	// to their groups besides Refresh calls (default 5 s: group changes
