@@ -134,11 +134,20 @@ func (s *Server) shutdownControlPlane() {
 }
 
 // SetRuleCounter lets the rules engine report its counts to
-// `devcloud status`. Call it before Start.
-func (s *Server) SetRuleCounter(rc status.RuleCounter) { s.ruleCounter = rc }
+// `devcloud status`, at any time.
+func (s *Server) SetRuleCounter(rc status.RuleCounter) { s.ruleCounter.Store(&rc) }
+
+// RuleCounts is the counts of the rules engine set by SetRuleCounter, nil
+// before.
+func (s *Server) RuleCounts() []status.Rule {
+	if rc := s.ruleCounter.Load(); rc != nil && *rc != nil {
+		return (*rc).RuleCounts()
+	}
+	return nil
+}
 
 func (s *Server) statusSources() status.Sources {
-	src := status.Sources{
+	return status.Sources{
 		Things: func() ([]status.Thing, error) {
 			things, err := loadThings(s.opts.DataDir)
 			if err != nil {
@@ -168,11 +177,8 @@ func (s *Server) statusSources() status.Sources {
 			}
 			return out
 		},
+		Rules: s,
 	}
-	if s.ruleCounter != nil {
-		src.Rules = s.ruleCounter
-	}
-	return src
 }
 
 // motoTargets resolves job targets against moto's IoT control plane.

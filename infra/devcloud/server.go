@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,7 +78,7 @@ type Server struct {
 
 	jobs        *jobs.Service
 	controlHTTP *http.Server
-	ruleCounter status.RuleCounter
+	ruleCounter atomic.Pointer[status.RuleCounter]
 
 	mu     sync.Mutex
 	things map[string]*Thing // by certificateID of the DER certificate

@@ -69,7 +69,8 @@ type Rule struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
-// RuleCounter is what the rules engine implements for the status.
+// RuleCounter is what the rules engine implements for the status. nil
+// counts mean that no rules engine runs.
 type RuleCounter interface {
 	RuleCounts() []Rule
 }
@@ -106,8 +107,12 @@ func (src Sources) Collect() (*Report, error) {
 	if src.Jobs != nil {
 		r.Jobs = append(r.Jobs, src.Jobs()...)
 	}
+	var rules []Rule
 	if src.Rules != nil {
-		r.Rules = append([]Rule{}, src.Rules.RuleCounts()...)
+		rules = src.Rules.RuleCounts()
+	}
+	if rules != nil {
+		r.Rules = append([]Rule{}, rules...)
 	} else {
 		r.RulesNote = "this devcloud runs no rule actions: no counts"
 	}

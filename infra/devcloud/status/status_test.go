@@ -46,6 +46,11 @@ func TestTheReportMarksConnectedThingsAndPrintsEverySection(t *testing.T) {
 		}
 	}
 
+	src.Rules = counts(nil) // a counter with no engine behind it yet
+	if r, err := src.Collect(); err != nil || r.Rules != nil || r.RulesNote == "" {
+		t.Errorf("rules from a counter without an engine = %v %q %v, want none and a note", r.Rules, r.RulesNote, err)
+	}
+
 	src.Rules = counts{{Name: "sward_telemetry", Fired: 4, Failures: 1, LastError: "throttled"}}
 	r, err = src.Collect()
 	if err != nil {
