@@ -79,6 +79,11 @@ func run(cfg config) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
+	// A nucleus run as root runs its components as another user, who must
+	// be able to traverse into each root (MkdirTemp makes work 0700).
+	if err := os.Chmod(work, 0o711); err != nil {
+		return nil, err
+	}
 
 	rep := newReport(cfg)
 	var errs []error
