@@ -93,7 +93,7 @@ func New(opts Options) (*Broker, error) {
 	srv.SetLoggerV2(b.srvLog, opts.Debug, opts.Trace, false)
 	b.srv = srv
 	b.auth.alive = func(cid uint64) bool { return srv.GetClient(cid) != nil }
-	b.settle = &settler{count: srv.NumClients, interval: churnCheckInterval}
+	b.settle = &settler{count: srv.NumClients, interval: churnCheckInterval, log: b.log}
 	return b, nil
 }
 

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
@@ -48,6 +49,7 @@ const (
 type settler struct {
 	count    func() int // the server's client connections
 	interval time.Duration
+	log      *slog.Logger
 	releases atomic.Int64 // how many times memory was returned, for tests
 }
 
@@ -70,6 +72,7 @@ func (s *settler) run(quit <-chan struct{}) {
 			}
 			debug.FreeOSMemory()
 			s.releases.Add(1)
+			s.log.Debug("returned idle memory after connections came or went", "connections", n, "before", settled)
 			settled = n
 		}
 		prev = n
