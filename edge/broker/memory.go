@@ -58,8 +58,9 @@ type settler struct {
 func (s *settler) run(quit <-chan struct{}) {
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
-	settled := s.count() // the count at the last release (or start)
-	prev := settled
+	// The count at the last release; none at start. (Reading it here
+	// instead would race with the first clients.)
+	settled, prev := 0, 0
 	for {
 		select {
 		case <-quit:

@@ -43,6 +43,15 @@ func dialMany(t *testing.T, b *Broker, n int) []*nats.Conn {
 	return conns
 }
 
+func releasedTimes(b *Broker, want int64) func() error {
+	return func() error {
+		if n := b.settle.releases.Load(); n != want {
+			return fmt.Errorf("memory returned %d times, want %d (%d connections)", n, want, b.srv.NumClients())
+		}
+		return nil
+	}
+}
+
 func TestTheBrokerReturnsIdleMemoryOnceManyClientsHaveConnectedOrLeft(t *testing.T) {
 	b := runSettlingBroker(t)
 	if n := b.settle.releases.Load(); n != 0 {
@@ -50,12 +59,12 @@ func TestTheBrokerReturnsIdleMemoryOnceManyClientsHaveConnectedOrLeft(t *testing
 	}
 
 	conns := dialMany(t, b, churnConnections)
-	testutil.Until(t, "memory returned after the connects settled", func() bool { return b.settle.releases.Load() == 1 })
+	testutil.Eventually(t, "memory returned after the connects settled", releasedTimes(b, 1))
 
 	for _, nc := range conns {
 		nc.Close()
 	}
-	testutil.Until(t, "memory returned after the disconnects settled", func() bool { return b.settle.releases.Load() == 2 })
+	testutil.Eventually(t, "memory returned after the disconnects settled", releasedTimes(b, 2))
 }
 
 func TestAFewClientsComingAndGoingDoNotMakeTheBrokerCollect(t *testing.T) {
