@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -253,8 +254,14 @@ func certificateNames(cert *x509.Certificate) []string {
 
 // server converts p; nil means "everything allowed".
 func (p Permissions) server() *server.Permissions {
-	pub := subjectPermission(p.PublishAllow, p.PublishDeny)
-	sub := subjectPermission(p.SubscribeAllow, p.SubscribeDeny)
+	pubAllow := p.PublishAllow
+	if !p.AllowResponses {
+		// With responses allowed, no publish allow list means "replies
+		// only" (below), so there ">" must stay.
+		pubAllow = withoutAllowAll(pubAllow)
+	}
+	pub := subjectPermission(pubAllow, p.PublishDeny)
+	sub := subjectPermission(withoutAllowAll(p.SubscribeAllow), p.SubscribeDeny)
 	if pub == nil && sub == nil && !p.AllowResponses {
 		return nil
 	}
@@ -272,6 +279,17 @@ func (p Permissions) server() *server.Permissions {
 		sp.Response = &server.ResponsePermission{MaxMsgs: server.DEFAULT_ALLOW_RESPONSE_MAX_MSGS, Expires: server.DEFAULT_ALLOW_RESPONSE_EXPIRATION}
 	}
 	return sp
+}
+
+// withoutAllowAll returns nil for an allow list holding ">", which allows
+// everything, as no list does. nats-server builds a subject tree per
+// connection for every list a user has (setPermissions), so each list left
+// out saves every connection of the user about 1 KB.
+func withoutAllowAll(allow []string) []string {
+	if slices.Contains(allow, ">") {
+		return nil
+	}
+	return allow
 }
 
 func subjectPermission(allow, deny []string) *server.SubjectPermission {

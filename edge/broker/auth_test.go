@@ -4,10 +4,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/sward-iot/sward/internal/testutil"
@@ -504,5 +506,30 @@ func TestAWSIoTDeviceSDKUsernamesAreRefusedWhereAnonymousIsNot(t *testing.T) {
 	// The password is still checked against the user before the "?".
 	if _, err := dialMQTT(t, b.MQTTAddr(), mqttClient{id: "sdk-guess", user: "sensor" + sdkUsernames[0], pass: "guess"}); err == nil {
 		t.Error("a wrong password logged in")
+	}
+}
+
+func TestAnAllowListWithTheFullWildcardIsLeftOutAsItAllowsEverything(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		in               Permissions
+		wantPub, wantSub *server.SubjectPermission
+	}{
+		{"deny lists stay", Permissions{PublishAllow: []string{">"}, PublishDeny: []string{"$SYS.>"}, SubscribeAllow: []string{"a.>", ">"}, SubscribeDeny: []string{"b.>"}},
+			&server.SubjectPermission{Deny: []string{"$SYS.>"}}, &server.SubjectPermission{Deny: []string{"b.>"}}},
+		{"other allow lists stay", Permissions{PublishAllow: []string{"a.>"}, SubscribeAllow: []string{"a.*"}},
+			&server.SubjectPermission{Allow: []string{"a.>"}}, &server.SubjectPermission{Allow: []string{"a.*"}}},
+		{"with responses allowed the publish list stays (none would mean replies only)", Permissions{PublishAllow: []string{">"}, SubscribeAllow: []string{">"}, AllowResponses: true},
+			&server.SubjectPermission{Allow: []string{">"}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := tc.in.server()
+			if !reflect.DeepEqual(sp.Publish, tc.wantPub) || !reflect.DeepEqual(sp.Subscribe, tc.wantSub) {
+				t.Fatalf("server permissions publish %+v subscribe %+v, want %+v and %+v", sp.Publish, sp.Subscribe, tc.wantPub, tc.wantSub)
+			}
+		})
+	}
+	if sp := (Permissions{PublishAllow: []string{">"}, SubscribeAllow: []string{">"}}).server(); sp != nil {
+		t.Fatalf("allow > alone gave %+v, want no permissions (everything allowed)", sp)
 	}
 }

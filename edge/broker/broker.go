@@ -41,7 +41,8 @@ type Broker struct {
 	natsTLS *tls.Config // built once: a reload with the same pointers keeps TLS untouched
 	mqttTLS *tls.Config
 	auth    *authenticator
-	quit    chan struct{} // closed by Shutdown: ends watchStore
+	settle  *settler      // returns idle memory after many clients came or went (memory.go)
+	quit    chan struct{} // closed by Shutdown: ends watchStore and settle
 
 	mu       sync.Mutex
 	users    map[string]User
@@ -92,6 +93,7 @@ func New(opts Options) (*Broker, error) {
 	srv.SetLoggerV2(b.srvLog, opts.Debug, opts.Trace, false)
 	b.srv = srv
 	b.auth.alive = func(cid uint64) bool { return srv.GetClient(cid) != nil }
+	b.settle = &settler{count: srv.NumClients, interval: churnCheckInterval, log: b.log}
 	return b, nil
 }
 
@@ -163,6 +165,7 @@ func (b *Broker) Start() error {
 		return fmt.Errorf("broker: start: %w", err)
 	}
 	go b.watchStore()
+	go b.settle.run(b.quit)
 	return nil
 }
 

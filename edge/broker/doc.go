@@ -25,6 +25,11 @@
 // (User.ClientIDs), and a store write error such as a full disk is
 // recovered from in place once the disk has room (recover.go).
 //
+// Memory: once many clients have connected or left and the count holds
+// still, the broker collects garbage and returns the free memory to the
+// operating system (memory.go), so an idle nucleus does not keep what a
+// burst of connects freed.
+//
 // Security rule: a listener that is not on loopback must have TLS and must
 // not map unauthenticated clients to a user. See README.md for the defaults,
 // the storage bounds and how MQTT topics map onto NATS subjects.

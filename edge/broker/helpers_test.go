@@ -39,18 +39,24 @@ func testOptions(t *testing.T) Options {
 	o.NATSListen = "127.0.0.1:-1"
 	o.MQTTListen = "127.0.0.1:-1"
 	o.StoreDir = filepath.Join(t.TempDir(), "jetstream")
-	o.Users = []User{
+	o.Users = testUsers()
+	o.Logger = slog.New(slog.DiscardHandler)
+	if os.Getenv("BROKER_TEST_LOG") != "" {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return o
+}
+
+// testUsers are "nucleus" (everything) and "sensor" (only sensors.> and
+// a.>).
+func testUsers() []User {
+	return []User{
 		{Name: "nucleus", Password: nucleusPass},
 		{Name: "sensor", Password: sensorPass, Permissions: Permissions{
 			PublishAllow:   []string{"sensors.>", "a.>"},
 			SubscribeAllow: []string{"sensors.>", "a.>"},
 		}},
 	}
-	o.Logger = slog.New(slog.DiscardHandler)
-	if os.Getenv("BROKER_TEST_LOG") != "" {
-		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return o
 }
 
 // runBroker starts a broker, waits until it is ready and shuts it down when
