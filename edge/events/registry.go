@@ -305,7 +305,7 @@ func (e *Registry) deferral(caller string, req wire.DeferComponentUpdateRequest)
 	return nil
 }
 
-// Validate is the deployment engine's Validate hook: every component in
+// Validate is deployment.Participants' Validate: every component in
 // changed that subscribed to validation gets its new configuration and must
 // answer within timeout; one REJECTED report fails the deployment, a
 // missing report lets it proceed (Greengrass does the same).
@@ -356,7 +356,7 @@ func (e *Registry) Validate(ctx context.Context, deploymentID string, changed ma
 	return nil
 }
 
-// Notify is the deployment engine's Notify hook: every component that
+// Notify is deployment.Participants' Notify: every component that
 // subscribed to component updates gets a pre-update event and answers with
 // DeferComponentUpdate; recheckAfterMs > 0 defers, and the component is
 // asked again after that long. The deployment proceeds when all said go
@@ -431,7 +431,7 @@ func (e *Registry) Notify(ctx context.Context, deploymentID string, timeout time
 	}
 }
 
-// Updated is the deployment engine's Updated hook: subscribers that heard
+// Updated is deployment.Participants' Updated: subscribers that heard
 // of the update hear that it is done.
 func (e *Registry) Updated(deploymentID string) {
 	e.mu.Lock()

@@ -212,8 +212,7 @@ func (n *Nucleus) ipcService() service.Service {
 				Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
 				ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
 				CheckConfig: authz.CheckAccessControl, InterpolateComponentConfiguration: n.opts.InterpolateComponentConfiguration,
-				Validate: n.events.Validate, Notify: n.events.Notify, Updated: n.events.Updated,
-				Identities: n.registry,
+				Participants: n.events, Identities: n.registry,
 			})
 			if err != nil {
 				return err
