@@ -2,13 +2,15 @@ package deployment
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/sward-iot/sward/edge/authz"
 	"github.com/sward-iot/sward/edge/ipc/op"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	wire "github.com/sward-iot/sward/shared/ipc"
+	"github.com/sward-iot/sward/shared/strictjson"
 )
 
 // createLocalDeployment answers CreateLocalDeployment: it queues a LOCAL
@@ -30,27 +32,55 @@ func (e *Engine) createLocalDeployment(_ context.Context, c *op.Call) (any, erro
 }
 
 func (e *Engine) createLocal(req wire.CreateLocalDeploymentRequest) (string, error) {
-	lr := ddoc.LocalRequest{Merge: req.RootComponentVersionsToAdd, Remove: req.RootComponentsToRemove,
-		FailureHandling: ddoc.FailureHandling(req.FailureHandlingPolicy)}
-	if len(req.ComponentToConfiguration) > 0 {
-		raw, err := json.Marshal(req.ComponentToConfiguration)
-		if err != nil {
-			return "", err
-		}
-		if lr.UpdateConfig, err = ddoc.ParseUpdateConfig(string(raw)); err != nil {
-			return "", fmt.Errorf("componentToConfiguration: %w", err)
-		}
-	}
-	doc, err := ddoc.Local(lr)
+	doc, err := localDocument(req)
 	if err != nil {
 		return "", err
-	}
-	if req.GroupName != "" && req.GroupName != ddoc.LocalGroup {
-		return "", fmt.Errorf("groupName %q: components create LOCAL deployments only; leave it empty", req.GroupName)
 	}
 	st, err := e.Submit(Request{Document: doc, RecipeDir: req.RecipeDirectoryPath, ArtifactDir: req.ArtifactsDirectoryPath})
 	if err != nil {
 		return "", err
 	}
 	return st.DeploymentID, nil
+}
+
+// localDocument builds and validates the LOCAL-group document req asks
+// for; errors name the request's fields.
+func localDocument(req wire.CreateLocalDeploymentRequest) (*ddoc.Document, error) {
+	if req.GroupName != "" && req.GroupName != ddoc.LocalGroup {
+		return nil, fmt.Errorf("groupName %q: components create LOCAL deployments only; leave it empty", req.GroupName)
+	}
+	doc := ddoc.New(ddoc.LocalGroup)
+	if req.FailureHandlingPolicy != "" {
+		doc.Policies.FailureHandling = ddoc.FailureHandling(req.FailureHandlingPolicy)
+	}
+	for name, version := range req.RootComponentVersionsToAdd {
+		doc.Components[name] = ddoc.Component{Version: version}
+	}
+	var p strictjson.Problems
+	for _, name := range slices.Sorted(maps.Keys(req.ComponentToConfiguration)) {
+		path := strictjson.Key("componentToConfiguration", name)
+		tree, err := strictjson.Parse(req.ComponentToConfiguration[name], path, path)
+		if err != nil {
+			p.Merge(err)
+			continue
+		}
+		u, err := ddoc.ConfigurationUpdateFrom(path, tree)
+		if err != nil {
+			p.Merge(err)
+			continue
+		}
+		c := doc.Components[name]
+		c.ConfigurationUpdate = u
+		doc.Components[name] = c
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	if len(req.RootComponentsToRemove) > 0 {
+		doc.ComponentsToRemove = slices.Clone(req.RootComponentsToRemove)
+	}
+	if err := doc.Validate(); err != nil {
+		return nil, err
+	}
+	return doc, nil
 }
