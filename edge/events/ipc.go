@@ -12,9 +12,9 @@ import (
 // touch only the registry's memory.
 func (e *Registry) RegisterIPC(t *op.Table) {
 	t.Register(wire.OpSubscribeToConfigurationUpdate, op.Operation{Fast: true, Handle: e.subscribeToConfigurationUpdate})
-	t.Register(wire.OpSubscribeToValidateConfigurationUpdates, op.Operation{Fast: true, Handle: e.subscribeToValidateConfigurationUpdates})
+	t.Register(wire.OpSubscribeToValidateConfigurationUpdates, op.Operation{Fast: true, Handle: e.subscribeTo(wire.EventValidateConfigurationUpdates)})
 	t.Register(wire.OpSendConfigurationValidityReport, op.Operation{Fast: true, Handle: e.sendConfigurationValidityReport})
-	t.Register(wire.OpSubscribeToComponentUpdates, op.Operation{Fast: true, Handle: e.subscribeToComponentUpdates})
+	t.Register(wire.OpSubscribeToComponentUpdates, op.Operation{Fast: true, Handle: e.subscribeTo(wire.EventComponentUpdates)})
 	t.Register(wire.OpDeferComponentUpdate, op.Operation{Fast: true, Handle: e.deferComponentUpdate})
 }
 
@@ -36,15 +36,19 @@ func (e *Registry) subscribeToConfigurationUpdate(_ context.Context, c *op.Call)
 	return struct{}{}, e.subscribeConfig(c.Caller, req.ComponentName, req.KeyPath)
 }
 
-// subscribeToValidateConfigurationUpdates answers
-// SubscribeToValidateConfigurationUpdates: the caller is asked to validate
-// its new configuration before a deployment changes it (Validate).
-func (e *Registry) subscribeToValidateConfigurationUpdates(_ context.Context, c *op.Call) (any, error) {
-	if err := c.Decode(&struct{}{}); err != nil {
-		return nil, err
+// subscribeTo answers an operation that subscribes the caller to events of
+// kind: SubscribeToValidateConfigurationUpdates (the caller is asked to
+// validate its new configuration before a deployment changes it, Validate)
+// and SubscribeToComponentUpdates (it hears of deployments before and after
+// they change the device, Notify and Updated).
+func (e *Registry) subscribeTo(kind string) func(context.Context, *op.Call) (any, error) {
+	return func(_ context.Context, c *op.Call) (any, error) {
+		if err := c.Decode(&struct{}{}); err != nil {
+			return nil, err
+		}
+		e.subscribe(c.Caller, kind)
+		return struct{}{}, nil
 	}
-	e.subscribe(c.Caller, wire.EventValidateConfigurationUpdates)
-	return struct{}{}, nil
 }
 
 // sendConfigurationValidityReport answers SendConfigurationValidityReport,
@@ -55,17 +59,6 @@ func (e *Registry) sendConfigurationValidityReport(_ context.Context, c *op.Call
 		return nil, err
 	}
 	return struct{}{}, e.report(c.Caller, req.ConfigurationValidityReport)
-}
-
-// subscribeToComponentUpdates answers SubscribeToComponentUpdates: the
-// caller hears of deployments before and after they change the device
-// (Notify, Updated).
-func (e *Registry) subscribeToComponentUpdates(_ context.Context, c *op.Call) (any, error) {
-	if err := c.Decode(&struct{}{}); err != nil {
-		return nil, err
-	}
-	e.subscribe(c.Caller, wire.EventComponentUpdates)
-	return struct{}{}, nil
 }
 
 // deferComponentUpdate answers DeferComponentUpdate, the caller's answer

@@ -150,22 +150,14 @@ func (e *Registry) Start(context.Context) error {
 }
 
 // Shutdown stops following configuration changes and waits until the
-// goroutine that did has ended, or ctx ends.
-func (e *Registry) Shutdown(ctx context.Context) error {
+// goroutine that did has ended (at once: the watch closes its channel
+// when its context ends).
+func (e *Registry) Shutdown(context.Context) error {
 	if e.stop != nil {
 		e.stop()
 	}
-	done := make(chan struct{})
-	go func() {
-		e.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("events: configuration follower still running: %w", ctx.Err())
-	}
+	e.wg.Wait()
+	return nil
 }
 
 // maxConfigSubs bounds one session's configuration subscriptions: a

@@ -62,24 +62,31 @@ func (s *Supervisor) getComponentDetails(ctx context.Context, c *op.Call, config
 // restartComponent answers RestartComponent; a refusal is a FAILED status,
 // not an error, as in Greengrass.
 func (s *Supervisor) restartComponent(_ context.Context, c *op.Call) (any, error) {
-	st, err := s.cliComponent(c)
+	status, msg, err := s.cliCommand(c, s.Restart)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Restart(st.Name); err != nil {
-		return wire.RestartComponentResponse{RestartStatus: wire.RequestFailed, Message: err.Error()}, nil
-	}
-	return wire.RestartComponentResponse{RestartStatus: wire.RequestSucceeded}, nil
+	return wire.RestartComponentResponse{RestartStatus: status, Message: msg}, nil
 }
 
 // stopComponent answers StopComponent, like restartComponent.
 func (s *Supervisor) stopComponent(_ context.Context, c *op.Call) (any, error) {
-	st, err := s.cliComponent(c)
+	status, msg, err := s.cliCommand(c, s.Stop)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Stop(st.Name); err != nil {
-		return wire.StopComponentResponse{StopStatus: wire.RequestFailed, Message: err.Error()}, nil
+	return wire.StopComponentResponse{StopStatus: status, Message: msg}, nil
+}
+
+// cliCommand runs command on the component c names: the status and
+// message to answer with, or an error when the request is refused.
+func (s *Supervisor) cliCommand(c *op.Call, command func(name string) error) (status, message string, err error) {
+	st, err := s.cliComponent(c)
+	if err != nil {
+		return "", "", err
 	}
-	return wire.StopComponentResponse{StopStatus: wire.RequestSucceeded}, nil
+	if err := command(st.Name); err != nil {
+		return wire.RequestFailed, err.Error(), nil
+	}
+	return wire.RequestSucceeded, "", nil
 }
