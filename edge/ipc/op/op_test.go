@@ -3,6 +3,7 @@ package op
 import (
 	"context"
 	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -67,5 +68,21 @@ func TestDecodeIsStrictAndNamesTheField(t *testing.T) {
 				t.Fatalf("Decode(%s) = %v; want InvalidArgumentsError containing %q", tt.body, err, tt.wantText)
 			}
 		})
+	}
+}
+
+// TestOpIsALeafEveryServiceMayImport: the contract imports only shared/
+// and the standard library, so no service package pulls in the front end
+// or another service by registering operations.
+func TestOpIsALeafEveryServiceMayImport(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	const self, shared = "github.com/sward-iot/sward/edge/ipc/op", "github.com/sward-iot/sward/shared/"
+	for _, dep := range strings.Fields(string(out)) {
+		if dep != self && !strings.HasPrefix(dep, shared) {
+			t.Errorf("edge/ipc/op depends on %s; it may import only shared/ and the standard library", dep)
+		}
 	}
 }
