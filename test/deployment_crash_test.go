@@ -62,13 +62,9 @@ ComponentVersion: "%s"
 // crashDocument merges every crash component at version into LOCAL.
 func crashDocument(t *testing.T, version string) *ddoc.Document {
 	t.Helper()
-	merge := map[string]string{}
+	doc := ddoc.New(ddoc.LocalGroup)
 	for _, name := range crashComponents {
-		merge[name] = version
-	}
-	doc, err := ddoc.Local(ddoc.LocalRequest{Merge: merge})
-	if err != nil {
-		t.Fatal(err)
+		doc.Components[name] = ddoc.Component{Version: version}
 	}
 	return doc
 }

@@ -180,10 +180,8 @@ func TestQueuedLocalDeploymentsSurviveKill9OfTheNucleus(t *testing.T) {
 	// start each: all ten are queued well within the first deployment.
 	ids := []string{blocker}
 	for _, name := range names[1:] {
-		doc, err := ddoc.Local(ddoc.LocalRequest{Merge: map[string]string{name: "1.0.0"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		doc := ddoc.New(ddoc.LocalGroup)
+		doc.Components[name] = ddoc.Component{Version: "1.0.0"}
 		st, err := c.CreateDeployment(context.Background(), doc, "", "")
 		if err != nil {
 			t.Fatal(err)

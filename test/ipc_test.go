@@ -403,9 +403,9 @@ func TestDeploymentsNotifyComponentsHonourDeferralsAndFailOnARejectedConfigurati
 
 	deploy := func(update map[string]ddoc.ConfigurationUpdate, timeout int) ddoc.Status {
 		t.Helper()
-		doc, err := ddoc.Local(ddoc.LocalRequest{UpdateConfig: update})
-		if err != nil {
-			t.Fatal(err)
+		doc := ddoc.New(ddoc.LocalGroup)
+		for name, u := range update {
+			doc.Components[name] = ddoc.Component{ConfigurationUpdate: u}
 		}
 		doc.Policies.ComponentUpdate.TimeoutSeconds = timeout
 		st, err := admin.CreateDeployment(ctx, doc, "", "")

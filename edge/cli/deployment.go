@@ -39,7 +39,7 @@ Prints the deployment id; --wait waits for the outcome and exits 1 unless it
 SUCCEEDED.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := ddoc.ParseMerge(merge)
+			m, err := parseMerge(merge)
 			if err != nil {
 				return fmt.Errorf("--merge: %w", err)
 			}
@@ -49,7 +49,7 @@ SUCCEEDED.`,
 				if err != nil {
 					return err
 				}
-				if upd, err = ddoc.ParseUpdateConfig(string(data)); err != nil {
+				if upd, err = parseUpdateConfig(string(data)); err != nil {
 					return fmt.Errorf("--update-config: %w", err)
 				}
 			}
@@ -59,7 +59,7 @@ SUCCEEDED.`,
 				if err != nil {
 					return err
 				}
-				lims, err := ddoc.ParseSystemLimits(string(data))
+				lims, err := parseSystemLimits(string(data))
 				if err != nil {
 					return err
 				}
@@ -72,7 +72,7 @@ SUCCEEDED.`,
 			if fh != ddoc.Rollback && fh != ddoc.DoNothing {
 				return fmt.Errorf("--failure-handling-policy %q is not a policy: use ROLLBACK or DO_NOTHING", policy)
 			}
-			doc, err := ddoc.Local(ddoc.LocalRequest{Merge: m, Remove: remove, UpdateConfig: upd, RunWith: runWith, FailureHandling: fh})
+			doc, err := localDocument(localRequest{merge: m, remove: remove, updateConfig: upd, runWith: runWith, failureHandling: fh})
 			if err != nil {
 				return err
 			}

@@ -18,7 +18,6 @@ import (
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/nucleus"
-	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
 
 // Nucleus log rotation: 10 MB × 3 files bounds the nucleus's own log at 40 MB
@@ -56,7 +55,7 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 			}
 			opts.Platform = p
 			if limits != "" {
-				l, err := ddoc.ParseResourceLimits("--default-system-limits", limits)
+				l, err := parseResourceLimits("--default-system-limits", limits)
 				if err != nil {
 					return err
 				}

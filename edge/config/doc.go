@@ -26,7 +26,10 @@
 // the timestamps are stored in the component's KV entry with the values, so
 // the rule holds across a restart), Lookup serves GetConfiguration from the
 // cache a running Watch keeps, and Watch and ChangedPaths feed
-// SubscribeToConfigurationUpdate.
+// SubscribeToConfigurationUpdate (edge/events). The IPC operations
+// GetConfiguration and UpdateConfiguration are here too (ipc_*.go,
+// registered by RegisterIPC): they decode, keep a component off its own
+// accessControl and map the store's errors to IPC codes.
 //
 // Durability. A Put, Delete or Restore that returned nil is in JetStream's
 // file store. It survives kill -9 of the nucleus: nats-server has written

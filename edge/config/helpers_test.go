@@ -2,8 +2,6 @@ package config
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
 // waitTimeout bounds every broker wait and store call in these tests;
@@ -18,13 +17,6 @@ import (
 const waitTimeout = 10 * time.Second
 
 const nucleusUser = "nucleus"
-
-func testLogger() *slog.Logger {
-	if os.Getenv("CONFIG_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // startBroker runs an embedded broker with JetStream in storeDir on a
 // random loopback port, without MQTT. stop shuts it down and waits; it is
@@ -35,7 +27,7 @@ func startBroker(t *testing.T, storeDir string) (b *broker.Broker, stop func()) 
 		StoreDir:   storeDir,
 		NATSListen: "127.0.0.1:-1",
 		Users:      []broker.User{{Name: nucleusUser, Password: "nucleus-secret"}},
-		Logger:     testLogger(),
+		Logger:     testlog.New(t),
 	})
 	if err != nil {
 		t.Fatalf("broker.New: %v", err)
@@ -55,7 +47,7 @@ func openStore(t *testing.T, b *broker.Broker) (*Store, jetstream.JetStream) {
 	if err != nil {
 		t.Fatalf("jetstream.New: %v", err)
 	}
-	s, err := New(js, Options{Logger: testLogger()})
+	s, err := New(js, Options{Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatalf("config.New: %v", err)
 	}

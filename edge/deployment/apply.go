@@ -124,24 +124,26 @@ func carried(r *record, by ddoc.Status) {
 // subscribed hear of the update and may defer it (Notify, unless the
 // document says SKIP_NOTIFY_COMPONENTS).
 func (e *Engine) consult(r *record, act *active) error {
+	p := e.opts.Participants
+	if p == nil {
+		return nil
+	}
 	pol := r.Document.Policies
-	if f := e.opts.Validate; f != nil {
-		changed := map[string]map[string]any{}
-		for name, cfg := range act.TargetConfig {
-			if _, running := act.Previous.Components[name]; running && cfg != nil && !sameConfig(act.PreviousConfig[name], cfg) {
-				changed[name] = cfg
-			}
-		}
-		if len(changed) > 0 {
-			// Decode fills in the defaults: 0 here was asked for (no wait).
-			t := time.Duration(pol.ConfigurationValidation.TimeoutSeconds) * time.Second
-			if err := f(e.ctx, act.DeploymentID, changed, t); err != nil {
-				return err
-			}
+	changed := map[string]map[string]any{}
+	for name, cfg := range act.TargetConfig {
+		if _, running := act.Previous.Components[name]; running && cfg != nil && !sameConfig(act.PreviousConfig[name], cfg) {
+			changed[name] = cfg
 		}
 	}
-	if f := e.opts.Notify; f != nil && pol.ComponentUpdate.Action != ddoc.SkipNotifyComponents && len(act.Previous.Components) > 0 {
-		f(e.ctx, act.DeploymentID, time.Duration(pol.ComponentUpdate.TimeoutSeconds)*time.Second)
+	if len(changed) > 0 {
+		// Decode fills in the defaults: 0 here was asked for (no wait).
+		t := time.Duration(pol.ConfigurationValidation.TimeoutSeconds) * time.Second
+		if err := p.Validate(e.ctx, act.DeploymentID, changed, t); err != nil {
+			return err
+		}
+	}
+	if pol.ComponentUpdate.Action != ddoc.SkipNotifyComponents && len(act.Previous.Components) > 0 {
+		p.Notify(e.ctx, act.DeploymentID, time.Duration(pol.ComponentUpdate.TimeoutSeconds)*time.Second)
 	}
 	return nil
 }
@@ -432,8 +434,8 @@ func (e *Engine) applyTarget(r *record, act *active) {
 		return
 	}
 	outcomes := e.outcomes(act.Previous, act.Target)
-	if f := e.opts.Updated; f != nil {
-		f(act.DeploymentID)
+	if p := e.opts.Participants; p != nil {
+		p.Updated(act.DeploymentID)
 	}
 	switch {
 	case err == nil:

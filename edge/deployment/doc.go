@@ -49,4 +49,8 @@
 // over IPC. RequiresPrivilege and Timeout written as recipe variables are
 // resolved from it only, so a component cannot make its own steps run as
 // root (trustedSteps).
+//
+// IPC. The aws.greengrass.Cli deployment operations are here (ipc_*.go,
+// registered by RegisterIPC): CreateLocalDeployment, ListLocalDeployments
+// and GetLocalDeploymentStatus.
 package deployment

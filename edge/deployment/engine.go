@@ -58,21 +58,9 @@ type Options struct {
 	StableFor time.Duration
 	Logger    *slog.Logger
 
-	// Hooks through which components take part in deployments (the IPC
-	// front end implements them); each may be nil.
-
-	// Validate sends the new configuration of each component whose
-	// configuration changes to those that subscribed to validation, and
-	// waits up to timeout for their reports; an error (a rejection) fails
-	// the deployment before anything changes.
-	Validate func(ctx context.Context, deploymentID string, changed map[string]map[string]any, timeout time.Duration) error
-	// Notify tells components that subscribed to component updates that a
-	// deployment is about to change the device, and waits while they defer
-	// it, up to timeout. Only for componentUpdatePolicy NOTIFY_COMPONENTS.
-	Notify func(ctx context.Context, deploymentID string, timeout time.Duration)
-	// Updated reports a deployment that changed the device (after it
-	// settled, succeeded or not).
-	Updated func(deploymentID string)
+	// Participants, when set, lets components take part in deployments
+	// (see Participants).
+	Participants Participants
 	// CheckConfig checks the configuration a deployment gives a component
 	// (a new one, or a changed one) for what the nucleus reads from it
 	// itself (accessControl); an error fails the deployment before
@@ -81,6 +69,23 @@ type Options struct {
 	// Identities, when set, sees every set before it is applied (see
 	// Identities).
 	Identities Identities
+}
+
+// Participants is how components take part in deployments (edge/events'
+// Registry serves it, from what they subscribed to over the IPC).
+type Participants interface {
+	// Validate sends the new configuration of each component whose
+	// configuration changes to those that subscribed to validation, and
+	// waits up to timeout for their reports; an error (a rejection) fails
+	// the deployment before anything changes.
+	Validate(ctx context.Context, deploymentID string, changed map[string]map[string]any, timeout time.Duration) error
+	// Notify tells components that subscribed to component updates that a
+	// deployment is about to change the device, and waits while they defer
+	// it, up to timeout. Only for componentUpdatePolicy NOTIFY_COMPONENTS.
+	Notify(ctx context.Context, deploymentID string, timeout time.Duration)
+	// Updated reports a deployment that changed the device (after it
+	// settled, succeeded or not).
+	Updated(deploymentID string)
 }
 
 // Identities is what the engine needs from whoever gives components their

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/store"
 	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -39,13 +39,6 @@ type device struct {
 	store  *store.Store
 }
 
-func logger() *slog.Logger {
-	if os.Getenv("DEPLOYMENT_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 func newDevice(t *testing.T) *device {
 	t.Helper()
 	return newDeviceWith(t, nil)
@@ -55,8 +48,9 @@ func newDevice(t *testing.T) *device {
 func newDeviceWith(t *testing.T, configure func(*Options)) *device {
 	t.Helper()
 	root := t.TempDir()
+	log := testlog.New(t)
 	b, err := broker.New(broker.Options{StoreDir: root, NATSListen: "127.0.0.1:-1",
-		Users: []broker.User{{Name: "nucleus", Password: "secret"}}, Logger: logger()})
+		Users: []broker.User{{Name: "nucleus", Password: "secret"}}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,12 +59,12 @@ func newDeviceWith(t *testing.T, configure func(*Options)) *device {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.New(js, config.Options{Logger: logger()})
+	cfg, err := config.New(js, config.Options{Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sup, err := lifecycle.New(lifecycle.Options{WorkDir: filepath.Join(root, "work"), LogDir: filepath.Join(root, "logs"),
-		StateDir: filepath.Join(root, "state"), Logger: logger(), StopGrace: time.Second})
+		StateDir: filepath.Join(root, "state"), Logger: log, StopGrace: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +75,7 @@ func newDeviceWith(t *testing.T, configure func(*Options)) *device {
 	})
 	st := store.New(root)
 	opts := Options{JetStream: js, Store: st, Config: cfg, Supervisor: sup, Platform: recipe.HostPlatform(),
-		WorkDir: filepath.Join(root, "work"), KernelRoot: root, ThingName: "test-thing", Timeout: 10 * time.Second, Logger: logger()}
+		WorkDir: filepath.Join(root, "work"), KernelRoot: root, ThingName: "test-thing", Timeout: 10 * time.Second, Logger: log}
 	if configure != nil {
 		configure(&opts)
 	}

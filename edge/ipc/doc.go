@@ -1,22 +1,22 @@
 // Package ipc is the IPC front end of the nucleus: components call
 // operations by publishing on sward.ipc.<component>.<Operation> (see
-// docs/ipc.md), and the Server decodes the request strictly, checks that the
-// caller is a deployed component answering to its own inbox, admits it to
-// the caller's fairness lane (fairness.go), runs the operation from the
-// operation table (table.go) and encodes the answer or a *ipc.Error.
+// docs/ipc.md), and the Server parses the subject, checks that the caller
+// is a deployed component answering to its own inbox, admits the request
+// to the caller's fairness lane (fairness.go), looks the operation up in
+// its operation table, hands the handler an op.Call, and encodes the answer
+// or a *ipc.Error. It counts every request in Metrics (edge/metrics).
 //
-// Each operation's row in the table says whether it is fast (answered in
-// order by the caller's lane worker) or slow (a goroutine under the
-// server-wide MaxInFlight bound), and its handler decodes the typed request,
-// authorizes it against the caller's accessControl policies and calls the
-// service behind it (the supervisor, the deployment engine, the
-// configuration store, shadows, streams, metrics). The configuration
-// operations (configuration.go) are thin: edge/config owns the cache, the
-// merge and the timestamp rule.
+// The operations are not here: each belongs to the package of the service
+// that owns it and is registered by that service's RegisterIPC into an
+// op.Table (edge/ipc/op holds the contract), which the nucleus builds from
+// its services and passes in Options. An operation marked fast is answered
+// in order by the caller's lane worker; the others get a goroutine of
+// their own under the server-wide MaxInFlight bound. Only the operations
+// Sward serves some other way (pub/sub is plain NATS; the IoT Core link is
+// not there yet) are answered here (elsewhere.go).
 //
 // Who may call what is edge/authz's: the Server asks it through the
 // Authorizer interface declared here (is the caller deployed, is the reply
-// subject its inbox, does its accessControl grant the operation). The
-// package also holds subscription events (events.go) and the /metrics
-// endpoint (metrics.go).
+// subject its inbox, does its accessControl grant the operation), and
+// fills each Call's Authorize with that check.
 package ipc

@@ -1,22 +1,17 @@
 package ipc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/sward-iot/sward/edge/config"
-	"github.com/sward-iot/sward/edge/lifecycle"
-	ddoc "github.com/sward-iot/sward/shared/deployment"
+	"github.com/sward-iot/sward/edge/ipc/op"
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -37,38 +32,6 @@ const maxRequestBytes = 256 << 10
 // a few hundred bytes.
 const maxResourceBytes = 1024
 
-// Supervisor is what the IPC front end needs of the component supervisor.
-type Supervisor interface {
-	List() []lifecycle.Status
-	Status(name string) (lifecycle.Status, bool)
-	Restart(name string) error
-	Stop(name string) error
-	ReportState(name string, st lifecycle.State) error
-	Pause(name string) error
-	Resume(name string) error
-}
-
-// Deployments is what the IPC front end needs of the deployment engine.
-type Deployments interface {
-	CreateLocal(req wire.CreateLocalDeploymentRequest) (string, error)
-	List() ([]ddoc.Status, error)
-	Get(id string) (ddoc.Status, error)
-}
-
-// Shadows serves the ShadowManager operations; errors are *wire.Error.
-type Shadows interface {
-	Get(ctx context.Context, thing, name string) ([]byte, error)
-	Update(ctx context.Context, thing, name string, doc []byte) ([]byte, error)
-	Delete(ctx context.Context, thing, name string) ([]byte, error)
-	ListNamed(ctx context.Context, thing, nextToken string, pageSize int) (names []string, next string, err error)
-}
-
-// Streams serves the stream manager operations by name, JSON in and out;
-// errors are *wire.Error.
-type Streams interface {
-	Handle(ctx context.Context, op string, body []byte) ([]byte, error)
-}
-
 // Authorizer says who may call what: the deployed components, the inboxes
 // they answer to and the grants of their accessControl (edge/authz's
 // Registry serves it).
@@ -85,18 +48,25 @@ type Authorizer interface {
 	OnRemoved(removed func(component string))
 }
 
-// Options configures a Server. Conn, Authorizer, Supervisor and Config are
-// required; Deployments, Shadows, Streams and Metrics may be nil (their
-// operations then answer ServiceError).
+// Metrics is what the front end reports to the /metrics registry
+// (edge/metrics serves it).
+type Metrics interface {
+	// ObserveRequest counts one request of op (a name in the operation
+	// table, or "unknown") answered with err after d.
+	ObserveRequest(op string, err error, d time.Duration)
+	// Forget drops what is kept for a component no longer deployed.
+	Forget(component string)
+}
+
+// Options configures a Server. Conn, Authorizer and Operations are
+// required; Metrics may be nil.
 type Options struct {
-	Conn        *nats.Conn
-	Authorizer  Authorizer
-	Supervisor  Supervisor
-	Config      *config.Store
-	Deployments Deployments
-	Shadows     Shadows
-	Streams     Streams
-	Metrics     *Metrics
+	Conn       *nats.Conn
+	Authorizer Authorizer
+	// Operations is the operation table, built by the nucleus from its
+	// services (each service's RegisterIPC); it is not changed afterwards.
+	Operations  *op.Table
+	Metrics     Metrics
 	MaxInFlight int
 	// RatePerComponent, BurstPerComponent and InFlightPerComponent bound
 	// each component's requests (zero: the Default… values).
@@ -107,8 +77,8 @@ type Options struct {
 }
 
 // Server is the IPC front end: it answers component requests on
-// sward.ipc.<component>.<Operation>, checks them against the caller's
-// accessControl, and delivers subscription events.
+// sward.ipc.<component>.<Operation> from its operation table, checking them
+// against the caller's accessControl.
 type Server struct {
 	opts  Options
 	log   *slog.Logger
@@ -117,7 +87,7 @@ type Server struct {
 	ctx   context.Context
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
-	ev    *events
+	ops   *op.Table
 	lanes *lanes
 
 	// mu guards stopping against the WaitGroup: no request is added once
@@ -128,8 +98,8 @@ type Server struct {
 
 // New checks opts. It subscribes to nothing until Start.
 func New(opts Options) (*Server, error) {
-	if opts.Conn == nil || opts.Authorizer == nil || opts.Supervisor == nil || opts.Config == nil {
-		return nil, errors.New("ipc: Options need Conn, Authorizer, Supervisor and Config")
+	if opts.Conn == nil || opts.Authorizer == nil || opts.Operations == nil {
+		return nil, errors.New("ipc: Options need Conn, Authorizer and Operations")
 	}
 	if opts.MaxInFlight <= 0 {
 		opts.MaxInFlight = DefaultMaxInFlight
@@ -147,26 +117,16 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	log := opts.Logger.With("service", "ipc")
-	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight),
+	s := &Server{opts: opts, log: log, sem: make(chan struct{}, opts.MaxInFlight), ops: opts.Operations,
 		lanes: newLanes(opts.RatePerComponent, opts.BurstPerComponent, opts.InFlightPerComponent)}
-	s.ev = newEvents(opts.Conn, log)
 	opts.Authorizer.OnRemoved(s.componentRemoved)
 	return s, nil
 }
 
-// Start subscribes to the operation subjects and follows configuration
-// changes for SubscribeToConfigurationUpdate. It does not block.
+// Start subscribes to the operation subjects. It does not block.
 func (s *Server) Start() error {
 	s.ctx, s.stop = context.WithCancel(context.Background())
-	changes, err := s.opts.Config.Watch(s.ctx)
-	if err != nil {
-		return err
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.ev.followConfig(changes)
-	}()
+	var err error
 	s.sub, err = s.opts.Conn.Subscribe(wire.IPCRoot+".>", s.dispatch)
 	if err != nil {
 		return fmt.Errorf("ipc: subscribe %s.>: %w", wire.IPCRoot, err)
@@ -196,14 +156,13 @@ func (s *Server) Shutdown() {
 func (s *Server) componentRemoved(component string) {
 	s.lanes.forget(component)
 	if s.opts.Metrics != nil {
-		s.opts.Metrics.forget(component)
+		s.opts.Metrics.Forget(component)
 	}
 }
 
-// SessionEnded forgets the subscriptions of a component whose session ended
-// (restart, stop, removal): they belonged to the process that made them.
+// SessionEnded forgets the lane of a component whose session ended
+// (restart, stop, removal).
 func (s *Server) SessionEnded(component string) {
-	s.ev.forget(component)
 	s.lanes.forget(component)
 }
 
@@ -229,9 +188,7 @@ func (s *Server) dispatch(m *nats.Msg) {
 	l, err := s.lanes.admit(caller)
 	if err != nil {
 		s.reply(m, caller, op, nil, err)
-		if s.opts.Metrics != nil {
-			s.opts.Metrics.observeRequest(op, err, 0)
-		}
+		s.observe(op, err, 0)
 		return
 	}
 	s.mu.Lock()
@@ -242,7 +199,7 @@ func (s *Server) dispatch(m *nats.Msg) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	if operations[op].fast {
+	if o, _ := s.ops.Lookup(op); o.Fast {
 		if l.enqueue(m) {
 			s.wg.Add(1)
 			go s.work(l)
@@ -300,19 +257,32 @@ func (s *Server) handle(m *nats.Msg, caller, op string) {
 		resp, err = s.call(caller, op, m.Data)
 	}
 	s.reply(m, caller, op, resp, err)
-	if s.opts.Metrics != nil {
-		s.opts.Metrics.observeRequest(op, err, time.Since(start))
+	s.observe(op, err, time.Since(start))
+}
+
+// observe reports a request to Metrics, naming an operation not in the
+// table "unknown" so the label set stays bounded whatever components send.
+func (s *Server) observe(op string, err error, d time.Duration) {
+	if s.opts.Metrics == nil {
+		return
 	}
+	if _, ok := s.ops.Lookup(op); !ok {
+		op = "unknown"
+	}
+	s.opts.Metrics.ObserveRequest(op, err, d)
 }
 
 // call runs one operation for caller: the operation's handler from the
 // table, or UnsupportedOperationError naming it.
-func (s *Server) call(caller, op string, body []byte) (any, error) {
-	o, ok := operations[op]
+func (s *Server) call(caller, name string, body []byte) (any, error) {
+	o, ok := s.ops.Lookup(name)
 	if !ok {
-		return nil, wire.Errorf(wire.CodeUnsupportedOperation, "operation %q is unknown; see docs/ipc.md for the operations", op)
+		return nil, wire.Errorf(wire.CodeUnsupportedOperation, "operation %q is unknown; see docs/ipc.md for the operations", name)
 	}
-	return o.handle(s, s.ctx, request{caller: caller, op: op, body: body})
+	return o.Handle(s.ctx, &op.Call{Caller: caller, Name: name, Body: body,
+		Authorize: func(service, operation, resource string) error {
+			return s.authorize(caller, service, operation, resource)
+		}})
 }
 
 // authorize checks a policy of service grants op on resource, and logs a
@@ -359,34 +329,3 @@ func (s *Server) reply(m *nats.Msg, caller, op string, resp any, err error) {
 	}
 	_ = m.Respond(data)
 }
-
-// decode reads a request body strictly: unknown fields and wrong types are
-// InvalidArgumentsError naming the field. An empty body is an empty object.
-func decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			return wire.Errorf(wire.CodeInvalidArguments, "field %q is %s; it must be %s", te.Field, te.Value, te.Type)
-		case errors.As(err, &se):
-			return wire.Errorf(wire.CodeInvalidArguments, "request is not valid JSON at byte %d: %v", se.Offset, err)
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return wire.Errorf(wire.CodeInvalidArguments, "request has %s; remove it", strings.TrimPrefix(err.Error(), "json: "))
-		}
-		return wire.Errorf(wire.CodeInvalidArguments, "request is not a JSON object of the operation's fields: %v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return wire.Errorf(wire.CodeInvalidArguments, "request has data after its JSON object; send one object")
-	}
-	return nil
-}
-
-// SetDeployments sets the deployment engine once it exists (it needs the
-// server's hooks first). Call it before Start.
-func (s *Server) SetDeployments(d Deployments) { s.opts.Deployments = d }

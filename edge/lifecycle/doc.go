@@ -24,4 +24,9 @@
 // guarantee that no component process outlives a stop, a restart or the
 // supervisor itself; the cgroup also enforces the component's resource
 // limits and is what Pause freezes. See README.md and cgroup.go.
+//
+// The IPC operations on components are here too (ipc_*.go, registered by
+// RegisterIPC): UpdateState, PauseComponent and ResumeComponent, and the
+// aws.greengrass.Cli operations ListComponents, GetComponentDetails,
+// RestartComponent and StopComponent.
 package lifecycle

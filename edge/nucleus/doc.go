@@ -13,9 +13,14 @@
 //   - config store: component configuration (edge/config)
 //   - shadows: local device shadows (edge/shadow)
 //   - streams: the stream manager and its exporters (edge/stream)
-//   - ipc: the components' IPC front end (edge/ipc)
+//   - subscription events: what components subscribe to over the IPC
+//     (edge/events), used by the IPC operations and the deployment engine
+//   - ipc: the components' IPC front end (edge/ipc); it builds the
+//     deployment engine and the operation table from the services that
+//     own operations (operations() in ipc.go: config, events, lifecycle,
+//     deployment, shadow, stream, metrics)
 //   - components: stops every component at shutdown, before the IPC
-//   - metrics: the /metrics endpoint
+//   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)
 //   - control API: what the CLI talks to (edge/control)
 //   - folder watcher and git watcher: --recipes and --git (edge/watch)

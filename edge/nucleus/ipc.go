@@ -1,20 +1,29 @@
 package nucleus
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/sward-iot/sward/edge/authz"
-
 	"github.com/sward-iot/sward/edge/broker"
-	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/ipc"
+	"github.com/sward-iot/sward/edge/ipc/op"
 	"github.com/sward-iot/sward/edge/lifecycle"
-	ddoc "github.com/sward-iot/sward/shared/deployment"
-	wire "github.com/sward-iot/sward/shared/ipc"
 )
+
+// operations is the IPC operation table: one line per service that owns
+// operations (each service's RegisterIPC, in its own package).
+func (n *Nucleus) operations() *op.Table {
+	t := op.NewTable()
+	n.configs.RegisterIPC(t)
+	n.events.RegisterIPC(t)
+	n.supervisor.RegisterIPC(t, n.configs)
+	n.engine.RegisterIPC(t)
+	n.shadows.RegisterIPC(t)
+	n.streams.RegisterIPC(t)
+	n.metrics.RegisterIPC(t)
+	ipc.RegisterServedElsewhere(t)
+	return t
+}
 
 // setComponentUsers is the registry's way to the broker: the nucleus's own
 // users plus the components', in one SetUsers.
@@ -29,6 +38,17 @@ func (n *Nucleus) setComponentUsers(users []broker.User) error {
 	return n.broker.SetUsers(all, n.anonymousUser())
 }
 
+// sessionEnded drops what the IPC kept for a component session that ended
+// (its subscriptions and its lane): they belonged to its processes.
+func (n *Nucleus) sessionEnded(component string) {
+	if n.events != nil {
+		n.events.Forget(component)
+	}
+	if n.ipc != nil {
+		n.ipc.SessionEnded(component)
+	}
+}
+
 // sessions hands the supervisor each component session's broker
 // credential (lifecycle.Sessions).
 type sessions struct{ n *Nucleus }
@@ -39,9 +59,7 @@ var _ lifecycle.Sessions = sessions{}
 // after the first session) and drops the previous session's subscriptions.
 func (s sessions) SessionEnv(component string, restart bool) map[string]string {
 	n := s.n
-	if n.ipc != nil {
-		n.ipc.SessionEnded(component)
-	}
+	n.sessionEnded(component)
 	env, ok, err := n.registry.Session(component)
 	if err != nil {
 		n.log.Error("component credential not rotated", "component", component, "error", err)
@@ -51,44 +69,3 @@ func (s sessions) SessionEnv(component string, restart bool) map[string]string {
 	}
 	return env
 }
-
-// deployments answers the IPC's aws.greengrass.Cli deployment operations.
-type deployments struct{ e *deployment.Engine }
-
-func (d deployments) CreateLocal(req wire.CreateLocalDeploymentRequest) (string, error) {
-	lr := ddoc.LocalRequest{Merge: req.RootComponentVersionsToAdd, Remove: req.RootComponentsToRemove,
-		FailureHandling: ddoc.FailureHandling(req.FailureHandlingPolicy)}
-	if len(req.ComponentToConfiguration) > 0 {
-		raw, err := json.Marshal(req.ComponentToConfiguration)
-		if err != nil {
-			return "", err
-		}
-		if lr.UpdateConfig, err = ddoc.ParseUpdateConfig(string(raw)); err != nil {
-			return "", fmt.Errorf("componentToConfiguration: %w", err)
-		}
-	}
-	doc, err := ddoc.Local(lr)
-	if err != nil {
-		return "", err
-	}
-	if req.GroupName != "" && req.GroupName != ddoc.LocalGroup {
-		return "", fmt.Errorf("groupName %q: components create LOCAL deployments only; leave it empty", req.GroupName)
-	}
-	st, err := d.e.Submit(deployment.Request{Document: doc, RecipeDir: req.RecipeDirectoryPath, ArtifactDir: req.ArtifactsDirectoryPath})
-	if err != nil {
-		return "", err
-	}
-	return st.DeploymentID, nil
-}
-
-func (d deployments) List() ([]ddoc.Status, error) { return d.e.List() }
-
-func (d deployments) Get(id string) (ddoc.Status, error) {
-	st, err := d.e.Get(id)
-	if errors.Is(err, deployment.ErrUnknownDeployment) {
-		return st, wire.Errorf(wire.CodeResourceNotFound, "deployment %q is not known on this device", id)
-	}
-	return st, err
-}
-
-var _ ipc.Deployments = deployments{}

@@ -23,8 +23,10 @@ import (
 	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/deployment"
+	"github.com/sward-iot/sward/edge/events"
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/metrics"
 	"github.com/sward-iot/sward/edge/service"
 	"github.com/sward-iot/sward/edge/shadow"
 	"github.com/sward-iot/sward/edge/store"
@@ -74,11 +76,12 @@ type Nucleus struct {
 	supervisor *lifecycle.Supervisor
 	engine     *deployment.Engine
 	control    *control.Server
+	events     *events.Registry
 	ipc        *ipc.Server
 	shadows    *shadow.Service
 	streams    *stream.Manager
 	registry   *authz.Registry
-	metrics    *ipc.Metrics
+	metrics    *metrics.Metrics
 	js         jetstream.JetStream
 	configs    *config.Store
 	adminPass  string
@@ -130,6 +133,7 @@ func (n *Nucleus) Start() error {
 		n.configService(),
 		n.shadowService(),
 		n.streamService(),
+		n.eventsService(),
 		n.ipcService(),
 		n.components(),
 		n.metricsService(),
@@ -215,10 +219,10 @@ func (n *Nucleus) anonymousUser() string {
 func (n *Nucleus) publishState(c lifecycle.StateChange) {
 	n.log.Info("component state", "component", c.Component, "version", c.Version,
 		"from", string(c.From), "to", string(c.To), "reason", c.Reason)
-	if s := n.ipc; s != nil && (c.To == lifecycle.StateFinished || c.To == lifecycle.StateBroken || c.To == lifecycle.StateErrored) {
+	if c.To == lifecycle.StateFinished || c.To == lifecycle.StateBroken || c.To == lifecycle.StateErrored {
 		// Its processes are gone: so are their subscriptions (a stopped
 		// subscriber would otherwise hold every deployment's notification).
-		s.SessionEnded(c.Component)
+		n.sessionEnded(c.Component)
 	}
 	nc := n.nc
 	if nc == nil {

@@ -18,8 +18,10 @@ import (
 	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/deployment"
+	"github.com/sward-iot/sward/edge/events"
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/metrics"
 	"github.com/sward-iot/sward/edge/service"
 	"github.com/sward-iot/sward/edge/shadow"
 )
@@ -182,32 +184,44 @@ func (n *Nucleus) streamService() service.Service {
 	}
 }
 
+// eventsService keeps the components' subscriptions (configuration
+// updates, validation, component updates) and follows the configuration
+// store for them; the IPC and the deployment engine below both use it.
+func (n *Nucleus) eventsService() service.Service {
+	return service.Func{ServiceName: "subscription events",
+		OnStart: func(ctx context.Context) (err error) {
+			if n.events, err = events.New(events.Options{Conn: n.nc, Config: n.configs, Logger: n.opts.Logger}); err != nil {
+				return err
+			}
+			return n.events.Start(ctx)
+		},
+		OnShutdown: func(ctx context.Context) error { return n.events.Shutdown(ctx) },
+	}
+}
+
 // ipcService serves the components' IPC. The deployment engine is built
-// here too: it and the IPC server need each other (the engine calls the
-// IPC's hooks, the IPC's deployment operations call the engine), so the
-// IPC gets it with SetDeployments before it starts. Components call the
+// here, before the IPC's operation table (its CreateLocalDeployment is in
+// the table); it starts later, in deploymentService. Components call the
 // IPC from their first instant: it serves before the engine starts any.
 func (n *Nucleus) ipcService() service.Service {
 	return service.Func{ServiceName: "ipc",
 		OnStart: func(context.Context) (err error) {
-			n.metrics = ipc.NewMetrics()
-			n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Authorizer: n.registry, Supervisor: n.supervisor, Config: n.configs,
-				Shadows: shadows{n.shadows}, Streams: n.streams.ForComponents(), Metrics: n.metrics, Logger: n.opts.Logger})
-			if err != nil {
-				return err
-			}
+			n.metrics = metrics.New()
 			n.engine, err = deployment.New(deployment.Options{
 				JetStream: n.js, Store: n.store, Config: n.configs, Supervisor: n.supervisor,
 				Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
 				ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
 				CheckConfig: authz.CheckAccessControl, InterpolateComponentConfiguration: n.opts.InterpolateComponentConfiguration,
-				Validate: n.ipc.Validate, Notify: n.ipc.Notify, Updated: n.ipc.Updated,
-				Identities: n.registry,
+				Participants: n.events, Identities: n.registry,
 			})
 			if err != nil {
 				return err
 			}
-			n.ipc.SetDeployments(deployments{n.engine})
+			n.ipc, err = ipc.New(ipc.Options{Conn: n.nc, Authorizer: n.registry, Operations: n.operations(),
+				Metrics: n.metrics, Logger: n.opts.Logger})
+			if err != nil {
+				return err
+			}
 			if err := n.ipc.Start(); err != nil {
 				n.ipc.Shutdown()
 				return err
@@ -230,7 +244,7 @@ func (n *Nucleus) components() service.Service {
 }
 
 // metricsService serves /metrics; a taken port is retried in the
-// background (ipc.Metrics.Serve), so it costs the endpoint for a while,
+// background (metrics.Metrics.Serve), so it costs the endpoint for a while,
 // not the nucleus.
 func (n *Nucleus) metricsService() service.Service {
 	return service.Func{ServiceName: "metrics",

@@ -8,8 +8,8 @@
 // broker ($aws/things/<thing>/shadow/[name/<shadow>/](get|update|delete),
 // with /accepted, /rejected, /update/delta and /update/documents), NATS
 // request/reply on the same subjects (the reply carries the accepted or
-// rejected document), and Go methods (Get, Update, Delete, ListNamed) for
-// the IPC front end. Shadows are stored in a JetStream KV bucket, one key
+// rejected document), and Go methods (Get, Update, Delete, ListNamed),
+// which its IPC ShadowManager operations call (ipc.go, RegisterIPC). Shadows are stored in a JetStream KV bucket, one key
 // per shadow, written with compare-and-swap on the KV revision, so
 // concurrent writers never lose an update.
 //

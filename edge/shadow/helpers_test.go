@@ -3,8 +3,6 @@ package shadow
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
 // waitTimeout bounds every wait in these tests; generous for -race on a
@@ -29,13 +28,6 @@ const (
 
 // epoch is the fixed clock of tests that compare timestamps.
 var epoch = time.Unix(1700000000, 0)
-
-func testLogger() *slog.Logger {
-	if os.Getenv("SHADOW_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // startBroker runs an embedded broker with JetStream in storeDir and an
 // MQTT listener, on random loopback ports. stop shuts it down and waits;
@@ -53,7 +45,7 @@ func startBroker(t testing.TB, storeDir string) (b *broker.Broker, stop func()) 
 				SubscribeAllow: []string{"$aws.things.>"},
 			}},
 		},
-		Logger: testLogger(),
+		Logger: testlog.New(t),
 	})
 	if err != nil {
 		t.Fatalf("broker.New: %v", err)
@@ -78,7 +70,7 @@ func startService(t testing.TB, b *broker.Broker, opts Options) *Service {
 	t.Helper()
 	opts.Conn = connect(t, b)
 	if opts.Logger == nil {
-		opts.Logger = testLogger()
+		opts.Logger = testlog.New(t)
 	}
 	s, err := New(opts)
 	if err != nil {

@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sward-iot/sward/internal/testutil"
-	"github.com/sward-iot/sward/shared/ipc"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
+	"github.com/sward-iot/sward/shared/ipc"
 
 	"github.com/nats-io/nats.go"
 )
@@ -448,7 +450,7 @@ func TestServesOnlyBetweenStartAndShutdown(t *testing.T) {
 	if err := s.Start(context.Background()); err == nil {
 		t.Fatal("Start after Shutdown succeeded; a Service starts once")
 	}
-	idle, err := New(Options{Conn: connect(t, b), Logger: testLogger()})
+	idle, err := New(Options{Conn: connect(t, b), Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

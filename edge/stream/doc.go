@@ -19,7 +19,9 @@
 //     the JetStream stream's metadata under MetadataDefinition.
 //
 // Only the Manager publishes to these subjects; components reach it through
-// the IPC front end, the CLI through the admin subjects $SWARD.stream.<Op>.
+// its IPC operations (ipc.go, registered by RegisterIPC, served as
+// ForComponents serves them), the CLI through the admin subjects
+// $SWARD.stream.<Op>.
 // README.md describes the mapping, the durability of each mode and the
 // measured rates.
 package stream

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -135,7 +136,7 @@ func TestFlushOnWriteTogglesUnderLoad(t *testing.T) {
 
 func TestFlushOnWriteNeedsTheStoreFolder(t *testing.T) {
 	e := newEnv(t, "", Options{})
-	m, err := New(Options{Conn: e.nc, Logger: testLogger(t)}) // no JetStreamStoreDir
+	m, err := New(Options{Conn: e.nc, Logger: testlog.New(t)}) // no JetStreamStoreDir
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,12 +276,18 @@ func runAppenderChild(storeDir string) {
 		fmt.Fprintln(os.Stderr, "appender child:", err)
 		os.Exit(2)
 	}
-	log := slog.New(slog.DiscardHandler) // the child is killed mid-write; its own failures go to stderr through fail
-	b, nc, err := startBroker(storeDir, log)
+	log := testlog.Child() // the child is killed mid-write; its own failures go to stderr through fail
+	b, err := newBroker(storeDir, log)
 	if err != nil {
 		fail(err)
 	}
-	_ = b
+	if _, err := testutil.Serve(b); err != nil {
+		fail(err)
+	}
+	nc, err := b.Connect(testUser)
+	if err != nil {
+		fail(err)
+	}
 	m, err := New(Options{Conn: nc, JetStreamStoreDir: storeDir, Logger: log})
 	if err != nil {
 		fail(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
@@ -31,42 +31,16 @@ type env struct {
 	m        *Manager
 }
 
-// testLogger is the log of the broker and manager under test: printed when
-// t fails, or with STREAM_TEST_LOG set written to stderr at debug level as
-// it happens.
-func testLogger(t testing.TB) *slog.Logger {
-	if os.Getenv("STREAM_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return testlog.New(t)
-}
-
-// startBroker starts a loopback broker on storeDir logging to log; the
-// caller stops it.
-func startBroker(storeDir string, log *slog.Logger) (*broker.Broker, *nats.Conn, error) {
+// newBroker is the broker of these tests: loopback, JetStream on
+// storeDir, no MQTT; started by testutil (RunBroker, StartBroker, Serve).
+func newBroker(storeDir string, log *slog.Logger) (*broker.Broker, error) {
 	o := broker.DefaultOptions()
 	o.NATSListen = "127.0.0.1:-1"
 	o.MQTTListen = ""
 	o.StoreDir = storeDir
 	o.Users = []broker.User{{Name: testUser, Password: "test-secret"}}
 	o.Logger = log
-	b, err := broker.New(o)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := b.Start(); err != nil {
-		return nil, nil, err
-	}
-	if err := b.Ready(waitTimeout); err != nil {
-		b.Shutdown()
-		return nil, nil, err
-	}
-	nc, err := b.Connect(testUser)
-	if err != nil {
-		b.Shutdown()
-		return nil, nil, err
-	}
-	return b, nc, nil
+	return broker.New(o)
 }
 
 // newEnv starts a broker on a fresh store (or storeDir when given) and a
@@ -77,12 +51,12 @@ func newEnv(t testing.TB, storeDir string, opts Options) *env {
 	if storeDir == "" {
 		storeDir = filepath.Join(t.TempDir(), "jetstream")
 	}
-	log := testLogger(t)
-	b, nc, err := startBroker(storeDir, log)
+	log := testlog.New(t)
+	b, err := newBroker(storeDir, log)
 	if err != nil {
-		t.Fatalf("start broker: %v", err)
+		t.Fatalf("broker: %v", err)
 	}
-	t.Cleanup(func() { nc.Close(); b.Shutdown(); b.WaitForShutdown() })
+	nc := testutil.StartBroker(t, b, testUser)
 	opts.Conn = nc
 	opts.JetStreamStoreDir = storeDir
 	if opts.Logger == nil {

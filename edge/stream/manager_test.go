@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -450,7 +451,7 @@ func TestStreamsSurviveAManagerRestart(t *testing.T) {
 		t.Fatal("Append after Shutdown succeeded")
 	}
 
-	m2, err := New(Options{Conn: e.nc, JetStreamStoreDir: e.storeDir, Logger: testLogger(t)})
+	m2, err := New(Options{Conn: e.nc, JetStreamStoreDir: e.storeDir, Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

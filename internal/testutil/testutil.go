@@ -1,7 +1,7 @@
 // Package testutil holds the helpers shared by the tests of every package
 // of the module: polling until a condition holds (Eventually, Until),
 // taking from a channel in time (Receive), running an embedded broker
-// (RunBroker, StartBroker), starting moto_server (StartMoto) and a small
+// (RunBroker, StartBroker, and Serve for a test's child process), starting moto_server (StartMoto) and a small
 // file system to fill (SmallDisk, FillDisk). Its subpackage testlog gives
 // tests the log of the code under test and a buffer safe for concurrent
 // use. Only _test files and test/ import it (test/layout_test.go), and it
@@ -10,6 +10,7 @@
 package testutil
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -78,16 +79,29 @@ type Broker interface {
 // safe to call more than once (a test that restarts a broker stops it first).
 func RunBroker(t testing.TB, b Broker) (stop func()) {
 	t.Helper()
+	stop, err := Serve(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// Serve is RunBroker for a test's child process, which has no testing.TB:
+// it starts b, waits until it accepts clients, and returns a stop that
+// shuts b down and waits (safe to call more than once). When b does not
+// become ready it is shut down again.
+func Serve(b Broker) (stop func(), err error) {
 	if err := b.Start(); err != nil {
-		t.Fatalf("start broker: %v", err)
+		return nil, fmt.Errorf("start broker: %w", err)
 	}
 	var once sync.Once
 	stop = func() { once.Do(func() { b.Shutdown(); b.WaitForShutdown() }) }
-	t.Cleanup(stop)
 	if err := b.Ready(WaitTimeout); err != nil {
-		t.Fatalf("broker not ready: %v", err)
+		stop()
+		return nil, fmt.Errorf("broker not ready: %w", err)
 	}
-	return stop
+	return stop, nil
 }
 
 // StartBroker runs b (RunBroker) and connects as user; the broker is shut

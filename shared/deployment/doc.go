@@ -1,7 +1,7 @@
 // Package deployment owns the deployment document: the Greengrass-shaped
 // description of the root components a group wants on its devices, how to
 // configure and run them, and what to do when a deployment fails. The device
-// CLI builds it (Local, ParseMerge, ParseUpdateConfig), the deployment engine
+// CLI and the IPC build it (New, ConfigurationUpdateFrom), the deployment engine
 // applies it (RootComponents), and the cloud sends it as an IoT Job document;
 // all of them read it through Decode, so a document means the same thing
 // everywhere. The package also holds the status records (State, Status) the
@@ -88,10 +88,12 @@
 // defaults explicit, empty optional fields left out and no extra space, so
 // Decode(Encode(d)) equals d and equal documents encode to equal bytes.
 //
-// # CLI input
+// # Local deployments
 //
-// ParseMerge reads repeated --merge Name=Version. ParseUpdateConfig reads
-// --update-config '{"Name":{"MERGE":{…},"RESET":["/x"]}}'; MERGE and RESET
-// are matched without regard to case. Local builds the LOCAL document from
-// them, --remove and --failure-handling-policy.
+// The sward CLI (edge/cli, its deployment flags) and the IPC's
+// CreateLocalDeployment (edge/deployment) build LOCAL documents with New,
+// then Validate them. Both take a component's configuration update in
+// greengrass-cli's spelling, {"MERGE": {…}, "RESET": ["/x"]} with MERGE and
+// RESET matched without regard to case: ConfigurationUpdateFrom decodes it,
+// and ResourceLimitsFrom decodes the CLI's per-component resource limits.
 package deployment

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -25,7 +26,7 @@ func benchExport(b *testing.B, def func(i int) ipc.ExportDefinition, endpoint st
 	var total time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		js, stop, err := runBroker(b.TempDir())
+		js, stop, err := startBroker(b.TempDir(), testlog.New(b))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -42,7 +43,7 @@ func benchExport(b *testing.B, def func(i int) ipc.ExportDefinition, endpoint st
 		b.StartTimer()
 		start := time.Now()
 		r, err := Start(ctx, Options{JetStream: js, Stream: jsStreamName(name), StreamName: name, Definition: def(i),
-			AWS: &cfg, EndpointURL: endpoint, S3PathStyle: true, Logger: testLogger()})
+			AWS: &cfg, EndpointURL: endpoint, S3PathStyle: true, Logger: testlog.New(b)})
 		if err != nil {
 			b.Fatal(err)
 		}

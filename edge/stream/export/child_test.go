@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -51,7 +52,7 @@ func childMain() int {
 		return 2
 	}
 	ctx := context.Background()
-	js, stop, err := runBroker(cfg.StoreDir)
+	js, stop, err := startBroker(cfg.StoreDir, testlog.Child())
 	if err != nil {
 		fmt.Println("broker:", err)
 		return 2
@@ -88,7 +89,7 @@ func childMain() int {
 		Definition:    cfg.Definition,
 		StatusPublish: statusPublisher(js),
 		S3PathStyle:   true, // AWS itself comes from the environment
-		Logger:        testLogger(),
+		Logger:        testlog.Child(),
 	})
 	if err != nil {
 		fmt.Println("start:", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -57,7 +58,7 @@ func TestInvalidDefinitionsNameTheField(t *testing.T) {
 			`exportDefinition.s3[0].identifier "x" is also the identifier of exportDefinition.kinesis[0]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Start(t.Context(), Options{JetStream: js, Stream: "sward_stream_v", StreamName: "v", Definition: tc.def, Logger: testLogger()})
+			_, err := Start(t.Context(), Options{JetStream: js, Stream: "sward_stream_v", StreamName: "v", Definition: tc.def, Logger: testlog.New(t)})
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Start error = %v, want it to contain %q", err, tc.wantErr)
 			}

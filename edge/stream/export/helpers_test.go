@@ -4,20 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/sward-iot/sward/edge/stream"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +24,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/stream"
 	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -40,47 +37,34 @@ const waitTimeout = 60 * time.Second
 // testStatusSubject is where tests collect status records.
 const testStatusSubject = "test.export.status"
 
-func testLogger() *slog.Logger {
-	if os.Getenv("EXPORT_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// runBroker starts an embedded broker on storeDir and returns a JetStream
-// handle on it; stop shuts it down.
-func runBroker(storeDir string) (js jetstream.JetStream, stop func(), err error) {
-	o := broker.DefaultOptions()
-	o.NATSListen = "127.0.0.1:-1"
-	o.MQTTListen = ""
-	o.StoreDir = storeDir
-	o.Users = []broker.User{{Name: "nucleus", Password: "nucleus-secret"}}
-	o.Logger = testLogger()
-	b, err := broker.New(o)
+// startBroker starts a loopback broker with JetStream on storeDir
+// (testutil.Serve: a crash test's child process has no testing.TB) and
+// returns a JetStream handle on it; stop shuts it down.
+func startBroker(storeDir string, log *slog.Logger) (js jetstream.JetStream, stop func(), err error) {
+	b, err := broker.New(broker.Options{NATSListen: "127.0.0.1:-1", StoreDir: storeDir,
+		Users: []broker.User{{Name: "nucleus", Password: "nucleus-secret"}}, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := b.Start(); err != nil {
-		return nil, nil, err
-	}
-	if err := b.Ready(waitTimeout); err != nil {
+	stopBroker, err := testutil.Serve(b)
+	if err != nil {
 		return nil, nil, err
 	}
 	nc, err := b.Connect("nucleus")
+	if err == nil {
+		js, err = jetstream.New(nc)
+	}
 	if err != nil {
+		stopBroker()
 		return nil, nil, err
 	}
-	js, err = jetstream.New(nc)
-	if err != nil {
-		return nil, nil, err
-	}
-	return js, func() { nc.Close(); b.Shutdown(); b.WaitForShutdown() }, nil
+	return js, func() { nc.Close(); stopBroker() }, nil
 }
 
-// testBroker is runBroker for in-process tests.
-func testBroker(t *testing.T) jetstream.JetStream {
+// testBroker is startBroker for in-process tests, stopped when t ends.
+func testBroker(t testing.TB) jetstream.JetStream {
 	t.Helper()
-	js, stop, err := runBroker(filepath.Join(t.TempDir(), "jetstream"))
+	js, stop, err := startBroker(filepath.Join(t.TempDir(), "jetstream"), testlog.New(t))
 	if err != nil {
 		t.Fatalf("broker: %v", err)
 	}
@@ -183,58 +167,23 @@ func exportedUpTo(t *testing.T, r *Runner, last int64) {
 
 var moto struct {
 	once sync.Once
-	url  string
-	cmd  *exec.Cmd
+	m    *testutil.Moto
 	err  error
 }
 
-// motoURL starts moto_server on a free loopback port (once) and returns its
-// URL. TestMain stops it.
+// motoURL starts moto_server (once) and returns its URL. TestMain stops it.
 func motoURL(t testing.TB) string {
 	t.Helper()
-	moto.once.Do(func() {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			moto.err = err
-			return
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		cmd := exec.Command("moto_server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if os.Getenv("EXPORT_TEST_LOG") != "" {
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		}
-		if err := cmd.Start(); err != nil {
-			moto.err = fmt.Errorf("start moto_server (%w): `make tools` installs it (pip install 'moto[server]')", err)
-			return
-		}
-		moto.cmd = cmd
-		moto.url = fmt.Sprintf("http://127.0.0.1:%d", port)
-		deadline := time.Now().Add(waitTimeout)
-		for {
-			resp, err := http.Get(moto.url + "/moto-api/")
-			if err == nil {
-				resp.Body.Close()
-				return
-			}
-			if time.Now().After(deadline) {
-				moto.err = fmt.Errorf("moto_server on %s did not answer within %s: %w", moto.url, waitTimeout, err)
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
+	moto.once.Do(func() { moto.m, moto.err = testutil.StartMoto() })
 	if moto.err != nil {
 		t.Fatal(moto.err)
 	}
-	return moto.url
+	return moto.m.URL
 }
 
 func stopMoto() {
-	if moto.cmd != nil {
-		_ = syscall.Kill(-moto.cmd.Process.Pid, syscall.SIGKILL)
-		_ = moto.cmd.Wait()
+	if moto.m != nil {
+		moto.m.Stop()
 	}
 }
 
@@ -259,8 +208,8 @@ func uniqueName(prefix string) string {
 // themselves to look at moto.
 func awsConfig() aws.Config {
 	return aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+		Region:      testutil.MotoRegion,
+		Credentials: credentials.NewStaticCredentialsProvider(testutil.MotoCredentials, testutil.MotoCredentials, ""),
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -129,7 +130,7 @@ func runHTTP(t *testing.T, name string, n int, def ipc.ExportDefinition) (*Runne
 		t.Fatal(err)
 	}
 	r, err := Start(ctx, Options{JetStream: js, Stream: jsStreamName(name), StreamName: name, Definition: def,
-		StatusPublish: statusPublisher(js), Logger: testLogger()})
+		StatusPublish: statusPublisher(js), Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestDisabledExportSendsNothing(t *testing.T) {
 	if err := appendMessages(ctx, js, s, "d", 20, 16); err != nil {
 		t.Fatal(err)
 	}
-	r, err := Start(ctx, Options{JetStream: js, Stream: jsStreamName("d"), StreamName: "d", Definition: def, Logger: testLogger()})
+	r, err := Start(ctx, Options{JetStream: js, Stream: jsStreamName("d"), StreamName: "d", Definition: def, Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestDisabledExportSendsNothing(t *testing.T) {
 
 	// Enabled again, it exports from the start.
 	def.HTTP[1].Disabled = false
-	r, err = Start(ctx, Options{JetStream: js, Stream: jsStreamName("d"), StreamName: "d", Definition: def, Logger: testLogger()})
+	r, err = Start(ctx, Options{JetStream: js, Stream: jsStreamName("d"), StreamName: "d", Definition: def, Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestStatusStreamRecordsEveryAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := Start(ctx, Options{JetStream: js, Stream: jsStreamName("st"), StreamName: "st",
-		Definition: httpDef(rc.URL, ipc.ExportCommon{Identifier: "flaky"}), StatusPublish: statusPublisher(js), Logger: testLogger()})
+		Definition: httpDef(rc.URL, ipc.ExportCommon{Identifier: "flaky"}), StatusPublish: statusPublisher(js), Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -189,7 +190,7 @@ func TestKinesisResendsOnlyFailedRecords(t *testing.T) {
 	proxy := newFaultProxy(t, endpoint, 1)
 	cfg := awsConfig()
 	r, err := Start(ctx, Options{JetStream: js, Stream: jsStreamName("sensors"), StreamName: "sensors",
-		Definition: kinesisDef(stream, n), AWS: &cfg, EndpointURL: proxy.URL, StatusPublish: statusPublisher(js), Logger: testLogger()})
+		Definition: kinesisDef(stream, n), AWS: &cfg, EndpointURL: proxy.URL, StatusPublish: statusPublisher(js), Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -77,7 +78,7 @@ func TestS3MultipartAboveThreshold(t *testing.T) {
 	}}
 	cfg := awsConfig()
 	r, err := Start(ctx, Options{JetStream: js, Stream: jsStreamName("camera"), StreamName: "camera", Definition: def,
-		AWS: &cfg, EndpointURL: endpoint, S3PathStyle: true, Logger: testLogger()})
+		AWS: &cfg, EndpointURL: endpoint, S3PathStyle: true, Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ipc
+package metrics
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ func TestMetricsOnATakenPortServesOnceThePortIsFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := blocker.Addr().String()
-	m := NewMetrics()
+	m := New()
 	t.Cleanup(m.Close)
 	if err := m.Serve(addr, testlog.New(t)); err != nil {
 		t.Fatalf("Serve on a taken port: %v, want it to retry in the background", err)
@@ -59,7 +59,7 @@ func scrape(addr string) error {
 }
 
 func TestComponentMetricSeriesAreBoundedPerComponentAndForgottenWithIt(t *testing.T) {
-	m := NewMetrics()
+	m := New()
 	put := func(component string, names ...string) error {
 		var xs []wire.Metric
 		for _, n := range names {
@@ -90,7 +90,7 @@ func TestComponentMetricSeriesAreBoundedPerComponentAndForgottenWithIt(t *testin
 	if got := testutil.CollectAndCount(m.component); got != MaxSeriesPerComponent+1 {
 		t.Errorf("%d series registered, want %d (a refused request sets nothing)", got, MaxSeriesPerComponent+1)
 	}
-	m.forget("com.example.Flood")
+	m.Forget("com.example.Flood")
 	if got := testutil.CollectAndCount(m.component); got != 1 {
 		t.Errorf("%d series after the component was removed, want only the other component's 1", got)
 	}

@@ -1,4 +1,4 @@
-package ipc
+package metrics
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -39,9 +38,9 @@ type Metrics struct {
 	retrying sync.WaitGroup // Serve's background retries
 }
 
-// NewMetrics creates the registry with the Go runtime and process collectors
+// New creates the registry with the Go runtime and process collectors
 // and the IPC figures. Other services register theirs on Registry.
-func NewMetrics() *Metrics {
+func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), closed: make(chan struct{}), series: map[string]map[seriesKey]bool{}}
 	m.component = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "sward_component_metric",
@@ -200,52 +199,22 @@ func (m *Metrics) put(component string, xs []wire.Metric) error {
 	return nil
 }
 
-// forget removes every series of component: it was removed from the device.
-func (m *Metrics) forget(component string) {
+// Forget removes every series of component: it was removed from the device.
+func (m *Metrics) Forget(component string) {
 	m.seriesMu.Lock()
 	defer m.seriesMu.Unlock()
 	delete(m.series, component)
 	m.component.DeletePartialMatch(prometheus.Labels{"component": component})
 }
 
-func (m *Metrics) observeRequest(op string, err error, d time.Duration) {
+// ObserveRequest counts one IPC request of op answered with err (nil: ok)
+// after d. The front end passes "unknown" for a name not in its operation
+// table, so the label set stays bounded whatever components send.
+func (m *Metrics) ObserveRequest(op string, err error, d time.Duration) {
 	code := "ok"
 	if err != nil {
 		code = wire.AsError(err).Code
 	}
-	if !isKnownOp(op) {
-		op = "unknown" // keep the label set bounded whatever components send
-	}
 	m.requests.WithLabelValues(op, code).Inc()
 	m.latency.WithLabelValues(op).Observe(d.Seconds())
 }
-
-var metricName = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,128}$`)
-
-func checkMetric(m wire.Metric) error {
-	if !metricName.MatchString(m.Name) {
-		return fmt.Errorf("name %q must be 1-128 letters, digits, '_', '.', ':' or '-'", m.Name)
-	}
-	if !slices.Contains(wire.MetricUnits, m.Unit) {
-		return fmt.Errorf("unit %q is not one of %v", m.Unit, wire.MetricUnits)
-	}
-	return nil
-}
-
-// knownOps are the operations the request figures are labelled with; any
-// other name is counted as "unknown", keeping the label set bounded.
-var knownOps = func() map[string]bool {
-	m := map[string]bool{}
-	for _, op := range append([]string{wire.OpGetConfiguration, wire.OpUpdateConfiguration, wire.OpSubscribeToConfigurationUpdate,
-		wire.OpSubscribeToValidateConfigurationUpdates, wire.OpSendConfigurationValidityReport, wire.OpUpdateState,
-		wire.OpSubscribeToComponentUpdates, wire.OpDeferComponentUpdate, wire.OpRestartComponent, wire.OpStopComponent,
-		wire.OpPauseComponent, wire.OpResumeComponent, wire.OpGetComponentDetails, wire.OpListComponents, wire.OpCreateLocalDeployment, wire.OpListLocalDeployments,
-		wire.OpGetLocalDeploymentStatus, wire.OpPutComponentMetric, wire.OpGetThingShadow, wire.OpUpdateThingShadow,
-		wire.OpDeleteThingShadow, wire.OpListNamedShadowsForThing, wire.OpPublishToTopic, wire.OpSubscribeToTopic,
-		wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore}, wire.StreamOperations...) {
-		m[op] = true
-	}
-	return m
-}()
-
-func isKnownOp(op string) bool { return knownOps[op] }

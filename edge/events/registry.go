@@ -1,8 +1,9 @@
-package ipc
+package events
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -29,14 +30,32 @@ type configSub struct {
 	keyPath   []string
 }
 
-// events keeps the subscriptions of component sessions and delivers their
+// ConfigWatcher is what the registry needs of the configuration store
+// (config.Store serves it): every change of a component's configuration.
+type ConfigWatcher interface {
+	Watch(ctx context.Context) (<-chan config.Change, error)
+}
+
+// Options configures a Registry. Conn and Config are required.
+type Options struct {
+	// Conn publishes the events.
+	Conn *nats.Conn
+	// Config is followed for ConfigurationUpdate events.
+	Config ConfigWatcher
+	Logger *slog.Logger
+}
+
+// Registry keeps the subscriptions of component sessions and delivers their
 // events on sward.event.<subscriber>.<Kind>.
-type events struct {
-	nc  *nats.Conn
-	log *slog.Logger
+type Registry struct {
+	nc     *nats.Conn
+	config ConfigWatcher
+	log    *slog.Logger
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu       sync.Mutex
-	config   map[string][]configSub                                // subscriber → subscriptions
+	configs  map[string][]configSub                                // subscriber → subscriptions
 	kinds    map[string]map[string]bool                            // kind → subscribers
 	last     map[string]map[string]any                             // component → configuration last seen
 	reports  map[string]*waiting[wire.ConfigurationValidityReport] // deploymentID → validation in progress
@@ -58,7 +77,7 @@ func newWaiting[T any](asked []string) *waiting[T] {
 	return &waiting[T]{asked: set(asked), got: map[string]T{}, signal: make(chan struct{}, 1)}
 }
 
-// put records v from component (under events.mu); false when component
+// put records v from component (under Registry.mu); false when component
 // was not asked.
 func (w *waiting[T]) put(component string, v T) bool {
 	if !w.asked[component] {
@@ -73,7 +92,7 @@ func (w *waiting[T]) put(component string, v T) bool {
 }
 
 // arrived returns and clears what came in since the last call.
-func arrived[T any](e *events, w *waiting[T]) map[string]T {
+func arrived[T any](e *Registry, w *waiting[T]) map[string]T {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return w.take()
@@ -87,7 +106,7 @@ func set(names []string) map[string]bool {
 	return m
 }
 
-// take returns and clears what arrived (under events.mu).
+// take returns and clears what arrived (under Registry.mu).
 func (w *waiting[T]) take() map[string]T {
 	got := w.got
 	w.got = map[string]T{}
@@ -99,32 +118,68 @@ type answer struct {
 	message string
 }
 
-func newEvents(nc *nats.Conn, log *slog.Logger) *events {
-	return &events{nc: nc, log: log, config: map[string][]configSub{}, kinds: map[string]map[string]bool{},
+// New checks opts. It subscribes to nothing and starts nothing until Start.
+func New(opts Options) (*Registry, error) {
+	if opts.Conn == nil || opts.Config == nil {
+		return nil, errors.New("events: Options need Conn and Config")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Registry{nc: opts.Conn, config: opts.Config, log: opts.Logger.With("service", "events"),
+		configs: map[string][]configSub{}, kinds: map[string]map[string]bool{},
 		last: map[string]map[string]any{}, reports: map[string]*waiting[wire.ConfigurationValidityReport]{}, answers: map[string]*waiting[answer]{},
-		notified: map[string]bool{}}
+		notified: map[string]bool{}}, nil
+}
+
+// Name names the registry in the nucleus's service list.
+func (e *Registry) Name() string { return "subscription events" }
+
+// Start follows configuration changes for SubscribeToConfigurationUpdate.
+// It does not block.
+func (e *Registry) Start(context.Context) error {
+	ctx, stop := context.WithCancel(context.Background())
+	changes, err := e.config.Watch(ctx)
+	if err != nil {
+		stop()
+		return err
+	}
+	e.stop = stop
+	e.wg.Go(func() { e.followConfig(changes) })
+	return nil
+}
+
+// Shutdown stops following configuration changes and waits until the
+// goroutine that did has ended (at once: the watch closes its channel
+// when its context ends).
+func (e *Registry) Shutdown(context.Context) error {
+	if e.stop != nil {
+		e.stop()
+	}
+	e.wg.Wait()
+	return nil
 }
 
 // maxConfigSubs bounds one session's configuration subscriptions: a
 // component watches a handful of key paths, not thousands.
 const maxConfigSubs = 64
 
-func (e *events) subscribeConfig(subscriber, component string, keyPath []string) error {
+func (e *Registry) subscribeConfig(subscriber, component string, keyPath []string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, s := range e.config[subscriber] {
+	for _, s := range e.configs[subscriber] {
 		if s.component == component && slices.Equal(s.keyPath, keyPath) {
 			return nil // already subscribed
 		}
 	}
-	if len(e.config[subscriber]) >= maxConfigSubs {
+	if len(e.configs[subscriber]) >= maxConfigSubs {
 		return wire.Errorf(wire.CodeInvalidArguments, "component %s already has %d configuration subscriptions; subscribe to a common key path instead", subscriber, maxConfigSubs)
 	}
-	e.config[subscriber] = append(e.config[subscriber], configSub{component: component, keyPath: slices.Clone(keyPath)})
+	e.configs[subscriber] = append(e.configs[subscriber], configSub{component: component, keyPath: slices.Clone(keyPath)})
 	return nil
 }
 
-func (e *events) subscribe(subscriber, kind string) {
+func (e *Registry) subscribe(subscriber, kind string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.kinds[kind] == nil {
@@ -133,22 +188,24 @@ func (e *events) subscribe(subscriber, kind string) {
 	e.kinds[kind][subscriber] = true
 }
 
-func (e *events) forget(subscriber string) {
+// Forget drops the subscriptions of a component whose session ended
+// (restart, stop, removal): they belonged to the process that made them.
+func (e *Registry) Forget(subscriber string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.config, subscriber)
+	delete(e.configs, subscriber)
 	for _, subs := range e.kinds {
 		delete(subs, subscriber)
 	}
 }
 
-func (e *events) subscribers(kind string) []string {
+func (e *Registry) subscribers(kind string) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Sorted(maps.Keys(e.kinds[kind]))
 }
 
-func (e *events) publish(subscriber, kind string, body any) {
+func (e *Registry) publish(subscriber, kind string, body any) {
 	data, _ := json.Marshal(body)
 	if err := e.nc.Publish(wire.EventSubject(subscriber, kind), data); err != nil {
 		e.log.Warn("event not delivered", "component", subscriber, "kind", kind, "error", err)
@@ -156,7 +213,7 @@ func (e *events) publish(subscriber, kind string, body any) {
 }
 
 // followConfig turns configuration changes into ConfigurationUpdate events.
-func (e *events) followConfig(changes <-chan config.Change) {
+func (e *Registry) followConfig(changes <-chan config.Change) {
 	for c := range changes {
 		e.mu.Lock()
 		prev := e.last[c.Component]
@@ -171,7 +228,7 @@ func (e *events) followConfig(changes <-chan config.Change) {
 		}
 		var out []delivery
 		changed := config.ChangedPaths(prev, c.Config)
-		for subscriber, subs := range e.config {
+		for subscriber, subs := range e.configs {
 			sent := map[string]bool{}
 			for _, sub := range subs {
 				if sub.component != c.Component {
@@ -209,7 +266,7 @@ func related(a, b []string) bool {
 }
 
 // report takes a SendConfigurationValidityReport.
-func (e *events) report(caller string, r wire.ConfigurationValidityReport) error {
+func (e *Registry) report(caller string, r wire.ConfigurationValidityReport) error {
 	if r.Status != wire.ValidityAccepted && r.Status != wire.ValidityRejected {
 		return wire.Errorf(wire.CodeInvalidArguments, "configurationValidityReport.status is %q; use ACCEPTED or REJECTED", r.Status)
 	}
@@ -227,7 +284,7 @@ func (e *events) report(caller string, r wire.ConfigurationValidityReport) error
 const maxRecheck = 24 * time.Hour
 
 // deferral takes a DeferComponentUpdate.
-func (e *events) deferral(caller string, req wire.DeferComponentUpdateRequest) error {
+func (e *Registry) deferral(caller string, req wire.DeferComponentUpdateRequest) error {
 	if req.RecheckAfterMs < 0 || time.Duration(req.RecheckAfterMs) > maxRecheck/time.Millisecond {
 		return wire.Errorf(wire.CodeInvalidArguments, "recheckAfterMs is %d; give 0 (go ahead) or the milliseconds to defer, at most a day", req.RecheckAfterMs)
 	}
@@ -240,12 +297,11 @@ func (e *events) deferral(caller string, req wire.DeferComponentUpdateRequest) e
 	return nil
 }
 
-// Validate is the deployment engine's Validate hook: every component in
+// Validate is deployment.Participants' Validate: every component in
 // changed that subscribed to validation gets its new configuration and must
 // answer within timeout; one REJECTED report fails the deployment, a
 // missing report lets it proceed (Greengrass does the same).
-func (s *Server) Validate(ctx context.Context, deploymentID string, changed map[string]map[string]any, timeout time.Duration) error {
-	e := s.ev
+func (e *Registry) Validate(ctx context.Context, deploymentID string, changed map[string]map[string]any, timeout time.Duration) error {
 	var asked []string
 	for _, c := range e.subscribers(wire.EventValidateConfigurationUpdates) {
 		if _, ok := changed[c]; ok {
@@ -282,7 +338,7 @@ func (s *Server) Validate(ctx context.Context, deploymentID string, changed map[
 				}
 			}
 		case <-deadline.C:
-			s.log.Warn("configuration validation timed out; the deployment proceeds", "deployment", deploymentID,
+			e.log.Warn("configuration validation timed out; the deployment proceeds", "deployment", deploymentID,
 				"components", slices.Sorted(maps.Keys(pending)), "timeout", timeout.String())
 			return nil
 		case <-ctx.Done():
@@ -292,13 +348,12 @@ func (s *Server) Validate(ctx context.Context, deploymentID string, changed map[
 	return nil
 }
 
-// Notify is the deployment engine's Notify hook: every component that
+// Notify is deployment.Participants' Notify: every component that
 // subscribed to component updates gets a pre-update event and answers with
 // DeferComponentUpdate; recheckAfterMs > 0 defers, and the component is
 // asked again after that long. The deployment proceeds when all said go
 // ahead, or when timeout has passed.
-func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.Duration) {
-	e := s.ev
+func (e *Registry) Notify(ctx context.Context, deploymentID string, timeout time.Duration) {
 	subs := e.subscribers(wire.EventComponentUpdates)
 	if len(subs) == 0 {
 		return
@@ -341,7 +396,7 @@ func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.D
 					delete(pending, c)
 					continue
 				}
-				s.log.Info("component deferred the update", "deployment", deploymentID, "component", c,
+				e.log.Info("component deferred the update", "deployment", deploymentID, "component", c,
 					"recheckAfter", a.recheck.String(), "message", a.message)
 				// One timer per component: a new deferral replaces the last.
 				if t, ok := timers[c]; ok {
@@ -359,7 +414,7 @@ func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.D
 				ask(c)
 			}
 		case <-deadline.C:
-			s.log.Warn("component update wait timed out; the deployment proceeds", "deployment", deploymentID,
+			e.log.Warn("component update wait timed out; the deployment proceeds", "deployment", deploymentID,
 				"components", slices.Sorted(maps.Keys(pending)), "timeout", timeout.String())
 			return
 		case <-ctx.Done():
@@ -368,10 +423,9 @@ func (s *Server) Notify(ctx context.Context, deploymentID string, timeout time.D
 	}
 }
 
-// Updated is the deployment engine's Updated hook: subscribers that heard
+// Updated is deployment.Participants' Updated: subscribers that heard
 // of the update hear that it is done.
-func (s *Server) Updated(deploymentID string) {
-	e := s.ev
+func (e *Registry) Updated(deploymentID string) {
 	e.mu.Lock()
 	was := e.notified[deploymentID]
 	delete(e.notified, deploymentID)

@@ -1,13 +1,15 @@
-package deployment
+package cli
 
 import (
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
 
-func TestParseMerge(t *testing.T) {
+func TestParseMergeFlag(t *testing.T) {
 	tests := []struct {
 		name    string
 		args    []string
@@ -28,33 +30,33 @@ func TestParseMerge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseMerge(tc.args)
+			got, err := parseMerge(tc.args)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
-					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ddoc.ErrInvalid) {
+					t.Fatalf("err = %v, want ddoc.ErrInvalid containing %q", err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil || !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("ParseMerge = %v, %v; want %v", got, err, tc.want)
+				t.Errorf("parseMerge = %v, %v; want %v", got, err, tc.want)
 			}
 		})
 	}
 }
 
-func TestParseUpdateConfig(t *testing.T) {
+func TestParseUpdateConfigFlag(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    map[string]ConfigurationUpdate
+		want    map[string]ddoc.ConfigurationUpdate
 		wantErr string
 	}{
 		{"greengrass-cli spelling", `{"com.example.A": {"MERGE": {"port": 8080}, "RESET": ["/debug", ""]}}`,
-			map[string]ConfigurationUpdate{"com.example.A": {Merge: map[string]any{"port": float64(8080)}, Reset: []string{"/debug", ""}}}, ""},
+			map[string]ddoc.ConfigurationUpdate{"com.example.A": {Merge: map[string]any{"port": float64(8080)}, Reset: []string{"/debug", ""}}}, ""},
 		{"document spelling", `{"A": {"merge": {"x": [1, "y"]}, "reset": ["/z"]}}`,
-			map[string]ConfigurationUpdate{"A": {Merge: map[string]any{"x": []any{float64(1), "y"}}, Reset: []string{"/z"}}}, ""},
-		{"only reset", `{"A": {"RESET": [""]}}`, map[string]ConfigurationUpdate{"A": {Reset: []string{""}}}, ""},
-		{"empty object", `{}`, map[string]ConfigurationUpdate{}, ""},
+			map[string]ddoc.ConfigurationUpdate{"A": {Merge: map[string]any{"x": []any{float64(1), "y"}}, Reset: []string{"/z"}}}, ""},
+		{"only reset", `{"A": {"RESET": [""]}}`, map[string]ddoc.ConfigurationUpdate{"A": {Reset: []string{""}}}, ""},
+		{"empty object", `{}`, map[string]ddoc.ConfigurationUpdate{}, ""},
 		{"not JSON", `{"A": {MERGE}}`, nil, "--update-config is not valid JSON (line 1, column 8)"},
 		{"empty text", ``, nil, "--update-config is not valid JSON"},
 		{"a list", `[]`, nil, "--update-config: is a list; it must be an object of component name"},
@@ -67,45 +69,45 @@ func TestParseUpdateConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseUpdateConfig(tc.in)
+			got, err := parseUpdateConfig(tc.in)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
-					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ddoc.ErrInvalid) {
+					t.Fatalf("err = %v, want ddoc.ErrInvalid containing %q", err, tc.wantErr)
 				}
 				return
 			}
 			if err != nil || !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("ParseUpdateConfig = %#v, %v; want %#v", got, err, tc.want)
+				t.Errorf("parseUpdateConfig = %#v, %v; want %#v", got, err, tc.want)
 			}
 		})
 	}
 }
 
-func TestLocalBuildsALocalDocumentFromCLIInput(t *testing.T) {
-	merge, err := ParseMerge([]string{"com.example.A=1.2.0"})
+func TestLocalDocumentIsBuiltFromTheFlags(t *testing.T) {
+	merge, err := parseMerge([]string{"com.example.A=1.2.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	update, err := ParseUpdateConfig(`{"com.example.A": {"MERGE": {"port": 1}}, "com.example.B": {"RESET": [""]}}`)
+	update, err := parseUpdateConfig(`{"com.example.A": {"MERGE": {"port": 1}}, "com.example.B": {"RESET": [""]}}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Local(LocalRequest{
-		Merge:           merge,
-		Remove:          []string{"com.example.Old"},
-		UpdateConfig:    update,
-		RunWith:         map[string]RunWith{"com.example.A": {PosixUser: "app:app"}},
-		FailureHandling: DoNothing,
+	d, err := localDocument(localRequest{
+		merge:           merge,
+		remove:          []string{"com.example.Old"},
+		updateConfig:    update,
+		runWith:         map[string]ddoc.RunWith{"com.example.A": {PosixUser: "app:app"}},
+		failureHandling: ddoc.DoNothing,
 	})
 	if err != nil {
-		t.Fatalf("Local: %v", err)
+		t.Fatalf("localDocument: %v", err)
 	}
 	want := `{"formatVersion":1,"groupName":"LOCAL","components":{` +
 		`"com.example.A":{"componentVersion":"1.2.0","configurationUpdate":{"merge":{"port":1}},"runWith":{"posixUser":"app:app"}},` +
 		`"com.example.B":{"configurationUpdate":{"reset":[""]}}},"componentsToRemove":["com.example.Old"],` +
 		`"deploymentPolicies":{"failureHandlingPolicy":"DO_NOTHING","componentUpdatePolicy":{"action":"NOTIFY_COMPONENTS","timeoutInSeconds":60},"configurationValidationPolicy":{"timeoutInSeconds":30}}}`
 	if got := string(mustEncode(t, d)); got != want {
-		t.Errorf("Local document:\n got %s\nwant %s", got, want)
+		t.Errorf("local document:\n got %s\nwant %s", got, want)
 	}
 	roots := d.RootComponents(map[string]string{"com.example.B": "1.0.0", "com.example.Old": "1.0.0"})
 	if !reflect.DeepEqual(roots, map[string]string{"com.example.A": "1.2.0", "com.example.B": "1.0.0"}) {
@@ -113,23 +115,23 @@ func TestLocalBuildsALocalDocumentFromCLIInput(t *testing.T) {
 	}
 }
 
-func TestLocalRefusesContradictoryInput(t *testing.T) {
+func TestLocalDocumentRefusesContradictoryFlags(t *testing.T) {
 	tests := []struct {
 		name    string
-		req     LocalRequest
+		req     localRequest
 		wantErr string
 	}{
-		{"merge and remove the same component", LocalRequest{Merge: map[string]string{"A": "1.0.0"}, Remove: []string{"A"}},
+		{"merge and remove the same component", localRequest{merge: map[string]string{"A": "1.0.0"}, remove: []string{"A"}},
 			`componentsToRemove[0]: "A" is also in components`},
-		{"update and remove the same component", LocalRequest{UpdateConfig: map[string]ConfigurationUpdate{"A": {Reset: []string{""}}}, Remove: []string{"A"}},
+		{"update and remove the same component", localRequest{updateConfig: map[string]ddoc.ConfigurationUpdate{"A": {Reset: []string{""}}}, remove: []string{"A"}},
 			`"A" is also in components`},
-		{"unknown failure handling policy", LocalRequest{FailureHandling: "ROLLBACK_PLEASE"},
+		{"unknown failure handling policy", localRequest{failureHandling: "ROLLBACK_PLEASE"},
 			`"ROLLBACK_PLEASE" is not a failure handling policy`},
-		{"bad remove name", LocalRequest{Remove: []string{"a/b"}}, "componentsToRemove[0]"},
+		{"bad remove name", localRequest{remove: []string{"a/b"}}, "componentsToRemove[0]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Local(tc.req)
+			_, err := localDocument(tc.req)
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
 			}
@@ -137,24 +139,24 @@ func TestLocalRefusesContradictoryInput(t *testing.T) {
 	}
 }
 
-func TestLocalWithNothingToDoIsValid(t *testing.T) {
+func TestLocalDocumentWithNothingToDoIsValid(t *testing.T) {
 	// greengrass-cli allows it: it redeploys the group with newer recipes.
-	d, err := Local(LocalRequest{})
+	d, err := localDocument(localRequest{})
 	if err != nil || !d.Local() || len(d.Components) != 0 {
-		t.Fatalf("Local({}) = %+v, %v", d, err)
+		t.Fatalf("localDocument({}) = %+v, %v", d, err)
 	}
 }
 
-func TestParseSystemLimits(t *testing.T) {
+func TestParseSystemLimitsFlag(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    map[string]SystemResourceLimits
+		want    map[string]ddoc.SystemResourceLimits
 		wantErr string
 	}{
 		{"cpus and memory", `{"com.example.A": {"cpus": 0.5, "memory": 102400}}`,
-			map[string]SystemResourceLimits{"com.example.A": {CPUs: 0.5, Memory: 102400}}, ""},
-		{"memory only", `{"A": {"memory": 1024}}`, map[string]SystemResourceLimits{"A": {Memory: 1024}}, ""},
+			map[string]ddoc.SystemResourceLimits{"com.example.A": {CPUs: 0.5, Memory: 102400}}, ""},
+		{"memory only", `{"A": {"memory": 1024}}`, map[string]ddoc.SystemResourceLimits{"A": {Memory: 1024}}, ""},
 		{"not JSON", `{"A": }`, nil, "--systemLimits is not valid JSON"},
 		{"unknown field", `{"A": {"cpu": 1}}`, nil, "--systemLimits.A.cpu: is not a known field; the fields here are cpus, memory"},
 		{"zero cpus", `{"A": {"cpus": 0}}`, nil, "--systemLimits.A.cpus: is 0; give a positive number of CPUs"},
@@ -163,10 +165,10 @@ func TestParseSystemLimits(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseSystemLimits(tc.in)
+			got, err := parseSystemLimits(tc.in)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
-					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ddoc.ErrInvalid) {
+					t.Fatalf("err = %v, want ddoc.ErrInvalid containing %q", err, tc.wantErr)
 				}
 				return
 			}
@@ -180,25 +182,25 @@ func TestParseSystemLimits(t *testing.T) {
 	}
 }
 
-func TestParseResourceLimits(t *testing.T) {
+func TestParseResourceLimitsFlag(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    SystemResourceLimits
+		want    ddoc.SystemResourceLimits
 		wantErr string
 	}{
-		{"both", `{"cpus": 1, "memory": 262144}`, SystemResourceLimits{CPUs: 1, Memory: 262144}, ""},
-		{"cpus only", `{"cpus": 0.25}`, SystemResourceLimits{CPUs: 0.25}, ""},
-		{"unknown field", `{"mem": 1}`, SystemResourceLimits{}, "--default-system-limits.mem: is not a known field"},
-		{"negative memory", `{"memory": -5}`, SystemResourceLimits{}, "--default-system-limits.memory: is -5; give a positive number of kilobytes"},
-		{"not an object", `2`, SystemResourceLimits{}, "--default-system-limits: is the number 2"},
+		{"both", `{"cpus": 1, "memory": 262144}`, ddoc.SystemResourceLimits{CPUs: 1, Memory: 262144}, ""},
+		{"cpus only", `{"cpus": 0.25}`, ddoc.SystemResourceLimits{CPUs: 0.25}, ""},
+		{"unknown field", `{"mem": 1}`, ddoc.SystemResourceLimits{}, "--default-system-limits.mem: is not a known field"},
+		{"negative memory", `{"memory": -5}`, ddoc.SystemResourceLimits{}, "--default-system-limits.memory: is -5; give a positive number of kilobytes"},
+		{"not an object", `2`, ddoc.SystemResourceLimits{}, "--default-system-limits: is the number 2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseResourceLimits("--default-system-limits", tc.in)
+			got, err := parseResourceLimits("--default-system-limits", tc.in)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
-					t.Fatalf("err = %v, want ErrInvalid containing %q", err, tc.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ddoc.ErrInvalid) {
+					t.Fatalf("err = %v, want ddoc.ErrInvalid containing %q", err, tc.wantErr)
 				}
 				return
 			}
@@ -207,4 +209,13 @@ func TestParseResourceLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustEncode(t *testing.T, d *ddoc.Document) []byte {
+	t.Helper()
+	data, err := d.Encode()
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	return data
 }
