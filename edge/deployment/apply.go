@@ -365,9 +365,13 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 			trusted = e.interpolateConfiguration(trusted, rc, resolved)
 		}
 		after[name] = cfg
-		rev := revision(cfg, artifacts[name])
-		if artifacts[name] == "" && wasThere && old.Version == rc.Version && sameConfig(before[name], cfg) {
-			rev = old.Revision // untouched: keep it running as it is
+		rev := revision(nil, artifacts[name])
+		if artifacts[name] == "" && wasThere && old.Version == rc.Version {
+			// Same version, nothing reinstalled: keep the revision. As in
+			// Greengrass, a configuration change restarts the component only
+			// when a step interpolates a key that changed (its steps differ
+			// then); otherwise it reaches the component as IPC events.
+			rev = old.Revision
 		}
 		runAs := old.RunAs
 		if user := ch.posixUser[name]; user != "" {

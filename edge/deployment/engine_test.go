@@ -210,6 +210,30 @@ func TestMergeAndResetFollowGreengrassAndRestartTheComponent(t *testing.T) {
 	}
 }
 
+func TestAConfigurationChangeNoStepInterpolatesKeepsTheComponentRunning(t *testing.T) {
+	d := newDevice(t)
+	dir := t.TempDir()
+	writeRecipe(t, dir, "com.example.App", "1.0.0", "default", 0)
+	d.deploy(dir, local(map[string]string{"com.example.App": "1.0.0"}))
+	first, _ := d.sup.Status("com.example.App")
+
+	doc := local(map[string]string{"com.example.App": "1.0.0"})
+	doc.Components["com.example.App"] = ddoc.Component{Version: "1.0.0", ConfigurationUpdate: ddoc.ConfigurationUpdate{
+		Merge: map[string]any{"unused": map[string]any{"threshold": 42.0}}}}
+	if st := d.deploy("", doc); st.State != ddoc.Succeeded {
+		t.Fatalf("merge deployment %s: %s", st.State, st.Reason)
+	}
+	cfg, _, err := d.cfg.Get(context.Background(), "com.example.App")
+	if err != nil || cfg["unused"] == nil {
+		t.Fatalf("the merged configuration is not stored: %v %v", cfg, err)
+	}
+	second, _ := d.sup.Status("com.example.App")
+	if second.PID != first.PID || second.State != lifecycle.StateRunning {
+		t.Fatalf("a change of a key no step interpolates restarted the component (pid %d → %d, %s); Greengrass keeps it running and sends configuration events",
+			first.PID, second.PID, second.State)
+	}
+}
+
 func TestBrokenComponentRollsBackToThePreviousVersionAndConfiguration(t *testing.T) {
 	d := newDevice(t)
 	dir := t.TempDir()

@@ -19,9 +19,9 @@ type Component struct {
 	// the lifecycle and of the step override it.
 	Env map[string]string
 	// Revision is opaque to the supervisor: like any other field, a change
-	// restarts the component. The deployment engine sets it from the
-	// component's configuration, so that a configuration change restarts the
-	// component even when no script refers to the keys that changed.
+	// restarts the component. The deployment engine changes it when it
+	// reinstalls the component's artifacts; a configuration change restarts
+	// the component only through the interpolated steps it changes.
 	Revision string
 	// RunAs is "user[:group]" for this component's non-privileged steps
 	// when the nucleus is root (a deployment's runWith posixUser); empty
