@@ -22,6 +22,7 @@ import (
 	"github.com/sward-iot/sward/infra/devcloud/credentials"
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
+	"github.com/sward-iot/sward/infra/devcloud/resources"
 	"github.com/sward-iot/sward/infra/devcloud/rules"
 	"github.com/sward-iot/sward/infra/devcloud/shadows"
 	"github.com/sward-iot/sward/infra/devcloud/template"
@@ -177,6 +178,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.registerAll(ctx); err != nil {
 		return err
 	}
+	created, err := resources.Ensure(ctx, s.info.AWSConfig(), s.tmpl)
+	if err != nil {
+		return err
+	}
+	s.log.Info("template resources in moto", "bucketsCreated", created.Buckets, "tablesCreated", created.Tables, "logGroupsCreated", created.LogGroups)
 	serverCert, err := s.ca.serverCertificate()
 	if err != nil {
 		return err
