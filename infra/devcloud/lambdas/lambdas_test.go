@@ -1,0 +1,118 @@
+package lambdas
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sward-iot/sward/infra/devcloud/template"
+	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
+)
+
+// build compiles pkg for linux on this machine's architecture to out.
+func build(t *testing.T, out, pkg string, lambda bool) {
+	t.Helper()
+	args := []string{"build", "-o", out}
+	if lambda {
+		args = append(args, "-tags", "lambda.norpc")
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+}
+
+// service runs the echo function (build "echo") and a function whose build
+// is missing ("gone"), with retries after 10 and 20 ms.
+func service(t *testing.T) (*Service, *testlog.Buffer) {
+	t.Helper()
+	dir := t.TempDir()
+	rie := filepath.Join(dir, "aws-lambda-rie")
+	build(t, rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie", false)
+	build(t, filepath.Join(dir, "dist", "echo", "bootstrap"), "./testdata/echo", true)
+	requests := &testlog.Buffer{}
+	s, err := New(Options{
+		RIE: rie, BuildDir: filepath.Join(dir, "dist"), LogDir: filepath.Join(dir, "logs"),
+		Env:         map[string]string{"SWARD_TEST": "from devcloud"},
+		RetryDelays: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond},
+		Requests:    slog.New(slog.NewTextHandler(requests, nil)),
+	}, []template.Function{
+		{Name: "echo", Arn: "arn:aws:lambda:us-east-1:123456789012:function:echo", Build: "echo", TimeoutSeconds: 5, MemoryMB: 128},
+		{Name: "gone", Arn: "arn:aws:lambda:us-east-1:123456789012:function:gone", Build: "gone", TimeoutSeconds: 5, MemoryMB: 128},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s, requests
+}
+
+func TestFunctionsRunUnderTheEmulatorAndAWarmInstanceIsReused(t *testing.T) {
+	s, requests := service(t)
+	ctx := context.Background()
+	var pids []float64
+	for range 2 {
+		out, err := s.Invoke(ctx, "arn:aws:lambda:us-east-1:123456789012:function:echo", []byte(`{"n":1}`), "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp struct {
+			PID float64
+			Env string
+		}
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatalf("response %s: %v", out, err)
+		}
+		if resp.Env != "from devcloud" {
+			t.Errorf("SWARD_TEST in the function = %q, want the options' value", resp.Env)
+		}
+		pids = append(pids, resp.PID)
+	}
+	if pids[0] != pids[1] {
+		t.Errorf("two invocations in a row ran in processes %v: want the warm one reused", pids)
+	}
+	if log := requests.String(); strings.Count(log, "cold=true") != 1 || strings.Count(log, "cold=false") != 1 {
+		t.Errorf("request log should show one cold and one warm invocation:\n%s", log)
+	}
+}
+
+func TestAFailingEventIsTriedThreeTimesThenDropped(t *testing.T) {
+	s, requests := service(t)
+	if _, err := s.InvokeAsync("echo", []byte(`{"fail":true}`), "test"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the event dropped after its retries", func() error {
+		if !strings.Contains(requests.String(), "lambda event dropped after its retries") {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	log := requests.String()
+	if n := strings.Count(log, `msg="lambda invoke"`); n != 3 {
+		t.Errorf("%d invocations, want 3 (the event and two retries):\n%s", n, log)
+	}
+	if !strings.Contains(log, "asked to fail") {
+		t.Errorf("the request log does not carry the function's error:\n%s", log)
+	}
+}
+
+func TestInvokeAsyncRefusesUnknownAndFailedFunctions(t *testing.T) {
+	s, _ := service(t)
+	if _, err := s.InvokeAsync("arn:aws:lambda:us-east-1:123456789012:function:other", []byte(`{}`), "test"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown function: err = %v, want ErrNotFound", err)
+	}
+	_, err := s.InvokeAsync("gone", []byte(`{}`), "test")
+	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "make lambdas GOARCH=") {
+		t.Errorf("function without a build: err = %v, want ErrFailed saying to run make lambdas", err)
+	}
+}

@@ -1,0 +1,25 @@
+// Command echo is the lambdas package's test function: it answers with its
+// process id and the event, and fails when the event says so.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+func main() {
+	lambda.Start(func(_ context.Context, ev json.RawMessage) (map[string]any, error) {
+		var in struct {
+			Fail bool `json:"fail"`
+		}
+		_ = json.Unmarshal(ev, &in)
+		if in.Fail {
+			return nil, errors.New("asked to fail")
+		}
+		return map[string]any{"pid": os.Getpid(), "event": ev, "env": os.Getenv("SWARD_TEST")}, nil
+	})
+}
