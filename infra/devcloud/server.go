@@ -23,7 +23,6 @@ import (
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
 	"github.com/sward-iot/sward/infra/devcloud/resources"
-	"github.com/sward-iot/sward/infra/devcloud/rules"
 	"github.com/sward-iot/sward/infra/devcloud/shadows"
 	"github.com/sward-iot/sward/infra/devcloud/template"
 )
@@ -56,6 +55,16 @@ type Options struct {
 	Logger *slog.Logger
 	// MotoOutput receives moto_server's output (default: discarded).
 	MotoOutput io.Writer
+	// LambdaDir holds the functions' builds, <name>/bootstrap
+	// (dist/lambdas of `make lambdas GOARCH=amd64`); RIE is the runtime
+	// interface emulator (default: aws-lambda-rie on PATH or beside the
+	// devcloud binary).
+	LambdaDir, RIE string
+	// LambdaInstances bounds each function's concurrent instances
+	// (default 2); LambdaRetryDelays are the waits before the retries of
+	// a failed asynchronous invocation (default Lambda's 1 and 2 minutes).
+	LambdaInstances   int
+	LambdaRetryDelays []time.Duration
 }
 
 // Server is a running devcloud: New, Start, Info, Shutdown.
@@ -70,6 +79,7 @@ type Server struct {
 	creds    *credentials.Server
 	dataHTTP *http.Server
 	info     Info
+	rt       ruleRuntime
 
 	mu     sync.Mutex
 	things map[string]*Thing // by certificateID of the DER certificate
@@ -119,15 +129,8 @@ func New(opts Options) (*Server, error) {
 		}
 		s.policies[p.Name] = doc
 	}
-	for _, r := range tmpl.Rules {
-		// IoT Core runs a rule without a version as 2015-10-08, whose
-		// semantics devcloud does not reproduce.
-		if r.SQLVersion != "2016-03-23" {
-			return nil, fmt.Errorf("template %s: rule %s (%s): AwsIotSqlVersion %q: devcloud evaluates 2016-03-23 only", opts.Template, r.Name, r.LogicalID, r.SQLVersion)
-		}
-		if _, err := rules.Parse(r.SQL); err != nil {
-			return nil, fmt.Errorf("template %s: rule %s (%s): %w", opts.Template, r.Name, r.LogicalID, err)
-		}
+	if err := s.compileRules(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
@@ -171,9 +174,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	for _, r := range s.tmpl.RoleAliases {
 		s.info.RoleAliases = append(s.info.RoleAliases, r.Name)
-	}
-	for _, r := range s.tmpl.Rules {
-		s.log.Warn("rule actions are not run yet: the rule's SQL is checked, its actions never fire", "rule", r.Name)
 	}
 	if err := s.registerAll(ctx); err != nil {
 		return err
@@ -225,6 +225,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	s.info.Endpoints.IoTDataHTTP = "http://" + ln.Addr().String()
+	if err := s.startRules(); err != nil {
+		return err
+	}
 	var aliases []credentials.RoleAlias
 	for _, r := range s.tmpl.RoleAliases {
 		aliases = append(aliases, credentials.RoleAlias{
@@ -344,6 +347,7 @@ func (s *Server) Shutdown() {
 			s.log.Warn("stop the credentials provider", "error", err)
 		}
 	}
+	s.stopRules()
 	if s.iot != nil {
 		if err := s.iot.Shutdown(); err != nil {
 			s.log.Warn("stop the data endpoint", "error", err)
