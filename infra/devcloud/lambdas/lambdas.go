@@ -101,6 +101,7 @@ type event struct {
 	source    string
 	requestID string
 	attempt   int
+	queued    time.Time
 }
 
 // New prepares the functions; none starts before its first invocation.
@@ -242,7 +243,7 @@ func (s *Service) InvokeAsync(ref string, payload []byte, source string) (string
 	if f.failed != "" {
 		return "", fmt.Errorf("%w: %s: %s", ErrFailed, f.def.Name, f.failed)
 	}
-	ev := event{payload: payload, source: source, requestID: newRequestID(), attempt: 1}
+	ev := event{payload: payload, source: source, requestID: newRequestID(), attempt: 1, queued: time.Now()}
 	select {
 	case f.queue <- ev:
 	default:
@@ -305,6 +306,7 @@ func (f *function) dispatch() {
 			ev.attempt++
 			f.s.opts.Requests.Info("lambda event to be retried", "function", f.def.Name, "requestId", ev.requestID, "attempt", ev.attempt, "after", delay)
 			time.AfterFunc(delay, func() {
+				ev.queued = time.Now() // a retry waits from when it is due
 				select {
 				case f.queue <- ev:
 				default:
@@ -318,7 +320,9 @@ func (f *function) dispatch() {
 // run invokes ev on an idle instance (a new one when none is idle); the
 // caller holds a slot.
 func (f *function) run(ctx context.Context, ev event) ([]byte, error) {
-	start := time.Now()
+	if ev.queued.IsZero() {
+		ev.queued = time.Now()
+	}
 	in, cold, err := f.acquire()
 	if err != nil {
 		f.s.opts.Requests.Error("lambda invoke", "function", f.def.Name, "source", ev.source, "requestId", ev.requestID,
@@ -328,11 +332,15 @@ func (f *function) run(ctx context.Context, ev event) ([]byte, error) {
 	// Lambda ends an invocation at the function's timeout; the emulator
 	// does too, this bounds the wait for it.
 	ictx, cancel := context.WithTimeout(ctx, time.Duration(f.def.TimeoutSeconds)*time.Second+10*time.Second)
+	invoked := time.Now()
 	body, err := in.invoke(ictx, ev.payload)
 	cancel()
-	took := time.Since(start)
+	// started is when the event went to the instance; waitMs the time
+	// from its queueing (or the synchronous call) to then, a cold start
+	// included; durationMs the invocation itself.
 	attrs := []any{"function", f.def.Name, "source", ev.source, "requestId", ev.requestID, "attempt", ev.attempt,
-		"durationMs", float64(took.Microseconds()) / 1000, "cold", cold}
+		"started", invoked.UTC().Format(time.RFC3339Nano), "waitMs", ms(invoked.Sub(ev.queued)),
+		"durationMs", ms(time.Since(invoked)), "cold", cold}
 	switch {
 	case err == nil:
 		f.release(in)
@@ -411,6 +419,8 @@ func (s *Service) Shutdown() {
 		}
 	}
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // newRequestID is a random UUID, as Lambda's request ids are.
 func newRequestID() string {

@@ -1,0 +1,265 @@
+package test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/sward-iot/sward/infra/devcloud"
+	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/test/harness"
+)
+
+// telemetryBatch is what a device publishes on sward/<thing>/telemetry/<stream>.
+func telemetryBatch(value float64, at time.Time) []byte {
+	return fmt.Appendf(nil, `{"formatVersion":1,"records":[{"metric":"temperature","value":%g,"timestamp":%d}]}`, value, at.UnixMilli())
+}
+
+// physical finds the name devcloud gave the template resource whose
+// physical name starts with prefix (case-insensitive), among names.
+func physical(t *testing.T, names []string, prefix string) string {
+	t.Helper()
+	for _, n := range names {
+		if strings.HasPrefix(strings.ToLower(n), strings.ToLower(prefix)) {
+			return n
+		}
+	}
+	t.Fatalf("no %s… among %v", prefix, names)
+	return ""
+}
+
+func publish(t *testing.T, c mqtt.Client, topic string, payload []byte) {
+	t.Helper()
+	if tok := c.Publish(topic, 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish %s: %v", topic, tok.Error())
+	}
+}
+
+func TestDevcloudRulesRunTheTemplatesLambdasOnDeviceMessages(t *testing.T) {
+	// The telemetry Lambda is built; deployment-events is not, so its rule's
+	// Lambda cannot be invoked.
+	dist := harness.LambdaDist(t, "telemetry")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	dev1 := createThing(t, d, "dev1", "--group", "sward-devices")
+	c, err := dialThing(d.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	ctx := context.Background()
+	cfg := d.Info.AWSConfig()
+
+	t.Run("telemetry reaches the telemetry Lambda through the rule and lands in S3 and DynamoDB", func(t *testing.T) {
+		publish(t, c, "sward/dev1/telemetry/env", telemetryBatch(21.5, time.Now()))
+
+		s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+		buckets, err := s3c.ListBuckets(ctx, &s3.ListBucketsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, b := range buckets.Buckets {
+			names = append(names, aws.ToString(b.Name))
+		}
+		bucket := physical(t, names, "swardcloud-telemetrybucket")
+		testutil.Eventually(t, "the telemetry archive object in moto S3", func() error {
+			out, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("thing=dev1/")})
+			if err != nil {
+				return err
+			}
+			if len(out.Contents) == 0 {
+				return fmt.Errorf("no object under thing=dev1/ in %s; request log:\n%s", bucket, readFile(t, d.Data, devcloud.RequestLogFile))
+			}
+			if key := aws.ToString(out.Contents[0].Key); !strings.Contains(key, "/env-") {
+				return fmt.Errorf("archive key %s does not name stream env", key)
+			}
+			return nil
+		})
+
+		db := dynamodb.NewFromConfig(cfg)
+		tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := physical(t, tables.TableNames, "SwardCloud-TelemetryStateTable")
+		testutil.Eventually(t, "the telemetry state item in moto DynamoDB", func() error {
+			out, err := db.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(state)})
+			if err != nil {
+				return err
+			}
+			if out.Count == 0 {
+				return errors.New("no item in " + state)
+			}
+			return nil
+		})
+		log := readFile(t, d.Data, devcloud.RequestLogFile)
+		for _, want := range []string{`msg="rule fired" rule=sward_telemetry topic=sward/dev1/telemetry/env clientId=dev1`, `msg="rule action" rule=sward_telemetry action=Lambda`, `msg="lambda invoke" function=SwardCloud-TelemetryFunction`} {
+			if !strings.Contains(log, want) {
+				t.Errorf("request log lacks %q:\n%s", want, log)
+			}
+		}
+		if lambdaLog := readFile(t, d.Data, filepath.Join(devcloud.LambdaLogDir, physical(t, []string{functionName(t, log)}, "SwardCloud-TelemetryFunction")+".log")); !strings.Contains(lambdaLog, `"msg":"ready"`) {
+			t.Errorf("the telemetry function's log lacks its ready line:\n%s", lambdaLog)
+		}
+	})
+
+	t.Run("a rule whose Lambda cannot be invoked ends in its error action", func(t *testing.T) {
+		status := []byte(`{"formatVersion":1,"jobId":"sward-0123","status":"SUCCEEDED"}`)
+		publish(t, c, "sward/dev1/deployments/status", status)
+		logs := cloudwatchlogs.NewFromConfig(cfg)
+		groups, err := logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("SwardCloud-RuleErrorLogs")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(groups.LogGroups) != 1 {
+			t.Fatalf("rule error log groups = %+v, want the template's one", groups.LogGroups)
+		}
+		group := groups.LogGroups[0].LogGroupName
+		var msg struct {
+			RuleName, Topic, CloudwatchTraceID, ClientID, Base64OriginalPayload string
+			Failures                                                           []struct{ FailedAction, FailedResource, ErrorMessage string }
+		}
+		testutil.Eventually(t, "the error action's event in the rule-errors log group", func() error {
+			out, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: group})
+			if err != nil {
+				return err
+			}
+			for _, e := range out.Events {
+				if err := json.Unmarshal([]byte(aws.ToString(e.Message)), &msg); err == nil && msg.RuleName == "sward_deployment_events" {
+					return nil
+				}
+			}
+			return fmt.Errorf("no event of sward_deployment_events among %d; request log:\n%s", len(out.Events), readFile(t, d.Data, devcloud.RequestLogFile))
+		})
+		if msg.Topic != "sward/dev1/deployments/status" || msg.ClientID != "dev1" || msg.CloudwatchTraceID == "" ||
+			msg.Base64OriginalPayload != base64.StdEncoding.EncodeToString(status) {
+			t.Errorf("error message = %+v, want the topic, client, a trace id and the original payload", msg)
+		}
+		if len(msg.Failures) != 1 || msg.Failures[0].FailedAction != "LambdaAction" || !strings.Contains(msg.Failures[0].FailedResource, ":function:SwardCloud-DeploymentEventsFunction") ||
+			!strings.Contains(msg.Failures[0].ErrorMessage, "ResourceConflictException") || !strings.Contains(msg.Failures[0].ErrorMessage, "make lambdas GOARCH=") {
+			t.Errorf("failures = %+v, want the Lambda action of the deployment-events function, Failed for want of a build", msg.Failures)
+		}
+	})
+	if d.Exited() {
+		t.Fatalf("devcloud exited:\n%s", d.Output())
+	}
+}
+
+// functionName is the function name in the request log's first invoke line.
+func functionName(t *testing.T, log string) string {
+	t.Helper()
+	m := regexp.MustCompile(`msg="lambda invoke" function=(\S+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("no lambda invoke in the request log:\n%s", log)
+	}
+	return m[1]
+}
+
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestDevcloudUpStopsOnARuleConstructItDoesNotRunNamingTheRuleAndTheConstruct(t *testing.T) {
+	bin := harness.Tool(t, "./infra/devcloud/cmd/devcloud")
+	for _, tt := range []struct {
+		name, action, sql, want string
+	}{
+		{"an action", `{"Kinesis":{"StreamName":"s","RoleArn":"arn:aws:iam::123456789012:role/r"}}`, "SELECT * FROM 'a/+'", "rule to_kinesis (KinesisRule): unsupported rule action: Kinesis"},
+		{"a SQL function", `{"Republish":{"Topic":"b","RoleArn":"arn:aws:iam::123456789012:role/r"}}`, "SELECT upper(name) AS n FROM 'a/+'", "rule to_kinesis (KinesisRule): unsupported rules SQL: function upper()"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			template := filepath.Join(dir, "template.json")
+			doc := `{"Resources":{"KinesisRule":{"Type":"AWS::IoT::TopicRule","Properties":{"RuleName":"to_kinesis","TopicRulePayload":{
+				"Sql":` + strconv.Quote(tt.sql) + `,"AwsIotSqlVersion":"2016-03-23","Actions":[` + tt.action + `]}}}}}`
+			if err := os.WriteFile(template, []byte(doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, "up", "--template", template, "--data", filepath.Join(dir, "data"))
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("devcloud up ran with an unsupported rule:\n%s", out)
+			}
+			if !strings.Contains(string(out), tt.want) {
+				t.Errorf("devcloud up said:\n%s\nwant it to say %q", out, tt.want)
+			}
+		})
+	}
+}
+
+// TestDevcloudRuleToLambdaLatency prints the time from a device's PUBLISH
+// to the start of the Lambda invocation its rule causes, with the
+// function warm (docs/performance.md).
+func TestDevcloudRuleToLambdaLatency(t *testing.T) {
+	dist := harness.LambdaDist(t, "telemetry")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	dev1 := createThing(t, d, "dev1")
+	c, err := dialThing(d.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	invokes := regexp.MustCompile(`msg="lambda invoke" function=\S+ source="rule sward_telemetry" requestId=\S+ attempt=1 started=(\S+) waitMs=\S+ durationMs=(\S+) cold=(\w+) result=ok`)
+	var toStart, durations []time.Duration
+	const warmup, n = 3, 40
+	for i := range warmup + n {
+		sent := time.Now()
+		publish(t, c, "sward/dev1/telemetry/env", telemetryBatch(20+float64(i%5), sent))
+		var m []string
+		testutil.Eventually(t, "invocation "+strconv.Itoa(i+1), func() error {
+			all := invokes.FindAllStringSubmatch(readFile(t, d.Data, devcloud.RequestLogFile), -1)
+			if len(all) < i+1 {
+				return fmt.Errorf("%d invocations logged", len(all))
+			}
+			m = all[i]
+			return nil
+		})
+		if i < warmup {
+			continue
+		}
+		if m[3] != "false" {
+			t.Fatalf("invocation %d was a cold start: want the warm instance reused", i+1)
+		}
+		started, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		dur, _ := strconv.ParseFloat(m[2], 64)
+		toStart = append(toStart, started.Sub(sent))
+		durations = append(durations, time.Duration(dur*float64(time.Millisecond)))
+	}
+	p := func(ds []time.Duration, q float64) time.Duration {
+		s := slices.Clone(ds)
+		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+		return s[int(q*float64(len(s)-1))]
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("device PUBLISH → telemetry Lambda invocation start, warm, %d messages: p50 %s, p90 %s; invocation (handler with its S3 and DynamoDB calls to moto) p50 %s; load %s",
+		n, p(toStart, 0.5).Round(10*time.Microsecond), p(toStart, 0.9).Round(10*time.Microsecond), p(durations, 0.5).Round(10*time.Microsecond), strings.TrimSpace(string(load)))
+	if got := p(toStart, 0.5); got > 500*time.Millisecond {
+		t.Errorf("p50 %s: far over the 50 ms goal", got)
+	}
+}
