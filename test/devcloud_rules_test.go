@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -261,5 +262,54 @@ func TestDevcloudRuleToLambdaLatency(t *testing.T) {
 		n, p(toStart, 0.5).Round(10*time.Microsecond), p(toStart, 0.9).Round(10*time.Microsecond), p(durations, 0.5).Round(10*time.Microsecond), strings.TrimSpace(string(load)))
 	if got := p(toStart, 0.5); got > 500*time.Millisecond {
 		t.Errorf("p50 %s: far over the 50 ms goal", got)
+	}
+}
+
+func TestDevcloudAReleaseManifestWrittenToTheArtifactsBucketInvokesTheReleaseLambda(t *testing.T) {
+	dist := harness.LambdaDist(t, "release")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	if d.Info.Endpoints.S3 == "" {
+		t.Fatalf("devcloud.json has no S3 endpoint: %+v", d.Info.Endpoints)
+	}
+	ctx := context.Background()
+	// What `sward publish` does, with only the S3 endpoint changed: a
+	// manifest whose commit is not the one in its key.
+	cfg := d.Info.AWSConfig()
+	cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	bucket := "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("releases/" + commit + "/release.json"),
+		Body: strings.NewReader(`{"formatVersion":1,"commitId":"ffffffffffffffffffffffffffffffffffffffff"}`)}); err != nil {
+		t.Fatal(err)
+	}
+
+	db := dynamodb.NewFromConfig(d.Info.AWSConfig())
+	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	releases := physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
+	testutil.Eventually(t, "the release Lambda's REJECTED record", func() error {
+		out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(releases), Key: map[string]dbtypes.AttributeValue{
+			"jobId": &dbtypes.AttributeValueMemberS{Value: "sward-" + commit},
+		}})
+		if err != nil {
+			return err
+		}
+		status, ok := out.Item["status"].(*dbtypes.AttributeValueMemberS)
+		if !ok {
+			return fmt.Errorf("no record of sward-%s in %s; request log:\n%s", commit, releases, readFile(t, d.Data, devcloud.RequestLogFile))
+		}
+		if status.Value != "REJECTED" {
+			return fmt.Errorf("status %s, want REJECTED", status.Value)
+		}
+		return nil
+	})
+	log := readFile(t, d.Data, devcloud.RequestLogFile)
+	for _, want := range []string{`msg="s3 notification" bucket=` + bucket + ` key=releases/` + commit + `/release.json event=ObjectCreated:Put`, `source="s3 ` + bucket + `"`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("request log lacks %q:\n%s", want, log)
+		}
 	}
 }

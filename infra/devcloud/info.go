@@ -57,6 +57,11 @@ type Endpoints struct {
 	// Credentials is the IoT credentials provider, https://host:port
 	// (GET /role-aliases/<alias>/credentials over mutual TLS).
 	Credentials string `json:"credentials"`
+	// S3 is devcloud's S3 endpoint, http://host:port, a proxy to moto
+	// that delivers the template's S3 → Lambda notifications: clients
+	// that should trigger them (sward publish) use it for S3
+	// (AWS_ENDPOINT_URL_S3), path-style.
+	S3 string `json:"s3"`
 }
 
 // ReadInfo reads DIR/devcloud.json.

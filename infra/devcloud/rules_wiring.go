@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -15,6 +17,7 @@ import (
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/lambdas"
 	"github.com/sward-iot/sward/infra/devcloud/rules"
+	"github.com/sward-iot/sward/infra/devcloud/s3events"
 )
 
 // RequestLogFile is the readable per-request log in DIR: each rule fired,
@@ -34,6 +37,7 @@ type ruleRuntime struct {
 	rules    []*rules.Rule
 	requests *os.File
 	lambdas  *lambdas.Service
+	s3       *s3events.Proxy
 	stop     context.CancelFunc
 }
 
@@ -81,6 +85,11 @@ func (s *Server) startRules() error {
 	}
 	s.rt.requests = f
 	requests := slog.New(slog.NewTextHandler(f, nil))
+	s3ln, err := net.Listen("tcp", s.opts.S3Listen)
+	if err != nil {
+		return fmt.Errorf("s3 endpoint listen %s: %w", s.opts.S3Listen, err)
+	}
+	s.info.Endpoints.S3 = "http://" + s3ln.Addr().String()
 	cfg := s.info.AWSConfig()
 	env := map[string]string{
 		"AWS_REGION":                      s.opts.Region,
@@ -90,6 +99,7 @@ func (s *Server) startRules() error {
 		"AWS_SESSION_TOKEN":               "devcloud",
 		"AWS_ENDPOINT_URL":                s.info.Endpoints.AWS,
 		"AWS_ENDPOINT_URL_IOT_DATA_PLANE": s.info.Endpoints.IoTDataHTTP,
+		"AWS_ENDPOINT_URL_S3":             s.info.Endpoints.S3,
 	}
 	s.rt.lambdas, err = lambdas.New(lambdas.Options{
 		RIE:          findRIE(s.opts.RIE),
@@ -103,14 +113,27 @@ func (s *Server) startRules() error {
 		Logger:       s.opts.Logger,
 	}, s.tmpl.Functions)
 	if err != nil {
+		s3ln.Close()
 		return err
 	}
+	if s.rt.s3, err = s3events.New(s3events.Options{
+		Listener: s3ln, AWS: cfg, Buckets: s.tmpl.Buckets, Lambda: s.rt.lambdas,
+		AccountID: motoAccountID, Requests: requests, Logger: s.opts.Logger,
+	}); err != nil {
+		s3ln.Close()
+		return err
+	}
+	if err := s.rt.s3.Start(); err != nil {
+		return err
+	}
+	s3cfg := cfg.Copy()
+	s3cfg.BaseEndpoint = aws.String(s.info.Endpoints.S3) // so that an S3 action notifies too
 	ctx, cancel := context.WithCancel(context.Background())
 	s.rt.stop = cancel
 	engine := rules.NewEngine(ctx, s.rt.rules, &rules.Clients{
 		Lambda:   s.rt.lambdas,
 		Publish:  func(topic string, payload []byte, qos byte) error { return s.iot.Publish(topic, payload, qos, false) },
-		S3:       s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		S3:       s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true }),
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		Logs:     cloudwatchlogs.NewFromConfig(cfg),
 	}, requests)
@@ -132,6 +155,9 @@ func (s *Server) startRules() error {
 func (s *Server) stopRules() {
 	if s.rt.stop != nil {
 		s.rt.stop()
+	}
+	if s.rt.s3 != nil {
+		s.rt.s3.Shutdown()
 	}
 	if s.rt.lambdas != nil {
 		s.rt.lambdas.Shutdown()

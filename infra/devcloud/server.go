@@ -65,6 +65,9 @@ type Options struct {
 	// a failed asynchronous invocation (default Lambda's 1 and 2 minutes).
 	LambdaInstances   int
 	LambdaRetryDelays []time.Duration
+	// S3Listen is devcloud's S3 endpoint, the proxy to moto that
+	// delivers S3 notifications (default 127.0.0.1:0).
+	S3Listen string
 }
 
 // Server is a running devcloud: New, Start, Info, Shutdown.
@@ -102,6 +105,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.DataHTTPListen == "" {
 		opts.DataHTTPListen = "127.0.0.1:0"
+	}
+	if opts.S3Listen == "" {
+		opts.S3Listen = "127.0.0.1:0"
 	}
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
