@@ -136,7 +136,7 @@ func TestDevcloudRulesRunTheTemplatesLambdasOnDeviceMessages(t *testing.T) {
 		group := groups.LogGroups[0].LogGroupName
 		var msg struct {
 			RuleName, Topic, CloudwatchTraceID, ClientID, Base64OriginalPayload string
-			Failures                                                           []struct{ FailedAction, FailedResource, ErrorMessage string }
+			Failures                                                            []struct{ FailedAction, FailedResource, ErrorMessage string }
 		}
 		testutil.Eventually(t, "the error action's event in the rule-errors log group", func() error {
 			out, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: group})
