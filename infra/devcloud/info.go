@@ -52,7 +52,7 @@ type Endpoints struct {
 	IoTDataALPN string `json:"iotDataAlpn"`
 	// IoTDataHTTP is the IoT data plane's HTTP API, http://host:port (the
 	// iotdataplane client's BaseEndpoint, the Lambdas'
-	// SWARD_IOT_DATA_ENDPOINT).
+	// AWS_ENDPOINT_URL_IOT_DATA_PLANE).
 	IoTDataHTTP string `json:"iotDataHttp"`
 	// Credentials is the IoT credentials provider, https://host:port
 	// (GET /role-aliases/<alias>/credentials over mutual TLS).
