@@ -211,26 +211,76 @@ func TestDevcloudUpStopsOnARuleConstructItDoesNotRunNamingTheRuleAndTheConstruct
 	}
 }
 
-// TestDevcloudRuleToLambdaLatency prints the time from a device's PUBLISH
-// to the start of the Lambda invocation its rule causes, with the
-// function warm (docs/performance.md).
+// templateWithThresholds is the synthesized template with SWARD_THRESHOLDS
+// set on the telemetry function, as `-c thresholds=…` would set it.
+func templateWithThresholds(t *testing.T, thresholds string) string {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, "", harness.SynthTemplate(t))), &doc); err != nil {
+		t.Fatal(err)
+	}
+	set := false
+	for _, r := range doc["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		env := res["Properties"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		if _, ok := env["SWARD_TELEMETRY_BUCKET"]; ok {
+			env["SWARD_THRESHOLDS"], set = thresholds, true
+		}
+	}
+	if !set {
+		t.Fatal("no telemetry function in the template")
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "SwardCloud.template.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDevcloudRuleToLambdaLatency checks that a reading over its threshold
+// comes back to the device as an alert (device → rule → telemetry Lambda
+// → IoT data plane Publish → device) and prints, with the function warm,
+// the time from the device's PUBLISH to the start of the Lambda
+// invocation its rule causes, and to the alert's arrival
+// (docs/performance.md).
 func TestDevcloudRuleToLambdaLatency(t *testing.T) {
 	dist := harness.LambdaDist(t, "telemetry")
-	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	d := harness.StartDevcloud(t, templateWithThresholds(t, `{"temperature":{"max":80}}`), "", "--lambdas", dist, "--rie", harness.RIE(t))
 	dev1 := createThing(t, d, "dev1")
 	c, err := dialThing(d.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Disconnect(0)
+	alerts := make(chan mqtt.Message, 16)
+	if tok := c.Subscribe("sward/dev1/alerts", 1, func(_ mqtt.Client, m mqtt.Message) { alerts <- m }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
 	invokes := regexp.MustCompile(`msg="lambda invoke" function=\S+ source="rule sward_telemetry" requestId=\S+ attempt=1 started=(\S+) waitMs=\S+ durationMs=(\S+) cold=(\w+) result=ok`)
-	var toStart, durations []time.Duration
+	var toStart, toAlert, durations []time.Duration
 	const warmup, n = 3, 40
 	for i := range warmup + n {
 		sent := time.Now()
-		publish(t, c, "sward/dev1/telemetry/env", telemetryBatch(20+float64(i%5), sent))
+		value := 90 + float64(i)
+		publish(t, c, "sward/dev1/telemetry/env", telemetryBatch(value, sent))
+		alert := testutil.Receive(t, alerts, "the alert of reading "+strconv.Itoa(i+1))
+		arrived := time.Now()
+		var a struct {
+			Thing, Metric, Kind string
+			Value               float64
+		}
+		if err := json.Unmarshal(alert.Payload(), &a); err != nil || a.Thing != "dev1" || a.Metric != "temperature" || a.Value != value {
+			t.Fatalf("alert %s (%v), want dev1's temperature %g", alert.Payload(), err, value)
+		}
 		var m []string
-		testutil.Eventually(t, "invocation "+strconv.Itoa(i+1), func() error {
+		testutil.Eventually(t, "invocation "+strconv.Itoa(i+1)+" in the request log", func() error {
 			all := invokes.FindAllStringSubmatch(readFile(t, d.Data, devcloud.RequestLogFile), -1)
 			if len(all) < i+1 {
 				return fmt.Errorf("%d invocations logged", len(all))
@@ -250,16 +300,17 @@ func TestDevcloudRuleToLambdaLatency(t *testing.T) {
 		}
 		dur, _ := strconv.ParseFloat(m[2], 64)
 		toStart = append(toStart, started.Sub(sent))
+		toAlert = append(toAlert, arrived.Sub(sent))
 		durations = append(durations, time.Duration(dur*float64(time.Millisecond)))
 	}
 	p := func(ds []time.Duration, q float64) time.Duration {
 		s := slices.Clone(ds)
 		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		return s[int(q*float64(len(s)-1))]
+		return s[int(q*float64(len(s)-1))].Round(10 * time.Microsecond)
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	t.Logf("device PUBLISH → telemetry Lambda invocation start, warm, %d messages: p50 %s, p90 %s; invocation (handler with its S3 and DynamoDB calls to moto) p50 %s; load %s",
-		n, p(toStart, 0.5).Round(10*time.Microsecond), p(toStart, 0.9).Round(10*time.Microsecond), p(durations, 0.5).Round(10*time.Microsecond), strings.TrimSpace(string(load)))
+	t.Logf("warm telemetry Lambda, %d messages: device PUBLISH → invocation start p50 %s, p90 %s; invocation (handler, S3 + DynamoDB + Publish) p50 %s; PUBLISH → alert at the device p50 %s, p90 %s; load %s",
+		n, p(toStart, 0.5), p(toStart, 0.9), p(durations, 0.5), p(toAlert, 0.5), p(toAlert, 0.9), strings.TrimSpace(string(load)))
 	if got := p(toStart, 0.5); got > 500*time.Millisecond {
 		t.Errorf("p50 %s: far over the 50 ms goal", got)
 	}
