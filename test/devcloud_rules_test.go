@@ -364,3 +364,48 @@ func TestDevcloudAReleaseManifestWrittenToTheArtifactsBucketInvokesTheReleaseLam
 		}
 	}
 }
+
+func TestDevcloudKeepsTheTemplatesBucketsAndTablesWithTheirDataAcrossARestart(t *testing.T) {
+	template := harness.SynthTemplate(t)
+	data := t.TempDir()
+	first := harness.StartDevcloud(t, template, data)
+	ctx := context.Background()
+	s3cfg := first.Info.AWSConfig()
+	s3cfg.BaseEndpoint = aws.String(first.Info.Endpoints.S3)
+	bucket := "sward-artifacts-" + first.Info.AccountID + "-" + first.Info.Region
+	if _, err := s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true }).PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String("recipes/a.yaml"), Body: strings.NewReader("kept"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db := dynamodb.NewFromConfig(first.Info.AWSConfig())
+	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	releases := physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(releases), Item: map[string]dbtypes.AttributeValue{
+		"jobId": &dbtypes.AttributeValueMemberS{Value: "sward-kept"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	first.Stop()
+
+	// A new moto_server: devcloud replays what the first one was asked.
+	second := harness.StartDevcloud(t, template, data)
+	if second.Info.Endpoints.AWS == first.Info.Endpoints.AWS {
+		t.Fatalf("the second devcloud uses moto at %s too: want a new moto_server", second.Info.Endpoints.AWS)
+	}
+	obj, err := s3.NewFromConfig(second.Info.AWSConfig(), func(o *s3.Options) { o.UsePathStyle = true }).GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String("recipes/a.yaml"),
+	})
+	if err != nil {
+		t.Fatalf("the object written before the restart: %v", err)
+	}
+	obj.Body.Close()
+	item, err := dynamodb.NewFromConfig(second.Info.AWSConfig()).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(releases),
+		Key: map[string]dbtypes.AttributeValue{"jobId": &dbtypes.AttributeValueMemberS{Value: "sward-kept"}}})
+	if err != nil || len(item.Item) == 0 {
+		t.Errorf("the item written before the restart: %v %v", item, err)
+	}
+}

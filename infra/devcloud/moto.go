@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -35,8 +36,12 @@ type motoProcess struct {
 }
 
 // startMoto runs moto_server on a free loopback port, its output to out,
-// in its own process group, and waits until it answers.
-func startMoto(out io.Writer) (*motoProcess, error) {
+// in its own process group, and waits until it answers. moto keeps its
+// state in memory only, so devcloud keeps it with moto's request recorder:
+// every request is appended to the file recording, and a new moto replays
+// the file before serving (restore), which brings back the buckets,
+// objects, tables and items, things and certificates of the moto before.
+func startMoto(out io.Writer, recording string) (*motoProcess, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, ErrNoMoto
@@ -49,6 +54,7 @@ func startMoto(out io.Writer) (*motoProcess, error) {
 		}
 		m := &motoProcess{url: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{})}
 		m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+		m.cmd.Env = append(os.Environ(), "MOTO_RECORDER_FILEPATH="+recording)
 		m.cmd.Stdout, m.cmd.Stderr = out, out
 		m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := m.cmd.Start(); err != nil {
@@ -56,7 +62,9 @@ func startMoto(out io.Writer) (*motoProcess, error) {
 		}
 		go func() { _ = m.cmd.Wait(); close(m.done) }()
 		if lastErr = waitMoto(m.url, m.done, motoStartTimeout); lastErr == nil {
-			return m, nil
+			if lastErr = m.restore(recording); lastErr == nil {
+				return m, nil
+			}
 		}
 		m.stop()
 	}
@@ -88,6 +96,35 @@ func waitMoto(url string, done <-chan struct{}, timeout time.Duration) error {
 		delay = min(delay*2, 250*time.Millisecond)
 	}
 }
+
+// restore replays the recording of an earlier moto, if there is one, and
+// starts recording (appending to it).
+func (m *motoProcess) restore(recording string) error {
+	if fi, err := os.Stat(recording); err == nil && fi.Size() > 0 {
+		if err := m.recorder("replay-recording"); err != nil {
+			return fmt.Errorf("moto: replay %s (delete it to start with an empty moto): %w", recording, err)
+		}
+	}
+	return m.recorder("start-recording")
+}
+
+// recorder calls one operation of moto's request recorder.
+func (m *motoProcess) recorder(op string) error {
+	client := &http.Client{Timeout: motoReplayTimeout}
+	resp, err := client.Post(m.url+"/moto-api/recorder/"+op, "application/json", nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", op, resp.Status)
+	}
+	return nil
+}
+
+// motoReplayTimeout bounds replaying the recording, which grows with
+// every request devcloud, the Lambdas and the clients make.
+const motoReplayTimeout = 10 * time.Minute
 
 // stop ends moto_server: SIGTERM to its process group, SIGKILL after 5 s.
 func (m *motoProcess) stop() {

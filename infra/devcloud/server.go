@@ -30,6 +30,11 @@ import (
 // DefaultRegion is the region devcloud's ARNs and moto use.
 const DefaultRegion = "us-east-1"
 
+// MotoRecordingFile is the file of DIR where devcloud keeps the requests
+// made to the moto_server it starts, replayed at the next `up` so that
+// moto's state survives (moto keeps nothing on disk itself).
+const MotoRecordingFile = "moto-recording.jsonl"
+
 // StackName is the stack the template is resolved as.
 const StackName = "SwardCloud"
 
@@ -158,7 +163,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 	motoURL := s.opts.MotoEndpoint
 	if motoURL == "" {
-		if s.moto, err = startMoto(s.opts.MotoOutput); err != nil {
+		if s.moto, err = startMoto(s.opts.MotoOutput, filepath.Join(s.opts.DataDir, MotoRecordingFile)); err != nil {
 			return err
 		}
 		motoURL = s.moto.url
