@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/sward-iot/sward/infra/devcloud/proc"
 )
 
 // ErrNoMoto is returned when no moto endpoint is given and moto_server is
@@ -31,8 +31,7 @@ const motoStartTimeout = 60 * time.Second
 // motoProcess is a moto_server devcloud started.
 type motoProcess struct {
 	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proc.Process
 }
 
 // startMoto runs moto_server on a free loopback port, its output to out,
@@ -48,20 +47,18 @@ func startMoto(out io.Writer, recording string) (*motoProcess, error) {
 	}
 	var lastErr error
 	for range 3 { // a free port can be taken between the check and moto's bind
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		m := &motoProcess{url: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{})}
-		m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		m.cmd.Env = append(os.Environ(), "MOTO_RECORDER_FILEPATH="+recording)
-		m.cmd.Stdout, m.cmd.Stderr = out, out
-		m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := m.cmd.Start(); err != nil {
+		m := &motoProcess{url: "http://127.0.0.1:" + strconv.Itoa(port)}
+		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+		cmd.Env = append(os.Environ(), "MOTO_RECORDER_FILEPATH="+recording)
+		cmd.Stdout, cmd.Stderr = out, out
+		if m.proc, err = proc.Start(cmd); err != nil {
 			return nil, fmt.Errorf("start moto_server: %w", err)
 		}
-		go func() { _ = m.cmd.Wait(); close(m.done) }()
-		if lastErr = waitMoto(m.url, m.done, motoStartTimeout); lastErr == nil {
+		if lastErr = waitMoto(m.url, m.proc.Done(), motoStartTimeout); lastErr == nil {
 			if lastErr = m.restore(recording); lastErr == nil {
 				return m, nil
 			}
@@ -127,21 +124,4 @@ func (m *motoProcess) recorder(op string) error {
 const motoReplayTimeout = 10 * time.Minute
 
 // stop ends moto_server: SIGTERM to its process group, SIGKILL after 5 s.
-func (m *motoProcess) stop() {
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func (m *motoProcess) stop() { m.proc.Stop(5 * time.Second) }

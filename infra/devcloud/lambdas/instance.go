@@ -12,15 +12,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/sward-iot/sward/infra/devcloud/proc"
 )
 
 // instance is one emulator process running one bootstrap.
 type instance struct {
 	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proc.Process
 	// used is false until the first invocation: that one is the cold start.
 	used bool
 }
@@ -35,30 +35,25 @@ const emulatorStartTimeout = 30 * time.Second
 func startInstance(rie, bootstrap string, env []string, out io.Writer) (*instance, error) {
 	var lastErr error
 	for range 3 { // a free port can be taken between the check and the bind
-		api, err := freePort()
+		api, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		runtime, err := freePort()
+		runtime, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		in := &instance{
-			url:  "http://127.0.0.1:" + strconv.Itoa(api) + "/2015-03-31/functions/function/invocations",
-			done: make(chan struct{}),
-		}
-		in.cmd = exec.Command(rie,
+		in := &instance{url: "http://127.0.0.1:" + strconv.Itoa(api) + "/2015-03-31/functions/function/invocations"}
+		cmd := exec.Command(rie,
 			"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(api),
 			"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(runtime),
 			bootstrap)
-		in.cmd.Dir = filepath.Dir(bootstrap)
-		in.cmd.Env = env
-		in.cmd.Stdout, in.cmd.Stderr = out, out
-		in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the bootstrap is its child
-		if err := in.cmd.Start(); err != nil {
+		cmd.Dir = filepath.Dir(bootstrap)
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = out, out
+		if in.proc, err = proc.Start(cmd); err != nil { // its own group: the bootstrap is its child
 			return nil, fmt.Errorf("start %s: %w", rie, err)
 		}
-		go func() { _ = in.cmd.Wait(); close(in.done) }()
 		if lastErr = in.waitListening(api); lastErr == nil {
 			return in, nil
 		}
@@ -76,7 +71,7 @@ func (in *instance) waitListening(port int) error {
 			return nil
 		}
 		select {
-		case <-in.done:
+		case <-in.proc.Done():
 			return errors.New("aws-lambda-rie exited at start (its output is in the function's log)")
 		case <-time.After(5 * time.Millisecond):
 		}
@@ -86,14 +81,7 @@ func (in *instance) waitListening(port int) error {
 	}
 }
 
-func (in *instance) alive() bool {
-	select {
-	case <-in.done:
-		return false
-	default:
-		return true
-	}
-}
+func (in *instance) alive() bool { return !in.proc.Exited() }
 
 // functionError is the body Lambda returns for a failed invocation.
 type functionError struct {
@@ -133,21 +121,4 @@ func (in *instance) invoke(ctx context.Context, payload []byte) ([]byte, error) 
 
 // stop ends the emulator and the bootstrap: SIGTERM to the process group,
 // SIGKILL after 2 s.
-func (in *instance) stop() {
-	_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-in.done:
-	case <-time.After(2 * time.Second):
-		_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
-		<-in.done
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func (in *instance) stop() { in.proc.Stop(2 * time.Second) }
