@@ -1,6 +1,7 @@
 package devcloud
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -97,12 +98,37 @@ func waitMoto(url string, done <-chan struct{}, timeout time.Duration) error {
 // restore replays the recording of an earlier moto, if there is one, and
 // starts recording (appending to it).
 func (m *motoProcess) restore(recording string) error {
+	if err := dropPartialLine(recording); err != nil {
+		return err
+	}
 	if fi, err := os.Stat(recording); err == nil && fi.Size() > 0 {
 		if err := m.recorder("replay-recording"); err != nil {
 			return fmt.Errorf("moto: replay %s (delete it to start with an empty moto): %w", recording, err)
 		}
 	}
 	return m.recorder("start-recording")
+}
+
+// dropPartialLine cuts a last line without its newline from the
+// recording: what a moto killed in the middle of a write leaves, and what
+// its replay would choke on. That request was never answered.
+func dropPartialLine(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 || b[len(b)-1] == '\n' {
+		return nil
+	}
+	return f.Truncate(int64(bytes.LastIndexByte(b, '\n') + 1))
 }
 
 // recorder calls one operation of moto's request recorder.
