@@ -162,6 +162,69 @@ func TestDevcloudRulesRunTheTemplatesLambdasOnDeviceMessages(t *testing.T) {
 	if d.Exited() {
 		t.Fatalf("devcloud exited:\n%s", d.Output())
 	}
+
+	t.Run("a killed devcloud leaves no emulator, bootstrap or moto_server behind", func(t *testing.T) {
+		children := descendants(t, d.Info.PID)
+		if len(children) < 3 { // moto_server, an emulator and its bootstrap
+			t.Fatalf("devcloud's processes before the kill: %v, want moto_server and the telemetry Lambda's", children)
+		}
+		d.Kill()
+		testutil.Eventually(t, "devcloud's children gone", func() error {
+			var alive []string
+			for pid, cmd := range children {
+				if b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline")); err == nil && len(b) > 0 {
+					alive = append(alive, cmd)
+				}
+			}
+			if len(alive) > 0 {
+				return fmt.Errorf("still running: %v", alive)
+			}
+			return nil
+		})
+	})
+}
+
+// descendants maps the pid of every process below pid to its command line.
+func descendants(t *testing.T, pid int) map[int]string {
+	t.Helper()
+	parents := map[int]int{}
+	cmds := map[int]string{}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces, so split after ")".
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		parents[p], _ = strconv.Atoi(fields[1])
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		cmds[p] = strings.ReplaceAll(string(cmd), "\x00", " ")
+	}
+	out := map[int]string{}
+	var walk func(int)
+	walk = func(parent int) {
+		for p, pp := range parents {
+			if pp == parent {
+				if _, seen := out[p]; !seen {
+					out[p] = cmds[p]
+					walk(p)
+				}
+			}
+		}
+	}
+	walk(pid)
+	return out
 }
 
 // functionName is the function name in the request log's first invoke line.

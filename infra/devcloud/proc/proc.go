@@ -1,6 +1,10 @@
 // Package proc runs devcloud's child processes (moto_server, the Lambda
 // runtime interface emulators) each in its own process group, so that
 // stopping one also stops what it started (the emulator's bootstrap).
+//
+// Linux only, as devcloud is: the parent-death signal is Linux's. It is
+// tied to the OS thread that started the child, which the Go runtime does
+// not end while devcloud runs (no goroutine here locks its thread).
 package proc
 
 import (
@@ -17,8 +21,10 @@ type Process struct {
 }
 
 // Start starts cmd in a new process group and reaps it in the background.
+// The child gets SIGKILL when devcloud dies without stopping it (kill -9),
+// so no emulator or moto_server outlives it.
 func Start(cmd *exec.Cmd) (*Process, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
