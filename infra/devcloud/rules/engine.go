@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -36,9 +35,6 @@ func Compile(r template.TopicRule) (*Rule, error) {
 		return nil, wrap(err)
 	}
 	rule := &Rule{Name: r.Name, query: q}
-	if len(r.Actions) == 0 {
-		return nil, wrap(errors.New("no actions"))
-	}
 	for _, a := range r.Actions {
 		act, err := compileAction(a)
 		if err != nil {
