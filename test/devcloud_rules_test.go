@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,7 +169,15 @@ func TestDevcloudRulesRunTheTemplatesLambdasOnDeviceMessages(t *testing.T) {
 		if len(children) < 3 { // moto_server, an emulator and its bootstrap
 			t.Fatalf("devcloud's processes before the kill: %v, want moto_server and the telemetry Lambda's", children)
 		}
-		d.Kill()
+		if err := syscall.Kill(d.Info.PID, syscall.SIGKILL); err != nil { // as a crash would
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, "devcloud killed", func() error {
+			if !d.Exited() {
+				return errors.New("still running")
+			}
+			return nil
+		})
 		testutil.Eventually(t, "devcloud's children gone", func() error {
 			var alive []string
 			for pid, cmd := range children {

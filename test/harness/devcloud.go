@@ -144,12 +144,6 @@ func (d *Devcloud) Stop() {
 	}
 }
 
-// Kill ends devcloud with SIGKILL, as a crash would, and waits for it.
-func (d *Devcloud) Kill() {
-	_ = d.cmd.Process.Kill()
-	<-d.done
-}
-
 // Exited reports whether the process ended.
 func (d *Devcloud) Exited() bool {
 	select {
