@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sward-iot/sward/infra/devcloud/template"
@@ -18,6 +19,21 @@ type Rule struct {
 	query       *Query
 	actions     []action
 	errorAction action
+
+	mu    sync.Mutex
+	count Count
+}
+
+// Count is a rule's counts since its engine started, for `devcloud
+// status`.
+type Count struct {
+	Name string
+	// Fired counts the messages that matched the rule (FROM and WHERE).
+	Fired int64
+	// Failures counts the actions that failed (and went to the
+	// errorAction, if any); LastError is the last one's message.
+	Failures  int64
+	LastError string
 }
 
 // Compile checks a template rule: its SQL version and SQL, and every
@@ -70,6 +86,19 @@ func NewEngine(ctx context.Context, rules []*Rule, clients *Clients, requests *s
 	return &Engine{rules: rules, clients: clients, requests: requests, ctx: ctx}
 }
 
+// Counts are each rule's counts, in the template's order.
+func (e *Engine) Counts() []Count {
+	out := make([]Count, 0, len(e.rules))
+	for _, r := range e.rules {
+		r.mu.Lock()
+		c := r.count
+		r.mu.Unlock()
+		c.Name = r.Name
+		out = append(out, c)
+	}
+	return out
+}
+
 // Filters are the distinct FROM filters of the rules: what the engine
 // subscribes to on the endpoint.
 func (e *Engine) Filters() []string {
@@ -101,6 +130,9 @@ func (e *Engine) Handle(m Message) {
 		if !ok {
 			continue
 		}
+		r.mu.Lock()
+		r.count.Fired++
+		r.mu.Unlock()
 		go e.fire(r, m, out)
 	}
 }
@@ -144,6 +176,10 @@ func (e *Engine) fire(r *Rule, m Message, payload []byte) {
 	if len(failures) == 0 {
 		return
 	}
+	r.mu.Lock()
+	r.count.Failures += int64(len(failures))
+	r.count.LastError = failures[len(failures)-1].FailedAction + " " + failures[len(failures)-1].FailedResource + ": " + failures[len(failures)-1].ErrorMessage
+	r.mu.Unlock()
 	if r.errorAction == nil {
 		e.requests.Warn("rule actions failed and the rule has no error action", "rule", r.Name, "traceId", trace, "failures", len(failures))
 		return

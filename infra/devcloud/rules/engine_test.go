@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,17 @@ func TestAFailedActionSendsAWSsErrorMessageToTheErrorAction(t *testing.T) {
 	if msg.RuleName != "r1" || msg.Topic != "sward/dev1/telemetry/env" || msg.ClientID != "dev1" || msg.CloudwatchTraceID == "" ||
 		msg.Base64OriginalPayload != base64.StdEncoding.EncodeToString(original) {
 		t.Errorf("error message = %+v", msg)
+	}
+	testutil.Eventually(t, "the rule's counts", func() error {
+		c := e.Counts()
+		if len(c) != 1 || c[0].Name != "r1" || c[0].Fired != 1 || c[0].Failures != 1 || !strings.Contains(c[0].LastError, "LambdaAction arn:aws:lambda:us-east-1:1:function:gone") {
+			return fmt.Errorf("counts %+v, want r1 fired once with the Lambda action's failure", c)
+		}
+		return nil
+	})
+	e.Handle(Message{Topic: "other/topic", Payload: original})
+	if c := e.Counts(); c[0].Fired != 1 {
+		t.Errorf("a message outside FROM counted as fired: %+v", c)
 	}
 	if len(msg.Failures) != 1 || msg.Failures[0].FailedAction != "LambdaAction" ||
 		msg.Failures[0].FailedResource != "arn:aws:lambda:us-east-1:1:function:gone" || !strings.Contains(msg.Failures[0].ErrorMessage, "ResourceNotFoundException") {
