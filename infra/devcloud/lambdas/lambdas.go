@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -172,7 +173,7 @@ func (s *Service) locate(def template.Function) (string, string) {
 		}
 		reasons = append(reasons, reason)
 	}
-	return "", fmt.Sprintf("%v: run `make lambdas GOARCH=%s` (or give --lambdas DIR with <name>/bootstrap)", reasons, runtime.GOARCH)
+	return "", fmt.Sprintf("%s: run `make lambdas GOARCH=%s` (or give --lambdas DIR with <name>/bootstrap)", strings.Join(reasons, "; "), runtime.GOARCH)
 }
 
 // elfMachine is the ELF machine of each GOARCH devcloud runs on.

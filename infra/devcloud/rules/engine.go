@@ -164,7 +164,7 @@ func (e *Engine) fire(r *Rule, m Message, payload []byte) {
 	}
 	results := make(chan result, len(r.actions))
 	for _, a := range r.actions { // IoT Core runs a rule's actions in parallel
-		go func() { results <- result{a, e.run(r, a, m, payload, trace)} }()
+		go func() { results <- result{a, e.run("rule action", r, a, m, payload, trace)} }()
 	}
 	var failures []failure
 	for range r.actions {
@@ -188,12 +188,13 @@ func (e *Engine) fire(r *Rule, m Message, payload []byte) {
 		RuleName: r.Name, Topic: m.Topic, CloudwatchTraceID: trace, ClientID: m.ClientID,
 		Base64OriginalPayload: base64.StdEncoding.EncodeToString(m.Payload), Failures: failures,
 	})
-	if err := e.run(r, r.errorAction, m, doc, trace); err != nil {
+	if err := e.run("rule error action", r, r.errorAction, m, doc, trace); err != nil {
 		e.requests.Error("rule error action failed too: the failure is lost", "rule", r.Name, "traceId", trace)
 	}
 }
 
-func (e *Engine) run(r *Rule, a action, m Message, payload []byte, trace string) error {
+// run runs one action and logs it as msg.
+func (e *Engine) run(msg string, r *Rule, a action, m Message, payload []byte, trace string) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(e.ctx, actionTimeout)
 	err := a.run(ctx, e.clients, r.Name, m, payload)
@@ -201,9 +202,9 @@ func (e *Engine) run(r *Rule, a action, m Message, payload []byte, trace string)
 	attrs := []any{"rule", r.Name, "action", strings.TrimSuffix(a.name(), "Action"), "resource", a.resource(m), "traceId", trace,
 		"durationMs", float64(time.Since(start).Microseconds()) / 1000}
 	if err != nil {
-		e.requests.Warn("rule action", append(attrs, "result", "error", "error", err)...)
+		e.requests.Warn(msg, append(attrs, "result", "error", "error", err)...)
 		return err
 	}
-	e.requests.Info("rule action", append(attrs, "result", "ok")...)
+	e.requests.Info(msg, append(attrs, "result", "ok")...)
 	return nil
 }
