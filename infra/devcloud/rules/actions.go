@@ -83,13 +83,16 @@ func compileAction(a map[string]any) (action, error) {
 		switch kind {
 		case "Lambda":
 			if str("FunctionArn") == "" {
-				return nil, fmt.Errorf("action Lambda without FunctionArn")
+				return nil, errors.New("action Lambda without FunctionArn")
 			}
 			return lambdaAction{arn: str("FunctionArn")}, nil
 		case "Republish":
+			if str("Topic") == "" {
+				return nil, errors.New("action Republish without Topic")
+			}
 			topic, err := ParseSubstitution(str("Topic"))
-			if err != nil || str("Topic") == "" {
-				return nil, fmt.Errorf("action Republish Topic %q: %v", str("Topic"), err)
+			if err != nil {
+				return nil, fmt.Errorf("action Republish Topic %q: %w", str("Topic"), err)
 			}
 			qos, _ := props["Qos"].(float64)
 			if qos != 0 && qos != 1 {
@@ -97,9 +100,12 @@ func compileAction(a map[string]any) (action, error) {
 			}
 			return republishAction{topic: topic, qos: byte(qos)}, nil
 		case "S3":
+			if str("Key") == "" || str("BucketName") == "" {
+				return nil, errors.New("action S3 needs BucketName and Key")
+			}
 			key, err := ParseSubstitution(str("Key"))
-			if err != nil || str("Key") == "" || str("BucketName") == "" {
-				return nil, fmt.Errorf("action S3 needs BucketName and Key (%v)", err)
+			if err != nil {
+				return nil, fmt.Errorf("action S3 Key %q: %w", str("Key"), err)
 			}
 			return s3Action{bucket: str("BucketName"), key: key, acl: str("CannedAcl")}, nil
 		case "DynamoDBv2":
@@ -114,7 +120,7 @@ func compileAction(a map[string]any) (action, error) {
 				return nil, fmt.Errorf("%w: CloudwatchLogs BatchMode true", ErrUnsupportedAction)
 			}
 			if str("LogGroupName") == "" {
-				return nil, fmt.Errorf("action CloudwatchLogs without LogGroupName")
+				return nil, errors.New("action CloudwatchLogs without LogGroupName")
 			}
 			return logsAction{group: str("LogGroupName")}, nil
 		}
