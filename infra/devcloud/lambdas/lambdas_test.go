@@ -86,6 +86,50 @@ func TestFunctionsRunUnderTheEmulatorAndAWarmInstanceIsReused(t *testing.T) {
 	}
 }
 
+func TestEachInstanceRunsOneInvocationAtATimeUpToMaxInstances(t *testing.T) {
+	s, _ := service(t) // MaxInstances 2
+	type result struct {
+		pid        float64
+		start, end time.Time
+	}
+	results := make(chan result, 3)
+	for range 3 {
+		go func() {
+			start := time.Now()
+			out, err := s.Invoke(context.Background(), "echo", []byte(`{"sleepMs":1500}`), "test")
+			if err != nil {
+				t.Error(err)
+				results <- result{}
+				return
+			}
+			var resp struct{ PID float64 }
+			_ = json.Unmarshal(out, &resp)
+			results <- result{resp.PID, start, time.Now()}
+		}()
+	}
+	var rs []result
+	for range 3 {
+		rs = append(rs, testutil.Receive(t, results, "an invocation's result"))
+	}
+	pids := map[float64]int{}
+	for _, r := range rs {
+		pids[r.pid]++
+	}
+	if len(pids) != 2 {
+		t.Errorf("three concurrent invocations ran in processes %v: want two instances (MaxInstances), one reused", pids)
+	}
+	// The third waited for an instance: it took at least two sleeps.
+	slowest := rs[0]
+	for _, r := range rs {
+		if r.end.Sub(r.start) > slowest.end.Sub(slowest.start) {
+			slowest = r
+		}
+	}
+	if took := slowest.end.Sub(slowest.start); took < 3*time.Second {
+		t.Errorf("the slowest of three 1.5 s invocations on two instances took %s: want ≥ 3 s (it waits for a free instance)", took)
+	}
+}
+
 func TestAFailingEventIsTriedThreeTimesThenDropped(t *testing.T) {
 	s, requests := service(t)
 	if _, err := s.InvokeAsync("echo", []byte(`{"fail":true}`), "test"); err != nil {

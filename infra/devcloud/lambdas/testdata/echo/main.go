@@ -1,5 +1,6 @@
 // Command echo is the lambdas package's test function: it answers with its
-// process id and the event, and fails when the event says so.
+// process id and the event, fails when the event says so, and takes
+// sleepMs first when the event gives it.
 package main
 
 import (
@@ -7,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 )
@@ -14,9 +16,11 @@ import (
 func main() {
 	lambda.Start(func(_ context.Context, ev json.RawMessage) (map[string]any, error) {
 		var in struct {
-			Fail bool `json:"fail"`
+			Fail    bool `json:"fail"`
+			SleepMs int  `json:"sleepMs"`
 		}
 		_ = json.Unmarshal(ev, &in)
+		time.Sleep(time.Duration(in.SleepMs) * time.Millisecond)
 		if in.Fail {
 			return nil, errors.New("asked to fail")
 		}
