@@ -2,7 +2,6 @@ package lambdas
 
 import (
 	"context"
-	"crypto/rand"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/sward-iot/sward/infra/devcloud/template"
 )
@@ -244,7 +245,7 @@ func (s *Service) InvokeAsync(ref string, payload []byte, source string) (string
 	if f.failed != "" {
 		return "", fmt.Errorf("%w: %s: %s", ErrFailed, f.def.Name, f.failed)
 	}
-	ev := event{payload: payload, source: source, requestID: newRequestID(), attempt: 1, queued: time.Now()}
+	ev := event{payload: payload, source: source, requestID: uuid.NewString(), attempt: 1, queued: time.Now()}
 	select {
 	case f.queue <- ev:
 	default:
@@ -270,7 +271,7 @@ func (s *Service) Invoke(ctx context.Context, ref string, payload []byte, source
 		return nil, ctx.Err()
 	}
 	defer func() { <-f.slots }()
-	return f.run(ctx, event{payload: payload, source: source, requestID: newRequestID(), attempt: 1})
+	return f.run(ctx, event{payload: payload, source: source, requestID: uuid.NewString(), attempt: 1})
 }
 
 // dispatch takes queued events in order and runs each on an instance,
@@ -422,15 +423,6 @@ func (s *Service) Shutdown() {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// newRequestID is a random UUID, as Lambda's request ids are.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
 
 // lockedWriter serialises the instances' writes to one log file.
 type lockedWriter struct {

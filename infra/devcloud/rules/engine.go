@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/sward-iot/sward/infra/devcloud/template"
 )
 
@@ -156,7 +158,7 @@ type errorMessage struct {
 }
 
 func (e *Engine) fire(r *Rule, m Message, payload []byte) {
-	trace := newUUID()
+	trace := uuid.NewString()
 	e.requests.Info("rule fired", "rule", r.Name, "topic", m.Topic, "clientId", m.ClientID, "traceId", trace, "bytes", len(payload))
 	type result struct {
 		a   action

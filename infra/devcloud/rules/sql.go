@@ -20,7 +20,6 @@
 package rules
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -29,6 +28,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/google/uuid"
 )
 
 // ErrUnsupported is wrapped by Parse for SQL devcloud does not evaluate.
@@ -132,15 +133,6 @@ func (q *Query) Evaluate(m Message) (out []byte, ok bool, err error) {
 	return out, err == nil, err
 }
 
-// newUUID is a random (version 4) UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
 // Expressions.
 
 type field []string
@@ -193,7 +185,7 @@ func (c call) eval(e *env) any {
 	case "principal":
 		return e.msg.Principal
 	case "newuuid":
-		return newUUID()
+		return uuid.NewString()
 	case "encode":
 		v := c.args[0].eval(e)
 		var raw []byte
