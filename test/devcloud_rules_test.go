@@ -121,6 +121,25 @@ func TestDevcloudRulesRunTheTemplatesLambdasOnDeviceMessages(t *testing.T) {
 		if lambdaLog := readFile(t, d.Data, filepath.Join(devcloud.LambdaLogDir, physical(t, []string{functionName(t, log)}, "SwardCloud-TelemetryFunction")+".log")); !strings.Contains(lambdaLog, `"msg":"ready"`) {
 			t.Errorf("the telemetry function's log lacks its ready line:\n%s", lambdaLog)
 		}
+		// As in AWS, the function's output is in its log group (the
+		// template's LoggingConfig) too.
+		logs := cloudwatchlogs.NewFromConfig(cfg)
+		groups, err := logs.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{LogGroupNamePrefix: aws.String("SwardCloud-TelemetryFunctionLogs")})
+		if err != nil || len(groups.LogGroups) != 1 {
+			t.Fatalf("the telemetry function's log group: %+v %v", groups, err)
+		}
+		testutil.Eventually(t, "the telemetry function's ready line in its log group", func() error {
+			out, err := logs.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: groups.LogGroups[0].LogGroupName})
+			if err != nil {
+				return err
+			}
+			for _, e := range out.Events {
+				if strings.Contains(aws.ToString(e.Message), `"msg":"ready"`) && strings.Contains(aws.ToString(e.LogStreamName), "/[$LATEST]") {
+					return nil
+				}
+			}
+			return fmt.Errorf("not among %d events", len(out.Events))
+		})
 	})
 
 	t.Run("a rule whose Lambda cannot be invoked ends in its error action", func(t *testing.T) {

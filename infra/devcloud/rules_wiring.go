@@ -109,6 +109,7 @@ func (s *Server) startRules() error {
 		LogDir:       filepath.Join(s.opts.DataDir, LambdaLogDir),
 		MaxInstances: s.opts.LambdaInstances,
 		RetryDelays:  s.opts.LambdaRetryDelays,
+		Logs:         lambdaLogSink(cloudwatchlogs.NewFromConfig(cfg)),
 		Requests:     requests,
 		Logger:       s.opts.Logger,
 	}, s.tmpl.Functions)

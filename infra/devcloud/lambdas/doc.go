@@ -26,5 +26,7 @@
 //
 // Every invocation is a line of the request log (function, source,
 // request id, attempt, duration, result); what the emulator and the
-// function print goes to LogDir/<function name>.log.
+// function print goes to LogDir/<function name>.log and, line by line, to
+// Options.Logs for the function's log group, under a stream per instance
+// named as Lambda names them (<date>/[$LATEST]<id>).
 package lambdas

@@ -21,6 +21,7 @@ import (
 type instance struct {
 	url  string
 	proc *proc.Process
+	logs *shipper // nil without Options.Logs
 	// used is false until the first invocation: that one is the cold start.
 	used bool
 }
@@ -121,4 +122,9 @@ func (in *instance) invoke(ctx context.Context, payload []byte) ([]byte, error) 
 
 // stop ends the emulator and the bootstrap: SIGTERM to the process group,
 // SIGKILL after 2 s.
-func (in *instance) stop() { in.proc.Stop(2 * time.Second) }
+func (in *instance) stop() {
+	in.proc.Stop(2 * time.Second)
+	if in.logs != nil {
+		in.logs.close()
+	}
+}

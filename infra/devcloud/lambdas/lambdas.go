@@ -67,6 +67,9 @@ type Options struct {
 	// RetryDelays are the waits before each retry of a failed
 	// asynchronous event (default DefaultRetryDelays: two retries).
 	RetryDelays []time.Duration
+	// Logs, when set, also receives what each instance prints, for the
+	// function's log group (its LoggingConfig, else /aws/lambda/<name>).
+	Logs LogSink
 	// Requests is the request log; Logger devcloud's own.
 	Requests, Logger *slog.Logger
 }
@@ -370,7 +373,22 @@ func (f *function) acquire() (*instance, bool, error) {
 		f.removeLocked(in)
 	}
 	f.mu.Unlock()
-	in, err := startInstance(f.s.opts.RIE, f.bootstrap, f.env, f.out)
+	out := f.out
+	var logs *shipper
+	if f.s.opts.Logs != nil {
+		logs = newShipper(f.s.opts.Logs, f.def.LogGroup, func(err error) {
+			f.s.log.Warn("ship function logs", "function", f.def.Name, "logGroup", f.def.LogGroup, "error", err)
+		})
+		out = io.MultiWriter(f.out, logs)
+	}
+	in, err := startInstance(f.s.opts.RIE, f.bootstrap, f.env, out)
+	if logs != nil {
+		if err != nil {
+			logs.close()
+		} else {
+			in.logs = logs
+		}
+	}
 	if err != nil {
 		return nil, true, err
 	}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,10 +35,30 @@ func build(t *testing.T, out, pkg string, lambda bool) {
 	}
 }
 
+// shipped records what the service hands its LogSink.
+type shipped struct {
+	mu     sync.Mutex
+	events map[string][]LogEvent // by group + " " + stream
+}
+
+func (s *shipped) sink(group, stream string, events []LogEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events[group+" "+stream] = append(s.events[group+" "+stream], events...)
+	return nil
+}
+
 // service runs the echo function (build "echo") and a function whose build
 // is missing ("gone"), with retries after 10 and 20 ms.
 func service(t *testing.T) (*Service, *testlog.Buffer) {
 	t.Helper()
+	s, requests, _ := serviceWithLogs(t)
+	return s, requests
+}
+
+func serviceWithLogs(t *testing.T) (*Service, *testlog.Buffer, *shipped) {
+	t.Helper()
+	logs := &shipped{events: map[string][]LogEvent{}}
 	dir := t.TempDir()
 	rie := filepath.Join(dir, "aws-lambda-rie")
 	build(t, rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie", false)
@@ -46,15 +69,16 @@ func service(t *testing.T) (*Service, *testlog.Buffer) {
 		Env:         map[string]string{"SWARD_TEST": "from devcloud"},
 		RetryDelays: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond},
 		Requests:    slog.New(slog.NewTextHandler(requests, nil)),
+		Logs:        logs.sink,
 	}, []template.Function{
-		{Name: "echo", Arn: "arn:aws:lambda:us-east-1:123456789012:function:echo", Build: "echo", TimeoutSeconds: 5, MemoryMB: 128},
+		{Name: "echo", Arn: "arn:aws:lambda:us-east-1:123456789012:function:echo", Build: "echo", TimeoutSeconds: 5, MemoryMB: 128, LogGroup: "/aws/lambda/echo"},
 		{Name: "gone", Arn: "arn:aws:lambda:us-east-1:123456789012:function:gone", Build: "gone", TimeoutSeconds: 5, MemoryMB: 128},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Shutdown)
-	return s, requests
+	return s, requests, logs
 }
 
 func TestFunctionsRunUnderTheEmulatorAndAWarmInstanceIsReused(t *testing.T) {
@@ -84,6 +108,29 @@ func TestFunctionsRunUnderTheEmulatorAndAWarmInstanceIsReused(t *testing.T) {
 	if log := requests.String(); strings.Count(log, "cold=true") != 1 || strings.Count(log, "cold=false") != 1 {
 		t.Errorf("request log should show one cold and one warm invocation:\n%s", log)
 	}
+}
+
+func TestWhatAFunctionPrintsGoesToItsLogGroupUnderAStreamPerInstance(t *testing.T) {
+	s, _, logs := serviceWithLogs(t)
+	if _, err := s.Invoke(context.Background(), "echo", []byte(`{"n":7}`), "test"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the function's line shipped", func() error {
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		for key, events := range logs.events {
+			group, stream, _ := strings.Cut(key, " ")
+			for _, e := range events {
+				if e.Message == `echo handling {"n":7}` {
+					if group != "/aws/lambda/echo" || !regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$`).MatchString(stream) {
+						return fmt.Errorf("shipped to %q %q, want /aws/lambda/echo and a Lambda-style stream", group, stream)
+					}
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("not among %v", logs.events)
+	})
 }
 
 func TestEachInstanceRunsOneInvocationAtATimeUpToMaxInstances(t *testing.T) {

@@ -112,6 +112,16 @@ func (r resolver) function(id string) (Function, error) {
 	if v, ok := res.Properties["MemorySize"].(float64); ok {
 		f.MemoryMB = int(v)
 	}
+	f.LogGroup = "/aws/lambda/" + name
+	if lc, ok := res.Properties["LoggingConfig"].(map[string]any); ok && lc["LogGroup"] != nil {
+		v, err := r.resolve(id, lc["LogGroup"])
+		if err != nil {
+			return Function{}, err
+		}
+		if f.LogGroup, ok = v.(string); !ok {
+			return Function{}, fmt.Errorf("%w: %s: LoggingConfig.LogGroup %v", ErrUnsupported, id, v)
+		}
+	}
 	env, _ := res.Properties["Environment"].(map[string]any)
 	vars, err := r.resolve(id, env["Variables"])
 	if err != nil {

@@ -21,7 +21,7 @@ const stack = `{"Resources":{
   "AttributeDefinitions":[{"AttributeName":"thingName","AttributeType":"S"},{"AttributeName":"sortKey","AttributeType":"S"}],
   "KeySchema":[{"AttributeName":"thingName","KeyType":"HASH"},{"AttributeName":"sortKey","KeyType":"RANGE"}]}},
  "ReleaseFunctionCC898F55":{"Type":"AWS::Lambda::Function","Metadata":{"sward:lambda":"release","aws:asset:path":"asset.5bab"},
-  "Properties":{"Timeout":120,"MemorySize":256,"Environment":{"Variables":{
+  "Properties":{"Timeout":120,"MemorySize":256,"LoggingConfig":{"LogGroup":{"Ref":"RuleErrorLogs6D37FF95"}},"Environment":{"Variables":{
    "SWARD_RELEASES_TABLE":{"Ref":"DeviceStatusTable6D00E57F"},
    "BUCKET_ARN":{"Fn::GetAtt":["TelemetryBucket710FF2C8","Arn"]},
    "SUB":{"Fn::Sub":"${TelemetryBucket710FF2C8}/${DeviceStatusTable6D00E57F.Arn}"}}}}},
@@ -62,7 +62,7 @@ func TestParseNamesBucketsTablesAndFunctionsAsTheStackWouldAndResolvesWhatRefers
 	wantFn := Function{
 		LogicalID: "ReleaseFunctionCC898F55", Name: "SwardCloud-ReleaseFunctionCC898F55",
 		Arn:   "arn:aws:lambda:eu-west-1:123456789012:function:SwardCloud-ReleaseFunctionCC898F55",
-		Build: "release", AssetPath: "asset.5bab", TimeoutSeconds: 120, MemoryMB: 256,
+		Build: "release", AssetPath: "asset.5bab", TimeoutSeconds: 120, MemoryMB: 256, LogGroup: "SwardCloud-RuleErrorLogs6D37FF95",
 		Environment: map[string]string{
 			"SWARD_RELEASES_TABLE": "SwardCloud-DeviceStatusTable6D00E57F",
 			"BUCKET_ARN":           "arn:aws:s3:::swardcloud-telemetrybucket710ff2c8",

@@ -111,6 +111,9 @@ type Function struct {
 	// TimeoutSeconds (default 3) and MemoryMB (default 128) are
 	// CloudFormation's defaults when absent.
 	TimeoutSeconds, MemoryMB int
+	// LogGroup is LoggingConfig.LogGroup, or Lambda's default
+	// /aws/lambda/<name>.
+	LogGroup string
 }
 
 // Template is what devcloud takes from a template.

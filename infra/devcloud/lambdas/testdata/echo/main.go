@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -20,6 +21,7 @@ func main() {
 			SleepMs int  `json:"sleepMs"`
 		}
 		_ = json.Unmarshal(ev, &in)
+		fmt.Printf("echo handling %s\n", ev)
 		time.Sleep(time.Duration(in.SleepMs) * time.Millisecond)
 		if in.Fail {
 			return nil, errors.New("asked to fail")
