@@ -40,9 +40,11 @@ build: modules
 build-arm64:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/linux-arm64/sward ./edge/cmd/sward
 
-## devcloud: the local stand-in for the SwardCloud stack at bin/devcloud (infra/README.md)
+## devcloud: the local stand-in for the SwardCloud stack at bin/devcloud (infra/README.md), and
+## bin/aws-lambda-rie, the Lambda runtime interface emulator it runs the Lambdas under
 devcloud: modules
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/devcloud ./infra/devcloud/cmd/devcloud
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
 
 ## artifacts: the sample components' binaries in <artifacts>/<Name>/<Version>/ (greengrass-cli layout)
 artifacts: modules

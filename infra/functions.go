@@ -25,6 +25,10 @@ const (
 
 var lambdaNames = []string{telemetryLambda, releaseLambda, deploymentEventsLambda}
 
+// buildMetadata is the function metadata key naming the function's build
+// (its folder under lambdaDist): devcloud finds the bootstrap it runs by it.
+const buildMetadata = "sward:lambda"
+
 // Environment variables the handlers read (the contract with lambdas/).
 const (
 	envTelemetryBucket     = "SWARD_TELEMETRY_BUCKET"
@@ -176,8 +180,12 @@ func newFunction(stack awscdk.Stack, cfg appConfig, spec functionSpec) awslambda
 	// that it is never invoked before its grants exist; cfn-lint's W3005
 	// notes that the role half is implied by the function's Role GetAtt.
 	// Harmless, and not ours to change.
-	fn.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String("cfn-lint"),
+	cfn := fn.Node().DefaultChild().(awscdk.CfnResource)
+	cfn.AddMetadata(jsii.String("cfn-lint"),
 		map[string]any{"config": map[string]any{"ignore_checks": []string{"W3005"}}})
+	// devcloud runs each function from its build, dist/lambdas/<name>
+	// (infra/devcloud/template.BuildMetadata).
+	cfn.AddMetadata(jsii.String(buildMetadata), spec.name)
 	return fn
 }
 

@@ -52,6 +52,19 @@ func TestLambdasAreGoOnArm64WithTheContractEnvironment(t *testing.T) {
 	})
 }
 
+func TestLambdasNameTheirBuildForDevcloud(t *testing.T) {
+	for id, build := range map[string]string{
+		"TelemetryFunction":        telemetryLambda,
+		"ReleaseFunction":          releaseLambda,
+		"DeploymentEventsFunction": deploymentEventsLambda,
+	} {
+		meta, _ := resource(t, id)["Metadata"].(map[string]any)
+		if got := meta[buildMetadata]; got != build {
+			t.Errorf("%s metadata %s = %v, want %s (devcloud runs dist/lambdas/%s/bootstrap)", id, buildMetadata, got, build, build)
+		}
+	}
+}
+
 func TestLambdaLogGroupsKeepLogsForTheConfiguredDays(t *testing.T) {
 	def, configured := templates(t)
 	def.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": defaultLogRetentionDays})

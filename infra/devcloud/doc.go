@@ -6,9 +6,13 @@
 // iotcore) enforcing the template's device policy with the Device Shadow
 // service and IoT Jobs' device API behind it (packages shadows and jobs),
 // the IoT credentials provider (package credentials) for the template's
-// role aliases, and the IoT control plane (controlplane.go: the job
+// role aliases, the IoT control plane (controlplane.go: the job
 // operations, the `devcloud status` report of package status, everything
-// else passed to moto).
+// else passed to moto), the template's buckets, tables and log groups in
+// moto (package resources), its Lambdas as processes under the runtime
+// interface emulator (package lambdas), its topic rules with their actions
+// (package rules) and its S3 → Lambda notifications through an S3 endpoint
+// in front of moto (package s3events).
 //
 // The data folder DIR holds everything that survives a restart:
 //
@@ -20,7 +24,12 @@
 //	DIR/things/<name>/device.pem.crt, private.pem.key, AmazonRootCA1.pem
 //	                               what the nucleus's cloud configuration points at
 //	                               (certificateFilePath, privateKeyPath, rootCaPath)
+//	DIR/moto-recording.jsonl       the requests to the moto devcloud started, replayed by the next
+//	DIR/requests.log               each rule fired, action, S3 notification, Lambda invocation
+//	DIR/lambda/<function>.log      what each function and its emulator print
 //
-// moto keeps its state in memory, so each `up` registers the template's
-// policies and thing groups and every thing of DIR/things again.
+// moto keeps its state in memory; devcloud replays the recording into the
+// moto it starts, and each `up` registers the template's policies, thing
+// groups and resources and every thing of DIR/things when moto lacks them
+// (a --moto-endpoint moto may be new).
 package devcloud

@@ -52,7 +52,7 @@ type Endpoints struct {
 	IoTDataALPN string `json:"iotDataAlpn"`
 	// IoTDataHTTP is the IoT data plane's HTTP API, http://host:port (the
 	// iotdataplane client's BaseEndpoint, the Lambdas'
-	// SWARD_IOT_DATA_ENDPOINT).
+	// AWS_ENDPOINT_URL_IOT_DATA_PLANE).
 	IoTDataHTTP string `json:"iotDataHttp"`
 	// Credentials is the IoT credentials provider, https://host:port
 	// (GET /role-aliases/<alias>/credentials over mutual TLS).
@@ -63,6 +63,11 @@ type Endpoints struct {
 	IoT string `json:"iot"`
 	// Status is the URL of the report `devcloud status` prints.
 	Status string `json:"status"`
+	// S3 is devcloud's S3 endpoint, http://host:port, a proxy to moto
+	// that delivers the template's S3 → Lambda notifications: clients
+	// that should trigger them (sward publish) use it for S3
+	// (AWS_ENDPOINT_URL_S3), path-style.
+	S3 string `json:"s3"`
 }
 
 // ReadInfo reads DIR/devcloud.json.

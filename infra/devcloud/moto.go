@@ -1,15 +1,17 @@
 package devcloud
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/sward-iot/sward/infra/devcloud/proc"
 )
 
 // ErrNoMoto is returned when no moto endpoint is given and moto_server is
@@ -30,33 +32,37 @@ const motoStartTimeout = 60 * time.Second
 // motoProcess is a moto_server devcloud started.
 type motoProcess struct {
 	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proc.Process
 }
 
 // startMoto runs moto_server on a free loopback port, its output to out,
-// in its own process group, and waits until it answers.
-func startMoto(out io.Writer) (*motoProcess, error) {
+// in its own process group, and waits until it answers. moto keeps its
+// state in memory only, so devcloud keeps it with moto's request recorder:
+// every request is appended to the file recording, and a new moto replays
+// the file before serving (restore), which brings back the buckets,
+// objects, tables and items, things and certificates of the moto before.
+func startMoto(out io.Writer, recording string) (*motoProcess, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, ErrNoMoto
 	}
 	var lastErr error
 	for range 3 { // a free port can be taken between the check and moto's bind
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		m := &motoProcess{url: "http://127.0.0.1:" + strconv.Itoa(port), done: make(chan struct{})}
-		m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		m.cmd.Stdout, m.cmd.Stderr = out, out
-		m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := m.cmd.Start(); err != nil {
+		m := &motoProcess{url: "http://127.0.0.1:" + strconv.Itoa(port)}
+		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+		cmd.Env = append(os.Environ(), "MOTO_RECORDER_FILEPATH="+recording)
+		cmd.Stdout, cmd.Stderr = out, out
+		if m.proc, err = proc.Start(cmd); err != nil {
 			return nil, fmt.Errorf("start moto_server: %w", err)
 		}
-		go func() { _ = m.cmd.Wait(); close(m.done) }()
-		if lastErr = waitMoto(m.url, m.done, motoStartTimeout); lastErr == nil {
-			return m, nil
+		if lastErr = waitMoto(m.url, m.proc.Done(), motoStartTimeout); lastErr == nil {
+			if lastErr = m.restore(recording); lastErr == nil {
+				return m, nil
+			}
 		}
 		m.stop()
 	}
@@ -89,22 +95,59 @@ func waitMoto(url string, done <-chan struct{}, timeout time.Duration) error {
 	}
 }
 
-// stop ends moto_server: SIGTERM to its process group, SIGKILL after 5 s.
-func (m *motoProcess) stop() {
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
+// restore replays the recording of an earlier moto, if there is one, and
+// starts recording (appending to it).
+func (m *motoProcess) restore(recording string) error {
+	if err := dropPartialLine(recording); err != nil {
+		return err
 	}
+	if fi, err := os.Stat(recording); err == nil && fi.Size() > 0 {
+		if err := m.recorder("replay-recording"); err != nil {
+			return fmt.Errorf("moto: replay %s (delete it to start with an empty moto): %w", recording, err)
+		}
+	}
+	return m.recorder("start-recording")
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// dropPartialLine cuts a last line without its newline from the
+// recording: what a moto killed in the middle of a write leaves, and what
+// its replay would choke on. That request was never answered.
+func dropPartialLine(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 || b[len(b)-1] == '\n' {
+		return nil
+	}
+	return f.Truncate(int64(bytes.LastIndexByte(b, '\n') + 1))
 }
+
+// recorder calls one operation of moto's request recorder.
+func (m *motoProcess) recorder(op string) error {
+	client := &http.Client{Timeout: motoReplayTimeout}
+	resp, err := client.Post(m.url+"/moto-api/recorder/"+op, "application/json", nil)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", op, resp.Status)
+	}
+	return nil
+}
+
+// motoReplayTimeout bounds replaying the recording, which grows with
+// every request devcloud, the Lambdas and the clients make.
+const motoReplayTimeout = 10 * time.Minute
+
+// stop ends moto_server: SIGTERM to its process group, SIGKILL after 5 s.
+func (m *motoProcess) stop() { m.proc.Stop(5 * time.Second) }

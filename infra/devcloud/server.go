@@ -24,7 +24,7 @@ import (
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/jobs"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
-	"github.com/sward-iot/sward/infra/devcloud/rules"
+	"github.com/sward-iot/sward/infra/devcloud/resources"
 	"github.com/sward-iot/sward/infra/devcloud/shadows"
 	"github.com/sward-iot/sward/infra/devcloud/status"
 	"github.com/sward-iot/sward/infra/devcloud/template"
@@ -32,6 +32,11 @@ import (
 
 // DefaultRegion is the region devcloud's ARNs and moto use.
 const DefaultRegion = "us-east-1"
+
+// MotoRecordingFile is the file of DIR where devcloud keeps the requests
+// made to the moto_server it starts, replayed at the next `up` so that
+// moto's state survives (moto keeps nothing on disk itself).
+const MotoRecordingFile = "moto-recording.jsonl"
 
 // StackName is the stack the template is resolved as.
 const StackName = "SwardCloud"
@@ -61,6 +66,19 @@ type Options struct {
 	Logger *slog.Logger
 	// MotoOutput receives moto_server's output (default: discarded).
 	MotoOutput io.Writer
+	// LambdaDir holds the functions' builds, <name>/bootstrap
+	// (dist/lambdas of `make lambdas GOARCH=amd64`); RIE is the runtime
+	// interface emulator (default: aws-lambda-rie on PATH or beside the
+	// devcloud binary).
+	LambdaDir, RIE string
+	// LambdaInstances bounds each function's concurrent instances
+	// (default 2); LambdaRetryDelays are the waits before the retries of
+	// a failed asynchronous invocation (default Lambda's 1 and 2 minutes).
+	LambdaInstances   int
+	LambdaRetryDelays []time.Duration
+	// S3Listen is devcloud's S3 endpoint, the proxy to moto that
+	// delivers S3 notifications (default 127.0.0.1:0).
+	S3Listen string
 }
 
 // Server is a running devcloud: New, Start, Info, Shutdown.
@@ -75,6 +93,7 @@ type Server struct {
 	creds    *credentials.Server
 	dataHTTP *http.Server
 	info     Info
+	rt       ruleRuntime
 
 	jobs        *jobs.Service
 	controlHTTP *http.Server
@@ -105,6 +124,9 @@ func New(opts Options) (*Server, error) {
 	if opts.IoTListen == "" {
 		opts.IoTListen = "127.0.0.1:0"
 	}
+	if opts.S3Listen == "" {
+		opts.S3Listen = "127.0.0.1:0"
+	}
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
 	}
@@ -131,15 +153,8 @@ func New(opts Options) (*Server, error) {
 		}
 		s.policies[p.Name] = doc
 	}
-	for _, r := range tmpl.Rules {
-		// IoT Core runs a rule without a version as 2015-10-08, whose
-		// semantics devcloud does not reproduce.
-		if r.SQLVersion != "2016-03-23" {
-			return nil, fmt.Errorf("template %s: rule %s (%s): AwsIotSqlVersion %q: devcloud evaluates 2016-03-23 only", opts.Template, r.Name, r.LogicalID, r.SQLVersion)
-		}
-		if _, err := rules.Parse(r.SQL); err != nil {
-			return nil, fmt.Errorf("template %s: rule %s (%s): %w", opts.Template, r.Name, r.LogicalID, err)
-		}
+	if err := s.compileRules(); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
@@ -161,7 +176,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 	motoURL := s.opts.MotoEndpoint
 	if motoURL == "" {
-		if s.moto, err = startMoto(s.opts.MotoOutput); err != nil {
+		if s.moto, err = startMoto(s.opts.MotoOutput, filepath.Join(s.opts.DataDir, MotoRecordingFile)); err != nil {
 			return err
 		}
 		motoURL = s.moto.url
@@ -184,12 +199,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	for _, r := range s.tmpl.RoleAliases {
 		s.info.RoleAliases = append(s.info.RoleAliases, r.Name)
 	}
-	for _, r := range s.tmpl.Rules {
-		s.log.Warn("rule actions are not run yet: the rule's SQL is checked, its actions never fire", "rule", r.Name)
-	}
 	if err := s.registerAll(ctx); err != nil {
 		return err
 	}
+	created, err := resources.Ensure(ctx, s.info.AWSConfig(), s.tmpl)
+	if err != nil {
+		return err
+	}
+	s.log.Info("template resources in moto", "bucketsCreated", created.Buckets, "tablesCreated", created.Tables, "logGroupsCreated", created.LogGroups)
 	serverCert, err := s.ca.serverCertificate()
 	if err != nil {
 		return err
@@ -232,6 +249,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}()
 	s.info.Endpoints.IoTDataHTTP = "http://" + ln.Addr().String()
+	if err := s.startControlPlane(motoURL); err != nil {
+		return err
+	}
+	if err := s.startRules(); err != nil {
+		return err
+	}
 	var aliases []credentials.RoleAlias
 	for _, r := range s.tmpl.RoleAliases {
 		aliases = append(aliases, credentials.RoleAlias{
@@ -256,9 +279,6 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	s.info.Endpoints.Credentials = s.creds.URL()
-	if err := s.startControlPlane(motoURL); err != nil {
-		return err
-	}
 	if err := writeJSON(filepath.Join(s.opts.DataDir, InfoFile), s.info); err != nil {
 		return err
 	}
@@ -355,6 +375,7 @@ func (s *Server) Shutdown() {
 			s.log.Warn("stop the credentials provider", "error", err)
 		}
 	}
+	s.stopRules()
 	if s.iot != nil {
 		if err := s.iot.Shutdown(); err != nil {
 			s.log.Warn("stop the data endpoint", "error", err)

@@ -16,6 +16,10 @@ func TestNewRefusesARuleItCannotRunNamingTheRuleAndTheConstruct(t *testing.T) {
 			[]string{"my_rule", "upper()"}},
 		{"another SQL version", `{"RuleName":"old_rule","TopicRulePayload":{"Sql":"SELECT * FROM 'x'","Actions":[]}}`,
 			[]string{"old_rule", "2016-03-23"}},
+		{"an action devcloud does not run", `{"RuleName":"queue_rule","TopicRulePayload":{"AwsIotSqlVersion":"2016-03-23","Sql":"SELECT * FROM 'x'","Actions":[{"Sqs":{"QueueUrl":"q","RoleArn":"r"}}]}}`,
+			[]string{"queue_rule", "unsupported rule action: Sqs"}},
+		{"an error action devcloud does not run", `{"RuleName":"err_rule","TopicRulePayload":{"AwsIotSqlVersion":"2016-03-23","Sql":"SELECT * FROM 'x'","Actions":[{"Republish":{"Topic":"y","RoleArn":"r"}}],"ErrorAction":{"Sns":{"TargetArn":"t","RoleArn":"r"}}}}`,
+			[]string{"err_rule", "ErrorAction: unsupported rule action: Sns"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -165,3 +166,44 @@ func (l *Lambda) InitDuration() time.Duration {
 
 // Output is everything the emulator and the function printed so far.
 func (l *Lambda) Output() string { return l.output.String() }
+
+var (
+	lambdaDistMu    sync.Mutex
+	lambdaDistBuilt = map[string]string{}
+)
+
+// LambdaDist returns a folder laid out as `make lambdas GOARCH=<host>`
+// leaves dist/lambdas, holding <name>/bootstrap for the names given only
+// (each built once per test process): what `devcloud up --lambdas` takes.
+func LambdaDist(t testing.TB, names ...string) string {
+	t.Helper()
+	dist := t.TempDir()
+	for _, name := range names {
+		lambdaDistMu.Lock()
+		built, ok := lambdaDistBuilt[name]
+		if !ok {
+			dir, err := os.MkdirTemp("", "sward-lambda-"+name+"-")
+			if err != nil {
+				lambdaDistMu.Unlock()
+				t.Fatal(err)
+			}
+			built = filepath.Join(dir, "bootstrap")
+			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", built, "./lambdas/cmd/"+name)
+			cmd.Dir = RepoRoot()
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				lambdaDistMu.Unlock()
+				t.Fatalf("go build lambdas/cmd/%s: %v\n%s", name, err, b)
+			}
+			lambdaDistBuilt[name] = built
+		}
+		lambdaDistMu.Unlock()
+		if err := os.MkdirAll(filepath.Join(dist, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(built, filepath.Join(dist, name, "bootstrap")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dist
+}

@@ -81,6 +81,10 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&opts.DataHTTPListen, "data-http-listen", "127.0.0.1:0", "the IoT data plane's HTTP API address (Publish; loopback, not SigV4-verified)")
 	f.StringVar(&opts.IoTListen, "iot-listen", "127.0.0.1:0", "the IoT control plane's HTTP address (jobs, status; everything else passed to moto)")
 	f.StringVar(&opts.Region, "region", devcloud.DefaultRegion, "the region of every ARN")
+	f.StringVar(&opts.S3Listen, "s3-listen", "127.0.0.1:0", "devcloud's S3 endpoint, a proxy to moto that delivers the template's S3 → Lambda notifications")
+	f.StringVar(&opts.LambdaDir, "lambdas", "dist/lambdas", "the Lambda builds, <name>/bootstrap for this machine (`make lambdas GOARCH=amd64`)")
+	f.StringVar(&opts.RIE, "rie", "", "the Lambda runtime interface emulator (default: aws-lambda-rie on PATH or beside devcloud; `make devcloud` builds it)")
+	f.IntVar(&opts.LambdaInstances, "lambda-instances", 2, "concurrent instances per Lambda function at most")
 	return cmd
 }
 

@@ -15,12 +15,11 @@
 // error naming the construct, so `devcloud up` stops rather than running
 // a rule differently from IoT Core.
 //
-// Not done yet: running the rules' actions (lambda, republish, s3,
-// dynamoDBv2, errorAction).
+// The engine (engine.go) runs the template's topic rules on the
+// endpoint's messages with their actions (actions.go).
 package rules
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -29,6 +28,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/google/uuid"
 )
 
 // ErrUnsupported is wrapped by Parse for SQL devcloud does not evaluate.
@@ -184,11 +185,7 @@ func (c call) eval(e *env) any {
 	case "principal":
 		return e.msg.Principal
 	case "newuuid":
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		b[6] = b[6]&0x0f | 0x40
-		b[8] = b[8]&0x3f | 0x80
-		return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+		return uuid.NewString()
 	case "encode":
 		v := c.args[0].eval(e)
 		var raw []byte
@@ -552,4 +549,69 @@ func (p *parser) expr() (expr, error) {
 		return c, nil
 	}
 	return nil, fmt.Errorf("rules SQL: unexpected %q", t.text)
+}
+
+// Substitution is an action field with substitution templates, e.g. the
+// republish topic `alerts/${topic(2)}`: each ${expression} is evaluated on
+// the message and written in its place.
+type Substitution struct {
+	text  []string // literal parts, one more than exprs
+	exprs []expr
+}
+
+// ParseSubstitution parses s; an expression Parse would refuse is refused.
+func ParseSubstitution(s string) (*Substitution, error) {
+	sub := &Substitution{}
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			sub.text = append(sub.text, s)
+			return sub, nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return nil, fmt.Errorf("substitution template %q: ${ without }", s)
+		}
+		toks, err := tokenize(s[i+2 : i+j])
+		if err != nil {
+			return nil, err
+		}
+		p := &parser{toks: toks}
+		e, err := p.expr()
+		if err != nil {
+			return nil, fmt.Errorf("substitution template ${%s}: %w", s[i+2:i+j], err)
+		}
+		if t := p.peek(); t.kind != "end" {
+			return nil, fmt.Errorf("%w: substitution template ${%s}: %q after the expression", ErrUnsupported, s[i+2:i+j], t.text)
+		}
+		sub.text = append(sub.text, s[:i])
+		sub.exprs = append(sub.exprs, e)
+		s = s[i+j+1:]
+	}
+}
+
+// Expand evaluates the template on m; an undefined value expands to "".
+func (sub *Substitution) Expand(m Message) string {
+	e := &env{msg: m, tops: strings.Split(m.Topic, "/")}
+	var doc map[string]any
+	if json.Unmarshal(m.Payload, &doc) == nil {
+		e.doc = doc
+	}
+	var b strings.Builder
+	for i, t := range sub.text {
+		b.WriteString(t)
+		if i < len(sub.exprs) {
+			switch v := sub.exprs[i].eval(e).(type) {
+			case undefinedT:
+			case string:
+				b.WriteString(v)
+			case float64:
+				b.WriteString(strconv.FormatFloat(v, 'f', -1, 64))
+			default:
+				j, _ := json.Marshal(v)
+				b.Write(j)
+			}
+		}
+	}
+	return b.String()
 }

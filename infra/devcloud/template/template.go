@@ -1,15 +1,24 @@
 // Package template reads the CloudFormation template `make synth` writes
 // (cdk.out/SwardCloud.template.json) for what devcloud serves: the IoT
-// policies, thing groups and role aliases, with the CloudFormation
-// intrinsics they use resolved for devcloud's region and account.
+// policies, thing groups, role aliases and topic rules, the S3 buckets
+// (with their Lambda notifications), the DynamoDB tables and the Lambda
+// functions, with the CloudFormation intrinsics they use resolved for
+// devcloud's region and account.
 //
 // Resolved: Ref to the pseudo parameters (AWS::Partition, AWS::Region,
-// AWS::AccountId, AWS::URLSuffix, AWS::StackName) and to IoT resources
-// that carry their own name, Fn::Join, Fn::Sub with pseudo parameters, and
+// AWS::AccountId, AWS::URLSuffix, AWS::StackName) and to the resources
+// above, IAM roles and log groups (their physical name), Fn::Join, Fn::Sub
+// with pseudo parameters, resources and ${Resource.Attribute}, and
 // Fn::GetAtt of a role alias's RoleAliasArn and the Arn of a thing group,
-// an IoT policy or an IAM role.
-// Anything else inside those resources is an error naming the resource and
-// the construct.
+// an IoT policy, an IAM role, a bucket, a table, a function or a log
+// group. Anything else inside those resources is an error naming the
+// resource and the construct.
+//
+// Physical names are the name property when the template gives one, as
+// CloudFormation does; otherwise a stable name made from the stack name
+// and the logical id (CloudFormation appends a random suffix instead;
+// devcloud's must stay the same across restarts so that data in moto is
+// found again).
 package template
 
 import (
@@ -51,6 +60,60 @@ type TopicRule struct {
 	SQL        string
 	SQLVersion string
 	Disabled   bool
+	// Actions are the rule's actions as the template writes them, one
+	// key (Lambda, Republish, S3, DynamoDBv2, CloudwatchLogs, …) each,
+	// intrinsics resolved; ErrorAction is nil when the rule has none.
+	Actions     []map[string]any
+	ErrorAction map[string]any
+}
+
+// Bucket is an AWS::S3::Bucket.
+type Bucket struct {
+	LogicalID string
+	Name      string
+	// Notifications are its NotificationConfiguration's
+	// LambdaConfigurations.
+	Notifications []BucketNotification
+}
+
+// BucketNotification is one S3 → Lambda notification.
+type BucketNotification struct {
+	// Event is the S3 event type, e.g. s3:ObjectCreated:*.
+	Event string
+	// Prefix and Suffix are the key filter's rules ("" when absent).
+	Prefix, Suffix string
+	// FunctionArn is the function invoked.
+	FunctionArn string
+}
+
+// Table is an AWS::DynamoDB::Table.
+type Table struct {
+	LogicalID string
+	Name      string
+	// PartitionKey and SortKey name the key attributes (SortKey "" when
+	// the table has none); Attributes maps each defined attribute to its
+	// type (S, N, B).
+	PartitionKey, SortKey string
+	Attributes            map[string]string
+}
+
+// Function is an AWS::Lambda::Function.
+type Function struct {
+	LogicalID string
+	Name      string
+	Arn       string
+	// Build is the function's build under dist/lambdas (the
+	// sward:lambda metadata the CDK app sets, "" when absent); AssetPath
+	// is the CDK's aws:asset:path metadata (a folder of cdk.out).
+	Build, AssetPath string
+	// Environment is Environment.Variables, resolved.
+	Environment map[string]string
+	// TimeoutSeconds (default 3) and MemoryMB (default 128) are
+	// CloudFormation's defaults when absent.
+	TimeoutSeconds, MemoryMB int
+	// LogGroup is LoggingConfig.LogGroup, or Lambda's default
+	// /aws/lambda/<name>.
+	LogGroup string
 }
 
 // Template is what devcloud takes from a template.
@@ -59,6 +122,21 @@ type Template struct {
 	Policies    []Policy
 	ThingGroups []string
 	RoleAliases []RoleAlias
+	Buckets     []Bucket
+	Tables      []Table
+	Functions   []Function
+	// LogGroups are the names of the AWS::Logs::LogGroup resources.
+	LogGroups []string
+}
+
+// Function returns the function whose ARN or name is ref.
+func (t *Template) Function(ref string) (Function, bool) {
+	for _, f := range t.Functions {
+		if f.Arn == ref || f.Name == ref {
+			return f, true
+		}
+	}
+	return Function{}, false
 }
 
 // Env is where the template is resolved.
@@ -71,6 +149,7 @@ type Env struct {
 type resource struct {
 	Type       string
 	Properties map[string]any
+	Metadata   map[string]any
 }
 
 // Load reads and resolves the template at path.
@@ -127,7 +206,52 @@ func Parse(b []byte, env Env) (*Template, error) {
 			rule.SQL, _ = payload["Sql"].(string)
 			rule.SQLVersion, _ = payload["AwsIotSqlVersion"].(string)
 			rule.Disabled, _ = payload["RuleDisabled"].(bool)
+			actions, _ := payload["Actions"].([]any)
+			for _, a := range actions {
+				resolved, err := r.resolve(id, a)
+				if err != nil {
+					return nil, err
+				}
+				m, ok := resolved.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("%w: %s: an action that is not an object: %v", ErrUnsupported, id, a)
+				}
+				rule.Actions = append(rule.Actions, m)
+			}
+			if a, ok := payload["ErrorAction"]; ok {
+				resolved, err := r.resolve(id, a)
+				if err != nil {
+					return nil, err
+				}
+				if rule.ErrorAction, ok = resolved.(map[string]any); !ok {
+					return nil, fmt.Errorf("%w: %s: an ErrorAction that is not an object: %v", ErrUnsupported, id, a)
+				}
+			}
 			t.Rules = append(t.Rules, rule)
+		case "AWS::S3::Bucket":
+			b, err := r.bucket(id)
+			if err != nil {
+				return nil, err
+			}
+			t.Buckets = append(t.Buckets, b)
+		case "AWS::DynamoDB::Table":
+			tb, err := r.table(id)
+			if err != nil {
+				return nil, err
+			}
+			t.Tables = append(t.Tables, tb)
+		case "AWS::Logs::LogGroup":
+			name, err := r.physicalName(id)
+			if err != nil {
+				return nil, err
+			}
+			t.LogGroups = append(t.LogGroups, name)
+		case "AWS::Lambda::Function":
+			f, err := r.function(id)
+			if err != nil {
+				return nil, err
+			}
+			t.Functions = append(t.Functions, f)
 		case "AWS::IoT::ThingGroup":
 			t.ThingGroups = append(t.ThingGroups, r.name(id))
 		case "AWS::IoT::RoleAlias":
@@ -164,22 +288,55 @@ type resolver struct {
 	resources map[string]resource
 }
 
-// nameProperty is the property that holds an IoT resource's name.
+// nameProperty is the property that holds a resource's name.
 var nameProperty = map[string]string{
-	"AWS::IoT::Policy":     "PolicyName",
-	"AWS::IoT::ThingGroup": "ThingGroupName",
-	"AWS::IoT::RoleAlias":  "RoleAlias",
+	"AWS::IoT::Policy":      "PolicyName",
+	"AWS::IoT::ThingGroup":  "ThingGroupName",
+	"AWS::IoT::RoleAlias":   "RoleAlias",
+	"AWS::IoT::TopicRule":   "RuleName",
+	"AWS::IAM::Role":        "RoleName",
+	"AWS::S3::Bucket":       "BucketName",
+	"AWS::DynamoDB::Table":  "TableName",
+	"AWS::Lambda::Function": "FunctionName",
+	"AWS::Logs::LogGroup":   "LogGroupName",
 }
 
-// name is the physical name of resource id: its name property, else its
-// logical id (what CloudFormation would generate differs, but devcloud
-// only needs a stable name).
+// name is the physical name of resource id: its name property (resolved),
+// else one made from the logical id (see the package comment).
 func (r resolver) name(id string) string {
+	n, _ := r.physicalName(id)
+	return n
+}
+
+func (r resolver) physicalName(id string) (string, error) {
 	res := r.resources[id]
-	if n, ok := res.Properties[nameProperty[res.Type]].(string); ok && n != "" {
-		return n
+	if prop, ok := res.Properties[nameProperty[res.Type]]; ok {
+		v, err := r.resolve(id, prop)
+		if err != nil {
+			return "", err
+		}
+		if n, ok := v.(string); ok && n != "" {
+			return n, nil
+		}
 	}
-	return id
+	switch res.Type {
+	case "AWS::S3::Bucket": // lower case, at most 63 characters
+		return truncate(strings.ToLower(r.env.StackName+"-"+id), 63), nil
+	case "AWS::Lambda::Function":
+		return truncate(r.env.StackName+"-"+id, 64), nil
+	case "AWS::DynamoDB::Table", "AWS::Logs::LogGroup":
+		return r.env.StackName + "-" + id, nil
+	}
+	// IoT resources and roles: the logical id (the credentials provider's
+	// sessions and the tests name roles by it).
+	return id, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (r resolver) pseudo(name string) (string, bool) {
@@ -244,7 +401,7 @@ func (r resolver) intrinsic(owner, fn string, arg any) (any, error) {
 			return v, nil
 		}
 		if res, ok := r.resources[name]; ok && nameProperty[res.Type] != "" {
-			return r.name(name), nil
+			return r.physicalName(name)
 		}
 		return nil, unsupported
 	case "Fn::Join":
@@ -282,6 +439,12 @@ func (r resolver) intrinsic(owner, fn string, arg any) (any, error) {
 			if _, ok := r.resources[name]; ok {
 				return r.name(name)
 			}
+			if res, attr, ok := strings.Cut(name, "."); ok {
+				v, aerr := r.intrinsic(owner, "Fn::GetAtt", []any{res, attr})
+				if s, isString := v.(string); aerr == nil && isString {
+					return s
+				}
+			}
 			err = unsupported
 			return m
 		})
@@ -309,6 +472,14 @@ func (r resolver) intrinsic(owner, fn string, arg any) (any, error) {
 				name = id
 			}
 			return "arn:aws:iam::" + r.env.AccountID + ":role/" + name, nil
+		case t == "AWS::S3::Bucket" && attr == "Arn":
+			return "arn:aws:s3:::" + r.name(id), nil
+		case t == "AWS::DynamoDB::Table" && attr == "Arn":
+			return r.arn("dynamodb", "table/"+r.name(id)), nil
+		case t == "AWS::Lambda::Function" && attr == "Arn":
+			return r.arn("lambda", "function:"+r.name(id)), nil
+		case t == "AWS::Logs::LogGroup" && attr == "Arn":
+			return r.arn("logs", "log-group:"+r.name(id)+":*"), nil
 		}
 	}
 	return nil, unsupported

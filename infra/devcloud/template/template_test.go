@@ -20,7 +20,7 @@ const synthesized = `{"Resources":{
  "ThingGroup":{"Type":"AWS::IoT::ThingGroup","Properties":{"ThingGroupName":"sward-devices"}},
  "TokenExchangeRoleAlias":{"Type":"AWS::IoT::RoleAlias","Properties":{"RoleAlias":"SwardTokenExchangeRoleAlias","RoleArn":{"Fn::GetAtt":["Role","Arn"]}}},
  "Role":{"Type":"AWS::IAM::Role","Properties":{}},
- "Bucket":{"Type":"AWS::S3::Bucket","Properties":{"BucketName":{"Fn::ImportValue":"ignored: not a resource devcloud reads"}}}
+ "Topic":{"Type":"AWS::SNS::Topic","Properties":{"TopicName":{"Fn::ImportValue":"ignored: not a resource devcloud reads"}}}
 }}`
 
 func TestParseResolvesTheDevicePolicyIntrinsics(t *testing.T) {
