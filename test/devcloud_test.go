@@ -20,6 +20,7 @@ import (
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
+	dptypes "github.com/aws/aws-sdk-go-v2/service/iotdataplane/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -384,7 +385,7 @@ func TestDevcloudShadowsAnswerDevicesOverMQTTAndTheCloudOverHTTPWithAWSSemantics
 	defer c.Disconnect(0)
 	got := make(chan mqtt.Message, 16)
 	const prefix = "$aws/things/dev1/shadow/"
-	for _, f := range []string{"get/accepted", "get/rejected", "update/accepted", "update/delta", "name/cfg/update/accepted"} {
+	for _, f := range []string{"get/accepted", "get/rejected", "update/accepted", "update/rejected", "update/delta", "name/cfg/update/accepted"} {
 		if tok := c.Subscribe(prefix+f, 1, func(_ mqtt.Client, m mqtt.Message) { got <- m }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("subscribe %s: %v", f, tok.Error())
 		}
@@ -451,8 +452,17 @@ func TestDevcloudShadowsAnswerDevicesOverMQTTAndTheCloudOverHTTPWithAWSSemantics
 		t.Errorf("GetThingShadow: %s, want version 2 without a delta", out.Payload)
 	}
 
-	// A stale version is a conflict; a named shadow is listed.
-	publish(prefix+"update", `{"state":{"reported":{"color":"blue"}},"version":1}`)
+	// A stale version is a conflict, malformed JSON a bad request, each
+	// answered on update/rejected with AWS's error document.
+	publish(prefix+"update", `{"state":{"reported":{"color":"blue"}},"version":1,"clientToken":"t3"}`)
+	if doc := next(prefix + "update/rejected"); doc["code"] != 409.0 || doc["message"] != "Version conflict" || doc["clientToken"] != "t3" {
+		t.Errorf("update with the stale version 1: %v, want 409 Version conflict with clientToken t3", doc)
+	}
+	publish(prefix+"update", `{"state":{"reported":{"color":`)
+	if doc := next(prefix + "update/rejected"); doc["code"] != 400.0 || doc["message"] != "Invalid JSON" {
+		t.Errorf("update with malformed JSON: %v, want 400 Invalid JSON", doc)
+	}
+	// A named shadow is listed.
 	publish(prefix+"name/cfg/update", `{"state":{"reported":{"rate":5}}}`)
 	if doc := next(prefix + "name/cfg/update/accepted"); doc["version"] != 1.0 {
 		t.Errorf("named shadow update: %v, want version 1", doc)
@@ -464,9 +474,23 @@ func TestDevcloudShadowsAnswerDevicesOverMQTTAndTheCloudOverHTTPWithAWSSemantics
 	if !slices.Equal(list.Results, []string{"cfg"}) {
 		t.Errorf("named shadows = %v, want [cfg]", list.Results)
 	}
+	// Over HTTP the same refusals are the SDK's typed exceptions.
+	var conflict *dptypes.ConflictException
 	_, err = data.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev1"), Payload: []byte(`{"state":{"reported":{"color":"blue"}},"version":1}`)})
-	if err == nil || !strings.Contains(err.Error(), "409") {
-		t.Errorf("UpdateThingShadow with a stale version: err = %v, want 409", err)
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), "409") {
+		t.Errorf("UpdateThingShadow with a stale version: err = %v, want a 409 ConflictException", err)
+	}
+	var invalid *dptypes.InvalidRequestException
+	_, err = data.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev1"), Payload: []byte(`{"state":`)})
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "Invalid JSON") {
+		t.Errorf("UpdateThingShadow with malformed JSON: err = %v, want an InvalidRequestException saying Invalid JSON", err)
+	}
+	var missing *dptypes.ResourceNotFoundException
+	if _, err := data.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String("dev1"), ShadowName: aws.String("nosuch")}); !errors.As(err, &missing) {
+		t.Errorf("GetThingShadow of a missing named shadow: err = %v, want a ResourceNotFoundException", err)
+	}
+	if !c.IsConnected() || d.Exited() {
+		t.Errorf("after the refused updates: device connected %v, devcloud exited %v", c.IsConnected(), d.Exited())
 	}
 }
 
