@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -546,5 +547,73 @@ func TestDevcloudUsesAGivenMotoAndLeavesItRunning(t *testing.T) {
 	// moto outlived devcloud, with what devcloud registered in it.
 	if _, err := iot.NewFromConfig(moto.Config()).DescribeThing(context.Background(), &iot.DescribeThingInput{ThingName: aws.String("dev1")}); err != nil {
 		t.Errorf("moto after devcloud stopped: %v", err)
+	}
+}
+
+// TestDevcloudUpIsReadyWithinTwoSecondsWithMotoRunning is the `devcloud up`
+// → ready figure of docs/performance.md: from starting the process to its
+// devcloud.json, with moto_server already running (--moto-endpoint), for a
+// first start (the CA is made), for a restart on a data folder with three
+// things that moto has from the start before, and for the same restart after
+// a moto reset (devcloud registers them again). Each is the median of
+// five runs after one warm-up run (the binary is built and moto has loaded
+// its IoT backend).
+func TestDevcloudUpIsReadyWithinTwoSecondsWithMotoRunning(t *testing.T) {
+	moto, err := testutil.StartMoto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(moto.Stop)
+	template := harness.SynthTemplate(t)
+	up := func(data string) time.Duration {
+		t.Helper()
+		d := harness.StartDevcloud(t, template, data, "--moto-endpoint", moto.URL)
+		ready := d.Ready
+		d.Stop()
+		return ready
+	}
+	up("") // warm-up
+	const runs = 5
+	median := func(name string, run func() time.Duration) time.Duration {
+		t.Helper()
+		var got []time.Duration
+		for range runs {
+			got = append(got, run())
+		}
+		slices.Sort(got)
+		var ms []string
+		for _, d := range got {
+			ms = append(ms, fmt.Sprintf("%.0f", float64(d.Microseconds())/1000))
+		}
+		t.Logf("devcloud up → ready, %s: median %.0f ms of %d runs (sorted, ms: %s; goal ≤ 2000 ms)",
+			name, float64(got[runs/2].Microseconds())/1000, runs, strings.Join(ms, " "))
+		return got[runs/2]
+	}
+	first := median("first start (CA made)", func() time.Duration { return up(t.TempDir()) })
+
+	data := t.TempDir()
+	d := harness.StartDevcloud(t, template, data, "--moto-endpoint", moto.URL)
+	for _, name := range []string{"dev1", "dev2", "dev3"} {
+		createThing(t, d, name, "--group", "sward-devices")
+	}
+	d.Stop()
+	restart := median("restart with 3 things moto has", func() time.Duration { return up(data) })
+	// moto's reset API empties it, as a new moto_server would start: devcloud
+	// registers the policy, the group and the three things again.
+	reregister := median("restart with 3 things after a moto reset", func() time.Duration {
+		resp, err := http.Post(moto.URL+"/moto-api/reset", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("moto reset: %s", resp.Status)
+		}
+		return up(data)
+	})
+	for _, got := range []time.Duration{first, restart, reregister} {
+		if got > 2*time.Second {
+			t.Errorf("devcloud up → ready median %s, over the 2 s goal", got)
+		}
 	}
 }
