@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
 	dptypes "github.com/aws/aws-sdk-go-v2/service/iotdataplane/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/sward-iot/sward/infra/devcloud"
@@ -370,9 +371,15 @@ func TestDevcloudDataPlanePublishReachesOnlyTheThingsAllowedToReceiveIt(t *testi
 		t.Fatal("the device did not receive the published alert")
 	}
 
+	// The SDK models no exception for Publish's 413: it is the generic API
+	// error with AWS's code.
+	var apiErr smithy.APIError
 	_, err = data.Publish(context.Background(), &iotdataplane.PublishInput{Topic: aws.String("sward/dev1/alerts"), Payload: bytes.Repeat([]byte("x"), 200*1024)})
-	if err == nil || !strings.Contains(err.Error(), "413") {
-		t.Errorf("Publish of 200 KB: err = %v, want 413", err)
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "RequestEntityTooLargeException" || !strings.Contains(err.Error(), "413") {
+		t.Errorf("Publish of 200 KB: err = %v, want a 413 RequestEntityTooLargeException", err)
+	}
+	if !c.IsConnected() || d.Exited() {
+		t.Errorf("after the refused Publish: device connected %v, devcloud exited %v", c.IsConnected(), d.Exited())
 	}
 }
 
@@ -463,6 +470,11 @@ func TestDevcloudShadowsAnswerDevicesOverMQTTAndTheCloudOverHTTPWithAWSSemantics
 	if doc := next(prefix + "update/rejected"); doc["code"] != 400.0 || doc["message"] != "Invalid JSON" {
 		t.Errorf("update with malformed JSON: %v, want 400 Invalid JSON", doc)
 	}
+	// A state over the 8 KB shadow limit (the message itself within 128 KB).
+	publish(prefix+"update", `{"state":{"reported":{"blob":"`+strings.Repeat("x", 9*1024)+`"}}}`)
+	if doc := next(prefix + "update/rejected"); doc["code"] != 413.0 {
+		t.Errorf("update with a 9 KB state: %v, want 413", doc)
+	}
 	// A named shadow is listed.
 	publish(prefix+"name/cfg/update", `{"state":{"reported":{"rate":5}}}`)
 	if doc := next(prefix + "name/cfg/update/accepted"); doc["version"] != 1.0 {
@@ -485,6 +497,11 @@ func TestDevcloudShadowsAnswerDevicesOverMQTTAndTheCloudOverHTTPWithAWSSemantics
 	_, err = data.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev1"), Payload: []byte(`{"state":`)})
 	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "Invalid JSON") {
 		t.Errorf("UpdateThingShadow with malformed JSON: err = %v, want an InvalidRequestException saying Invalid JSON", err)
+	}
+	var tooLarge *dptypes.RequestEntityTooLargeException
+	_, err = data.UpdateThingShadow(ctx, &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("dev1"), Payload: []byte(`{"state":{"reported":{"blob":"` + strings.Repeat("x", 200*1024) + `"}}}`)})
+	if !errors.As(err, &tooLarge) {
+		t.Errorf("UpdateThingShadow of 200 KB: err = %v, want a RequestEntityTooLargeException", err)
 	}
 	var missing *dptypes.ResourceNotFoundException
 	if _, err := data.GetThingShadow(ctx, &iotdataplane.GetThingShadowInput{ThingName: aws.String("dev1"), ShadowName: aws.String("nosuch")}); !errors.As(err, &missing) {
