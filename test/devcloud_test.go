@@ -329,15 +329,21 @@ func TestDevcloudCredentialsProviderIssuesMotoCredentialsForTheTemplatesRoleAlia
 		t.Errorf("caller = %s, want the token exchange role assumed for session dev1", arn)
 	}
 
-	for _, tt := range []struct{ name, alias, thing string }{
-		{"an unknown role alias", "OtherRoleAlias", "dev1"},
-		{"a thing name that is not the certificate's", "SwardTokenExchangeRoleAlias", "dev2"},
+	// AWS's answers: the device policy allows iot:AssumeRoleWithCertificate
+	// on the template's alias only, so another alias is refused by the
+	// policy (403) before its existence is looked at (404 for an allowed one).
+	for _, tt := range []struct{ name, alias, thing, message string }{
+		{"an unknown role alias", "OtherRoleAlias", "dev1", `{"message":"Access Denied"}`},
+		{"a thing name that is not the certificate's", "SwardTokenExchangeRoleAlias", "dev2", `{"message":"Invalid thing name passed"}`},
 	} {
 		t.Run(tt.name+" is 403", func(t *testing.T) {
-			if resp, body := get(tt.alias, tt.thing); resp.StatusCode != http.StatusForbidden {
-				t.Errorf("status %s %s, want 403", resp.Status, body)
+			if resp, body := get(tt.alias, tt.thing); resp.StatusCode != http.StatusForbidden || strings.TrimSpace(string(body)) != tt.message {
+				t.Errorf("status %s %s, want 403 %s", resp.Status, body, tt.message)
 			}
 		})
+	}
+	if resp, _ := get("SwardTokenExchangeRoleAlias", ""); resp.StatusCode != http.StatusOK || d.Exited() {
+		t.Errorf("after the refusals: credentials %s, devcloud exited %v", resp.Status, d.Exited())
 	}
 }
 
@@ -520,6 +526,11 @@ func TestDevcloudARevokedCertificateIsRefusedByTheEndpointAndTheCredentialsProvi
 		t.Fatalf("connect before the revocation: %v", err)
 	}
 	c.Disconnect(0)
+	sdk := runDeviceSDK(t, "connect.js", d.Info.Endpoints.IoTData, dev1)
+	if got := sdk.next("connect"); got["ok"] != true {
+		t.Fatalf("the Device SDK's connect before the revocation: %v", got)
+	}
+	sdk.wait()
 	if _, err := d.Run(t, "thing", "revoke", "dev1"); err != nil {
 		t.Fatal(err)
 	}
@@ -535,6 +546,14 @@ func TestDevcloudARevokedCertificateIsRefusedByTheEndpointAndTheCredentialsProvi
 		c.Disconnect(0)
 		t.Error("a revoked certificate connected")
 	}
+	// The AWS IoT Device SDK is refused too, on both ports.
+	for _, addr := range []string{d.Info.Endpoints.IoTData, d.Info.Endpoints.IoTDataALPN} {
+		s := runDeviceSDK(t, "connect.js", addr, dev1)
+		if got := s.next("connect"); got["ok"] != false {
+			t.Errorf("the Device SDK's connect with a revoked certificate to %s: %v, want refused", addr, got)
+		}
+		s.wait()
+	}
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: deviceTLS(t, dev1)}, Timeout: 30 * time.Second}
 	resp, err := client.Get(d.Info.Endpoints.Credentials + "/role-aliases/SwardTokenExchangeRoleAlias/credentials")
 	if err != nil {
@@ -546,6 +565,9 @@ func TestDevcloudARevokedCertificateIsRefusedByTheEndpointAndTheCredentialsProvi
 	}
 	if _, err := d.Run(t, "thing", "revoke", "nosuch"); err == nil || !strings.Contains(err.Error(), "thing create nosuch") {
 		t.Errorf("revoking an unknown thing: err = %v, want the advice to create it", err)
+	}
+	if d.Exited() {
+		t.Fatalf("devcloud exited:\n%s", d.Output())
 	}
 }
 
