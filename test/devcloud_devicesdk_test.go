@@ -26,8 +26,11 @@ import (
 
 // The AWS IoT Device SDK v2 for JavaScript (aws-iot-device-sdk-v2, pinned in
 // package.json, on aws-crt's prebuilt native client) against devcloud: the
-// scripts in test/devicesdk build the SDK's MQTT 3.1.1 connection as its
-// classic samples do and change only the endpoint, the port and the CA file.
+// scripts in test/devicesdk build the SDK's MQTT 3.1.1 connection and its
+// classic shadow and jobs clients as the SDK's classic samples do, and
+// mqtt5.js the MQTT 5 client with the request-response service clients the
+// newer samples default to; each changes only the endpoint, the port and
+// the CA file.
 // Each prints what happens as JSON lines; the tests answer some of them
 // (publishing, creating a job, setting desired) and check devcloud's side.
 
@@ -294,5 +297,67 @@ func TestDevcloudDeviceSDKJobsClientTakesAJobToSucceeded(t *testing.T) {
 	}
 	if e := out.Execution; e.Status != iottypes.JobExecutionStatusSucceeded || e.StatusDetails == nil || e.StatusDetails.DetailsMap["step"] != "done" {
 		t.Errorf("DescribeJobExecution: %+v, want SUCCEEDED with the SDK's statusDetails step=done", e)
+	}
+}
+
+// TestDevcloudDeviceSDKMQTT5ServiceClients runs what the SDK's newer
+// samples default to: the MQTT 5 client and the request-response service
+// clients (IotShadowClientv2, IotJobsClientv2) on it.
+func TestDevcloudDeviceSDKMQTT5ServiceClients(t *testing.T) {
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
+	dev1 := createThing(t, d, "dev1")
+	ctx := context.Background()
+	s := runDeviceSDK(t, "mqtt5.js", d.Info.Endpoints.IoTData, dev1)
+	if got := s.next("connect"); got["ok"] != true {
+		t.Fatalf("MQTT 5 connect: %v", got)
+	}
+	if got := s.next("delta-stream"); got["established"] != true {
+		t.Fatalf("shadow delta stream: %v", got)
+	}
+	if got := s.next("update"); got["accepted"] != true || field(got, "response", "version") != 1.0 {
+		t.Errorf("UpdateShadow: %v, want accepted at version 1", got)
+	}
+	if got := s.next("delta"); field(got, "message", "state", "color") != "green" {
+		t.Errorf("delta event: %v, want color green", got)
+	}
+	if got := s.next("update"); got["accepted"] != true || field(got, "response", "version") != 2.0 {
+		t.Errorf("the report of the delta: %v, want accepted at version 2", got)
+	}
+	if got := s.next("get"); got["accepted"] != true || field(got, "response", "state", "reported", "color") != "green" || field(got, "response", "state", "delta") != nil {
+		t.Errorf("GetShadow: %v, want reported green and no delta", got)
+	}
+	if got := s.next("update"); got["accepted"] != false || field(got, "modeledError", "code") != 409.0 {
+		t.Errorf("UpdateShadow with the stale version 1: %v, want AWS's 409 error document", got)
+	}
+	if got := s.next("delete"); got["accepted"] != true {
+		t.Errorf("DeleteShadow: %v", got)
+	}
+	if got := s.next("get"); got["accepted"] != false || field(got, "modeledError", "code") != 404.0 {
+		t.Errorf("GetShadow after DeleteShadow: %v, want AWS's 404 error document", got)
+	}
+	if got := s.next("next-changed-stream"); got["established"] != true {
+		t.Fatalf("NextJobExecutionChanged stream: %v", got)
+	}
+	s.next("subscribed")
+	client := iot.NewFromConfig(d.Info.IoTConfig())
+	if _, err := client.CreateJob(ctx, &iot.CreateJobInput{JobId: aws.String("mqtt5-job"), Targets: []string{"arn:aws:iot:us-east-1:123456789012:thing/dev1"},
+		Document: aws.String(`{"by":"mqtt5"}`)}); err != nil {
+		t.Fatalf("CreateJob: %v", err)
+	}
+	if got := s.next("next-changed"); field(got, "message", "execution", "jobId") != "mqtt5-job" || field(got, "message", "execution", "jobDocument", "by") != "mqtt5" {
+		t.Errorf("NextJobExecutionChanged: %v, want mqtt5-job with its document", got)
+	}
+	if got := s.next("start-next"); got["accepted"] != true || field(got, "response", "execution", "status") != "IN_PROGRESS" {
+		t.Errorf("StartNextPendingJobExecution: %v, want IN_PROGRESS", got)
+	}
+	if got := s.next("update-job"); got["accepted"] != true {
+		t.Errorf("UpdateJobExecution SUCCEEDED: %v", got)
+	}
+	if got := s.next("next-changed"); field(got, "message", "execution") != nil {
+		t.Errorf("NextJobExecutionChanged after the job ended: %v, want no execution", got)
+	}
+	s.wait()
+	if st := executionStatus(t, client, "mqtt5-job", "dev1"); st != iottypes.JobExecutionStatusSucceeded {
+		t.Errorf("DescribeJobExecution = %s, want SUCCEEDED", st)
 	}
 }

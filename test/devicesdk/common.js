@@ -1,8 +1,9 @@
 // Shared by the AWS IoT Device SDK v2 scripts that test/devcloud_devicesdk_test.go
-// runs against devcloud. Each script builds its connection exactly as the
-// SDK's classic MQTT 3.1.1 samples do (AwsIotMqttConnectionConfigBuilder's
-// mTLS builder, MqttClient, the SDK's defaults), changing only the endpoint,
-// the port and the CA file, and prints what happens as JSON lines on stdout.
+// runs against devcloud. The MQTT 3.1.1 scripts build their connection
+// exactly as the SDK's classic samples do (AwsIotMqttConnectionConfigBuilder's
+// mTLS builder, MqttClient, the SDK's defaults); mqtt5.js builds the MQTT 5
+// client the newer samples use. Each changes only the endpoint, the port and
+// the CA file, and prints what happens as JSON lines on stdout.
 'use strict';
 
 const { mqtt, iot } = require('aws-iot-device-sdk-v2');
