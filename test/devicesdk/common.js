@@ -93,6 +93,27 @@ class Inbox {
   }
 }
 
+// answerer returns the handler factory the classic service clients'
+// accepted/rejected subscriptions take: each answer lands in inbox under op.
+function answerer(inbox) {
+  return (op, accepted) => (error, response) => inbox.push(op, { accepted, error: error && String(error), response });
+}
+
+// requester returns request(op, publish, req): it publishes req with a new
+// client token through a classic service client's publish method, waits for
+// the answer under op that carries that token (an HTTP shadow update's
+// accepted document carries none), prints it and returns it.
+function requester(inbox, qos) {
+  let n = 0;
+  return async (op, publish, req) => {
+    const clientToken = `${op}-${++n}`;
+    await publish({ ...req, clientToken }, qos);
+    const got = await inbox.next(op, (v) => v.response && v.response.clientToken === clientToken);
+    emit({ event: op, clientToken, ...got });
+    return got;
+  };
+}
+
 // stdinLines yields the lines the Go test writes, one await at a time: the
 // script's way to wait for the test's side to act.
 function stdinLines() {
@@ -110,4 +131,4 @@ function main(fn) {
   fn().then(() => process.exit(0), (err) => fail(err && err.stack ? err.stack : err));
 }
 
-module.exports = { args, emit, fail, connection, Inbox, stdinLines, main, mqtt };
+module.exports = { args, emit, fail, connection, Inbox, answerer, requester, stdinLines, main, mqtt };

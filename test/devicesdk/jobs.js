@@ -12,7 +12,7 @@
 'use strict';
 
 const { iotjobs } = require('aws-iot-device-sdk-v2');
-const { args, emit, connection, Inbox, main, mqtt } = require('./common');
+const { args, emit, connection, Inbox, answerer, requester, main, mqtt } = require('./common');
 
 main(async () => {
   const a = args();
@@ -22,7 +22,7 @@ main(async () => {
   await conn.connect();
   const jobs = new iotjobs.IotJobsClient(conn);
   const qos = mqtt.QoS.AtLeastOnce;
-  const answer = (op, accepted) => (error, response) => inbox.push(op, { accepted, error: error && String(error), response });
+  const answer = answerer(inbox);
 
   await jobs.subscribeToNextJobExecutionChangedEvents({ thingName }, qos, answer('next-changed', true));
   await jobs.subscribeToStartNextPendingJobExecutionAccepted({ thingName }, qos, answer('start-next', true));
@@ -36,14 +36,7 @@ main(async () => {
   emit({ event: 'next-changed', ...changed });
   const jobId = changed.response.execution.jobId;
 
-  let n = 0;
-  const request = async (op, publish, req) => {
-    const clientToken = `${op}-${++n}`;
-    await publish({ ...req, clientToken }, qos);
-    const got = await inbox.next(op, (v) => v.response && v.response.clientToken === clientToken);
-    emit({ event: op, clientToken, ...got });
-    return got;
-  };
+  const request = requester(inbox, qos);
 
   const started = await request('start-next', (r, q) => jobs.publishStartNextPendingJobExecution(r, q),
     { thingName, stepTimeoutInMinutes: 5, statusDetails: { step: 'downloading' } });

@@ -14,7 +14,7 @@
 'use strict';
 
 const { iotshadow } = require('aws-iot-device-sdk-v2');
-const { args, emit, connection, Inbox, stdinLines, main, mqtt } = require('./common');
+const { args, emit, connection, Inbox, answerer, requester, stdinLines, main, mqtt } = require('./common');
 
 main(async () => {
   const a = args();
@@ -27,8 +27,7 @@ main(async () => {
   const shadow = new iotshadow.IotShadowClient(conn);
   const qos = mqtt.QoS.AtLeastOnce;
 
-  // Every accepted and rejected answer lands in the inbox under its operation.
-  const answer = (op, accepted) => (error, response) => inbox.push(op, { accepted, error: error && String(error), response });
+  const answer = answerer(inbox);
   const classic = { thingName };
   await shadow.subscribeToUpdateShadowAccepted(classic, qos, answer('update', true));
   await shadow.subscribeToUpdateShadowRejected(classic, qos, answer('update', false));
@@ -46,16 +45,7 @@ main(async () => {
   await shadow.subscribeToDeleteNamedShadowRejected(named, qos, answer('named-delete', false));
   await shadow.subscribeToNamedShadowDeltaUpdatedEvents(named, qos, answer('named-delta', true));
 
-  let n = 0;
-  // request publishes through the client and waits for the answer that
-  // carries its client token (an HTTP update's accepted document carries none).
-  const request = async (op, publish, req) => {
-    const clientToken = `${op}-${++n}`;
-    await publish({ ...req, clientToken }, qos);
-    const got = await inbox.next(op, (v) => v.response && v.response.clientToken === clientToken);
-    emit({ event: op, clientToken, ...got });
-    return got;
-  };
+  const request = requester(inbox, qos);
 
   await request('update', (r, q) => shadow.publishUpdateShadow(r, q), { thingName, state: { reported: { color: 'red' } } });
   await request('get', (r, q) => shadow.publishGetShadow(r, q), { thingName });
