@@ -89,9 +89,10 @@ tools:
 	@command -v cfn-lint >/dev/null || { echo "tools: cfn-lint is missing: pip install cfn-lint"; $(PIP) install cfn-lint; }
 	@command -v mosquitto_rr >/dev/null || { echo "tools: mosquitto clients are missing: apt-get install mosquitto-clients"; apt-get update -qq && apt-get install -y -qq mosquitto-clients; }
 
-## node_modules: the pinned aws-cdk CLI (package.json); its postinstall keeps go ./... out of it
+## node_modules: the pinned aws-cdk CLI and AWS IoT Device SDK v2 (package.json); its postinstall
+## keeps go ./... out of it
 node_modules/.installed: package.json package-lock.json
-	@echo "npm: npm ci (the pinned aws-cdk CLI into node_modules)"
+	@echo "npm: npm ci (the pinned aws-cdk CLI and aws-iot-device-sdk-v2 into node_modules)"
 	npm ci --no-audit --no-fund
 	touch $@
 

@@ -269,6 +269,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		Certificate: serverCert, ClientCAs: pool,
 		Identify:    s.identify,
 		RoleAliases: aliases,
+		Region:      s.opts.Region,
+		AccountID:   motoAccountID,
 		STS:         sts.NewFromConfig(s.info.AWSConfig()),
 		Logger:      s.opts.Logger,
 	})

@@ -1,11 +1,13 @@
 // Package credentials is devcloud's IoT credentials provider:
 // `GET /role-aliases/<alias>/credentials` over mutual TLS, as a device's
 // token exchange service calls it. The client certificate must be
-// registered to a thing and ACTIVE, its policies must allow
-// iot:AssumeRoleWithCertificate on the role alias, and an
-// `x-amzn-iot-thingname` header, when sent, must name the certificate's
-// thing; anything else is 403. The credentials come from moto's STS
-// (AssumeRole of the alias's role for the alias's duration), so moto
+// registered to a thing and ACTIVE, an `x-amzn-iot-thingname` header, when
+// sent, must name the certificate's thing, and its policies must allow
+// iot:AssumeRoleWithCertificate on the role alias's ARN; anything else is
+// 403. An alias the policies allow but that does not exist is 404, as AWS
+// answers, with AWS's messages ("Invalid thing name passed", "Access
+// Denied", "Role alias does not exist"). The credentials come from moto's
+// STS (AssumeRole of the alias's role for the alias's duration), so moto
 // accepts them.
 package credentials
 
@@ -49,6 +51,9 @@ type Options struct {
 	// false for one not registered or not ACTIVE.
 	Identify    func(*x509.Certificate) (policy.Identity, bool)
 	RoleAliases []RoleAlias
+	// Region and AccountID make the ARN of a requested alias that is not
+	// in RoleAliases, which the policies are asked about first.
+	Region, AccountID string
 	// STS assumes the roles (moto's).
 	STS    *sts.Client
 	Logger *slog.Logger
@@ -135,21 +140,26 @@ func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
 	}
 	log = log.With("thing", id.ThingName)
 	if name := r.Header.Get(ThingNameHeader); name != "" && name != id.ThingName {
-		forbidden(w, log, fmt.Sprintf("%s %q is not the certificate's thing", ThingNameHeader, name))
+		log.Info("credentials refused", "reason", fmt.Sprintf("%s %q is not the certificate's thing", ThingNameHeader, name))
+		writeJSON(w, http.StatusForbidden, map[string]string{"message": "Invalid thing name passed"})
 		return
 	}
-	var ra *RoleAlias
+	// As AWS: the policies are asked first, so an alias they do not allow
+	// is 403 whether or not it exists, and only an allowed one is 404.
+	ra := &RoleAlias{Name: alias, Arn: "arn:aws:iot:" + s.opts.Region + ":" + s.opts.AccountID + ":rolealias/" + alias}
+	known := false
 	for i := range s.opts.RoleAliases {
 		if s.opts.RoleAliases[i].Name == alias {
-			ra = &s.opts.RoleAliases[i]
+			ra, known = &s.opts.RoleAliases[i], true
 		}
-	}
-	if ra == nil {
-		forbidden(w, log, "unknown role alias")
-		return
 	}
 	if !id.Allowed("", policy.AssumeRoleWithCertificate, ra.Arn) {
 		forbidden(w, log, "the certificate's policies do not allow iot:AssumeRoleWithCertificate on "+ra.Arn)
+		return
+	}
+	if !known {
+		log.Info("credentials refused", "reason", "unknown role alias")
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Role alias does not exist"})
 		return
 	}
 	session := strings.NewReplacer(":", "-").Replace(id.ThingName) // session names take [\w+=,.@-]

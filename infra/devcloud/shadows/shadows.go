@@ -277,10 +277,30 @@ func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request, op string) {
 	_, _ = w.Write(doc)
 }
 
+// writeError answers as the IoT data plane's restJson1 API does: the
+// exception type in X-Amzn-ErrorType and {"message"} in the body, which is
+// what the SDKs decode (the MQTT error document's numeric "code" is not a
+// type they know).
 func (s *Service) writeError(w http.ResponseWriter, e *shadow.Error) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", httpErrorTypes[e.Code])
 	w.WriteHeader(e.Code)
-	_, _ = w.Write(shadow.ErrorDocument(e, "", s.now().Unix()))
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": e.Message})
+}
+
+// httpErrorTypes are the data plane's exception types by status.
+var httpErrorTypes = map[int]string{
+	http.StatusBadRequest:            "InvalidRequestException",
+	http.StatusUnauthorized:          "UnauthorizedException",
+	http.StatusForbidden:             "ForbiddenException",
+	http.StatusNotFound:              "ResourceNotFoundException",
+	http.StatusMethodNotAllowed:      "MethodNotAllowedException",
+	http.StatusConflict:              "ConflictException",
+	http.StatusRequestEntityTooLarge: "RequestEntityTooLargeException",
+	http.StatusUnsupportedMediaType:  "UnsupportedDocumentEncodingException",
+	http.StatusTooManyRequests:       "ThrottlingException",
+	http.StatusInternalServerError:   "InternalFailureException",
+	http.StatusServiceUnavailable:    "ServiceUnavailableException",
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
