@@ -280,6 +280,10 @@ func TestMarshalWritesWhatParseReadsBack(t *testing.T) {
 	for i := range out.Sward {
 		out.Sward[i].Line = 0
 	}
+	if out.Line("system.thingName") != 6 {
+		t.Errorf("system.thingName is on line %d, want 6:\n%s", out.Line("system.thingName"), data)
+	}
+	out.lines = nil
 	if !reflect.DeepEqual(out, in) {
 		t.Errorf("read back\n%+v\nwant\n%+v\nfile:\n%s", out, in, data)
 	}

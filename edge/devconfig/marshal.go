@@ -1,6 +1,8 @@
 package devconfig
 
 import (
+	"bytes"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -29,5 +31,14 @@ func Marshal(f *File) ([]byte, error) {
 				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.Value})
 		}
 	}
-	return yaml.Marshal(doc)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2) // as Greengrass's own files and docs
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

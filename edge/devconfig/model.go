@@ -16,7 +16,13 @@ type File struct {
 	// are relative to this folder. Empty for Parse: relative to the
 	// working directory.
 	Dir string `yaml:"-"`
+
+	lines map[string]int // key path → line, for messages about values
 }
+
+// Line is the line of the key at path ("system.thingName"), 0 when the
+// file does not have it.
+func (f *File) Line(path string) int { return f.lines[path] }
 
 // System is Greengrass's system block.
 type System struct {

@@ -121,8 +121,8 @@ func Load(path string) (*File, []Warning, error) {
 // Parse reads a device configuration file; name is used in messages. An
 // empty file is an empty configuration.
 func Parse(name string, data []byte) (*File, []Warning, error) {
-	d := &decoder{file: name}
-	f := &File{}
+	d := &decoder{file: name, lines: map[string]int{}}
+	f := &File{lines: d.lines}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ") + "; fix the YAML syntax"}
@@ -158,6 +158,7 @@ func Parse(name string, data []byte) (*File, []Warning, error) {
 
 type decoder struct {
 	file     string
+	lines    map[string]int
 	warnings []Warning
 	err      error
 }
@@ -263,6 +264,7 @@ func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
 			idx, ok := fields[k.Value]
 			switch {
 			case ok:
+				d.lines[path+"."+k.Value] = k.Line
 				d.value(path+"."+k.Value, sub, v.Field(idx))
 			case path == NucleusPath && ignoredNucleusKeys[k.Value]:
 			default:
