@@ -81,7 +81,8 @@ type Server struct {
 	ruleCounter atomic.Pointer[status.RuleCounter]
 
 	mu     sync.Mutex
-	things map[string]*Thing // by certificateID of the DER certificate
+	things map[string]*Thing     // by certificateID of the DER certificate
+	issued map[string]issuedCert // certificates the control plane issued, likewise
 }
 
 // New checks the options, reads the template and loads (or creates) the
@@ -323,7 +324,7 @@ func (s *Server) identify(cert *x509.Certificate) (policy.Identity, bool) {
 			s.things[certificateID(t.certificate.Raw)] = t
 		}
 		if th, ok = s.things[id]; !ok {
-			return policy.Identity{}, false
+			return s.identifyIssued(id)
 		}
 	}
 	if th.CertificateStatus != string(iottypes.CertificateStatusActive) {
