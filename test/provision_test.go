@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,6 +133,27 @@ func TestProvisionMakesAThingWhoseFilesConnectToDevcloudAsThatThing(t *testing.T
 		t.Error("the device policy let the certificate connect as another client id")
 	}
 
+	// The credentials provider at iotCredEndpoint exchanges the
+	// certificate for the role alias's credentials, as the token exchange
+	// service will.
+	creds := &http.Client{Transport: &http.Transport{TLSClientConfig: deviceTLS(t, files)}, Timeout: 30 * time.Second}
+	credsGet := func() int {
+		req, err := http.NewRequest(http.MethodGet, "https://"+c.CredentialsEndpoint+"/role-aliases/"+c.RoleAlias+"/credentials", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("x-amzn-iot-thingname", c.ThingName)
+		resp, err := creds.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := credsGet(); code != http.StatusOK {
+		t.Errorf("credentials for the provisioned certificate: %d, want 200\n%s", code, d.Output())
+	}
+
 	// Running it again on the same folder refuses before creating anything.
 	before := certificateCount(t, client)
 	text, err = provision(t, d, "--thing-name", "field-7", "--out", out)
@@ -141,7 +163,37 @@ func TestProvisionMakesAThingWhoseFilesConnectToDevcloudAsThatThing(t *testing.T
 	if n := certificateCount(t, client); n != before {
 		t.Errorf("a refused provision created certificates: %d → %d", before, n)
 	}
+
+	// A certificate made inactive in the control plane is refused at the
+	// next connection, as IoT Core refuses it.
+	certs, err := client.ListPrincipalThings(ctx, &iot.ListPrincipalThingsInput{Principal: aws.String(certificateArn(t, client, "field-7"))})
+	if err != nil || len(certs.Things) != 1 {
+		t.Fatalf("principal things: %v %v", certs, err)
+	}
+	if _, err := client.UpdateCertificate(ctx, &iot.UpdateCertificateInput{CertificateId: aws.String(certificateID(certificateArn(t, client, "field-7"))), NewStatus: "INACTIVE"}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := dialThing(addr, c.ThingName, deviceTLS(t, files), nil); err == nil {
+		again.Disconnect(0)
+		t.Error("an inactive certificate connected")
+	}
+	creds.CloseIdleConnections()
+	if code := credsGet(); code != http.StatusForbidden {
+		t.Errorf("credentials for an inactive certificate: %d, want 403", code)
+	}
 }
+
+// certificateArn is the one certificate attached to thing.
+func certificateArn(t *testing.T, client *iot.Client, thing string) string {
+	t.Helper()
+	out, err := client.ListThingPrincipals(context.Background(), &iot.ListThingPrincipalsInput{ThingName: aws.String(thing)})
+	if err != nil || len(out.Principals) != 1 {
+		t.Fatalf("principals of %s: %v %v", thing, out, err)
+	}
+	return out.Principals[0]
+}
+
+func certificateID(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
 
 func TestProvisionRefusesAnUnknownStackAndUndoesWhatItMadeWhenAStepFails(t *testing.T) {
 	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
