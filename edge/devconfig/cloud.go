@@ -91,12 +91,10 @@ func (f *File) Cloud() Cloud {
 	}
 	// An endpoint written host:port (devcloud's) carries its port; an
 	// explicit mqtt.port still wins.
-	if host, port, err := net.SplitHostPort(c.DataEndpoint); err == nil {
-		if p, err := strconv.Atoi(port); err == nil {
-			c.DataEndpoint = host
-			if c.Port == 0 {
-				c.Port = p
-			}
+	if host, port := SplitEndpoint(c.DataEndpoint); port != 0 {
+		c.DataEndpoint = host
+		if c.Port == 0 {
+			c.Port = port
 		}
 	}
 	if c.Port == 0 {
@@ -131,6 +129,20 @@ func (c Cloud) Validate() error {
 		errs = append(errs, fmt.Errorf("%s.mqtt.spooler.maxSizeInBytes %d is negative: give a size in bytes", NucleusPath, c.SpoolMaxBytes))
 	}
 	return errors.Join(errs...)
+}
+
+// SplitEndpoint splits "host:port" (DescribeEndpoint's answer from
+// devcloud) into host and port; a bare host (AWS's) has port 0.
+func SplitEndpoint(addr string) (host string, port int) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 65535 {
+		return addr, 0
+	}
+	return h, n
 }
 
 func millis(ms int, def time.Duration) time.Duration {

@@ -20,11 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -387,10 +385,8 @@ func (o *Options) config(dataEndpoint, credEndpoint, caName string) *devconfig.F
 	}
 	// An endpoint with a port (devcloud's) is written as Greengrass has
 	// it: the host in iotDataEndpoint, the port in mqtt.port.
-	if host, port, err := net.SplitHostPort(dataEndpoint); err == nil {
-		if p, err := strconv.Atoi(port); err == nil {
-			f.Nucleus.IoTDataEndpoint, f.Nucleus.MQTT.Port = host, p
-		}
+	if host, port := devconfig.SplitEndpoint(dataEndpoint); port != 0 {
+		f.Nucleus.IoTDataEndpoint, f.Nucleus.MQTT.Port = host, port
 	}
 	return f
 }
