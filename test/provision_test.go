@@ -14,29 +14,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/sward-iot/sward/edge/devconfig"
-	"github.com/sward-iot/sward/shared/stack"
 	"github.com/sward-iot/sward/test/harness"
 )
-
-// provisionStack puts a SwardCloud stack into devcloud's moto whose outputs
-// name the template's policy, role alias and group, as `cdk deploy`'s
-// would: devcloud does not deploy the template into moto's CloudFormation.
-func provisionStack(t *testing.T, d *harness.Devcloud) {
-	t.Helper()
-	client := cfn.NewFromConfig(d.Info.AWSConfig())
-	body := `{"Resources":{"Queue":{"Type":"AWS::SQS::Queue"}},"Outputs":{` +
-		`"` + stack.OutputDevicePolicyName + `":{"Value":"` + d.Info.Policies[0] + `"},` +
-		`"` + stack.OutputRoleAliasName + `":{"Value":"` + d.Info.RoleAliases[0] + `"},` +
-		`"` + stack.OutputThingGroupName + `":{"Value":"` + d.Info.ThingGroups[0] + `"}}}`
-	if _, err := client.CreateStack(context.Background(), &cfn.CreateStackInput{StackName: aws.String(stack.Name), TemplateBody: aws.String(body)}); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // provision runs `sward provision` against d with the credentials moto
 // accepts, and returns its output.
@@ -71,7 +54,6 @@ func certificateCount(t *testing.T, client *iot.Client) int {
 
 func TestProvisionMakesAThingWhoseFilesConnectToDevcloudAsThatThing(t *testing.T) {
 	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
-	provisionStack(t, d)
 	out := filepath.Join(t.TempDir(), "device")
 	text, err := provision(t, d, "--thing-name", "field-7", "--thing-group", "field-devices", "--out", out)
 	if err != nil {
@@ -102,6 +84,16 @@ func TestProvisionMakesAThingWhoseFilesConnectToDevcloudAsThatThing(t *testing.T
 	members, err := client.ListThingsInThingGroup(ctx, &iot.ListThingsInThingGroupInput{ThingGroupName: aws.String("field-devices")})
 	if err != nil || !slices.Contains(members.Things, "field-7") {
 		t.Errorf("group field-devices: %v %v", members, err)
+	}
+
+	// Without --thing-group the thing joins the stack's group, which
+	// devcloud registered with the stack's other outputs.
+	if text, err := provision(t, d, "--thing-name", "field-8", "--out", filepath.Join(t.TempDir(), "d8")); err != nil {
+		t.Fatalf("sward provision with the stack's group: %v\n%s", err, text)
+	}
+	members, err = client.ListThingsInThingGroup(ctx, &iot.ListThingsInThingGroupInput{ThingGroupName: aws.String(d.Info.ThingGroups[0])})
+	if err != nil || !slices.Contains(members.Things, "field-8") {
+		t.Errorf("group %s (the stack's): %v %v", d.Info.ThingGroups[0], members, err)
 	}
 
 	// A TLS MQTT client with the written files is the thing: the device

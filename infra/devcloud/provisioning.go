@@ -5,11 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
@@ -17,7 +19,8 @@ import (
 )
 
 // Provisioning through the control plane (`sward provision`, the AWS CLI's
-// create-keys-and-certificate): devcloud answers CreateKeysAndCertificate
+// create-keys-and-certificate): `up` registers the stack's outputs in
+// moto's CloudFormation (registerStack); devcloud answers CreateKeysAndCertificate
 // itself, with a certificate its CA signs (moto's would not chain to
 // anything the data endpoint trusts), registered in moto; and
 // DescribeEndpoint with its own addresses. A certificate issued this way
@@ -25,6 +28,33 @@ import (
 // is attached to and the policies attached to it, as IoT Core evaluates
 // them. Such things live in moto only: unlike `devcloud thing create`'s,
 // they are gone when moto restarts.
+
+// registerStack puts a stack named StackName into moto's CloudFormation
+// whose outputs are the template's that resolve here (the device policy,
+// role alias and thing group names), so `sward provision` reads them as it
+// reads a deployed stack's. Its one resource is a WaitConditionHandle, which
+// moto skips: the template's resources are devcloud's to serve, not moto's.
+func (s *Server) registerStack(ctx context.Context) error {
+	client := cloudformation.NewFromConfig(s.info.AWSConfig())
+	if _, err := client.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(StackName)}); err == nil {
+		return nil // a moto that outlived devcloud still has it
+	}
+	outputs := map[string]any{}
+	for k, v := range s.tmpl.Outputs {
+		outputs[k] = map[string]string{"Value": v}
+	}
+	body, err := json.Marshal(map[string]any{
+		"Resources": map[string]any{"Devcloud": map[string]string{"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+		"Outputs":   outputs,
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := client.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(StackName), TemplateBody: aws.String(string(body))}); err != nil {
+		return fmt.Errorf("register stack %s in moto: %w", StackName, err)
+	}
+	return nil
+}
 
 // issuedCert is moto's name for a certificate devcloud issued.
 type issuedCert struct{ id, arn string }

@@ -268,8 +268,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// registerAll puts the template's policies and thing groups and every
-// thing of DIR into moto, which starts empty each time.
+// registerAll puts the template's policies, thing groups and stack
+// outputs and every thing of DIR into moto, which starts empty each time.
 func (s *Server) registerAll(ctx context.Context) error {
 	client := iot.NewFromConfig(s.info.AWSConfig())
 	for _, p := range s.tmpl.Policies {
@@ -283,6 +283,9 @@ func (s *Server) registerAll(ctx context.Context) error {
 		if err := ensureThingGroup(ctx, client, g); err != nil {
 			return err
 		}
+	}
+	if err := s.registerStack(ctx); err != nil {
+		return err
 	}
 	things, err := loadThings(s.opts.DataDir)
 	if err != nil {
