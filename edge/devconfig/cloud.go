@@ -25,6 +25,15 @@ const (
 	DefaultOperationTimeout = 30 * time.Second
 	// DefaultSpoolMaxBytes is Greengrass's spooler maxSizeInBytes (2.5 MB).
 	DefaultSpoolMaxBytes = 2621440
+	// DefaultMinReconnectDelay and DefaultMaxReconnectDelay are
+	// Greengrass's reconnect backoff bounds: a second keeps a flapping
+	// link responsive, two minutes keeps a fleet from hammering IoT Core
+	// after an outage.
+	DefaultMinReconnectDelay = time.Second
+	DefaultMaxReconnectDelay = 120 * time.Second
+	// DefaultReconnectResetAfter is Greengrass's
+	// minimumConnectedTimeBeforeRetryResetSeconds.
+	DefaultReconnectResetAfter = 30 * time.Second
 )
 
 // Cloud is what the nucleus's link to AWS IoT Core needs: the device's
@@ -52,6 +61,10 @@ type Cloud struct {
 	// MaxInFlightPublishes bounds unacknowledged QoS 1 publishes (0: the
 	// client's default).
 	MaxInFlightPublishes int
+	// MinReconnectDelay and MaxReconnectDelay bound the reconnect backoff;
+	// ReconnectResetAfter is how long a connection must last before it
+	// starts again from the minimum.
+	MinReconnectDelay, MaxReconnectDelay, ReconnectResetAfter time.Duration
 	// SpoolMaxBytes bounds the messages kept while offline;
 	// KeepQoS0WhenOffline spools QoS 0 messages too.
 	SpoolMaxBytes       int64
@@ -85,6 +98,9 @@ func (f *File) Cloud() Cloud {
 		PingTimeout:          millis(n.MQTT.PingTimeoutMs, DefaultPingTimeout),
 		OperationTimeout:     millis(n.MQTT.OperationTimeoutMs, DefaultOperationTimeout),
 		MaxInFlightPublishes: n.MQTT.MaxInFlightPublishes,
+		MinReconnectDelay:    seconds(n.MQTT.MinimumReconnectDelaySeconds, DefaultMinReconnectDelay),
+		MaxReconnectDelay:    seconds(n.MQTT.MaximumReconnectDelaySeconds, DefaultMaxReconnectDelay),
+		ReconnectResetAfter:  seconds(n.MQTT.MinimumConnectedTimeBeforeRetryResetSeconds, DefaultReconnectResetAfter),
 		SpoolMaxBytes:        n.MQTT.Spooler.MaxSizeInBytes,
 		KeepQoS0WhenOffline:  n.MQTT.Spooler.KeepQos0WhenOffline,
 		Proxy:                n.NetworkProxy,
@@ -125,6 +141,9 @@ func (c Cloud) Validate() error {
 	if c.Port < 1 || c.Port > 65535 {
 		errs = append(errs, fmt.Errorf("%s.mqtt.port %d is not a port: use 8883, or 443 behind a firewall", NucleusPath, c.Port))
 	}
+	if c.MinReconnectDelay > c.MaxReconnectDelay {
+		errs = append(errs, fmt.Errorf("%s.mqtt.minimumReconnectDelaySeconds (%v) is above maximumReconnectDelaySeconds (%v): swap them", NucleusPath, c.MinReconnectDelay, c.MaxReconnectDelay))
+	}
 	if c.SpoolMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("%s.mqtt.spooler.maxSizeInBytes %d is negative: give a size in bytes", NucleusPath, c.SpoolMaxBytes))
 	}
@@ -143,6 +162,13 @@ func SplitEndpoint(addr string) (host string, port int) {
 		return addr, 0
 	}
 	return h, n
+}
+
+func seconds(s int, def time.Duration) time.Duration {
+	if s <= 0 {
+		return def
+	}
+	return time.Duration(s) * time.Second
 }
 
 func millis(ms int, def time.Duration) time.Duration {

@@ -42,6 +42,7 @@ func TestAGreengrassConfigFromTheAWSDocsIsReadUnchangedWithoutWarnings(t *testin
 		CertificateFile:     "/greengrass/v2/device.pem.crt", PrivateKeyFile: "/greengrass/v2/private.pem.key",
 		RootCAFile: "/greengrass/v2/AmazonRootCA1.pem",
 		KeepAlive:  DefaultKeepAlive, PingTimeout: DefaultPingTimeout, OperationTimeout: DefaultOperationTimeout,
+		MinReconnectDelay: DefaultMinReconnectDelay, MaxReconnectDelay: DefaultMaxReconnectDelay, ReconnectResetAfter: DefaultReconnectResetAfter,
 		SpoolMaxBytes: DefaultSpoolMaxBytes, Proxy: wantProxy,
 	}
 	if !reflect.DeepEqual(got, wantCloud) {
@@ -70,6 +71,9 @@ services:
         keepAliveTimeoutMs: 30000
         pingTimeoutMs: "10000"
         maxInFlightPublishes: 10
+        version: mqtt5
+        minimumReconnectDelaySeconds: 2
+        maximumReconnectDelaySeconds: 60
         spooler:
           maxSizeInBytes: 2.62144e+06
           keepQos0WhenOffline: "true"
@@ -123,14 +127,17 @@ sward:
 	if c.KeepAlive != 30*time.Second || c.PingTimeout != 10*time.Second || c.MaxInFlightPublishes != 10 {
 		t.Errorf("keepalive %v, ping %v, in flight %d", c.KeepAlive, c.PingTimeout, c.MaxInFlightPublishes)
 	}
+	if c.MinReconnectDelay != 2*time.Second || c.MaxReconnectDelay != time.Minute || c.ReconnectResetAfter != DefaultReconnectResetAfter {
+		t.Errorf("reconnect %v..%v, reset after %v", c.MinReconnectDelay, c.MaxReconnectDelay, c.ReconnectResetAfter)
+	}
 	if c.SpoolMaxBytes != 2621440 || !c.KeepQoS0WhenOffline {
 		t.Errorf("spool %d, qos0 %v", c.SpoolMaxBytes, c.KeepQoS0WhenOffline)
 	}
 	wantSward := []Setting{
-		{Name: "recipes", Value: "./recipes", Line: 34},
-		{Name: "shadow-rate", Value: "50", Line: 35},
-		{Name: "component-uids", Value: "true", Line: 36},
-		{Name: "metrics-listen", Value: "", Line: 37},
+		{Name: "recipes", Value: "./recipes", Line: 37},
+		{Name: "shadow-rate", Value: "50", Line: 38},
+		{Name: "component-uids", Value: "true", Line: 39},
+		{Name: "metrics-listen", Value: "", Line: 40},
 	}
 	if !reflect.DeepEqual(f.Sward, wantSward) {
 		t.Errorf("sward = %+v\nwant %+v", f.Sward, wantSward)
@@ -165,7 +172,7 @@ colour: blue
 	want := []string{
 		"line 3: system.thingname: unknown key",
 		"line 8: services.aws.greengrass.Nucleus.extra: unknown key",
-		"line 13: services.aws.greengrass.Nucleus.configuration.mqtt.spooler.maxSizeInByte: unknown key, ignored: known here: keepQos0WhenOffline, maxSizeInBytes, storageType",
+		"line 13: services.aws.greengrass.Nucleus.configuration.mqtt.spooler.maxSizeInByte: unknown key, ignored: known here: keepQos0WhenOffline, maxSizeInBytes, pluginName, storageType",
 		"line 14: services.aws.greengrass.Cli: not read",
 		"line 16: colour: unknown key",
 	}
@@ -244,12 +251,12 @@ func TestLoadSaysWhatToDoAboutAMissingFileAndResolvesPathsAgainstItsFolder(t *te
 }
 
 func TestValidateNamesWhatALinkLacks(t *testing.T) {
-	f, _, err := Parse("c.yaml", []byte("services:\n  aws.greengrass.Nucleus:\n    configuration:\n      iotDataEndpoint: example.com\n      mqtt: {port: 70000}\n"))
+	f, _, err := Parse("c.yaml", []byte("services:\n  aws.greengrass.Nucleus:\n    configuration:\n      iotDataEndpoint: example.com\n      mqtt: {port: 70000, minimumReconnectDelaySeconds: 300}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = f.Cloud().Validate()
-	for _, want := range []string{"system.thingName is missing", "system.certificateFilePath is missing", "system.privateKeyPath is missing", "system.rootCaPath is missing", "mqtt.port 70000 is not a port"} {
+	for _, want := range []string{"system.thingName is missing", "system.certificateFilePath is missing", "system.privateKeyPath is missing", "system.rootCaPath is missing", "mqtt.port 70000 is not a port", "minimumReconnectDelaySeconds (5m0s) is above maximumReconnectDelaySeconds (2m0s)"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to say %q", err, want)
 		}

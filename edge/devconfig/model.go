@@ -75,8 +75,26 @@ type MQTT struct {
 	// MaxInFlightPublishes bounds unacknowledged QoS 1 publishes.
 	MaxInFlightPublishes int `yaml:"maxInFlightPublishes,omitempty"`
 	// MaxMessageSizeInBytes is the largest message (IoT Core: 128 KB).
-	MaxMessageSizeInBytes int     `yaml:"maxMessageSizeInBytes,omitempty"`
-	Spooler               Spooler `yaml:"spooler,omitempty"`
+	MaxMessageSizeInBytes int `yaml:"maxMessageSizeInBytes,omitempty"`
+	// MaxPublishRetry is how often a failed publish is retried (-1: no
+	// end).
+	MaxPublishRetry int     `yaml:"maxPublishRetry,omitempty"`
+	Spooler         Spooler `yaml:"spooler,omitempty"`
+	// Version is mqtt3 or mqtt5 (Greengrass's default); Sward's link
+	// speaks MQTT 3.1.1 whatever it says.
+	Version string `yaml:"version,omitempty"`
+	// ReceiveMaximum and SessionExpirySeconds are MQTT 5 settings.
+	ReceiveMaximum       int `yaml:"receiveMaximum,omitempty"`
+	SessionExpirySeconds int `yaml:"sessionExpirySeconds,omitempty"`
+	// MinimumReconnectDelaySeconds and MaximumReconnectDelaySeconds bound
+	// the reconnect backoff (Greengrass: 1 and 120);
+	// MinimumConnectedTimeBeforeRetryResetSeconds is how long a connection
+	// must last before the backoff starts again from the minimum (30).
+	MinimumReconnectDelaySeconds                int `yaml:"minimumReconnectDelaySeconds,omitempty"`
+	MaximumReconnectDelaySeconds                int `yaml:"maximumReconnectDelaySeconds,omitempty"`
+	MinimumConnectedTimeBeforeRetryResetSeconds int `yaml:"minimumConnectedTimeBeforeRetryResetSeconds,omitempty"`
+	// StandaloneMqttTimeoutMs is Greengrass's connectivity-switch timeout.
+	StandaloneMqttTimeoutMs int `yaml:"standaloneMqttTimeoutMs,omitempty"`
 }
 
 // Spooler bounds the messages kept for IoT Core while offline.
@@ -88,6 +106,8 @@ type Spooler struct {
 	// StorageType is Greengrass's Memory or Disk; Sward's spool is on
 	// disk either way.
 	StorageType string `yaml:"storageType,omitempty"`
+	// PluginName is Greengrass's disk spooler component; not used here.
+	PluginName string `yaml:"pluginName,omitempty"`
 }
 
 // NetworkProxy is Greengrass's networkProxy.
@@ -108,6 +128,10 @@ type Proxy struct {
 type RunWithDefault struct {
 	// PosixUser is "user[:group]" (`sward run --run-as`).
 	PosixUser string `yaml:"posixUser,omitempty"`
+	// PosixShell and WindowsUser are Greengrass's; Sward runs steps with
+	// sh and on Linux only.
+	PosixShell  string `yaml:"posixShell,omitempty"`
+	WindowsUser string `yaml:"windowsUser,omitempty"`
 	// SystemResourceLimits is `sward run --default-system-limits`.
 	SystemResourceLimits *SystemResourceLimits `yaml:"systemResourceLimits,omitempty"`
 }
