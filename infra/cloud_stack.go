@@ -6,6 +6,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	cloudstack "github.com/sward-iot/sward/shared/stack"
 )
 
 // CloudStackProps configures NewCloudStack. Zero fields take the defaults of
@@ -75,10 +77,10 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	output("TelemetryBucketName", st.telemetry.BucketName(), "Bucket of the telemetry archive; devices may also write telemetry objects here")
 	// Names that are fixed are output as the literal, not a Ref: the same
 	// value, and one that moto's CloudFormation resolves too.
-	output("ThingGroupName", dev.thingGroup.ThingGroupName(), "Thing group to add devices to: releases deploy to it")
+	output(cloudstack.OutputThingGroupName, dev.thingGroup.ThingGroupName(), "Thing group to add devices to: releases deploy to it")
 	output("ThingGroupArn", jsii.String(dev.thingGroupArn), "ARN of the thing group")
-	output("DevicePolicyName", jsii.String(devicePolicyName), "IoT policy to attach to each device certificate")
-	output("TokenExchangeRoleAliasName", jsii.String(roleAliasName), "Role alias a device exchanges its certificate for AWS credentials with (credentials provider URL .../role-aliases/<alias>/credentials)")
+	output(cloudstack.OutputDevicePolicyName, jsii.String(devicePolicyName), "IoT policy to attach to each device certificate")
+	output(cloudstack.OutputRoleAliasName, jsii.String(roleAliasName), "Role alias a device exchanges its certificate for AWS credentials with (credentials provider URL .../role-aliases/<alias>/credentials)")
 	output("TokenExchangeRoleAliasArn", dev.roleAlias.AttrRoleAliasArn(), "ARN of the role alias")
 	output("TokenExchangeRoleArn", dev.role.RoleArn(), "Role behind the role alias: what device credentials may do")
 	output("ReleasesTableName", st.releases.TableName(), "Releases and the IoT job each one created")

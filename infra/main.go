@@ -17,10 +17,12 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	cloudstack "github.com/sward-iot/sward/shared/stack"
 )
 
 // cloudStackName is the one stack's name in CloudFormation.
-const cloudStackName = "SwardCloud"
+const cloudStackName = cloudstack.Name
 
 func main() {
 	defer jsii.Close()

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/devconfig"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/nucleus"
 )
@@ -33,6 +34,7 @@ func newRunCommand() *cobra.Command {
 		platform string
 		level    string
 		limits   string
+		config   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -45,9 +47,29 @@ version of every component found in --recipes (again whenever the folder
 changes), taking their artifacts from --artifacts laid out as
 <dir>/<Name>/<Version>/<file>. With --git it deploys every new commit of a
 local repository's branch. A restart runs the last good set first. Logs are JSON on stderr
-and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
+and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.
+
+--config reads a device configuration file in the shape of Greengrass's
+config.yaml (system, services.aws.greengrass.Nucleus.configuration) with
+Sward's own settings under sward: as flag names; a flag given on the
+command line wins over the file (docs/configuration.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var (
+				file     *devconfig.File
+				warnings []devconfig.Warning
+			)
+			if config != "" {
+				var err error
+				if file, warnings, err = devconfig.Load(config); err != nil {
+					return err
+				}
+				more, err := applyConfig(cmd, config, file)
+				if err != nil {
+					return err
+				}
+				warnings = append(warnings, more...)
+			}
 			opts.Root = rootFlag(cmd)
 			p, err := platformFlag(platform)
 			if err != nil {
@@ -75,10 +97,29 @@ and in <root>/logs/sward.log; component output goes to <root>/logs/<Name>.log.`,
 			}
 			defer logFile.Close()
 			opts.Logger = slog.New(slog.NewJSONHandler(io.MultiWriter(cmd.ErrOrStderr(), logFile), &slog.HandlerOptions{Level: lvl}))
+			for _, w := range warnings {
+				opts.Logger.Warn("config file: "+w.Msg, "service", "nucleus", "file", config, "key", w.Path, "line", w.Line)
+			}
+			if file != nil {
+				opts.Cloud = file.Cloud()
+				if opts.Cloud.Configured() {
+					// A flag given on the command line decides who the device is.
+					if opts.ThingName != "" {
+						opts.Cloud.ThingName = opts.ThingName
+					}
+					if opts.Region != "" {
+						opts.Cloud.Region = opts.Region
+					}
+					if err := opts.Cloud.Validate(); err != nil {
+						return fmt.Errorf("config file %s: %w", config, err)
+					}
+				}
+			}
 			return runNucleus(cmd.Context(), opts)
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&config, "config", "", "device configuration file (YAML, Greengrass config.yaml shape plus a sward: section of flag names); flags given here win over it")
 	f.StringVar(&opts.RecipesDir, "recipes", "", "deploy the latest version of every recipe in this folder at start")
 	f.StringVar(&opts.ArtifactsDir, "artifacts", "", "artifact folder laid out as <dir>/<Name>/<Version>/<file>")
 	f.StringVar(&opts.GitRepo, "git", "", "local git repository: deploy every new commit of --branch (needs the git binary)")

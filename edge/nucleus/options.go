@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/devconfig"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
@@ -93,6 +94,10 @@ type Options struct {
 	// MQTT bounds MQTT retained messages and sessions (zero fields: the
 	// broker's defaults, see broker.MQTTLimits).
 	MQTT broker.MQTTLimits
+	// Cloud is the link to AWS IoT Core (`sward run --config`: the file's
+	// system block and nucleus settings). Zero: no link. Its ThingName and
+	// Region default to ThingName and Region.
+	Cloud devconfig.Cloud
 }
 
 // DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no
@@ -134,6 +139,17 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Region == "" {
 		o.Region = "us-east-1"
+	}
+	if o.Cloud.Configured() {
+		if o.Cloud.ThingName == "" {
+			o.Cloud.ThingName = o.ThingName
+		}
+		if o.Cloud.Region == "" {
+			o.Cloud.Region = o.Region
+		}
+		if err := o.Cloud.Validate(); err != nil {
+			return err
+		}
 	}
 	if o.Platform == nil {
 		o.Platform = recipe.HostPlatform()

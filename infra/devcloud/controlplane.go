@@ -68,6 +68,7 @@ func (s *Server) startControlPlane(motoURL string) error {
 	}
 	mux := http.NewServeMux()
 	s.jobs.RegisterHTTP(mux)
+	s.registerProvisioning(mux, iot.NewFromConfig(cfg))
 	mux.Handle("GET "+StatusPath, status.Handler(s.statusSources()))
 	mux.Handle("/", proxy)
 	ln, err := net.Listen("tcp", s.opts.IoTListen)

@@ -100,7 +100,8 @@ type Server struct {
 	ruleCounter atomic.Pointer[status.RuleCounter]
 
 	mu     sync.Mutex
-	things map[string]*Thing // by certificateID of the DER certificate
+	things map[string]*Thing     // by certificateID of the DER certificate
+	issued map[string]issuedCert // certificates the control plane issued, likewise
 }
 
 // New checks the options, reads the template and loads (or creates) the
@@ -289,8 +290,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// registerAll puts the template's policies and thing groups and every
-// thing of DIR into moto, which starts empty each time.
+// registerAll puts the template's policies, thing groups and stack
+// outputs and every thing of DIR into moto, which starts empty each time.
 func (s *Server) registerAll(ctx context.Context) error {
 	client := iot.NewFromConfig(s.info.AWSConfig())
 	for _, p := range s.tmpl.Policies {
@@ -304,6 +305,9 @@ func (s *Server) registerAll(ctx context.Context) error {
 		if err := ensureThingGroup(ctx, client, g); err != nil {
 			return err
 		}
+	}
+	if err := s.registerStack(ctx); err != nil {
+		return err
 	}
 	things, err := loadThings(s.opts.DataDir)
 	if err != nil {
@@ -345,7 +349,7 @@ func (s *Server) identify(cert *x509.Certificate) (policy.Identity, bool) {
 			s.things[certificateID(t.certificate.Raw)] = t
 		}
 		if th, ok = s.things[id]; !ok {
-			return policy.Identity{}, false
+			return s.identifyIssued(id)
 		}
 	}
 	if th.CertificateStatus != string(iottypes.CertificateStatusActive) {

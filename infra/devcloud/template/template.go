@@ -127,6 +127,10 @@ type Template struct {
 	Functions   []Function
 	// LogGroups are the names of the AWS::Logs::LogGroup resources.
 	LogGroups []string
+	// Outputs are the stack outputs whose value resolves to a string here
+	// (the IoT names, pseudo parameters); the others (Lambda and bucket
+	// attributes) are left out.
+	Outputs map[string]string
 }
 
 // Function returns the function whose ARN or name is ref.
@@ -169,6 +173,7 @@ func Load(path string, env Env) (*Template, error) {
 func Parse(b []byte, env Env) (*Template, error) {
 	var raw struct {
 		Resources map[string]resource
+		Outputs   map[string]struct{ Value any }
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, err
@@ -268,6 +273,14 @@ func Parse(b []byte, env Env) (*Template, error) {
 				return nil, fmt.Errorf("%w: %s: RoleArn %v", ErrUnsupported, id, roleArn)
 			}
 			t.RoleAliases = append(t.RoleAliases, RoleAlias{LogicalID: id, Name: r.name(id), RoleArn: arn, CredentialDurationSeconds: secs})
+		}
+	}
+	t.Outputs = map[string]string{}
+	for key, o := range raw.Outputs {
+		if v, err := r.resolve("Outputs."+key, o.Value); err == nil {
+			if s, ok := v.(string); ok {
+				t.Outputs[key] = s
+			}
 		}
 	}
 	return t, nil

@@ -70,3 +70,29 @@ func TestParseNamesTheResourceOfAnUnresolvableIntrinsic(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestParseKeepsTheOutputsThatResolveToAString(t *testing.T) {
+	text := strings.Replace(synthesized, `{"Resources":{`, `{"Outputs":{
+ "DevicePolicyName":{"Value":"SwardDevicePolicy"},
+ "ThingGroupName":{"Value":{"Ref":"ThingGroup"}},
+ "TokenExchangeRoleAliasArn":{"Value":{"Fn::GetAtt":["TokenExchangeRoleAlias","RoleAliasArn"]}},
+ "BucketName":{"Value":{"Ref":"Bucket"}}
+},"Resources":{`, 1)
+	tmpl, err := Parse([]byte(text), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"DevicePolicyName":          "SwardDevicePolicy",
+		"ThingGroupName":            "sward-devices",
+		"TokenExchangeRoleAliasArn": "arn:aws:iot:eu-west-1:123456789012:rolealias/SwardTokenExchangeRoleAlias",
+	}
+	if len(tmpl.Outputs) != len(want) {
+		t.Errorf("outputs = %v, want %v (a bucket Ref does not resolve here)", tmpl.Outputs, want)
+	}
+	for k, v := range want {
+		if tmpl.Outputs[k] != v {
+			t.Errorf("output %s = %q, want %q", k, tmpl.Outputs[k], v)
+		}
+	}
+}

@@ -1,0 +1,300 @@
+package devconfig
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAGreengrassConfigFromTheAWSDocsIsReadUnchangedWithoutWarnings(t *testing.T) {
+	f, warnings, err := Load("testdata/greengrass-manual-install.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Fatalf("warnings for a Greengrass file: %v", warnings)
+	}
+	want := System{
+		CertificateFilePath: "/greengrass/v2/device.pem.crt",
+		PrivateKeyPath:      "/greengrass/v2/private.pem.key",
+		RootCAPath:          "/greengrass/v2/AmazonRootCA1.pem",
+		RootPath:            "/greengrass/v2",
+		ThingName:           "MyGreengrassCore",
+	}
+	if f.System != want {
+		t.Errorf("system = %+v, want %+v", f.System, want)
+	}
+	if f.NucleusVersion != "2.5.0" || f.Nucleus.GreengrassDataPlanePort != 443 {
+		t.Errorf("version %q, data plane port %d", f.NucleusVersion, f.Nucleus.GreengrassDataPlanePort)
+	}
+	wantProxy := NetworkProxy{NoProxyAddresses: "http://192.168.0.1,www.example.com",
+		Proxy: Proxy{URL: "https://my-proxy-server:1100", Username: "Mary_Major", Password: "pass@word1357"}}
+	got := f.Cloud()
+	wantCloud := Cloud{
+		ThingName: "MyGreengrassCore", Region: "us-west-2",
+		DataEndpoint: "device-data-prefix-ats.iot.us-west-2.amazonaws.com", Port: 443,
+		CredentialsEndpoint: "device-credentials-prefix.credentials.iot.us-west-2.amazonaws.com",
+		RoleAlias:           "GreengrassCoreTokenExchangeRoleAlias",
+		CertificateFile:     "/greengrass/v2/device.pem.crt", PrivateKeyFile: "/greengrass/v2/private.pem.key",
+		RootCAFile: "/greengrass/v2/AmazonRootCA1.pem",
+		KeepAlive:  DefaultKeepAlive, PingTimeout: DefaultPingTimeout, OperationTimeout: DefaultOperationTimeout,
+		MinReconnectDelay: DefaultMinReconnectDelay, MaxReconnectDelay: DefaultMaxReconnectDelay, ReconnectResetAfter: DefaultReconnectResetAfter,
+		SpoolMaxBytes: DefaultSpoolMaxBytes, Proxy: wantProxy,
+	}
+	if !reflect.DeepEqual(got, wantCloud) {
+		t.Errorf("Cloud() =\n%+v\nwant\n%+v", got, wantCloud)
+	}
+	if err := got.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestParseReadsEveryNucleusSettingSwardUses(t *testing.T) {
+	f, warnings, err := Parse("c.yaml", []byte(`
+system:
+  thingName: dev1
+services:
+  aws.greengrass.Nucleus:
+    configuration:
+      awsRegion: eu-west-1
+      iotDataEndpoint: 127.0.0.1:18883
+      iotCredEndpoint: 127.0.0.1:18443
+      iotRoleAlias: SwardTokenExchangeRoleAlias
+      interpolateComponentConfiguration: true
+      componentStoreMaxSizeBytes: 10000000000
+      deploymentPollingFrequencySeconds: 15
+      mqtt:
+        keepAliveTimeoutMs: 30000
+        pingTimeoutMs: "10000"
+        maxInFlightPublishes: 10
+        version: mqtt5
+        minimumReconnectDelaySeconds: 2
+        maximumReconnectDelaySeconds: 60
+        spooler:
+          maxSizeInBytes: 2.62144e+06
+          keepQos0WhenOffline: "true"
+          storageType: Disk
+      platformOverride:
+        npu: rknn
+        architecture: aarch64
+      runWithDefault:
+        posixUser: ggc_user:ggc_group
+        systemResourceLimits:
+          cpus: 0.5
+          memory: 102400
+      logging:
+        level: DEBUG
+        format: JSON
+sward:
+  recipes: ./recipes
+  shadow-rate: 50
+  component-uids: true
+  metrics-listen: ~
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Fatalf("warnings: %v", warnings)
+	}
+	n := f.Nucleus
+	if n.InterpolateComponentConfiguration == nil || !*n.InterpolateComponentConfiguration {
+		t.Error("interpolateComponentConfiguration not read")
+	}
+	if n.ComponentStoreMaxSizeBytes != 10000000000 || n.DeploymentPollingFrequencySeconds != 15 {
+		t.Errorf("store %d, polling %d", n.ComponentStoreMaxSizeBytes, n.DeploymentPollingFrequencySeconds)
+	}
+	if !reflect.DeepEqual(n.PlatformOverride, map[string]string{"npu": "rknn", "architecture": "aarch64"}) {
+		t.Errorf("platformOverride = %v", n.PlatformOverride)
+	}
+	if n.RunWithDefault.PosixUser != "ggc_user:ggc_group" || *n.RunWithDefault.SystemResourceLimits != (SystemResourceLimits{CPUs: 0.5, Memory: 102400}) {
+		t.Errorf("runWithDefault = %+v", n.RunWithDefault)
+	}
+	if n.Logging.Level != "DEBUG" || n.MQTT.Spooler.StorageType != "Disk" {
+		t.Errorf("logging %+v, spooler %+v", n.Logging, n.MQTT.Spooler)
+	}
+	c := f.Cloud()
+	if c.DataEndpoint != "127.0.0.1" || c.Port != 18883 {
+		t.Errorf("a host:port endpoint gives host %q port %d, want 127.0.0.1 18883", c.DataEndpoint, c.Port)
+	}
+	if c.CredentialsEndpoint != "127.0.0.1:18443" {
+		t.Errorf("credentials endpoint %q keeps its port", c.CredentialsEndpoint)
+	}
+	if c.KeepAlive != 30*time.Second || c.PingTimeout != 10*time.Second || c.MaxInFlightPublishes != 10 {
+		t.Errorf("keepalive %v, ping %v, in flight %d", c.KeepAlive, c.PingTimeout, c.MaxInFlightPublishes)
+	}
+	if c.MinReconnectDelay != 2*time.Second || c.MaxReconnectDelay != time.Minute || c.ReconnectResetAfter != DefaultReconnectResetAfter {
+		t.Errorf("reconnect %v..%v, reset after %v", c.MinReconnectDelay, c.MaxReconnectDelay, c.ReconnectResetAfter)
+	}
+	if c.SpoolMaxBytes != 2621440 || !c.KeepQoS0WhenOffline {
+		t.Errorf("spool %d, qos0 %v", c.SpoolMaxBytes, c.KeepQoS0WhenOffline)
+	}
+	wantSward := []Setting{
+		{Name: "recipes", Value: "./recipes", Line: 37},
+		{Name: "shadow-rate", Value: "50", Line: 38},
+		{Name: "component-uids", Value: "true", Line: 39},
+		{Name: "metrics-listen", Value: "", Line: 40},
+	}
+	if !reflect.DeepEqual(f.Sward, wantSward) {
+		t.Errorf("sward = %+v\nwant %+v", f.Sward, wantSward)
+	}
+}
+
+func TestUnknownKeysAreWarnedWithTheirPathAndLine(t *testing.T) {
+	_, warnings, err := Parse("c.yaml", []byte(`system:
+  thingName: dev1
+  thingname: typo
+services:
+  aws.greengrass.Nucleus:
+    componentType: NUCLEUS
+    dependencies: []
+    extra: 1
+    configuration:
+      jvmOptions: "-Xmx64m"
+      mqtt:
+        spooler:
+          maxSizeInByte: 10
+  aws.greengrass.Cli:
+    configuration: {}
+colour: blue
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, w := range warnings {
+		got = append(got, w.String())
+	}
+	want := []string{
+		"line 3: system.thingname: unknown key",
+		"line 8: services.aws.greengrass.Nucleus.extra: unknown key",
+		"line 13: services.aws.greengrass.Nucleus.configuration.mqtt.spooler.maxSizeInByte: unknown key, ignored: known here: keepQos0WhenOffline, maxSizeInBytes, pluginName, storageType",
+		"line 14: services.aws.greengrass.Cli: not read",
+		"line 16: colour: unknown key",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("warnings:\n%s\nwant %d", strings.Join(got, "\n"), len(want))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("warning %d = %q, want it to start with %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestBadInputIsAnErrorNamingThePathLineAndExpectedType(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"port is text", "services:\n  aws.greengrass.Nucleus:\n    configuration:\n      mqtt:\n        port: eighty\n",
+			`config file c.yaml, line 5: services.aws.greengrass.Nucleus.configuration.mqtt.port: expected an integer, got "eighty"`},
+		{"a flag value that is a list", "sward:\n  recipes: [a, b]\n",
+			`config file c.yaml, line 2: sward.recipes: expected a single value (what the flag --recipes takes), got a list`},
+		{"bool is a word", "services:\n  aws.greengrass.Nucleus:\n    configuration:\n      mqtt:\n        spooler:\n          keepQos0WhenOffline: maybe\n",
+			`line 6: services.aws.greengrass.Nucleus.configuration.mqtt.spooler.keepQos0WhenOffline: expected true or false, got "maybe"`},
+		{"system is a list", "system:\n  - thingName: x\n", `line 2: system: expected a mapping, got a list`},
+		{"thing name is a mapping", "system:\n  thingName: {a: 1}\n", `line 2: system.thingName: expected a string, got a mapping`},
+		{"fractional size", "services:\n  aws.greengrass.Nucleus:\n    configuration:\n      mqtt:\n        spooler:\n          maxSizeInBytes: 1.5\n",
+			`maxSizeInBytes: expected an integer, got "1.5"`},
+		{"platformOverride value is a list", "services:\n  aws.greengrass.Nucleus:\n    configuration:\n      platformOverride:\n        npu: [a]\n",
+			`line 5: services.aws.greengrass.Nucleus.configuration.platformOverride.npu: expected a single value, got a list`},
+		{"top level is a list", "- a\n- b\n", `expected a mapping with system, services and sward, got a list`},
+		{"YAML syntax", "system:\n  thingName: [unclosed\n", `config file c.yaml: line `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse("c.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q\nwant it to contain %q", err, tt.want)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v is not ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestAnEmptyFileIsAnEmptyConfiguration(t *testing.T) {
+	for _, text := range []string{"", "---\n", "# nothing yet\n", "~\n"} {
+		f, warnings, err := Parse("c.yaml", []byte(text))
+		if err != nil || len(warnings) != 0 || f.Cloud().Configured() {
+			t.Errorf("%q: %+v %v %v", text, f, warnings, err)
+		}
+	}
+}
+
+func TestLoadSaysWhatToDoAboutAMissingFileAndResolvesPathsAgainstItsFolder(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := Load(filepath.Join(dir, "nope.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "sward provision") {
+		t.Errorf("missing file: %v", err)
+	}
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("system:\n  thingName: d\n  certificateFilePath: device.pem.crt\n  privateKeyPath: /abs/key\n  rootCaPath: ca.pem\nservices:\n  aws.greengrass.Nucleus:\n    configuration:\n      iotDataEndpoint: example.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.Cloud()
+	if c.CertificateFile != filepath.Join(dir, "device.pem.crt") || c.PrivateKeyFile != "/abs/key" || c.RootCAFile != filepath.Join(dir, "ca.pem") {
+		t.Errorf("paths: %q %q %q", c.CertificateFile, c.PrivateKeyFile, c.RootCAFile)
+	}
+}
+
+func TestValidateNamesWhatALinkLacks(t *testing.T) {
+	f, _, err := Parse("c.yaml", []byte("services:\n  aws.greengrass.Nucleus:\n    configuration:\n      iotDataEndpoint: example.com\n      mqtt: {port: 70000, minimumReconnectDelaySeconds: 300}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Cloud().Validate()
+	for _, want := range []string{"system.thingName is missing", "system.certificateFilePath is missing", "system.privateKeyPath is missing", "system.rootCaPath is missing", "mqtt.port 70000 is not a port", "minimumReconnectDelaySeconds (5m0s) is above maximumReconnectDelaySeconds (2m0s)"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to say %q", err, want)
+		}
+	}
+	if err := (Cloud{}).Validate(); err != nil {
+		t.Errorf("no link is valid: %v", err)
+	}
+}
+
+func TestMarshalWritesWhatParseReadsBack(t *testing.T) {
+	yes := true
+	in := &File{
+		System:         System{CertificateFilePath: "/d/device.pem.crt", PrivateKeyPath: "/d/private.pem.key", RootCAPath: "/d/AmazonRootCA1.pem", RootPath: "/var/lib/sward", ThingName: "dev1"},
+		NucleusVersion: "2.5.0",
+		Nucleus: Nucleus{AWSRegion: "us-east-1", IoTDataEndpoint: "127.0.0.1", IoTCredEndpoint: "127.0.0.1:4443", IoTRoleAlias: "Alias",
+			InterpolateComponentConfiguration: &yes,
+			MQTT:                              MQTT{Port: 18883, Spooler: Spooler{MaxSizeInBytes: 1 << 20, KeepQos0WhenOffline: true}}},
+		Sward: []Setting{{Name: "mqtt-listen", Value: "127.0.0.1:1883"}, {Name: "shadow-rate", Value: "10"}},
+	}
+	data, err := Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, warnings, err := Parse("c.yaml", data)
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("%v %v\n%s", err, warnings, data)
+	}
+	for i := range out.Sward {
+		out.Sward[i].Line = 0
+	}
+	if out.Line("system.thingName") != 6 {
+		t.Errorf("system.thingName is on line %d, want 6:\n%s", out.Line("system.thingName"), data)
+	}
+	out.lines = nil
+	if !reflect.DeepEqual(out, in) {
+		t.Errorf("read back\n%+v\nwant\n%+v\nfile:\n%s", out, in, data)
+	}
+	if !strings.Contains(string(data), "componentType: NUCLEUS") || strings.Contains(string(data), "networkProxy") {
+		t.Errorf("file is not Greengrass's shape or has empty blocks:\n%s", data)
+	}
+}

@@ -1,0 +1,44 @@
+package devconfig
+
+import (
+	"bytes"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Marshal writes f in Greengrass's config.yaml shape (system, then
+// services.aws.greengrass.Nucleus with componentType NUCLEUS, then sward),
+// leaving out empty values; Parse reads it back to the same File.
+func Marshal(f *File) ([]byte, error) {
+	type service struct {
+		ComponentType string  `yaml:"componentType"`
+		Version       string  `yaml:"version,omitempty"`
+		Configuration Nucleus `yaml:"configuration"`
+	}
+	doc := struct {
+		System   System             `yaml:"system"`
+		Services map[string]service `yaml:"services"`
+		Sward    *yaml.Node         `yaml:"sward,omitempty"`
+	}{
+		System:   f.System,
+		Services: map[string]service{NucleusService: {ComponentType: "NUCLEUS", Version: f.NucleusVersion, Configuration: f.Nucleus}},
+	}
+	if len(f.Sward) > 0 {
+		doc.Sward = &yaml.Node{Kind: yaml.MappingNode}
+		for _, s := range f.Sward {
+			doc.Sward.Content = append(doc.Sward.Content,
+				&yaml.Node{Kind: yaml.ScalarNode, Value: s.Name},
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s.Value})
+		}
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2) // as Greengrass's own files and docs
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
