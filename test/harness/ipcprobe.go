@@ -19,6 +19,11 @@ func ProbeRecipe(t testing.TB, name, config string) string {
 }
 
 // ProbeRecipeIn is ProbeRecipe with the probe in step (Run or Startup).
+// The step interpolates /checks (into PROBE_CHECKS, which the probe does
+// not read), so a deployment that changes the checks restarts the probe,
+// as Greengrass restarts a component when a configuration value its
+// lifecycle interpolates changes; other configuration changes reach the
+// running probe as events.
 func ProbeRecipeIn(t testing.TB, name, step, config string) string {
 	t.Helper()
 	probe := Tool(t, "./test/ipcprobe")
@@ -37,6 +42,8 @@ Manifests:
   - Lifecycle:
       %s:
         Script: exec %s%s
+        Setenv:
+          PROBE_CHECKS: "{configuration:/checks}"
 `, name, config, step, probe, arg)
 }
 

@@ -274,7 +274,9 @@ ComponentConfiguration:
           resources: [test.Ticker]
 Manifests:
   - Lifecycle:
-      Run: exec %s
+      Run:
+        Script: exec %s
+        Setenv: {PROBE_CHECKS: "{configuration:/checks}"}
 `, checks, probe)
 	}
 	recipes := harness.WriteRecipes(t, map[string]string{
@@ -326,7 +328,8 @@ Manifests:
 		t.Errorf("test.Other was paused without a grant")
 	}
 
-	// A new configuration restarts the pauser, which now resumes the ticker.
+	// New checks restart the pauser (its Run step interpolates them), which
+	// now resumes the ticker.
 	os.Remove(filepath.Join(n.Root, "work", "test.Pauser", "results.jsonl"))
 	cli(t, n, "deployment", "create", "--update-config",
 		`{"test.Pauser": {"MERGE": {"checks": [{"name": "resume", "call": "ResumeComponent", "body": {"componentName": "test.Ticker"}}]}}}`, "--wait")

@@ -15,7 +15,10 @@ import (
 
 // injectorRecipe runs test/ipcprobe, which sets the component's own
 // configuration key message to payload over IPC UpdateConfiguration; its
-// Install step runs as root and interpolates that key.
+// Install step runs as root and interpolates that key. Its Run step
+// interpolates /unrelated, so a deployment that merges that key restarts
+// the component and runs Install again (Greengrass restarts only for
+// configuration the lifecycle interpolates).
 func injectorRecipe(t *testing.T, payload string) string {
 	probe := harness.Tool(t, "./test/ipcprobe")
 	body, _ := json.Marshal(map[string]any{"valueToMerge": map[string]any{"message": payload}})
@@ -33,7 +36,9 @@ Manifests:
       Install:
         RequiresPrivilege: true
         Script: echo {configuration:/message} >> {work:path}/install.log
-      Run: exec %s
+      Run:
+        Script: exec %s
+        Setenv: {UNRELATED: "{configuration:/unrelated}"}
 `, body, probe)
 }
 
