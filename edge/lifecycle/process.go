@@ -97,10 +97,16 @@ func (r *runner) start(step string, st *Step) (*proc, error) {
 	}
 	p := &proc{step: step, pid: cmd.Process.Pid, exited: make(chan struct{})}
 	r.addGroup(p.pid)
-	go func() {
-		p.err = cmd.Wait()
+	exited := func(err error) {
+		p.err = err
 		close(p.exited)
-	}()
+	}
+	if r.s.poller == nil || !r.s.poller.waitExit(p.pid, cmd.Wait, exited) {
+		go func() {
+			waitExited(p.pid) // in the runtime's poller: no OS thread blocked in waitid
+			exited(cmd.Wait())
+		}()
+	}
 	return p, nil
 }
 

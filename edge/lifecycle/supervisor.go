@@ -27,6 +27,10 @@ type Supervisor struct {
 	// cgroups is the nucleus's cgroup subtree; nil when cgroups are off
 	// (not root, no usable hierarchy) and process groups are all there is.
 	cgroups *cgroupTree
+	// poller waits for the components' output pipes and exits; nil where
+	// there is none (then each has a goroutine).
+	poller      *poller
+	pollerClose sync.Once
 
 	mu      sync.Mutex
 	runners map[string]*runner   // the current set, by name
@@ -106,6 +110,7 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	s.killLeftovers()
 	s.openCgroups()
+	s.poller = newPoller()
 	return s, nil
 }
 
@@ -240,7 +245,7 @@ func (s *Supervisor) newRunnerLocked(c Component, prev *runner) *runner {
 	if s.cgroups != nil {
 		r.cg = s.cgroups.component(c.Name)
 	}
-	r.out = newComponentLog(r.logPath, s.opts.LogMaxSizeMB, s.opts.LogMaxBackups)
+	r.out = newComponentLog(r.logPath, s.opts.LogMaxSizeMB, s.opts.LogMaxBackups, s.poller)
 	r.status = Status{Name: c.Name, Version: c.Version, State: StateNew, Reason: "added",
 		WorkDir: r.workDir, LogFile: r.logPath}
 	s.all[r] = struct{}{}
@@ -454,6 +459,9 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 	}
 	if s.cgroups != nil {
 		s.cgroups.remove()
+	}
+	if s.poller != nil {
+		s.pollerClose.Do(s.poller.close) // every runner has ended: nothing of theirs is watched
 	}
 	return nil
 }
