@@ -95,6 +95,7 @@ func (r *runner) start(step string, st *Step) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("component %s step %s: cannot start /bin/sh in %s: %w; check that /bin/sh exists and the work folder is accessible to the step's user", r.comp.Name, step, r.workDir, err)
 	}
+	cmd.Env = nil // the child has its copy; the exit watcher keeps cmd as long as the step runs
 	p := &proc{step: step, pid: cmd.Process.Pid, exited: make(chan struct{})}
 	r.addGroup(p.pid)
 	exited := func(err error) {
