@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -26,12 +27,23 @@ type componentLog struct {
 	poller  *poller // the supervisor's; nil: a goroutine reads each pipe
 }
 
-func newComponentLog(path string, maxSizeMB, maxBackups int, p *poller) *componentLog {
-	return &componentLog{lj: &lumberjack.Logger{
-		Filename:   path,
-		MaxSize:    maxSizeMB,
-		MaxBackups: maxBackups,
-	}, poller: p}
+// logFileLocked returns the rotated log file of component name, one per
+// name for the supervisor's lifetime and shared by its runners (a new
+// version's and the one it replaces): a lumberjack.Logger starts a
+// goroutine on its first write that nothing ends, so a Logger per runner
+// would leave one behind for every replaced or removed component that
+// printed.
+func (s *Supervisor) logFileLocked(name string) *lumberjack.Logger {
+	lj := s.logFiles[name]
+	if lj == nil {
+		lj = &lumberjack.Logger{
+			Filename:   filepath.Join(s.opts.LogDir, name+".log"),
+			MaxSize:    s.opts.LogMaxSizeMB,
+			MaxBackups: s.opts.LogMaxBackups,
+		}
+		s.logFiles[name] = lj
+	}
+	return lj
 }
 
 // pipe returns the write end to hand to a child process as stdout or stderr;

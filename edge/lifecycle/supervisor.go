@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // Supervisor runs a set of components. Create it with New, hand it the
@@ -32,6 +34,8 @@ type Supervisor struct {
 	poller      *poller
 	pollerClose sync.Once
 
+	logFiles map[string]*lumberjack.Logger // by component name; guarded by mu
+
 	mu      sync.Mutex
 	runners map[string]*runner   // the current set, by name
 	all     map[*runner]struct{} // every live runner, including replaced and removed ones still stopping
@@ -49,13 +53,14 @@ func New(opts Options) (*Supervisor, error) {
 		return nil, err
 	}
 	s := &Supervisor{
-		opts:    opts,
-		log:     opts.Logger,
-		isRoot:  os.Geteuid() == 0,
-		bootID:  bootID(),
-		runners: map[string]*runner{},
-		all:     map[*runner]struct{}{},
-		changed: make(chan struct{}),
+		opts:     opts,
+		log:      opts.Logger,
+		isRoot:   os.Geteuid() == 0,
+		bootID:   bootID(),
+		runners:  map[string]*runner{},
+		all:      map[*runner]struct{}{},
+		changed:  make(chan struct{}),
+		logFiles: map[string]*lumberjack.Logger{},
 	}
 	if opts.RunAs != "" {
 		id, err := ParseRunAs(opts.RunAs)
@@ -245,7 +250,7 @@ func (s *Supervisor) newRunnerLocked(c Component, prev *runner) *runner {
 	if s.cgroups != nil {
 		r.cg = s.cgroups.component(c.Name)
 	}
-	r.out = newComponentLog(r.logPath, s.opts.LogMaxSizeMB, s.opts.LogMaxBackups, s.poller)
+	r.out = &componentLog{lj: s.logFileLocked(c.Name), poller: s.poller}
 	r.status = Status{Name: c.Name, Version: c.Version, State: StateNew, Reason: "added",
 		WorkDir: r.workDir, LogFile: r.logPath}
 	s.all[r] = struct{}{}
