@@ -22,7 +22,7 @@ LAMBDA_ARCH  := $(if $(filter environment command,$(firstword $(origin GOARCH)))
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all modules build build-arm64 devcloud artifacts lambdas synth deploy run test tools fmt-check vet unit infra integration fuzz perf clean
+.PHONY: all modules build build-arm64 devcloud artifacts lambdas synth deploy run test tools fmt-check vet unit infra integration fuzz perf perf-baseline clean
 
 all: build
 
@@ -124,9 +124,22 @@ integration:
 fuzz:
 	$(GO) test ./shared/recipe -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
-## perf: the figures recorded in docs/performance.md
-perf: build
-	$(GO) run ./test/perf -sward $(BIN)/sward
+## perf: the figures recorded in docs/performance.md; BASELINE=<git revision>
+## also builds that revision as bin/sward-<revision> and measures the start and
+## components figures of both in the same run, interleaved
+BASELINE ?=
+perf: build $(if $(BASELINE),perf-baseline)
+	$(GO) run ./test/perf -sward $(BIN)/sward $(if $(BASELINE),-baseline $(BIN)/sward-$(BASELINE))
+
+# perf-baseline builds BASELINE from git (git archive into build/baseline),
+# leaving the work tree alone.
+perf-baseline:
+	@test -n "$(BASELINE)" || { echo "perf-baseline: set BASELINE=<git revision>, e.g. make perf BASELINE=main"; exit 1; }
+	@echo "perf-baseline: $(BIN)/sward-$(BASELINE) from git revision $(BASELINE)"
+	rm -rf build/baseline && mkdir -p build/baseline
+	git archive --format=tar $(BASELINE) | tar -x -C build/baseline
+	cd build/baseline && $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(CURDIR)/$(BIN)/sward-$(BASELINE) ./edge/cmd/sward
+	rm -rf build/baseline
 
 clean:
 	rm -rf $(BIN) build dist .run cdk.out node_modules

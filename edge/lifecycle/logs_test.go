@@ -61,3 +61,44 @@ func TestLongLinesAreSplitNotLost(t *testing.T) {
 		t.Errorf("logged %d of %d bytes in %d lines, want all in 3 lines", xs, n, lines)
 	}
 }
+
+func TestLineWriterJoinsLinesAcrossReadsAndSplitsLongOnes(t *testing.T) {
+	long := strings.Repeat("x", maxLineBytes)
+	tests := []struct {
+		name   string
+		reads  []string
+		bodies []string // logged lines without time stamp and prefix
+	}{
+		{"one read, two lines", []string{"a\nb\n"}, []string{"a", "b"}},
+		{"a line cut between reads", []string{"hel", "lo\nwor", "ld\n"}, []string{"hello", "world"}},
+		{"no newline at the end", []string{"a\nlast"}, []string{"a", "last"}},
+		{"a line that fits the bound with its newline", []string{long[1:] + "\n"}, []string{long[1:]}},
+		{"a line of the bound: its newline ends an empty line", []string{long + "\n"}, []string{long, ""}},
+		{"one byte over the bound: a full line, then the rest", []string{long[:100], long + "y\n"}, []string{long, strings.Repeat("x", 100) + "y"}},
+		{"empty lines stay", []string{"\n\n"}, []string{"", ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			lw := lineWriter{w: &out, prefix: "[Run] [stdout] "}
+			for _, r := range tt.reads {
+				lw.write([]byte(r))
+			}
+			lw.flush()
+			var got []string
+			for line := range strings.Lines(out.String()) {
+				_, body, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " [Run] [stdout] ")
+				if !ok {
+					t.Fatalf("line %q lacks the time stamp and prefix", line)
+				}
+				got = append(got, body)
+			}
+			if strings.Join(got, "|") != strings.Join(tt.bodies, "|") {
+				t.Errorf("lines = %d %.60q, want %d %.60q", len(got), got, len(tt.bodies), tt.bodies)
+			}
+			if lw.partial != nil {
+				t.Errorf("after flush the writer still holds %d bytes", len(lw.partial))
+			}
+		})
+	}
+}

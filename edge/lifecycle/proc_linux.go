@@ -83,3 +83,31 @@ func bootID() string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// waitExited returns once the child pid has exited, without reaping it:
+// exec.Cmd.Wait after it then returns at once. It waits in the Go
+// runtime's poller on a pidfd (readable once the process has exited),
+// where Cmd.Wait alone would hold an OS thread blocked in waitid for as
+// long as the component runs, with that thread's stacks. Where pidfds are
+// missing (kernels before 5.3) or not pollable, it returns at once and
+// Cmd.Wait blocks a thread as before.
+func waitExited(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Read(func(fd uintptr) bool {
+		// Checked after the poller is armed, so an exit that came
+		// before the wait is seen here and one that comes after wakes
+		// it. WNOWAIT leaves the child for Cmd.Wait to reap.
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		return err != nil || info.Signo != 0
+	})
+}

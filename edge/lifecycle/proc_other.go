@@ -18,3 +18,6 @@ func sysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
 func reapOrphans(int, bool) {}
 
 func bootID() string { return "unknown" }
+
+// waitExited returns at once: Cmd.Wait does the waiting.
+func waitExited(int) {}

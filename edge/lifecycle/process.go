@@ -95,12 +95,19 @@ func (r *runner) start(step string, st *Step) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("component %s step %s: cannot start /bin/sh in %s: %w; check that /bin/sh exists and the work folder is accessible to the step's user", r.comp.Name, step, r.workDir, err)
 	}
+	cmd.Env = nil // the child has its copy; the exit watcher keeps cmd as long as the step runs
 	p := &proc{step: step, pid: cmd.Process.Pid, exited: make(chan struct{})}
 	r.addGroup(p.pid)
-	go func() {
-		p.err = cmd.Wait()
+	exited := func(err error) {
+		p.err = err
 		close(p.exited)
-	}()
+	}
+	if r.s.poller == nil || !r.s.poller.waitExit(p.pid, cmd.Wait, exited) {
+		go func() {
+			waitExited(p.pid) // in the runtime's poller: no OS thread blocked in waitid
+			exited(cmd.Wait())
+		}()
+	}
 	return p, nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"gopkg.in/natefinch/lumberjack.v2"
 )
 
 // Supervisor runs a set of components. Create it with New, hand it the
@@ -27,6 +29,12 @@ type Supervisor struct {
 	// cgroups is the nucleus's cgroup subtree; nil when cgroups are off
 	// (not root, no usable hierarchy) and process groups are all there is.
 	cgroups *cgroupTree
+	// poller waits for the components' output pipes and exits; nil where
+	// there is none (then each has a goroutine).
+	poller      *poller
+	pollerClose sync.Once
+
+	logFiles map[string]*lumberjack.Logger // by component name; guarded by mu
 
 	mu      sync.Mutex
 	runners map[string]*runner   // the current set, by name
@@ -45,13 +53,14 @@ func New(opts Options) (*Supervisor, error) {
 		return nil, err
 	}
 	s := &Supervisor{
-		opts:    opts,
-		log:     opts.Logger,
-		isRoot:  os.Geteuid() == 0,
-		bootID:  bootID(),
-		runners: map[string]*runner{},
-		all:     map[*runner]struct{}{},
-		changed: make(chan struct{}),
+		opts:     opts,
+		log:      opts.Logger,
+		isRoot:   os.Geteuid() == 0,
+		bootID:   bootID(),
+		runners:  map[string]*runner{},
+		all:      map[*runner]struct{}{},
+		changed:  make(chan struct{}),
+		logFiles: map[string]*lumberjack.Logger{},
 	}
 	if opts.RunAs != "" {
 		id, err := ParseRunAs(opts.RunAs)
@@ -106,6 +115,7 @@ func New(opts Options) (*Supervisor, error) {
 	}
 	s.killLeftovers()
 	s.openCgroups()
+	s.poller = newPoller()
 	return s, nil
 }
 
@@ -240,7 +250,7 @@ func (s *Supervisor) newRunnerLocked(c Component, prev *runner) *runner {
 	if s.cgroups != nil {
 		r.cg = s.cgroups.component(c.Name)
 	}
-	r.out = newComponentLog(r.logPath, s.opts.LogMaxSizeMB, s.opts.LogMaxBackups)
+	r.out = &componentLog{lj: s.logFileLocked(c.Name), poller: s.poller}
 	r.status = Status{Name: c.Name, Version: c.Version, State: StateNew, Reason: "added",
 		WorkDir: r.workDir, LogFile: r.logPath}
 	s.all[r] = struct{}{}
@@ -454,6 +464,9 @@ func (s *Supervisor) Shutdown(ctx context.Context) error {
 	}
 	if s.cgroups != nil {
 		s.cgroups.remove()
+	}
+	if s.poller != nil {
+		s.pollerClose.Do(s.poller.close) // every runner has ended: nothing of theirs is watched
 	}
 	return nil
 }

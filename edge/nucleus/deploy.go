@@ -125,6 +125,7 @@ func (n *Nucleus) startupDeployment() {
 		n.log.Error("recipes folder refused: running the last good set", "dir", n.opts.RecipesDir, "error", err)
 		return
 	}
+	n.startupID = st.DeploymentID
 	ctx, cancel := context.WithTimeout(context.Background(), startupApplyTimeout)
 	defer cancel()
 	if _, err := n.engine.WaitApplied(ctx, st.DeploymentID); err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -9,10 +9,11 @@
 //   - root lock: one nucleus per root folder
 //   - broker: the embedded nats-server (edge/broker)
 //   - nucleus connection: the nucleus's own broker connection and JetStream
-//   - supervisor: the component supervisor (edge/lifecycle)
-//   - config store: component configuration (edge/config)
-//   - shadows: local device shadows (edge/shadow)
-//   - streams: the stream manager and its exporters (edge/stream)
+//   - supervisor, config store, shadows and streams, started at once
+//     (service.Concurrent; on a fresh root they create their JetStream
+//     assets in parallel): the component supervisor (edge/lifecycle),
+//     component configuration (edge/config), local device shadows
+//     (edge/shadow), the stream manager and its exporters (edge/stream)
 //   - subscription events: what components subscribe to over the IPC
 //     (edge/events), used by the IPC operations and the deployment engine
 //   - ipc: the components' IPC front end (edge/ipc); it builds the
@@ -25,7 +26,8 @@
 //   - control API: what the CLI talks to (edge/control)
 //   - folder watcher and git watcher: --recipes and --git (edge/watch)
 //   - admin credential: written last, its presence says the nucleus is up
-//   - page trimmer: pages out start-up code once the startup set settled
+//   - page trimmer: once the startup set settled and its deployment ended,
+//     returns the start-up heap to the kernel and pages out start-up code
 //
 // Lifetime: New(opts) validates and fills defaults and starts nothing;
 // Start does not block; Shutdown returns once every service has stopped.

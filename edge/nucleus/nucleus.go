@@ -87,6 +87,10 @@ type Nucleus struct {
 	adminPass  string
 	services   *service.List // what Start started, for Shutdown
 
+	// startupID is the --recipes deployment Start queued, "" when none:
+	// the page trimmer waits for its end.
+	startupID string
+
 	usersMu    sync.Mutex
 	fixedUsers []broker.User
 	devices    *Devices
@@ -125,14 +129,18 @@ func New(opts Options) (*Nucleus, error) {
 // its startup set.
 func (n *Nucleus) Start() error {
 	start := time.Now()
-	list, err := service.Run(context.Background(),
+	list, err := service.Run(context.Background(), n.timed(
 		n.rootLock(),
 		n.brokerService(),
 		n.connection(),
-		n.supervisorService(),
-		n.configService(),
-		n.shadowService(),
-		n.streamService(),
+		// These four need only the connection, not each other: started at
+		// once, a fresh root's buckets and streams are created in parallel.
+		service.Concurrent("supervisor, config store, shadows and streams", n.timed(
+			n.supervisorService(),
+			n.configService(),
+			n.shadowService(),
+			n.streamService(),
+		)...),
 		n.eventsService(),
 		n.ipcService(),
 		n.components(),
@@ -143,7 +151,7 @@ func (n *Nucleus) Start() error {
 		n.gitWatcher(),
 		n.credential(),
 		n.pageTrimmer(),
-	)
+	)...)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -29,6 +30,24 @@ import (
 // The nucleus's services, in the order Start lists them. Each is a thin
 // adapter (service.Func) over the service's own API: a constructor that
 // needs what an earlier service started runs in the adapter's Start.
+
+// timed logs at debug level how long each service took to start, the
+// trace of where start-up time goes (--log-level debug).
+func (n *Nucleus) timed(services ...service.Service) []service.Service {
+	out := make([]service.Service, len(services))
+	for i, s := range services {
+		out[i] = service.Func{ServiceName: s.Name(),
+			OnStart: func(ctx context.Context) error {
+				start := time.Now()
+				err := s.Start(ctx)
+				n.log.Debug("service started", "name", s.Name(), "took", time.Since(start).String(), "error", err)
+				return err
+			},
+			OnShutdown: s.Shutdown,
+		}
+	}
+	return out
+}
 
 // rootLock makes sure only one nucleus owns the root folder.
 func (n *Nucleus) rootLock() service.Service {
@@ -342,9 +361,12 @@ func (n *Nucleus) credential() service.Service {
 // 120 s timeout must not keep the nucleus's idle memory high meanwhile.
 const settleTimeout = 10 * time.Second
 
-// pageTrimmer pages out the binary's start-up code (trimStartupPages) once
-// every component of the startup set has settled, so that the start itself
-// does not fault those pages back in one by one.
+// pageTrimmer pages out the binary's start-up code (trimStartupPages) and
+// returns the start-up's freed heap to the kernel (debug.FreeOSMemory) once
+// every component of the startup set has settled and the start-up
+// deployment has ended (its records written, SUCCEEDED or not), so that
+// neither the start nor the deployment's last steps fault those pages back
+// in one by one.
 func (n *Nucleus) pageTrimmer() service.Service {
 	bg := newBackground()
 	return service.Func{ServiceName: "page trimmer",
@@ -352,16 +374,23 @@ func (n *Nucleus) pageTrimmer() service.Service {
 			if n.opts.KeepStartupPages {
 				return nil
 			}
-			sup := n.supervisor
+			sup, engine, startup := n.supervisor, n.engine, n.startupID
 			bg.Go(func(ctx context.Context) {
 				ctx, cancel := context.WithTimeout(ctx, settleTimeout)
 				defer cancel()
 				for _, st := range sup.List() {
 					_, _ = sup.WaitFor(ctx, st.Name, lifecycle.StateRunning, lifecycle.StateFinished, lifecycle.StateBroken)
 				}
+				if startup != "" {
+					_, _ = engine.Wait(ctx, startup)
+				}
 				if errors.Is(ctx.Err(), context.Canceled) {
 					return // shutting down
 				}
+				// The start-up's garbage (recipes parsed, records and
+				// configuration encoded, every component's start) goes back
+				// to the kernel too, instead of waiting for the scavenger.
+				debug.FreeOSMemory()
 				n.log.Debug("start-up pages paged out", "bytes", trimStartupPages())
 			})
 			return nil

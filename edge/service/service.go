@@ -6,6 +6,9 @@
 //	Run(ctx, a, b, c)   a.Start → b.Start → c.Start
 //	  b.Start fails     a.Shutdown; Run returns b's error (and a's, if any)
 //	List.Shutdown       c.Shutdown → b.Shutdown → a.Shutdown, errors joined
+//
+// Concurrent makes one list entry of services that need only what the
+// entries before them started: they start (and shut down) at once.
 package service
 
 import (

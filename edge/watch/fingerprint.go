@@ -4,11 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -75,6 +75,11 @@ type hashed struct {
 type scanner struct {
 	dirs  []string
 	cache map[string]hashed
+	// spare is the previous scan's map, cleared and refilled by the next
+	// one, and line the buffer each file's line is built in: a steady
+	// folder scanned ten times a second makes little garbage.
+	spare map[string]hashed
+	line  []byte
 }
 
 func newScanner(dirs []string) *scanner {
@@ -87,13 +92,18 @@ func newScanner(dirs []string) *scanner {
 // and a copy that creates folders first should not look like a change.
 func (s *scanner) scan() (string, error) {
 	h := sha256.New()
-	seen := make(map[string]hashed, len(s.cache))
+	seen := s.spare
+	if seen == nil {
+		seen = make(map[string]hashed, len(s.cache))
+	}
+	clear(seen)
 	for i, dir := range s.dirs {
 		if err := s.walk(h, seen, i, dir); err != nil {
+			s.spare = seen
 			return "", err
 		}
 	}
-	s.cache = seen
+	s.cache, s.spare = seen, s.cache
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
@@ -130,52 +140,64 @@ func (s *scanner) walk(h io.Writer, seen map[string]hashed, index int, dir strin
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
-		line, err := s.entry(seen, p, d)
+		// One line per file: "<index>\x00<relative path>\x00<entry>\n".
+		line := strconv.AppendInt(s.line[:0], int64(index), 10)
+		line = append(line, 0)
+		line = append(line, filepath.ToSlash(rel)...)
+		line = append(line, 0)
+		line, err = s.entry(line, seen, p, d)
+		s.line = line
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		if err != nil {
 			return errorf(ErrFolder, "watched folder %s: cannot read %s: %v: fix its permissions or remove it", dir, rel, unwrapPath(err))
 		}
-		fmt.Fprintf(h, "%d\x00%s\x00%s\n", index, filepath.ToSlash(rel), line)
+		_, _ = h.Write(append(line, '\n'))
 		return nil
 	})
 }
 
-// entry describes one non-folder entry. A symlink counts by its target
-// string and, when that resolves to a file, by the file as well.
-func (s *scanner) entry(seen map[string]hashed, p string, d fs.DirEntry) (string, error) {
-	var link string
+// entry appends the description of one non-folder entry to line. A
+// symlink counts by its target string and, when that resolves to a file,
+// by the file as well.
+func (s *scanner) entry(line []byte, seen map[string]hashed, p string, d fs.DirEntry) ([]byte, error) {
 	if d.Type()&fs.ModeSymlink != 0 {
 		target, err := os.Readlink(p)
 		if err != nil {
-			return "", err
+			return line, err
 		}
-		link = "link:" + target + "\x00"
+		line = append(line, "link:"...)
+		line = append(line, target...)
+		line = append(line, 0)
 	}
 	fi, err := os.Stat(p) // follows a symlink
 	if err != nil {
-		if link != "" && errors.Is(err, fs.ErrNotExist) {
-			return link + "dangling", nil
+		if d.Type()&fs.ModeSymlink != 0 && errors.Is(err, fs.ErrNotExist) {
+			return append(line, "dangling"...), nil
 		}
-		return "", err
+		return line, err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Sprintf("%s%v", link, fi.Mode().Type()), nil
+		return append(line, fi.Mode().Type().String()...), nil
 	}
+	line = append(line, fi.Mode().String()...)
+	line = append(line, 0)
 	if fi.Size() > contentHashLimit {
-		return fmt.Sprintf("%s%v\x00%d\x00%d", link, fi.Mode(), fi.Size(), fi.ModTime().UnixNano()), nil
+		line = strconv.AppendInt(line, fi.Size(), 10)
+		line = append(line, 0)
+		return strconv.AppendInt(line, fi.ModTime().UnixNano(), 10), nil
 	}
 	c, ok := s.cache[p]
 	if !ok || c.size != fi.Size() || !c.mtime.Equal(fi.ModTime()) || c.mode != fi.Mode() ||
 		!c.mtime.Add(racyWindow).Before(c.readAt) {
 		c = hashed{size: fi.Size(), mtime: fi.ModTime(), mode: fi.Mode(), readAt: time.Now()}
 		if c.contents, err = hashFile(p); err != nil {
-			return "", err
+			return line, err
 		}
 	}
 	seen[p] = c
-	return fmt.Sprintf("%s%v\x00%x", link, fi.Mode(), c.contents), nil
+	return hex.AppendEncode(line, c.contents[:]), nil
 }
 
 func hashFile(p string) ([sha256.Size]byte, error) {

@@ -40,16 +40,27 @@ func measureColdStart(cfg config, work string, rep *report) error {
 			return err
 		}
 	}
-	broker := rep.add("start_broker_ms", "cold start: exec → NATS accepting", "ms", goal{})
-	running := rep.add("start_running_ms", fmt.Sprintf("cold start: exec → %d components RUNNING", trivialComponents), "ms", atMost(150))
-	for i := range cfg.runs {
-		b, r, err := coldStartOnce(cfg.sward, work, recipes)
-		if err != nil {
-			return err
+	type figures struct{ broker, running *figure }
+	bins := cfg.binaries()
+	figs := map[string]figures{}
+	for _, b := range bins {
+		figs[b.path] = figures{
+			broker: rep.add("start_broker_ms"+b.key, "cold start: exec → NATS accepting"+b.label, "ms", goal{}),
+			running: rep.add("start_running_ms"+b.key, fmt.Sprintf("cold start: exec → %d components RUNNING%s", trivialComponents, b.label),
+				"ms", atMost(150)),
 		}
-		progress("  start run %d: broker %.1f ms, RUNNING %.1f ms", i+1, ms(b), ms(r))
-		broker.samples = append(broker.samples, ms(b))
-		running.samples = append(running.samples, ms(r))
+	}
+	for i := range cfg.runs {
+		for _, b := range interleaved(bins, i) {
+			br, r, err := coldStartOnce(b.path, work, recipes)
+			if err != nil {
+				return err
+			}
+			progress("  start%s run %d: broker %.1f ms, RUNNING %.1f ms", b.label, i+1, ms(br), ms(r))
+			f := figs[b.path]
+			f.broker.samples = append(f.broker.samples, ms(br))
+			f.running.samples = append(f.running.samples, ms(r))
+		}
 	}
 	return nil
 }

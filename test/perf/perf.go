@@ -10,16 +10,19 @@ import (
 )
 
 // allFigures are the -only names, in the order they are measured.
-var allFigures = []string{"idle", "start", "deploy", "git", "mqtt", "mqttconn", "nats", "ipc", "shadow"}
+var allFigures = []string{"idle", "start", "deploy", "git", "mqtt", "mqttconn", "nats", "ipc", "shadow", "components"}
 
 // config is what the flags set.
 type config struct {
 	sward    string
+	baseline string // another sward binary to measure beside sward, "" for none
 	runs     int
-	figures  []string
-	mqttQoS0 int // messages per publisher
-	mqttQoS1 int // messages per publisher
-	natsMsgs int
+	// components is how many trivial components the components figure runs.
+	components int
+	figures    []string
+	mqttQoS0   int // messages per publisher
+	mqttQoS1   int // messages per publisher
+	natsMsgs   int
 }
 
 func defaultConfig() config {
@@ -37,6 +40,9 @@ func defaultConfig() config {
 		// One NATS run of 2M messages lasts a few seconds at the 0.4-1M
 		// msgs/s one nats.go publisher reaches on a loopback VM.
 		natsMsgs: 2_000_000,
+		// 50 components: enough that the per-component cost stands well
+		// above the run-to-run noise of the idle PSS (about 0.2 MB).
+		components: 50,
 	}
 }
 
@@ -74,6 +80,9 @@ func run(cfg config) (*report, error) {
 		return nil, fmt.Errorf("-sward %s: not a file: build it with `make build` or `go build -o bin/sward ./edge/cmd/sward`", cfg.sward)
 	}
 	cfg.sward = bin
+	if err := cfg.checkBaseline(); err != nil {
+		return nil, err
+	}
 	work, err := os.MkdirTemp("", "sward-perf-")
 	if err != nil {
 		return nil, err
@@ -109,6 +118,8 @@ func run(cfg config) (*report, error) {
 			err = measureIPC(cfg, work, rep)
 		case "shadow":
 			err = measureShadow(cfg, work, rep)
+		case "components":
+			err = measureComponentsMemory(cfg, work, rep)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f, err))
