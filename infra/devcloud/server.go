@@ -23,6 +23,7 @@ import (
 	"github.com/sward-iot/sward/infra/devcloud/credentials"
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/jobs"
+	"github.com/sward-iot/sward/infra/devcloud/lambdas"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
 	"github.com/sward-iot/sward/infra/devcloud/resources"
 	"github.com/sward-iot/sward/infra/devcloud/shadows"
@@ -73,7 +74,8 @@ type Options struct {
 	LambdaDir, RIE string
 	// LambdaInstances bounds each function's concurrent instances
 	// (default 2); LambdaRetryDelays are the waits before the retries of
-	// a failed asynchronous invocation (default Lambda's 1 and 2 minutes).
+	// a failed asynchronous invocation, one retry per entry, at most two
+	// (default Lambda's 1 and 2 minutes).
 	LambdaInstances   int
 	LambdaRetryDelays []time.Duration
 	// S3Listen is devcloud's S3 endpoint, the proxy to moto that
@@ -129,6 +131,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
+	}
+	if err := lambdas.CheckRetryDelays(opts.LambdaRetryDelays); err != nil {
+		return nil, fmt.Errorf("devcloud: --lambda-retry-delays: %w", err)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

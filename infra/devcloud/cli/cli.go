@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sward-iot/sward/infra/devcloud"
+	"github.com/sward-iot/sward/infra/devcloud/lambdas"
 	"github.com/sward-iot/sward/infra/devcloud/status"
 )
 
@@ -85,6 +86,8 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&opts.LambdaDir, "lambdas", "dist/lambdas", "the Lambda builds, <name>/bootstrap for this machine (`make lambdas GOARCH=amd64`)")
 	f.StringVar(&opts.RIE, "rie", "", "the Lambda runtime interface emulator (default: aws-lambda-rie on PATH or beside devcloud; `make devcloud` builds it)")
 	f.IntVar(&opts.LambdaInstances, "lambda-instances", 2, "concurrent instances per Lambda function at most")
+	f.DurationSliceVar(&opts.LambdaRetryDelays, "lambda-retry-delays", lambdas.DefaultRetryDelays,
+		"the waits before the retries of a failed asynchronous Lambda invocation, one retry each (at most 2; Lambda's are 1m,2m)")
 	return cmd
 }
 
