@@ -217,25 +217,32 @@ func TestDevcloudAReleaseBecomesAJobADeviceTakesToSucceededAndItsStatusIsRecorde
 
 		// The deployment-events Lambda's writes: a history row per message,
 		// the device's current status, and the release's device counts.
-		testutil.Eventually(t, "the device's current status for "+job, func() error {
+		// Each message is its own asynchronous invocation, so, as in AWS,
+		// SUCCEEDED may be handled before IN_PROGRESS; the Lambda then keeps
+		// IN_PROGRESS in the history only.
+		history := []struct {
+			s  deploymentstatus.Status
+			at time.Time
+		}{{deploymentstatus.InProgress, started}, {deploymentstatus.Succeeded, succeeded}}
+		testutil.Eventually(t, "the deployment-events Lambda's records of "+job, func() error {
 			cur := item(t, db, statusTable, map[string]dbtypes.AttributeValue{"thingName": sAttr("dev1"), "sortKey": sAttr(deploymentevents.CurrentKey(job))})
 			if cur["status"] != "SUCCEEDED" {
 				return fmt.Errorf("current = %v, want SUCCEEDED; request log:\n%s", cur, readFile(t, d.Data, devcloud.RequestLogFile))
 			}
+			for _, h := range history {
+				row := item(t, db, statusTable, map[string]dbtypes.AttributeValue{"thingName": sAttr("dev1"), "sortKey": sAttr(deploymentevents.HistoryKey(job, h.at.UnixMilli(), h.s))})
+				if row == nil {
+					return fmt.Errorf("no history row of %s", h.s)
+				}
+				if row["jobId"] != job || row["status"] != string(h.s) || row["timestamp"] != strconv.FormatInt(h.at.UnixMilli(), 10) || row["receivedAt"] == "" {
+					return fmt.Errorf("history row of %s = %v, want the message with its receive time", h.s, row)
+				}
+			}
 			return nil
 		})
-		for _, h := range []struct {
-			s  deploymentstatus.Status
-			at time.Time
-		}{{deploymentstatus.InProgress, started}, {deploymentstatus.Succeeded, succeeded}} {
-			row := item(t, db, statusTable, map[string]dbtypes.AttributeValue{"thingName": sAttr("dev1"), "sortKey": sAttr(deploymentevents.HistoryKey(job, h.at.UnixMilli(), h.s))})
-			if row["jobId"] != job || row["status"] != string(h.s) || row["timestamp"] != strconv.FormatInt(h.at.UnixMilli(), 10) || row["receivedAt"] == "" {
-				t.Errorf("history row of %s = %v, want the message with its receive time", h.s, row)
-			}
-		}
 		rec := item(t, db, releases, map[string]dbtypes.AttributeValue{"jobId": sAttr(job)})
 		if rec["status"] != "IN_PROGRESS" || rec["commitId"] != commit || rec["thingGroup"] != group || !strings.HasSuffix(rec["jobArn"], ":job/"+job) ||
-			rec["devices_SUCCEEDED"] != "1" || rec["devices_IN_PROGRESS"] != "0" {
+			rec["devices_SUCCEEDED"] != "1" || (rec["devices_IN_PROGRESS"] != "0" && rec["devices_IN_PROGRESS"] != "") {
 			t.Errorf("the release record = %v, want IN_PROGRESS with its job ARN, one device SUCCEEDED and none IN_PROGRESS", rec)
 		}
 	}

@@ -81,6 +81,9 @@ type Options struct {
 	// S3Listen is devcloud's S3 endpoint, the proxy to moto that
 	// delivers S3 notifications (default 127.0.0.1:0).
 	S3Listen string
+	// DynamoDBListen is devcloud's DynamoDB endpoint, the proxy that
+	// passes requests to moto one at a time (default 127.0.0.1:0).
+	DynamoDBListen string
 }
 
 // Server is a running devcloud: New, Start, Info, Shutdown.
@@ -99,6 +102,7 @@ type Server struct {
 
 	jobs        *jobs.Service
 	controlHTTP *http.Server
+	dynamoHTTP  *http.Server
 	ruleCounter atomic.Pointer[status.RuleCounter]
 
 	mu     sync.Mutex
@@ -128,6 +132,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.S3Listen == "" {
 		opts.S3Listen = "127.0.0.1:0"
+	}
+	if opts.DynamoDBListen == "" {
+		opts.DynamoDBListen = "127.0.0.1:0"
 	}
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
@@ -257,6 +264,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.startControlPlane(motoURL); err != nil {
 		return err
 	}
+	if err := s.startDynamoDB(motoURL); err != nil {
+		return err
+	}
 	if err := s.startRules(); err != nil {
 		return err
 	}
@@ -381,6 +391,7 @@ func (s *Server) Shutdown() {
 		}
 	}
 	s.stopRules()
+	s.shutdownDynamoDB()
 	if s.iot != nil {
 		if err := s.iot.Shutdown(); err != nil {
 			s.log.Warn("stop the data endpoint", "error", err)
