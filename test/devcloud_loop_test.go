@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -259,6 +260,15 @@ func TestDevcloudAReleaseBecomesAJobADeviceTakesToSucceededAndItsStatusIsRecorde
 	}
 	if strings.Contains(log, `result=error`) {
 		t.Errorf("request log has a failure:\n%s", log)
+	}
+	// The figure's labels: the first release started the release Lambda,
+	// the others reused its instance.
+	var colds []string
+	for _, m := range regexp.MustCompile(`msg="lambda invoke" function=SwardCloud-ReleaseFunction\S* source="s3 [^"]+" .* cold=(\w+) result=ok`).FindAllStringSubmatch(log, -1) {
+		colds = append(colds, m[1])
+	}
+	if want := append([]string{"true"}, slices.Repeat([]string{"false"}, rounds-1)...); !slices.Equal(colds, want) {
+		t.Errorf("the release Lambda's invocations were cold %v, want the first only:\n%s", colds, log)
 	}
 	slices.Sort(warm)
 	load, _ := os.ReadFile("/proc/loadavg")
