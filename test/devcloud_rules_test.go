@@ -572,14 +572,7 @@ func TestDevcloudALambdaThatRunsAndFailsIsRetriedByLambdaAndNeverReachesTheError
 	if lambdaLog := readFile(t, d.Data, filepath.Join(devcloud.LambdaLogDir, functionName(t, log)+".log")); !strings.Contains(lambdaLog, "no-such-table") {
 		t.Errorf("the function's log does not name the missing table:\n%s", lambdaLog)
 	}
-	out, err := d.Run(t, "status", "--json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var report status.Report
-	if err := json.Unmarshal(out, &report); err != nil {
-		t.Fatalf("status --json: %s: %v", out, err)
-	}
+	report := statusReport(t, d)
 	i := slices.IndexFunc(report.Rules, func(r status.Rule) bool { return r.Name == "sward_deployment_events" })
 	if i < 0 || report.Rules[i].Fired != 1 || report.Rules[i].Failures != 0 {
 		t.Errorf("status rules = %+v, want sward_deployment_events fired once with no failed action", report.Rules)
