@@ -277,3 +277,74 @@ func TestDevcloudAReleaseBecomesAJobADeviceTakesToSucceededAndItsStatusIsRecorde
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// TestDevcloudFailuresReportedOnTheStatusTopicStopTheRolloutThroughTheDeploymentEventsLambda
+// runs the other end of the loop: devices report FAILED on their
+// deployment status topic (their executions stay IN_PROGRESS, so IoT
+// Jobs' own abort config sees nothing), the deployment-events Lambda
+// counts them against the release's abort criterion (FAILED ≥ 50 % of at
+// least 2) and cancels the job through devcloud's control plane: the
+// thing still QUEUED loses its execution.
+func TestDevcloudFailuresReportedOnTheStatusTopicStopTheRolloutThroughTheDeploymentEventsLambda(t *testing.T) {
+	dist := harness.LambdaDist(t, "release", "deployment-events")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	const group = "sward-devices"
+	var devs []*jobsDevice
+	for _, name := range []string{"dev1", "dev2", "dev3"} {
+		devs = append(devs, connectJobsDevice(t, d, createThing(t, d, name, "--group", group)))
+	}
+	ctx := context.Background()
+	s3cfg := d.Info.AWSConfig()
+	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
+	s3c := s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	sum := sha1.Sum([]byte(t.Name()))
+	commit := hex.EncodeToString(sum[:])
+	job := release.JobID(commit)
+	publishRelease(t, s3c, "sward-artifacts-"+d.Info.AccountID+"-"+d.Info.Region, group, commit, "2.0.0")
+	for _, dev := range devs {
+		if note := dev.next("notify-next"); note["execution"] == nil || note["execution"].(map[string]any)["jobId"] != job {
+			t.Fatalf("%s: notify-next = %v, want %s", dev.thing, note, job)
+		}
+	}
+	at := time.Now()
+	for _, dev := range devs[:2] {
+		if ok, got := dev.request("start-next", `{}`); !ok {
+			t.Fatalf("%s: start-next rejected: %v", dev.thing, got)
+		}
+		reportStatus(t, dev, job, deploymentstatus.Failed, at)
+	}
+
+	// dev3's QUEUED execution is canceled; the IN_PROGRESS ones go on, as
+	// CancelJob without force leaves them.
+	if note := devs[2].next("notify-next"); note["execution"] != nil {
+		t.Fatalf("dev3: notify-next = %v, want nothing pending once the job is canceled; request log:\n%s", note, readFile(t, d.Data, devcloud.RequestLogFile))
+	}
+	client := iot.NewFromConfig(d.Info.IoTConfig())
+	out, err := client.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String(job)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Job.Status != iottypes.JobStatusCanceled || aws.ToString(out.Job.ReasonCode) != deploymentevents.CancelReasonCode || !strings.Contains(aws.ToString(out.Job.Comment), "2 of 2 devices that finished failed") {
+		t.Errorf("the job = %s, reason %q, comment %q; want CANCELED by the deployment-events Lambda (%s) saying why",
+			out.Job.Status, aws.ToString(out.Job.ReasonCode), aws.ToString(out.Job.Comment), deploymentevents.CancelReasonCode)
+	}
+	for thing, want := range map[string]iottypes.JobExecutionStatus{"dev1": iottypes.JobExecutionStatusInProgress, "dev2": iottypes.JobExecutionStatusInProgress, "dev3": iottypes.JobExecutionStatusCanceled} {
+		if st := executionStatus(t, client, job, thing); st != want {
+			t.Errorf("%s's execution = %s, want %s", thing, st, want)
+		}
+	}
+	db := dynamodb.NewFromConfig(d.Info.AWSConfig())
+	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	releases := physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
+	// The Lambda records the cancel after CancelJob has answered.
+	testutil.Eventually(t, "the release recorded as CANCELED", func() error {
+		rec := item(t, db, releases, map[string]dbtypes.AttributeValue{"jobId": sAttr(job)})
+		if rec["status"] != "CANCELED" || rec["devices_FAILED"] != "2" || !strings.Contains(rec["reason"], "abort criterion FAILED") {
+			return fmt.Errorf("the release record = %v, want CANCELED with two devices FAILED and the criterion as reason", rec)
+		}
+		return nil
+	})
+}
