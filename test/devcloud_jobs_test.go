@@ -92,6 +92,20 @@ func (dev *jobsDevice) request(suffix, payload string) (bool, map[string]any) {
 	return false, nil
 }
 
+// statusReport is what `devcloud status --json` prints.
+func statusReport(t *testing.T, d *harness.Devcloud) status.Report {
+	t.Helper()
+	out, err := d.Run(t, "status", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r status.Report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("status --json printed %s: %v", out, err)
+	}
+	return r
+}
+
 func executionStatus(t *testing.T, client *iot.Client, job, thing string) iottypes.JobExecutionStatus {
 	t.Helper()
 	out, err := client.DescribeJobExecution(context.Background(), &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing)})
@@ -268,14 +282,7 @@ func TestDevcloudJobsTakeADeviceFromCreateJobToSucceededOverMQTT(t *testing.T) {
 	})
 
 	t.Run("devcloud status shows things, connections, jobs and executions", func(t *testing.T) {
-		out, err := d.Run(t, "status", "--json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r status.Report
-		if err := json.Unmarshal(out, &r); err != nil {
-			t.Fatalf("status --json printed %s: %v", out, err)
-		}
+		r := statusReport(t, d)
 		if len(r.Things) != 2 || !r.Things[0].Connected || r.Things[0].Name != "dev1" {
 			t.Errorf("status things = %+v, want dev1 (connected) and dev2", r.Things)
 		}

@@ -26,6 +26,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/sward-iot/sward/infra/devcloud"
+	"github.com/sward-iot/sward/infra/devcloud/status"
 	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/test/harness"
 )
@@ -306,6 +307,14 @@ func TestDevcloudUpStopsOnARuleConstructItDoesNotRunNamingTheRuleAndTheConstruct
 // set on the telemetry function, as `-c thresholds=…` would set it.
 func templateWithThresholds(t *testing.T, thresholds string) string {
 	t.Helper()
+	return templateWithFunctionEnv(t, "SWARD_TELEMETRY_BUCKET", "SWARD_THRESHOLDS", thresholds)
+}
+
+// templateWithFunctionEnv is the synthesized template with variable set to
+// value in the environment of the function whose environment has the
+// variable marker (its own setting, which tells the functions apart).
+func templateWithFunctionEnv(t *testing.T, marker, variable, value string) string {
+	t.Helper()
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(readFile(t, "", harness.SynthTemplate(t))), &doc); err != nil {
 		t.Fatal(err)
@@ -317,12 +326,12 @@ func templateWithThresholds(t *testing.T, thresholds string) string {
 			continue
 		}
 		env := res["Properties"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
-		if _, ok := env["SWARD_TELEMETRY_BUCKET"]; ok {
-			env["SWARD_THRESHOLDS"], set = thresholds, true
+		if _, ok := env[marker]; ok {
+			env[variable], set = value, true
 		}
 	}
 	if !set {
-		t.Fatal("no telemetry function in the template")
+		t.Fatalf("no function with %s in the template", marker)
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
@@ -498,5 +507,74 @@ func TestDevcloudKeepsTheTemplatesBucketsAndTablesWithTheirDataAcrossARestart(t 
 		Key: map[string]dbtypes.AttributeValue{"jobId": &dbtypes.AttributeValueMemberS{Value: "sward-kept"}}})
 	if err != nil || len(item.Item) == 0 {
 		t.Errorf("the item written before the restart: %v %v", item, err)
+	}
+}
+
+// TestDevcloudALambdaThatRunsAndFailsIsRetriedByLambdaAndNeverReachesTheErrorAction
+// follows AWS: a rule's Lambda action succeeds once Lambda queues the
+// event, and a function error is Lambda's to retry (twice), not the rule's
+// errorAction. The deployment-events function is given a table that does
+// not exist, so each invocation fails; `--lambda-retry-delays` shortens
+// Lambda's 1 and 2 minutes.
+func TestDevcloudALambdaThatRunsAndFailsIsRetriedByLambdaAndNeverReachesTheErrorAction(t *testing.T) {
+	dist := harness.LambdaDist(t, "deployment-events")
+	const first, second = 400 * time.Millisecond, 800 * time.Millisecond
+	d := harness.StartDevcloud(t, templateWithFunctionEnv(t, "SWARD_DEVICE_STATUS_TABLE", "SWARD_DEVICE_STATUS_TABLE", "no-such-table"), "",
+		"--lambdas", dist, "--rie", harness.RIE(t), "--lambda-retry-delays", first.String()+","+second.String())
+	dev1 := createThing(t, d, "dev1")
+	c, err := dialThing(d.Info.Endpoints.IoTData, "dev1", deviceTLS(t, dev1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	publish(t, c, "sward/dev1/deployments/status", fmt.Appendf(nil, `{"formatVersion":1,"jobId":"sward-0123","status":"SUCCEEDED","timestamp":%d}`, time.Now().UnixMilli()))
+
+	var log string
+	testutil.Eventually(t, "the event dropped after its retries", func() error {
+		log = readFile(t, d.Data, devcloud.RequestLogFile)
+		if !strings.Contains(log, `msg="lambda event dropped after its retries: no on-failure destination or dead-letter queue"`) {
+			return fmt.Errorf("not yet; request log:\n%s", log)
+		}
+		return nil
+	})
+	if !regexp.MustCompile(`msg="rule action" rule=sward_deployment_events action=Lambda resource=\S+:function:SwardCloud-DeploymentEventsFunction\S* .*result=ok`).MatchString(log) {
+		t.Errorf("the rule's Lambda action did not succeed (Lambda accepted the event):\n%s", log)
+	}
+	// One line per attempt, the same event each time, each after its delay.
+	attempts := regexp.MustCompile(`msg="lambda invoke" function=SwardCloud-DeploymentEventsFunction\S* source="rule sward_deployment_events" requestId=(\S+) attempt=(\d) started=(\S+) .*result=error error=`).FindAllStringSubmatch(log, -1)
+	if len(attempts) != 3 {
+		t.Fatalf("%d failed invocations logged, want 3 (the event and Lambda's two retries):\n%s", len(attempts), log)
+	}
+	var starts []time.Time
+	for i, a := range attempts {
+		if a[1] != attempts[0][1] || a[2] != strconv.Itoa(i+1) {
+			t.Errorf("invocation %d: request %s attempt %s, want request %s attempt %d", i+1, a[1], a[2], attempts[0][1], i+1)
+		}
+		at, err := time.Parse(time.RFC3339Nano, a[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts = append(starts, at)
+	}
+	if gap := starts[1].Sub(starts[0]); gap < first {
+		t.Errorf("the first retry started %s after the first attempt, before its %s delay", gap, first)
+	}
+	if gap := starts[2].Sub(starts[1]); gap < second {
+		t.Errorf("the second retry started %s after the first retry, before its %s delay", gap, second)
+	}
+	if n := strings.Count(log, `msg="lambda event to be retried" function=SwardCloud-DeploymentEventsFunction`); n != 2 {
+		t.Errorf("%d retries announced, want 2:\n%s", n, log)
+	}
+	if strings.Contains(log, "rule error action") || strings.Contains(log, "rule actions failed") {
+		t.Errorf("the errorAction ran for a function error:\n%s", log)
+	}
+	// What the function said is in its log, and the rule counts no failure.
+	if lambdaLog := readFile(t, d.Data, filepath.Join(devcloud.LambdaLogDir, functionName(t, log)+".log")); !strings.Contains(lambdaLog, "no-such-table") {
+		t.Errorf("the function's log does not name the missing table:\n%s", lambdaLog)
+	}
+	report := statusReport(t, d)
+	i := slices.IndexFunc(report.Rules, func(r status.Rule) bool { return r.Name == "sward_deployment_events" })
+	if i < 0 || report.Rules[i].Fired != 1 || report.Rules[i].Failures != 0 {
+		t.Errorf("status rules = %+v, want sward_deployment_events fired once with no failed action", report.Rules)
 	}
 }

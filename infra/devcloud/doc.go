@@ -11,8 +11,10 @@
 // else passed to moto), the template's buckets, tables and log groups in
 // moto (package resources), its Lambdas as processes under the runtime
 // interface emulator (package lambdas), its topic rules with their actions
-// (package rules) and its S3 → Lambda notifications through an S3 endpoint
-// in front of moto (package s3events).
+// (package rules), its S3 → Lambda notifications through an S3 endpoint
+// in front of moto (package s3events), and a DynamoDB endpoint in front of
+// moto that passes one request at a time, since moto's transactions are
+// not isolated from concurrent requests (dynamodb.go).
 //
 // The data folder DIR holds everything that survives a restart:
 //

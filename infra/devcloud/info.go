@@ -68,6 +68,11 @@ type Endpoints struct {
 	// that should trigger them (sward publish) use it for S3
 	// (AWS_ENDPOINT_URL_S3), path-style.
 	S3 string `json:"s3"`
+	// DynamoDB is devcloud's DynamoDB endpoint, http://host:port, a proxy
+	// that passes requests to moto one at a time (moto's transactions are
+	// not isolated from concurrent requests): the Lambdas'
+	// AWS_ENDPOINT_URL_DYNAMODB and the rules' DynamoDB actions use it.
+	DynamoDB string `json:"dynamodb"`
 }
 
 // ReadInfo reads DIR/devcloud.json.

@@ -101,6 +101,9 @@ func (s *Server) startRules() error {
 		"AWS_ENDPOINT_URL":                s.info.Endpoints.AWS,
 		"AWS_ENDPOINT_URL_IOT_DATA_PLANE": s.info.Endpoints.IoTDataHTTP,
 		"AWS_ENDPOINT_URL_S3":             s.info.Endpoints.S3,
+		// moto's DynamoDB through the gate that isolates transactions
+		// (dynamodb.go).
+		"AWS_ENDPOINT_URL_DYNAMODB": s.info.Endpoints.DynamoDB,
 		// The job operations are devcloud's own (controlplane.go); moto's
 		// separate jobs would never reach a device.
 		"AWS_ENDPOINT_URL_IOT": s.info.Endpoints.IoT,
@@ -139,7 +142,7 @@ func (s *Server) startRules() error {
 		Lambda:   s.rt.lambdas,
 		Publish:  func(topic string, payload []byte, qos byte) error { return s.iot.Publish(topic, payload, qos, false) },
 		S3:       s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true }),
-		DynamoDB: dynamodb.NewFromConfig(cfg),
+		DynamoDB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(s.info.Endpoints.DynamoDB) }),
 		Logs:     cloudwatchlogs.NewFromConfig(cfg),
 	}, requests)
 	s.SetRuleCounter(ruleCounts{engine})

@@ -23,6 +23,7 @@ import (
 	"github.com/sward-iot/sward/infra/devcloud/credentials"
 	"github.com/sward-iot/sward/infra/devcloud/iotcore"
 	"github.com/sward-iot/sward/infra/devcloud/jobs"
+	"github.com/sward-iot/sward/infra/devcloud/lambdas"
 	"github.com/sward-iot/sward/infra/devcloud/policy"
 	"github.com/sward-iot/sward/infra/devcloud/resources"
 	"github.com/sward-iot/sward/infra/devcloud/shadows"
@@ -73,12 +74,16 @@ type Options struct {
 	LambdaDir, RIE string
 	// LambdaInstances bounds each function's concurrent instances
 	// (default 2); LambdaRetryDelays are the waits before the retries of
-	// a failed asynchronous invocation (default Lambda's 1 and 2 minutes).
+	// a failed asynchronous invocation, one retry per entry, at most two
+	// (default Lambda's 1 and 2 minutes).
 	LambdaInstances   int
 	LambdaRetryDelays []time.Duration
 	// S3Listen is devcloud's S3 endpoint, the proxy to moto that
 	// delivers S3 notifications (default 127.0.0.1:0).
 	S3Listen string
+	// DynamoDBListen is devcloud's DynamoDB endpoint, the proxy that
+	// passes requests to moto one at a time (default 127.0.0.1:0).
+	DynamoDBListen string
 }
 
 // Server is a running devcloud: New, Start, Info, Shutdown.
@@ -97,6 +102,7 @@ type Server struct {
 
 	jobs        *jobs.Service
 	controlHTTP *http.Server
+	dynamoHTTP  *http.Server
 	ruleCounter atomic.Pointer[status.RuleCounter]
 
 	mu     sync.Mutex
@@ -128,8 +134,14 @@ func New(opts Options) (*Server, error) {
 	if opts.S3Listen == "" {
 		opts.S3Listen = "127.0.0.1:0"
 	}
+	if opts.DynamoDBListen == "" {
+		opts.DynamoDBListen = "127.0.0.1:0"
+	}
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
+	}
+	if err := lambdas.CheckRetryDelays(opts.LambdaRetryDelays); err != nil {
+		return nil, fmt.Errorf("devcloud: --lambda-retry-delays: %w", err)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -251,6 +263,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}()
 	s.info.Endpoints.IoTDataHTTP = "http://" + ln.Addr().String()
 	if err := s.startControlPlane(motoURL); err != nil {
+		return err
+	}
+	if err := s.startDynamoDB(motoURL); err != nil {
 		return err
 	}
 	if err := s.startRules(); err != nil {
@@ -382,6 +397,7 @@ func (s *Server) Shutdown() {
 		}
 	}
 	s.stopRules()
+	s.shutdownDynamoDB()
 	if s.iot != nil {
 		if err := s.iot.Shutdown(); err != nil {
 			s.log.Warn("stop the data endpoint", "error", err)

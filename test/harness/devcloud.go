@@ -176,8 +176,9 @@ func (d *Devcloud) Run(t testing.TB, args ...string) ([]byte, error) {
 }
 
 // Kill ends devcloud with SIGKILL, as a crash would: nothing of it runs its
-// shutdown (give it --moto-endpoint, or the moto_server it started lives
-// on).
+// shutdown. The processes it started (moto_server, the Lambdas' emulators)
+// get SIGKILL when it dies; the state of a moto it started comes back from
+// its recording at the next `up`.
 func (d *Devcloud) Kill() {
 	select {
 	case <-d.done:

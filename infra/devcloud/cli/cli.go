@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sward-iot/sward/infra/devcloud"
+	"github.com/sward-iot/sward/infra/devcloud/lambdas"
 	"github.com/sward-iot/sward/infra/devcloud/status"
 )
 
@@ -82,9 +83,12 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&opts.IoTListen, "iot-listen", "127.0.0.1:0", "the IoT control plane's HTTP address (jobs, status; everything else passed to moto)")
 	f.StringVar(&opts.Region, "region", devcloud.DefaultRegion, "the region of every ARN")
 	f.StringVar(&opts.S3Listen, "s3-listen", "127.0.0.1:0", "devcloud's S3 endpoint, a proxy to moto that delivers the template's S3 → Lambda notifications")
+	f.StringVar(&opts.DynamoDBListen, "dynamodb-listen", "127.0.0.1:0", "devcloud's DynamoDB endpoint, a proxy passing requests to moto one at a time (the Lambdas' and rules' DynamoDB)")
 	f.StringVar(&opts.LambdaDir, "lambdas", "dist/lambdas", "the Lambda builds, <name>/bootstrap for this machine (`make lambdas GOARCH=amd64`)")
 	f.StringVar(&opts.RIE, "rie", "", "the Lambda runtime interface emulator (default: aws-lambda-rie on PATH or beside devcloud; `make devcloud` builds it)")
 	f.IntVar(&opts.LambdaInstances, "lambda-instances", 2, "concurrent instances per Lambda function at most")
+	f.DurationSliceVar(&opts.LambdaRetryDelays, "lambda-retry-delays", lambdas.DefaultRetryDelays,
+		"the waits before the retries of a failed asynchronous Lambda invocation, one retry each (at most 2; Lambda's are 1m,2m)")
 	return cmd
 }
 

@@ -18,8 +18,9 @@
 // which is what an IoT rule's lambda action sees and hands to its
 // errorAction. A function error (the handler returned an error, panicked,
 // timed out or its init failed) is retried twice, after 1 and then 2
-// minutes (Options.RetryDelays); after the third failure the event is
-// dropped and logged, since devcloud, like a function without an
+// minutes (Options.RetryDelays, `up --lambda-retry-delays`: one retry per
+// delay, at most two); after the last attempt the event is dropped and
+// logged, since devcloud, like a function without an
 // on-failure destination or dead-letter queue, sends it nowhere. Lambda's
 // maximum event age (6 hours) is not applied: the queue lives in memory
 // and ends with devcloud.

@@ -38,6 +38,24 @@ var (
 	DefaultRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
 )
 
+// MaxRetries is the most retries Lambda makes of a failed asynchronous
+// event (its MaximumRetryAttempts ranges 0 to 2).
+const MaxRetries = 2
+
+// CheckRetryDelays returns an error unless delays are waits Lambda could
+// make: at most MaxRetries of them, none negative.
+func CheckRetryDelays(delays []time.Duration) error {
+	if len(delays) > MaxRetries {
+		return fmt.Errorf("%d retry delays: Lambda retries a failed asynchronous event at most %d times; give at most %d", len(delays), MaxRetries, MaxRetries)
+	}
+	for _, d := range delays {
+		if d < 0 {
+			return fmt.Errorf("retry delay %s is negative; give a wait of 0 or more", d)
+		}
+	}
+	return nil
+}
+
 const (
 	// defaultMaxInstances bounds each function's concurrency: devcloud
 	// runs on a laptop or a two-core CI runner, where more processes only
@@ -65,7 +83,8 @@ type Options struct {
 	// MaxInstances per function (default 2).
 	MaxInstances int
 	// RetryDelays are the waits before each retry of a failed
-	// asynchronous event (default DefaultRetryDelays: two retries).
+	// asynchronous event (default DefaultRetryDelays: two retries); one
+	// retry per entry, at most MaxRetries (CheckRetryDelays).
 	RetryDelays []time.Duration
 	// Logs, when set, also receives what each instance prints, for the
 	// function's log group (its LoggingConfig, else /aws/lambda/<name>).
@@ -117,6 +136,9 @@ func New(opts Options, fns []template.Function) (*Service, error) {
 	}
 	if opts.RetryDelays == nil {
 		opts.RetryDelays = DefaultRetryDelays
+	}
+	if err := CheckRetryDelays(opts.RetryDelays); err != nil {
+		return nil, err
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

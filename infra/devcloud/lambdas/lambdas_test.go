@@ -207,3 +207,27 @@ func TestInvokeAsyncRefusesUnknownAndFailedFunctions(t *testing.T) {
 		t.Errorf("function without a build: err = %v, want ErrFailed saying to run make lambdas", err)
 	}
 }
+
+func TestRetryDelaysAreAtMostLambdasTwoRetriesNoneNegative(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		delays  []time.Duration
+		wantErr string
+	}{
+		{"Lambda's own", DefaultRetryDelays, ""},
+		{"none: no retry", []time.Duration{}, ""},
+		{"immediate", []time.Duration{0}, ""},
+		{"three retries", []time.Duration{time.Second, time.Second, time.Second}, "at most 2 times"},
+		{"a negative wait", []time.Duration{-time.Second}, "is negative"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckRetryDelays(tt.delays)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("CheckRetryDelays(%v) = %v, want %q", tt.delays, err, tt.wantErr)
+			}
+			if _, err := New(Options{RetryDelays: tt.delays}, nil); (err != nil) != (tt.wantErr != "") {
+				t.Errorf("New with RetryDelays %v: err = %v, want an error %v", tt.delays, err, tt.wantErr != "")
+			}
+		})
+	}
+}
