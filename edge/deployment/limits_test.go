@@ -2,35 +2,12 @@ package deployment
 
 import (
 	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/sward-iot/sward/internal/testutil"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
-
-// cgroupFile reads file of the v1 controller cgroup pid is in (CI and this
-// machine mount v1 controllers under /sys/fs/cgroup/<controller>).
-func cgroupFile(t *testing.T, pid int, controller, file string) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(b)) {
-		f := strings.SplitN(strings.TrimSpace(line), ":", 3)
-		if len(f) == 3 && f[1] == controller {
-			v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, f[2], file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return strings.TrimSpace(string(v))
-		}
-	}
-	t.Fatalf("process %d is in no %s cgroup: %s", pid, controller, b)
-	return ""
-}
 
 func TestSystemResourceLimitsAreEnforcedAndKeptByLaterDeployments(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -47,10 +24,10 @@ func TestSystemResourceLimitsAreEnforcedAndKeptByLaterDeployments(t *testing.T) 
 	}
 	check := func(when string) {
 		st, _ := d.sup.Status("com.example.App")
-		if got := cgroupFile(t, st.PID, "cpu", "cpu.cfs_quota_us"); got != "50000" {
+		if got := testutil.CgroupFile(t, st.PID, "cpu", "cpu.cfs_quota_us"); got != "50000" {
 			t.Errorf("%s: cpu.cfs_quota_us = %s, want 50000 (0.5 of a 100 ms period)", when, got)
 		}
-		if got := cgroupFile(t, st.PID, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(65536*1024) {
+		if got := testutil.CgroupFile(t, st.PID, "memory", "memory.limit_in_bytes"); got != strconv.Itoa(65536*1024) {
 			t.Errorf("%s: memory.limit_in_bytes = %s, want 64 MiB", when, got)
 		}
 	}

@@ -1,8 +1,6 @@
 package hostile
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/test/harness"
 )
 
@@ -158,27 +157,6 @@ func TestADaemonizedGrandchildEndsWithTheNucleusCleanOrKilled(t *testing.T) {
 	}
 }
 
-// cgroupFile reads file of the cgroup of controller (v1) that pid is in.
-func cgroupFile(t *testing.T, pid int, controller, file string) string {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(b)) {
-		f := strings.SplitN(strings.TrimSpace(line), ":", 3)
-		if len(f) == 3 && f[1] == controller {
-			v, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", controller, f[2], file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return strings.TrimSpace(string(v))
-		}
-	}
-	t.Fatalf("process %d is in no %s cgroup:\n%s", pid, controller, b)
-	return ""
-}
-
 func TestSystemResourceLimitsStopAMemoryHogAndCapCPU(t *testing.T) {
 	needRoot(t)
 	recipes := harness.WriteRecipes(t, map[string]string{
@@ -208,43 +186,9 @@ Manifests:
 		t.Errorf("BROKEN reason %q does not name the memory limit", hog.Reason)
 	}
 	calm := n.WaitState("test.Calm", 20*time.Second, "RUNNING")
-	if got := cgroupFile(t, calm.PID, "cpu", "cpu.cfs_quota_us"); got != "50000" {
+	if got := testutil.CgroupFile(t, calm.PID, "cpu", "cpu.cfs_quota_us"); got != "50000" {
 		t.Errorf("cpu.cfs_quota_us of test.Calm = %s, want 50000 (half of each 100 ms)", got)
 	}
-}
-
-// probeResult is one line of test/ipcprobe's results.jsonl.
-type probeResult struct {
-	Name string `json:"name"`
-	OK   bool   `json:"ok"`
-	Code string `json:"code"`
-}
-
-// probeResults waits until the probe of component wrote n results.
-func probeResults(t *testing.T, n *harness.Nucleus, component string, want int) map[string]probeResult {
-	t.Helper()
-	path := filepath.Join(n.Root, "work", component, "results.jsonl")
-	out := map[string]probeResult{}
-	harness.Eventually(t, 30*time.Second, component+" probe results", func() error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var r probeResult
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				return err
-			}
-			out[r.Name] = r
-		}
-		if len(out) < want {
-			return fmt.Errorf("%d results", len(out))
-		}
-		return nil
-	})
-	return out
 }
 
 // counter reads the ticker's counter.
@@ -301,7 +245,7 @@ Manifests:
       - {name: pause-missing, call: PauseComponent, body: {}}`),
 	})
 	n := harness.Start(t, recipes, "")
-	res := probeResults(t, n, "test.Pauser", 3)
+	res := n.ProbeResults("test.Pauser", 3)
 	if r := res["pause-granted"]; !r.OK {
 		t.Fatalf("PauseComponent of a granted component failed: %+v", r)
 	}
@@ -315,7 +259,7 @@ Manifests:
 	if !ticker.Paused {
 		t.Errorf("test.Ticker details after PauseComponent: paused = false")
 	}
-	if got := cgroupFile(t, ticker.PID, "freezer", "freezer.state"); got != "FROZEN" {
+	if got := testutil.CgroupFile(t, ticker.PID, "freezer", "freezer.state"); got != "FROZEN" {
 		t.Errorf("freezer.state of test.Ticker = %s, want FROZEN", got)
 	}
 	path := filepath.Join(ticker.WorkDir, "counter")
@@ -333,7 +277,7 @@ Manifests:
 	os.Remove(filepath.Join(n.Root, "work", "test.Pauser", "results.jsonl"))
 	cli(t, n, "deployment", "create", "--update-config",
 		`{"test.Pauser": {"MERGE": {"checks": [{"name": "resume", "call": "ResumeComponent", "body": {"componentName": "test.Ticker"}}]}}}`, "--wait")
-	if r := probeResults(t, n, "test.Pauser", 1)["resume"]; !r.OK {
+	if r := n.ProbeResults("test.Pauser", 1)["resume"]; !r.OK {
 		t.Fatalf("ResumeComponent of a granted component failed: %+v", r)
 	}
 	harness.Eventually(t, 10*time.Second, "the resumed ticker counts again", func() error {
@@ -342,7 +286,7 @@ Manifests:
 		}
 		return nil
 	})
-	if got := cgroupFile(t, ticker.PID, "freezer", "freezer.state"); got != "THAWED" {
+	if got := testutil.CgroupFile(t, ticker.PID, "freezer", "freezer.state"); got != "THAWED" {
 		t.Errorf("freezer.state of test.Ticker after ResumeComponent = %s, want THAWED", got)
 	}
 }
