@@ -1,7 +1,9 @@
 // Package testutil holds the helpers shared by the tests of every package
 // of the module: polling until a condition holds (Eventually, Until),
 // taking from a channel in time (Receive), running an embedded broker
-// (RunBroker, StartBroker), starting moto_server (StartMoto) and a small
+// (RunBroker, StartBroker), starting moto_server (StartMoto), mosquitto
+// with mutual TLS and a test PKI (StartMosquitto, NewPKI), a TCP link a
+// test can cut (StartProxy), and a small
 // file system to fill (SmallDisk, FillDisk). Its subpackage testlog gives
 // tests the log of the code under test and a buffer safe for concurrent
 // use. Only _test files and test/ import it (test/layout_test.go), and it
