@@ -96,14 +96,14 @@ func (c *conn) serve(ctx context.Context, client mqtt.Client, sessionPresent boo
 		return err
 	}
 	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	sent := make(chan error, 1)
 	var wg sync.WaitGroup
 	if c.primary {
 		wg.Add(1)
 		go func() { defer wg.Done(); sent <- s.send(sctx, client) }()
 	}
-	defer wg.Wait()
+	defer wg.Wait() // after cancel, which the sender ends on
+	defer cancel()
 	select {
 	case err := <-lost:
 		return err

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -41,7 +42,14 @@ func StartMosquitto(t testing.TB, clientCN string) *Mosquitto {
 	}
 	m.Port = port
 	m.conf = filepath.Join(t.TempDir(), "mosquitto.conf")
-	conf := fmt.Sprintf(`listener %d 127.0.0.1
+	// user: run as root, mosquitto would switch to its own user, which
+	// cannot read the test's 0700 folders; stay the test's user.
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`user %s
+listener %d 127.0.0.1
 cafile %s
 certfile %s
 keyfile %s
@@ -52,7 +60,7 @@ persistence false
 max_inflight_messages 100
 max_queued_messages 100000
 log_dest stderr
-`, m.Port, m.PKI.CAFile, m.PKI.ServerCert, m.PKI.ServerKey)
+`, me.Username, m.Port, m.PKI.CAFile, m.PKI.ServerCert, m.PKI.ServerKey)
 	if err := os.WriteFile(m.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
