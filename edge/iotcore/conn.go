@@ -92,8 +92,12 @@ func (c *conn) serve(ctx context.Context, client mqtt.Client, sessionPresent boo
 		s.announce()
 	}
 	slices.Sort(pending)
-	if err := c.subscribe(ctx, client, pending); err != nil {
+	if refused, err := c.subscribe(ctx, client, pending); err != nil {
 		return err
+	} else if len(refused) > 0 {
+		// Kept in the table (a policy change may allow them at the next
+		// session); the connection serves the others meanwhile.
+		s.log.Warn("IoT Core refused subscriptions", "clientId", c.clientID, "filters", refused)
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	sent := make(chan error, 1)
@@ -158,8 +162,10 @@ func (c *conn) clientOptions(lost chan<- error) *mqtt.ClientOptions {
 }
 
 // subscribe sends SUBSCRIBE packets for filters, at most
-// MaxFiltersPerSubscribe per packet, and marks the granted ones.
-func (c *conn) subscribe(ctx context.Context, client mqtt.Client, filters []string) error {
+// MaxFiltersPerSubscribe per packet, and marks the granted ones. It
+// returns the filters IoT Core refused (recorded as the last error), and
+// an error when the packets could not be sent.
+func (c *conn) subscribe(ctx context.Context, client mqtt.Client, filters []string) (refused []string, err error) {
 	s := c.s
 	for chunk := range slices.Chunk(filters, MaxFiltersPerSubscribe) {
 		req := map[string]byte{}
@@ -177,31 +183,26 @@ func (c *conn) subscribe(ctx context.Context, client mqtt.Client, filters []stri
 		select {
 		case <-tok.Done():
 		case <-ctx.Done():
-			return ctx.Err()
+			return refused, ctx.Err()
 		}
 		if err := tok.Error(); err != nil {
-			return fmt.Errorf("subscribe to %v: %w", chunk, err)
+			return refused, fmt.Errorf("subscribe to %q: %w", chunk, err)
 		}
-		var refused []string
 		s.mu.Lock()
 		for f, code := range tok.(*mqtt.SubscribeToken).Result() {
 			if code == 0x80 {
 				refused = append(refused, f)
-				continue
-			}
-			if _, ok := c.filters[f]; ok {
+			} else if _, ok := c.filters[f]; ok {
 				c.filters[f] = true
 			}
 		}
 		s.mu.Unlock()
-		if len(refused) > 0 {
-			slices.Sort(refused)
-			err := fmt.Errorf("IoT Core refused the subscription to %q: the device's IoT policy must allow iot:Subscribe on topicfilter/<filter> and iot:Receive on topic/<topic>", refused)
-			s.setError(err)
-			return err
-		}
 	}
-	return nil
+	if len(refused) > 0 {
+		slices.Sort(refused)
+		s.setError(fmt.Errorf("IoT Core refused the subscription to %q: the device's IoT policy must allow iot:Subscribe on topicfilter/<filter> and iot:Receive on topic/<topic>", refused))
+	}
+	return refused, nil
 }
 
 // backoff is the wait before connection attempt n (n ≥ 1): min·2^(n-1)

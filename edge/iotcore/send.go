@@ -31,6 +31,9 @@ func (s *Service) send(ctx context.Context, client mqtt.Client) error {
 		return err
 	}
 	defer r.Close()
+	// slots bounds the publishes awaiting a PUBACK; window hands them, in
+	// order, to the goroutine that waits for the PUBACKs.
+	slots := make(chan struct{}, s.opts.MaxInFlight)
 	window := make(chan inflight, s.opts.MaxInFlight)
 	failed := make(chan error, 1)
 	done := make(chan struct{})
@@ -48,13 +51,21 @@ func (s *Service) send(ctx context.Context, client mqtt.Client) error {
 				return
 			}
 			s.acknowledged(p.seq)
+			<-slots
 		}
 	}()
-	defer func() { close(window); <-done }()
+	defer func() { cancel(); close(window); <-done }()
 	for {
 		m, err := r.Next(ctx)
 		if err == nil {
 			err = s.limiter.Wait(ctx)
+		}
+		if err == nil {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
 		}
 		if err != nil {
 			select {
@@ -68,13 +79,7 @@ func (s *Service) send(ctx context.Context, client mqtt.Client) error {
 			return err
 		}
 		tok := client.Publish(m.Topic, m.QoS, m.Retain, m.Payload)
-		select {
-		case window <- inflight{m.Seq, tok}:
-		case err := <-failed:
-			return err
-		case <-ctx.Done():
-			return nil
-		}
+		window <- inflight{m.Seq, tok} // never blocks: a slot is held
 	}
 }
 

@@ -232,7 +232,11 @@ func (s *Service) Subscribe(ctx context.Context, filter string, qos byte, h Hand
 	client := c.client
 	s.mu.Unlock()
 	if client != nil {
-		if err := c.subscribe(ctx, client, []string{filter}); err != nil {
+		refused, err := c.subscribe(ctx, client, []string{filter})
+		if err == nil && len(refused) > 0 {
+			err = fmt.Errorf("IoT Core refused the subscription to %q: the device's IoT policy must allow iot:Subscribe on topicfilter/<filter> and iot:Receive on topic/<topic>", filter)
+		}
+		if err != nil {
 			s.mu.Lock()
 			delete(sub.handlers, id)
 			if len(sub.handlers) == 0 {
