@@ -121,7 +121,7 @@ func newObserver(t testing.TB, m *testutil.Mosquitto) *observer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.client = mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tls://"+opts.address()).
+	o.client = mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tls://" + opts.address()).
 		SetClientID("observer").SetTLSConfig(cfg).SetCleanSession(true).SetOrderMatters(true))
 	if tok := o.client.Connect(); !tok.WaitTimeout(testutil.WaitTimeout) || tok.Error() != nil {
 		t.Fatalf("observer connect: %v", tok.Error())
