@@ -14,6 +14,8 @@
 //   - shadows: local device shadows (edge/shadow)
 //   - streams: the stream manager and its exporters (edge/stream)
 //   - ipc: the components' IPC front end (edge/ipc)
+//   - iotcore: the AWS IoT Core connection and its spool (edge/iotcore),
+//     only when an endpoint is configured
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint
 //   - deployment engine: edge/deployment, with the component store (edge/store)

@@ -131,6 +131,7 @@ func (n *Nucleus) Start() error {
 		n.shadowService(),
 		n.streamService(),
 		n.ipcService(),
+		n.iotcoreService(),
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),

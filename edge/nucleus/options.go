@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/edge/broker"
+	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
@@ -93,6 +94,10 @@ type Options struct {
 	// MQTT bounds MQTT retained messages and sessions (zero fields: the
 	// broker's defaults, see broker.MQTTLimits).
 	MQTT broker.MQTTLimits
+	// IoTCore is the connection to AWS IoT Core (edge/iotcore). Empty
+	// Endpoint (the default): no cloud link, the service is not started.
+	// ThingName, JetStream, Conn and Logger are the nucleus's own.
+	IoTCore iotcore.Options
 }
 
 // DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no
