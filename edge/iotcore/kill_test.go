@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -37,27 +36,17 @@ func TestKill9WithAFullSpoolDeliversEveryAcknowledgedMessage(t *testing.T) {
 	cl := startCloud(t)
 	store := filepath.Join(t.TempDir(), "store")
 	pki := cl.mosq.PKI
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9WithAFullSpoolDeliversEveryAcknowledgedMessage$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killChildStore+"="+store, killChildCert+"="+strings.Join([]string{pki.ClientCert, pki.ClientKey, pki.CAFile}, ","))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	child := testutil.StartChild(t, "TestKill9WithAFullSpoolDeliversEveryAcknowledgedMessage",
+		killChildStore+"="+store, killChildCert+"="+strings.Join([]string{pki.ClientCert, pki.ClientKey, pki.CAFile}, ","))
 	acked := 0
 	full := false
-	sc := bufio.NewScanner(out)
-	for !full && sc.Scan() {
-		switch line := sc.Text(); {
-		case line == "full":
+	for line := range child.Lines {
+		if line == "full" {
 			full = true
-		case strings.HasPrefix(line, "acked "):
-			n, err := strconv.Atoi(strings.TrimPrefix(line, "acked "))
-			if err != nil || n != acked {
+			break
+		}
+		if n, ok := strings.CutPrefix(line, "acked "); ok {
+			if n != strconv.Itoa(acked) {
 				t.Fatalf("child printed %q after %d acknowledgements", line, acked)
 			}
 			acked++
@@ -66,10 +55,7 @@ func TestKill9WithAFullSpoolDeliversEveryAcknowledgedMessage(t *testing.T) {
 	if !full {
 		t.Fatalf("child ended after %d acknowledgements without filling the spool", acked)
 	}
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no flush
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	child.Kill(t)
 
 	_, _, js := startJetStream(t, store)
 	opts := cl.options(t, js)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -198,44 +197,27 @@ func TestKill9KeepsEveryAddedMessage(t *testing.T) {
 		return
 	}
 	storeDir := filepath.Join(t.TempDir(), "store")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9KeepsEveryAddedMessage$", "-test.count=1")
-	cmd.Env = append(os.Environ(), killChildEnv+"="+storeDir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	child := testutil.StartChild(t, "TestKill9KeepsEveryAddedMessage", killChildEnv+"="+storeDir)
 	acked := map[uint64]string{}
-	sc := bufio.NewScanner(out)
-	for len(acked) < 2000 && sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue // the test framework's own output
+	record := func(line string) {
+		if seq, payload, ok := strings.Cut(line, " "); ok {
+			if n, err := strconv.ParseUint(seq, 10, 64); err == nil {
+				acked[n] = payload
+			}
 		}
-		seq, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			t.Fatalf("child printed %q", sc.Text())
+	}
+	for line := range child.Lines {
+		if record(line); len(acked) >= 2000 {
+			break
 		}
-		acked[seq] = f[1]
 	}
 	if len(acked) < 2000 {
 		t.Fatalf("child acknowledged only %d messages", len(acked))
 	}
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no flush
-		t.Fatal(err)
+	child.Kill(t)
+	for line := range child.Lines {
+		record(line) // acknowledged before the kill landed
 	}
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) == 2 {
-			if seq, err := strconv.ParseUint(f[0], 10, 64); err == nil {
-				acked[seq] = f[1]
-			}
-		}
-	}
-	_ = cmd.Wait()
 
 	s := openSpool(t, storeDir, Options{MaxBytes: 64 << 20})
 	st, err := s.Stats(context.Background())
