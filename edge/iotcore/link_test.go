@@ -15,8 +15,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/spool"
 	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/topics"
 )
 
@@ -374,4 +376,48 @@ func gather(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s not exported", name)
 	return 0
+}
+
+// A filter the device's policy does not allow is refused to the caller
+// with an error naming it and the policy; the connection and the other
+// subscriptions carry on, and a reconnect does not fail on it either.
+// mosquitto grants every SUBSCRIBE of an MQTT 3.1.1 client (its ACL only
+// filters deliveries), so the stand-in here is the embedded broker's MQTT
+// listener with mutual TLS, which answers 0x80 as IoT Core does.
+func TestARefusedSubscriptionIsAnErrorAndLeavesTheConnectionUp(t *testing.T) {
+	pki := testutil.NewPKI(t, thing)
+	o := broker.DefaultOptions()
+	o.NATSListen, o.MQTTListen = "127.0.0.1:-1", "127.0.0.1:-1"
+	o.StoreDir = t.TempDir()
+	o.TLSCert, o.TLSKey, o.TLSClientCA, o.TLSMapUsers = pki.ServerCert, pki.ServerKey, pki.CAFile, true
+	o.Users = []broker.User{{Name: "CN=" + thing, Permissions: broker.Permissions{PublishAllow: []string{"sward.>"}, SubscribeAllow: []string{"sward.>"}}}}
+	o.Logger = testlog.New(t)
+	b, err := broker.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.RunBroker(t, b)
+	_, _, js := startJetStream(t, "")
+	link := testutil.StartProxy(t, b.MQTTAddr())
+	s := start(t, Options{ThingName: thing, Endpoint: "127.0.0.1", Port: link.Port(), CertFile: pki.ClientCert, KeyFile: pki.ClientKey,
+		RootCAFile: pki.CAFile, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, JetStream: js, Logger: testlog.New(t)})
+	waitConnected(t, s, true)
+	got := make(chan Message, 10)
+	if _, err := s.Subscribe(context.Background(), "sward/"+thing+"/alerts", 1, func(m Message) { got <- m }); err != nil {
+		t.Fatalf("allowed subscription: %v", err)
+	}
+	_, err = s.Subscribe(context.Background(), "other/#", 1, func(Message) {})
+	if err == nil || !strings.Contains(err.Error(), `"other/#"`) || !strings.Contains(err.Error(), "iot:Subscribe") {
+		t.Fatalf("subscription outside the policy: %v, want an error naming the filter and the policy", err)
+	}
+	link.Cut()
+	waitConnected(t, s, false)
+	link.Restore()
+	waitConnected(t, s, true)
+	if err := s.Publish(context.Background(), Message{Topic: "sward/" + thing + "/alerts", Payload: []byte("loop"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if m := testutil.Receive(t, got, "a message on the allowed subscription"); string(m.Payload) != "loop" {
+		t.Fatalf("got %q", m.Payload)
+	}
 }
