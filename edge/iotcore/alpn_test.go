@@ -1,6 +1,7 @@
 package iotcore
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -23,18 +24,19 @@ import (
 // lets it connect and publish. The endpoint is a TLS front that requires
 // a client certificate and the protocol, in front of the embedded
 // broker's plain MQTT listener.
-func TestWithALPNTheDeviceOffersXAmznMqttCaAndConnects(t *testing.T) {
-	pki := testutil.NewPKI(t, thing)
-	o := broker.DefaultOptions()
-	o.NATSListen, o.MQTTListen, o.StoreDir, o.Logger = "127.0.0.1:-1", "127.0.0.1:-1", t.TempDir(), testlog.New(t)
-	o.Users = []broker.User{{Name: "any", Password: password}}
-	o.AnonymousUser = "any"
-	b, err := broker.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testutil.RunBroker(t, b)
-
+// With ALPN (port 443 on AWS) the device offers x-amzn-mqtt-ca, and an
+// endpoint that, like IoT Core on 443, refuses handshakes without it
+// lets it connect and publish. The endpoint is a TLS front that requires
+// a client certificate and the protocol, in front of the embedded
+// broker's plain MQTT listener.
+// tlsFront is an endpoint in the manner of IoT Core in front of the
+// embedded broker's plain MQTT listener: it requires a client certificate
+// of pki, with requireALPN the protocol x-amzn-mqtt-ca, and closes a
+// connection as soon as the client sends closeOn (IoT Core disconnects a
+// device that publishes where its policy does not allow). It returns its
+// port and the number of handshakes with and without ALPN.
+func tlsFront(t *testing.T, pki *testutil.PKI, upstream string, requireALPN bool, closeOn string) (port int, offered, refused *atomic.Int32) {
+	t.Helper()
 	cert, err := tls.LoadX509KeyPair(pki.ServerCert, pki.ServerKey)
 	if err != nil {
 		t.Fatal(err)
@@ -42,14 +44,17 @@ func TestWithALPNTheDeviceOffersXAmznMqttCaAndConnects(t *testing.T) {
 	caPEM, _ := os.ReadFile(pki.CAFile)
 	cas := x509.NewCertPool()
 	cas.AppendCertsFromPEM(caPEM)
-	var offered, refused atomic.Int32
+	offered, refused = &atomic.Int32{}, &atomic.Int32{}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: cas,
 		NextProtos: []string{ALPNProtocol},
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			if !slices.Contains(hello.SupportedProtos, ALPNProtocol) {
 				refused.Add(1)
-				return nil, io.ErrUnexpectedEOF // IoT Core on 443 closes such handshakes
+				if requireALPN {
+					return nil, io.ErrUnexpectedEOF // IoT Core on 443 closes such handshakes
+				}
+				return nil, nil
 			}
 			offered.Add(1)
 			return nil, nil
@@ -66,20 +71,55 @@ func TestWithALPNTheDeviceOffersXAmznMqttCaAndConnects(t *testing.T) {
 				return
 			}
 			go func() {
-				up, err := net.Dial("tcp", b.MQTTAddr())
+				defer c.Close()
+				up, err := net.Dial("tcp", upstream)
 				if err != nil {
-					c.Close()
 					return
 				}
-				go func() { _, _ = io.Copy(up, c); up.Close() }()
-				_, _ = io.Copy(c, up)
-				c.Close()
+				defer up.Close()
+				go func() { _, _ = io.Copy(c, up); c.Close() }()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 && closeOn != "" && bytes.Contains(buf[:n], []byte(closeOn)) {
+						return
+					}
+					if n > 0 {
+						if _, err := up.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
 			}()
 		}
 	}()
+	return ln.Addr().(*net.TCPAddr).Port, offered, refused
+}
 
+// plainBroker is the embedded broker with an MQTT listener that takes
+// anonymous clients.
+func plainBroker(t *testing.T) *broker.Broker {
+	t.Helper()
+	o := broker.DefaultOptions()
+	o.NATSListen, o.MQTTListen, o.StoreDir, o.Logger = "127.0.0.1:-1", "127.0.0.1:-1", t.TempDir(), testlog.New(t)
+	o.Users = []broker.User{{Name: "any", Password: password}}
+	o.AnonymousUser = "any"
+	b, err := broker.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.RunBroker(t, b)
+	return b
+}
+
+func TestWithALPNTheDeviceOffersXAmznMqttCaAndConnects(t *testing.T) {
+	pki := testutil.NewPKI(t, thing)
+	b := plainBroker(t)
+	port, offered, refused := tlsFront(t, pki, b.MQTTAddr(), true, "")
 	_, _, js := startJetStream(t, "")
-	port := ln.Addr().(*net.TCPAddr).Port
 	s := start(t, Options{ThingName: thing, Endpoint: "127.0.0.1", Port: port, ALPN: true, CertFile: pki.ClientCert, KeyFile: pki.ClientKey,
 		RootCAFile: pki.CAFile, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, JetStream: js, Logger: testlog.New(t)})
 	waitConnected(t, s, true)

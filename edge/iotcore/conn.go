@@ -58,6 +58,7 @@ func (c *conn) run(ctx context.Context) {
 		}
 		s.connects.Add(1)
 		sessionPresent := tok.(*mqtt.ConnectToken).SessionPresent()
+		connectedAt := time.Now()
 		err := c.serve(ctx, client, sessionPresent, lost)
 		if ctx.Err() != nil {
 			client.Disconnect(250) // let PUBACKs of what is in flight arrive
@@ -66,9 +67,19 @@ func (c *conn) run(ctx context.Context) {
 		}
 		client.Disconnect(0)
 		c.down(err)
-		attempt = 0 // the next attempt waits MinBackoff (with jitter)
+		if time.Since(connectedAt) >= stableConnection {
+			attempt = 0 // the next attempt waits MinBackoff (with jitter)
+		}
 	}
 }
+
+// stableConnection is how long a connection must last for the backoff to
+// start again from MinBackoff. IoT Core closes a connection at once when
+// the device breaks its policy (a publish on a topic it may not use) or
+// another client takes the same client id; such connections count as
+// failed attempts, so the backoff keeps growing instead of reconnecting
+// every second.
+const stableConnection = 10 * time.Second
 
 // serve runs one connected session until it is lost or ctx ends.
 func (c *conn) serve(ctx context.Context, client mqtt.Client, sessionPresent bool, lost <-chan error) error {

@@ -30,6 +30,13 @@
 // sent at once while connected; offline it is spooled when
 // KeepQoS0WhenOffline is set (spooler.keepQos0WhenOffline), else refused.
 //
+// IoT Core closes the connection of a device that publishes outside its
+// policy. A spooled message that was in flight when MaxPublishRetry (100,
+// Greengrass's mqtt.maxPublishRetry) connections in a row ended is
+// dropped, counted and named in State.LastDrop, instead of holding the
+// spool back forever; and a connection that lasted under 10 s counts as
+// a failed attempt, so such a loop backs off.
+//
 // # State
 //
 // State reports whether the primary connection is up and since when, the

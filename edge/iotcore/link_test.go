@@ -421,3 +421,35 @@ func TestARefusedSubscriptionIsAnErrorAndLeavesTheConnectionUp(t *testing.T) {
 		t.Fatalf("got %q", m.Payload)
 	}
 }
+
+// A spooled message whose publish makes IoT Core close the connection
+// every time (a topic outside the device's policy) is dropped after
+// MaxPublishRetry connections, with an error naming the policy, and the
+// messages behind it go through.
+func TestAMessageIoTCoreNeverAcceptsIsDroppedAfterMaxPublishRetry(t *testing.T) {
+	pki := testutil.NewPKI(t, thing)
+	b := plainBroker(t)
+	port, _, _ := tlsFront(t, pki, b.MQTTAddr(), false, "forbidden/topic")
+	_, _, js := startJetStream(t, "")
+	s := start(t, Options{ThingName: thing, Endpoint: "127.0.0.1", Port: port, CertFile: pki.ClientCert, KeyFile: pki.ClientKey,
+		RootCAFile: pki.CAFile, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxPublishRetry: 3,
+		JetStream: js, Logger: testlog.New(t)})
+	got := make(chan Message, 10)
+	if _, err := s.Subscribe(context.Background(), "sward/#", 1, func(m Message) { got <- m }); err != nil {
+		t.Fatal(err)
+	}
+	waitConnected(t, s, true)
+	for _, topic := range []string{"forbidden/topic", "sward/" + thing + "/after"} {
+		if err := s.Publish(context.Background(), Message{Topic: topic, Payload: []byte(topic), QoS: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := testutil.Receive(t, got, "the message behind the refused one"); m.Topic != "sward/"+thing+"/after" {
+		t.Fatalf("got %s", m.Topic)
+	}
+	st := s.State(context.Background())
+	if s.dropped.Load() != 1 || !strings.Contains(st.LastDrop, "iot:Publish") || !strings.Contains(st.LastDrop, "message 1 dropped after 4 attempts") {
+		t.Fatalf("dropped %d, last drop %q: want the refused message dropped after 4 attempts, naming the policy", s.dropped.Load(), st.LastDrop)
+	}
+	testutil.Until(t, "the spool to drain", func() bool { return s.State(context.Background()).SpoolMessages == 0 })
+}

@@ -20,7 +20,7 @@ var (
 	descSpoolBytes = prometheus.NewDesc("sward_iotcore_spool_bytes", "Bytes held by the spool.", nil, nil)
 	descSpoolMax   = prometheus.NewDesc("sward_iotcore_spool_max_bytes", "The spool's bound (spooler.maxSizeInBytes).", nil, nil)
 	descPublished  = prometheus.NewDesc("sward_iotcore_published_total", "Messages IoT Core acknowledged (QoS 1) or that were sent (QoS 0).", nil, nil)
-	descDropped    = prometheus.NewDesc("sward_iotcore_dropped_total", "QoS 0 messages dropped while offline (keepQos0WhenOffline false).", nil, nil)
+	descDropped    = prometheus.NewDesc("sward_iotcore_dropped_total", "Messages dropped: QoS 0 while offline (keepQos0WhenOffline false), and spooled messages IoT Core would not take (maxPublishRetry).", nil, nil)
 	descConnects   = prometheus.NewDesc("sward_iotcore_connects_total", "Connections made to IoT Core.", nil, nil)
 	descConnErrors = prometheus.NewDesc("sward_iotcore_connect_errors_total", "Connection attempts to IoT Core that failed.", nil, nil)
 )

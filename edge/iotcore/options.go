@@ -36,6 +36,8 @@ const (
 	// DefaultMaxInFlight bounds QoS 1 publishes awaiting their PUBACK; IoT
 	// Core allows 100 unacknowledged messages in flight per client.
 	DefaultMaxInFlight = 100
+	// DefaultMaxPublishRetry is Greengrass's mqtt.maxPublishRetry default.
+	DefaultMaxPublishRetry = 100
 )
 
 // Defaults for the connection, as Greengrass's nucleus has them where it
@@ -93,6 +95,12 @@ type Options struct {
 	// MaxInFlight bounds QoS 1 publishes awaiting their PUBACK. Zero means
 	// DefaultMaxInFlight.
 	MaxInFlight int
+	// MaxPublishRetry is how many connections in a row may end while the
+	// same spooled message awaits its PUBACK before that message is
+	// dropped as one IoT Core will not take (Greengrass's
+	// mqtt.maxPublishRetry). Zero means DefaultMaxPublishRetry; negative
+	// never drops.
+	MaxPublishRetry int
 
 	// Spool bounds and full policy (spooler.maxSizeInBytes; drop oldest or
 	// refuse new). JetStream is filled in from Options.JetStream.
@@ -152,6 +160,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.MaxPublishRetry == 0 {
+		o.MaxPublishRetry = DefaultMaxPublishRetry
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -37,9 +38,11 @@ func (s *Service) send(ctx context.Context, client mqtt.Client) error {
 	window := make(chan inflight, s.opts.MaxInFlight)
 	failed := make(chan error, 1)
 	done := make(chan struct{})
+	var waiting uint64 // the message whose PUBACK the waiter awaits; read after done
 	go func() {
 		defer close(done)
 		for p := range window {
+			waiting = p.seq
 			select {
 			case <-p.tok.Done():
 			case <-ctx.Done():
@@ -50,11 +53,19 @@ func (s *Service) send(ctx context.Context, client mqtt.Client) error {
 				cancel() // ends Next and Wait below
 				return
 			}
-			s.acknowledged(p.seq)
+			waiting = 0
+			s.acknowledged(p.seq, true)
 			<-slots
 		}
 	}()
-	defer func() { cancel(); close(window); <-done }()
+	defer func() {
+		cancel()
+		close(window)
+		<-done
+		if waiting != 0 {
+			s.unacknowledged(waiting)
+		}
+	}()
 	for {
 		m, err := r.Next(ctx)
 		if err == nil {
@@ -86,3 +97,29 @@ func (s *Service) send(ctx context.Context, client mqtt.Client) error {
 // errAckless is returned by send when a publish fails without the link
 // being reported lost.
 var errAckless = errors.New("publish failed")
+
+// unacknowledged notes that the connection ended while seq, the oldest
+// message without a PUBACK, was in flight. When that happens to the same
+// message more than MaxPublishRetry times in a row, IoT Core is closing
+// the connection because of it (a topic the device's policy does not
+// allow): it is dropped, so that it does not hold back the spool forever.
+func (s *Service) unacknowledged(seq uint64) {
+	s.mu.Lock()
+	if seq == s.headSeq {
+		s.headTries++
+	} else {
+		s.headSeq, s.headTries = seq, 1
+	}
+	tries := s.headTries
+	s.mu.Unlock()
+	if s.opts.MaxPublishRetry < 0 || tries <= s.opts.MaxPublishRetry {
+		return
+	}
+	s.log.Error("spooled message dropped: the connection to IoT Core ended each time it was in flight; check that the device's policy allows iot:Publish on its topic",
+		"seq", seq, "attempts", tries)
+	s.mu.Lock()
+	s.lastDrop, s.dropAt = fmt.Sprintf("spooled message %d dropped after %d attempts: the connection ended each time it was in flight (does the device's policy allow iot:Publish on its topic?)", seq, tries), time.Now()
+	s.mu.Unlock()
+	s.dropped.Add(1)
+	s.acknowledged(seq, false)
+}

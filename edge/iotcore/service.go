@@ -66,8 +66,15 @@ type Service struct {
 	subs    map[string]*subscription
 	nextID  int
 	acked   uint64 // every spooled message up to here was acknowledged
-	lastErr string
-	errAt   time.Time
+	// headSeq is the oldest unacknowledged message a connection ended
+	// with in flight, headTries how many connections in a row did.
+	headSeq   uint64
+	headTries int
+	lastErr   string
+	errAt     time.Time
+	// lastDrop says which spooled message was last dropped, and why.
+	lastDrop string
+	dropAt   time.Time
 
 	published, connects, connErrors, dropped atomic.Uint64
 }
@@ -316,15 +323,17 @@ func (s *Service) dispatch(m Message) {
 	}
 }
 
-// acknowledged records that every spooled message up to seq has its
-// PUBACK and wakes the trimmer.
-func (s *Service) acknowledged(seq uint64) {
+// acknowledged records that every spooled message up to seq is done
+// with (published: it has its PUBACK) and wakes the trimmer.
+func (s *Service) acknowledged(seq uint64, published bool) {
 	s.mu.Lock()
 	if seq > s.acked {
 		s.acked = seq
 	}
 	s.mu.Unlock()
-	s.published.Add(1)
+	if published {
+		s.published.Add(1)
+	}
 	select {
 	case s.trimmed <- struct{}{}:
 	default:
@@ -374,6 +383,10 @@ type State struct {
 	Connections int       `json:"connections"`
 	LastError   string    `json:"lastError,omitempty"`
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	// LastDrop names the last spooled message dropped because IoT Core
+	// would not take it (MaxPublishRetry), and why.
+	LastDrop   string    `json:"lastDrop,omitempty"`
+	LastDropAt time.Time `json:"lastDropAt,omitzero"`
 	// SpoolMessages and SpoolBytes are what waits in the spool (-1 when
 	// the spool could not be read); SpoolMaxBytes is its bound.
 	SpoolMessages int64 `json:"spoolMessages"`
@@ -393,6 +406,8 @@ func (s *Service) State(ctx context.Context) State {
 		Connections:    len(s.conns),
 		LastError:      s.lastErr,
 		LastErrorAt:    s.errAt,
+		LastDrop:       s.lastDrop,
+		LastDropAt:     s.dropAt,
 		SpoolMaxBytes:  s.opts.Spool.MaxBytes,
 	}
 	sp := s.spool

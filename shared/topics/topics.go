@@ -82,5 +82,6 @@ func ValidateStream(name string) error {
 // which the nucleus's IoT Core connection (edge/iotcore) publishes its
 // state as JSON whenever it connects or loses the connection:
 // {"connected", "connectedSince", "endpoint", "clientId", "connections",
-// "lastError", "lastErrorAt", "spoolMessages", "spoolBytes", "spoolMaxBytes"}.
+// "lastError", "lastErrorAt", "lastDrop", "lastDropAt", "spoolMessages",
+// "spoolBytes", "spoolMaxBytes"}.
 const CloudLinkStateSubject = "sward.cloud.state"
