@@ -437,7 +437,7 @@ func TestARefusedSubscriptionIsAnErrorAndLeavesTheConnectionUp(t *testing.T) {
 func TestAMessageIoTCoreNeverAcceptsIsDroppedAfterMaxPublishRetry(t *testing.T) {
 	pki := testutil.NewPKI(t, thing)
 	b := plainBroker(t)
-	port, _, _ := tlsFront(t, pki, b.MQTTAddr(), false, "forbidden/topic")
+	port := startFront(t, pki, b.MQTTAddr(), frontOptions{Close: func(topic string) bool { return topic == "forbidden/topic" }}).Port
 	_, _, js := startJetStream(t, "")
 	s := start(t, Options{ThingName: thing, Endpoint: "127.0.0.1", Port: port, CertFile: pki.ClientCert, KeyFile: pki.ClientKey,
 		RootCAFile: pki.CAFile, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxPublishRetry: 3,
@@ -460,4 +460,91 @@ func TestAMessageIoTCoreNeverAcceptsIsDroppedAfterMaxPublishRetry(t *testing.T) 
 		t.Fatalf("dropped %d, last drop %q: want the refused message dropped after 4 attempts, naming the policy", s.dropped.Load(), st.LastDrop)
 	}
 	testutil.Until(t, "the spool to drain", func() bool { return s.State(context.Background()).SpoolMessages == 0 })
+}
+
+// A session without subscriptions gets them all again in SUBSCRIBE
+// packets of at most 8 filters, IoT Core's limit per packet.
+func TestResubscribingSendsAtMost8FiltersPerSubscribe(t *testing.T) {
+	pki := testutil.NewPKI(t, thing)
+	b := plainBroker(t)
+	f := startFront(t, pki, b.MQTTAddr(), frontOptions{})
+	_, _, js := startJetStream(t, "")
+	s, err := New(Options{ThingName: thing, Endpoint: "127.0.0.1", Port: f.Port, CertFile: pki.ClientCert, KeyFile: pki.ClientKey,
+		RootCAFile: pki.CAFile, JetStream: js, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 { // made before the connection: all go in the first session's resubscription
+		if _, err := s.Subscribe(context.Background(), fmt.Sprintf("sward/%s/cmd/%d", thing, i), 1, func(Message) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	seen := map[string]bool{}
+	testutil.Until(t, "20 filters subscribed", func() bool {
+		clear(seen)
+		for _, p := range f.subscribePackets() {
+			for _, filter := range p {
+				seen[filter] = true
+			}
+		}
+		return len(seen) == 20
+	})
+	for _, p := range f.subscribePackets() {
+		if len(p) > MaxFiltersPerSubscribe {
+			t.Fatalf("a SUBSCRIBE with %d filters: %q", len(p), p)
+		}
+	}
+	if n := len(f.subscribePackets()); n != 3 {
+		t.Errorf("%d SUBSCRIBE packets for 20 filters, want 3 (8 + 8 + 4)", n)
+	}
+}
+
+// Two handlers on one filter both get its messages; after one
+// unsubscribes the other still does, and after both the filter is gone.
+func TestUnsubscribingStopsDeliveryToThatHandlerOnly(t *testing.T) {
+	cl := startCloud(t)
+	_, _, js := startJetStream(t, "")
+	s := start(t, cl.options(t, js))
+	waitConnected(t, s, true)
+	filter := "sward/" + thing + "/alerts"
+	a, b := make(chan Message, 10), make(chan Message, 10)
+	unsubA, err := s.Subscribe(context.Background(), filter, 1, func(m Message) { a <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsubB, err := s.Subscribe(context.Background(), filter, 1, func(m Message) { b <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.watch.publish(t, filter, "1")
+	testutil.Receive(t, a, "first message on handler a")
+	testutil.Receive(t, b, "first message on handler b")
+	if err := unsubA(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl.watch.publish(t, filter, "2")
+	cl.watch.publish(t, filter, "3")
+	for _, want := range []string{"2", "3"} {
+		if m := testutil.Receive(t, b, "message "+want+" on handler b"); string(m.Payload) != want {
+			t.Fatalf("b got %q, want %s", m.Payload, want)
+		}
+	}
+	select { // "2" was dispatched in full before "3" reached b
+	case m := <-a:
+		t.Fatalf("unsubscribed handler a got %q", m.Payload)
+	default:
+	}
+	if err := unsubB(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	_, kept := s.conns[0].filters[filter]
+	s.mu.Unlock()
+	if kept {
+		t.Fatal("the filter is still on the connection after its last handler left")
+	}
 }
