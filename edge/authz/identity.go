@@ -26,12 +26,13 @@ var reservedDeny = append(slices.Clip(NucleusSubjects), "$aws.>")
 
 // NucleusSubjects are the subjects only the nucleus and its admin use:
 // JetStream and KV APIs, the system account, the nucleus's inboxes and
-// control API, nats-server's MQTT bookkeeping, Sward's internal root. The
-// client-device permissions deny them too.
+// control API, nats-server's MQTT bookkeeping, Sward's internal root, the
+// component and cloud link state events. The client-device permissions
+// deny them too.
 var NucleusSubjects = []string{
 	"$JS.>", "$JSC.>", "$KV.>", "$O.>", "$SYS.>", "$SWARD.>", "_INBOX.>",
 	"$MQTT.JSA.>", "$MQTT.msgs.>", "$MQTT.rmsgs.>", "$MQTT.sess.>",
-	"sward.control.>", "sward.component.>", "sward.shadow.>",
+	"sward.control.>", "sward.component.>", "sward.shadow.>", "sward.cloud.>",
 }
 
 // Identity is one component's broker credential for its current session.

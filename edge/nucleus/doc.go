@@ -20,6 +20,8 @@
 //     deployment engine and the operation table from the services that
 //     own operations (operations() in ipc.go: config, events, lifecycle,
 //     deployment, shadow, stream, metrics)
+//   - iotcore: the AWS IoT Core connection and its spool (edge/iotcore),
+//     only when an endpoint is configured
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)

@@ -143,6 +143,7 @@ func (n *Nucleus) Start() error {
 		)...),
 		n.eventsService(),
 		n.ipcService(),
+		n.iotcoreService(),
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),

@@ -9,7 +9,9 @@ import (
 
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/devconfig"
+	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/spool"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -98,6 +100,10 @@ type Options struct {
 	// system block and nucleus settings). Zero: no link. Its ThingName and
 	// Region default to ThingName and Region.
 	Cloud devconfig.Cloud
+	// IoTCore is the connection to AWS IoT Core (edge/iotcore). Empty
+	// Endpoint (the default): no cloud link, the service is not started.
+	// ThingName, JetStream, Conn and Logger are the nucleus's own.
+	IoTCore iotcore.Options
 }
 
 // DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no
@@ -150,6 +156,9 @@ func (o *Options) setDefaults() error {
 		if err := o.Cloud.Validate(); err != nil {
 			return err
 		}
+		if o.IoTCore.Endpoint == "" {
+			o.IoTCore = iotcoreOptions(o.Cloud)
+		}
 	}
 	if o.Platform == nil {
 		o.Platform = recipe.HostPlatform()
@@ -183,4 +192,25 @@ func (o *Options) setDefaults() error {
 		}
 	}
 	return nil
+}
+
+// iotcoreOptions are the IoT Core connection's options from the device
+// configuration file's cloud settings (Greengrass's names in comments).
+func iotcoreOptions(c devconfig.Cloud) iotcore.Options {
+	return iotcore.Options{
+		Endpoint:            c.DataEndpoint,                           // iotDataEndpoint
+		Port:                c.Port,                                   // mqtt.port
+		ALPN:                c.Port == 443,                            // IoT Core requires ALPN x-amzn-mqtt-ca on 443
+		CertFile:            c.CertificateFile,                        // system.certificateFilePath
+		KeyFile:             c.PrivateKeyFile,                         // system.privateKeyPath
+		RootCAFile:          c.RootCAFile,                             // system.rootCaPath
+		KeepAlive:           c.KeepAlive,                              // mqtt.keepAliveTimeoutMs
+		PingTimeout:         c.PingTimeout,                            // mqtt.pingTimeoutMs
+		ConnectTimeout:      c.OperationTimeout,                       // mqtt.operationTimeoutMs
+		MinBackoff:          c.MinReconnectDelay,                      // mqtt.minimumReconnectDelaySeconds
+		MaxBackoff:          c.MaxReconnectDelay,                      // mqtt.maximumReconnectDelaySeconds
+		MaxInFlight:         c.MaxInFlightPublishes,                   // mqtt.maxInFlightPublishes
+		Spool:               spool.Options{MaxBytes: c.SpoolMaxBytes}, // mqtt.spooler.maxSizeInBytes
+		KeepQoS0WhenOffline: c.KeepQoS0WhenOffline,                    // mqtt.spooler.keepQos0WhenOffline
+	}
 }

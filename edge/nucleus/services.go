@@ -20,6 +20,7 @@ import (
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/events"
+	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/metrics"
@@ -250,6 +251,42 @@ func (n *Nucleus) ipcService() service.Service {
 		OnShutdown: func(context.Context) error {
 			n.ipc.Shutdown()
 			return nil
+		},
+	}
+}
+
+// iotcoreService connects to AWS IoT Core when Options.IoTCore names an
+// endpoint, and puts the link's figures on /metrics. A configuration it
+// refuses (a missing certificate file) is logged as an error and the
+// nucleus runs without the link. It comes after the
+// IPC and before components: it is up before any component runs, and
+// stops after they all have.
+func (n *Nucleus) iotcoreService() service.Service {
+	var link *iotcore.Service
+	return service.Func{ServiceName: "iotcore",
+		OnStart: func(ctx context.Context) (err error) {
+			o := n.opts.IoTCore
+			if o.Endpoint == "" {
+				return nil
+			}
+			o.ThingName, o.JetStream, o.Conn, o.Logger = n.opts.ThingName, n.js, n.nc, n.opts.Logger
+			if link, err = iotcore.New(o); err == nil {
+				err = link.Start(ctx)
+			}
+			if err != nil {
+				// The device keeps running its components without the cloud.
+				n.log.Error("cloud link not started: fix its configuration and restart the nucleus", "error", err)
+				link = nil
+				return nil
+			}
+			n.metrics.Registry.MustRegister(link.Collector())
+			return nil
+		},
+		OnShutdown: func(ctx context.Context) error {
+			if link == nil {
+				return nil
+			}
+			return link.Shutdown(ctx)
 		},
 	}
 }

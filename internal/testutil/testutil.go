@@ -1,12 +1,16 @@
 // Package testutil holds the helpers shared by the tests of every package
 // of the module: polling until a condition holds (Eventually, Until),
 // taking from a channel in time (Receive), running an embedded broker
-// (RunBroker, StartBroker, and Serve for a test's child process), starting moto_server (StartMoto) and a small
-// file system to fill (SmallDisk, FillDisk). Its subpackage testlog gives
-// tests the log of the code under test and a buffer safe for concurrent
-// use. Only _test files and test/ import it (test/layout_test.go), and it
-// imports nothing of edge/, lambdas/ or infra/: a broker is started through
-// the small Broker interface.
+// (RunBroker, StartBroker, and Serve for a test's child process), starting
+// moto_server (StartMoto), mosquitto with mutual TLS as the IoT Core
+// stand-in (StartMosquitto, with a test PKI from NewPKI), a TCP link a test
+// can cut (StartProxy), the test binary as a child to kill -9 (StartChild),
+// a cgroup's file (CgroupFile) and a small file system to fill (SmallDisk,
+// FillDisk). Its subpackage testlog gives tests the log of the code under
+// test and a buffer safe for concurrent use. Only _test files and test/
+// import it (test/layout_test.go), and it imports nothing of edge/,
+// lambdas/ or infra/: a broker is started through the small Broker
+// interface.
 package testutil
 
 import (

@@ -77,3 +77,11 @@ func ValidateStream(name string) error {
 	}
 	return nil
 }
+
+// CloudLinkStateSubject is the local bus subject (NATS, not IoT Core) on
+// which the nucleus's IoT Core connection (edge/iotcore) publishes its
+// state as JSON whenever it connects or loses the connection:
+// {"connected", "connectedSince", "endpoint", "clientId", "connections",
+// "lastError", "lastErrorAt", "lastDrop", "lastDropAt", "spoolMessages",
+// "spoolBytes", "spoolMaxBytes"}.
+const CloudLinkStateSubject = "sward.cloud.state"
