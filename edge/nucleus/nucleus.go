@@ -31,6 +31,7 @@ import (
 	"github.com/sward-iot/sward/edge/shadow"
 	"github.com/sward-iot/sward/edge/store"
 	"github.com/sward-iot/sward/edge/stream"
+	"github.com/sward-iot/sward/edge/tes"
 )
 
 // SubjectComponentState carries every component state change as JSON
@@ -80,6 +81,7 @@ type Nucleus struct {
 	ipc        *ipc.Server
 	shadows    *shadow.Service
 	streams    *stream.Manager
+	tes        *tes.Service // nil without a credentials provider in Options.Cloud
 	registry   *authz.Registry
 	metrics    *metrics.Metrics
 	js         jetstream.JetStream
@@ -134,6 +136,7 @@ func (n *Nucleus) Start() error {
 		n.shadowService(),
 		n.streamService(),
 		n.eventsService(),
+		n.tokenExchange(),
 		n.ipcService(),
 		n.components(),
 		n.metricsService(),

@@ -100,7 +100,15 @@ func (s *Service) fetch(ctx context.Context) answer {
 		return uncached(http.StatusInternalServerError, "InternalError", "credentials provider URL %s: %v: fix iotCredEndpoint or iotRoleAlias", s.url, err)
 	}
 	req.Header.Set("x-amzn-iot-thingname", s.opts.ThingName)
-	resp, err := s.client.Do(req)
+	cfg, err := s.tlsConfig()
+	if err != nil {
+		return uncached(http.StatusInternalServerError, "DeviceConfigurationError", "%v", err)
+	}
+	// One transport per fetch: a fetch is due about once an hour, and the
+	// files it read are the ones it uses.
+	tr := &http.Transport{TLSClientConfig: cfg, TLSHandshakeTimeout: s.opts.Timeout}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: s.opts.Timeout}).Do(req)
 	if err != nil {
 		return uncached(http.StatusBadGateway, "CredentialsProviderUnreachable", "credentials provider %s: %v", s.opts.Endpoint, err)
 	}

@@ -68,10 +68,9 @@ type Options struct {
 // Service is the token exchange service. Its handler runs in the HTTP
 // server's goroutines, which Shutdown waits for.
 type Service struct {
-	opts   Options
-	log    *slog.Logger
-	client *http.Client
-	url    string // the provider's credentials URL
+	opts Options
+	log  *slog.Logger
+	url  string // the provider's credentials URL
 
 	mu     sync.Mutex
 	tokens map[string]string // token → component
@@ -84,8 +83,10 @@ type Service struct {
 	done chan struct{}
 }
 
-// New validates opts and loads the device certificate and root CA. It
-// opens no port and starts nothing.
+// New validates opts. It reads no file, opens no port and starts nothing:
+// the certificate, key and CA are read for each request to the provider,
+// so a device whose files are missing or renewed keeps its nucleus running
+// and gets credentials once they are right.
 func New(opts Options) (*Service, error) {
 	var errs []error
 	for _, f := range []struct{ name, v string }{
@@ -112,28 +113,9 @@ func New(opts Options) (*Service, error) {
 	if opts.now == nil {
 		opts.now = time.Now
 	}
-	cert, err := tls.LoadX509KeyPair(opts.CertificateFile, opts.PrivateKeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("token exchange service: device certificate %s and key %s: %w", opts.CertificateFile, opts.PrivateKeyFile, err)
-	}
-	pem, err := os.ReadFile(opts.RootCAFile)
-	if err != nil {
-		return nil, fmt.Errorf("token exchange service: root CA: %w", err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("token exchange service: root CA %s holds no PEM certificate: give the CA the credentials endpoint's certificate chains to", opts.RootCAFile)
-	}
-	tr := &http.Transport{
-		TLSClientConfig:     &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout: opts.Timeout,
-		MaxIdleConns:        1,
-		IdleConnTimeout:     time.Minute,
-	}
 	return &Service{
 		opts:   opts,
 		log:    opts.Logger.With("service", "token exchange"),
-		client: &http.Client{Transport: tr, Timeout: opts.Timeout},
 		url:    "https://" + opts.Endpoint + "/role-aliases/" + opts.RoleAlias + "/credentials",
 		tokens: map[string]string{},
 		issued: map[string]string{},
@@ -164,7 +146,28 @@ func (s *Service) Start(context.Context) error {
 		}
 	}()
 	s.log.Info("token exchange service started", "uri", s.URI(), "provider", s.opts.Endpoint, "roleAlias", s.opts.RoleAlias)
+	if _, err := s.tlsConfig(); err != nil {
+		s.log.Error("credentials requests will fail until the device files are fixed", "error", err)
+	}
 	return nil
+}
+
+// tlsConfig reads the device certificate, key and root CA.
+func (s *Service) tlsConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(s.opts.CertificateFile, s.opts.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("device certificate %s and key %s: %w: fix system.certificateFilePath and system.privateKeyPath (sward provision writes them)",
+			s.opts.CertificateFile, s.opts.PrivateKeyFile, err)
+	}
+	pem, err := os.ReadFile(s.opts.RootCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("root CA: %w: fix system.rootCaPath", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("root CA %s holds no PEM certificate: give the CA the credentials endpoint's certificate chains to (system.rootCaPath)", s.opts.RootCAFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Shutdown stops serving and waits for the requests in progress.
@@ -178,7 +181,6 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.Join(err, ctx.Err())
 	}
-	s.client.CloseIdleConnections()
 	return err
 }
 

@@ -366,20 +366,34 @@ func TestConcurrentRequestsMakeOneProviderCall(t *testing.T) {
 	}
 }
 
-func TestNewNamesWhatIsMissingOrUnreadable(t *testing.T) {
-	dir := t.TempDir()
-	cert, key, _ := deviceCertificate(t, dir)
-	if _, err := New(Options{}); err == nil || !strings.Contains(err.Error(), "Endpoint (iotCredEndpoint)") ||
-		!strings.Contains(err.Error(), "RoleAlias (iotRoleAlias)") || !strings.Contains(err.Error(), "CertificateFile") {
-		t.Errorf("empty options: %v", err)
+func TestNewNamesWhatIsMissing(t *testing.T) {
+	_, err := New(Options{})
+	for _, want := range []string{"Endpoint (iotCredEndpoint)", "RoleAlias (iotRoleAlias)", "ThingName", "CertificateFile", "PrivateKeyFile", "RootCAFile"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("empty options: %v; want it to name %s", err, want)
+		}
 	}
-	opts := Options{Endpoint: "x:1", RoleAlias: "a", ThingName: "t", CertificateFile: cert, PrivateKeyFile: key,
-		RootCAFile: filepath.Join(dir, "missing-ca.pem")}
-	if _, err := New(opts); err == nil || !strings.Contains(err.Error(), "missing-ca.pem") {
-		t.Errorf("missing root CA: %v", err)
+}
+
+func TestUnreadableDeviceFilesAreA500NamingThemUntilFixed(t *testing.T) {
+	s, p, c := setup(t)
+	token := s.Env("c")[EnvAuthorizationToken]
+	p.answer(http.StatusOK, credentialsBody("AKID1", c.Now().Add(time.Hour)))
+	ca, err := os.ReadFile(s.opts.RootCAFile)
+	if err != nil {
+		t.Fatal(err)
 	}
-	opts.RootCAFile, opts.CertificateFile = cert, filepath.Join(dir, "nope.crt")
-	if _, err := New(opts); err == nil || !strings.Contains(err.Error(), "nope.crt") {
-		t.Errorf("missing certificate: %v", err)
+	if err := os.Remove(s.opts.RootCAFile); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := get(t, s, token); status != http.StatusInternalServerError || !strings.Contains(body["message"], s.opts.RootCAFile) ||
+		!strings.Contains(body["message"], "system.rootCaPath") {
+		t.Errorf("answer %d %v, want 500 naming %s and system.rootCaPath", status, body, s.opts.RootCAFile)
+	}
+	if err := os.WriteFile(s.opts.RootCAFile, ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := get(t, s, token); status != http.StatusOK || body["AccessKeyId"] != "AKID1" {
+		t.Errorf("after the file is back: %d %v, want credentials", status, body)
 	}
 }

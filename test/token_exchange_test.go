@@ -1,0 +1,171 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sward-iot/sward/test/harness"
+)
+
+// The AWS CLI v1 (botocore) as a component runs it (privileged: the
+// test machine has it under root's home): nothing tells it
+// about credentials but the environment the nucleus gives the component
+// (an empty key and /dev/null files keep the test machine's own out).
+const awsCLISetenv = `
+      Setenv:
+        AWS_ACCESS_KEY_ID: ""
+        AWS_SECRET_ACCESS_KEY: ""
+        AWS_SESSION_TOKEN: ""
+        AWS_CONFIG_FILE: /dev/null
+        AWS_SHARED_CREDENTIALS_FILE: /dev/null
+        AWS_EC2_METADATA_DISABLED: "true"`
+
+// listerRecipe depends on the token exchange service and lists a bucket
+// with the unmodified AWS CLI.
+const listerRecipe = `
+RecipeFormatVersion: "2020-01-25"
+ComponentName: test.S3Lister
+ComponentVersion: "1.0.0"
+ComponentDependencies:
+  aws.greengrass.TokenExchangeService:
+    VersionRequirement: ^2.0.0
+    DependencyType: HARD
+Manifests:
+  - Lifecycle:` + awsCLISetenv + `
+      Run:
+        RequiresPrivilege: true
+        Script: |
+          echo "$AWS_CONTAINER_CREDENTIALS_FULL_URI" > {work:path}/uri.txt
+          aws s3 ls s3://%[1]s --endpoint-url %[2]s > {work:path}/ls.tmp 2>&1; echo "exit=$?" >> {work:path}/ls.tmp
+          mv {work:path}/ls.tmp {work:path}/ls.txt
+          exec sleep 300
+`
+
+// outsiderRecipe does the same without the dependency.
+const outsiderRecipe = `
+RecipeFormatVersion: "2020-01-25"
+ComponentName: test.Outsider
+ComponentVersion: "1.0.0"
+Manifests:
+  - Lifecycle:` + awsCLISetenv + `
+      Run:
+        RequiresPrivilege: true
+        Script: |
+          echo "uri=${AWS_CONTAINER_CREDENTIALS_FULL_URI:-none} token=${AWS_CONTAINER_AUTHORIZATION_TOKEN:-none}" > {work:path}/env.txt
+          aws s3 ls s3://%[1]s --endpoint-url %[2]s > {work:path}/ls.tmp 2>&1; echo "exit=$?" >> {work:path}/ls.tmp
+          mv {work:path}/ls.tmp {work:path}/ls.txt
+          exec sleep 300
+`
+
+func TestComponentsThatDependOnTheTokenExchangeServiceListABucketWithAnUnmodifiedSDK(t *testing.T) {
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
+	thing := createThing(t, d, "tes-thing")
+	const bucket = "tes-bucket"
+	store := s3.NewFromConfig(d.Info.AWSConfig(), func(o *s3.Options) { o.UsePathStyle = true })
+	ctx := context.Background()
+	if _, err := store.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("readings-42.json"),
+		Body: strings.NewReader("{}")}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	recipes := filepath.Join(dir, "recipes")
+	if err := os.MkdirAll(recipes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"lister.yaml": listerRecipe, "outsider.yaml": outsiderRecipe} {
+		if err := os.WriteFile(filepath.Join(recipes, name), fmt.Appendf(nil, text, bucket, d.Info.Endpoints.AWS), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, `
+system:
+  thingName: %s
+  certificateFilePath: %s
+  privateKeyPath: %s
+  rootCaPath: %s
+services:
+  aws.greengrass.Nucleus:
+    configuration:
+      awsRegion: %s
+      iotDataEndpoint: %s
+      iotCredEndpoint: %s
+      iotRoleAlias: %s
+`, thing.ThingName, thing.CertificateFilePath, thing.PrivateKeyPath, thing.RootCaPath, d.Info.Region,
+		d.Info.Endpoints.IoTData, strings.TrimPrefix(d.Info.Endpoints.Credentials, "https://"), d.Info.RoleAliases[0]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := harness.Start(t, recipes, "", "--config", config, "--thing-name", thing.ThingName)
+	read := func(component, file string) string {
+		var text string
+		harness.Eventually(t, 60*time.Second, component+" writes "+file, func() error {
+			data, err := os.ReadFile(filepath.Join(n.Root, "work", component, file))
+			text = string(data)
+			return err
+		})
+		return text
+	}
+
+	if ls := read("test.S3Lister", "ls.txt"); !strings.Contains(ls, "readings-42.json") || !strings.Contains(ls, "exit=0") {
+		t.Errorf("the component depending on the token exchange service could not list the bucket:\n%s", ls)
+	}
+	if env := read("test.Outsider", "env.txt"); strings.TrimSpace(env) != "uri=none token=none" {
+		t.Errorf("a component without the dependency got credential variables: %s", env)
+	}
+	if ls := read("test.Outsider", "ls.txt"); strings.Contains(ls, "readings-42.json") || !strings.Contains(ls, "Unable to locate credentials") {
+		t.Errorf("a component without the dependency listed the bucket:\n%s", ls)
+	}
+
+	// The endpoint is loopback, and without a token it issued it gives no
+	// credentials, whoever asks.
+	uri := strings.TrimSpace(read("test.S3Lister", "uri.txt"))
+	if !strings.HasPrefix(uri, "http://127.0.0.1:") {
+		t.Fatalf("AWS_CONTAINER_CREDENTIALS_FULL_URI %q is not a loopback URI", uri)
+	}
+	for _, token := range []string{"", "guessed-token"} {
+		req, _ := http.NewRequest(http.MethodGet, uri, nil)
+		if token != "" {
+			req.Header.Set("Authorization", token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("token %q answered %d, want 403", token, resp.StatusCode)
+		}
+	}
+}
+
+func TestADependencyOnTheTokenExchangeServiceWithoutACloudNamesTheMissingConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "lister.yaml"), fmt.Appendf(nil, listerRecipe, "b", "http://127.0.0.1:1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n := harness.Start(t, dir, "")
+	harness.Eventually(t, 30*time.Second, "the deployment fails naming the missing configuration", func() error {
+		out, err := n.CLI("deployment", "list")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(out, "FAILED") || !strings.Contains(out, "aws.greengrass.TokenExchangeService is the nucleus's token exchange service") ||
+			!strings.Contains(out, "iotCredEndpoint") {
+			return fmt.Errorf("deployment list says:\n%s", out)
+		}
+		return nil
+	})
+}
