@@ -16,47 +16,28 @@ import (
 	"github.com/sward-iot/sward/test/harness"
 )
 
-// The AWS CLI v1 (botocore) as a component runs it (privileged: the
-// test machine has it under root's home): nothing tells it
-// about credentials but the environment the nucleus gives the component
-// (an empty key and /dev/null files keep the test machine's own out).
-const awsCLISetenv = `
+// awsCLIRecipe is component name, with deps as its
+// ComponentDependencies: it writes the credential variables it got to
+// env.txt and lists bucket %[1]s at endpoint %[2]s with the unmodified AWS
+// CLI v1 (botocore) into ls.txt. Nothing tells the CLI about credentials
+// but the environment the nucleus gives (an empty key and /dev/null files
+// keep the test machine's own out). Privileged: the test machine has the
+// CLI under root's home.
+func awsCLIRecipe(name, deps string) string {
+	return `
+RecipeFormatVersion: "2020-01-25"
+ComponentName: ` + name + `
+ComponentVersion: "1.0.0"
+` + deps + `
+Manifests:
+  - Lifecycle:
       Setenv:
         AWS_ACCESS_KEY_ID: ""
         AWS_SECRET_ACCESS_KEY: ""
         AWS_SESSION_TOKEN: ""
         AWS_CONFIG_FILE: /dev/null
         AWS_SHARED_CREDENTIALS_FILE: /dev/null
-        AWS_EC2_METADATA_DISABLED: "true"`
-
-// listerRecipe depends on the token exchange service and lists a bucket
-// with the unmodified AWS CLI.
-const listerRecipe = `
-RecipeFormatVersion: "2020-01-25"
-ComponentName: test.S3Lister
-ComponentVersion: "1.0.0"
-ComponentDependencies:
-  aws.greengrass.TokenExchangeService:
-    VersionRequirement: ^2.0.0
-    DependencyType: HARD
-Manifests:
-  - Lifecycle:` + awsCLISetenv + `
-      Run:
-        RequiresPrivilege: true
-        Script: |
-          echo "$AWS_CONTAINER_CREDENTIALS_FULL_URI" > {work:path}/uri.txt
-          aws s3 ls s3://%[1]s --endpoint-url %[2]s > {work:path}/ls.tmp 2>&1; echo "exit=$?" >> {work:path}/ls.tmp
-          mv {work:path}/ls.tmp {work:path}/ls.txt
-          exec sleep 300
-`
-
-// outsiderRecipe does the same without the dependency.
-const outsiderRecipe = `
-RecipeFormatVersion: "2020-01-25"
-ComponentName: test.Outsider
-ComponentVersion: "1.0.0"
-Manifests:
-  - Lifecycle:` + awsCLISetenv + `
+        AWS_EC2_METADATA_DISABLED: "true"
       Run:
         RequiresPrivilege: true
         Script: |
@@ -65,6 +46,17 @@ Manifests:
           mv {work:path}/ls.tmp {work:path}/ls.txt
           exec sleep 300
 `
+}
+
+// listerRecipe depends on the token exchange service; outsiderRecipe
+// does not.
+var (
+	listerRecipe = awsCLIRecipe("test.S3Lister", `ComponentDependencies:
+  aws.greengrass.TokenExchangeService:
+    VersionRequirement: ^2.0.0
+    DependencyType: HARD`)
+	outsiderRecipe = awsCLIRecipe("test.Outsider", "")
+)
 
 func TestComponentsThatDependOnTheTokenExchangeServiceListABucketWithAnUnmodifiedSDK(t *testing.T) {
 	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
@@ -131,9 +123,10 @@ services:
 
 	// The endpoint is loopback, and without a token it issued it gives no
 	// credentials, whoever asks.
-	uri := strings.TrimSpace(read("test.S3Lister", "uri.txt"))
-	if !strings.HasPrefix(uri, "http://127.0.0.1:") {
-		t.Fatalf("AWS_CONTAINER_CREDENTIALS_FULL_URI %q is not a loopback URI", uri)
+	var uri, token string
+	if _, err := fmt.Sscanf(read("test.S3Lister", "env.txt"), "uri=%s token=%s", &uri, &token); err != nil ||
+		!strings.HasPrefix(uri, "http://127.0.0.1:") || len(token) != 64 {
+		t.Fatalf("the lister's variables: uri %q token %q (%v): want a loopback URI and a 32-byte token", uri, token, err)
 	}
 	for _, token := range []string{"", "guessed-token"} {
 		req, _ := http.NewRequest(http.MethodGet, uri, nil)

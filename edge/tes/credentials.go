@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/sward-iot/sward/shared/credentials"
 )
 
 // Greengrass's cache times (its CredentialRequestHandler), so a device
@@ -65,25 +67,6 @@ func (s *Service) credentials(ctx context.Context) (answer, error) {
 	return a, nil
 }
 
-// providerCredentials is the IoT credentials provider's answer.
-type providerCredentials struct {
-	Credentials struct {
-		AccessKeyID     string `json:"accessKeyId"`
-		SecretAccessKey string `json:"secretAccessKey"`
-		SessionToken    string `json:"sessionToken"`
-		Expiration      string `json:"expiration"`
-	} `json:"credentials"`
-}
-
-// containerCredentials is what the SDKs' container credentials provider
-// reads.
-type containerCredentials struct {
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	Token           string `json:"Token"`
-	Expiration      string `json:"Expiration"`
-}
-
 // fetch asks the provider once. A connection failure or an answer that
 // is not credentials is not cached (the next request asks again); an
 // error status is cached for its TTL; credentials until RefreshBefore
@@ -133,7 +116,7 @@ func (s *Service) fetch(ctx context.Context) answer {
 		return answer{status: status, until: now.Add(ttl), body: errorBody("CredentialsProviderError",
 			fmt.Sprintf("credentials provider %s answered %d: %s (cached for %v)", s.opts.Endpoint, resp.StatusCode, reason, ttl))}
 	}
-	var pc providerCredentials
+	var pc credentials.Provider
 	if err := json.Unmarshal(data, &pc); err != nil {
 		return uncached(http.StatusBadGateway, "CredentialsProviderError", "credentials provider %s answered no credentials: %v", s.opts.Endpoint, err)
 	}
@@ -148,7 +131,7 @@ func (s *Service) fetch(ctx context.Context) answer {
 	if !exp.After(now) {
 		return uncached(http.StatusBadGateway, "CredentialsProviderError", "credentials provider %s answered credentials that expired at %s: check the device clock", s.opts.Endpoint, c.Expiration)
 	}
-	body, _ := json.Marshal(containerCredentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
+	body, _ := json.Marshal(credentials.Container{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey,
 		Token: c.SessionToken, Expiration: exp.UTC().Format(time.RFC3339)})
 	until := exp.Add(-RefreshBefore)
 	if until.Before(now) {
