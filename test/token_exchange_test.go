@@ -16,14 +16,13 @@ import (
 	"github.com/sward-iot/sward/test/harness"
 )
 
-// awsCLIRecipe is component name, with deps as its
-// ComponentDependencies: it writes the credential variables it got to
-// env.txt and lists bucket %[1]s at endpoint %[2]s with the unmodified AWS
-// CLI v1 (botocore) into ls.txt. Nothing tells the CLI about credentials
-// but the environment the nucleus gives (an empty key and /dev/null files
-// keep the test machine's own out). Privileged: the test machine has the
-// CLI under root's home.
-func awsCLIRecipe(name, deps string) string {
+// listRecipe is component name, with deps as its ComponentDependencies:
+// it writes the credential variables it got to env.txt and the output of
+// list (a command listing bucket %[1]s at endpoint %[2]s with an unmodified
+// AWS SDK) to ls.txt. Nothing tells the SDK about credentials but the
+// environment the nucleus gives (an empty key and /dev/null files keep the
+// test machine's own out).
+func listRecipe(name, deps, list string, privileged bool) string {
 	return `
 RecipeFormatVersion: "2020-01-25"
 ComponentName: ` + name + `
@@ -39,26 +38,31 @@ Manifests:
         AWS_SHARED_CREDENTIALS_FILE: /dev/null
         AWS_EC2_METADATA_DISABLED: "true"
       Run:
-        RequiresPrivilege: true
+        RequiresPrivilege: ` + fmt.Sprint(privileged) + `
         Script: |
           echo "uri=${AWS_CONTAINER_CREDENTIALS_FULL_URI:-none} token=${AWS_CONTAINER_AUTHORIZATION_TOKEN:-none}" > {work:path}/env.txt
-          aws s3 ls s3://%[1]s --endpoint-url %[2]s > {work:path}/ls.tmp 2>&1; echo "exit=$?" >> {work:path}/ls.tmp
+          ` + list + ` > {work:path}/ls.tmp 2>&1; echo "exit=$?" >> {work:path}/ls.tmp
           mv {work:path}/ls.tmp {work:path}/ls.txt
           exec sleep 300
 `
 }
 
-// listerRecipe depends on the token exchange service; outsiderRecipe
-// does not.
-var (
-	listerRecipe = awsCLIRecipe("test.S3Lister", `ComponentDependencies:
+const (
+	tesDependency = `ComponentDependencies:
   aws.greengrass.TokenExchangeService:
     VersionRequirement: ^2.0.0
-    DependencyType: HARD`)
-	outsiderRecipe = awsCLIRecipe("test.Outsider", "")
+    DependencyType: HARD`
+	// The AWS CLI v1 (botocore); privileged, as the test machine has it
+	// under root's home.
+	awsCLIList = "aws s3 ls s3://%[1]s --endpoint-url %[2]s"
 )
 
-func TestComponentsThatDependOnTheTokenExchangeServiceListABucketWithAnUnmodifiedSDK(t *testing.T) {
+var (
+	listerRecipe   = listRecipe("test.S3Lister", tesDependency, awsCLIList, true)
+	outsiderRecipe = listRecipe("test.Outsider", "", awsCLIList, true)
+)
+
+func TestComponentsThatDependOnTheTokenExchangeServiceListABucketWithUnmodifiedSDKs(t *testing.T) {
 	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
 	thing := createThing(t, d, "tes-thing")
 	const bucket = "tes-bucket"
@@ -77,7 +81,9 @@ func TestComponentsThatDependOnTheTokenExchangeServiceListABucketWithAnUnmodifie
 	if err := os.MkdirAll(recipes, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, text := range map[string]string{"lister.yaml": listerRecipe, "outsider.yaml": outsiderRecipe} {
+	// aws-sdk-go-v2's default chain, as the component's user.
+	goLister := listRecipe("test.GoS3Lister", tesDependency, harness.Tool(t, "./test/s3list")+" -bucket %[1]s -endpoint %[2]s", false)
+	for name, text := range map[string]string{"lister.yaml": listerRecipe, "golister.yaml": goLister, "outsider.yaml": outsiderRecipe} {
 		if err := os.WriteFile(filepath.Join(recipes, name), fmt.Appendf(nil, text, bucket, d.Info.Endpoints.AWS), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -111,8 +117,13 @@ services:
 		return text
 	}
 
-	if ls := read("test.S3Lister", "ls.txt"); !strings.Contains(ls, "readings-42.json") || !strings.Contains(ls, "exit=0") {
-		t.Errorf("the component depending on the token exchange service could not list the bucket:\n%s", ls)
+	for _, c := range []string{"test.S3Lister", "test.GoS3Lister"} {
+		if ls := read(c, "ls.txt"); !strings.Contains(ls, "readings-42.json") || !strings.Contains(ls, "exit=0") {
+			t.Errorf("%s, depending on the token exchange service, could not list the bucket:\n%s", c, ls)
+		}
+	}
+	if a, b := read("test.S3Lister", "env.txt"), read("test.GoS3Lister", "env.txt"); a == b {
+		t.Errorf("two components got the same variables: %s", a)
 	}
 	if env := read("test.Outsider", "env.txt"); strings.TrimSpace(env) != "uri=none token=none" {
 		t.Errorf("a component without the dependency got credential variables: %s", env)
