@@ -139,7 +139,7 @@ services:
 		!strings.HasPrefix(uri, "http://127.0.0.1:") || len(token) != 64 {
 		t.Fatalf("the lister's variables: uri %q token %q (%v): want a loopback URI and a 32-byte token", uri, token, err)
 	}
-	for _, token := range []string{"", "guessed-token"} {
+	ask := func(token string) int {
 		req, _ := http.NewRequest(http.MethodGet, uri, nil)
 		if token != "" {
 			req.Header.Set("Authorization", token)
@@ -149,9 +149,29 @@ services:
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Errorf("token %q answered %d, want 403", token, resp.StatusCode)
+		return resp.StatusCode
+	}
+	for _, bad := range []string{"", "guessed-token"} {
+		if status := ask(bad); status != http.StatusForbidden {
+			t.Errorf("token %q answered %d, want 403", bad, status)
 		}
+	}
+
+	// Removed from the device, the lister's token is revoked.
+	if status := ask(token); status != http.StatusOK {
+		t.Fatalf("the lister's token answered %d, want 200", status)
+	}
+	if err := os.Remove(filepath.Join(recipes, "lister.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 60*time.Second, "the removed component's token is refused", func() error {
+		if status := ask(token); status != http.StatusForbidden {
+			return fmt.Errorf("answered %d, want 403", status)
+		}
+		return nil
+	})
+	if status := ask(strings.Fields(read("test.GoS3Lister", "env.txt"))[1][len("token="):]); status != http.StatusOK {
+		t.Errorf("the component that stays lost its credentials: %d", status)
 	}
 }
 
