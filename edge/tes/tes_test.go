@@ -71,7 +71,7 @@ func (c *clock) Add(d time.Duration) {
 
 // setup starts a provider and a Service that uses it, with the device
 // certificate the provider requires and a clock the test moves.
-func setup(t *testing.T) (*Service, *provider, *clock) {
+func setup(t testing.TB) (*Service, *provider, *clock) {
 	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile, pool := deviceCertificate(t, dir)
@@ -121,7 +121,7 @@ func setup(t *testing.T) (*Service, *provider, *clock) {
 
 // deviceCertificate writes a self-signed device certificate and key and
 // returns the pool that trusts it.
-func deviceCertificate(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+func deviceCertificate(t testing.TB, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -147,7 +147,7 @@ func deviceCertificate(t *testing.T, dir string) (certFile, keyFile string, pool
 	return certFile, keyFile, pool
 }
 
-func writePEM(t *testing.T, path, typ string, der []byte) {
+func writePEM(t testing.TB, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 }
 
 // get asks the service as an SDK does: GET with the token verbatim.
-func get(t *testing.T, s *Service, token string) (int, map[string]string) {
+func get(t testing.TB, s *Service, token string) (int, map[string]string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, s.URI(), nil)
 	if err != nil {
@@ -395,5 +395,21 @@ func TestUnreadableDeviceFilesAreA500NamingThemUntilFixed(t *testing.T) {
 	}
 	if status, body := get(t, s, token); status != http.StatusOK || body["AccessKeyId"] != "AKID1" {
 		t.Errorf("after the file is back: %d %v, want credentials", status, body)
+	}
+}
+
+// BenchmarkCachedCredentials is one SDK refresh answered from the cache:
+// an HTTP GET on loopback, the token checked, the cached document written.
+func BenchmarkCachedCredentials(b *testing.B) {
+	s, p, c := setup(b)
+	p.answer(http.StatusOK, credentialsBody("AKID1", c.Now().Add(time.Hour)))
+	token := s.Env("c")[EnvAuthorizationToken]
+	for b.Loop() {
+		if status, _ := get(b, s, token); status != http.StatusOK {
+			b.Fatal(status)
+		}
+	}
+	if n := p.calls.Load(); n != 1 {
+		b.Fatalf("%d provider calls, want 1", n)
 	}
 }
