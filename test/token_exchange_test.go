@@ -106,6 +106,9 @@ services:
 		d.Info.Endpoints.IoTData, strings.TrimPrefix(d.Info.Endpoints.Credentials, "https://"), d.Info.RoleAliases[0]), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The nucleus's stream exporters reach moto here, with no credentials
+	// in the nucleus's environment: only the token exchange service's.
+	t.Setenv("AWS_ENDPOINT_URL", d.Info.Endpoints.AWS)
 	n := harness.Start(t, recipes, "", "--config", config, "--thing-name", thing.ThingName)
 	read := func(component, file string) string {
 		var text string
@@ -131,6 +134,31 @@ services:
 	if ls := read("test.Outsider", "ls.txt"); strings.Contains(ls, "readings-42.json") || !strings.Contains(ls, "Unable to locate credentials") {
 		t.Errorf("a component without the dependency listed the bucket:\n%s", ls)
 	}
+
+	// The stream exporters use the same credentials.
+	nc := n.AdminConn()
+	if _, err := streamCall(nc, "CreateMessageStream", map[string]any{"definition": map[string]any{
+		"name": "Uploads", "strategyOnFull": "RejectNewData",
+		"exportDefinition": map[string]any{"s3": []any{map[string]any{
+			"identifier": "toS3", "bucket": bucket, "batchSize": 1, "batchIntervalMillis": 100}}},
+	}}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	if _, err := streamCall(nc, "AppendMessage", map[string]any{"streamName": "Uploads", "payload": []byte("reading")}); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 60*time.Second, "the S3 export uploads with the token exchange credentials", func() error {
+		list, err := store.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+		if err != nil {
+			return err
+		}
+		for _, o := range list.Contents {
+			if strings.HasSuffix(aws.ToString(o.Key), ".jsonl") {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d objects, none exported", len(list.Contents))
+	})
 
 	// The endpoint is loopback, and without a token it issued it gives no
 	// credentials, whoever asks.

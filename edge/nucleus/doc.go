@@ -12,12 +12,13 @@
 //   - supervisor: the component supervisor (edge/lifecycle)
 //   - config store: component configuration (edge/config)
 //   - shadows: local device shadows (edge/shadow)
+//   - token exchange: AWS credentials for the components that depend on
+//     aws.greengrass.TokenExchangeService and for the stream exporters
+//     (edge/tes), when the device configuration names the credentials
+//     provider and role alias
 //   - streams: the stream manager and its exporters (edge/stream)
 //   - subscription events: what components subscribe to over the IPC
 //     (edge/events), used by the IPC operations and the deployment engine
-//   - token exchange: AWS credentials for the components that depend on
-//     aws.greengrass.TokenExchangeService (edge/tes), when the device
-//     configuration names the credentials provider and role alias
 //   - ipc: the components' IPC front end (edge/ipc); it builds the
 //     deployment engine and the operation table from the services that
 //     own operations (operations() in ipc.go: config, events, lifecycle,

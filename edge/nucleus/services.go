@@ -201,9 +201,10 @@ func (n *Nucleus) eventsService() service.Service {
 }
 
 // tokenExchange serves AWS credentials to the components that depend on
-// aws.greengrass.TokenExchangeService, when Options.Cloud names the
-// credentials provider and role alias; the deployment engine gives them
-// its variables (componentEnv) and it outlives the components.
+// aws.greengrass.TokenExchangeService, and to the stream exporters, when
+// Options.Cloud names the credentials provider and role alias; the
+// deployment engine gives components its variables (componentEnv), and it
+// outlives them.
 func (n *Nucleus) tokenExchange() service.Service {
 	return service.Func{ServiceName: "token exchange",
 		OnStart: func(ctx context.Context) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/sward-iot/sward/shared/credentials"
 )
 
@@ -209,4 +210,31 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(errorBody(code, message))
+}
+
+// Retrieve gives the nucleus's own AWS clients (the stream exporters) the
+// credentials components get, from the same cache: Service is an
+// aws.CredentialsProvider (wrap it in aws.NewCredentialsCache).
+func (s *Service) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	a, err := s.credentials(ctx)
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	if a.status != http.StatusOK {
+		var e struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(a.body, &e)
+		return aws.Credentials{}, fmt.Errorf("token exchange service: %d: %s", a.status, e.Message)
+	}
+	var c credentials.Container
+	if err := json.Unmarshal(a.body, &c); err != nil {
+		return aws.Credentials{}, fmt.Errorf("token exchange service: cached credentials: %w", err)
+	}
+	exp, err := time.Parse(time.RFC3339, c.Expiration)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("token exchange service: cached expiration %q: %w", c.Expiration, err)
+	}
+	return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.Token,
+		Source: "SwardTokenExchangeService", CanExpire: true, Expires: exp}, nil
 }

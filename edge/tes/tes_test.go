@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/sward-iot/sward/internal/testutil/testlog"
 )
 
@@ -411,5 +412,25 @@ func BenchmarkCachedCredentials(b *testing.B) {
 	}
 	if n := p.calls.Load(); n != 1 {
 		b.Fatalf("%d provider calls, want 1", n)
+	}
+}
+
+func TestTheNucleusOwnClientsGetTheComponentsCredentialsFromTheSameCache(t *testing.T) {
+	s, p, c := setup(t)
+	exp := c.Now().Add(time.Hour)
+	p.answer(http.StatusOK, credentialsBody("AKID1", exp))
+	var provider aws.CredentialsProvider = s
+	got, err := provider.Retrieve(context.Background())
+	if err != nil || got.AccessKeyID != "AKID1" || got.SessionToken != "token-AKID1" || !got.CanExpire || !got.Expires.Equal(exp) {
+		t.Fatalf("Retrieve = %+v, %v; want AKID1 expiring at %v", got, err, exp)
+	}
+	if status, body := get(t, s, s.Env("c")[EnvAuthorizationToken]); status != http.StatusOK || body["AccessKeyId"] != "AKID1" || p.calls.Load() != 1 {
+		t.Errorf("a component after the nucleus: %d %v after %d provider calls, want the cached AKID1 after 1", status, body, p.calls.Load())
+	}
+
+	p.answer(http.StatusForbidden, `{"message":"Access Denied"}`)
+	c.Add(time.Hour)
+	if _, err := provider.Retrieve(context.Background()); err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "Access Denied") {
+		t.Errorf("Retrieve after a refusal: %v, want the provider's 403 and reason", err)
 	}
 }
