@@ -12,5 +12,13 @@
 // minutes before they expire, as Greengrass does; an error the provider
 // answers is cached for a while too (client errors 2 minutes, server
 // errors 1 minute) and passed on with the provider's status and reason,
-// so a component that retries in a loop does not hammer the provider.
+// so a component that retries in a loop does not hammer the provider. The
+// device certificate, key and CA are read at each request to the provider:
+// a missing file is an answer naming it, never a stopped nucleus.
+//
+// Service is also an aws.CredentialsProvider (Retrieve) over the same
+// cache, for the nucleus's own AWS clients (the stream exporters).
+//
+// Files: tes.go (options, lifecycle, tokens), credentials.go (the
+// endpoint, the provider request and the cache).
 package tes

@@ -184,9 +184,6 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Name is the service's name in the nucleus's list.
-func (s *Service) Name() string { return "token exchange" }
-
 // URI is EnvCredentialsURI's value; empty before Start.
 func (s *Service) URI() string {
 	s.mu.Lock()
