@@ -9,13 +9,13 @@
 //   - root lock: one nucleus per root folder
 //   - broker: the embedded nats-server (edge/broker)
 //   - nucleus connection: the nucleus's own broker connection and JetStream
-//   - supervisor: the component supervisor (edge/lifecycle)
-//   - config store: component configuration (edge/config)
-//   - shadows: local device shadows (edge/shadow)
 //   - token exchange: AWS credentials for the components that depend on
 //     aws.greengrass.TokenExchangeService and for the stream exporters
 //     (edge/tes), when the device configuration names the credentials
 //     provider and role alias
+//   - supervisor: the component supervisor (edge/lifecycle)
+//   - config store: component configuration (edge/config)
+//   - shadows: local device shadows (edge/shadow)
 //   - streams: the stream manager and its exporters (edge/stream)
 //   - subscription events: what components subscribe to over the IPC
 //     (edge/events), used by the IPC operations and the deployment engine

@@ -131,10 +131,10 @@ func (n *Nucleus) Start() error {
 		n.rootLock(),
 		n.brokerService(),
 		n.connection(),
+		n.tokenExchange(), // needs nothing; before the streams, whose exporters use it
 		n.supervisorService(),
 		n.configService(),
 		n.shadowService(),
-		n.tokenExchange(),
 		n.streamService(),
 		n.eventsService(),
 		n.ipcService(),
