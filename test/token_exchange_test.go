@@ -55,6 +55,8 @@ const (
 	// The AWS CLI v1 (botocore); privileged, as the test machine has it
 	// under root's home.
 	awsCLIList = "aws s3 ls s3://%[1]s --endpoint-url %[2]s"
+	// boto3; privileged for the same reason.
+	boto3List = `python3 -c 'import boto3; print("\n".join(o["Key"] for o in boto3.client("s3", endpoint_url="%[2]s").list_objects_v2(Bucket="%[1]s").get("Contents", [])))'`
 )
 
 var (
@@ -83,7 +85,9 @@ func TestComponentsThatDependOnTheTokenExchangeServiceListABucketWithUnmodifiedS
 	}
 	// aws-sdk-go-v2's default chain, as the component's user.
 	goLister := listRecipe("test.GoS3Lister", tesDependency, harness.Tool(t, "./test/s3list")+" -bucket %[1]s -endpoint %[2]s", false)
-	for name, text := range map[string]string{"lister.yaml": listerRecipe, "golister.yaml": goLister, "outsider.yaml": outsiderRecipe} {
+	pyLister := listRecipe("test.Boto3Lister", tesDependency, boto3List, true)
+	for name, text := range map[string]string{"lister.yaml": listerRecipe, "golister.yaml": goLister, "pylister.yaml": pyLister,
+		"outsider.yaml": outsiderRecipe} {
 		if err := os.WriteFile(filepath.Join(recipes, name), fmt.Appendf(nil, text, bucket, d.Info.Endpoints.AWS), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +124,7 @@ services:
 		return text
 	}
 
-	for _, c := range []string{"test.S3Lister", "test.GoS3Lister"} {
+	for _, c := range []string{"test.S3Lister", "test.GoS3Lister", "test.Boto3Lister"} {
 		if ls := read(c, "ls.txt"); !strings.Contains(ls, "readings-42.json") || !strings.Contains(ls, "exit=0") {
 			t.Errorf("%s, depending on the token exchange service, could not list the bucket:\n%s", c, ls)
 		}
