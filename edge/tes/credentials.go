@@ -179,7 +179,7 @@ func (s *Service) serveCredentials(w http.ResponseWriter, r *http.Request) {
 		if token != "" {
 			what = "an Authorization token this device did not issue or has revoked"
 		}
-		s.log.Warn("credentials refused", "reason", what, "remote", r.RemoteAddr)
+		s.refusal(what, r.RemoteAddr)
 		writeError(w, http.StatusForbidden, "AccessDeniedException",
 			"request with "+what+": only components that depend on "+ComponentName+
 				" get credentials, with the token in their "+EnvAuthorizationToken)
@@ -195,6 +195,27 @@ func (s *Service) serveCredentials(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(a.status)
 	_, _ = w.Write(a.body)
+}
+
+// refusalLogEvery spaces the warnings about refused requests: a local
+// process guessing tokens in a loop costs one log line per 10 s (with the
+// count), not one per request.
+const refusalLogEvery = 10 * time.Second
+
+// refusal counts a refused request and warns at most every refusalLogEvery.
+func (s *Service) refusal(reason, remote string) {
+	s.refusedMu.Lock()
+	s.refused++
+	now := time.Now()
+	if !s.refusalLogged.IsZero() && now.Sub(s.refusalLogged) < refusalLogEvery {
+		s.refusedMu.Unlock()
+		return
+	}
+	n := s.refused
+	s.refused, s.refusalLogged = 0, now
+	s.refusedMu.Unlock()
+	s.log.Warn("credentials refused: only components that depend on "+ComponentName+" get them",
+		"reason", reason, "remote", remote, "refused", n)
 }
 
 // errorBody is the error shape the SDKs read: {"code", "message"}.

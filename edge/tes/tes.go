@@ -79,6 +79,10 @@ type Service struct {
 
 	cache cache
 
+	refusedMu     sync.Mutex
+	refused       int       // refusals since the last warning
+	refusalLogged time.Time // when the last warning was written
+
 	srv  *http.Server
 	done chan struct{}
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -74,6 +75,12 @@ func (c *clock) Add(d time.Duration) {
 // certificate the provider requires and a clock the test moves.
 func setup(t testing.TB) (*Service, *provider, *clock) {
 	t.Helper()
+	return setupLogged(t, testlog.New(t))
+}
+
+// setupLogged is setup with the service's logs going to log.
+func setupLogged(t testing.TB, log *slog.Logger) (*Service, *provider, *clock) {
+	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile, pool := deviceCertificate(t, dir)
 	p := &provider{status: http.StatusOK}
@@ -104,7 +111,7 @@ func setup(t testing.TB) (*Service, *provider, *clock) {
 	s, err := New(Options{
 		Endpoint: strings.TrimPrefix(p.srv.URL, "https://"), RoleAlias: "TestAlias", ThingName: "test-thing",
 		CertificateFile: certFile, PrivateKeyFile: keyFile, RootCAFile: caFile,
-		Logger: testlog.New(t), now: c.Now,
+		Logger: log, now: c.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +242,19 @@ func TestRequestsWithoutAnIssuedTokenAreRefusedWithoutCredentials(t *testing.T) 
 	}
 	if status, _ := get(t, s, retained); status != http.StatusOK {
 		t.Errorf("a retained component's token answered %d", status)
+	}
+}
+
+func TestAFloodOfRefusedRequestsIsOneWarning(t *testing.T) {
+	var logs testlog.Buffer
+	s, _, _ := setupLogged(t, slog.New(slog.NewJSONHandler(&logs, nil)))
+	for range 50 {
+		if status, _ := get(t, s, "guess"); status != http.StatusForbidden {
+			t.Fatalf("a guessed token answered %d", status)
+		}
+	}
+	if n := strings.Count(logs.String(), "credentials refused"); n != 1 {
+		t.Errorf("50 refusals wrote %d warnings, want 1:\n%s", n, logs.String())
 	}
 }
 
