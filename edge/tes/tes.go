@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -120,7 +121,7 @@ func New(opts Options) (*Service, error) {
 	return &Service{
 		opts:   opts,
 		log:    opts.Logger.With("service", "token exchange"),
-		url:    "https://" + opts.Endpoint + "/role-aliases/" + opts.RoleAlias + "/credentials",
+		url:    "https://" + opts.Endpoint + "/role-aliases/" + url.PathEscape(opts.RoleAlias) + "/credentials",
 		tokens: map[string]string{},
 		issued: map[string]string{},
 		cache:  cache{sem: make(chan struct{}, 1)},
