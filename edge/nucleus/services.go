@@ -212,8 +212,13 @@ func (n *Nucleus) tokenExchange() service.Service {
 			if !tokenExchangeConfigured(c) {
 				return nil
 			}
+			proxy, err := c.Proxy.HTTPProxy() // checked by Options.Cloud.Validate
+			if err != nil {
+				return err
+			}
 			s, err := tes.New(tes.Options{Endpoint: c.CredentialsEndpoint, RoleAlias: c.RoleAlias, ThingName: c.ThingName,
-				CertificateFile: c.CertificateFile, PrivateKeyFile: c.PrivateKeyFile, RootCAFile: c.RootCAFile, Logger: n.opts.Logger})
+				CertificateFile: c.CertificateFile, PrivateKeyFile: c.PrivateKeyFile, RootCAFile: c.RootCAFile,
+				Proxy: proxy, Logger: n.opts.Logger})
 			if err == nil {
 				err = s.Start(ctx)
 			}

@@ -90,7 +90,7 @@ func (s *Service) fetch(ctx context.Context) answer {
 	}
 	// One transport per fetch: a fetch is due about once an hour, and the
 	// files it read are the ones it uses.
-	tr := &http.Transport{TLSClientConfig: cfg, TLSHandshakeTimeout: s.opts.Timeout}
+	tr := &http.Transport{TLSClientConfig: cfg, TLSHandshakeTimeout: s.opts.Timeout, Proxy: s.opts.Proxy}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr, Timeout: s.opts.Timeout}).Do(req)
 	if err != nil {

@@ -58,6 +58,9 @@ type Options struct {
 	// CertificateFile and PrivateKeyFile are the device's PEM certificate
 	// and key; RootCAFile the CA the endpoint's certificate chains to.
 	CertificateFile, PrivateKeyFile, RootCAFile string
+	// Proxy, when set, picks the proxy for the provider's requests
+	// (devconfig.NetworkProxy.HTTPProxy); nil: direct.
+	Proxy func(*http.Request) (*url.URL, error)
 	// Timeout bounds one request to the provider (default DefaultTimeout).
 	Timeout time.Duration
 	// Logger receives the service's logs (default slog.Default()).

@@ -14,8 +14,10 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,8 +80,9 @@ func setup(t testing.TB) (*Service, *provider, *clock) {
 	return setupLogged(t, testlog.New(t))
 }
 
-// setupLogged is setup with the service's logs going to log.
-func setupLogged(t testing.TB, log *slog.Logger) (*Service, *provider, *clock) {
+// setupLogged is setup with the service's logs going to log and the
+// options changed by opts.
+func setupLogged(t testing.TB, log *slog.Logger, opts ...func(*Options)) (*Service, *provider, *clock) {
 	t.Helper()
 	dir := t.TempDir()
 	certFile, keyFile, pool := deviceCertificate(t, dir)
@@ -108,11 +111,11 @@ func setupLogged(t testing.TB, log *slog.Logger) (*Service, *provider, *clock) {
 	writePEM(t, caFile, "CERTIFICATE", p.srv.Certificate().Raw)
 
 	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	s, err := New(Options{
+	s, err := newWith(Options{
 		Endpoint: strings.TrimPrefix(p.srv.URL, "https://"), RoleAlias: "TestAlias", ThingName: "test-thing",
 		CertificateFile: certFile, PrivateKeyFile: keyFile, RootCAFile: caFile,
 		Logger: log, now: c.Now,
-	})
+	}, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +128,13 @@ func setupLogged(t testing.TB, log *slog.Logger) (*Service, *provider, *clock) {
 		}
 	})
 	return s, p, c
+}
+
+func newWith(o Options, opts ...func(*Options)) (*Service, error) {
+	for _, f := range opts {
+		f(&o)
+	}
+	return New(o)
 }
 
 // deviceCertificate writes a self-signed device certificate and key and
@@ -452,5 +462,42 @@ func TestTheNucleusOwnClientsGetTheComponentsCredentialsFromTheSameCache(t *test
 	c.Add(time.Hour)
 	if _, err := provider.Retrieve(context.Background()); err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "Access Denied") {
 		t.Errorf("Retrieve after a refusal: %v, want the provider's 403 and reason", err)
+	}
+}
+
+func TestTheProviderIsReachedThroughTheConfiguredProxy(t *testing.T) {
+	var connects atomic.Int32
+	var target atomic.Value
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		connects.Add(1)
+		target.Store(r.Host)
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer up.Close()
+		down, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer down.Close()
+		_, _ = down.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n"))
+		go func() { _, _ = io.Copy(up, buf) }()
+		_, _ = io.Copy(down, up)
+	}))
+	t.Cleanup(proxy.Close)
+	proxyURL, _ := url.Parse(proxy.URL)
+	s, p, c := setupLogged(t, testlog.New(t), func(o *Options) { o.Proxy = http.ProxyURL(proxyURL) })
+	p.answer(http.StatusOK, credentialsBody("AKID1", c.Now().Add(time.Hour)))
+	if status, body := get(t, s, s.Env("c")[EnvAuthorizationToken]); status != http.StatusOK || body["AccessKeyId"] != "AKID1" {
+		t.Fatalf("answer %d %v", status, body)
+	}
+	if connects.Load() != 1 || target.Load() != s.opts.Endpoint {
+		t.Errorf("proxy saw %d CONNECTs to %v, want 1 to %s", connects.Load(), target.Load(), s.opts.Endpoint)
 	}
 }
