@@ -83,12 +83,14 @@ PIP ?= python3 -m pip
 ## git (apt-get) for --git deployments, moto_server and cfn-lint (pip) for
 ## the cloud, export and infra tests, mosquitto-clients (apt-get) for the
 ## devcloud jobs test, mosquitto (apt-get; Debian puts it in /usr/sbin) as
-## the mutual-TLS IoT Core stand-in of the edge/iotcore tests. A test never
+## the mutual-TLS IoT Core stand-in of the edge/iotcore tests, the AWS CLI v1
+## and boto3 (pip) for the token exchange test's components. A test never
 ## skips for a missing tool.
 tools:
 	@command -v git >/dev/null || { echo "tools: git is missing: apt-get install git"; apt-get update -qq && apt-get install -y -qq git; }
 	@command -v moto_server >/dev/null || { echo "tools: moto_server is missing: pip install 'moto[server]'"; $(PIP) install 'moto[server]'; }
 	@command -v cfn-lint >/dev/null || { echo "tools: cfn-lint is missing: pip install cfn-lint"; $(PIP) install cfn-lint; }
+	@command -v aws >/dev/null && python3 -c 'import boto3' 2>/dev/null || { echo "tools: the AWS CLI or boto3 is missing: pip install awscli boto3"; $(PIP) install awscli boto3; }
 	@command -v mosquitto_rr >/dev/null || { echo "tools: mosquitto clients are missing: apt-get install mosquitto-clients"; apt-get update -qq && apt-get install -y -qq mosquitto-clients; }
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || { echo "tools: mosquitto is missing: apt-get install mosquitto"; apt-get update -qq && apt-get install -y -qq mosquitto; }
 

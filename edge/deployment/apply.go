@@ -261,7 +261,7 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 	if err != nil {
 		e.log.Warn("component store holds unreadable recipes", "error", err)
 	}
-	resolved, err := Resolve(req, cat)
+	resolved, err := Resolve(req, cat, e.opts.Builtin)
 	if err != nil {
 		return nil, nil, err
 	}

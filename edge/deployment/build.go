@@ -123,7 +123,7 @@ func (e *Engine) build(ctx context.Context, s set, known config.Snapshot) ([]lif
 		for _, dep := range r.DependencyNames() {
 			dv, ok := vars[dep]
 			if !ok {
-				continue // a SOFT dependency that was left out
+				continue // a SOFT dependency that was left out, or one the nucleus provides
 			}
 			v.Deps[dep] = dv
 			deps = append(deps, lifecycle.Dependency{Name: dep, Hard: r.Dependencies[dep].Type != recipe.Soft})

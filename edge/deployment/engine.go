@@ -69,6 +69,10 @@ type Options struct {
 	// Identities, when set, sees every set before it is applied (see
 	// Identities).
 	Identities Identities
+	// Builtin, when set, names the components the nucleus provides itself
+	// (aws.greengrass.TokenExchangeService): a dependency on one needs no
+	// recipe and runs nothing (see Resolve).
+	Builtin Builtin
 }
 
 // Participants is how components take part in deployments (edge/events'

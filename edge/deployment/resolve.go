@@ -48,6 +48,11 @@ type requirement struct {
 	soft bool // a SOFT dependency's requirement
 }
 
+// Builtin says whether the nucleus provides a component itself (see
+// Options.Builtin): true for one it provides, an error naming what the
+// device lacks for one it would provide if configured.
+type Builtin func(name string) (bool, error)
+
 // Resolve picks one recipe per component: every root at its exact version
 // (groups that name the same root must agree) and every dependency,
 // transitively, at the highest version in the catalog that satisfies the
@@ -55,8 +60,11 @@ type requirement struct {
 // intersected). A conflict names every requirer and range and the versions
 // the catalog has. A dependency that only SOFT requirers name and that no
 // recipe offers is left out: SOFT means the requirer runs without it.
-// Versions are picked greedily, highest first, without backtracking.
-func Resolve(roots map[string][]Root, cat Catalog) (map[string]*recipe.Recipe, error) {
+// A component builtin provides is left out whatever the requirements (the
+// nucleus runs it, at its own version); one builtin refuses fails the
+// requirers that need it with builtin's error. Versions are picked
+// greedily, highest first, without backtracking.
+func Resolve(roots map[string][]Root, cat Catalog, builtin Builtin) (map[string]*recipe.Recipe, error) {
 	var rootErrs []error
 	rootReqs := map[string][]requirement{}
 	for name, rs := range roots {
@@ -92,6 +100,16 @@ func Resolve(roots map[string][]Root, cat Catalog) (map[string]*recipe.Recipe, e
 		}
 		next := map[string]*recipe.Recipe{}
 		for _, name := range slices.Sorted(maps.Keys(reqs)) {
+			if builtin != nil {
+				provided, err := builtin(name)
+				if provided {
+					continue // the nucleus runs it
+				}
+				if err != nil && !allSoft(reqs[name]) {
+					errs = append(errs, fmt.Errorf("%s: %w", requirers(reqs[name]), err))
+					continue
+				}
+			}
 			if len(cat[name]) == 0 && allSoft(reqs[name]) {
 				continue // an optional dependency nobody offers
 			}
@@ -111,6 +129,16 @@ func Resolve(roots map[string][]Root, cat Catalog) (map[string]*recipe.Recipe, e
 		selected = next
 	}
 	return nil, fmt.Errorf("%w: versions did not settle after %d rounds; pin the dependencies' versions more tightly", ErrConflict, maxResolveRounds)
+}
+
+// requirers names who requires a component, for an error.
+func requirers(reqs []requirement) string {
+	var by []string
+	for _, q := range reqs {
+		by = append(by, q.by)
+	}
+	sort.Strings(by)
+	return "required by " + strings.Join(by, ", ")
 }
 
 func allSoft(reqs []requirement) bool {

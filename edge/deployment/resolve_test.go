@@ -1,6 +1,7 @@
 package deployment
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -39,14 +40,32 @@ func versions(sel map[string]*recipe.Recipe) string {
 	return strings.Join(parts, " ")
 }
 
+// provides is a nucleus that provides nucleus.Provided, or, unconfigured,
+// refuses it naming what to configure.
+func provides(configured bool) Builtin {
+	return func(name string) (bool, error) {
+		if name != "nucleus.Provided" {
+			return false, nil
+		}
+		if !configured {
+			return false, errNoCloud
+		}
+		return true, nil
+	}
+}
+
+var errNoCloud = errors.New("the device has no cloud configuration: set iotCredEndpoint")
+
 func TestResolve(t *testing.T) {
 	cat := func(rs ...*recipe.Recipe) Catalog { c := Catalog{}; c.Add(rs...); return c }
 	for _, tc := range []struct {
 		name    string
 		roots   map[string][]Root
 		catalog Catalog
+		builtin Builtin
 		want    string
 		wantErr []string
+		wantIs  error // default ErrConflict
 	}{
 		{
 			name:    "a root is taken at its exact version, not the highest",
@@ -104,6 +123,28 @@ func TestResolve(t *testing.T) {
 			want:    "a@1.0.0",
 		},
 		{
+			name:    "a dependency the nucleus provides needs no recipe and is never taken from one",
+			roots:   map[string][]Root{"a": {{"1.0.0", "LOCAL"}}},
+			catalog: cat(mk(t, "a", "1.0.0", "nucleus.Provided ^2.0.0"), mk(t, "nucleus.Provided", "2.0.0")),
+			builtin: provides(true),
+			want:    "a@1.0.0",
+		},
+		{
+			name:    "a dependency the nucleus cannot provide names the requirer and the missing configuration",
+			roots:   map[string][]Root{"a": {{"1.0.0", "LOCAL"}}},
+			catalog: cat(mk(t, "a", "1.0.0", "nucleus.Provided ^2.0.0")),
+			builtin: provides(false),
+			wantErr: []string{"required by a 1.0.0", "set iotCredEndpoint"},
+			wantIs:  errNoCloud,
+		},
+		{
+			name:    "a SOFT dependency the nucleus cannot provide is left out",
+			roots:   map[string][]Root{"a": {{"1.0.0", "LOCAL"}}},
+			catalog: cat(mkSoft(t, "a", "1.0.0", "nucleus.Provided")),
+			builtin: provides(false),
+			want:    "a@1.0.0",
+		},
+		{
 			name:    "a root version that is not in the catalog",
 			roots:   map[string][]Root{"a": {{"9.9.9", "LOCAL"}}},
 			catalog: cat(mk(t, "a", "1.0.0")),
@@ -111,10 +152,11 @@ func TestResolve(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Resolve(tc.roots, tc.catalog)
+			got, err := Resolve(tc.roots, tc.catalog, tc.builtin)
 			if tc.wantErr != nil {
-				if !errors.Is(err, ErrConflict) {
-					t.Fatalf("Resolve = %v, %v; want ErrConflict", versions(got), err)
+				wantIs := cmp.Or(tc.wantIs, ErrConflict)
+				if !errors.Is(err, wantIs) {
+					t.Fatalf("Resolve = %v, %v; want %v", versions(got), err, wantIs)
 				}
 				for _, w := range tc.wantErr {
 					if !strings.Contains(err.Error(), w) {

@@ -144,6 +144,9 @@ func (c Cloud) Validate() error {
 	if c.MinReconnectDelay > c.MaxReconnectDelay {
 		errs = append(errs, fmt.Errorf("%s.mqtt.minimumReconnectDelaySeconds (%v) is above maximumReconnectDelaySeconds (%v): swap them", NucleusPath, c.MinReconnectDelay, c.MaxReconnectDelay))
 	}
+	if _, err := c.Proxy.HTTPProxy(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.SpoolMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("%s.mqtt.spooler.maxSizeInBytes %d is negative: give a size in bytes", NucleusPath, c.SpoolMaxBytes))
 	}

@@ -3,9 +3,11 @@ package nucleus
 import (
 	"context"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/sward-iot/sward/edge/deployment"
+	"github.com/sward-iot/sward/edge/tes"
 	"github.com/sward-iot/sward/edge/watch"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	wire "github.com/sward-iot/sward/shared/ipc"
@@ -158,6 +160,9 @@ func (n *Nucleus) componentEnv(r *recipe.Recipe) map[string]string {
 	}
 	if n.trust.serverName != "" {
 		env[wire.EnvTLSServerName] = n.trust.serverName
+	}
+	if _, ok := r.Dependencies[tes.ComponentName]; ok && n.tes != nil {
+		maps.Copy(env, n.tes.Env(r.Name))
 	}
 	return env
 }

@@ -9,6 +9,10 @@
 //   - root lock: one nucleus per root folder
 //   - broker: the embedded nats-server (edge/broker)
 //   - nucleus connection: the nucleus's own broker connection and JetStream
+//   - token exchange: AWS credentials for the components that depend on
+//     aws.greengrass.TokenExchangeService and for the stream exporters
+//     (edge/tes), when the device configuration names the credentials
+//     provider and role alias
 //   - supervisor, config store, shadows and streams, started at once
 //     (service.Concurrent; on a fresh root they create their JetStream
 //     assets in parallel): the component supervisor (edge/lifecycle),

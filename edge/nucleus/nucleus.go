@@ -31,6 +31,7 @@ import (
 	"github.com/sward-iot/sward/edge/shadow"
 	"github.com/sward-iot/sward/edge/store"
 	"github.com/sward-iot/sward/edge/stream"
+	"github.com/sward-iot/sward/edge/tes"
 )
 
 // SubjectComponentState carries every component state change as JSON
@@ -80,6 +81,7 @@ type Nucleus struct {
 	ipc        *ipc.Server
 	shadows    *shadow.Service
 	streams    *stream.Manager
+	tes        *tes.Service // nil without a credentials provider in Options.Cloud
 	registry   *authz.Registry
 	metrics    *metrics.Metrics
 	js         jetstream.JetStream
@@ -133,6 +135,7 @@ func (n *Nucleus) Start() error {
 		n.rootLock(),
 		n.brokerService(),
 		n.connection(),
+		n.tokenExchange(), // needs nothing; before the streams, whose exporters use it
 		// These four need only the connection, not each other: started at
 		// once, a fresh root's buckets and streams are created in parallel.
 		service.Concurrent("supervisor, config store, shadows and streams", n.timed(

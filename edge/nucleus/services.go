@@ -26,6 +26,7 @@ import (
 	"github.com/sward-iot/sward/edge/metrics"
 	"github.com/sward-iot/sward/edge/service"
 	"github.com/sward-iot/sward/edge/shadow"
+	"github.com/sward-iot/sward/edge/tes"
 )
 
 // The nucleus's services, in the order Start lists them. Each is a thin
@@ -219,6 +220,42 @@ func (n *Nucleus) eventsService() service.Service {
 	}
 }
 
+// tokenExchange serves AWS credentials to the components that depend on
+// aws.greengrass.TokenExchangeService, and to the stream exporters, when
+// Options.Cloud names the credentials provider and role alias; the
+// deployment engine gives components its variables (componentEnv), and it
+// outlives them.
+func (n *Nucleus) tokenExchange() service.Service {
+	return service.Func{ServiceName: "token exchange",
+		OnStart: func(ctx context.Context) error {
+			c := n.opts.Cloud
+			if !tokenExchangeConfigured(c) {
+				return nil
+			}
+			proxy, err := c.Proxy.HTTPProxy() // checked by Options.Cloud.Validate
+			if err != nil {
+				return err
+			}
+			s, err := tes.New(tes.Options{Endpoint: c.CredentialsEndpoint, RoleAlias: c.RoleAlias, ThingName: c.ThingName,
+				CertificateFile: c.CertificateFile, PrivateKeyFile: c.PrivateKeyFile, RootCAFile: c.RootCAFile,
+				Proxy: proxy, Logger: n.opts.Logger})
+			if err == nil {
+				err = s.Start(ctx)
+			}
+			if err == nil {
+				n.tes = s
+			}
+			return err
+		},
+		OnShutdown: func(ctx context.Context) error {
+			if n.tes == nil {
+				return nil
+			}
+			return n.tes.Shutdown(ctx)
+		},
+	}
+}
+
 // ipcService serves the components' IPC. The deployment engine is built
 // here, before the IPC's operation table (its CreateLocalDeployment is in
 // the table); it starts later, in deploymentService. Components call the
@@ -232,7 +269,7 @@ func (n *Nucleus) ipcService() service.Service {
 				Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
 				ThingName: n.opts.ThingName, Env: n.componentEnv, Timeout: n.opts.DeploymentTimeout, Logger: n.opts.Logger,
 				CheckConfig: authz.CheckAccessControl, InterpolateComponentConfiguration: n.opts.InterpolateComponentConfiguration,
-				Participants: n.events, Identities: n.registry,
+				Participants: n.events, Identities: identities{n}, Builtin: n.builtin,
 			})
 			if err != nil {
 				return err

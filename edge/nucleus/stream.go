@@ -3,7 +3,11 @@ package nucleus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -31,6 +35,17 @@ func (n *Nucleus) startStreams(ctx context.Context, js jetstream.JetStream) erro
 	// A custom endpoint (AWS_ENDPOINT_URL: MinIO, LocalStack, moto) serves
 	// buckets by path; AWS itself by host name.
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+	// With the token exchange service the exporters use its credentials,
+	// as Greengrass's stream manager does; without, the SDK's default chain.
+	var awsConfig *aws.Config
+	if n.tes != nil {
+		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(n.opts.Region),
+			config.WithCredentialsProvider(aws.NewCredentialsCache(n.tes)))
+		if err != nil {
+			return fmt.Errorf("stream exporters: AWS configuration: %w", err)
+		}
+		awsConfig = &cfg
+	}
 	var err error
 	n.streams, err = stream.New(stream.Options{
 		Conn:              n.nc,
@@ -43,7 +58,7 @@ func (n *Nucleus) startStreams(ctx context.Context, js jetstream.JetStream) erro
 		Logger: n.opts.Logger,
 		Exporters: func(ctx context.Context, s stream.ExportSpec) (stream.Exporter, error) {
 			return export.Start(ctx, export.Options{JetStream: s.JetStream, Stream: s.JetStreamName,
-				StreamName: s.StreamName, Definition: s.Definition, Slots: slots, Logger: n.opts.Logger, S3PathStyle: pathStyle,
+				StreamName: s.StreamName, Definition: s.Definition, Slots: slots, Logger: n.opts.Logger, S3PathStyle: pathStyle, AWS: awsConfig,
 				StatusPublish: func(ctx context.Context, rec []byte) error {
 					_, err := n.streams.Append(ctx, StatusStream, rec)
 					return err

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/sward-iot/sward/infra/devcloud/policy"
+	wire "github.com/sward-iot/sward/shared/credentials"
 )
 
 // ThingNameHeader optionally names the thing of the calling certificate.
@@ -116,16 +117,6 @@ func (s *Server) Shutdown() error {
 	return s.http.Shutdown(ctx)
 }
 
-// response is the credentials provider's document.
-type response struct {
-	Credentials struct {
-		AccessKeyID     string `json:"accessKeyId"`
-		SecretAccessKey string `json:"secretAccessKey"`
-		SessionToken    string `json:"sessionToken"`
-		Expiration      string `json:"expiration"`
-	} `json:"credentials"`
-}
-
 func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
 	alias := r.PathValue("alias")
 	log := s.log.With("roleAlias", alias, "remote", r.RemoteAddr)
@@ -173,7 +164,7 @@ func (s *Server) serveCredentials(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"})
 		return
 	}
-	var resp response
+	var resp wire.Provider
 	c := out.Credentials
 	resp.Credentials.AccessKeyID = aws.ToString(c.AccessKeyId)
 	resp.Credentials.SecretAccessKey = aws.ToString(c.SecretAccessKey)
