@@ -340,7 +340,7 @@ func (n *Nucleus) deploymentService() service.Service {
 func (n *Nucleus) controlService() service.Service {
 	return service.Func{ServiceName: "control API",
 		OnStart: func(context.Context) error {
-			n.control = control.NewServer(n.nc, backend{n.supervisor, n.engine}, n.opts.Logger)
+			n.control = control.NewServer(n.nc, backend{n.supervisor, n.engine, n.link}, n.opts.Logger)
 			return n.control.Start()
 		},
 		OnShutdown: func(context.Context) error {
