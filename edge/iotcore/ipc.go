@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -123,10 +122,6 @@ func (s *Service) Forget(component string) {
 	s.ipcSubs.forget(component)
 }
 
-// unsubscribeWait bounds how long Forget waits for IoT Core's UNSUBACK of
-// each filter of a component whose session ended.
-const unsubscribeWait = 2 * time.Second
-
 // ipcSubscriptions are the components' SubscribeToIoTCore subscriptions:
 // one link subscription per component and filter.
 type ipcSubscriptions struct {
@@ -136,8 +131,9 @@ type ipcSubscriptions struct {
 
 func (p *ipcSubscriptions) add(ctx context.Context, s *Service, component, filter string, qos byte) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, ok := p.subs[component][filter]; ok {
+	_, ok := p.subs[component][filter]
+	p.mu.Unlock()
+	if ok {
 		return nil
 	}
 	subject := wire.EventSubject(component, wire.EventIoTCoreMessage)
@@ -154,6 +150,15 @@ func (p *ipcSubscriptions) add(ctx context.Context, s *Service, component, filte
 	if err != nil {
 		return err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.subs[component][filter]; ok {
+		// The same subscription made meanwhile by a concurrent call: keep one.
+		cancelled, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = unsub(cancelled)
+		return nil
+	}
 	if p.subs == nil {
 		p.subs = map[string]map[string]func(context.Context) error{}
 	}
@@ -169,9 +174,12 @@ func (p *ipcSubscriptions) forget(component string) {
 	subs := p.subs[component]
 	delete(p.subs, component)
 	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), unsubscribeWait)
-	defer cancel()
+	// Forget runs on the supervisor's state callback: it does not wait for
+	// IoT Core's UNSUBACK. With the context already ended, each unsubscribe
+	// drops the filter from the link and sends UNSUBSCRIBE, and returns.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	for _, unsub := range subs {
-		_ = unsub(ctx) // the link forgets the filter even when IoT Core does not answer
+		_ = unsub(ctx)
 	}
 }

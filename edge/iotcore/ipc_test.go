@@ -21,6 +21,11 @@ const caller = "com.example.Probe"
 // call runs operation name of s for caller, whose accessControl grants
 // the aws.greengrass.ipc.mqttproxy policy of resources and operations.
 func call(s *Service, name string, req any, operations, resources []string) (any, error) {
+	return callAs(caller, s, name, req, operations, resources)
+}
+
+// callAs is call for another component.
+func callAs(caller string, s *Service, name string, req any, operations, resources []string) (any, error) {
 	body, _ := json.Marshal(req)
 	if raw, ok := req.(string); ok {
 		body = []byte(raw)
@@ -224,4 +229,55 @@ func TestAQoS1PublishIsAnsweredOnceSpooledEvenWithTheLinkDown(t *testing.T) {
 		}
 		return false
 	})
+}
+
+func TestEachComponentKeepsItsOwnSubscriptionsWhenAnotherOnesSessionEnds(t *testing.T) {
+	c := startCloud(t)
+	_, nc, js := startJetStream(t, "")
+	o := c.options(t, js)
+	o.Conn = nc
+	s := start(t, o)
+	waitConnected(t, s, true)
+	all := []string{"*"}
+	other := "com.example.Other"
+
+	mine := make(chan *nats.Msg, 16)
+	theirs := make(chan *nats.Msg, 16)
+	for comp, ch := range map[string]chan *nats.Msg{caller: mine, other: theirs} {
+		sub, err := nc.ChanSubscribe(wire.EventSubject(comp, wire.EventIoTCoreMessage), ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Unsubscribe()
+	}
+	// caller: two overlapping filters; other: one of the same.
+	for _, f := range []string{"alerts/#", "alerts/+"} {
+		if _, err := call(s, wire.OpSubscribeToIoTCore, wire.SubscribeToIoTCoreRequest{TopicName: f, QoS: "1"}, all, all); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := callAs(other, s, wire.OpSubscribeToIoTCore, wire.SubscribeToIoTCoreRequest{TopicName: "alerts/#", QoS: "0"}, all, all); err != nil {
+		t.Fatal(err)
+	}
+	c.watch.publish(t, "alerts/kitchen", "smoke")
+	filters := map[string]bool{}
+	for range 2 {
+		filters[testutil.Receive(t, mine, "an event per subscription").Header.Get(wire.HeaderTopicFilter)] = true
+	}
+	if !filters["alerts/#"] || !filters["alerts/+"] {
+		t.Errorf("events carry filters %v, want one for alerts/# and one for alerts/+", filters)
+	}
+	testutil.Receive(t, theirs, "the other component's event")
+
+	s.Forget(caller)
+	c.watch.publish(t, "alerts/garage", "fire")
+	m := testutil.Receive(t, theirs, "the other component's event after the first one's session ended")
+	if !strings.Contains(string(m.Data), `"topicName":"alerts/garage"`) {
+		t.Errorf("event = %s, want alerts/garage", m.Data)
+	}
+	select {
+	case m := <-mine:
+		t.Errorf("event for a component whose session ended: %s", m.Data)
+	case <-time.After(200 * time.Millisecond):
+	}
 }
