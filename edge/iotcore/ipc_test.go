@@ -51,6 +51,19 @@ func callAs(caller string, s *Service, name string, req any, operations, resourc
 	return o.Handle(context.Background(), c)
 }
 
+// startLinked starts a link to the cloud stand-in that publishes its
+// events on nc, and waits until it is connected.
+func startLinked(t *testing.T) (*cloud, *nats.Conn, *Service) {
+	t.Helper()
+	c := startCloud(t)
+	_, nc, js := startJetStream(t, "")
+	o := c.options(t, js)
+	o.Conn = nc
+	s := start(t, o)
+	waitConnected(t, s, true)
+	return c, nc, s
+}
+
 func errCode(err error) string {
 	var e *wire.Error
 	if errors.As(err, &e) {
@@ -144,12 +157,7 @@ func TestWithoutALinkTheIoTCoreOperationsNameTheConfigurationToAdd(t *testing.T)
 }
 
 func TestComponentsPublishToAndSubscribeFromIoTCoreOverTheIPC(t *testing.T) {
-	c := startCloud(t)
-	_, nc, js := startJetStream(t, "")
-	o := c.options(t, js)
-	o.Conn = nc
-	s := start(t, o)
-	waitConnected(t, s, true)
+	c, nc, s := startLinked(t)
 	all := []string{"*"}
 
 	events := make(chan *nats.Msg, 16)
@@ -200,12 +208,7 @@ func TestComponentsPublishToAndSubscribeFromIoTCoreOverTheIPC(t *testing.T) {
 }
 
 func TestAQoS1PublishIsAnsweredOnceSpooledEvenWithTheLinkDown(t *testing.T) {
-	c := startCloud(t)
-	_, nc, js := startJetStream(t, "")
-	o := c.options(t, js)
-	o.Conn = nc
-	s := start(t, o)
-	waitConnected(t, s, true)
+	c, _, s := startLinked(t)
 	c.link.Cut()
 	waitConnected(t, s, false)
 	all := []string{"*"}
@@ -232,12 +235,7 @@ func TestAQoS1PublishIsAnsweredOnceSpooledEvenWithTheLinkDown(t *testing.T) {
 }
 
 func TestEachComponentKeepsItsOwnSubscriptionsWhenAnotherOnesSessionEnds(t *testing.T) {
-	c := startCloud(t)
-	_, nc, js := startJetStream(t, "")
-	o := c.options(t, js)
-	o.Conn = nc
-	s := start(t, o)
-	waitConnected(t, s, true)
+	c, nc, s := startLinked(t)
 	all := []string{"*"}
 	other := "com.example.Other"
 
