@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -21,6 +22,11 @@ func (s *Service) RegisterIPC(t *op.Table) {
 	t.Register(wire.OpPublishToIoTCore, op.Operation{Handle: s.publishToIoTCore})
 	t.Register(wire.OpSubscribeToIoTCore, op.Operation{Handle: s.subscribeToIoTCore})
 }
+
+// answerWithin bounds how long an IoT Core operation waits for the spool
+// or for IoT Core (a SUBACK, a QoS 0 send), below the Go client's default
+// 5 s timeout: the caller gets an answer it can act on, not a timeout.
+const answerWithin = 4 * time.Second
 
 // errNoLink is the answer of the IoT Core operations on a nucleus with no
 // link configured, or whose link could not start.
@@ -66,14 +72,16 @@ func (s *Service) publishToIoTCore(ctx context.Context, c *op.Call) (any, error)
 	if s == nil {
 		return nil, errNoLink(c.Name)
 	}
+	ctx, cancel := context.WithTimeout(ctx, answerWithin)
+	defer cancel()
 	err = s.Publish(ctx, Message{Topic: req.TopicName, Payload: req.Payload, QoS: qos, Retain: req.Retain})
 	switch {
 	case err == nil:
 		return struct{}{}, nil
 	case errors.Is(err, ErrNotStarted):
 		return nil, errNoLink(c.Name)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return nil, err
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, wire.Errorf(wire.CodeService, "%s on %q: not done within %s (the spool or IoT Core is slow; see `sward cloud status`): retry", c.Name, req.TopicName, answerWithin)
 	}
 	// Offline QoS 0 or a full spool: the caller can act on the message.
 	return nil, wire.Errorf(wire.CodeService, "%s on %q: %v", c.Name, req.TopicName, err)
@@ -107,7 +115,11 @@ func (s *Service) subscribeToIoTCore(ctx context.Context, c *op.Call) (any, erro
 	if !started || s.opts.Conn == nil {
 		return nil, errNoLink(c.Name)
 	}
-	if err := s.ipcSubs.add(ctx, s, c.Caller, req.TopicName, qos); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, answerWithin)
+	defer cancel()
+	if err := s.ipcSubs.add(ctx, s, c.Caller, req.TopicName, qos); errors.Is(err, context.DeadlineExceeded) {
+		return nil, wire.Errorf(wire.CodeService, "%s on %q: IoT Core did not answer the SUBSCRIBE within %s (see `sward cloud status`): retry", c.Name, req.TopicName, answerWithin)
+	} else if err != nil {
 		return nil, wire.Errorf(wire.CodeService, "%s on %q: %v", c.Name, req.TopicName, err)
 	}
 	return struct{}{}, nil
