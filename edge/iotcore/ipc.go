@@ -26,7 +26,7 @@ func (s *Service) RegisterIPC(t *op.Table) {
 // answerWithin bounds how long an IoT Core operation waits for the spool
 // or for IoT Core (a SUBACK, a QoS 0 send), below the Go client's default
 // 5 s timeout: the caller gets an answer it can act on, not a timeout.
-const answerWithin = 4 * time.Second
+var answerWithin = 4 * time.Second // a variable for tests
 
 // errNoLink is the answer of the IoT Core operations on a nucleus with no
 // link configured, or whose link could not start.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/sward-iot/sward/edge/authz"
 	"github.com/sward-iot/sward/edge/ipc/op"
 	"github.com/sward-iot/sward/internal/testutil"
+	"github.com/sward-iot/sward/internal/testutil/testlog"
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
@@ -277,5 +279,38 @@ func TestEachComponentKeepsItsOwnSubscriptionsWhenAnotherOnesSessionEnds(t *test
 	case m := <-mine:
 		t.Errorf("event for a component whose session ended: %s", m.Data)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func TestASubscriptionIoTCoreDoesNotAnswerIsAServiceErrorWithinTheClientsTimeout(t *testing.T) {
+	defer func(d time.Duration) { answerWithin = d }(answerWithin)
+	answerWithin = 300 * time.Millisecond
+	pki := testutil.NewPKI(t, thing)
+	b := plainBroker(t)
+	port := startFront(t, pki, b.MQTTAddr(), frontOptions{Swallow: func(filters []string) bool { return slices.Contains(filters, "silent/#") }}).Port
+	_, nc, js := startJetStream(t, "")
+	s := start(t, Options{ThingName: thing, Endpoint: "127.0.0.1", Port: port, CertFile: pki.ClientCert, KeyFile: pki.ClientKey,
+		RootCAFile: pki.CAFile, JetStream: js, Conn: nc, Logger: testlog.New(t)})
+	waitConnected(t, s, true)
+	all := []string{"*"}
+
+	began := time.Now()
+	_, err := call(s, wire.OpSubscribeToIoTCore, wire.SubscribeToIoTCoreRequest{TopicName: "silent/#", QoS: "1"}, all, all)
+	if errCode(err) != wire.CodeService || !strings.Contains(err.Error(), "did not answer the SUBSCRIBE") {
+		t.Errorf("unanswered SUBSCRIBE: %v, want ServiceError saying IoT Core did not answer", err)
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Errorf("answered after %s, want about %s", took, answerWithin)
+	}
+	// Nothing is left half made: another filter is granted, and the
+	// silent one can be tried again.
+	if _, err := call(s, wire.OpSubscribeToIoTCore, wire.SubscribeToIoTCoreRequest{TopicName: "loud/#", QoS: "1"}, all, all); err != nil {
+		t.Errorf("SubscribeToIoTCore after a timeout: %v", err)
+	}
+	s.mu.Lock()
+	_, kept := s.subs["silent/#"]
+	s.mu.Unlock()
+	if kept {
+		t.Error("the unanswered subscription is still held by the link")
 	}
 }
