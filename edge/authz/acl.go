@@ -243,15 +243,18 @@ func MatchResource(pattern, resource string) bool {
 	return true
 }
 
-// matchTopicFilter matches an MQTT topic against a filter with "+" (one
-// level) and "#" (the rest), as pubsub and mqttproxy resources allow.
+// matchTopicFilter matches an MQTT topic, or a subscription's topic
+// filter, against a resource filter with "+" (one level) and "#" (the
+// rest), as pubsub and mqttproxy resources allow: a requested filter is
+// granted only when the resource covers every topic it matches, so a
+// requested "#" needs a "#" and a requested "+" a "+" or "#".
 func matchTopicFilter(filter, topic string) bool {
 	f, t := strings.Split(filter, "/"), strings.Split(topic, "/")
 	for i, l := range f {
 		switch {
 		case l == "#" && i == len(f)-1:
 			return true
-		case i >= len(t):
+		case i >= len(t), t[i] == "#":
 			return false
 		case l != "+" && l != t[i]:
 			return false

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/sward-iot/sward/edge/iotcore"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/ipc"
 )
@@ -21,6 +22,7 @@ type table struct {
 	comps     map[string]Component
 	restarted []string
 	stopped   []string
+	cloud     CloudStatus
 }
 
 func (b *table) Components() []Component {
@@ -62,6 +64,8 @@ func (b *table) Deployment(id string) (ddoc.Status, error) {
 	}
 	return ddoc.Status{DeploymentID: "d-1", State: ddoc.Succeeded}, nil
 }
+
+func (b *table) CloudStatus(context.Context) CloudStatus { return b.cloud }
 
 func startNATS(t *testing.T) *nats.Conn {
 	t.Helper()
@@ -257,5 +261,24 @@ func TestServerSubscribesOnlyOnStart(t *testing.T) {
 	}
 	if _, err := nc.Request(SubjectComponentList, nil, time.Second); err != nil {
 		t.Fatalf("request after Start: %v", err)
+	}
+}
+
+func TestCloudStatusCarriesTheLinksStateOrNotConfigured(t *testing.T) {
+	c, b := newPair(t)
+	got, err := c.CloudStatus(context.Background())
+	if err != nil || got.Configured {
+		t.Fatalf("CloudStatus without a link = %+v, %v; want not configured", got, err)
+	}
+	since := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	b.cloud = CloudStatus{Configured: true, State: iotcore.State{Connected: true, ConnectedSince: since,
+		Endpoint: "example-ats.iot.eu-north-1.amazonaws.com:8883", SpoolMessages: 3, SpoolBytes: 600, LastError: "connection lost"}}
+	got, err = c.CloudStatus(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Configured || !got.Connected || !got.ConnectedSince.Equal(since) || got.Endpoint != b.cloud.Endpoint ||
+		got.SpoolMessages != 3 || got.SpoolBytes != 600 || got.LastError != "connection lost" {
+		t.Errorf("CloudStatus = %+v, want %+v", got, b.cloud)
 	}
 }

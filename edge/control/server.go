@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ type Backend interface {
 	CreateDeployment(doc *ddoc.Document, recipeDir, artifactDir string) (ddoc.Status, error)
 	Deployments() ([]ddoc.Status, error)
 	Deployment(id string) (ddoc.Status, error)
+	// CloudStatus is the state of the link to AWS IoT Core (cloud.go).
+	CloudStatus(ctx context.Context) CloudStatus
 }
 
 // Server answers the control subjects on a NATS connection.
@@ -55,6 +58,7 @@ func (s *Server) Start() error {
 		SubjectDeploymentCreate: s.createDeployment,
 		SubjectDeploymentList:   s.listDeployments,
 		SubjectDeploymentStatus: s.deploymentStatus,
+		SubjectCloudStatus:      s.cloudStatus,
 	}
 	for subject, h := range handlers {
 		sub, err := s.nc.Subscribe(subject, s.handle(subject, h))

@@ -44,6 +44,18 @@
 // on the local bus subject topics.CloudLinkStateSubject at every connect
 // and loss, and Collector exposes it to Prometheus.
 //
+// # IPC
+//
+// RegisterIPC (ipc.go) adds the components' PublishToIoTCore and
+// SubscribeToIoTCore (ipc_publish_to_iot_core.go,
+// ipc_subscribe_to_iot_core.go), authorized by the caller's
+// aws.greengrass.ipc.mqttproxy policies (MQTT topic filters as
+// resources). A QoS 1 publish is answered once the message is in the
+// spool. A subscription delivers IoTCoreMessage events on the caller's
+// event subject, with the filter in a header, until Forget ends the
+// caller's session. On a nil *Service (no link) both answer ServiceError
+// naming the configuration to add.
+//
 //	Options → New (validates, loads certificates; starts nothing)
 //	       → Start (opens the spool; connects in the background)
 //	       → Shutdown (disconnects; waits for every goroutine; the spool keeps what is unacknowledged)

@@ -38,6 +38,9 @@ type frontOptions struct {
 	RequireALPN bool
 	// Close, when set, is asked about every PUBLISH from the device.
 	Close func(topic string) bool
+	// Swallow, when set, is asked about every SUBSCRIBE: a swallowed one
+	// never reaches the broker, so it is never answered.
+	Swallow func(filters []string) bool
 }
 
 func startFront(t *testing.T, pki *testutil.PKI, upstream string, o frontOptions) *front {
@@ -122,6 +125,9 @@ func (f *front) serve(c net.Conn, upstream string, o frontOptions) {
 			f.mu.Lock()
 			f.subscribes = append(f.subscribes, filters)
 			f.mu.Unlock()
+			if o.Swallow != nil && o.Swallow(filters) {
+				continue
+			}
 		}
 		packet := append([]byte{head}, remainingLength(len(body))...)
 		if _, err := up.Write(append(packet, body...)); err != nil {

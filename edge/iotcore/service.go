@@ -77,6 +77,8 @@ type Service struct {
 	dropAt   time.Time
 
 	published, connects, connErrors, dropped atomic.Uint64
+
+	ipcSubs ipcSubscriptions // the components' SubscribeToIoTCore (ipc.go)
 }
 
 // subscription is one topic filter and its handlers, on one connection.

@@ -12,8 +12,8 @@
 // its services and passes in Options. An operation marked fast is answered
 // in order by the caller's lane worker; the others get a goroutine of
 // their own under the server-wide MaxInFlight bound. Only the operations
-// Sward serves some other way (pub/sub is plain NATS; the IoT Core link is
-// not there yet) are answered here (elsewhere.go).
+// Sward serves some other way (pub/sub is plain NATS) are answered here
+// (elsewhere.go).
 //
 // Who may call what is edge/authz's: the Server asks it through the
 // Authorizer interface declared here (is the caller deployed, is the reply

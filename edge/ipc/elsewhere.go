@@ -8,7 +8,7 @@ import (
 )
 
 // RegisterServedElsewhere adds the Greengrass operations this nucleus
-// serves some other way (or not yet) to t: each answers where to go
+// serves some other way to t: each answers where to go
 // instead, rather than UnsupportedOperationError.
 func RegisterServedElsewhere(t *op.Table) {
 	pubsub := op.Operation{Handle: func(_ context.Context, c *op.Call) (any, error) {
@@ -16,9 +16,4 @@ func RegisterServedElsewhere(t *op.Table) {
 	}}
 	t.Register(wire.OpPublishToTopic, pubsub)
 	t.Register(wire.OpSubscribeToTopic, pubsub)
-	iotCore := op.Operation{Handle: func(_ context.Context, c *op.Call) (any, error) {
-		return nil, wire.Errorf(wire.CodeService, "%s needs the AWS IoT Core link, which this nucleus does not run yet", c.Name)
-	}}
-	t.Register(wire.OpPublishToIoTCore, iotCore)
-	t.Register(wire.OpSubscribeToIoTCore, iotCore)
 }

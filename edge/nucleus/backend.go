@@ -7,6 +7,7 @@ import (
 
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/deployment"
+	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 )
@@ -15,6 +16,15 @@ import (
 type backend struct {
 	s *lifecycle.Supervisor
 	e *deployment.Engine
+	l *iotcore.Service // nil without a link
+}
+
+// CloudStatus is the link's state; not configured without one.
+func (b backend) CloudStatus(ctx context.Context) control.CloudStatus {
+	if b.l == nil {
+		return control.CloudStatus{}
+	}
+	return control.CloudStatus{Configured: true, State: b.l.State(ctx)}
 }
 
 func (b backend) CreateDeployment(doc *ddoc.Document, recipeDir, artifactDir string) (ddoc.Status, error) {

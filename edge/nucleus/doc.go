@@ -20,12 +20,12 @@
 //     (edge/shadow), the stream manager and its exporters (edge/stream)
 //   - subscription events: what components subscribe to over the IPC
 //     (edge/events), used by the IPC operations and the deployment engine
+//   - iotcore: the AWS IoT Core connection and its spool (edge/iotcore),
+//     only when an endpoint is configured
 //   - ipc: the components' IPC front end (edge/ipc); it builds the
 //     deployment engine and the operation table from the services that
 //     own operations (operations() in ipc.go: config, events, lifecycle,
-//     deployment, shadow, stream, metrics)
-//   - iotcore: the AWS IoT Core connection and its spool (edge/iotcore),
-//     only when an endpoint is configured
+//     deployment, shadow, stream, metrics, iotcore)
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)

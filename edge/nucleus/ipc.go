@@ -21,6 +21,7 @@ func (n *Nucleus) operations() *op.Table {
 	n.shadows.RegisterIPC(t)
 	n.streams.RegisterIPC(t)
 	n.metrics.RegisterIPC(t)
+	n.link.RegisterIPC(t) // nil without a link: the operations say how to configure one
 	ipc.RegisterServedElsewhere(t)
 	return t
 }
@@ -44,6 +45,7 @@ func (n *Nucleus) sessionEnded(component string) {
 	if n.events != nil {
 		n.events.Forget(component)
 	}
+	n.link.Forget(component)
 	if n.ipc != nil {
 		n.ipc.SessionEnded(component)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/edge/authz"
+	"github.com/sward-iot/sward/edge/iotcore"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -79,6 +80,7 @@ type Nucleus struct {
 	control    *control.Server
 	events     *events.Registry
 	ipc        *ipc.Server
+	link       *iotcore.Service // nil without a link (no endpoint, or it could not start)
 	shadows    *shadow.Service
 	streams    *stream.Manager
 	tes        *tes.Service // nil without a credentials provider in Options.Cloud
@@ -145,8 +147,8 @@ func (n *Nucleus) Start() error {
 			n.streamService(),
 		)...),
 		n.eventsService(),
-		n.ipcService(),
 		n.iotcoreService(),
+		n.ipcService(),
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),

@@ -264,6 +264,9 @@ func (n *Nucleus) ipcService() service.Service {
 	return service.Func{ServiceName: "ipc",
 		OnStart: func(context.Context) (err error) {
 			n.metrics = metrics.New()
+			if n.link != nil {
+				n.metrics.Registry.MustRegister(n.link.Collector())
+			}
 			n.engine, err = deployment.New(deployment.Options{
 				JetStream: n.js, Store: n.store, Config: n.configs, Supervisor: n.supervisor,
 				Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
@@ -293,13 +296,13 @@ func (n *Nucleus) ipcService() service.Service {
 }
 
 // iotcoreService connects to AWS IoT Core when Options.IoTCore names an
-// endpoint, and puts the link's figures on /metrics. A configuration it
-// refuses (a missing certificate file) is logged as an error and the
-// nucleus runs without the link. It comes after the
-// IPC and before components: it is up before any component runs, and
-// stops after they all have.
+// endpoint (ipcService puts the link's figures on /metrics). A
+// configuration it refuses (a missing certificate file) is logged as an
+// error and the nucleus runs without the link. It comes before the IPC,
+// whose PublishToIoTCore and SubscribeToIoTCore are the link's, and so
+// before components: it is up before any component runs, and stops after
+// they all have.
 func (n *Nucleus) iotcoreService() service.Service {
-	var link *iotcore.Service
 	return service.Func{ServiceName: "iotcore",
 		OnStart: func(ctx context.Context) (err error) {
 			o := n.opts.IoTCore
@@ -307,23 +310,22 @@ func (n *Nucleus) iotcoreService() service.Service {
 				return nil
 			}
 			o.ThingName, o.JetStream, o.Conn, o.Logger = n.opts.ThingName, n.js, n.nc, n.opts.Logger
-			if link, err = iotcore.New(o); err == nil {
-				err = link.Start(ctx)
+			if n.link, err = iotcore.New(o); err == nil {
+				err = n.link.Start(ctx)
 			}
 			if err != nil {
 				// The device keeps running its components without the cloud.
 				n.log.Error("cloud link not started: fix its configuration and restart the nucleus", "error", err)
-				link = nil
+				n.link = nil
 				return nil
 			}
-			n.metrics.Registry.MustRegister(link.Collector())
 			return nil
 		},
 		OnShutdown: func(ctx context.Context) error {
-			if link == nil {
+			if n.link == nil {
 				return nil
 			}
-			return link.Shutdown(ctx)
+			return n.link.Shutdown(ctx)
 		},
 	}
 }
@@ -375,7 +377,7 @@ func (n *Nucleus) deploymentService() service.Service {
 func (n *Nucleus) controlService() service.Service {
 	return service.Func{ServiceName: "control API",
 		OnStart: func(context.Context) error {
-			n.control = control.NewServer(n.nc, backend{n.supervisor, n.engine}, n.opts.Logger)
+			n.control = control.NewServer(n.nc, backend{n.supervisor, n.engine, n.link}, n.opts.Logger)
 			return n.control.Start()
 		},
 		OnShutdown: func(context.Context) error {

@@ -3,7 +3,8 @@
 // subscription, an operation) and writes the outcome of each to
 // $SWARD_WORK_PATH/results.jsonl; then it stays up and records the events it
 // subscribed to in events.jsonl, answering validation and update events as
-// its configuration says. With the argument "startup" it reports RUNNING
+// its configuration says, and the IoT Core messages of the filters in
+// iotCoreSubscribe. With the argument "startup" it reports RUNNING
 // through UpdateState first (for a Startup step).
 package main
 
@@ -116,6 +117,16 @@ func (p *probe) subscribe(ctx context.Context, cfg map[string]any) {
 			p.event("configurationUpdate", ev)
 		}); err != nil {
 			fail(err)
+		}
+	}
+	if filters, ok := cfg["iotCoreSubscribe"].([]any); ok {
+		for _, f := range filters {
+			filter, _ := f.(string)
+			if _, err := p.c.SubscribeToIoTCore(ctx, filter, wire.QoSAtLeastOnce, func(m wire.MQTTMessage) {
+				p.event("iotCoreMessage", map[string]string{"filter": filter, "topic": m.TopicName, "payload": string(m.Payload)})
+			}); err != nil {
+				p.event("iotCoreSubscribeFailed", map[string]string{"filter": filter, "error": err.Error()})
+			}
 		}
 	}
 	if cfg["validate"] == true {

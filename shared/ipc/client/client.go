@@ -376,3 +376,31 @@ func (c *Client) ReadMessages(ctx context.Context, name string, opts wire.ReadMe
 	err := c.Call(ctx, wire.OpReadMessages, wire.ReadMessagesRequest{StreamName: name, ReadMessagesOptions: opts}, &resp)
 	return resp.Messages, err
 }
+
+// PublishToIoTCore publishes payload on topic through the nucleus's AWS
+// IoT Core link at qos (wire.QoSAtMostOnce or wire.QoSAtLeastOnce). With
+// QoS "1" it returns once the message is in the nucleus's durable spool.
+func (c *Client) PublishToIoTCore(ctx context.Context, topic, qos string, payload []byte) error {
+	return c.Call(ctx, wire.OpPublishToIoTCore, wire.PublishToIoTCoreRequest{TopicName: topic, QoS: qos, Payload: payload}, nil)
+}
+
+// SubscribeToIoTCore calls fn with each message IoT Core delivers on the
+// topic filter, until the component's session ends or the returned
+// subscription is unsubscribed. Each subscription gets only its own
+// filter's messages, so overlapping filters do not double them.
+func (c *Client) SubscribeToIoTCore(ctx context.Context, filter, qos string, fn func(wire.MQTTMessage)) (*nats.Subscription, error) {
+	sub, err := c.nc.Subscribe(c.env.EventPrefix+"."+wire.EventIoTCoreMessage, func(m *nats.Msg) {
+		var ev wire.IoTCoreMessage
+		if m.Header.Get(wire.HeaderTopicFilter) != filter || json.Unmarshal(m.Data, &ev) != nil || ev.Message == nil {
+			return
+		}
+		fn(*ev.Message)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.nc.Flush(); err != nil {
+		return nil, err
+	}
+	return sub, c.Call(ctx, wire.OpSubscribeToIoTCore, wire.SubscribeToIoTCoreRequest{TopicName: filter, QoS: qos}, nil)
+}
