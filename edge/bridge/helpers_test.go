@@ -45,7 +45,7 @@ func startLocal(t testing.TB) *local {
 // mqttClient connects an MQTT client (a sensor) to the local broker.
 func (l *local) mqttClient(t testing.TB, id string) mqtt.Client {
 	t.Helper()
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://"+l.b.MQTTAddr()).SetClientID(id).
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + l.b.MQTTAddr()).SetClientID(id).
 		SetUsername(nucleusUser).SetPassword(password).SetCleanSession(true).SetOrderMatters(true).SetAutoReconnect(false))
 	wait(t, c.Connect(), "MQTT connect "+id)
 	t.Cleanup(func() { c.Disconnect(0) })

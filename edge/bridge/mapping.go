@@ -45,7 +45,9 @@ func isLocal(e string) bool { return e == LocalMqtt || e == Pubsub }
 // idle reports whether m moves nothing: between LocalMqtt and Pubsub with
 // no prefix, the message is already where it would be sent (Greengrass's
 // documented examples have such mappings, for its two local buses).
-func (m Mapping) idle() bool { return isLocal(m.Source) && isLocal(m.Target) && m.TargetTopicPrefix == "" }
+func (m Mapping) idle() bool {
+	return isLocal(m.Source) && isLocal(m.Target) && m.TargetTopicPrefix == ""
+}
 
 // usesIoTCore reports whether m reads or writes IoT Core.
 func (m Mapping) usesIoTCore() bool { return m.Source == IotCore || m.Target == IotCore }
