@@ -22,6 +22,8 @@
 //     deployment, shadow, stream, metrics)
 //   - iotcore: the AWS IoT Core connection and its spool (edge/iotcore),
 //     only when an endpoint is configured
+//   - bridge: the MQTT bridge's topic mappings between the local broker
+//     and IoT Core (edge/bridge), only when mappings are configured
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)

@@ -24,6 +24,7 @@ import (
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/events"
+	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/metrics"
@@ -82,6 +83,7 @@ type Nucleus struct {
 	streams    *stream.Manager
 	registry   *authz.Registry
 	metrics    *metrics.Metrics
+	link       *iotcore.Service // nil when no IoT Core link runs
 	js         jetstream.JetStream
 	configs    *config.Store
 	adminPass  string
@@ -144,6 +146,7 @@ func (n *Nucleus) Start() error {
 		n.eventsService(),
 		n.ipcService(),
 		n.iotcoreService(),
+		n.bridgeService(),
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sward-iot/sward/edge/bridge"
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/control"
@@ -262,7 +263,6 @@ func (n *Nucleus) ipcService() service.Service {
 // IPC and before components: it is up before any component runs, and
 // stops after they all have.
 func (n *Nucleus) iotcoreService() service.Service {
-	var link *iotcore.Service
 	return service.Func{ServiceName: "iotcore",
 		OnStart: func(ctx context.Context) (err error) {
 			o := n.opts.IoTCore
@@ -270,23 +270,62 @@ func (n *Nucleus) iotcoreService() service.Service {
 				return nil
 			}
 			o.ThingName, o.JetStream, o.Conn, o.Logger = n.opts.ThingName, n.js, n.nc, n.opts.Logger
-			if link, err = iotcore.New(o); err == nil {
+			link, err := iotcore.New(o)
+			if err == nil {
 				err = link.Start(ctx)
 			}
 			if err != nil {
 				// The device keeps running its components without the cloud.
 				n.log.Error("cloud link not started: fix its configuration and restart the nucleus", "error", err)
-				link = nil
 				return nil
 			}
+			n.link = link
 			n.metrics.Registry.MustRegister(link.Collector())
 			return nil
 		},
 		OnShutdown: func(ctx context.Context) error {
-			if link == nil {
+			if n.link == nil {
 				return nil
 			}
-			return link.Shutdown(ctx)
+			err := n.link.Shutdown(ctx)
+			n.link = nil
+			return err
+		},
+	}
+}
+
+// bridgeService runs the MQTT bridge when Options.Bridge has mappings,
+// between the local broker (the nucleus's connection) and the IoT Core
+// link. Bad mappings, an IotCore mapping without a link, or a subscription
+// IoT Core refuses are logged as an error naming the mapping, and the
+// nucleus runs without the bridge, as it does without the link. It comes
+// after the link and before components: it stops after they have, while
+// the link still takes what it bridges.
+func (n *Nucleus) bridgeService() service.Service {
+	var b *bridge.Bridge
+	return service.Func{ServiceName: "bridge",
+		OnStart: func(ctx context.Context) (err error) {
+			if len(n.opts.Bridge) == 0 {
+				return nil
+			}
+			var link bridge.Link // a nil *iotcore.Service would not be a nil Link
+			if n.link != nil {
+				link = n.link
+			}
+			if b, err = bridge.New(bridge.Options{Mappings: n.opts.Bridge, Conn: n.nc, Link: link, Logger: n.opts.Logger}); err == nil {
+				err = b.Start(ctx)
+			}
+			if err != nil {
+				n.log.Error("MQTT bridge not started: fix its mqttTopicMapping and restart the nucleus", "error", err)
+				b = nil
+			}
+			return nil
+		},
+		OnShutdown: func(ctx context.Context) error {
+			if b == nil {
+				return nil
+			}
+			return b.Shutdown(ctx)
 		},
 	}
 }
