@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/sward-iot/sward/edge/iotcore"
 )
 
 // The places a mapping reads from and writes to, spelled as Greengrass's
@@ -106,24 +108,9 @@ func validateFilter(f string) error {
 	return nil
 }
 
-// matches reports whether topic matches the MQTT filter f (MQTT 3.1.1
-// 4.7: # also matches the parent level; a filter starting with a wildcard
-// does not match a topic starting with $).
-func matches(f, topic string) bool {
-	if strings.HasPrefix(topic, "$") && (strings.HasPrefix(f, "+") || strings.HasPrefix(f, "#")) {
-		return false
-	}
-	fl, tl := strings.Split(f, "/"), strings.Split(topic, "/")
-	for i, l := range fl {
-		if l == "#" {
-			return true
-		}
-		if i >= len(tl) || (l != "+" && l != tl[i]) {
-			return false
-		}
-	}
-	return len(fl) == len(tl)
-}
+// matches reports whether topic matches the MQTT filter f: a filter
+// starting with a wildcard does not match a topic starting with $.
+var matches = iotcore.Matches
 
 // sorted returns the mappings ordered by name, so start-up and logs do
 // not depend on map order in the file.
