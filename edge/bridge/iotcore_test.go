@@ -24,28 +24,7 @@ func TestWithTheRealLinkLocalMqttAndTheCloudReachEachOther(t *testing.T) {
 	const thing = "bridge-thing"
 	l := startLocal(t)
 	cloudBroker := testutil.StartMosquitto(t, thing)
-	js, err := jetstream.New(l.nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, err := iotcore.New(iotcore.Options{
-		ThingName: thing, Endpoint: "127.0.0.1", Port: cloudBroker.Port,
-		CertFile: cloudBroker.PKI.ClientCert, KeyFile: cloudBroker.PKI.ClientKey, RootCAFile: cloudBroker.PKI.CAFile,
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		JetStream: js, Conn: l.nc, Logger: testlog.New(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := link.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitTimeout)
-		defer cancel()
-		_ = link.Shutdown(ctx)
-	})
-	testutil.Until(t, "the link connected", func() bool { return link.State(context.Background()).Connected })
+	link := startLink(t, l, cloudBroker, thing, 0)
 
 	startBridge(t, l, link,
 		Mapping{Name: "Telemetry", Topic: "sensors/+/reading", Source: LocalMqtt, Target: IotCore, TargetTopicPrefix: "dt/" + thing + "/"},
@@ -88,6 +67,36 @@ func TestWithTheRealLinkLocalMqttAndTheCloudReachEachOther(t *testing.T) {
 	if got := testutil.Receive(t, cloudBoth, "the cloud's own marker"); got.payload != "marker" {
 		t.Errorf("cloud got %v after both/1, want its own marker only (nothing bridged back up)", got)
 	}
+}
+
+// startLink starts the real IoT Core link to m as thing, its spool on
+// l's JetStream, and waits until it is connected. publishRate 0 is IoT
+// Core's quota, negative none.
+func startLink(t testing.TB, l *local, m *testutil.Mosquitto, thing string, publishRate float64) *iotcore.Service {
+	t.Helper()
+	js, err := jetstream.New(l.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := iotcore.New(iotcore.Options{
+		ThingName: thing, Endpoint: "127.0.0.1", Port: m.Port,
+		CertFile: m.PKI.ClientCert, KeyFile: m.PKI.ClientKey, RootCAFile: m.PKI.CAFile,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, PublishRate: publishRate,
+		JetStream: js, Conn: l.nc, Logger: testlog.New(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := link.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitTimeout)
+		defer cancel()
+		_ = link.Shutdown(ctx)
+	})
+	testutil.Until(t, "the link connected", func() bool { return link.State(context.Background()).Connected })
+	return link
 }
 
 // cloudClient is an MQTT client of the IoT Core stand-in, with the
