@@ -151,11 +151,13 @@ func (b *Bridge) subscribe(ctx context.Context, m Mapping) error {
 		return nil
 	}
 	for _, subj := range subjects(m.Topic) {
+		dropped := 0 // the subscription's handler runs one message at a time
 		sub, err := b.opts.Conn.Subscribe(subj, func(msg *nats.Msg) {
 			if !b.enter() {
 				return
 			}
 			defer b.running.Done()
+			b.noteDropped(m, msg.Sub, &dropped)
 			if msg.Header.Get(Header) != "" {
 				return // bridged in: never bridged out again
 			}
@@ -173,6 +175,21 @@ func (b *Bridge) subscribe(ctx context.Context, m Mapping) error {
 		b.mu.Unlock()
 	}
 	return nil
+}
+
+// noteDropped counts and logs the messages the client library dropped
+// because they came faster than the mapping's target took them (a slow
+// consumer: more than nats.go's pending limits, 512Ki messages or 64 MiB,
+// waiting), which nothing else would report.
+func (b *Bridge) noteDropped(m Mapping, sub *nats.Subscription, seen *int) {
+	d, err := sub.Dropped()
+	if err != nil || d <= *seen {
+		return
+	}
+	b.failed.Add(uint64(d - *seen))
+	b.log.Warn("messages dropped before the bridge took them: they came faster than the target took them",
+		"mapping", m.Name, "target", m.Target, "dropped", d-*seen)
+	*seen = d
 }
 
 // internal reports whether a subject is the nucleus's own traffic, never

@@ -194,6 +194,30 @@ func TestALocalMappingWithoutPrefixMovesNothing(t *testing.T) {
 	}
 }
 
+func TestMessagesDroppedByASlowTargetAreCountedAndLogged(t *testing.T) {
+	l := startLocal(t)
+	link := &fakeLink{gate: make(chan struct{})}
+	b := startBridge(t, l, link, Mapping{Name: "Up", Topic: "up", Source: Pubsub, Target: IotCore})
+	// The target takes nothing while over 64 MiB (nats.go's pending bytes
+	// limit) wait for the bridge: the client library drops the rest.
+	payload := make([]byte, 1<<20)
+	for range 80 {
+		if err := l.nc.Publish("up", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	close(link.gate)
+	testutil.Eventually(t, "every message bridged or counted as dropped", func() error {
+		if s, n := b.Stats(), uint64(len(link.sent())); s.Failed == 0 || s.Failed+n != 80 {
+			return fmt.Errorf("%d bridged + %d counted as dropped, want some dropped and 80 in all", n, s.Failed)
+		}
+		return nil
+	})
+}
+
 func TestAfterShutdownNothingIsBridged(t *testing.T) {
 	l := startLocal(t)
 	link := &fakeLink{}

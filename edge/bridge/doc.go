@@ -24,6 +24,13 @@
 //     returns: a local message bridged to IoT Core survives an outage and
 //     a restart of the nucleus.
 //
+// Per mapping, messages are taken one at a time and in order: a local
+// message bound for IoT Core is in the spool before the next is taken.
+// What comes faster waits in the client library, up to nats.go's pending
+// limits (512Ki messages, 64 MiB); beyond them it is dropped, counted in
+// Stats.Failed and logged (a message on the local broker is not yet the
+// link's: it is durable from the moment it is spooled).
+//
 // A filter that starts with a wildcard does not match $ topics (MQTT
 // 3.1.1, 4.7.2), and no filter takes the nucleus's own traffic (NATS
 // inboxes, sward.* subjects).

@@ -85,6 +85,7 @@ func publishMQTT(t testing.TB, c mqtt.Client, topic, payload string) {
 // every publish comes back to the matching subscriptions.
 type fakeLink struct {
 	echo bool
+	gate chan struct{} // when set, Publish waits for it to close
 
 	mu        sync.Mutex
 	published []iotcore.Message
@@ -99,6 +100,9 @@ type fakeSub struct {
 }
 
 func (f *fakeLink) Publish(_ context.Context, m iotcore.Message) error {
+	if f.gate != nil {
+		<-f.gate
+	}
 	if f.echo {
 		f.cloudPublish(m.Topic, string(m.Payload))
 	}
