@@ -73,8 +73,11 @@ type Bridge struct {
 	subs    []*nats.Subscription
 	unsubs  []func(context.Context) error
 
-	bridged, failed atomic.Uint64
+	counts map[string]*counts // by mapping name; fixed at New
 }
+
+// counts are one mapping's figures.
+type counts struct{ bridged, failed, echoes atomic.Uint64 }
 
 // New validates the mappings and what they need; it subscribes to
 // nothing.
@@ -98,7 +101,11 @@ func New(opts Options) (*Bridge, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Bridge{opts: opts, log: opts.Logger.With("service", "bridge"), echoes: newEchoes(maxEchoes)}, nil
+	b := &Bridge{opts: opts, log: opts.Logger.With("service", "bridge"), echoes: newEchoes(maxEchoes), counts: map[string]*counts{}}
+	for _, m := range opts.Mappings {
+		b.counts[m.Name] = &counts{}
+	}
+	return b, nil
 }
 
 // Name is the service's name.
@@ -138,6 +145,7 @@ func (b *Bridge) subscribe(ctx context.Context, m Mapping) error {
 			}
 			defer b.running.Done()
 			if b.echoes.take(m.Name, msg.Topic, msg.Payload) {
+				b.counts[m.Name].echoes.Add(1)
 				return // IoT Core's copy of a message this bridge published
 			}
 			b.deliver(m, msg.Topic, msg.Payload)
@@ -186,7 +194,7 @@ func (b *Bridge) noteDropped(m Mapping, sub *nats.Subscription, seen *int) {
 	if err != nil || d <= *seen {
 		return
 	}
-	b.failed.Add(uint64(d - *seen))
+	b.counts[m.Name].failed.Add(uint64(d - *seen))
 	b.log.Warn("messages dropped before the bridge took them: they came faster than the target took them",
 		"mapping", m.Name, "target", m.Target, "dropped", d-*seen)
 	*seen = d
@@ -217,11 +225,11 @@ func (b *Bridge) deliver(m Mapping, topic string, payload []byte) {
 		err = b.opts.Conn.PublishMsg(out)
 	}
 	if err != nil {
-		b.failed.Add(1)
+		b.counts[m.Name].failed.Add(1)
 		b.log.Warn("message not bridged", "mapping", m.Name, "topic", topic, "target", m.Target, "targetTopic", target, "error", err)
 		return
 	}
-	b.bridged.Add(1)
+	b.counts[m.Name].bridged.Add(1)
 }
 
 // enter admits a handler unless Shutdown has begun.
@@ -235,14 +243,24 @@ func (b *Bridge) enter() bool {
 	return true
 }
 
-// Stats are the bridge's counters.
+// Stats are the bridge's counters, over all mappings.
 type Stats struct {
 	// Bridged messages reached their target; Failed did not (logged).
 	Bridged, Failed uint64
+	// Echoes are IoT Core's copies of the bridge's own publishes, dropped.
+	Echoes uint64
 }
 
 // Stats returns the counters.
-func (b *Bridge) Stats() Stats { return Stats{Bridged: b.bridged.Load(), Failed: b.failed.Load()} }
+func (b *Bridge) Stats() Stats {
+	var s Stats
+	for _, c := range b.counts {
+		s.Bridged += c.bridged.Load()
+		s.Failed += c.failed.Load()
+		s.Echoes += c.echoes.Load()
+	}
+	return s
+}
 
 // Shutdown unsubscribes every source and returns once no handler runs.
 func (b *Bridge) Shutdown(ctx context.Context) error {

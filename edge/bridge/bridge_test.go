@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/internal/testutil"
@@ -117,7 +119,7 @@ func TestTopicsWithDotsEmptyLevelsAndDollarsKeepTheirMQTTForm(t *testing.T) {
 func TestABridgedMessageIsNotBridgedBack(t *testing.T) {
 	l := startLocal(t)
 	link := &fakeLink{echo: true}
-	startBridge(t, l, link,
+	b := startBridge(t, l, link,
 		Mapping{Name: "Up", Topic: "t/#", Source: LocalMqtt, Target: IotCore},
 		Mapping{Name: "Down", Topic: "t/#", Source: IotCore, Target: LocalMqtt},
 	)
@@ -147,6 +149,22 @@ func TestABridgedMessageIsNotBridgedBack(t *testing.T) {
 	if want := []string{"t/1 from the device"}; !slices.Equal(up, want) {
 		t.Errorf("IoT Core got %q, want only the device's message %q", up, want)
 	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(b.Collector())
+	// Counted just after the publish the subscriber may already have.
+	testutil.Eventually(t, "the counts on /metrics", func() error {
+		return promtest.GatherAndCompare(reg, strings.NewReader(`
+# HELP sward_bridge_echoes_total IoT Core's copies of the bridge's own publishes, dropped so they are not bridged back.
+# TYPE sward_bridge_echoes_total counter
+sward_bridge_echoes_total{mapping="Down"} 1
+sward_bridge_echoes_total{mapping="Up"} 0
+# HELP sward_bridge_messages_total Messages the MQTT bridge delivered to the mapping's target (for IotCore: into the spool).
+# TYPE sward_bridge_messages_total counter
+sward_bridge_messages_total{mapping="Down"} 2
+sward_bridge_messages_total{mapping="Up"} 1
+`), "sward_bridge_echoes_total", "sward_bridge_messages_total")
+	})
 }
 
 func TestTwoLocalMappingsDoNotFeedEachOther(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sward-iot/sward/edge/bridge"
 	"github.com/sward-iot/sward/internal/testutil"
@@ -46,6 +47,14 @@ func TestTheBridgeRunsItsMappingsAndBadOnesLeaveTheNucleusRunning(t *testing.T) 
 		if m := testutil.Receive(t, ch, "the bridged message on out/in/x"); string(m.Data) != "v" || m.Header.Get(bridge.Header) != "Copy" {
 			t.Errorf("got %q header %q", m.Data, m.Header.Get(bridge.Header))
 		}
+		// Counted just after the publish the subscriber may already have.
+		testutil.Eventually(t, "the bridge's count on /metrics", func() error {
+			return promtest.GatherAndCompare(n.metrics.Registry, strings.NewReader(`
+# HELP sward_bridge_messages_total Messages the MQTT bridge delivered to the mapping's target (for IotCore: into the spool).
+# TYPE sward_bridge_messages_total counter
+sward_bridge_messages_total{mapping="Copy"} 1
+`), "sward_bridge_messages_total")
+		})
 	})
 	for _, tt := range []struct {
 		name string

@@ -296,7 +296,7 @@ func (n *Nucleus) iotcoreService() service.Service {
 
 // bridgeService runs the MQTT bridge when Options.Bridge has mappings,
 // between the local broker (the nucleus's connection) and the IoT Core
-// link. Bad mappings, an IotCore mapping without a link, or a subscription
+// link, and puts its counters on /metrics. Bad mappings, an IotCore mapping without a link, or a subscription
 // IoT Core refuses are logged as an error naming the mapping, and the
 // nucleus runs without the bridge, as it does without the link. It comes
 // after the link and before components: it stops after they have, while
@@ -318,7 +318,9 @@ func (n *Nucleus) bridgeService() service.Service {
 			if err != nil {
 				n.log.Error("MQTT bridge not started: fix its mqttTopicMapping and restart the nucleus", "error", err)
 				b = nil
+				return nil
 			}
+			n.metrics.Registry.MustRegister(b.Collector())
 			return nil
 		},
 		OnShutdown: func(ctx context.Context) error {
