@@ -28,7 +28,7 @@
 // message bound for IoT Core is in the spool before the next is taken.
 // What comes faster waits in the client library, up to nats.go's pending
 // limits (512Ki messages, 64 MiB); beyond them it is dropped, counted in
-// Stats.Failed and logged (a message on the local broker is not yet the
+// Stats.Failed (sward_bridge_failed_total on /metrics, see Collector) and logged (a message on the local broker is not yet the
 // link's: it is durable from the moment it is spooled).
 //
 // A filter that starts with a wildcard does not match $ topics (MQTT
