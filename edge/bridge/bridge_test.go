@@ -386,3 +386,41 @@ func TestMQTTTopicsAndNATSSubjects(t *testing.T) {
 		}
 	}
 }
+
+func TestEchoesAreTakenOncePerPublishAndBounded(t *testing.T) {
+	ms := []Mapping{
+		{Name: "Down", Topic: "t/#", Source: IotCore, Target: LocalMqtt},
+		{Name: "Other", Topic: "u/#", Source: IotCore, Target: LocalMqtt},
+	}
+	e := newEchoes(3)
+	e.expect(ms, "t/1", []byte("a"))
+	e.expect(ms, "t/1", []byte("a"))
+	if e.take("Other", "t/1", []byte("a")) {
+		t.Error("a mapping whose filter does not match took an echo")
+	}
+	if e.take("Down", "t/1", []byte("b")) {
+		t.Error("another payload on the topic was taken for an echo")
+	}
+	for i := range 2 {
+		if !e.take("Down", "t/1", []byte("a")) {
+			t.Errorf("echo %d of 2 not taken", i+1)
+		}
+	}
+	if e.take("Down", "t/1", []byte("a")) {
+		t.Error("a third copy taken for an echo: only two were published")
+	}
+
+	for _, p := range []string{"1", "2", "3", "4"} {
+		e.expect(ms, "t/x", []byte(p))
+	}
+	if e.take("Down", "t/x", []byte("1")) {
+		t.Error("the oldest of 4 echoes kept with a bound of 3")
+	}
+	if !e.take("Down", "t/x", []byte("4")) {
+		t.Error("the newest echo forgotten")
+	}
+	e.forget(ms, "t/x", []byte("3"))
+	if e.take("Down", "t/x", []byte("3")) {
+		t.Error("a forgotten echo (the publish failed) taken")
+	}
+}
