@@ -91,7 +91,7 @@ func New(opts Options) (*Bridge, error) {
 	var errs []error
 	for _, m := range sorted(opts.Mappings) {
 		if m.usesIoTCore() && opts.Link == nil {
-			errs = append(errs, fmt.Errorf("%w %q: %s IotCore needs the link to AWS IoT Core, which is not configured: set iotDataEndpoint and the system certificate paths in the config file, or remove the mapping",
+			errs = append(errs, fmt.Errorf("%w %q: %s IotCore needs the link to AWS IoT Core, which is not configured or did not start (its error is logged before this): set iotDataEndpoint and the system certificate paths in the config file, or remove the mapping",
 				ErrInvalidMapping, m.Name, map[bool]string{true: "source", false: "target"}[m.Source == IotCore]))
 		}
 	}
