@@ -46,7 +46,10 @@
 // message would come back once; the bridge remembers what it published
 // for each IotCore-source mapping that matches it (topic and payload
 // hash, at most maxEchoes) and drops that one copy, while the same
-// message from another publisher still comes through.
+// message from another publisher still comes through (should another
+// publisher send the very same payload on that topic before the echo
+// arrives, its copy is the one dropped and the echo delivered: the count
+// is still right).
 //
 // # Validation
 //
