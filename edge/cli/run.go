@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/natefinch/lumberjack.v2"
 
+	"github.com/sward-iot/sward/edge/bridge"
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/devconfig"
 	"github.com/sward-iot/sward/edge/lifecycle"
@@ -101,6 +102,9 @@ command line wins over the file (docs/configuration.md).`,
 				opts.Logger.Warn("config file: "+w.Msg, "service", "nucleus", "file", config, "key", w.Path, "line", w.Line)
 			}
 			if file != nil {
+				for _, m := range file.TopicMappings() {
+					opts.Bridge = append(opts.Bridge, bridge.Mapping(m))
+				}
 				opts.Cloud = file.Cloud()
 				if opts.Cloud.Configured() {
 					// A flag given on the command line decides who the device is.

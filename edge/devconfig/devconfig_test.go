@@ -298,3 +298,64 @@ func TestMarshalWritesWhatParseReadsBack(t *testing.T) {
 		t.Errorf("file is not Greengrass's shape or has empty blocks:\n%s", data)
 	}
 }
+
+func TestTheMQTTBridgesDocumentedExampleIsReadUnchanged(t *testing.T) {
+	f, warnings, err := Load("testdata/greengrass-bridge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings for the documented example: %v", warnings)
+	}
+	want := []TopicMapping{
+		{Name: "ClientDeviceCloudStatusUpdate", Topic: "status/#", Source: "LocalMqtt", Target: "IotCore", TargetTopicPrefix: "$aws/rules/StatusUpdateRule/"},
+		{Name: "ClientDeviceEvents", Topic: "clients/+/detections", Source: "LocalMqtt", Target: "Pubsub", TargetTopicPrefix: "events/input/"},
+		{Name: "ClientDeviceHelloWorld", Topic: "clients/+/hello/world", Source: "LocalMqtt", Target: "IotCore"},
+	}
+	if got := f.TopicMappings(); !reflect.DeepEqual(got, want) {
+		t.Errorf("TopicMappings() =\n%+v\nwant\n%+v", got, want)
+	}
+
+	t.Run("written back and read again", func(t *testing.T) {
+		out, err := Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, _, err := Parse("out.yaml", out)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if got := g.TopicMappings(); !reflect.DeepEqual(got, want) {
+			t.Errorf("after Marshal and Parse: %+v\n%s", got, out)
+		}
+	})
+}
+
+func TestBridgeMappingErrorsNameTheKey(t *testing.T) {
+	_, warnings, err := Parse("c.yaml", []byte(`services:
+  aws.greengrass.clientdevices.mqtt.Bridge:
+    configuration:
+      mqttTopicMapping:
+        Up:
+          topic: a/b
+          source: LocalMqtt
+          target: IotCore
+          targetPrefix: x/
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || warnings[0].Path != BridgePath+".mqttTopicMapping.Up.targetPrefix" || warnings[0].Line != 9 {
+		t.Errorf("warnings = %v, want one for the misspelt targetPrefix on line 9", warnings)
+	}
+
+	_, _, err = Parse("c.yaml", []byte(`services:
+  aws.greengrass.clientdevices.mqtt.Bridge:
+    configuration:
+      mqttTopicMapping:
+        Up: a/b
+`))
+	if err == nil || !strings.Contains(err.Error(), "line 5: "+BridgePath+".mqttTopicMapping.Up: expected a mapping") {
+		t.Errorf("Parse: %v, want a type error naming mqttTopicMapping.Up on line 5", err)
+	}
+}

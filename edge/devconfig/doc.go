@@ -26,6 +26,8 @@
 // path and line, a value of the wrong type an *Error naming the path, the
 // line and the type expected. File.Cloud is what the IoT Core link needs
 // (NetworkProxy.HTTPProxy its proxy as an http.Transport Proxy function);
+// File.TopicMappings the MQTT bridge's mappings (Greengrass's
+// services.aws.greengrass.clientdevices.mqtt.Bridge.configuration.mqttTopicMapping);
 // Marshal writes a File back in the same shape (`sward provision`). The
 // package does no I/O beyond Load and knows nothing of flags: the CLI maps
 // the sward section and the Greengrass keys onto its flags.

@@ -2,12 +2,14 @@ package devconfig
 
 import (
 	"bytes"
+	"reflect"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // Marshal writes f in Greengrass's config.yaml shape (system, then
-// services.aws.greengrass.Nucleus with componentType NUCLEUS, then sward),
+// services.aws.greengrass.Nucleus with componentType NUCLEUS and the
+// MQTT bridge's configuration when it has one, then sward),
 // leaving out empty values; Parse reads it back to the same File.
 func Marshal(f *File) ([]byte, error) {
 	type service struct {
@@ -15,13 +17,19 @@ func Marshal(f *File) ([]byte, error) {
 		Version       string  `yaml:"version,omitempty"`
 		Configuration Nucleus `yaml:"configuration"`
 	}
+	type bridge struct {
+		Configuration Bridge `yaml:"configuration"`
+	}
 	doc := struct {
-		System   System             `yaml:"system"`
-		Services map[string]service `yaml:"services"`
-		Sward    *yaml.Node         `yaml:"sward,omitempty"`
+		System   System         `yaml:"system"`
+		Services map[string]any `yaml:"services"`
+		Sward    *yaml.Node     `yaml:"sward,omitempty"`
 	}{
 		System:   f.System,
-		Services: map[string]service{NucleusService: {ComponentType: "NUCLEUS", Version: f.NucleusVersion, Configuration: f.Nucleus}},
+		Services: map[string]any{NucleusService: service{ComponentType: "NUCLEUS", Version: f.NucleusVersion, Configuration: f.Nucleus}},
+	}
+	if !reflect.ValueOf(f.Bridge).IsZero() {
+		doc.Services[BridgeService] = bridge{f.Bridge}
 	}
 	if len(f.Sward) > 0 {
 		doc.Sward = &yaml.Node{Kind: yaml.MappingNode}

@@ -9,6 +9,9 @@ type File struct {
 	// NucleusVersion is services.aws.greengrass.Nucleus.version, kept so a
 	// Greengrass file reads back unchanged; Sward does not use it.
 	NucleusVersion string `yaml:"-"`
+	// Bridge is services.aws.greengrass.clientdevices.mqtt.Bridge.configuration:
+	// the MQTT bridge's topic mappings.
+	Bridge Bridge `yaml:"-"`
 	// Sward is the top-level sward section: `sward run` flag names
 	// (without the dashes in front) and their values, in file order.
 	Sward []Setting `yaml:"-"`

@@ -192,7 +192,7 @@ func (d *decoder) services(f *File, n *yaml.Node) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
 		path := "services." + k.Value
-		if k.Value != NucleusService {
+		if k.Value != NucleusService && k.Value != BridgeService {
 			d.warn(path, k.Line, "not read: Sward takes a component's configuration from its deployment, not from this file")
 			continue
 		}
@@ -206,8 +206,11 @@ func (d *decoder) services(f *File, n *yaml.Node) {
 		for j := 0; j+1 < len(v.Content); j += 2 {
 			sk, sv := v.Content[j], resolve(v.Content[j+1])
 			switch {
+			case sk.Value == "configuration" && k.Value == BridgeService:
+				d.value(path+".configuration", sv, reflect.ValueOf(&f.Bridge).Elem())
 			case sk.Value == "configuration":
 				d.value(path+".configuration", sv, reflect.ValueOf(&f.Nucleus).Elem())
+			case sk.Value == "version" && k.Value == BridgeService:
 			case sk.Value == "version":
 				d.value(path+".version", sv, reflect.ValueOf(&f.NucleusVersion).Elem())
 			case ignoredServiceKeys[sk.Value]:
@@ -284,6 +287,13 @@ func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
 		m := reflect.MakeMap(v.Type())
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, sub := n.Content[i], resolve(n.Content[i+1])
+			if elem := v.Type().Elem(); elem.Kind() == reflect.Struct {
+				d.lines[path+"."+k.Value] = k.Line
+				e := reflect.New(elem).Elem()
+				d.value(path+"."+k.Value, sub, e)
+				m.SetMapIndex(reflect.ValueOf(k.Value), e)
+				continue
+			}
 			if sub.Kind != yaml.ScalarNode {
 				d.fail(d.typeErr(path+"."+k.Value, sub, "a single value"))
 				return

@@ -56,3 +56,8 @@ func matches(filter, topic string) bool {
 	}
 	return len(f) == len(t)
 }
+
+// Matches reports whether topic matches the MQTT topic filter (MQTT 3.1.1
+// §4.7, as IoT Core and the local broker match): the one implementation,
+// which edge/bridge uses too.
+func Matches(filter, topic string) bool { return matches(filter, topic) }

@@ -26,6 +26,8 @@
 //     deployment engine and the operation table from the services that
 //     own operations (operations() in ipc.go: config, events, lifecycle,
 //     deployment, shadow, stream, metrics, iotcore)
+//   - bridge: the MQTT bridge's topic mappings between the local broker
+//     and IoT Core (edge/bridge), only when mappings are configured
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)

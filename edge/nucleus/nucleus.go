@@ -149,6 +149,7 @@ func (n *Nucleus) Start() error {
 		n.eventsService(),
 		n.iotcoreService(),
 		n.ipcService(),
+		n.bridgeService(),
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),

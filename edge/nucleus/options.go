@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sward-iot/sward/edge/bridge"
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/devconfig"
 	"github.com/sward-iot/sward/edge/iotcore"
@@ -104,6 +105,10 @@ type Options struct {
 	// Endpoint (the default): no cloud link, the service is not started.
 	// ThingName, JetStream, Conn and Logger are the nucleus's own.
 	IoTCore iotcore.Options
+	// Bridge are the MQTT bridge's topic mappings (edge/bridge; the config
+	// file's services.aws.greengrass.clientdevices.mqtt.Bridge). None: no
+	// bridge.
+	Bridge []bridge.Mapping
 }
 
 // DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/sward-iot/sward/edge/bridge"
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/control"
@@ -325,7 +326,48 @@ func (n *Nucleus) iotcoreService() service.Service {
 			if n.link == nil {
 				return nil
 			}
-			return n.link.Shutdown(ctx)
+			err := n.link.Shutdown(ctx)
+			n.link = nil
+			return err
+		},
+	}
+}
+
+// bridgeService runs the MQTT bridge when Options.Bridge has mappings,
+// between the local broker (the nucleus's connection) and the IoT Core
+// link, and puts its counters on /metrics. Bad mappings, an IotCore mapping without a link, or a subscription
+// IoT Core refuses are logged as an error naming the mapping, and the
+// nucleus runs without the bridge, as it does without the link. It comes
+// after the link and the IPC (which makes the /metrics registry) and
+// before components: it stops after they have, while the link still takes
+// what it bridges.
+func (n *Nucleus) bridgeService() service.Service {
+	var b *bridge.Bridge
+	return service.Func{ServiceName: "bridge",
+		OnStart: func(ctx context.Context) (err error) {
+			if len(n.opts.Bridge) == 0 {
+				return nil
+			}
+			var link bridge.Link // a nil *iotcore.Service would not be a nil Link
+			if n.link != nil {
+				link = n.link
+			}
+			if b, err = bridge.New(bridge.Options{Mappings: n.opts.Bridge, Conn: n.nc, Link: link, Logger: n.opts.Logger}); err == nil {
+				err = b.Start(ctx)
+			}
+			if err != nil {
+				n.log.Error("MQTT bridge not started: fix its mqttTopicMapping and restart the nucleus", "error", err)
+				b = nil
+				return nil
+			}
+			n.metrics.Registry.MustRegister(b.Collector())
+			return nil
+		},
+		OnShutdown: func(ctx context.Context) error {
+			if b == nil {
+				return nil
+			}
+			return b.Shutdown(ctx)
 		},
 	}
 }
