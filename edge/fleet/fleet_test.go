@@ -42,7 +42,9 @@ func (l *link) Publish(_ context.Context, m iotcore.Message) error {
 	return nil
 }
 
-func (l *link) State(context.Context) iotcore.State { return iotcore.State{Connected: l.connected.Load()} }
+func (l *link) State(context.Context) iotcore.State {
+	return iotcore.State{Connected: l.connected.Load()}
+}
 
 func startBus(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	o := broker.DefaultOptions()
