@@ -22,6 +22,8 @@
 //     deployment, shadow, stream, metrics)
 //   - iotcore: the AWS IoT Core connection and its spool (edge/iotcore),
 //     only when an endpoint is configured
+//   - fleet status: reports the components' states and versions to the
+//     cloud through the link (edge/fleet), only when the link runs
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)

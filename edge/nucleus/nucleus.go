@@ -24,6 +24,7 @@ import (
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/events"
+	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/metrics"
@@ -84,6 +85,7 @@ type Nucleus struct {
 	metrics    *metrics.Metrics
 	js         jetstream.JetStream
 	configs    *config.Store
+	link       *iotcore.Service // the IoT Core link, nil when not configured
 	adminPass  string
 	services   *service.List // what Start started, for Shutdown
 
@@ -144,6 +146,7 @@ func (n *Nucleus) Start() error {
 		n.eventsService(),
 		n.ipcService(),
 		n.iotcoreService(),
+		n.fleetService(),
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),
