@@ -2,6 +2,7 @@ package test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -122,6 +123,19 @@ func TestAProvisionedNucleusConnectsToDevcloudAndItsComponentsReachTheDeviceStat
 			return fmt.Errorf("overall %s, want HEALTHY", attrS(got.Item, "overallDeviceStatus"))
 		}
 		return nil
+	})
+
+	// The startup deployment's end was reported too: the service hears
+	// of it from the deployment records on the bus.
+	harness.Eventually(t, 30*time.Second, "a DEPLOYMENT fleet status", func() error {
+		for _, line := range strings.Split(n.Output(), "\n") {
+			var l struct{ Msg, Trigger, Components string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "fleet status sent" && l.Trigger == "DEPLOYMENT" &&
+				strings.Contains(l.Components, "com.example.Fleet@1.2.3:RUNNING") {
+				return nil
+			}
+		}
+		return fmt.Errorf("no DEPLOYMENT report with com.example.Fleet@1.2.3 RUNNING in the log:\n%s", grepLines(n.Output(), "fleet status"))
 	})
 
 	// The device policy admits the link's further connections,
