@@ -11,7 +11,10 @@
 //   - every Interval (CADENCE; fleetStatus.periodicStatusPublishIntervalSeconds,
 //     24 h by default).
 //
-// Reports within Delay of each other are sent as one. Everything it knows
+// Reports within Delay of each other are sent as one, named after the most
+// telling of their triggers (BROKEN_COMPONENT, then DEPLOYMENT, then
+// NUCLEUS_LAUNCH, then CADENCE): a launch whose startup deployment ends
+// within Delay is one DEPLOYMENT report. Everything it knows
 // comes from the local bus: component state changes on
 // sward.component.state, deployment ends from the deployment records'
 // KV bucket (a record whose state is terminal), the link's state on
