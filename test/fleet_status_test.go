@@ -61,6 +61,7 @@ func TestAProvisionedNucleusConnectsToDevcloudAndItsComponentsReachTheDeviceStat
 	}
 
 	recipes := harness.WriteRecipes(t, map[string]string{"fleet.yaml": fleetRecipe})
+	started := time.Now()
 	n := harness.Start(t, recipes, "", "--config", config)
 	n.WaitState("com.example.Fleet", 60*time.Second, "RUNNING")
 	if strings.Contains(n.Output(), "fleetStatus") {
@@ -124,6 +125,8 @@ func TestAProvisionedNucleusConnectsToDevcloudAndItsComponentsReachTheDeviceStat
 		}
 		return nil
 	})
+
+	t.Logf("the component's fleet status was in DynamoDB %s after `sward run` started", time.Since(started).Round(time.Millisecond))
 
 	// The startup deployment's end was reported too: the service hears
 	// of it from the deployment records on the bus.
