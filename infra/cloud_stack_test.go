@@ -96,11 +96,11 @@ func TestCloudStackHoldsExactlyTheseResources(t *testing.T) {
 		"AWS::S3::BucketPolicy":     2, // TLS only, one per bucket
 		"AWS::DynamoDB::Table":      3, // releases, device status, telemetry state
 		"AWS::Lambda::Function":     3,
-		"AWS::Lambda::Permission":   3, // two rules, one bucket notification
+		"AWS::Lambda::Permission":   4, // three rules, one bucket notification
 		"AWS::Logs::LogGroup":       4, // one per Lambda, rule errors
 		"AWS::IAM::Role":            5, // one per Lambda, rule errors, token exchange
 		"AWS::IAM::Policy":          5,
-		"AWS::IoT::TopicRule":       2,
+		"AWS::IoT::TopicRule":       3, // telemetry, deployment status, fleet status
 		"AWS::IoT::Policy":          1,
 		"AWS::IoT::RoleAlias":       1,
 		"AWS::IoT::ThingGroup":      1,

@@ -161,10 +161,13 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 		"ReleaseFunctionName":          {envReleasesTable: out["ReleasesTableName"]},
 		"DeploymentEventsFunctionName": {envReleasesTable: out["ReleasesTableName"], envDeviceStatusTable: out["DeviceStatusTableName"]},
 	}
-	wantSource := map[string]string{
-		"TelemetryFunctionName":        "arn:aws:iot:" + motoRegion + ":" + motoAccount + ":rule/" + telemetryRuleName,
-		"ReleaseFunctionName":          "arn:aws:s3:::" + out["ArtifactsBucketName"],
-		"DeploymentEventsFunctionName": "arn:aws:iot:" + motoRegion + ":" + motoAccount + ":rule/" + deploymentEventsRuleName,
+	rule := func(name string) string { return "arn:aws:iot:" + motoRegion + ":" + motoAccount + ":rule/" + name }
+	// Who may invoke each function: one statement per source. The
+	// deployment-events function serves two rules.
+	wantSource := map[string][]string{
+		"TelemetryFunctionName":        {rule(telemetryRuleName)},
+		"ReleaseFunctionName":          {"arn:aws:s3:::" + out["ArtifactsBucketName"]},
+		"DeploymentEventsFunctionName": {rule(deploymentEventsRuleName), rule(fleetStatusRuleName)},
 	}
 	for fn, env := range wantEnv {
 		var conf struct {
@@ -193,14 +196,21 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 				}
 			}
 		}
-		if err := json.Unmarshal([]byte(pol.Policy), &doc); err != nil || len(doc.Statement) != 1 {
-			t.Errorf("%s resource policy %q: want one statement (%v)", fn, pol.Policy, err)
+		if err := json.Unmarshal([]byte(pol.Policy), &doc); err != nil || len(doc.Statement) != len(wantSource[fn]) {
+			t.Errorf("%s resource policy %q: want %d statements (%v)", fn, pol.Policy, len(wantSource[fn]), err)
 			continue
 		}
-		s := doc.Statement[0]
-		if s.Condition.ArnLike["AWS:SourceArn"] != wantSource[fn] || s.Condition.StringEquals["AWS:SourceAccount"] != motoAccount {
-			t.Errorf("%s may be invoked by %s from %v in %v, want only from %s in %s", fn, s.Principal.Service,
-				s.Condition.ArnLike, s.Condition.StringEquals, wantSource[fn], motoAccount)
+		var sources []string
+		for _, s := range doc.Statement {
+			sources = append(sources, s.Condition.ArnLike["AWS:SourceArn"])
+			if s.Condition.StringEquals["AWS:SourceAccount"] != motoAccount {
+				t.Errorf("%s may be invoked by %s from %v in %v, want only in %s", fn, s.Principal.Service,
+					s.Condition.ArnLike, s.Condition.StringEquals, motoAccount)
+			}
+		}
+		slices.Sort(sources)
+		if want := slices.Sorted(slices.Values(wantSource[fn])); !slices.Equal(sources, want) {
+			t.Errorf("%s may be invoked from %v, want only from %v", fn, sources, want)
 		}
 	}
 

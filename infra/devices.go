@@ -48,7 +48,9 @@ type devices struct {
 // artifacts bucket, write telemetry objects, write its logs.
 //
 // The device policy lets a device connect only with its thing name as client
-// id, publish telemetry, deployment status and health under
+// id (or <thing>#<n> for its further connections; on AWS the thing policy
+// variable resolves on those only when the certificate is attached to the
+// thing exclusively, as `sward provision` does), publish telemetry, deployment status and health under
 // sward/<thing>/, receive its alerts, use its own shadows and jobs topics,
 // and exchange its certificate through the role alias; nothing of another
 // thing.
@@ -86,9 +88,14 @@ func newDevices(stack awscdk.Stack, st *storage, cfg appConfig) *devices {
 			"Version": "2012-10-17",
 			"Statement": []any{
 				map[string]any{
-					"Effect":   "Allow",
-					"Action":   "iot:Connect",
-					"Resource": own("client", thingVar),
+					"Effect": "Allow",
+					"Action": "iot:Connect",
+					// The thing name, and thing#2, #3, …: the further
+					// connections edge/iotcore opens beyond one
+					// connection's subscription quota (Greengrass's
+					// names). Never another thing's name (no bare `*`
+					// suffix, as "pi-1*" would match "pi-10").
+					"Resource": []any{own("client", thingVar), own("client", thingVar+"#*")},
 					// Only a certificate attached to that thing.
 					"Condition": map[string]any{"Bool": map[string]any{"iot:Connection.Thing.IsAttached": "true"}},
 				},

@@ -16,7 +16,7 @@ func TestDevicePolicyAllowsOnlyTheThingsOwnTopics(t *testing.T) {
 		t.Errorf("device policy name = %v, want SwardDevicePolicy", props["PolicyName"])
 	}
 	want := []string{
-		"map[Action:iot:Connect Condition:map[Bool:map[iot:Connection.Thing.IsAttached:true]] Effect:Allow Resource:" + arn + "client/" + thing + "]",
+		"map[Action:iot:Connect Condition:map[Bool:map[iot:Connection.Thing.IsAttached:true]] Effect:Allow Resource:[" + arn + "client/" + thing + " " + arn + "client/" + thing + "#*]]",
 		"map[Action:iot:Publish Effect:Allow Resource:[" +
 			arn + "topic/sward/" + thing + "/telemetry/* " +
 			arn + "topic/sward/" + thing + "/deployments/status " +

@@ -19,6 +19,7 @@ const (
 	iotSQLVersion           = topics.SQLVersion
 	telemetryRuleSQL        = topics.TelemetryRuleSQL
 	deploymentEventsRuleSQL = topics.DeploymentStatusRuleSQL
+	fleetStatusRuleSQL      = topics.FleetStatusRuleSQL
 )
 
 // Rule names (letters, digits and underscores only). Fixed, so that the
@@ -27,16 +28,17 @@ const (
 const (
 	telemetryRuleName        = "sward_telemetry"
 	deploymentEventsRuleName = "sward_deployment_events"
+	fleetStatusRuleName      = "sward_fleet_status"
 )
 
 // rules are the IoT topic rules and where their failures go.
 type rules struct {
-	telemetry, deploymentEvents awsiot.CfnTopicRule
-	errors                      awslogs.LogGroup
+	telemetry, deploymentEvents, fleetStatus awsiot.CfnTopicRule
+	errors                                   awslogs.LogGroup
 }
 
 // newRules adds the topic rules that feed the telemetry and deployment-events
-// Lambdas, each with permission for IoT to invoke its Lambda from that rule
+// Lambdas (the latter gets deployment status and fleet status), each with permission for IoT to invoke its Lambda from that rule
 // only, and one error action for both: when an action fails (the Lambda is
 // throttled or missing, say), IoT writes the failure and the original
 // payload, base64, to the rule-errors log group.
@@ -71,10 +73,15 @@ func newRules(stack awscdk.Stack, fns *functions, cfg appConfig) *rules {
 		"Device telemetry (sward/<thing>/telemetry/<stream>) to the telemetry Lambda", fns.telemetry, errorAction)
 	r.deploymentEvents = newLambdaRule(stack, "DeploymentEventsRule", deploymentEventsRuleName, deploymentEventsRuleSQL,
 		"Device deployment status (sward/<thing>/deployments/status) to the deployment-events Lambda", fns.deploymentEvents, errorAction)
+	// Fleet status goes to the deployment-events Lambda too: it writes
+	// the same device status table.
+	r.fleetStatus = newLambdaRule(stack, "FleetStatusRule", fleetStatusRuleName, fleetStatusRuleSQL,
+		"Device fleet status (sward/<thing>/health) to the deployment-events Lambda", fns.deploymentEvents, errorAction)
 	// A rule must not start before it may write its errors (the role it
 	// already waits for, through RoleArn).
 	r.telemetry.Node().AddDependency(errorPolicy)
 	r.deploymentEvents.Node().AddDependency(errorPolicy)
+	r.fleetStatus.Node().AddDependency(errorPolicy)
 	return r
 }
 

@@ -15,6 +15,9 @@ func TestTopicRulesFeedTheirLambdasWithSQLVersion20160323(t *testing.T) {
 		{"DeploymentEventsRule", "sward_deployment_events",
 			"SELECT *, topic(2) AS thing, timestamp() AS receivedAt FROM 'sward/+/deployments/status'",
 			"DeploymentEventsFunction"},
+		{"FleetStatusRule", "sward_fleet_status",
+			"SELECT *, topic(2) AS thing, timestamp() AS receivedAt FROM 'sward/+/health'",
+			"DeploymentEventsFunction"},
 	} {
 		tmpl.HasResourceProperties(jsii.String("AWS::IoT::TopicRule"), map[string]any{
 			"RuleName": rule.name,

@@ -23,6 +23,9 @@ const (
 	DefaultPingTimeout = 30 * time.Second
 	// DefaultOperationTimeout is Greengrass's operationTimeoutMs.
 	DefaultOperationTimeout = 30 * time.Second
+	// DefaultFleetStatusInterval is Greengrass's
+	// fleetStatus.periodicStatusPublishIntervalSeconds default (86400 s).
+	DefaultFleetStatusInterval = 24 * time.Hour
 	// DefaultSpoolMaxBytes is Greengrass's spooler maxSizeInBytes (2.5 MB).
 	DefaultSpoolMaxBytes = 2621440
 	// DefaultMinReconnectDelay and DefaultMaxReconnectDelay are
@@ -71,6 +74,9 @@ type Cloud struct {
 	KeepQoS0WhenOffline bool
 	// Proxy is the network proxy, if any.
 	Proxy NetworkProxy
+	// FleetStatusInterval is the time between periodic fleet status
+	// reports (fleetStatus.periodicStatusPublishIntervalSeconds).
+	FleetStatusInterval time.Duration
 }
 
 // Configured reports whether c describes a link (a data endpoint is set).
@@ -104,6 +110,7 @@ func (f *File) Cloud() Cloud {
 		SpoolMaxBytes:        n.MQTT.Spooler.MaxSizeInBytes,
 		KeepQoS0WhenOffline:  n.MQTT.Spooler.KeepQos0WhenOffline,
 		Proxy:                n.NetworkProxy,
+		FleetStatusInterval:  seconds(n.FleetStatus.PeriodicStatusPublishIntervalSeconds, DefaultFleetStatusInterval),
 	}
 	// An endpoint written host:port (devcloud's) carries its port; an
 	// explicit mqtt.port still wins.

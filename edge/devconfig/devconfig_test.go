@@ -43,7 +43,7 @@ func TestAGreengrassConfigFromTheAWSDocsIsReadUnchangedWithoutWarnings(t *testin
 		RootCAFile: "/greengrass/v2/AmazonRootCA1.pem",
 		KeepAlive:  DefaultKeepAlive, PingTimeout: DefaultPingTimeout, OperationTimeout: DefaultOperationTimeout,
 		MinReconnectDelay: DefaultMinReconnectDelay, MaxReconnectDelay: DefaultMaxReconnectDelay, ReconnectResetAfter: DefaultReconnectResetAfter,
-		SpoolMaxBytes: DefaultSpoolMaxBytes, Proxy: wantProxy,
+		SpoolMaxBytes: DefaultSpoolMaxBytes, Proxy: wantProxy, FleetStatusInterval: DefaultFleetStatusInterval,
 	}
 	if !reflect.DeepEqual(got, wantCloud) {
 		t.Errorf("Cloud() =\n%+v\nwant\n%+v", got, wantCloud)
@@ -67,6 +67,8 @@ services:
       interpolateComponentConfiguration: true
       componentStoreMaxSizeBytes: 10000000000
       deploymentPollingFrequencySeconds: 15
+      fleetStatus:
+        periodicStatusPublishIntervalSeconds: 3600
       mqtt:
         keepAliveTimeoutMs: 30000
         pingTimeoutMs: "10000"
@@ -133,11 +135,17 @@ sward:
 	if c.SpoolMaxBytes != 2621440 || !c.KeepQoS0WhenOffline {
 		t.Errorf("spool %d, qos0 %v", c.SpoolMaxBytes, c.KeepQoS0WhenOffline)
 	}
+	if c.FleetStatusInterval != time.Hour {
+		t.Errorf("fleet status interval %v, want the file's 3600 s", c.FleetStatusInterval)
+	}
+	if d := (&File{Nucleus: Nucleus{IoTDataEndpoint: "x"}}).Cloud().FleetStatusInterval; d != 24*time.Hour {
+		t.Errorf("default fleet status interval %v, want Greengrass's 86400 s", d)
+	}
 	wantSward := []Setting{
-		{Name: "recipes", Value: "./recipes", Line: 37},
-		{Name: "shadow-rate", Value: "50", Line: 38},
-		{Name: "component-uids", Value: "true", Line: 39},
-		{Name: "metrics-listen", Value: "", Line: 40},
+		{Name: "recipes", Value: "./recipes", Line: 39},
+		{Name: "shadow-rate", Value: "50", Line: 40},
+		{Name: "component-uids", Value: "true", Line: 41},
+		{Name: "metrics-listen", Value: "", Line: 42},
 	}
 	if !reflect.DeepEqual(f.Sward, wantSward) {
 		t.Errorf("sward = %+v\nwant %+v", f.Sward, wantSward)

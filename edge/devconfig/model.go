@@ -63,6 +63,16 @@ type Nucleus struct {
 	// deployments when offline notifications are missed.
 	DeploymentPollingFrequencySeconds int     `yaml:"deploymentPollingFrequencySeconds,omitempty"`
 	Logging                           Logging `yaml:"logging,omitempty"`
+	// FleetStatus is the fleet status service's cadence (edge/fleet).
+	FleetStatus FleetStatus `yaml:"fleetStatus,omitempty"`
+}
+
+// FleetStatus configures the fleet status reports.
+type FleetStatus struct {
+	// PeriodicStatusPublishIntervalSeconds is the time between periodic
+	// reports (Greengrass default and minimum 86400; Sward takes any
+	// positive number).
+	PeriodicStatusPublishIntervalSeconds int `yaml:"periodicStatusPublishIntervalSeconds,omitempty"`
 }
 
 // MQTT is the nucleus's connection to AWS IoT Core.

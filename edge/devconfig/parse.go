@@ -81,7 +81,7 @@ func (w Warning) String() string {
 var ignoredNucleusKeys = map[string]bool{
 	"jvmOptions": true, "fipsMode": true, "greengrassDataPlaneEndpoint": true,
 	"iotCredentialEndpoint": true, "s3EndpointType": true, "telemetry": true,
-	"fleetStatus": true, "fleetstatus": true, "httpClient": true, "deploymentConfigurationTimeSource": true,
+	"fleetstatus": true, "httpClient": true, "deploymentConfigurationTimeSource": true,
 }
 
 // ignoredServiceKeys are the keys of a services entry other than

@@ -28,6 +28,8 @@
 //     deployment, shadow, stream, metrics, iotcore)
 //   - bridge: the MQTT bridge's topic mappings between the local broker
 //     and IoT Core (edge/bridge), only when mappings are configured
+//   - fleet status: reports the components' states and versions to the
+//     cloud through the link (edge/fleet), only when the link runs
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)

@@ -150,6 +150,7 @@ func (n *Nucleus) Start() error {
 		n.iotcoreService(),
 		n.ipcService(),
 		n.bridgeService(),
+		n.fleetService(),
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),

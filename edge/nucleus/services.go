@@ -21,6 +21,7 @@ import (
 	"github.com/sward-iot/sward/edge/control"
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/events"
+	"github.com/sward-iot/sward/edge/fleet"
 	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
@@ -368,6 +369,36 @@ func (n *Nucleus) bridgeService() service.Service {
 				return nil
 			}
 			return b.Shutdown(ctx)
+		},
+	}
+}
+
+// fleetService reports the device's components to the cloud (edge/fleet)
+// when the IoT Core link runs. It comes after the link and before the
+// deployment service, so it sees every state change of the startup set.
+func (n *Nucleus) fleetService() service.Service {
+	var fs *fleet.Service
+	return service.Func{ServiceName: "fleet status",
+		OnStart: func(ctx context.Context) (err error) {
+			if n.link == nil {
+				return nil
+			}
+			fs, err = fleet.New(fleet.Options{ThingName: n.opts.ThingName, Conn: n.nc, Link: n.link,
+				Interval: n.opts.Cloud.FleetStatusInterval, Logger: n.opts.Logger})
+			if err == nil {
+				err = fs.Start(ctx)
+			}
+			if err != nil {
+				fs = nil
+				return err
+			}
+			return nil
+		},
+		OnShutdown: func(ctx context.Context) error {
+			if fs == nil {
+				return nil
+			}
+			return fs.Shutdown(ctx)
 		},
 	}
 }

@@ -218,7 +218,11 @@ func Provision(ctx context.Context, o Options) (*Result, error) {
 	})
 	fmt.Fprintf(o.Progress, "attached policy %s\n", o.PolicyName)
 
-	if _, err := o.IoT.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: &o.ThingName, Principal: &certArn}); err != nil {
+	// Exclusively: the thing policy variables then resolve on every
+	// connection of the certificate, also the further ones (<thing>#2, …)
+	// the device policy allows beside <thing>.
+	if _, err := o.IoT.AttachThingPrincipal(ctx, &iot.AttachThingPrincipalInput{ThingName: &o.ThingName, Principal: &certArn,
+		ThingPrincipalType: iottypes.ThingPrincipalTypeExclusiveThing}); err != nil {
 		return fail(fmt.Errorf("attach the certificate to thing %s: %w", o.ThingName, err))
 	}
 	u.add("the certificate on thing "+o.ThingName, fmt.Sprintf("aws iot detach-thing-principal --thing-name %s --principal %s", o.ThingName, certArn), func(ctx context.Context) error {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -84,7 +85,12 @@ func (f *fakeIoT) DetachPolicy(context.Context, *iot.DetachPolicyInput, ...func(
 	return &iot.DetachPolicyOutput{}, f.call("DetachPolicy")
 }
 
-func (f *fakeIoT) AttachThingPrincipal(context.Context, *iot.AttachThingPrincipalInput, ...func(*iot.Options)) (*iot.AttachThingPrincipalOutput, error) {
+func (f *fakeIoT) AttachThingPrincipal(_ context.Context, in *iot.AttachThingPrincipalInput, _ ...func(*iot.Options)) (*iot.AttachThingPrincipalOutput, error) {
+	// Exclusively, so that the device policy's thing variable resolves on
+	// the further connections <thing>#2, … too.
+	if in.ThingPrincipalType != iottypes.ThingPrincipalTypeExclusiveThing {
+		return nil, fmt.Errorf("certificate attached with type %q, want EXCLUSIVE_THING", in.ThingPrincipalType)
+	}
 	return &iot.AttachThingPrincipalOutput{}, f.call("AttachThingPrincipal")
 }
 

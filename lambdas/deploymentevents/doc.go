@@ -23,10 +23,21 @@
 //	thingName S (partition key), sortKey S (sort key)
 //	  history#<jobId>#<timestamp, 13 digits>#<status>   one item per message
 //	  job#<jobId>                                       the device's current status
+//	  fleet                                             the device's components (fleet status)
 //
 // with attributes jobId, status, detail, reason, timestamp (device clock,
 // epoch ms) and receivedAt (IoT Core's clock). A thing's history for a job
 // is the sort key range history#<jobId>#, in time order.
+//
+// # Fleet status
+//
+// The fleet status rule (shared/topics.FleetStatusRuleSQL) invokes the
+// same handler with each fleet status message (shared/fleetstatus) a
+// device's nucleus publishes on sward/<thing>/health; an event with a
+// "trigger" is one. The item (thing, "fleet") then holds the message's
+// components (componentName, version, state, reason), overallDeviceStatus,
+// trigger, sequenceNumber, timestamp and receivedAt, unless it already
+// holds a newer message (by the device's timestamp): that one is STALE.
 //
 // # Ordering and duplicates
 //

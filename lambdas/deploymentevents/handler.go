@@ -89,10 +89,14 @@ func HistoryKey(jobID string, timestamp int64, s deploymentstatus.Status) string
 // CurrentKey is the sort key of a thing's current status for a job.
 func CurrentKey(jobID string) string { return "job#" + jobID }
 
-// Handle processes one deployment status rule event. It returns an error
+// Handle processes one deployment status rule event, or one fleet status
+// rule event (one with a trigger; see handleFleetStatus). It returns an error
 // only for failures a retry may fix, and that error is always
 // lambdakit.ErrInternal.
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (Result, error) {
+	if isFleetStatus(event) {
+		return h.handleFleetStatus(ctx, event)
+	}
 	ev, err := deploymentstatus.DecodeEvent(event)
 	if err != nil {
 		h.Log.WarnContext(ctx, "deployment status refused", "reason", err.Error())

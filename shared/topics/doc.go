@@ -9,7 +9,7 @@
 //	sward/<thing>/telemetry/<stream>     device → cloud, a telemetry batch (shared/telemetry)
 //	sward/<thing>/alerts                 cloud → device, alerts (shared/telemetry Alert)
 //	sward/<thing>/deployments/status     device → cloud, deployment status (shared/deploymentstatus)
-//	sward/<thing>/health                 device → cloud, the nucleus's health
+//	sward/<thing>/health                 device → cloud, fleet status: component states and versions (shared/fleetstatus)
 //
 // <thing> is the AWS IoT thing name, which is also the MQTT client id; the
 // devices' IoT policy allows each device to publish only under its own
@@ -18,7 +18,7 @@
 //
 // # Rules
 //
-// TelemetryRuleSQL and DeploymentStatusRuleSQL are the exact rule
+// TelemetryRuleSQL, DeploymentStatusRuleSQL and FleetStatusRuleSQL are the exact rule
 // statements, with SQLVersion. The telemetry rule base64-encodes the whole
 // payload, so a payload that is not JSON still reaches the Lambda, which
 // counts it as malformed instead of the rule dropping it unseen.

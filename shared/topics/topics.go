@@ -14,6 +14,7 @@ const Root = "sward"
 const (
 	TelemetryFilter        = Root + "/+/telemetry/+"
 	DeploymentStatusFilter = Root + "/+/deployments/status"
+	FleetStatusFilter      = Root + "/+/health"
 )
 
 // SQLVersion is the rules SQL version of both rules. Without it IoT Core
@@ -32,6 +33,12 @@ const TelemetryRuleSQL = "SELECT encode(*, 'base64') AS data, topic(2) AS thing,
 // shared/deploymentstatus.DecodeEvent decodes it.
 const DeploymentStatusRuleSQL = "SELECT *, topic(2) AS thing, timestamp() AS receivedAt FROM '" + DeploymentStatusFilter + "'"
 
+// FleetStatusRuleSQL is the fleet status rule. Its output, the
+// deployment-events Lambda's event, is the device's fleet status message
+// (shared/fleetstatus) with "thing" (topic(2)) and "receivedAt" (epoch ms)
+// added; shared/fleetstatus.DecodeEvent decodes it.
+const FleetStatusRuleSQL = "SELECT *, topic(2) AS thing, timestamp() AS receivedAt FROM '" + FleetStatusFilter + "'"
+
 // Telemetry is the topic a device publishes a telemetry stream's batches on.
 func Telemetry(thing, stream string) string {
 	return Root + "/" + thing + "/telemetry/" + stream
@@ -43,8 +50,13 @@ func Alerts(thing string) string { return Root + "/" + thing + "/alerts" }
 // DeploymentStatus is the topic a device reports deployment status on.
 func DeploymentStatus(thing string) string { return Root + "/" + thing + "/deployments/status" }
 
-// Health is the topic a device reports its health on.
+// Health is the topic a device reports its health on: the fleet status
+// messages of shared/fleetstatus.
 func Health(thing string) string { return Root + "/" + thing + "/health" }
+
+// FleetStatus is the topic a device's nucleus (edge/fleet) publishes its
+// fleet status on; the same as Health.
+func FleetStatus(thing string) string { return Health(thing) }
 
 // MaxThingNameLength and MaxStreamLength bound the names in a topic.
 // Thing names are AWS IoT's 128; streams get 64, which keeps the longest

@@ -12,6 +12,7 @@ func TestTopicsFollowTheDocumentedLayout(t *testing.T) {
 		{Alerts("pi-1"), "sward/pi-1/alerts"},
 		{DeploymentStatus("pi-1"), "sward/pi-1/deployments/status"},
 		{Health("pi-1"), "sward/pi-1/health"},
+		{FleetStatus("pi-1"), "sward/pi-1/health"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
@@ -27,6 +28,10 @@ func TestRuleSQLReadsTheTopicsTheDevicesPublish(t *testing.T) {
 	const status = "SELECT *, topic(2) AS thing, timestamp() AS receivedAt FROM 'sward/+/deployments/status'"
 	if DeploymentStatusRuleSQL != status {
 		t.Errorf("DeploymentStatusRuleSQL = %q, the contract with infra/ is %q", DeploymentStatusRuleSQL, status)
+	}
+	const fleet = "SELECT *, topic(2) AS thing, timestamp() AS receivedAt FROM 'sward/+/health'"
+	if FleetStatusRuleSQL != fleet {
+		t.Errorf("FleetStatusRuleSQL = %q, the contract with infra/ is %q", FleetStatusRuleSQL, fleet)
 	}
 }
 

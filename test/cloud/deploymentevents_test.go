@@ -140,3 +140,55 @@ func TestStatusForAJobThatIsNotAReleaseIsStillRecorded(t *testing.T) {
 		t.Errorf("a release item appeared for a job that is not a release: %v", item)
 	}
 }
+
+func TestFleetStatusRecordsTheDevicesComponentsAndOnlyMovesForward(t *testing.T) {
+	e := newDeploymentEnv(t)
+	report := func(ts int64, trigger, components string) string {
+		t.Helper()
+		ev := fmt.Sprintf(`{"formatVersion":1,"trigger":%q,"overallDeviceStatus":"HEALTHY","sequenceNumber":%d,"timestamp":%d,"components":[%s],"thing":"pi-1","receivedAt":%d}`,
+			trigger, ts-1767225600000, ts, components, ts+250)
+		res, err := e.h.Handle(ctx(t), []byte(ev))
+		if err != nil {
+			t.Fatalf("Handle(fleet status %s): %v", trigger, err)
+		}
+		return res.Outcome
+	}
+	fleet := func() string {
+		item := getItem(t, e.c, e.statusTable, map[string]dbtypes.AttributeValue{
+			"thingName": &dbtypes.AttributeValueMemberS{Value: "pi-1"},
+			"sortKey":   &dbtypes.AttributeValueMemberS{Value: deploymentevents.FleetKey},
+		})
+		var b strings.Builder
+		b.WriteString(s(item, "trigger"))
+		if l, ok := item["components"].(*dbtypes.AttributeValueMemberL); ok {
+			for _, c := range l.Value {
+				m := c.(*dbtypes.AttributeValueMemberM).Value
+				b.WriteString(" " + s(m, "componentName") + "@" + s(m, "version") + "=" + s(m, "state"))
+			}
+		}
+		return b.String()
+	}
+	if o := report(1767225602000, "DEPLOYMENT", `{"componentName":"com.example.Sensor","version":"1.1.0","state":"RUNNING"}`); o != deploymentevents.Recorded {
+		t.Fatalf("first fleet status: %s, want %s", o, deploymentevents.Recorded)
+	}
+	if got, want := fleet(), "DEPLOYMENT com.example.Sensor@1.1.0=RUNNING"; got != want {
+		t.Errorf("fleet item %q, want %q", got, want)
+	}
+	// A redelivered older message does not turn the status back.
+	if o := report(1767225601000, "NUCLEUS_LAUNCH", `{"componentName":"com.example.Sensor","version":"1.0.0","state":"RUNNING"}`); o != deploymentevents.Stale {
+		t.Errorf("older fleet status: %s, want %s", o, deploymentevents.Stale)
+	}
+	if got, want := fleet(), "DEPLOYMENT com.example.Sensor@1.1.0=RUNNING"; got != want {
+		t.Errorf("after an older message the fleet item is %q, want %q", got, want)
+	}
+	if o := report(1767225603000, "BROKEN_COMPONENT", `{"componentName":"com.example.Sensor","version":"1.1.0","state":"BROKEN","reason":"exit 1"}`); o != deploymentevents.Recorded {
+		t.Fatalf("newer fleet status: %s", o)
+	}
+	if got, want := fleet(), "BROKEN_COMPONENT com.example.Sensor@1.1.0=BROKEN"; got != want {
+		t.Errorf("fleet item %q, want %q", got, want)
+	}
+	// A malformed one is dropped with its reason, not retried.
+	if o := report(1767225604000, "WHENEVER", ``); o != deploymentevents.Malformed {
+		t.Errorf("bad trigger: %s, want %s", o, deploymentevents.Malformed)
+	}
+}

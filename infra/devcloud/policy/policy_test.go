@@ -8,7 +8,8 @@ import (
 // devicePolicy is the shape of SwardDevicePolicy once its ARNs are
 // resolved (infra/devices.go).
 const devicePolicy = `{"Version":"2012-10-17","Statement":[
- {"Effect":"Allow","Action":"iot:Connect","Resource":"arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}",
+ {"Effect":"Allow","Action":"iot:Connect","Resource":["arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}",
+  "arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}#*"],
   "Condition":{"Bool":{"iot:Connection.Thing.IsAttached":"true"}}},
  {"Effect":"Allow","Action":"iot:Publish","Resource":[
   "arn:aws:iot:us-east-1:123456789012:topic/sward/${iot:Connection.Thing.ThingName}/telemetry/*",
@@ -34,6 +35,9 @@ func TestDevicePolicyAdmitsOnlyTheThingsOwnResources(t *testing.T) {
 	}{
 		{"connect with client id = thing name", Connect, arn + "client/dev1", attached, true},
 		{"connect with another client id", Connect, arn + "client/dev2", attached, false},
+		{"a further connection thing#n", Connect, arn + "client/dev1#2", attached, true},
+		{"a thing whose name starts with the thing's", Connect, arn + "client/dev10", attached, false},
+		{"another thing's further connection", Connect, arn + "client/dev2#2", attached, false},
 		{"connect without an attached thing", Connect, arn + "client/dev1", detached, false},
 		{"publish own telemetry, any depth", Publish, arn + "topic/sward/dev1/telemetry/temp/a", attached, true},
 		{"publish another thing's telemetry", Publish, arn + "topic/sward/dev2/telemetry/temp", attached, false},
