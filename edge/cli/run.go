@@ -102,6 +102,7 @@ command line wins over the file (docs/configuration.md).`,
 			}
 			if file != nil {
 				opts.Cloud = file.Cloud()
+				opts.CloudSecrets = file.SecretManager.ARNs()
 				if opts.Cloud.Configured() {
 					// A flag given on the command line decides who the device is.
 					if opts.ThingName != "" {

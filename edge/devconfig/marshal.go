@@ -7,13 +7,14 @@ import (
 )
 
 // Marshal writes f in Greengrass's config.yaml shape (system, then
-// services.aws.greengrass.Nucleus with componentType NUCLEUS, then sward),
+// services.aws.greengrass.Nucleus with componentType NUCLEUS and, with
+// secrets, aws.greengrass.SecretManager, then sward),
 // leaving out empty values; Parse reads it back to the same File.
 func Marshal(f *File) ([]byte, error) {
 	type service struct {
-		ComponentType string  `yaml:"componentType"`
-		Version       string  `yaml:"version,omitempty"`
-		Configuration Nucleus `yaml:"configuration"`
+		ComponentType string `yaml:"componentType"`
+		Version       string `yaml:"version,omitempty"`
+		Configuration any    `yaml:"configuration"`
 	}
 	doc := struct {
 		System   System             `yaml:"system"`
@@ -22,6 +23,9 @@ func Marshal(f *File) ([]byte, error) {
 	}{
 		System:   f.System,
 		Services: map[string]service{NucleusService: {ComponentType: "NUCLEUS", Version: f.NucleusVersion, Configuration: f.Nucleus}},
+	}
+	if len(f.SecretManager.CloudSecrets) > 0 {
+		doc.Services[SecretManagerService] = service{ComponentType: "GENERIC", Configuration: f.SecretManager}
 	}
 	if len(f.Sward) > 0 {
 		doc.Sward = &yaml.Node{Kind: yaml.MappingNode}

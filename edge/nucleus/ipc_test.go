@@ -14,7 +14,7 @@ func TestOperationTableServesEveryOperationInItsLane(t *testing.T) {
 	fast := []string{wire.OpGetConfiguration, wire.OpSubscribeToConfigurationUpdate,
 		wire.OpSubscribeToValidateConfigurationUpdates, wire.OpSendConfigurationValidityReport,
 		wire.OpSubscribeToComponentUpdates, wire.OpDeferComponentUpdate, wire.OpUpdateState,
-		wire.OpGetComponentDetails, wire.OpListComponents, wire.OpPutComponentMetric}
+		wire.OpGetComponentDetails, wire.OpListComponents, wire.OpPutComponentMetric, wire.OpGetSecretValue}
 	slow := append([]string{wire.OpUpdateConfiguration, wire.OpPauseComponent, wire.OpResumeComponent,
 		wire.OpRestartComponent, wire.OpStopComponent, wire.OpCreateLocalDeployment, wire.OpListLocalDeployments,
 		wire.OpGetLocalDeploymentStatus, wire.OpGetThingShadow, wire.OpUpdateThingShadow, wire.OpDeleteThingShadow,
