@@ -14,12 +14,12 @@ func TestOperationTableServesEveryOperationInItsLane(t *testing.T) {
 	fast := []string{wire.OpGetConfiguration, wire.OpSubscribeToConfigurationUpdate,
 		wire.OpSubscribeToValidateConfigurationUpdates, wire.OpSendConfigurationValidityReport,
 		wire.OpSubscribeToComponentUpdates, wire.OpDeferComponentUpdate, wire.OpUpdateState,
-		wire.OpGetComponentDetails, wire.OpListComponents, wire.OpPutComponentMetric, wire.OpGetSecretValue}
+		wire.OpGetComponentDetails, wire.OpListComponents, wire.OpPutComponentMetric}
 	slow := append([]string{wire.OpUpdateConfiguration, wire.OpPauseComponent, wire.OpResumeComponent,
 		wire.OpRestartComponent, wire.OpStopComponent, wire.OpCreateLocalDeployment, wire.OpListLocalDeployments,
 		wire.OpGetLocalDeploymentStatus, wire.OpGetThingShadow, wire.OpUpdateThingShadow, wire.OpDeleteThingShadow,
 		wire.OpListNamedShadowsForThing, wire.OpPublishToTopic, wire.OpSubscribeToTopic,
-		wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore}, wire.StreamOperations...)
+		wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore, wire.OpGetSecretValue}, wire.StreamOperations...)
 
 	// Registering only takes the services' method values, so a nucleus
 	// that started nothing builds the same table.

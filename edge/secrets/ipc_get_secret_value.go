@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/sward-iot/sward/edge/authz"
@@ -13,7 +14,7 @@ import (
 // getSecretValue answers GetSecretValue from the store: the caller needs
 // an aws.greengrass.SecretManager policy granting GetSecretValue on the
 // secret's ARN (or "*").
-func (s *Service) getSecretValue(_ context.Context, c *op.Call) (any, error) {
+func (s *Service) getSecretValue(ctx context.Context, c *op.Call) (any, error) {
 	var req wire.GetSecretValueRequest
 	if err := c.Decode(&req); err != nil {
 		return nil, err
@@ -26,6 +27,17 @@ func (s *Service) getSecretValue(_ context.Context, c *op.Call) (any, error) {
 			"services.aws.greengrass.SecretManager.configuration.cloudSecrets", req.SecretID)
 	}
 	sec, err := s.Get(req.SecretID, req.VersionID, req.VersionStage)
+	if errors.Is(err, ErrNotFound) && !s.started() {
+		// The nucleus has just started: the secret may be on its way.
+		wctx, cancel := context.WithTimeout(ctx, answerWithin)
+		err = s.Wait(wctx)
+		cancel()
+		if err == nil {
+			sec, err = s.Get(req.SecretID, req.VersionID, req.VersionStage)
+		} else {
+			err = fmt.Errorf("%w: %s: the secrets are still being fetched (the nucleus has just started): retry", ErrNotFound, req.SecretID)
+		}
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, wire.Errorf(wire.CodeResourceNotFound, "%v", err)
 	}
@@ -37,4 +49,14 @@ func (s *Service) getSecretValue(_ context.Context, c *op.Call) (any, error) {
 	}
 	return wire.GetSecretValueResponse{SecretID: sec.ARN, VersionID: sec.VersionID, VersionStage: slices.Clone(sec.VersionStages),
 		SecretValue: wire.SecretValue{SecretString: sec.SecretString, SecretBinary: sec.SecretBinary}}, nil
+}
+
+// started reports whether the fetch at start has ended.
+func (s *Service) started() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }

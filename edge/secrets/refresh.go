@@ -86,6 +86,17 @@ func sameSecret(a, b Secret) bool {
 		string(a.SecretBinary) == string(b.SecretBinary)
 }
 
+// Wait returns once the fetch at start has ended, or ctx did: a secret
+// not yet stored (on a first start) may be there after it.
+func (s *Service) Wait(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // ErrNotFound is Get's answer for a secret the manager does not hold.
 var ErrNotFound = errors.New("secret not found")
 

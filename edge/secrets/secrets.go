@@ -61,7 +61,7 @@ type Service struct {
 	secrets   map[string]Secret // by configured ARN
 
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   chan struct{} // closed when the fetch at start has ended
 }
 
 // New checks opts and builds the service; it reads no file.
@@ -86,7 +86,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opts: opts, log: opts.Logger.With("service", "secret manager"), secrets: map[string]Secret{}}
+	s := &Service{opts: opts, log: opts.Logger.With("service", "secret manager"), secrets: map[string]Secret{}, done: make(chan struct{})}
 	if opts.Credentials != nil {
 		o := secretsmanager.Options{Region: opts.Region, Credentials: aws.NewCredentialsCache(provider{opts.Credentials})}
 		if opts.Endpoint != "" {
@@ -127,7 +127,7 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel, s.done = cancel, make(chan struct{})
+	s.cancel = cancel
 	go func() {
 		defer close(s.done)
 		_ = s.Refresh(ctx) // logged

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -212,5 +213,65 @@ func TestStartNamesAnUnreadableDeviceKey(t *testing.T) {
 	}
 	if err := s.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "system.privateKeyPath") {
 		t.Errorf("Start = %v, want an error naming system.privateKeyPath", err)
+	}
+}
+
+// gated credentials are given out only once open is closed.
+type gated struct {
+	static
+	open chan struct{}
+}
+
+func (g gated) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	select {
+	case <-g.open:
+		return g.static.Retrieve(ctx)
+	case <-ctx.Done():
+		return aws.Credentials{}, ctx.Err()
+	}
+}
+
+func TestGetSecretValueRightAfterAFirstStartWaitsForTheFetch(t *testing.T) {
+	m := startMoto(t)
+	arn, _ := createSecret(t, m, aws.String("early"), nil)
+	o := options(t, m, t.TempDir(), deviceKeyFile(t), arn)
+	open := make(chan struct{})
+	o.Credentials = gated{o.Credentials.(static), open}
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+
+	t.Run("the fetch ends within the wait", func(t *testing.T) {
+		time.AfterFunc(200*time.Millisecond, func() { close(open) })
+		got, err := call(s, wire.GetSecretValueRequest{SecretID: arn}, all, []string{arn})
+		if err != nil || aws.ToString(got.SecretValue.SecretString) != "early" {
+			t.Fatalf("GetSecretValue while the first fetch runs: %+v, %v; want the secret once fetched", got, err)
+		}
+	})
+}
+
+func TestGetSecretValueWhileAFirstFetchHangsSaysToRetry(t *testing.T) {
+	m := startMoto(t)
+	arn, _ := createSecret(t, m, aws.String("late"), nil)
+	o := options(t, m, t.TempDir(), deviceKeyFile(t), arn)
+	o.Credentials = gated{o.Credentials.(static), make(chan struct{})} // never open
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	defer func(d time.Duration) { answerWithin = d }(answerWithin)
+	answerWithin = 100 * time.Millisecond
+	_, err = call(s, wire.GetSecretValueRequest{SecretID: arn}, all, []string{arn})
+	if errCode(err) != wire.CodeResourceNotFound || !strings.Contains(err.Error(), "retry") {
+		t.Errorf("GetSecretValue while the first fetch hangs: %v, want ResourceNotFoundError saying to retry", err)
 	}
 }
