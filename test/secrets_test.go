@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -43,31 +42,12 @@ func TestAComponentReadsASecretFetchedThroughTheTokenExchangeAndOfflineAfterAKil
 		arns[name] = aws.ToString(out.ARN)
 	}
 
-	dir := t.TempDir()
-	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, `
-system:
-  thingName: %s
-  certificateFilePath: %s
-  privateKeyPath: %s
-  rootCaPath: %s
-services:
-  aws.greengrass.Nucleus:
-    configuration:
-      awsRegion: %s
-      iotDataEndpoint: %s
-      iotCredEndpoint: %s
-      iotRoleAlias: %s
-  aws.greengrass.SecretManager:
+	config := writeTESConfig(t, d, thing, fmt.Sprintf(`  aws.greengrass.SecretManager:
     configuration:
       cloudSecrets:
         - arn: %s
         - arn: %s
-`, thing.ThingName, thing.CertificateFilePath, thing.PrivateKeyPath, thing.RootCaPath, d.Info.Region,
-		d.Info.Endpoints.IoTData, strings.TrimPrefix(d.Info.Endpoints.Credentials, "https://"), d.Info.RoleAliases[0],
-		arns["test/db"], arns["test/other"]), 0o600); err != nil {
-		t.Fatal(err)
-	}
+`, arns["test/db"], arns["test/other"]))
 	recipes := harness.WriteRecipes(t, map[string]string{"secrets.yaml": harness.ProbeRecipe(t, "com.example.Secrets",
 		fmt.Sprintf(secretProbe, "test/db", arns["test/db"], arns["test/other"]))})
 	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", d.Info.Endpoints.AWS)

@@ -107,6 +107,14 @@ func options(t *testing.T, m *testutil.Moto, dir, keyFile string, arns ...string
 // start starts a manager and waits for its first fetch to end.
 func start(t *testing.T, o Options) *Service {
 	t.Helper()
+	s := startNoWait(t, o)
+	<-s.done
+	return s
+}
+
+// startNoWait starts a manager; it is shut down at cleanup.
+func startNoWait(t *testing.T, o Options) *Service {
+	t.Helper()
 	s, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +123,6 @@ func start(t *testing.T, o Options) *Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	<-s.done
 	return s
 }
 

@@ -237,14 +237,7 @@ func TestGetSecretValueRightAfterAFirstStartWaitsForTheFetch(t *testing.T) {
 	o := options(t, m, t.TempDir(), deviceKeyFile(t), arn)
 	open := make(chan struct{})
 	o.Credentials = gated{o.Credentials.(static), open}
-	s, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	s := startNoWait(t, o)
 
 	t.Run("the fetch ends within the wait", func(t *testing.T) {
 		time.AfterFunc(200*time.Millisecond, func() { close(open) })
@@ -260,17 +253,10 @@ func TestGetSecretValueWhileAFirstFetchHangsSaysToRetry(t *testing.T) {
 	arn, _ := createSecret(t, m, aws.String("late"), nil)
 	o := options(t, m, t.TempDir(), deviceKeyFile(t), arn)
 	o.Credentials = gated{o.Credentials.(static), make(chan struct{})} // never open
-	s, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	s := startNoWait(t, o)
 	defer func(d time.Duration) { answerWithin = d }(answerWithin)
 	answerWithin = 100 * time.Millisecond
-	_, err = call(s, wire.GetSecretValueRequest{SecretID: arn}, all, []string{arn})
+	_, err := call(s, wire.GetSecretValueRequest{SecretID: arn}, all, []string{arn})
 	if errCode(err) != wire.CodeResourceNotFound || !strings.Contains(err.Error(), "retry") {
 		t.Errorf("GetSecretValue while the first fetch hangs: %v, want ResourceNotFoundError saying to retry", err)
 	}
