@@ -75,7 +75,8 @@ func New(opts Options) (*Service, error) {
 		}
 	}
 	if len(opts.CloudSecrets) > 0 && opts.KeyFile == "" {
-		return nil, errors.New("secret manager: cloudSecrets need the device's private key (system.privateKeyPath) to encrypt the store")
+		return nil, errors.New("secret manager: cloudSecrets need the device's private key to encrypt the store: set system.privateKeyPath and, " +
+			"so that the secrets can be fetched, services.aws.greengrass.Nucleus.configuration iotDataEndpoint, iotCredEndpoint and iotRoleAlias (`sward provision` writes them)")
 	}
 	if opts.Credentials != nil && opts.Region == "" {
 		return nil, errors.New("secret manager: Options.Region is required to fetch secrets (services.aws.greengrass.Nucleus.configuration.awsRegion)")
