@@ -92,24 +92,7 @@ func TestComponentsThatDependOnTheTokenExchangeServiceListABucketWithUnmodifiedS
 			t.Fatal(err)
 		}
 	}
-	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, fmt.Appendf(nil, `
-system:
-  thingName: %s
-  certificateFilePath: %s
-  privateKeyPath: %s
-  rootCaPath: %s
-services:
-  aws.greengrass.Nucleus:
-    configuration:
-      awsRegion: %s
-      iotDataEndpoint: %s
-      iotCredEndpoint: %s
-      iotRoleAlias: %s
-`, thing.ThingName, thing.CertificateFilePath, thing.PrivateKeyPath, thing.RootCaPath, d.Info.Region,
-		d.Info.Endpoints.IoTData, strings.TrimPrefix(d.Info.Endpoints.Credentials, "https://"), d.Info.RoleAliases[0]), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	config := writeTESConfig(t, d, thing, "")
 	// The nucleus's stream exporters reach moto here, with no credentials
 	// in the nucleus's environment: only the token exchange service's.
 	t.Setenv("AWS_ENDPOINT_URL", d.Info.Endpoints.AWS)
@@ -224,4 +207,30 @@ func TestADependencyOnTheTokenExchangeServiceWithoutACloudNamesTheMissingConfigu
 		}
 		return nil
 	})
+}
+
+// writeTESConfig writes a device configuration file for thing with the
+// link and the token exchange service pointed at devcloud d, then extra
+// (YAML indented two spaces, more entries under services).
+func writeTESConfig(t *testing.T, d *harness.Devcloud, thing thingFiles, extra string) string {
+	t.Helper()
+	config := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(config, fmt.Appendf(nil, `
+system:
+  thingName: %s
+  certificateFilePath: %s
+  privateKeyPath: %s
+  rootCaPath: %s
+services:
+  aws.greengrass.Nucleus:
+    configuration:
+      awsRegion: %s
+      iotDataEndpoint: %s
+      iotCredEndpoint: %s
+      iotRoleAlias: %s
+%s`, thing.ThingName, thing.CertificateFilePath, thing.PrivateKeyPath, thing.RootCaPath, d.Info.Region,
+		d.Info.Endpoints.IoTData, strings.TrimPrefix(d.Info.Endpoints.Credentials, "https://"), d.Info.RoleAliases[0], extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config
 }

@@ -28,12 +28,9 @@ const (
 // may also name the bare operation ("PublishToTopic"), Sward's older form.
 const OperationPrefix = "aws.greengrass#"
 
-// Operations of Greengrass services this nucleus does not serve yet; their
-// policies are still checked and kept.
-const (
-	opGetSecretValue      = "GetSecretValue"
-	opCreateDebugPassword = "CreateDebugPassword"
-)
+// opCreateDebugPassword is an operation of a Greengrass service this
+// nucleus does not serve yet; its policies are still checked and kept.
+const opCreateDebugPassword = "CreateDebugPassword"
 
 // serviceOperations are the service ids a policy may name and the bare
 // operations each one's policies may grant, as Greengrass's nucleus
@@ -45,7 +42,7 @@ var serviceOperations = map[string][]string{
 	ServicePubSub:        {wire.OpPublishToTopic, wire.OpSubscribeToTopic},
 	ServiceMQTTProxy:     {wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore},
 	ServiceShadowManager: {wire.OpGetThingShadow, wire.OpUpdateThingShadow, wire.OpDeleteThingShadow, wire.OpListNamedShadowsForThing},
-	ServiceSecretManager: {opGetSecretValue},
+	ServiceSecretManager: {wire.OpGetSecretValue},
 	ServiceCli: {wire.OpGetComponentDetails, wire.OpListComponents, wire.OpRestartComponent, wire.OpStopComponent,
 		wire.OpCreateLocalDeployment, wire.OpGetLocalDeploymentStatus, wire.OpListLocalDeployments, opCreateDebugPassword},
 	ServiceLifecycle:       {wire.OpPauseComponent, wire.OpResumeComponent},

@@ -152,6 +152,29 @@ sward:
 	}
 }
 
+func TestTheSecretManagerConfigurationNamesTheCloudSecrets(t *testing.T) {
+	f, warnings, err := Parse("c.yaml", []byte(`services:
+  aws.greengrass.SecretManager:
+    componentType: PLUGIN
+    version: 2.2.0
+    configuration:
+      cloudSecrets:
+        - arn: arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf
+        - arn: arn:aws:secretsmanager:us-east-1:123456789012:secret:api-GhIjKl
+          colour: blue
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", "arn:aws:secretsmanager:us-east-1:123456789012:secret:api-GhIjKl"}
+	if got := f.SecretManager.ARNs(); !reflect.DeepEqual(got, want) {
+		t.Errorf("ARNs = %q, want %q", got, want)
+	}
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0].String(), "line 9: services.aws.greengrass.SecretManager.configuration.cloudSecrets[1].colour: unknown key") {
+		t.Errorf("warnings = %v, want one for the unknown key colour on line 9", warnings)
+	}
+}
+
 func TestUnknownKeysAreWarnedWithTheirPathAndLine(t *testing.T) {
 	_, warnings, err := Parse("c.yaml", []byte(`system:
   thingName: dev1
@@ -210,6 +233,10 @@ func TestBadInputIsAnErrorNamingThePathLineAndExpectedType(t *testing.T) {
 			`maxSizeInBytes: expected an integer, got "1.5"`},
 		{"platformOverride value is a list", "services:\n  aws.greengrass.Nucleus:\n    configuration:\n      platformOverride:\n        npu: [a]\n",
 			`line 5: services.aws.greengrass.Nucleus.configuration.platformOverride.npu: expected a single value, got a list`},
+		{"cloudSecrets is a mapping", "services:\n  aws.greengrass.SecretManager:\n    configuration:\n      cloudSecrets:\n        arn: x\n",
+			`line 5: services.aws.greengrass.SecretManager.configuration.cloudSecrets: expected a list, got a mapping`},
+		{"a secret's arn is a list", "services:\n  aws.greengrass.SecretManager:\n    configuration:\n      cloudSecrets:\n        - arn: [x]\n",
+			`line 5: services.aws.greengrass.SecretManager.configuration.cloudSecrets[0].arn: expected a string, got a list`},
 		{"top level is a list", "- a\n- b\n", `expected a mapping with system, services and sward, got a list`},
 		{"YAML syntax", "system:\n  thingName: [unclosed\n", `config file c.yaml: line `},
 	}
@@ -282,7 +309,8 @@ func TestMarshalWritesWhatParseReadsBack(t *testing.T) {
 		Nucleus: Nucleus{AWSRegion: "us-east-1", IoTDataEndpoint: "127.0.0.1", IoTCredEndpoint: "127.0.0.1:4443", IoTRoleAlias: "Alias",
 			InterpolateComponentConfiguration: &yes,
 			MQTT:                              MQTT{Port: 18883, Spooler: Spooler{MaxSizeInBytes: 1 << 20, KeepQos0WhenOffline: true}}},
-		Sward: []Setting{{Name: "mqtt-listen", Value: "127.0.0.1:1883"}, {Name: "shadow-rate", Value: "10"}},
+		SecretManager: SecretManager{CloudSecrets: []CloudSecret{{ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}}},
+		Sward:         []Setting{{Name: "mqtt-listen", Value: "127.0.0.1:1883"}, {Name: "shadow-rate", Value: "10"}},
 	}
 	data, err := Marshal(in)
 	if err != nil {

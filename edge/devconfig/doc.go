@@ -18,13 +18,17 @@
 //	      iotCredEndpoint: prefix.credentials.iot.us-west-2.amazonaws.com
 //	      iotRoleAlias: SwardTokenExchangeRoleAlias
 //	      mqtt: {port: 8883, spooler: {maxSizeInBytes: 2621440}}
+//	  aws.greengrass.SecretManager:
+//	    configuration:                     # the secrets the nucleus fetches
+//	      cloudSecrets: [{arn: "arn:aws:secretsmanager:us-west-2:123456789012:secret:db-AbCdEf"}]
 //	sward:                                 # Sward's own settings: `sward run` flag names
 //	  recipes: /opt/recipes
 //	  mqtt-listen: 127.0.0.1:1883
 //
 // Parse reads the file into File: an unknown key is a Warning naming its
 // path and line, a value of the wrong type an *Error naming the path, the
-// line and the type expected. File.Cloud is what the IoT Core link needs
+// line and the type expected. File.SecretManager holds the cloudSecrets.
+// File.Cloud is what the IoT Core link needs
 // (NetworkProxy.HTTPProxy its proxy as an http.Transport Proxy function);
 // File.TopicMappings the MQTT bridge's mappings (Greengrass's
 // services.aws.greengrass.clientdevices.mqtt.Bridge.configuration.mqttTopicMapping);

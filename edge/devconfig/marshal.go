@@ -8,14 +8,15 @@ import (
 )
 
 // Marshal writes f in Greengrass's config.yaml shape (system, then
-// services.aws.greengrass.Nucleus with componentType NUCLEUS and the
-// MQTT bridge's configuration when it has one, then sward),
+// services.aws.greengrass.Nucleus with componentType NUCLEUS, the MQTT
+// bridge's configuration when it has one and, with secrets,
+// aws.greengrass.SecretManager, then sward),
 // leaving out empty values; Parse reads it back to the same File.
 func Marshal(f *File) ([]byte, error) {
 	type service struct {
-		ComponentType string  `yaml:"componentType"`
-		Version       string  `yaml:"version,omitempty"`
-		Configuration Nucleus `yaml:"configuration"`
+		ComponentType string `yaml:"componentType"`
+		Version       string `yaml:"version,omitempty"`
+		Configuration any    `yaml:"configuration"`
 	}
 	type bridge struct {
 		Configuration Bridge `yaml:"configuration"`
@@ -30,6 +31,9 @@ func Marshal(f *File) ([]byte, error) {
 	}
 	if !reflect.ValueOf(f.Bridge).IsZero() {
 		doc.Services[BridgeService] = bridge{f.Bridge}
+	}
+	if len(f.SecretManager.CloudSecrets) > 0 {
+		doc.Services[SecretManagerService] = service{ComponentType: "GENERIC", Configuration: f.SecretManager}
 	}
 	if len(f.Sward) > 0 {
 		doc.Sward = &yaml.Node{Kind: yaml.MappingNode}

@@ -6,6 +6,9 @@ type File struct {
 	System System `yaml:"system"`
 	// Nucleus is services.aws.greengrass.Nucleus.configuration.
 	Nucleus Nucleus `yaml:"-"`
+	// SecretManager is services.aws.greengrass.SecretManager.configuration:
+	// the secrets the nucleus's secret manager fetches.
+	SecretManager SecretManager `yaml:"-"`
 	// NucleusVersion is services.aws.greengrass.Nucleus.version, kept so a
 	// Greengrass file reads back unchanged; Sward does not use it.
 	NucleusVersion string `yaml:"-"`
@@ -179,3 +182,25 @@ type Setting struct {
 
 // Path is where s is in the file, for messages.
 func (s Setting) Path() string { return SwardSection + "." + s.Name }
+
+// SecretManager is Greengrass's aws.greengrass.SecretManager component
+// configuration.
+type SecretManager struct {
+	// CloudSecrets are the secrets to fetch from AWS Secrets Manager.
+	CloudSecrets []CloudSecret `yaml:"cloudSecrets,omitempty"`
+}
+
+// CloudSecret names one secret.
+type CloudSecret struct {
+	// ARN is the secret's full ARN (with the suffix Secrets Manager adds).
+	ARN string `yaml:"arn"`
+}
+
+// ARNs lists the secrets' ARNs.
+func (s SecretManager) ARNs() []string {
+	var arns []string
+	for _, c := range s.CloudSecrets {
+		arns = append(arns, c.ARN)
+	}
+	return arns
+}

@@ -22,6 +22,9 @@ const (
 	NucleusService = "aws.greengrass.Nucleus"
 	// NucleusPath is the nucleus configuration's path, for messages.
 	NucleusPath = "services." + NucleusService + ".configuration"
+	// SecretManagerService is Greengrass's secret manager under services,
+	// whose configuration (cloudSecrets) Sward's nucleus reads too.
+	SecretManagerService = "aws.greengrass.SecretManager"
 	// SwardSection is the top-level key of Sward's own settings.
 	SwardSection = "sward"
 )
@@ -192,8 +195,16 @@ func (d *decoder) services(f *File, n *yaml.Node) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolve(n.Content[i+1])
 		path := "services." + k.Value
-		if k.Value != NucleusService && k.Value != BridgeService {
-			d.warn(path, k.Line, "not read: Sward takes a component's configuration from its deployment, not from this file")
+		var conf reflect.Value
+		switch k.Value {
+		case NucleusService:
+			conf = reflect.ValueOf(&f.Nucleus).Elem()
+		case BridgeService:
+			conf = reflect.ValueOf(&f.Bridge).Elem()
+		case SecretManagerService:
+			conf = reflect.ValueOf(&f.SecretManager).Elem()
+		default:
+			d.warn(path, k.Line, "not read: Sward takes a component's configuration from its deployment, not from this file ("+NucleusService+", "+BridgeService+" and "+SecretManagerService+" excepted)")
 			continue
 		}
 		if isNull(v) {
@@ -206,11 +217,9 @@ func (d *decoder) services(f *File, n *yaml.Node) {
 		for j := 0; j+1 < len(v.Content); j += 2 {
 			sk, sv := v.Content[j], resolve(v.Content[j+1])
 			switch {
-			case sk.Value == "configuration" && k.Value == BridgeService:
-				d.value(path+".configuration", sv, reflect.ValueOf(&f.Bridge).Elem())
 			case sk.Value == "configuration":
-				d.value(path+".configuration", sv, reflect.ValueOf(&f.Nucleus).Elem())
-			case sk.Value == "version" && k.Value == BridgeService:
+				d.value(path+".configuration", sv, conf)
+			case sk.Value == "version" && k.Value != NucleusService:
 			case sk.Value == "version":
 				d.value(path+".version", sv, reflect.ValueOf(&f.NucleusVersion).Elem())
 			case ignoredServiceKeys[sk.Value]:
@@ -279,6 +288,16 @@ func (d *decoder) value(path string, n *yaml.Node, v reflect.Value) {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
 		d.value(path, n, v.Elem())
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.fail(d.typeErr(path, n, "a list"))
+			return
+		}
+		sl := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.value(fmt.Sprintf("%s[%d]", path, i), resolve(item), sl.Index(i))
+		}
+		v.Set(sl)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			d.fail(d.typeErr(path, n, "a mapping of names to values"))

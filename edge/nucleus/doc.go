@@ -22,10 +22,12 @@
 //     (edge/events), used by the IPC operations and the deployment engine
 //   - iotcore: the AWS IoT Core connection and its spool (edge/iotcore),
 //     only when an endpoint is configured
+//   - secret manager: the configured cloudSecrets, fetched with the token
+//     exchange credentials and stored encrypted (edge/secrets)
 //   - ipc: the components' IPC front end (edge/ipc); it builds the
 //     deployment engine and the operation table from the services that
 //     own operations (operations() in ipc.go: config, events, lifecycle,
-//     deployment, shadow, stream, metrics, iotcore)
+//     deployment, shadow, stream, metrics, iotcore, secrets)
 //   - bridge: the MQTT bridge's topic mappings between the local broker
 //     and IoT Core (edge/bridge), only when mappings are configured
 //   - fleet status: reports the components' states and versions to the

@@ -21,7 +21,8 @@ func (n *Nucleus) operations() *op.Table {
 	n.shadows.RegisterIPC(t)
 	n.streams.RegisterIPC(t)
 	n.metrics.RegisterIPC(t)
-	n.link.RegisterIPC(t) // nil without a link: the operations say how to configure one
+	n.link.RegisterIPC(t)    // nil without a link: the operations say how to configure one
+	n.secrets.RegisterIPC(t) // nil without cloudSecrets: GetSecretValue says how to configure them
 	ipc.RegisterServedElsewhere(t)
 	return t
 }

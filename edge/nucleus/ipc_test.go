@@ -19,7 +19,7 @@ func TestOperationTableServesEveryOperationInItsLane(t *testing.T) {
 		wire.OpRestartComponent, wire.OpStopComponent, wire.OpCreateLocalDeployment, wire.OpListLocalDeployments,
 		wire.OpGetLocalDeploymentStatus, wire.OpGetThingShadow, wire.OpUpdateThingShadow, wire.OpDeleteThingShadow,
 		wire.OpListNamedShadowsForThing, wire.OpPublishToTopic, wire.OpSubscribeToTopic,
-		wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore}, wire.StreamOperations...)
+		wire.OpPublishToIoTCore, wire.OpSubscribeToIoTCore, wire.OpGetSecretValue}, wire.StreamOperations...)
 
 	// Registering only takes the services' method values, so a nucleus
 	// that started nothing builds the same table.

@@ -28,6 +28,7 @@ import (
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/metrics"
+	"github.com/sward-iot/sward/edge/secrets"
 	"github.com/sward-iot/sward/edge/service"
 	"github.com/sward-iot/sward/edge/shadow"
 	"github.com/sward-iot/sward/edge/store"
@@ -83,7 +84,8 @@ type Nucleus struct {
 	link       *iotcore.Service // nil without a link (no endpoint, or it could not start)
 	shadows    *shadow.Service
 	streams    *stream.Manager
-	tes        *tes.Service // nil without a credentials provider in Options.Cloud
+	tes        *tes.Service     // nil without a credentials provider in Options.Cloud
+	secrets    *secrets.Service // nil without Options.CloudSecrets
 	registry   *authz.Registry
 	metrics    *metrics.Metrics
 	js         jetstream.JetStream
@@ -148,6 +150,7 @@ func (n *Nucleus) Start() error {
 		)...),
 		n.eventsService(),
 		n.iotcoreService(),
+		n.secretManager(), // uses the token exchange; before the IPC, which serves its GetSecretValue
 		n.ipcService(),
 		n.bridgeService(),
 		n.fleetService(),

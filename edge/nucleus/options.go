@@ -101,6 +101,11 @@ type Options struct {
 	// system block and nucleus settings). Zero: no link. Its ThingName and
 	// Region default to ThingName and Region.
 	Cloud devconfig.Cloud
+	// CloudSecrets are the ARNs of the secrets the secret manager fetches
+	// with the token exchange service's credentials and serves over the IPC
+	// (the file's services.aws.greengrass.SecretManager.configuration.cloudSecrets).
+	// It needs Cloud's PrivateKeyFile, from which the store's key is derived.
+	CloudSecrets []string
 	// IoTCore is the connection to AWS IoT Core (edge/iotcore). Empty
 	// Endpoint (the default): no cloud link, the service is not started.
 	// ThingName, JetStream, Conn and Logger are the nucleus's own.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -26,6 +27,7 @@ import (
 	"github.com/sward-iot/sward/edge/ipc"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/metrics"
+	"github.com/sward-iot/sward/edge/secrets"
 	"github.com/sward-iot/sward/edge/service"
 	"github.com/sward-iot/sward/edge/shadow"
 	"github.com/sward-iot/sward/edge/tes"
@@ -254,6 +256,46 @@ func (n *Nucleus) tokenExchange() service.Service {
 				return nil
 			}
 			return n.tes.Shutdown(ctx)
+		},
+	}
+}
+
+// secretManager fetches Options.CloudSecrets with the token exchange
+// service's credentials (without it, the secrets are served from the store
+// only) and keeps them in <root>/secrets for GetSecretValue. The
+// AWS_ENDPOINT_URL_SECRETS_MANAGER variable, as the AWS SDKs read it,
+// points it at another endpoint.
+func (n *Nucleus) secretManager() service.Service {
+	return service.Func{ServiceName: "secret manager",
+		OnStart: func(ctx context.Context) error {
+			if len(n.opts.CloudSecrets) == 0 {
+				return nil
+			}
+			c := n.opts.Cloud
+			o := secrets.Options{CloudSecrets: n.opts.CloudSecrets, Dir: filepath.Join(n.opts.Root, "secrets"), KeyFile: c.PrivateKeyFile,
+				Region: c.Region, Endpoint: os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), Logger: n.opts.Logger}
+			if n.tes != nil {
+				o.Credentials = n.tes
+				if proxy, err := c.Proxy.HTTPProxy(); err == nil && proxy != nil {
+					tr := http.DefaultTransport.(*http.Transport).Clone()
+					tr.Proxy = proxy
+					o.HTTPClient = &http.Client{Transport: tr}
+				}
+			}
+			s, err := secrets.New(o)
+			if err == nil {
+				err = s.Start(ctx)
+			}
+			if err == nil {
+				n.secrets = s
+			}
+			return err
+		},
+		OnShutdown: func(ctx context.Context) error {
+			if n.secrets == nil {
+				return nil
+			}
+			return n.secrets.Shutdown(ctx)
 		},
 	}
 }

@@ -1,0 +1,151 @@
+package secrets
+
+import (
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// StageCurrent is the staging label of a secret's current version, the
+// one the secret manager fetches.
+const StageCurrent = "AWSCURRENT"
+
+// Credentials gives AWS credentials: the token exchange service
+// (tes.Service) in the nucleus, static ones in tests.
+type Credentials interface {
+	Retrieve(ctx context.Context) (aws.Credentials, error)
+}
+
+// Options configure the secret manager.
+type Options struct {
+	// CloudSecrets are the ARNs of the secrets to fetch (Greengrass's
+	// aws.greengrass.SecretManager configuration cloudSecrets).
+	CloudSecrets []string
+	// Dir is the store's folder (<root>/secrets). Required.
+	Dir string
+	// KeyFile is the device's PEM private key, from which the store key is
+	// derived. Required when CloudSecrets is not empty.
+	KeyFile string
+	// Region is the Secrets Manager region. Required with Credentials.
+	Region string
+	// Endpoint overrides the Secrets Manager endpoint ("": AWS's).
+	Endpoint string
+	// Credentials sign the requests; nil: secrets are served from the
+	// store only.
+	Credentials Credentials
+	// HTTPClient carries the requests (a proxy); nil: the SDK's.
+	HTTPClient *http.Client
+	// Timeout bounds one fetch of one secret; 0: 30 s.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Service is the secret manager.
+type Service struct {
+	opts   Options
+	log    *slog.Logger
+	client *secretsmanager.Client // nil without credentials
+
+	refreshMu sync.Mutex // one Refresh at a time
+	mu        sync.RWMutex
+	aead      cipher.AEAD
+	secrets   map[string]Secret // by configured ARN
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the fetch at start has ended
+}
+
+// New checks opts and builds the service; it reads no file.
+func New(opts Options) (*Service, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("secret manager: Options.Dir (the store's folder) is required")
+	}
+	for i, arn := range opts.CloudSecrets {
+		if arn == "" {
+			return nil, fmt.Errorf("secret manager: cloudSecrets[%d].arn is empty: name the secret's ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX)", i)
+		}
+	}
+	if len(opts.CloudSecrets) > 0 && opts.KeyFile == "" {
+		return nil, errors.New("secret manager: cloudSecrets need the device's private key to encrypt the store: set system.privateKeyPath and, " +
+			"so that the secrets can be fetched, services.aws.greengrass.Nucleus.configuration iotDataEndpoint, iotCredEndpoint and iotRoleAlias (`sward provision` writes them)")
+	}
+	if opts.Credentials != nil && opts.Region == "" {
+		return nil, errors.New("secret manager: Options.Region is required to fetch secrets (services.aws.greengrass.Nucleus.configuration.awsRegion)")
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{opts: opts, log: opts.Logger.With("service", "secret manager"), secrets: map[string]Secret{}, done: make(chan struct{})}
+	if opts.Credentials != nil {
+		o := secretsmanager.Options{Region: opts.Region, Credentials: aws.NewCredentialsCache(provider{opts.Credentials})}
+		if opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opts.Endpoint)
+		}
+		if opts.HTTPClient != nil {
+			o.HTTPClient = opts.HTTPClient
+		}
+		s.client = secretsmanager.New(o)
+	}
+	return s, nil
+}
+
+type provider struct{ Credentials }
+
+// Start opens the store (so the secrets are served at once, offline too)
+// and fetches the secrets in the background.
+func (s *Service) Start(ctx context.Context) error {
+	if len(s.opts.CloudSecrets) > 0 {
+		key, err := deviceKey(s.opts.KeyFile)
+		if err != nil {
+			return err
+		}
+		if s.aead, err = newAEAD(key); err != nil {
+			return err
+		}
+		stored, err := load(s.aead, s.opts.Dir)
+		switch {
+		case errors.Is(err, errStoreUnreadable):
+			s.log.Warn("secret store dropped: it was written with another device key; the secrets are fetched again", "error", err)
+		case err != nil:
+			return fmt.Errorf("secret manager: %w", err)
+		}
+		for _, sec := range stored {
+			if slices.Contains(s.opts.CloudSecrets, sec.Configured) { // a secret no longer configured is no longer served
+				s.secrets[sec.Configured] = sec
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	go func() {
+		defer close(s.done)
+		_ = s.Refresh(ctx) // logged
+	}()
+	return nil
+}
+
+// Shutdown stops a fetch under way.
+func (s *Service) Shutdown(ctx context.Context) error {
+	if s.cancel == nil {
+		return nil
+	}
+	s.cancel()
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
