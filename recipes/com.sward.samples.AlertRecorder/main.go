@@ -1,7 +1,8 @@
 // Command alert-recorder is the com.sward.samples.AlertRecorder component:
 // a background process, launched by the Startup step, that subscribes to
-// the anomaly detector's alerts and appends them to a size-bounded JSON
-// Lines journal in the component's work folder.
+// the anomaly detector's alerts (and, with an AWS IoT Core link, the
+// cloud's alerts for this thing on sward/<thing>/alerts) and appends them
+// to a size-bounded JSON Lines journal in the component's work folder.
 //
 //	alert-recorder start [flags]  launch the recorder in the background; exit 0 once it is subscribed
 //	alert-recorder stop  [flags]  stop it (SIGTERM, then SIGKILL after -stop-timeout)

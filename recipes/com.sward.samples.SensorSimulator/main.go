@@ -1,7 +1,8 @@
 // Command sensor-simulator is the com.sward.samples.SensorSimulator
 // component: simulated vibration and temperature sensors publishing JSON
 // readings over MQTT to <topicPrefix>/<sensorId>, with faults injected at a
-// configurable rate so that an anomaly detector has something to find.
+// configurable rate so that an anomaly detector has something to find; with
+// an AWS IoT Core link it also sends each reading to the cloud (cloud.go).
 package main
 
 import (
