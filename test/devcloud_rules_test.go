@@ -73,16 +73,7 @@ func TestDevcloudRulesRunTheTemplatesLambdasOnDeviceMessages(t *testing.T) {
 	t.Run("telemetry reaches the telemetry Lambda through the rule and lands in S3 and DynamoDB", func(t *testing.T) {
 		publish(t, c, "sward/dev1/telemetry/env", telemetryBatch(21.5, time.Now()))
 
-		s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-		buckets, err := s3c.ListBuckets(ctx, &s3.ListBucketsInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, b := range buckets.Buckets {
-			names = append(names, aws.ToString(b.Name))
-		}
-		bucket := physical(t, names, "swardcloud-telemetrybucket")
+		s3c, bucket := telemetryArchive(t, cfg)
 		testutil.Eventually(t, "the telemetry archive object in moto S3", func() error {
 			out, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("thing=dev1/")})
 			if err != nil {

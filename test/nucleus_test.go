@@ -66,6 +66,20 @@ func TestSampleComponentsReachRunningOrFinished(t *testing.T) {
 			return nil
 		})
 	})
+	t.Run("without a cloud link the simulator and the recorder stay local and say so once", func(t *testing.T) {
+		for _, c := range []string{"com.sward.samples.SensorSimulator", "com.sward.samples.AlertRecorder"} {
+			harness.Eventually(t, 20*time.Second, c+" saying it has no link", func() error {
+				log := componentLog(n, c)
+				if got := strings.Count(log, "no AWS IoT Core link on this nucleus"); got != 1 {
+					return fmt.Errorf("%d lines about the missing link, want 1:\n%s", got, log)
+				}
+				if strings.Contains(log, "cloud publish failed") || strings.Contains(log, "cannot subscribe to the cloud") {
+					return fmt.Errorf("a missing link logged as a failure:\n%s", log)
+				}
+				return nil
+			})
+		}
+	})
 	t.Run("the Python component uses the IPC with nothing but the standard library", func(t *testing.T) {
 		nc := n.AdminConn()
 		sub, err := nc.SubscribeSync("sward.test-thing.health")

@@ -9,8 +9,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iotdataplane"
@@ -262,5 +264,40 @@ func TestStateCountsEachBatchOnceAndRemembersTheLastOnes(t *testing.T) {
 	}
 	if _, changed := evaluate(&s, "batch-36", "pi", "env", "t", r, limits); changed {
 		t.Error("a batch counted already was counted again")
+	}
+}
+
+// ruleEvent is what the telemetry rule hands the Lambda for payload
+// published on sward/<thing>/telemetry/<stream>.
+func ruleEvent(t testing.TB, thing, stream string, payload []byte) []byte {
+	t.Helper()
+	ev, err := json.Marshal(map[string]any{"data": base64.StdEncoding.EncodeToString(payload), "thing": thing, "stream": stream, "receivedAt": 1767225600500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// A device speaks the contract by building its payload with
+// shared/telemetry; the sample SensorSimulator's local reading format is
+// not a batch and is refused with a reason naming the problem.
+func TestBatchBuiltWithTheSharedContractIsAccepted(t *testing.T) {
+	h, _ := unreachableHandler(t)
+	payload, err := telemetry.NewBatch(time.UnixMilli(1767225600000), map[string]float64{"vibration": 2.0, "temperature": 45.1}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, res := h.prepare(context.Background(), ruleEvent(t, "pi-1", "pump-1", payload))
+	if p == nil || res.Accepted != 2 || res.Malformed != 0 || !slices.Equal(p.metrics, []string{"temperature", "vibration"}) {
+		t.Fatalf("prepare(%s) = %+v, %+v; want 2 records accepted", payload, p, res)
+	}
+
+	h, log := unreachableHandler(t)
+	reading := []byte(`{"sensorId":"pump-1","seq":1,"time":"2026-01-01T00:00:00Z","metrics":{"vibration":2.0}}`)
+	if p, res := h.prepare(context.Background(), ruleEvent(t, "pi-1", "pump-1", reading)); p != nil || res.Malformed != 1 {
+		t.Fatalf("prepare(local reading) = %+v, %+v; want it refused as malformed", p, res)
+	}
+	if rec := log.Find(t, "malformed telemetry payload"); rec == nil || !strings.Contains(fmt.Sprint(rec["reason"]), "formatVersion") {
+		t.Errorf("log = %v, want a reason naming formatVersion", rec)
 	}
 }

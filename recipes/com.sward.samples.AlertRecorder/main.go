@@ -1,7 +1,8 @@
 // Command alert-recorder is the com.sward.samples.AlertRecorder component:
 // a background process, launched by the Startup step, that subscribes to
-// the anomaly detector's alerts and appends them to a size-bounded JSON
-// Lines journal in the component's work folder.
+// the anomaly detector's alerts (and, with an AWS IoT Core link, the
+// cloud's alerts for this thing on sward/<thing>/alerts) and appends them
+// to a size-bounded JSON Lines journal in the component's work folder.
 //
 //	alert-recorder start [flags]  launch the recorder in the background; exit 0 once it is subscribed
 //	alert-recorder stop  [flags]  stop it (SIGTERM, then SIGKILL after -stop-timeout)
@@ -46,6 +47,7 @@ func cli(args []string, env component.Env, stdout io.Writer) int {
 	fs.StringVar(&o.PIDFile, "pidfile", filepath.Join(env.WorkPath, "alert-recorder.pid"), "pid file of the background recorder")
 	fs.StringVar(&o.Subject, "subject", "sward.alerts.>", "NATS subject of the alerts to record")
 	fs.StringVar(&o.File, "file", filepath.Join(env.WorkPath, "alerts.jsonl"), "journal file")
+	fs.BoolVar(&o.CloudAlerts, "cloud", true, "also record the alerts the cloud publishes for this device on sward/<thing>/alerts (SubscribeToIoTCore); local alerts only when the nucleus has no link")
 	fs.Int64Var(&o.MaxBytes, "max-bytes", defaultMaxBytes, "size limit of one journal file")
 	fs.IntVar(&o.Keep, "keep", defaultKeep, "rotated journal files kept")
 	startTimeout := fs.Duration("start-timeout", defaultStartTimeout, "start: how long to wait for the recorder to subscribe")
@@ -76,7 +78,7 @@ func start(o Options, timeout time.Duration, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
-	runArgs := []string{"run", "-pidfile", o.PIDFile, "-subject", o.Subject, "-file", o.File,
+	runArgs := []string{"run", "-pidfile", o.PIDFile, "-subject", o.Subject, "-file", o.File, "-cloud=" + strconv.FormatBool(o.CloudAlerts),
 		"-max-bytes", strconv.FormatInt(o.MaxBytes, 10), "-keep", strconv.Itoa(o.Keep)}
 	// The recorder inherits the step's stdout: the nucleus keeps reading it
 	// after Startup exits, so its log lands in the component's log file.

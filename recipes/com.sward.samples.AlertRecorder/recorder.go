@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,12 @@ type Options struct {
 	Keep     int    // rotated files kept beside the journal
 	PIDFile  string // written once subscribed; start waits for it, stop reads it
 	Env      component.Env
+	// CloudAlerts also records the alerts the cloud publishes for this
+	// device on sward/<thing>/alerts (see subscribeCloud).
+	CloudAlerts bool
+	// IoTCore is the IPC client for CloudAlerts; nil makes one on the
+	// recorder's connection from the nucleus's environment.
+	IoTCore IoTCoreSubscriber
 }
 
 // Entry is one journal line: the alert as published, with where and when it
@@ -63,18 +70,33 @@ func Start(o Options, log *slog.Logger) (*Service, error) {
 		j.Close()
 		return nil, fmt.Errorf("subscribe to %s: %w", o.Subject, err)
 	}
+	if o.CloudAlerts {
+		ctx, cancel := context.WithTimeout(context.Background(), cloudSubscribeTimeout)
+		s.subscribeCloud(ctx, o)
+		cancel()
+	}
 	log.Info("recording", "subject", o.Subject, "file", o.File, "maxBytes", o.MaxBytes, "keepFiles", o.Keep)
 	return s, nil
 }
+
+// cloudSubscribeTimeout bounds the wait for IoT Core's SUBACK at start, so
+// an unreachable cloud delays recording local alerts by this much at most.
+const cloudSubscribeTimeout = 5 * time.Second
 
 func (s *Service) record(m *nats.Msg) {
 	if !json.Valid(m.Data) {
 		s.log.Warn("alert is not JSON, not recorded", "subject", m.Subject, "bytes", len(m.Data))
 		return
 	}
-	line, err := json.Marshal(Entry{Subject: m.Subject, ReceivedAt: time.Now().UTC(), Alert: m.Data})
+	s.append(m.Subject, m.Data)
+}
+
+// append journals one JSON alert received on subject (a NATS subject or,
+// for the cloud's alerts, an MQTT topic).
+func (s *Service) append(subject string, alert []byte) {
+	line, err := json.Marshal(Entry{Subject: subject, ReceivedAt: time.Now().UTC(), Alert: alert})
 	if err != nil { // RawMessage is compacted by Marshal, so no newline survives
-		s.log.Error("encode entry", "subject", m.Subject, "err", err)
+		s.log.Error("encode entry", "subject", subject, "err", err)
 		return
 	}
 	s.mu.Lock()
@@ -83,7 +105,7 @@ func (s *Service) record(m *nats.Msg) {
 		return
 	}
 	if err := s.j.Append(line); err != nil {
-		s.log.Error("record alert", "subject", m.Subject, "err", err)
+		s.log.Error("record alert", "subject", subject, "err", err)
 	}
 }
 

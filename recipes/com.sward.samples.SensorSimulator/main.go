@@ -1,7 +1,8 @@
 // Command sensor-simulator is the com.sward.samples.SensorSimulator
 // component: simulated vibration and temperature sensors publishing JSON
 // readings over MQTT to <topicPrefix>/<sensorId>, with faults injected at a
-// configurable rate so that an anomaly detector has something to find.
+// configurable rate so that an anomaly detector has something to find; with
+// an AWS IoT Core link it also sends each reading to the cloud (cloud.go).
 package main
 
 import (
@@ -28,6 +29,7 @@ func main() {
 	flag.StringVar(&signal, "signal", "", "JSON object: metric name -> {baseline, noise, driftAmplitude, driftPeriodSamples, spike} (default: vibration and temperature)")
 	flag.Uint64Var(&o.Seed, "seed", 0, "random seed; 0 picks one")
 	flag.IntVar(&o.Rounds, "rounds", 0, "stop after this many readings per sensor; 0 runs until stopped")
+	flag.BoolVar(&o.CloudTelemetry, "cloud", true, "also send each reading to AWS IoT Core (PublishToIoTCore on sward/<thing>/telemetry/<sensorId>, a shared/telemetry batch); readings stay local when the nucleus has no link")
 	check := flag.Bool("check", false, "validate the configuration and exit")
 	flag.Parse()
 

@@ -12,6 +12,9 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/sward-iot/sward/recipes/internal/component"
+	wire "github.com/sward-iot/sward/shared/ipc"
+	ipcclient "github.com/sward-iot/sward/shared/ipc/client"
+	"github.com/sward-iot/sward/shared/topics"
 )
 
 // Options configure a Simulator; main fills them from flags, which the
@@ -26,6 +29,11 @@ type Options struct {
 	Seed        uint64 // 0 picks a random seed
 	Rounds      int    // stop after this many readings per sensor; 0 runs until cancelled
 	Env         component.Env
+	// CloudTelemetry also sends each reading to AWS IoT Core (see Cloud).
+	CloudTelemetry bool
+	// IoTCore is the IPC client the cloud path uses; nil connects one from
+	// the nucleus's environment when CloudTelemetry is set.
+	IoTCore IoTCorePublisher
 }
 
 // minInterval bounds the publish rate: below 10 ms per sensor the simulator
@@ -43,6 +51,9 @@ func (o *Options) Validate() error {
 	for _, id := range o.SensorIDs {
 		if err := component.ValidToken(id); err != nil {
 			return fmt.Errorf("sensorIds: %w", err)
+		}
+		if err := validCloudStream(id); err != nil {
+			return err
 		}
 		if seen[id] {
 			return fmt.Errorf("sensorIds: %q listed twice", id)
@@ -110,13 +121,15 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	defer client.Disconnect(disconnectQuiesce)
+	cloud, closeCloud := o.cloud(log)
+	defer closeCloud()
 	log.Info("publishing", "broker", o.Env.MQTTURL, "sensors", o.SensorIDs, "topic", o.Topic("<sensorId>"),
 		"interval", o.Interval.String(), "qos", o.QoS, "faultRate", o.FaultRate)
 
 	ticker := time.NewTicker(o.Interval)
 	defer ticker.Stop()
 	for round := 1; o.Rounds == 0 || round <= o.Rounds; round++ {
-		publishRound(client, gen, o, time.Now().UTC(), log)
+		publishRound(ctx, client, cloud, gen, o, time.Now().UTC(), log)
 		if o.Rounds != 0 && round == o.Rounds {
 			break
 		}
@@ -179,8 +192,9 @@ func connect(ctx context.Context, client mqtt.Client) error {
 // publishRound publishes one reading per sensor, then waits for the
 // acknowledgements (QoS > 0) so a slow broker slows the simulator down
 // instead of piling up unacknowledged messages.
-func publishRound(client mqtt.Client, gen *Generator, o Options, now time.Time, log *slog.Logger) {
+func publishRound(ctx context.Context, client mqtt.Client, cloud *Cloud, gen *Generator, o Options, now time.Time, log *slog.Logger) {
 	tokens := make([]mqtt.Token, 0, len(o.SensorIDs))
+	readings := make([]Reading, 0, len(o.SensorIDs))
 	for _, id := range o.SensorIDs {
 		r := gen.Next(id, now)
 		payload, err := json.Marshal(r)
@@ -192,6 +206,7 @@ func publishRound(client mqtt.Client, gen *Generator, o Options, now time.Time, 
 			log.Info("injected fault", "sensor", id, "seq", r.Seq, "metric", r.Fault, "value", r.Metrics[r.Fault])
 		}
 		tokens = append(tokens, client.Publish(o.Topic(id), o.QoS, false, payload))
+		readings = append(readings, r)
 	}
 	failed := 0
 	var firstErr error
@@ -207,6 +222,45 @@ func publishRound(client mqtt.Client, gen *Generator, o Options, now time.Time, 
 	if failed > 0 { // one line per round, not per message, so an outage does not flood the log
 		log.Warn("publish failed", "failed", failed, "of", len(tokens), "err", firstErr)
 	}
+	failed, firstErr = 0, nil
+	for _, r := range readings {
+		if err := cloud.Send(ctx, r); err != nil {
+			failed++
+			firstErr = firstOf(firstErr, err)
+		}
+	}
+	if failed > 0 {
+		log.Warn("cloud publish failed", "failed", failed, "of", len(readings), "err", firstErr)
+	}
+}
+
+// cloud returns the cloud path Run uses, nil when CloudTelemetry is off or
+// the simulator runs outside the nucleus, and what closes it.
+func (o *Options) cloud(log *slog.Logger) (*Cloud, func()) {
+	if !o.CloudTelemetry {
+		return nil, func() {}
+	}
+	thing := o.Env.ThingName
+	if thing == "" {
+		log.Info("no thing name (AWS_IOT_THING_NAME): readings stay local")
+		return nil, func() {}
+	}
+	qos := wire.QoSAtLeastOnce
+	if o.QoS == 0 {
+		qos = wire.QoSAtMostOnce
+	}
+	c := &Cloud{IPC: o.IoTCore, Thing: thing, QoS: qos, Log: log}
+	if c.IPC != nil {
+		return c, func() {}
+	}
+	ipc, err := ipcclient.Connect()
+	if err != nil {
+		log.Info("no IPC connection to the nucleus: readings stay local", "reason", err.Error())
+		return nil, func() {}
+	}
+	c.IPC = ipc
+	log.Info("sending readings to AWS IoT Core", "topic", topics.Telemetry(thing, "<sensorId>"), "qos", qos)
+	return c, ipc.Close
 }
 
 func firstOf(first, err error) error {

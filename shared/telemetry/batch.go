@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math"
+	"sort"
+	"time"
 
 	"github.com/sward-iot/sward/shared/strictjson"
 	"github.com/sward-iot/sward/shared/topics"
@@ -229,4 +231,21 @@ func DecodeRuleEvent(data []byte) (*RuleEvent, error) {
 		return nil, err
 	}
 	return &RuleEvent{Data: payload, Thing: doc.Thing, Stream: doc.Stream, ReceivedAt: doc.ReceivedAt}, nil
+}
+
+// NewBatch returns the batch of one reading taken at t: one record per
+// metric, in metric-name order, all with t's epoch milliseconds. It is how
+// a device with several measurements per instant (the sample
+// SensorSimulator) speaks this contract; Encode validates the result.
+func NewBatch(t time.Time, metrics map[string]float64) *Batch {
+	names := make([]string, 0, len(metrics))
+	for name := range metrics {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	b := &Batch{FormatVersion: FormatVersion, Records: make([]Record, 0, len(names))}
+	for _, name := range names {
+		b.Records = append(b.Records, Record{Metric: name, Value: metrics[name], Timestamp: t.UnixMilli()})
+	}
+	return b
 }

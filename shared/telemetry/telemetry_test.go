@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecodeBatchKeepsGoodRecordsAndNamesBadOnes(t *testing.T) {
@@ -180,4 +182,23 @@ func FuzzDecodeBatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestNewBatchIsOneRecordPerMetricThatDecodesUnchanged(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 123_000_000, time.UTC)
+	data, err := NewBatch(at, map[string]float64{"vibration": 2.013, "temperature": 45.2}).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := DecodeBatch(data)
+	if err != nil || len(b.Rejected) != 0 {
+		t.Fatalf("DecodeBatch(%s) = %+v, %v", data, b, err)
+	}
+	want := []Record{{"temperature", 45.2, 1767225600123}, {"vibration", 2.013, 1767225600123}}
+	if !reflect.DeepEqual(b.Records, want) {
+		t.Errorf("records = %+v, want %+v (sorted by metric, epoch ms)", b.Records, want)
+	}
+	if _, err := NewBatch(at, nil).Encode(); err == nil {
+		t.Error("a batch of no metrics encoded; want the records error")
+	}
 }
