@@ -319,6 +319,32 @@ func (s *Service) jobOrNotFound(id string) (*Job, *apiError) {
 	return j, nil
 }
 
+// lockJob takes mu and returns the request's job ({jobId}); when there is
+// none it answers ResourceNotFoundException, releases mu and returns nil.
+// The caller releases mu with s.unlock.
+func (s *Service) lockJob(w http.ResponseWriter, r *http.Request) *Job {
+	s.mu.Lock()
+	j, e := s.jobOrNotFound(r.PathValue("jobId"))
+	if e != nil {
+		s.unlock()
+		writeError(w, e)
+		return nil
+	}
+	return j
+}
+
+// lockExecution is lockJob for the request's job execution.
+func (s *Service) lockExecution(w http.ResponseWriter, r *http.Request) *Execution {
+	s.mu.Lock()
+	x, e := s.executionOrNotFound(r)
+	if e != nil {
+		s.unlock()
+		writeError(w, e)
+		return nil
+	}
+	return x
+}
+
 // processDetails counts the job's executions by status.
 func (s *Service) processDetails(id string) map[string]int {
 	counts := map[Status]int{}
@@ -338,13 +364,11 @@ func (s *Service) processDetails(id string) map[string]int {
 }
 
 func (s *Service) describeJob(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.unlock()
-	j, e := s.jobOrNotFound(r.PathValue("jobId"))
-	if e != nil {
-		writeError(w, e)
+	j := s.lockJob(w, r)
+	if j == nil {
 		return
 	}
+	defer s.unlock()
 	job := map[string]any{
 		"jobArn": j.JobArn, "jobId": j.JobID, "targets": j.Targets, "targetSelection": j.TargetSelection,
 		"status": j.Status, "forceCanceled": j.ForceCanceled, "isConcurrent": false,
@@ -381,13 +405,11 @@ func (s *Service) describeJob(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) getJobDocument(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.unlock()
-	j, e := s.jobOrNotFound(r.PathValue("jobId"))
-	if e != nil {
-		writeError(w, e)
+	j := s.lockJob(w, r)
+	if j == nil {
 		return
 	}
+	defer s.unlock()
 	writeJSON(w, map[string]string{"document": j.Document})
 }
 
@@ -536,13 +558,11 @@ func (s *Service) executionOrNotFound(r *http.Request) (*Execution, *apiError) {
 }
 
 func (s *Service) describeExecution(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.unlock()
-	x, e := s.executionOrNotFound(r)
-	if e != nil {
-		writeError(w, e)
+	x := s.lockExecution(w, r)
+	if x == nil {
 		return
 	}
+	defer s.unlock()
 	exec := map[string]any{
 		"jobId": x.JobID, "thingArn": s.thingArn(x.ThingName), "status": x.Status, "forceCanceled": x.ForceCanceled,
 		"queuedAt": epoch(x.QueuedAt), "lastUpdatedAt": epoch(x.LastUpdatedAt),
@@ -568,13 +588,11 @@ func (s *Service) cancelJobHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	force := boolQuery(r, "force")
-	s.mu.Lock()
-	defer s.unlock()
-	j, e := s.jobOrNotFound(r.PathValue("jobId"))
-	if e != nil {
-		writeError(w, e)
+	j := s.lockJob(w, r)
+	if j == nil {
 		return
 	}
+	defer s.unlock()
 	switch {
 	case j.Status == JobCompleted:
 		writeError(w, errInvalid("job %s is COMPLETED: there is nothing to cancel", j.JobID))
@@ -596,13 +614,11 @@ func (s *Service) cancelJobHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) deleteJob(w http.ResponseWriter, r *http.Request) {
 	force := boolQuery(r, "force")
-	s.mu.Lock()
-	defer s.unlock()
-	j, e := s.jobOrNotFound(r.PathValue("jobId"))
-	if e != nil {
-		writeError(w, e)
+	j := s.lockJob(w, r)
+	if j == nil {
 		return
 	}
+	defer s.unlock()
 	if j.Status == JobInProgress && !force {
 		writeError(w, errTransition("job %s is IN_PROGRESS: cancel it first, or delete with force=true", j.JobID))
 		return
@@ -641,13 +657,11 @@ func (s *Service) cancelExecution(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	force := boolQuery(r, "force")
-	s.mu.Lock()
-	defer s.unlock()
-	x, e := s.executionOrNotFound(r)
-	if e != nil {
-		writeError(w, e)
+	x := s.lockExecution(w, r)
+	if x == nil {
 		return
 	}
+	defer s.unlock()
 	switch {
 	case body.ExpectedVersion != nil && *body.ExpectedVersion != x.VersionNumber:
 		writeError(w, &apiError{http.StatusConflict, "VersionConflictException",
@@ -675,13 +689,11 @@ func (s *Service) cancelExecution(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) deleteExecution(w http.ResponseWriter, r *http.Request) {
 	force := boolQuery(r, "force")
-	s.mu.Lock()
-	defer s.unlock()
-	x, e := s.executionOrNotFound(r)
-	if e != nil {
-		writeError(w, e)
+	x := s.lockExecution(w, r)
+	if x == nil {
 		return
 	}
+	defer s.unlock()
 	if !x.Status.Terminal() && !force {
 		writeError(w, errTransition("the execution of job %s for %s is %s: delete it with force=true, or when it has ended", x.JobID, x.ThingName, x.Status))
 		return
