@@ -14,7 +14,8 @@
 #   3. bin/sward run --config .devcloud/$SWARD_DEV_THING/config.yaml --root .run/dev
 #      --recipes recipes --artifacts build/artifacts (a fresh root each time)
 #
-# Environment: SWARD_DEV_THING (default dev1), SWARD_DEV_DATA (default
+# Arguments are passed on to `sward run` (such as --nats-listen 127.0.0.1:0
+# beside another nucleus). Environment: SWARD_DEV_THING (default dev1), SWARD_DEV_DATA (default
 # .devcloud), SWARD_DEV_ROOT (default .run/dev). Against real AWS the same
 # provision and run commands apply with AWS's endpoints (README.md).
 set -euo pipefail
@@ -106,7 +107,7 @@ AWS_ACCESS_KEY_ID=$(field credentials.accessKeyId) \
 
 rm -rf "$root"
 mkdir -p "$root"
-say "3/3 nucleus: bin/sward run --config $device/config.yaml --root $root --recipes recipes --artifacts build/artifacts"
+say "3/3 nucleus: bin/sward run --config $device/config.yaml --root $root --recipes recipes --artifacts build/artifacts $*"
 say "look at:"
 say "  bin/sward cloud status --root $repo/$root        the IoT Core link (connected, spool)"
 say "  bin/sward component list --root $repo/$root      the sample components"
@@ -114,7 +115,7 @@ say "  bin/devcloud status --data $data                 what devcloud sees"
 say "  $data/requests.log                               each rule fired and Lambda invoked (the telemetry archive)"
 say "  $root/work/com.sward.samples.AlertRecorder/alerts.jsonl   the cloud's alerts back on the device"
 say "Ctrl-C stops the nucleus and devcloud"
-bin/sward run --config "$device/config.yaml" --root "$repo/$root" --recipes recipes --artifacts build/artifacts &
+bin/sward run --config "$device/config.yaml" --root "$repo/$root" --recipes recipes --artifacts build/artifacts "$@" &
 nucleus_pid=$!
 set +e
 wait "$nucleus_pid"
