@@ -76,7 +76,7 @@ if [[ -e $data/devcloud.json ]]; then
 	fi
 fi
 
-# --lambdas absolute: the emulator runs each bootstrap from another folder.
+# --lambdas absolute, so the output names the folder wherever it is read.
 say "1/3 devcloud: bin/devcloud up --template $template --data $data --lambdas $repo/dist/lambdas (log: $data/devcloud-up.out)"
 bin/devcloud up --template "$template" --data "$data" --lambdas "$repo/dist/lambdas" >"$data/devcloud-up.out" 2>&1 &
 devcloud_pid=$!
