@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"time"
 )
 
@@ -176,8 +175,7 @@ func startTLSMosquitto(bin, dir string, pki linkPKI) (*mosquitto, error) {
 	if err != nil {
 		return nil, err
 	}
-	conf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, `user %s
+	return runMosquitto(bin, dir, port, fmt.Appendf(nil, `user %s
 listener %d 127.0.0.1
 cafile %s
 certfile %s
@@ -187,16 +185,5 @@ use_identity_as_username true
 allow_anonymous true
 persistence false
 log_dest stderr
-`, me.Username, port, pki.ca, pki.serverCert, pki.serverKey), 0o600); err != nil {
-		return nil, err
-	}
-	p, err := startProcess("mosquitto", filepath.Join(dir, "mosquitto.out"), bin, "-c", conf)
-	if err != nil {
-		return nil, err
-	}
-	m := &mosquitto{process: p, addr: "127.0.0.1:" + strconv.Itoa(port)}
-	if err := waitTCP(p, m.addr, 10*time.Second); err != nil {
-		return nil, errors.Join(err, p.stop())
-	}
-	return m, nil
+`, me.Username, port, pki.ca, pki.serverCert, pki.serverKey))
 }
