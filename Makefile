@@ -22,7 +22,7 @@ LAMBDA_ARCH  := $(if $(filter environment command,$(firstword $(origin GOARCH)))
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all modules build build-arm64 devcloud artifacts lambdas synth deploy run test tools fmt-check vet unit infra integration fuzz perf perf-baseline clean
+.PHONY: all modules build build-arm64 devcloud artifacts lambdas synth deploy run dev test tools fmt-check vet unit infra integration fuzz perf perf-baseline clean
 
 all: build
 
@@ -72,6 +72,12 @@ run: build artifacts
 	@mkdir -p $(RUN_ROOT)
 	@echo "sward: root $(RUN_ROOT) — component logs in $(RUN_ROOT)/logs, try: $(BIN)/sward component list --root $(RUN_ROOT)"
 	exec $(BIN)/sward run --root $(RUN_ROOT) --recipes recipes --artifacts $(ARTIFACTS)
+
+## dev: devcloud, a thing provisioned in it and the nucleus with the sample components connected to it
+## (infra/devcloud/dev.sh; Ctrl-C stops everything). The Lambdas are built for this host's emulator.
+dev: build artifacts devcloud
+	$(MAKE) lambdas synth GOARCH=$$($(GO) env GOARCH)
+	exec infra/devcloud/dev.sh
 
 ## test: formatting, vet, unit tests (-race), the CDK app and integration tests
 test: tools node_modules/.installed modules fmt-check vet unit infra integration

@@ -79,8 +79,14 @@ func startMosquitto(bin, work string) (*mosquitto, error) {
 	if err != nil {
 		return nil, err
 	}
+	return runMosquitto(bin, work, port, fmt.Appendf(nil, mosquittoConf, port))
+}
+
+// runMosquitto starts mosquitto with conf (listening on port) in work and
+// waits until it accepts connections.
+func runMosquitto(bin, work string, port int, text []byte) (*mosquitto, error) {
 	conf := filepath.Join(work, "mosquitto.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, mosquittoConf, port), 0o644); err != nil {
+	if err := os.WriteFile(conf, text, 0o644); err != nil {
 		return nil, err
 	}
 	p, err := startProcess("mosquitto", filepath.Join(work, "mosquitto.out"), bin, "-c", conf)

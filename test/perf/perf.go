@@ -10,7 +10,7 @@ import (
 )
 
 // allFigures are the -only names, in the order they are measured.
-var allFigures = []string{"idle", "start", "deploy", "git", "mqtt", "mqttconn", "nats", "ipc", "shadow", "components"}
+var allFigures = []string{"idle", "idlelink", "start", "deploy", "git", "mqtt", "mqttconn", "nats", "ipc", "shadow", "components"}
 
 // config is what the flags set.
 type config struct {
@@ -102,6 +102,8 @@ func run(cfg config) (*report, error) {
 		switch f {
 		case "idle":
 			err = measureIdle(cfg, work, rep)
+		case "idlelink":
+			err = measureIdleLink(cfg, work, rep)
 		case "start":
 			err = measureColdStart(cfg, work, rep)
 		case "deploy":

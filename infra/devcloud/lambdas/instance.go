@@ -44,6 +44,11 @@ func startInstance(rie, bootstrap string, env []string, out io.Writer) (*instanc
 		if err != nil {
 			return nil, err
 		}
+		// The emulator runs in the bootstrap's folder, so a bootstrap
+		// relative to ours (--lambdas dist/lambdas) must be made absolute.
+		if abs, err := filepath.Abs(bootstrap); err == nil {
+			bootstrap = abs
+		}
 		in := &instance{url: "http://127.0.0.1:" + strconv.Itoa(api) + "/2015-03-31/functions/function/invocations"}
 		cmd := exec.Command(rie,
 			"--runtime-interface-emulator-address", "127.0.0.1:"+strconv.Itoa(api),

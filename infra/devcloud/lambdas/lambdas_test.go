@@ -231,3 +231,25 @@ func TestRetryDelaysAreAtMostLambdasTwoRetriesNoneNegative(t *testing.T) {
 		})
 	}
 }
+
+func TestABuildFolderRelativeToTheWorkingFolderRuns(t *testing.T) {
+	dir := t.TempDir()
+	rie := filepath.Join(dir, "aws-lambda-rie")
+	build(t, rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie", false)
+	build(t, filepath.Join(dir, "dist", "echo", "bootstrap"), "./testdata/echo", true)
+	t.Chdir(dir)
+	s, err := New(Options{
+		RIE: rie, BuildDir: "dist", LogDir: filepath.Join(dir, "logs"),
+		Requests: slog.New(slog.NewTextHandler(&testlog.Buffer{}, nil)),
+		Logs:     func(string, string, []LogEvent) error { return nil },
+	}, []template.Function{
+		{Name: "echo", Arn: "arn:aws:lambda:us-east-1:123456789012:function:echo", Build: "echo", TimeoutSeconds: 5, MemoryMB: 128},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	if out, err := s.Invoke(context.Background(), "arn:aws:lambda:us-east-1:123456789012:function:echo", []byte(`{"n":1}`), "test"); err != nil {
+		t.Fatalf("invoke with BuildDir \"dist\" (relative, as devcloud's default --lambdas): %v (%s)", err, out)
+	}
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# dev.sh — `make dev`: devcloud, a provisioned thing and the nucleus with the
+# sample components connected to it, in one command; Ctrl-C stops everything.
+#
+# `make dev` builds what this uses first (bin/sward, the sample artifacts,
+# bin/devcloud, the Lambdas for this host and the synthesized template).
+# It then runs, from the repository root:
+#
+#   1. bin/devcloud up --template cdk.out/SwardCloud.template.json --data .devcloud --lambdas dist/lambdas
+#   2. bin/sward provision --thing-name $SWARD_DEV_THING --force … --out .devcloud/$SWARD_DEV_THING
+#      with devcloud.json's endpoints.iot, CA and credentials (the thing joins
+#      the stack's thing group; a re-run keeps the thing and gives it a new
+#      certificate, so it works whether devcloud remembered it or not)
+#   3. bin/sward run --config .devcloud/$SWARD_DEV_THING/config.yaml --root .run/dev
+#      --recipes recipes --artifacts build/artifacts (a fresh root each time)
+#
+# Arguments are passed on to `sward run` (such as --nats-listen 127.0.0.1:0
+# beside another nucleus). Environment: SWARD_DEV_THING (default dev1), SWARD_DEV_DATA (default
+# .devcloud), SWARD_DEV_ROOT (default .run/dev). Against real AWS the same
+# provision and run commands apply with AWS's endpoints (README.md).
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+repo=$PWD
+thing=${SWARD_DEV_THING:-dev1}
+data=${SWARD_DEV_DATA:-.devcloud}
+root=${SWARD_DEV_ROOT:-.run/dev}
+template=cdk.out/SwardCloud.template.json
+device=$data/$thing
+
+say() { printf 'dev: %s\n' "$*"; }
+
+for f in bin/sward bin/devcloud "$template"; do
+	if [[ ! -e $f ]]; then
+		say "$f is missing: run \`make dev\` (it builds bin/sward, bin/devcloud and $template first)" >&2
+		exit 2
+	fi
+done
+
+# field prints one field of devcloud.json, a dotted path such as endpoints.iot.
+field() {
+	python3 - "$data/devcloud.json" "$1" <<'EOF'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v = v[k]
+print(v)
+EOF
+}
+
+devcloud_pid=
+nucleus_pid=
+cleanup() {
+	trap - INT TERM EXIT
+	if [[ -n $nucleus_pid ]] && kill -0 "$nucleus_pid" 2>/dev/null; then
+		say "stopping the nucleus (pid $nucleus_pid)"
+		kill -TERM "$nucleus_pid" 2>/dev/null || true
+		wait "$nucleus_pid" 2>/dev/null || true
+	fi
+	if [[ -n $devcloud_pid ]] && kill -0 "$devcloud_pid" 2>/dev/null; then
+		say "stopping devcloud (pid $devcloud_pid)"
+		kill -TERM "$devcloud_pid" 2>/dev/null || true
+		wait "$devcloud_pid" 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$data"
+if [[ -e $data/devcloud.json ]]; then
+	old=$(field pid 2>/dev/null || true)
+	if [[ -n $old ]] && kill -0 "$old" 2>/dev/null; then
+		say "a devcloud (pid $old) already runs with $data: stop it first (Ctrl-C where it runs, or kill $old)" >&2
+		exit 1
+	fi
+fi
+
+# --lambdas absolute, so the output names the folder wherever it is read.
+say "1/3 devcloud: bin/devcloud up --template $template --data $data --lambdas $repo/dist/lambdas (log: $data/devcloud-up.out)"
+bin/devcloud up --template "$template" --data "$data" --lambdas "$repo/dist/lambdas" >"$data/devcloud-up.out" 2>&1 &
+devcloud_pid=$!
+for ((i = 0; ; i++)); do
+	if ! kill -0 "$devcloud_pid" 2>/dev/null; then
+		devcloud_pid=
+		say "devcloud up exited before it was ready; it said:" >&2
+		cat "$data/devcloud-up.out" >&2
+		exit 1
+	fi
+	if [[ -e $data/devcloud.json ]] && [[ $(field pid 2>/dev/null || true) == "$devcloud_pid" ]]; then
+		break
+	fi
+	if ((i >= 1800)); then # 180 s: moto_server's start and its replay on a loaded machine
+		say "devcloud was not ready after 180 s; see $data/devcloud-up.out and $data/devcloud.log" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+say "devcloud ready (pid $devcloud_pid): control plane $(field endpoints.iot), IoT data $(field endpoints.iotData)"
+
+say "2/3 provision: bin/sward provision --thing-name $thing --force --out $device"
+AWS_ACCESS_KEY_ID=$(field credentials.accessKeyId) \
+	AWS_SECRET_ACCESS_KEY=$(field credentials.secretAccessKey) \
+	AWS_ENDPOINT_URL= AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	bin/sward provision --thing-name "$thing" --region "$(field region)" \
+	--endpoint-url "$(field endpoints.iot)" --root-ca "$data/ca/ca.pem" --out "$device" --force
+
+rm -rf "$root"
+mkdir -p "$root"
+say "3/3 nucleus: bin/sward run --config $device/config.yaml --root $root --recipes recipes --artifacts build/artifacts $*"
+say "look at:"
+say "  bin/sward cloud status --root $repo/$root        the IoT Core link (connected, spool)"
+say "  bin/sward component list --root $repo/$root      the sample components"
+say "  bin/devcloud status --data $data                 what devcloud sees"
+say "  $data/requests.log                               each rule fired and Lambda invoked (the telemetry archive)"
+say "  $root/work/com.sward.samples.AlertRecorder/alerts.jsonl   the cloud's alerts back on the device"
+say "Ctrl-C stops the nucleus and devcloud"
+bin/sward run --config "$device/config.yaml" --root "$repo/$root" --recipes recipes --artifacts build/artifacts "$@" &
+nucleus_pid=$!
+set +e
+wait "$nucleus_pid"
+rc=$?
+set -e
+nucleus_pid=
+say "the nucleus exited ($rc)"
+exit "$rc"
