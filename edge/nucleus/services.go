@@ -552,10 +552,16 @@ func (n *Nucleus) credential() service.Service {
 // 120 s timeout must not keep the nucleus's idle memory high meanwhile.
 const settleTimeout = 10 * time.Second
 
+// firstReportsDelay is how long the trimmer lets the cloud link work after
+// its first connection (fleet status gathers reports for a second, then
+// publishes) before it pages the start-up code out.
+const firstReportsDelay = 2 * time.Second
+
 // pageTrimmer pages out the binary's start-up code (trimStartupPages) and
 // returns the start-up's freed heap to the kernel (debug.FreeOSMemory) once
 // every component of the startup set has settled and the start-up
-// deployment has ended (its records written, SUCCEEDED or not), so that
+// deployment has ended (its records written, SUCCEEDED or not) and, with a
+// cloud link, the link has connected once (within settleTimeout), so that
 // neither the start nor the deployment's last steps fault those pages back
 // in one by one.
 func (n *Nucleus) pageTrimmer() service.Service {
@@ -565,7 +571,7 @@ func (n *Nucleus) pageTrimmer() service.Service {
 			if n.opts.KeepStartupPages {
 				return nil
 			}
-			sup, engine, startup := n.supervisor, n.engine, n.startupID
+			sup, engine, startup, link := n.supervisor, n.engine, n.startupID, n.link
 			bg.Go(func(ctx context.Context) {
 				ctx, cancel := context.WithTimeout(ctx, settleTimeout)
 				defer cancel()
@@ -574,6 +580,17 @@ func (n *Nucleus) pageTrimmer() service.Service {
 				}
 				if startup != "" {
 					_, _ = engine.Wait(ctx, startup)
+				}
+				if link != nil {
+					// The first connection runs TLS, x509 and MQTT code
+					// once, and the first reports over it (fleet status
+					// gathers for a second) the publish path: paged out
+					// before them, those pages would fault back in and stay.
+					waitConnected(ctx, link)
+					select {
+					case <-ctx.Done():
+					case <-time.After(firstReportsDelay):
+					}
 				}
 				if errors.Is(ctx.Err(), context.Canceled) {
 					return // shutting down
@@ -587,6 +604,20 @@ func (n *Nucleus) pageTrimmer() service.Service {
 			return nil
 		},
 		OnShutdown: bg.stop,
+	}
+}
+
+// waitConnected returns once the IoT Core link is connected, or when ctx
+// ends.
+func waitConnected(ctx context.Context, link *iotcore.Service) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !link.State(ctx).Connected {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
 
