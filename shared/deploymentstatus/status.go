@@ -26,8 +26,8 @@ const (
 
 	// Timestamps are epoch milliseconds within these bounds; anything
 	// outside is a clock or unit mistake.
-	minTimestamp = 946684800000  // 2000-01-01T00:00:00Z
-	maxTimestamp = 4102444800000 // 2100-01-01T00:00:00Z
+	minTimestamp = topics.MinTimestampMs
+	maxTimestamp = topics.MaxTimestampMs
 )
 
 // ErrInvalid is wrapped by every error about a message's content; errors
@@ -105,12 +105,7 @@ func DecodeEvent(data []byte) (*Event, error) {
 	}
 	var p strictjson.Problems
 	p.Merge(e.Message.Validate())
-	if err := topics.ValidateThingName(e.Thing); err != nil {
-		p.Add("thing", "%v; the rule must select topic(2) AS thing", err)
-	}
-	if e.ReceivedAt < minTimestamp || e.ReceivedAt >= maxTimestamp {
-		p.Add("receivedAt", "is %d; the rule must select timestamp() AS receivedAt (epoch ms)", e.ReceivedAt)
-	}
+	topics.CheckRuleEvent(&p, e.Thing, e.ReceivedAt)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}

@@ -27,8 +27,8 @@ const (
 	// MaxReasonLength bounds a component's reason.
 	MaxReasonLength = 256
 
-	minTimestamp = 946684800000  // 2000-01-01T00:00:00Z
-	maxTimestamp = 4102444800000 // 2100-01-01T00:00:00Z
+	minTimestamp = topics.MinTimestampMs
+	maxTimestamp = topics.MaxTimestampMs
 )
 
 // ErrInvalid is wrapped by every error about a message's content.
@@ -163,12 +163,7 @@ func DecodeEvent(data []byte) (*Event, error) {
 	}
 	var p strictjson.Problems
 	p.Merge(e.Message.Validate())
-	if err := topics.ValidateThingName(e.Thing); err != nil {
-		p.Add("thing", "%v; the rule must select topic(2) AS thing", err)
-	}
-	if e.ReceivedAt < minTimestamp || e.ReceivedAt >= maxTimestamp {
-		p.Add("receivedAt", "is %d; the rule must select timestamp() AS receivedAt (epoch ms)", e.ReceivedAt)
-	}
+	topics.CheckRuleEvent(&p, e.Thing, e.ReceivedAt)
 	if err := p.Err(); err != nil {
 		return nil, err
 	}

@@ -97,3 +97,22 @@ func ValidateStream(name string) error {
 // "lastError", "lastErrorAt", "lastDrop", "lastDropAt", "spoolMessages",
 // "spoolBytes", "spoolMaxBytes"}.
 const CloudLinkStateSubject = "sward.cloud.state"
+
+// Timestamps in device messages and rule events are epoch milliseconds
+// within these bounds; anything outside is a clock or unit mistake.
+const (
+	MinTimestampMs = 946684800000  // 2000-01-01T00:00:00Z
+	MaxTimestampMs = 4102444800000 // 2100-01-01T00:00:00Z
+)
+
+// CheckRuleEvent adds to p what is wrong with the two fields the status
+// rules add to a device's message: thing (topic(2) AS thing) and
+// receivedAt (timestamp() AS receivedAt, epoch ms).
+func CheckRuleEvent(p *strictjson.Problems, thing string, receivedAt int64) {
+	if err := ValidateThingName(thing); err != nil {
+		p.Add("thing", "%v; the rule must select topic(2) AS thing", err)
+	}
+	if receivedAt < MinTimestampMs || receivedAt >= MaxTimestampMs {
+		p.Add("receivedAt", "is %d; the rule must select timestamp() AS receivedAt (epoch ms)", receivedAt)
+	}
+}
