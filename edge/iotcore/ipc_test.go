@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sward-iot/sward/edge/authz"
-	"github.com/sward-iot/sward/edge/ipc/op"
+	"github.com/sward-iot/sward/edge/ipc/optest"
 	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/internal/testutil/testlog"
 	wire "github.com/sward-iot/sward/shared/ipc"
@@ -28,29 +28,7 @@ func call(s *Service, name string, req any, operations, resources []string) (any
 
 // callAs is call for another component.
 func callAs(caller string, s *Service, name string, req any, operations, resources []string) (any, error) {
-	body, _ := json.Marshal(req)
-	if raw, ok := req.(string); ok {
-		body = []byte(raw)
-	}
-	var ops, res []any
-	for _, o := range operations {
-		ops = append(ops, o)
-	}
-	for _, r := range resources {
-		res = append(res, r)
-	}
-	acl, _ := authz.ParseACL(caller, map[string]any{"accessControl": map[string]any{
-		authz.ServiceMQTTProxy: map[string]any{"policy": map[string]any{"operations": ops, "resources": res}}}})
-	c := &op.Call{Caller: caller, Name: name, Body: body, Authorize: func(service, opName, resource string) error {
-		if acl.Allows(service, opName, resource) {
-			return nil
-		}
-		return wire.Errorf(wire.CodeUnauthorized, "%s may not %s on %q", caller, opName, resource)
-	}}
-	t := op.NewTable()
-	s.RegisterIPC(t)
-	o, _ := t.Lookup(name)
-	return o.Handle(context.Background(), c)
+	return optest.Call(s, caller, authz.ServiceMQTTProxy, name, req, operations, resources)
 }
 
 // startLinked starts a link to the cloud stand-in that publishes its

@@ -6,7 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -20,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/sward-iot/sward/edge/authz"
-	"github.com/sward-iot/sward/edge/ipc/op"
+	"github.com/sward-iot/sward/edge/ipc/optest"
 	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/internal/testutil/testlog"
 	wire "github.com/sward-iot/sward/shared/ipc"
@@ -131,32 +130,7 @@ const caller = "com.example.Probe"
 // call runs GetSecretValue of s for caller, whose accessControl has one
 // aws.greengrass.SecretManager policy granting operations on resources.
 func call(s *Service, req any, operations, resources []string) (wire.GetSecretValueResponse, error) {
-	body, _ := json.Marshal(req)
-	if raw, ok := req.(string); ok {
-		body = []byte(raw)
-	}
-	var ops, res []any
-	for _, o := range operations {
-		ops = append(ops, o)
-	}
-	for _, r := range resources {
-		res = append(res, r)
-	}
-	acl, errs := authz.ParseACL(caller, map[string]any{"accessControl": map[string]any{
-		authz.ServiceSecretManager: map[string]any{"policy": map[string]any{"operations": ops, "resources": res}}}})
-	if len(errs) > 0 {
-		return wire.GetSecretValueResponse{}, errors.Join(errs...)
-	}
-	c := &op.Call{Caller: caller, Name: wire.OpGetSecretValue, Body: body, Authorize: func(service, opName, resource string) error {
-		if acl.Allows(service, opName, resource) {
-			return nil
-		}
-		return wire.Errorf(wire.CodeUnauthorized, "%s may not %s on %q", caller, opName, resource)
-	}}
-	t := op.NewTable()
-	s.RegisterIPC(t)
-	o, _ := t.Lookup(wire.OpGetSecretValue)
-	out, err := o.Handle(context.Background(), c)
+	out, err := optest.Call(s, caller, authz.ServiceSecretManager, wire.OpGetSecretValue, req, operations, resources)
 	if err != nil {
 		return wire.GetSecretValueResponse{}, err
 	}
