@@ -39,6 +39,12 @@ const (
 	historyLimit = 100
 )
 
+// RecordsSubject is where JetStream publishes every change of a deployment
+// record of bucket: what a service that follows deployments (fleet status)
+// subscribes to. Each message is the record's JSON, whose "status" is a
+// shared/deployment Status.
+func RecordsSubject(bucket string) string { return "$KV." + bucket + "." + recordPrefix + ">" }
+
 // record is one deployment: what was asked and what became of it.
 type record struct {
 	Seq      uint64         `json:"seq"`

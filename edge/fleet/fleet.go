@@ -38,6 +38,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/iotcore"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/fleetstatus"
@@ -53,7 +54,7 @@ const (
 	// restarts several components) into one message.
 	DefaultDelay = time.Second
 	// DefaultDeploymentsBucket is edge/deployment's records bucket.
-	DefaultDeploymentsBucket = "sward_deployments"
+	DefaultDeploymentsBucket = deployment.DefaultBucket
 	// ComponentStateSubject is where the nucleus publishes every component
 	// state change (nucleus.SubjectComponentState).
 	ComponentStateSubject = "sward.component.state"
@@ -143,7 +144,7 @@ func (s *Service) Name() string { return "fleet status" }
 func (s *Service) Start(ctx context.Context) error {
 	subscribe := map[string]nats.MsgHandler{
 		ComponentStateSubject:                               s.onComponentState,
-		"$KV." + s.opts.DeploymentsBucket + ".deployment.>": s.onDeploymentRecord,
+		deployment.RecordsSubject(s.opts.DeploymentsBucket): s.onDeploymentRecord,
 		topics.CloudLinkStateSubject:                        s.onLinkState,
 	}
 	for _, subject := range slices.Sorted(maps.Keys(subscribe)) {
