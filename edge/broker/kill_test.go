@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -64,22 +63,8 @@ func runChildBroker(dir, monitor string) {
 // address.
 func startChildBroker(t *testing.T, dir, monitor string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childStoreEnv+"="+dir, childMonitorEnv+"="+monitor)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	lines := make(chan string, 1)
-	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
-		lines <- strings.TrimSpace(line)
-	}()
+	child := testutil.StartChild(t, "", childStoreEnv+"="+dir, childMonitorEnv+"="+monitor) // TestMain serves the broker
+	cmd, lines := child.Cmd, child.Lines
 	line := testutil.Receive(t, lines, "the child broker's address")
 	addr, ok := strings.CutPrefix(line, "mqtt ")
 	if !ok {
