@@ -45,6 +45,22 @@ const (
 // shared/deployment Status.
 func RecordsSubject(bucket string) string { return "$KV." + bucket + "." + recordPrefix + ">" }
 
+// Ended reads one message of RecordsSubject: the deployment's status and
+// true when the record says the deployment has ended (a terminal state),
+// false for a deployment still going, a delete or anything unreadable.
+// A record is written more than once in a terminal state (its components'
+// last states, its history bound), so a follower that acts once per
+// deployment keeps the ids it has seen.
+func Ended(data []byte) (ddoc.Status, bool) {
+	var r struct {
+		Status ddoc.Status `json:"status"`
+	}
+	if len(data) == 0 || json.Unmarshal(data, &r) != nil || !r.Status.State.Terminal() || r.Status.DeploymentID == "" {
+		return ddoc.Status{}, false
+	}
+	return r.Status, true
+}
+
 // record is one deployment: what was asked and what became of it.
 type record struct {
 	Seq      uint64         `json:"seq"`

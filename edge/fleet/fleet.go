@@ -40,7 +40,6 @@ import (
 
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/iotcore"
-	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/fleetstatus"
 	"github.com/sward-iot/sward/shared/topics"
 )
@@ -248,22 +247,18 @@ func component(name, version, state, reason string) fleetstatus.Component {
 }
 
 // record is the part of a deployment record read here.
-type record struct {
-	Status ddoc.Status `json:"status"`
-}
-
 func (s *Service) onDeploymentRecord(m *nats.Msg) {
-	var r record
-	if len(m.Data) == 0 || json.Unmarshal(m.Data, &r) != nil || !r.Status.State.Terminal() || r.Status.DeploymentID == "" {
+	st, ok := deployment.Ended(m.Data)
+	if !ok {
 		return // a delete, or a deployment still going
 	}
 	s.mu.Lock()
-	if s.ended[r.Status.DeploymentID] {
+	if s.ended[st.DeploymentID] {
 		s.mu.Unlock()
 		return
 	}
-	s.ended[r.Status.DeploymentID] = true
-	for _, o := range r.Status.Components {
+	s.ended[st.DeploymentID] = true
+	for _, o := range st.Components {
 		switch {
 		case o.State == "REMOVED" || o.Version == "":
 			delete(s.components, o.Name)

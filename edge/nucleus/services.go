@@ -273,7 +273,7 @@ func (n *Nucleus) secretManager() service.Service {
 			}
 			c := n.opts.Cloud
 			o := secrets.Options{CloudSecrets: n.opts.CloudSecrets, Dir: filepath.Join(n.opts.Root, "secrets"), KeyFile: c.PrivateKeyFile,
-				Region: c.Region, Endpoint: os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), Logger: n.opts.Logger}
+				Region: c.Region, Endpoint: os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), Conn: n.nc, Logger: n.opts.Logger}
 			if n.tes != nil {
 				o.Credentials = n.tes
 				if proxy, err := c.Proxy.HTTPProxy(); err == nil && proxy != nil {

@@ -1,7 +1,9 @@
 // Package secrets is the nucleus's secret manager, Greengrass's
 // aws.greengrass.SecretManager: it fetches the secrets the device
 // configuration names (cloudSecrets ARNs) from AWS Secrets Manager with the
-// token exchange service's credentials, on start and on Refresh, keeps them
+// token exchange service's credentials, on start, after every deployment
+// that ends (it follows the deployment records), on Refresh and for one
+// secret on GetSecretValue with refresh, keeps them
 // encrypted at rest under the root, and serves them to components over the
 // IPC (GetSecretValue) under the aws.greengrass.SecretManager accessControl,
 // from the store when the cloud cannot be reached.

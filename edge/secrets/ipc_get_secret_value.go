@@ -11,8 +11,9 @@ import (
 	wire "github.com/sward-iot/sward/shared/ipc"
 )
 
-// getSecretValue answers GetSecretValue from the store: the caller needs
-// an aws.greengrass.SecretManager policy granting GetSecretValue on the
+// getSecretValue answers GetSecretValue from the store, fetching the
+// secret first when the request sets refresh: the caller needs an
+// aws.greengrass.SecretManager policy granting GetSecretValue on the
 // secret's ARN (or "*").
 func (s *Service) getSecretValue(ctx context.Context, c *op.Call) (any, error) {
 	var req wire.GetSecretValueRequest
@@ -25,6 +26,20 @@ func (s *Service) getSecretValue(ctx context.Context, c *op.Call) (any, error) {
 	if s == nil {
 		return nil, wire.Errorf(wire.CodeResourceNotFound, "%s: this nucleus fetches no secrets: name them in the device configuration file (sward run --config) under "+
 			"services.aws.greengrass.SecretManager.configuration.cloudSecrets", req.SecretID)
+	}
+	if req.Refresh {
+		if arn, ok := s.configuredARN(req.SecretID); ok {
+			// Only a caller allowed to read the secret makes the device
+			// call the cloud for it.
+			if err := c.Authorize(authz.ServiceSecretManager, c.Name, arn); err != nil {
+				return nil, err
+			}
+			// Bounded as the wait at start is; on failure (logged,
+			// naming the secret) the stored version is served, as offline.
+			rctx, cancel := context.WithTimeout(ctx, answerWithin)
+			_ = s.RefreshSecret(rctx, req.SecretID)
+			cancel()
+		}
 	}
 	sec, err := s.Get(req.SecretID, req.VersionID, req.VersionStage)
 	if errors.Is(err, ErrNotFound) && !s.started() {
@@ -59,4 +74,20 @@ func (s *Service) started() bool {
 	default:
 		return false
 	}
+}
+
+// configuredARN returns the ARN of the stored or configured secret whose
+// ARN or name is id.
+func (s *Service) configuredARN(id string) (string, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for arn, sec := range s.secrets {
+		if id == arn || id == sec.ARN || id == sec.Name {
+			return sec.ARN, true
+		}
+	}
+	if slices.Contains(s.opts.CloudSecrets, id) {
+		return id, true
+	}
+	return "", false
 }

@@ -18,7 +18,29 @@ var ErrNoCredentials = errors.New("secret manager: no AWS credentials: the token
 // stores what changed. A secret that cannot be fetched keeps its stored
 // version (the error names it); Refresh returns once every fetch ended.
 func (s *Service) Refresh(ctx context.Context) error {
-	if len(s.opts.CloudSecrets) == 0 {
+	return s.refresh(ctx, s.opts.CloudSecrets)
+}
+
+// RefreshSecret fetches the current version of the configured secret whose
+// ARN or name is id (GetSecretValue with refresh), as Refresh does for all.
+func (s *Service) RefreshSecret(ctx context.Context, id string) error {
+	s.mu.RLock()
+	var arns []string
+	for _, arn := range s.opts.CloudSecrets {
+		if sec, ok := s.secrets[arn]; arn == id || ok && (sec.ARN == id || sec.Name == id) {
+			arns = append(arns, arn)
+		}
+	}
+	s.mu.RUnlock()
+	if len(arns) == 0 {
+		// Not fetched yet: its name is known only once it is, so fetch all.
+		arns = s.opts.CloudSecrets
+	}
+	return s.refresh(ctx, arns)
+}
+
+func (s *Service) refresh(ctx context.Context, arns []string) error {
+	if len(arns) == 0 {
 		return nil
 	}
 	if s.client == nil {
@@ -29,7 +51,7 @@ func (s *Service) Refresh(ctx context.Context) error {
 	defer s.refreshMu.Unlock()
 	var errs []error
 	fetched := map[string]Secret{}
-	for _, arn := range s.opts.CloudSecrets {
+	for _, arn := range arns {
 		sec, err := s.fetch(ctx, arn)
 		if err != nil {
 			s.log.Warn("secret not fetched; the stored version, if any, is served", "arn", arn, "error", err)
@@ -64,7 +86,7 @@ func (s *Service) Refresh(ctx context.Context) error {
 			return errors.Join(append(errs, err)...)
 		}
 		s.secrets = merged
-		s.log.Info("secrets stored", "fetched", len(fetched), "of", len(s.opts.CloudSecrets))
+		s.log.Info("secrets stored", "fetched", len(fetched), "of", len(arns))
 	}
 	return errors.Join(errs...)
 }

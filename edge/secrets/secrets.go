@@ -13,6 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/nats-io/nats.go"
+	"github.com/sward-iot/sward/edge/deployment"
 )
 
 // StageCurrent is the staging label of a secret's current version, the
@@ -46,7 +48,15 @@ type Options struct {
 	HTTPClient *http.Client
 	// Timeout bounds one fetch of one secret; 0: 30 s.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Conn, when set, is how the service follows the deployment records
+	// (deployment.RecordsSubject of DeploymentsBucket): the secrets are
+	// fetched again whenever a deployment ends, as Greengrass's secret
+	// manager syncs on deployment.
+	Conn *nats.Conn
+	// DeploymentsBucket is the deployment records' KV bucket; "":
+	// deployment.DefaultBucket.
+	DeploymentsBucket string
+	Logger            *slog.Logger
 }
 
 // Service is the secret manager.
@@ -60,8 +70,12 @@ type Service struct {
 	aead      cipher.AEAD
 	secrets   map[string]Secret // by configured ARN
 
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the fetch at start has ended
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the fetch at start has ended
+	stopped chan struct{} // closed when the refresh loop has ended
+	kick    chan struct{} // a deployment ended: fetch again (coalesced)
+	sub     *nats.Subscription
+	ended   map[string]bool // deployments already acted on
 }
 
 // New checks opts and builds the service; it reads no file.
@@ -87,7 +101,11 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{opts: opts, log: opts.Logger.With("service", "secret manager"), secrets: map[string]Secret{}, done: make(chan struct{})}
+	if opts.DeploymentsBucket == "" {
+		opts.DeploymentsBucket = deployment.DefaultBucket
+	}
+	s := &Service{opts: opts, log: opts.Logger.With("service", "secret manager"), secrets: map[string]Secret{},
+		done: make(chan struct{}), stopped: make(chan struct{}), kick: make(chan struct{}, 1), ended: map[string]bool{}}
 	if opts.Credentials != nil {
 		o := secretsmanager.Options{Region: opts.Region, Credentials: aws.NewCredentialsCache(provider{opts.Credentials})}
 		if opts.Endpoint != "" {
@@ -104,7 +122,8 @@ func New(opts Options) (*Service, error) {
 type provider struct{ Credentials }
 
 // Start opens the store (so the secrets are served at once, offline too)
-// and fetches the secrets in the background.
+// and fetches the secrets in the background, then again after every
+// deployment that ends.
 func (s *Service) Start(ctx context.Context) error {
 	if len(s.opts.CloudSecrets) > 0 {
 		key, err := deviceKey(s.opts.KeyFile)
@@ -127,23 +146,65 @@ func (s *Service) Start(ctx context.Context) error {
 			}
 		}
 	}
+	if s.opts.Conn != nil && len(s.opts.CloudSecrets) > 0 {
+		sub, err := s.opts.Conn.Subscribe(deployment.RecordsSubject(s.opts.DeploymentsBucket), s.onDeploymentRecord)
+		if err != nil {
+			return fmt.Errorf("secret manager: follow deployments: %w", err)
+		}
+		s.sub = sub
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	go func() {
-		defer close(s.done)
-		_ = s.Refresh(ctx) // logged
-	}()
+	go s.run(ctx)
 	return nil
 }
 
-// Shutdown stops a fetch under way.
+// run fetches the secrets at start, then each time a deployment ended,
+// one fetch at a time: deployments that end during a fetch make one more.
+func (s *Service) run(ctx context.Context) {
+	defer close(s.stopped)
+	_ = s.Refresh(ctx) // logged
+	close(s.done)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+			s.log.Info("fetching the secrets again: a deployment ended")
+			_ = s.Refresh(ctx) // logged
+		}
+	}
+}
+
+func (s *Service) onDeploymentRecord(m *nats.Msg) {
+	st, ok := deployment.Ended(m.Data)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	seen := s.ended[st.DeploymentID]
+	s.ended[st.DeploymentID] = true
+	s.mu.Unlock()
+	if seen {
+		return
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default: // a fetch is already asked for
+	}
+}
+
+// Shutdown stops following deployments and a fetch under way.
 func (s *Service) Shutdown(ctx context.Context) error {
+	if s.sub != nil {
+		_ = s.sub.Unsubscribe()
+	}
 	if s.cancel == nil {
 		return nil
 	}
 	s.cancel()
 	select {
-	case <-s.done:
+	case <-s.stopped:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

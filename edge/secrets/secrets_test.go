@@ -3,13 +3,19 @@ package secrets
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/edge/deployment"
+	"github.com/sward-iot/sward/internal/testutil"
+	ddoc "github.com/sward-iot/sward/shared/deployment"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -260,4 +266,80 @@ func TestGetSecretValueWhileAFirstFetchHangsSaysToRetry(t *testing.T) {
 	if errCode(err) != wire.CodeResourceNotFound || !strings.Contains(err.Error(), "retry") {
 		t.Errorf("GetSecretValue while the first fetch hangs: %v, want ResourceNotFoundError saying to retry", err)
 	}
+}
+
+func TestGetSecretValueWithRefreshServesTheCurrentVersionFromTheCloud(t *testing.T) {
+	m := startMoto(t)
+	arn, name := createSecret(t, m, aws.String("v1"), nil)
+	other, _ := createSecret(t, m, aws.String("o"), nil)
+	s := start(t, options(t, m, t.TempDir(), deviceKeyFile(t), arn, other))
+	putSecret(t, m, arn, "v2")
+
+	if got, err := call(s, wire.GetSecretValueRequest{SecretID: name}, all, []string{arn}); err != nil || aws.ToString(got.SecretValue.SecretString) != "v1" {
+		t.Fatalf("without refresh: %+v, %v; want the stored v1", got.SecretValue, err)
+	}
+	// A caller not allowed to read the secret makes the device fetch nothing.
+	if _, err := call(s, wire.GetSecretValueRequest{SecretID: name, Refresh: true}, all, []string{other}); errCode(err) != wire.CodeUnauthorized {
+		t.Fatalf("refresh by a caller allowed only another secret: %v, want %s", err, wire.CodeUnauthorized)
+	}
+	if got, _ := s.Get(arn, "", ""); aws.ToString(got.SecretString) != "v1" {
+		t.Fatalf("an unauthorized refresh fetched the secret: stored %q, want v1", aws.ToString(got.SecretString))
+	}
+	got, err := call(s, wire.GetSecretValueRequest{SecretID: name, Refresh: true}, all, []string{arn})
+	if err != nil || aws.ToString(got.SecretValue.SecretString) != "v2" {
+		t.Fatalf("with refresh: %+v, %v; want v2 from Secrets Manager", got.SecretValue, err)
+	}
+	if got, err := call(s, wire.GetSecretValueRequest{SecretID: arn}, all, []string{arn}); err != nil || aws.ToString(got.SecretValue.SecretString) != "v2" {
+		t.Errorf("after the refresh, without it: %+v, %v; want v2 stored", got.SecretValue, err)
+	}
+}
+
+func TestGetSecretValueWithRefreshServesTheStoredVersionWhenTheCloudIsUnreachable(t *testing.T) {
+	m := startMoto(t)
+	arn, _ := createSecret(t, m, aws.String("kept"), nil)
+	dir, key := t.TempDir(), deviceKeyFile(t)
+	first := start(t, options(t, m, dir, key, arn))
+	if err := first.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o := options(t, m, dir, key, arn)
+	o.Endpoint, o.Timeout = "http://127.0.0.1:1", time.Second // nothing listens there
+	offline := start(t, o)
+	got, err := call(offline, wire.GetSecretValueRequest{SecretID: arn, Refresh: true}, all, []string{arn})
+	if err != nil || aws.ToString(got.SecretValue.SecretString) != "kept" {
+		t.Errorf("refresh offline: %+v, %v; want the stored version", got.SecretValue, err)
+	}
+}
+
+func TestTheSecretsAreFetchedAgainWhenADeploymentEnds(t *testing.T) {
+	m := startMoto(t)
+	arn, _ := createSecret(t, m, aws.String("v1"), nil)
+	nc := startNATS(t)
+	o := options(t, m, t.TempDir(), deviceKeyFile(t), arn)
+	o.Conn = nc
+	s := start(t, o)
+	putSecret(t, m, arn, "v2")
+
+	record := func(id string, state ddoc.State) {
+		t.Helper()
+		data, _ := json.Marshal(map[string]any{"status": ddoc.Status{DeploymentID: id, State: state}})
+		if err := nc.Publish("$KV."+deployment.DefaultBucket+".deployment."+id, data); err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("d-1", ddoc.InProgress)
+	time.Sleep(300 * time.Millisecond)
+	if got, _ := s.Get(arn, "", ""); aws.ToString(got.SecretString) != "v1" {
+		t.Fatalf("a deployment still in progress fetched the secrets: %q, want v1", aws.ToString(got.SecretString))
+	}
+	record("d-1", ddoc.Succeeded)
+	testutil.Eventually(t, "the secret fetched again after the deployment ended", func() error {
+		if got, _ := s.Get(arn, "", ""); aws.ToString(got.SecretString) != "v2" {
+			return fmt.Errorf("stored %q after the deployment ended, want v2", aws.ToString(got.SecretString))
+		}
+		return nil
+	})
 }

@@ -10,6 +10,10 @@ type GetSecretValueRequest struct {
 	SecretID     string `json:"secretId"`
 	VersionID    string `json:"versionId,omitempty"`
 	VersionStage string `json:"versionStage,omitempty"`
+	// Refresh asks for the secret's current version from Secrets Manager
+	// before answering (the Device SDKs' refresh, default false); when the
+	// cloud cannot be reached the stored version is served.
+	Refresh bool `json:"refresh,omitempty"`
 }
 
 // GetSecretValueResponse is a secret: its ARN, version and labels, and
