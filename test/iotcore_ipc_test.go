@@ -21,17 +21,22 @@ import (
 
 // cloudProbe publishes to IoT Core and subscribes to its alerts under an
 // aws.greengrass.ipc.mqttproxy policy that grants telemetry/# for
-// publishing and alerts/+ for subscribing.
+// publishing and alerts/+ for subscribing, and publishing under its own
+// thing's name with {iot:thingName} (the nucleus interpolates component
+// configuration, as Greengrass needs for that variable in policies).
 const cloudProbe = `    iotCoreSubscribe: ["alerts/+"]
     checks:
       - {name: publish-granted, call: PublishToIoTCore, body: {topicName: telemetry/test-thing, qos: "1", payload: "eyJ0IjoyMX0="}}
       - {name: publish-ungranted, call: PublishToIoTCore, body: {topicName: commands/test-thing, qos: "1", payload: "eA=="}}
       - {name: subscribe-wider-than-granted, call: SubscribeToIoTCore, body: {topicName: "alerts/#", qos: "1"}}
       - {name: publish-qos2, call: PublishToIoTCore, body: {topicName: telemetry/test-thing, qos: "2"}}
+      - {name: publish-own-thing, call: PublishToIoTCore, body: {topicName: things/test-thing/status, qos: "1", payload: "eA=="}}
+      - {name: publish-other-thing, call: PublishToIoTCore, body: {topicName: things/other-thing/status, qos: "0", payload: "eA=="}}
     accessControl:
       aws.greengrass.ipc.mqttproxy:
         com.example.Cloud:mqttproxy:1: {operations: ["aws.greengrass#PublishToIoTCore"], resources: ["telemetry/#"]}
-        com.example.Cloud:mqttproxy:2: {operations: ["aws.greengrass#SubscribeToIoTCore"], resources: ["alerts/+"]}`
+        com.example.Cloud:mqttproxy:2: {operations: ["aws.greengrass#SubscribeToIoTCore"], resources: ["alerts/+"]}
+        com.example.Cloud:mqttproxy:3: {operations: ["aws.greengrass#PublishToIoTCore"], resources: ["things/{iot:thingName}/status"]}`
 
 func TestAComponentPublishesToAndReceivesFromIoTCoreThroughARealNucleus(t *testing.T) {
 	cloud := testutil.StartMosquitto(t, "test-thing")
@@ -50,6 +55,7 @@ services:
     configuration:
       awsRegion: eu-north-1
       iotDataEndpoint: 127.0.0.1
+      interpolateComponentConfiguration: true
       mqtt:
         port: %d
 `, cloud.PKI.ClientCert, cloud.PKI.ClientKey, cloud.PKI.CAFile, cloud.Port)), 0o600); err != nil {
@@ -58,15 +64,19 @@ services:
 	recipes := harness.WriteRecipes(t, map[string]string{"cloud.yaml": harness.ProbeRecipe(t, "com.example.Cloud", cloudProbe)})
 	n := harness.Start(t, recipes, "", "--config", config)
 
-	checkMatrix(t, "com.example.Cloud", n.ProbeResults("com.example.Cloud", 4), map[string]want{
+	checkMatrix(t, "com.example.Cloud", n.ProbeResults("com.example.Cloud", 6), map[string]want{
 		"publish-granted": allowed, "publish-ungranted": refused("UnauthorizedError"),
 		"subscribe-wider-than-granted": refused("UnauthorizedError"), "publish-qos2": refused("InvalidArgumentsError"),
+		"publish-own-thing": allowed, "publish-other-thing": refused("UnauthorizedError"),
 	})
 
-	t.Run("the published message reaches IoT Core", func(t *testing.T) {
-		harness.Eventually(t, 15*time.Second, "telemetry/test-thing at the endpoint", func() error {
+	t.Run("the published messages reach IoT Core", func(t *testing.T) {
+		harness.Eventually(t, 15*time.Second, "telemetry/test-thing and things/test-thing/status at the endpoint", func() error {
 			if got := watch.payload("telemetry/test-thing"); got != `{"t":21}` {
 				return fmt.Errorf("endpoint has %q on telemetry/test-thing", got)
+			}
+			if got := watch.payload("things/test-thing/status"); got != "x" {
+				return fmt.Errorf("endpoint has %q on things/test-thing/status", got)
 			}
 			return nil
 		})
@@ -82,8 +92,8 @@ services:
 			if err := json.Unmarshal([]byte(out), &st); err != nil {
 				return fmt.Errorf("%v: %s", err, out)
 			}
-			if !st.Configured || !st.Connected {
-				return fmt.Errorf("status %s", out)
+			if !st.Configured || !st.Connected || st.SpoolMessages != 0 {
+				return fmt.Errorf("status %s, want connected with the probe's messages delivered", out)
 			}
 			return nil
 		})
