@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +52,7 @@ func (c *conn) run(ctx context.Context) {
 		}
 		if err := tok.Error(); err != nil {
 			s.connErrors.Add(1)
-			err = fmt.Errorf("connect to %s as %s: %w", s.opts.address(), c.clientID, err)
+			err = fmt.Errorf("connect to %s as %s: %w%s", s.opts.address(), c.clientID, err, tlsHint(err))
 			s.setError(err)
 			s.log.Warn("IoT Core connection failed; retrying", "clientId", c.clientID, "attempt", attempt+1, "error", err)
 			continue
@@ -136,7 +137,7 @@ func (c *conn) down(err error) {
 	c.client, c.since = nil, time.Time{}
 	s.mu.Unlock()
 	if err != nil {
-		err = fmt.Errorf("connection to %s as %s lost: %w", s.opts.address(), c.clientID, err)
+		err = fmt.Errorf("connection to %s as %s lost: %w%s", s.opts.address(), c.clientID, err, tlsHint(err))
 		s.setError(err)
 		s.log.Warn("IoT Core connection lost; reconnecting", "clientId", c.clientID, "error", err)
 	}
@@ -227,4 +228,24 @@ func backoff(n int, min, max time.Duration) time.Duration {
 		}
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// tlsHint says which file of the device configuration a TLS failure points
+// at. paho keeps only the text of the network error, so the hint is found
+// in crypto/tls's and crypto/x509's messages.
+func tlsHint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "remote error: tls:") && (strings.Contains(msg, "certificate") || strings.Contains(msg, "access denied")):
+		return ": the endpoint refused the device certificate: system.certificateFilePath must be the thing's certificate, " +
+			"registered and ACTIVE in this account and region, with privateKeyPath its key (`sward provision` writes both)"
+	case strings.Contains(msg, "x509: certificate signed by unknown authority"):
+		return ": the endpoint's certificate is not signed by a CA in system.rootCaPath: use AmazonRootCA1.pem for AWS IoT Core " +
+			"(or the CA of the endpoint you run), and check that iotDataEndpoint is the account's ATS endpoint"
+	case strings.Contains(msg, "x509: certificate is valid for"):
+		return ": iotDataEndpoint does not match the endpoint's certificate: use the account's data endpoint (aws iot describe-endpoint --endpoint-type iot:Data-ATS)"
+	case strings.Contains(msg, "x509: certificate has expired or is not yet valid"):
+		return ": a certificate is outside its validity: check the device's clock (NTP) and system.certificateFilePath's dates"
+	}
+	return ""
 }

@@ -501,3 +501,20 @@ func TestTheProviderIsReachedThroughTheConfiguredProxy(t *testing.T) {
 		t.Errorf("proxy saw %d CONNECTs to %v, want 1 to %s", connects.Load(), target.Load(), s.opts.Endpoint)
 	}
 }
+
+func TestCredentialsThatHaveAlreadyExpiredAreA502NamingTheClockAndNotCached(t *testing.T) {
+	s, p, c := setup(t)
+	token := s.Env("c")[EnvAuthorizationToken]
+	p.answer(http.StatusOK, credentialsBody("AKID-OLD", c.Now().Add(-time.Minute)))
+	status, body := get(t, s, token)
+	if status != http.StatusBadGateway || !strings.Contains(body["message"], "expired") || !strings.Contains(body["message"], "clock") {
+		t.Fatalf("expired credentials: %d %v, want 502 saying they expired and to check the device clock", status, body)
+	}
+	if body["AccessKeyId"] != "" {
+		t.Fatalf("expired credentials were handed out: %v", body)
+	}
+	p.answer(http.StatusOK, credentialsBody("AKID-NEW", c.Now().Add(time.Hour)))
+	if status, body := get(t, s, token); status != http.StatusOK || body["AccessKeyId"] != "AKID-NEW" {
+		t.Errorf("after the provider answers valid credentials: %d %v, want AKID-NEW (the expired answer was not cached)", status, body)
+	}
+}
