@@ -182,6 +182,25 @@ func RecipeKey(commit, name, version string) string {
 	return Prefix + commit + "/recipes/" + name + "-" + version + ".recipe.yaml"
 }
 
+// ArtifactsPrefix is where `sward publish` uploads artifacts.
+const ArtifactsPrefix = "artifacts/"
+
+// ArtifactKey is where `sward publish` uploads an artifact file of a
+// component version: the version's files never change once uploaded.
+func ArtifactKey(name, version, file string) string {
+	return ArtifactsPrefix + name + "/" + version + "/" + file
+}
+
+// LastReleaseKey is the marker naming the last release published to group
+// ({"commitId": …}). It is not a manifest key, so the release Lambda's
+// notification (suffix ManifestName) never fires for it.
+func LastReleaseKey(group string) string { return Prefix + "latest/" + group }
+
+// LastRelease is the content of the LastReleaseKey marker.
+type LastRelease struct {
+	CommitID string `json:"commitId"`
+}
+
 // ParseManifestKey returns the commit of a manifest key
 // (releases/<commit>/release.json), or an error naming the expected form.
 func ParseManifestKey(key string) (string, error) {
