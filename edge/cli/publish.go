@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
@@ -165,7 +164,7 @@ bucket and group come from the stack's outputs unless given.`,
 			if err != nil {
 				return err
 			}
-			st, err := publish.Status(ctx, dynamodb.NewFromConfig(cfg), table, iot.NewFromConfig(cfg), commit)
+			st, err := publish.Status(ctx, publish.NewDynamoDB(cfg), table, iot.NewFromConfig(cfg), commit)
 			if err != nil {
 				return err
 			}

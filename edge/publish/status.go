@@ -10,19 +10,12 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 
 	"github.com/sward-iot/sward/shared/deploymentstatus"
 	"github.com/sward-iot/sward/shared/release"
 )
-
-// Table is the part of DynamoDB release status reads (*dynamodb.Client).
-type Table interface {
-	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
-}
 
 // Jobs is the part of the IoT control plane release status reads
 // (*iot.Client).
@@ -66,23 +59,19 @@ func Status(ctx context.Context, table Table, tableName string, jobs Jobs, commi
 		return nil, fmt.Errorf("%q is not a full commit id; give the 40 or 64 hex digits (git rev-parse <commit>)", commit)
 	}
 	st := &ReleaseStatus{Commit: commit, JobID: release.JobID(commit), Devices: map[deploymentstatus.Status]int64{}}
-	out, err := table.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(tableName),
-		Key:            map[string]dbtypes.AttributeValue{release.AttrJobID: &dbtypes.AttributeValueMemberS{Value: st.JobID}},
-		ConsistentRead: aws.Bool(true),
-	})
+	item, err := table.GetItem(ctx, tableName, release.AttrJobID, st.JobID)
 	if err != nil {
 		return nil, fmt.Errorf("read release %s from table %s: %w", st.JobID, tableName, err)
 	}
-	if item := out.Item; len(item) > 0 {
+	if len(item) > 0 {
 		st.Recorded = true
-		st.Status = release.Status(str(item, release.AttrStatus))
-		st.Reason = str(item, release.AttrReason)
-		st.ThingGroup = str(item, release.AttrThingGroup)
-		st.UpdatedAt = str(item, release.AttrUpdatedAt)
+		st.Status = release.Status(item.S(release.AttrStatus))
+		st.Reason = item.S(release.AttrReason)
+		st.ThingGroup = item.S(release.AttrThingGroup)
+		st.UpdatedAt = item.S(release.AttrUpdatedAt)
 		for _, s := range deploymentstatus.Statuses {
-			if n, ok := item[release.CountAttr(s)].(*dbtypes.AttributeValueMemberN); ok {
-				v, err := strconv.ParseInt(n.Value, 10, 64)
+			if n := item.N(release.CountAttr(s)); n != "" {
+				v, err := strconv.ParseInt(n, 10, 64)
 				if err != nil {
 					return nil, fmt.Errorf("release %s: attribute %s: %w", st.JobID, release.CountAttr(s), err)
 				}
@@ -122,13 +111,6 @@ func Status(ctx context.Context, table Table, tableName string, jobs Jobs, commi
 	}
 	slices.SortFunc(st.Executions, func(a, b Execution) int { return strings.Compare(a.Thing, b.Thing) })
 	return st, nil
-}
-
-func str(item map[string]dbtypes.AttributeValue, name string) string {
-	if s, ok := item[name].(*dbtypes.AttributeValueMemberS); ok {
-		return s.Value
-	}
-	return ""
 }
 
 // Print writes st for a person.
