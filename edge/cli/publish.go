@@ -107,9 +107,9 @@ the release Lambda).`,
 	f.StringVar(&o.Artifacts, "artifacts", "build/artifacts", "artifact folder, <DIR>/<Name>/<Version>/<file> (make artifacts)")
 	f.StringVar(&o.Bucket, "bucket", "", "artifacts bucket (default: the stack's ArtifactsBucketName output)")
 	f.StringVar(&o.Group, "group", "", "thing group to release to (default: the stack's ThingGroupName output)")
-	f.StringVar(&o.Commit, "commit", "", "commit id of the release, 40 or 64 hex digits (default: git rev-parse HEAD)")
+	f.StringVar(&o.Commit, "commit", "", "commit id of the release, 40 or 64 hex digits: the checked-out commit (default: git rev-parse HEAD)")
 	f.BoolVar(&o.All, "all", false, "publish even when nothing changed since the group's last release")
-	f.BoolVar(&o.AllowDirty, "allow-dirty", false, "publish a working tree with uncommitted changes")
+	f.BoolVar(&o.AllowDirty, "allow-dirty", false, "publish a working tree with uncommitted changes, or under a --commit other than the checked-out one")
 	cf.add(cmd)
 	return cmd
 }

@@ -5,8 +5,10 @@
 //
 // # What Publish does
 //
-//  1. Refuses a dirty git working tree (unless AllowDirty) and takes the
-//     commit id from `git rev-parse HEAD` (unless Commit is given).
+//  1. Refuses a dirty git working tree, and a Commit other than the one
+//     checked out (unless AllowDirty); the commit id is Commit or
+//     `git rev-parse HEAD`. Outside a repository, Commit and AllowDirty
+//     are both needed.
 //  2. Resolves the bucket, group and releases table from the stack's
 //     outputs when they are not given.
 //  3. Loads every recipe under the recipes folder (shared/recipe.LoadDir).

@@ -66,11 +66,13 @@ type Options struct {
 	// Stack is the SwardCloud stack (default stack.Name), read only when
 	// Bucket or Group is missing.
 	Stack string
-	// Commit is the commit id released (default: git rev-parse HEAD).
+	// Commit is the commit id released, the checked-out one (default:
+	// git rev-parse HEAD).
 	Commit string
 	// All publishes even when nothing changed since the last release.
 	All bool
-	// AllowDirty publishes a working tree with uncommitted changes.
+	// AllowDirty publishes a working tree with uncommitted changes, or
+	// under a Commit other than the checked-out one.
 	AllowDirty bool
 	// Git is the git binary (default "git" on PATH).
 	Git string
@@ -290,14 +292,14 @@ func (o *Options) commit(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("%w in %s:\n%s\ncommit them (a release is a commit, so devices run what the history shows), or pass --allow-dirty", ErrDirty, top, strings.Join(lines, "\n"))
 		}
 	}
-	if o.Commit != "" {
-		return o.Commit, nil
-	}
 	head, err := g.run(ctx, "rev-parse", "HEAD")
 	if err != nil {
 		return "", fmt.Errorf("%v: make a first commit, or give --commit", err)
 	}
-	return head, nil
+	if o.Commit != "" && o.Commit != head && !o.AllowDirty {
+		return "", fmt.Errorf("--commit %s is not the checked-out commit %s, whose files would be released under its id: check out %s, or leave --commit out", o.Commit, head, o.Commit)
+	}
+	return cmp.Or(o.Commit, head), nil
 }
 
 // prepare loads the recipes, digests their artifacts and rewrites them.

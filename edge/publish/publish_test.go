@@ -409,6 +409,7 @@ func TestPublishErrorsNameTheProblemAndTheFix(t *testing.T) {
 		{"missing artifact", func(o *Options) { o.Artifacts = t.TempDir() }, "make artifacts"},
 		{"no bucket and no stack client", func(o *Options) { o.Bucket = "" }, "give the bucket and the group"},
 		{"not a repository", func(o *Options) { o.Recipes = notRepo }, "--commit and --allow-dirty"},
+		{"commit not checked out", func(o *Options) { o.Commit = strings.Repeat("ab", 20) }, "is not the checked-out commit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := r.options(c, bucket)
