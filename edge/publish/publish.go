@@ -369,7 +369,7 @@ func (o *Options) component(r *recipe.Recipe) (*component, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.File, err)
 	}
-	published, err := recipe.Parse(release.RecipeKey("commit", r.Name, r.Version), data)
+	published, err := recipe.Parse(release.RecipeKey("<commit>", r.Name, r.Version), data) // .yaml: what publish writes
 	if err != nil {
 		return nil, fmt.Errorf("%s: the rewritten recipe does not parse (a bug in sward publish): %w", r.File, err)
 	}

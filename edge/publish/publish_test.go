@@ -459,3 +459,47 @@ func TestPublishReadsTheBucketAndGroupFromTheStackOutputs(t *testing.T) {
 		t.Errorf("manifest %+v, %v", m, err)
 	}
 }
+
+func TestPublishRefusesWhatTheRecipesFolderGetsWrong(t *testing.T) {
+	c, bucket := newBucket(t)
+	for _, tc := range []struct {
+		name  string
+		setup func(r *repo)
+		want  []string
+	}{
+		{"a committed digest that does not match the file", func(r *repo) {
+			r.component("com.example.A", "1.0.0", "binary A")
+			f := filepath.Join(r.dir, "recipes", "com.example.A", "recipe.yaml")
+			data, _ := os.ReadFile(f)
+			write(t, f, strings.Replace(string(data), "        Permission: {Read: OWNER, Execute: OWNER}", "        Digest: "+sum("another")+"\n        Permission: {Read: OWNER, Execute: OWNER}", 1))
+		}, []string{"has Digest " + sum("another"), "remove the Digest"}},
+		{"two versions of one component", func(r *repo) {
+			r.component("com.example.A", "1.0.0", "binary A")
+			data, _ := os.ReadFile(filepath.Join(r.dir, "recipes", "com.example.A", "recipe.yaml"))
+			write(t, filepath.Join(r.dir, "recipes", "old", "recipe.yaml"), strings.ReplaceAll(string(data), "1.0.0", "0.9.0"))
+			write(t, filepath.Join(r.dir, "recipes", "old", "settings.txt"), "old settings")
+			write(t, filepath.Join(r.artifacts, "com.example.A", "0.9.0", "app"), "old binary")
+		}, []string{"both recipes of com.example.A", "remove one"}},
+		{"a missing dependency", func(r *repo) {
+			r.component("com.example.A", "1.0.0", "binary A")
+			f := filepath.Join(r.dir, "recipes", "com.example.A", "recipe.yaml")
+			data, _ := os.ReadFile(f)
+			write(t, f, strings.Replace(string(data), "# A comment publish keeps.", "ComponentDependencies:\n  com.example.Missing: {VersionRequirement: '>=1.0.0'}", 1))
+		}, []string{"would be rejected", "com.example.Missing", "which the release does not contain"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRepo(t)
+			tc.setup(r)
+			r.commit()
+			_, err := Publish(context.Background(), r.options(c, bucket))
+			for _, want := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("err = %v, want one saying %q", err, want)
+				}
+			}
+		})
+	}
+	if puts := c.Puts(); len(puts) != 0 {
+		t.Errorf("refused releases uploaded %v", puts)
+	}
+}
