@@ -16,7 +16,9 @@
 //	                    (IN_PROGRESS, SUCCEEDED, FAILED, REJECTED)
 //
 // The release Lambda writes everything but the counts; the deployment-events
-// Lambda keeps the counts and sets CANCELED when it stops a rollout.
+// Lambda keeps the counts and sets CANCELED when it stops a rollout;
+// `sward release status` reads it. The names live in shared/release so the
+// CLI, which may not import lambdas/, reads the same ones.
 package releasestore
 
 import (
