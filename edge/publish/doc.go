@@ -30,6 +30,15 @@
 //     the manifest at release.ManifestKey, the release Lambda's trigger, so
 //     a half-uploaded release never starts; then the last-release marker.
 //
+// # Permissions
+//
+// The caller needs, on the artifacts bucket, s3:GetObject and s3:PutObject
+// under artifacts/ and releases/, and s3:ListBucket (without it S3 answers
+// a HeadObject or GetObject of a missing key with 403, not 404);
+// cloudformation:DescribeStacks on the stack when the bucket or group is
+// read from it. `sward release status` needs dynamodb:GetItem on the
+// releases table and iot:DescribeJob and iot:ListJobExecutionsForJob.
+//
 // # The release holds every component
 //
 // A thing group deployment is the group's whole set: a device removes the

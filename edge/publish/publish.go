@@ -501,6 +501,8 @@ func (o *Options) uploadArtifact(ctx context.Context, a artifact) (bool, error) 
 		}
 		defer f.Close()
 		return true, o.put(ctx, a.key, f, a.sha256)
+	case isForbidden(err):
+		return false, fmt.Errorf("look up s3://%s/%s: %w; publishing needs s3:GetObject and s3:ListBucket on the bucket (without ListBucket, S3 answers 403 for an object that does not exist yet)", o.Bucket, a.key, err)
 	case err != nil:
 		return false, fmt.Errorf("look up s3://%s/%s: %w", o.Bucket, a.key, err)
 	}
@@ -574,6 +576,11 @@ func isNotFound(err error) bool {
 		}
 	}
 	return false
+}
+
+func isForbidden(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && (api.ErrorCode() == "Forbidden" || api.ErrorCode() == "AccessDenied")
 }
 
 func digest(data []byte) string {
