@@ -1,13 +1,18 @@
 package test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sward-iot/sward/infra/devcloud"
 	"github.com/sward-iot/sward/internal/testutil"
@@ -138,6 +143,38 @@ func TestPublishReleasesTheSamplesAsCommittedAndTheReleaseLambdaCreatesTheJob(t 
 	out, err = sward("publish", "--stack", "SwardCloud", "--recipes", recipes, "--artifacts", artifacts)
 	if err != nil || !strings.Contains(out, "nothing changed since release "+commit) {
 		t.Errorf("a second sward publish of the same recipes: %v\n%s", err, out)
+	}
+}
+
+func TestPublishWithEndpointURLAndBucketAndGroupFlagsReleasesToThatBucket(t *testing.T) {
+	moto, err := testutil.StartMoto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(moto.Stop)
+	s3c := s3.NewFromConfig(moto.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	const bucket = "flags-bucket"
+	if _, err := s3c.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	recipes, artifacts, commit := samplesRepo(t)
+	cmd := exec.Command(harness.Binary(t), "publish", "--bucket", bucket, "--group", "flag-group", "--endpoint-url", moto.URL,
+		"--region", moto.Region, "--recipes", recipes, "--artifacts", artifacts)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_PROFILE=",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_ENDPOINT_URL=", "AWS_ENDPOINT_URL_S3=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sward publish: %v\n%s", err, out)
+	}
+	obj, err := s3c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(release.ManifestKey(commit))})
+	if err != nil {
+		t.Fatalf("the manifest in %s: %v\n%s", bucket, err, out)
+	}
+	defer obj.Body.Close()
+	data, _ := io.ReadAll(obj.Body)
+	m, err := release.Decode(data)
+	if err != nil || m.ThingGroup != "flag-group" || len(m.Components) != 5 {
+		t.Errorf("manifest %+v, %v; want 5 components for flag-group", m, err)
 	}
 }
 
