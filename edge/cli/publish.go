@@ -2,8 +2,10 @@ package cli
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -123,11 +125,17 @@ func newReleaseCommand() *cobra.Command {
 	return cmd
 }
 
+// waitInterval is how often `release status --wait` reads the release: the
+// release Lambda takes tens of ms warm, a few s cold, so 200 ms shows it
+// promptly at five small requests a second.
+const waitInterval = 200 * time.Millisecond
+
 func newReleaseStatusCommand() *cobra.Command {
 	var (
 		cf           cloudFlags
 		table, group string
 		bucket       string
+		wait         time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "status [COMMIT]",
@@ -136,9 +144,11 @@ func newReleaseStatusCommand() *cobra.Command {
 group's last published release): its record in the releases table (IN_PROGRESS,
 REJECTED with every reason, CANCELED by the abort criteria; the devices counted
 per deployment status) and its IoT job with each device's execution. The table,
-bucket and group come from the stack's outputs unless given.`,
+bucket and group come from the stack's outputs unless given. With --wait, wait
+until the release Lambda has recorded the release, and fail if it rejected it.`,
 		Example: `  sward release status
-  sward release status HEAD~1`,
+  sward release status HEAD~1
+  sward publish && sward release status --wait 1m`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -164,12 +174,22 @@ bucket and group come from the stack's outputs unless given.`,
 			if err != nil {
 				return err
 			}
-			st, err := publish.Status(ctx, publish.NewDynamoDB(cfg), table, iot.NewFromConfig(cfg), commit)
-			if err != nil {
-				return err
+			db, jobs := publish.NewDynamoDB(cfg), iot.NewFromConfig(cfg)
+			if wait <= 0 {
+				st, err := publish.Status(ctx, db, table, jobs, commit)
+				if err != nil {
+					return err
+				}
+				st.Print(cmd.OutOrStdout())
+				return nil
 			}
-			st.Print(cmd.OutOrStdout())
-			return nil
+			wctx, cancel := context.WithTimeout(ctx, wait)
+			defer cancel()
+			st, err := publish.WaitRecorded(wctx, db, table, jobs, commit, waitInterval)
+			if st != nil {
+				st.Print(cmd.OutOrStdout())
+			}
+			return err
 		},
 	}
 	cf.add(cmd)
@@ -177,5 +197,6 @@ bucket and group come from the stack's outputs unless given.`,
 	f.StringVar(&table, "table", "", "releases table (default: the stack's ReleasesTableName output)")
 	f.StringVar(&bucket, "bucket", "", "artifacts bucket, for the last release (default: the stack's ArtifactsBucketName output)")
 	f.StringVar(&group, "group", "", "thing group, for the last release (default: the stack's ThingGroupName output)")
+	f.DurationVar(&wait, "wait", 0, "wait up to this long for the release Lambda to record the release; exit 1 if it REJECTED it")
 	return cmd
 }

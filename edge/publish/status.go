@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
@@ -144,6 +145,39 @@ func (st *ReleaseStatus) Print(w io.Writer) {
 		fmt.Fprintf(w, "iot job  %s\n", st.JobStatus)
 		for _, e := range st.Executions {
 			fmt.Fprintf(w, "  %-30s %s\n", e.Thing, e.Status)
+		}
+	}
+}
+
+// ErrRejected is returned by WaitRecorded for a release the release Lambda
+// rejected.
+var ErrRejected = errors.New("the release was rejected")
+
+// WaitRecorded reads the release of commit every interval until the
+// release Lambda has recorded it, and returns its status; a REJECTED
+// release is returned with ErrRejected. It gives up when ctx ends.
+func WaitRecorded(ctx context.Context, table Table, tableName string, jobs Jobs, commit string, interval time.Duration) (*ReleaseStatus, error) {
+	notYet := func(err error) error {
+		return fmt.Errorf("the release Lambda has not recorded release %s yet (%w): check that the manifest was uploaded and the Lambda's log", commit, err)
+	}
+	for {
+		st, err := Status(ctx, table, tableName, jobs, commit)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, notYet(ctx.Err())
+			}
+			return nil, err
+		}
+		if st.Recorded {
+			if st.Status == release.Rejected {
+				return st, fmt.Errorf("%w: %s", ErrRejected, st.Reason)
+			}
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, notYet(ctx.Err())
+		case <-time.After(interval):
 		}
 	}
 }

@@ -3,8 +3,10 @@ package publish
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -114,5 +116,43 @@ func TestReleaseStatusOfARejectedReleaseShowsEveryReasonAndNoJob(t *testing.T) {
 	// A missing table is an error naming it.
 	if _, err := Status(ctx, NewDynamoDB(moto.Config()), "no-such-table", iot.NewFromConfig(moto.Config()), commit); err == nil || !strings.Contains(err.Error(), "no-such-table") || !strings.Contains(err.Error(), "ResourceNotFoundException") {
 		t.Errorf("err = %v, want one naming the table and ResourceNotFoundException", err)
+	}
+}
+
+func TestWaitRecordedReturnsOnceTheReleaseLambdaRecordsTheRelease(t *testing.T) {
+	ctx := context.Background()
+	newReleasesTable(t, "releases-wait")
+	db, jobs := NewDynamoDB(moto.Config()), iot.NewFromConfig(moto.Config())
+	accepted, rejected := strings.Repeat("4d", 20), strings.Repeat("5e", 20)
+
+	// Not recorded within the time given: an error saying so.
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := WaitRecorded(short, db, "releases-wait", jobs, accepted, 50*time.Millisecond); err == nil || !strings.Contains(err.Error(), "has not recorded release "+accepted) {
+		t.Fatalf("err = %v, want one saying the release is not recorded", err)
+	}
+
+	put := func(commit string, status release.Status, reason string) {
+		item := map[string]dbtypes.AttributeValue{release.AttrJobID: s(release.JobID(commit)), release.AttrStatus: s(string(status))}
+		if reason != "" {
+			item[release.AttrReason] = s(reason)
+		}
+		if _, err := dynamodb.NewFromConfig(moto.Config()).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("releases-wait"), Item: item}); err != nil {
+			t.Error(err)
+		}
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond) // the release Lambda, later
+		put(accepted, release.InProgress, "")
+	}()
+	st, err := WaitRecorded(ctx, db, "releases-wait", jobs, accepted, 50*time.Millisecond)
+	if err != nil || st.Status != release.InProgress {
+		t.Fatalf("WaitRecorded = %+v, %v; want IN_PROGRESS", st, err)
+	}
+
+	put(rejected, release.Rejected, "components[\"A\"]: bad")
+	st, err = WaitRecorded(ctx, db, "releases-wait", jobs, rejected, 50*time.Millisecond)
+	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), `components["A"]: bad`) || st == nil || st.Status != release.Rejected {
+		t.Fatalf("WaitRecorded = %+v, %v; want ErrRejected with the reason", st, err)
 	}
 }

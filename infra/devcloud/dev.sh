@@ -18,9 +18,9 @@
 #      and then each new commit that touches recipes/, is published to
 #      devcloud: $SWARD_DEV_BUILD (default `make artifacts`), then
 #      bin/sward publish --stack SwardCloud --allow-dirty (the working tree as
-#      it is, under the commit's id), then bin/sward release status until the
-#      release Lambda has recorded the release (IN_PROGRESS: the job exists;
-#      REJECTED: every reason). Each step is a `dev: publish:` line.
+#      it is, under the commit's id), then bin/sward release status --wait 30s
+#      until the release Lambda has recorded the release (IN_PROGRESS: the
+#      job exists; REJECTED: every reason). Each step is a `dev: publish:` line.
 #
 # Arguments are passed on to `sward run` (such as --nats-listen 127.0.0.1:0
 # beside another nucleus). Environment: SWARD_DEV_THING (default dev1), SWARD_DEV_DATA (default
@@ -154,15 +154,8 @@ publish() {
 	if [[ $out != *"published commit"* ]]; then
 		return 0 # nothing changed since the last release
 	fi
-	for ((i = 0; i < 300; i++)); do # 30 s: the release Lambda's cold start on a loaded machine
-		out=$(cloud release status "$commit" 2>&1) || true
-		if [[ $out == *"status   IN_PROGRESS"* || $out == *"status   REJECTED"* || $out == *"status   CANCELED"* ]]; then
-			printf '%s\n' "$out" | sed 's/^/dev: publish: /'
-			return 0
-		fi
-		sleep 0.1
-	done
-	say "publish: the release Lambda has not recorded $commit after 30 s; see $data/requests.log" >&2
+	# 30 s: the release Lambda's cold start on a loaded machine.
+	cloud release status "$commit" --wait 30s 2>&1 | sed 's/^/dev: publish: /' || true
 }
 
 if head=$(git rev-parse --verify --quiet HEAD 2>/dev/null); then
