@@ -30,6 +30,14 @@
 //     the manifest at release.ManifestKey, the release Lambda's trigger, so
 //     a half-uploaded release never starts; then the last-release marker.
 //
+// # One artifact folder, one platform
+//
+// The artifact folder holds one build: a recipe whose manifests use the
+// same file name for several architectures (the samples' one linux
+// manifest for amd64 and aarch64) gets that one file for all of them.
+// Publish the build for the devices' architecture (the release workflow
+// builds arm64), or give each architecture's manifest its own file name.
+//
 // # Permissions
 //
 // The caller needs, on the artifacts bucket, s3:GetObject and s3:PutObject

@@ -262,12 +262,7 @@ func (o *Options) defaults() error {
 	return nil
 }
 
-func validCommit(c string) bool {
-	if len(c) != 40 && len(c) != 64 {
-		return false
-	}
-	return strings.Trim(c, "0123456789abcdef") == ""
-}
+func validCommit(c string) bool { return release.CheckCommit(c) == nil }
 
 // commit checks the working tree and returns the commit released.
 func (o *Options) commit(ctx context.Context) (string, error) {

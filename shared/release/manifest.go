@@ -206,7 +206,7 @@ type LastRelease struct {
 func ParseManifestKey(key string) (string, error) {
 	rest, ok := strings.CutPrefix(key, Prefix)
 	commit, name, ok2 := strings.Cut(rest, "/")
-	if !ok || !ok2 || name != ManifestName || validCommit(commit) != nil {
+	if !ok || !ok2 || name != ManifestName || CheckCommit(commit) != nil {
 		return "", fmt.Errorf("%q is not a release manifest key; write the manifest to %s", strictjson.Truncate(key), ManifestKey("<commit>"))
 	}
 	return commit, nil
@@ -214,7 +214,9 @@ func ParseManifestKey(key string) (string, error) {
 
 var commitChars = regexp.MustCompile(`^[0-9a-f]+$`)
 
-func validCommit(c string) error {
+// CheckCommit returns why c is not a full commit id (40 or 64 lowercase hex
+// digits), or nil.
+func CheckCommit(c string) error {
 	if (len(c) != 40 && len(c) != 64) || !commitChars.MatchString(c) {
 		return fmt.Errorf("%q is not a full commit id; give the 40 (SHA-1) or 64 (SHA-256) lowercase hex digits of `git rev-parse HEAD`", strictjson.Truncate(c))
 	}
@@ -257,7 +259,7 @@ func (m *Manifest) Validate() error {
 	if m.FormatVersion != FormatVersion {
 		p.Add("formatVersion", "is %d; write %d", m.FormatVersion, FormatVersion)
 	}
-	if err := validCommit(m.CommitID); err != nil {
+	if err := CheckCommit(m.CommitID); err != nil {
 		p.Add("commitId", "%v", err)
 	}
 	if len(m.ThingGroup) > 128 || !groupChars.MatchString(m.ThingGroup) {
