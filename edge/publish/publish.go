@@ -167,6 +167,19 @@ func Publish(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("commit %s is already released to %s, with other content: a commit is released once (job %s); commit the change and publish the new commit", commit, o.Group, res.JobID)
 	}
 
+	m, manifest, err := o.manifest(commit, comps)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.upload(ctx, comps, m, manifest, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// manifest builds the release of comps and checks it as the release
+// Lambda will, before anything is uploaded.
+func (o *Options) manifest(commit string, comps map[string]*component) (*release.Manifest, []byte, error) {
 	m := &release.Manifest{
 		FormatVersion: release.FormatVersion,
 		CommitID:      commit,
@@ -183,20 +196,25 @@ func Publish(ctx context.Context, o Options) (*Result, error) {
 		m.Components[name] = rc
 		parsed[name] = c.r
 	}
-	// The release Lambda's own checks, before anything is uploaded.
 	if err := m.CheckRecipes(parsed, o.Bucket); err != nil {
-		return nil, fmt.Errorf("the release would be rejected: %w", err)
+		return nil, nil, fmt.Errorf("the release would be rejected: %w", err)
 	}
-	manifest, err := m.Encode()
+	data, err := m.Encode()
 	if err != nil {
-		return nil, fmt.Errorf("the release would be rejected: %w", err)
+		return nil, nil, fmt.Errorf("the release would be rejected: %w", err)
 	}
+	return m, data, nil
+}
 
-	for _, name := range slices.Sorted(maps.Keys(comps)) {
+// upload puts the artifacts, then the recipes, then the manifest, then the
+// last-release marker, counting the artifacts in res.
+func (o *Options) upload(ctx context.Context, comps map[string]*component, m *release.Manifest, manifest []byte, res *Result) error {
+	names := slices.Sorted(maps.Keys(comps))
+	for _, name := range names {
 		for _, a := range comps[name].artifacts {
 			uploaded, err := o.uploadArtifact(ctx, a)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if uploaded {
 				res.Uploaded++
@@ -207,28 +225,29 @@ func Publish(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(comps)) {
+	for _, name := range names {
 		c := comps[name]
 		key := m.Components[name].Recipe.Key
 		if err := o.put(ctx, key, bytes.NewReader(c.data), c.sha256); err != nil {
-			return nil, err
+			return err
 		}
 		fmt.Fprintf(o.Progress, "recipe     s3://%s/%s\n", o.Bucket, key)
 	}
-	res.ManifestKey = release.ManifestKey(commit)
+	// Last: the release Lambda's trigger.
+	res.ManifestKey = release.ManifestKey(m.CommitID)
 	if err := o.put(ctx, res.ManifestKey, bytes.NewReader(manifest), digest(manifest)); err != nil {
-		return nil, err
+		return err
 	}
 	fmt.Fprintf(o.Progress, "manifest   s3://%s/%s\n", o.Bucket, res.ManifestKey)
-	marker, err := json.Marshal(release.LastRelease{CommitID: commit})
+	marker, err := json.Marshal(release.LastRelease{CommitID: m.CommitID})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := o.put(ctx, release.LastReleaseKey(o.Group), bytes.NewReader(marker), digest(marker)); err != nil {
 		// The release is out; only the next publish's comparison is older.
-		return nil, fmt.Errorf("release %s is published, but the last-release marker was not written (the next publish compares with release %s): %w", commit, res.Previous, err)
+		return fmt.Errorf("release %s is published, but the last-release marker was not written (the next publish compares with release %s): %w", m.CommitID, res.Previous, err)
 	}
-	return res, nil
+	return nil
 }
 
 func (o *Options) defaults() error {
