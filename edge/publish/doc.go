@@ -61,8 +61,9 @@
 // ({"commitId": …}); the next Publish reads it and the manifest it names.
 // A marker, not a listing of releases/: one GET, however many releases the
 // bucket holds, and independent of S3's listing order. The marker names the
-// last release published, whether the release Lambda accepted it or not;
-// artifacts are immutable per version either way, since the artifact
-// objects stay in the bucket. Two publishers racing on one group are not
+// last release published, whether the release Lambda accepted it or not:
+// a component version, once published, is fixed (the artifact objects stay
+// in the bucket), as Greengrass's CreateComponentVersion refuses a version
+// that exists; fix a rejected release under a new version. Two publishers racing on one group are not
 // serialized: run one publisher per group (the release workflow does).
 package publish
