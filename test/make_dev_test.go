@@ -18,9 +18,11 @@ import (
 // TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples runs
 // infra/devcloud/dev.sh, what `make dev` runs after its builds, in a copy of
 // the repository's layout holding the test's builds (bin/sward, bin/devcloud,
-// the synthesized template, the telemetry Lambda, the sample artifacts): the
-// nucleus's link connects, the sample readings reach the telemetry Lambda,
-// and SIGTERM stops the nucleus and devcloud.
+// the synthesized template, the telemetry and release Lambdas, the sample
+// artifacts), made a git repository: the nucleus's link connects, the sample
+// readings reach the telemetry Lambda, the checked-out commit and then a new
+// commit of a sample are published and accepted by the release Lambda, and
+// SIGTERM stops the nucleus and devcloud.
 func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing.T) {
 	repo := t.TempDir()
 	link := func(target, name string) {
@@ -36,7 +38,7 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 	link(harness.Binary(t), "bin/sward")
 	link(harness.Tool(t, "./infra/devcloud/cmd/devcloud"), "bin/devcloud")
 	link(harness.SynthTemplate(t), "cdk.out/SwardCloud.template.json")
-	link(harness.LambdaDist(t, "telemetry"), "dist/lambdas")
+	link(harness.LambdaDist(t, "telemetry", "release"), "dist/lambdas")
 	// Copies, not links: with symbolic links for these two folders the
 	// nucleus deployed no component (not looked into further).
 	for from, to := range map[string]string{harness.SampleArtifacts(t): "build/artifacts", filepath.Join(harness.RepoRoot(), "recipes"): "recipes"} {
@@ -52,11 +54,30 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 		t.Fatal(err)
 	}
 
+	if err := os.WriteFile(filepath.Join(repo, ".gitignore"), []byte("/bin/\n/build/\n/cdk.out/\n/dist/\n/.run/\n/.devcloud/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git := func(args ...string) string {
+		t.Helper()
+		c := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=Sward Test", "-c", "user.email=test@sward.invalid"}, args...)...)
+		c.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
+		b, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	git("init", "--quiet")
+	git("add", "--all")
+	git("commit", "--quiet", "-m", "samples")
+	first := git("rev-parse", "HEAD")
+
 	out := &testlog.Buffer{}
 	harness.Traversable(t, filepath.Join(repo, ".run"))
 	// Free ports, beside other nuclei on the machine.
 	cmd := exec.Command("bash", script, "--nats-listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(harness.RIE(t))+":"+os.Getenv("PATH"))
+	// The artifacts are built already; a real `make dev` runs make artifacts.
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(harness.RIE(t))+":"+os.Getenv("PATH"), "SWARD_DEV_BUILD=true")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -100,6 +121,40 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 		return fmt.Errorf("no successful telemetry Lambda invocation in requests.log; its Lambda lines:\n%s\nthe components:\n%s",
 			grepLines(string(data), "lambda"), list)
 	})
+
+	// The watcher published the checked-out commit at the start; a new
+	// commit of a sample (a new version) is published as the next release.
+	published := func(commit, changed string) {
+		t.Helper()
+		harness.Eventually(t, 90*time.Second, "dev.sh publishing "+commit, func() error {
+			o := out.String()
+			i := strings.Index(o, "dev: publish: published commit "+commit+" to group sward-devices: 5 components ("+changed+" changed)")
+			if i < 0 || !strings.Contains(o[i:], "dev: publish: status   IN_PROGRESS") || !strings.Contains(o[i:], "dev: publish: job      sward-"+commit) {
+				return fmt.Errorf("no publish of %s with its release recorded IN_PROGRESS in:\n%s", commit, grepLines(o, "publish"))
+			}
+			return nil
+		})
+	}
+	published(first, "5")
+	const health = "com.sward.samples.HealthReporter"
+	recipeFile := filepath.Join(repo, "recipes", health, "recipe.yaml")
+	r := readFile(t, repo, filepath.Join("recipes", health, "recipe.yaml"))
+	if !strings.Contains(r, `ComponentVersion: "1.0.0"`) {
+		t.Fatalf("%s has no ComponentVersion 1.0.0 to bump", recipeFile)
+	}
+	if err := os.WriteFile(recipeFile, []byte(strings.Replace(r, `ComponentVersion: "1.0.0"`, `ComponentVersion: "1.0.1"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(repo, "build", "artifacts", health, "1.0.1"), os.DirFS(filepath.Join(repo, "build", "artifacts", health, "1.0.0"))); err != nil {
+		t.Fatal(err)
+	}
+	committed := time.Now()
+	git("commit", "--quiet", "-am", "HealthReporter 1.0.1")
+	published(git("rev-parse", "HEAD"), "1")
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("commit → its release recorded IN_PROGRESS with the job created, as dev.sh shows it: %v (dev.sh polls HEAD each second, the test its output at most every %v); load %s",
+		time.Since(committed).Round(10*time.Millisecond), 200*time.Millisecond, strings.TrimSpace(string(load)))
+	t.Logf("what dev.sh showed of the publishing:\n%s", grepLines(out.String(), "publish"))
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ func NewRootCommand() *cobra.Command {
 	// `sward run --tls-ca` (its own flag) is the CA of client certificates;
 	// for every other command this is the CA to verify the nucleus with.
 	root.PersistentFlags().String("tls-ca", "", "CA bundle (PEM) the nucleus's TLS certificate chains to (default: <root>/public/ca.pem, which the nucleus publishes)")
-	root.AddCommand(newRunCommand(), newProvisionCommand(), newComponentCommand(), newDeploymentCommand(), newLogsCommand(), newRecipeCommand(), newShadowCommand(), newStreamCommand(), newCloudCommand())
+	root.AddCommand(newRunCommand(), newProvisionCommand(), newComponentCommand(), newDeploymentCommand(), newLogsCommand(), newRecipeCommand(), newShadowCommand(), newStreamCommand(), newCloudCommand(), newPublishCommand(), newReleaseCommand())
 	return root
 }
 

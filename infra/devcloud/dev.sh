@@ -14,10 +14,19 @@
 #   3. bin/sward run --config .devcloud/$SWARD_DEV_THING/config.yaml --root .run/dev
 #      --recipes recipes --artifacts build/artifacts (a fresh root each time)
 #
+#   4. in a git repository, watch it: the commit checked out at the start,
+#      and then each new commit that touches recipes/, is published to
+#      devcloud: $SWARD_DEV_BUILD (default `make artifacts`), then
+#      bin/sward publish --stack SwardCloud --allow-dirty (the working tree as
+#      it is, under the commit's id), then bin/sward release status --wait 30s
+#      until the release Lambda has recorded the release (IN_PROGRESS: the
+#      job exists; REJECTED: every reason). Each step is a `dev: publish:` line.
+#
 # Arguments are passed on to `sward run` (such as --nats-listen 127.0.0.1:0
 # beside another nucleus). Environment: SWARD_DEV_THING (default dev1), SWARD_DEV_DATA (default
-# .devcloud), SWARD_DEV_ROOT (default .run/dev). Against real AWS the same
-# provision and run commands apply with AWS's endpoints (README.md).
+# .devcloud), SWARD_DEV_ROOT (default .run/dev), SWARD_DEV_BUILD (default
+# `make artifacts`). Against real AWS the same provision, run and publish
+# commands apply with AWS's endpoints (README.md).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -77,7 +86,7 @@ if [[ -e $data/devcloud.json ]]; then
 fi
 
 # --lambdas absolute, so the output names the folder wherever it is read.
-say "1/3 devcloud: bin/devcloud up --template $template --data $data --lambdas $repo/dist/lambdas (log: $data/devcloud-up.out)"
+say "1/4 devcloud: bin/devcloud up --template $template --data $data --lambdas $repo/dist/lambdas (log: $data/devcloud-up.out)"
 bin/devcloud up --template "$template" --data "$data" --lambdas "$repo/dist/lambdas" >"$data/devcloud-up.out" 2>&1 &
 devcloud_pid=$!
 for ((i = 0; ; i++)); do
@@ -98,7 +107,7 @@ for ((i = 0; ; i++)); do
 done
 say "devcloud ready (pid $devcloud_pid): control plane $(field endpoints.iot), IoT data $(field endpoints.iotData)"
 
-say "2/3 provision: bin/sward provision --thing-name $thing --force --out $device"
+say "2/4 provision: bin/sward provision --thing-name $thing --force --out $device"
 AWS_ACCESS_KEY_ID=$(field credentials.accessKeyId) \
 	AWS_SECRET_ACCESS_KEY=$(field credentials.secretAccessKey) \
 	AWS_ENDPOINT_URL= AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
@@ -107,7 +116,7 @@ AWS_ACCESS_KEY_ID=$(field credentials.accessKeyId) \
 
 rm -rf "$root"
 mkdir -p "$root"
-say "3/3 nucleus: bin/sward run --config $device/config.yaml --root $root --recipes recipes --artifacts build/artifacts $*"
+say "3/4 nucleus: bin/sward run --config $device/config.yaml --root $root --recipes recipes --artifacts build/artifacts $*"
 say "look at:"
 say "  bin/sward cloud status --root $repo/$root        the IoT Core link (connected, spool)"
 say "  bin/sward component list --root $repo/$root      the sample components"
@@ -117,6 +126,54 @@ say "  $root/work/com.sward.samples.AlertRecorder/alerts.jsonl   the cloud's ale
 say "Ctrl-C stops the nucleus and devcloud"
 bin/sward run --config "$device/config.yaml" --root "$repo/$root" --recipes recipes --artifacts build/artifacts "$@" &
 nucleus_pid=$!
+
+# cloud runs a sward command against devcloud with its credentials; its S3
+# endpoint delivers the bucket's notifications (the release Lambda).
+cloud() {
+	AWS_ACCESS_KEY_ID=$(field credentials.accessKeyId) \
+		AWS_SECRET_ACCESS_KEY=$(field credentials.secretAccessKey) AWS_REGION=$(field region) \
+		AWS_ENDPOINT_URL=$(field endpoints.aws) AWS_ENDPOINT_URL_S3=$(field endpoints.s3) \
+		AWS_ENDPOINT_URL_IOT=$(field endpoints.iot) \
+		AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+		bin/sward "$@"
+}
+
+# publish releases commit $1 to devcloud and follows the release Lambda.
+publish() {
+	local commit=$1 out
+	say "publish: commit $commit: building the artifacts (${SWARD_DEV_BUILD:-make artifacts}; log $data/publish-build.out)"
+	if ! bash -c "${SWARD_DEV_BUILD:-make artifacts}" >"$data/publish-build.out" 2>&1; then
+		say "publish: the build failed; see $data/publish-build.out" >&2
+		return 0
+	fi
+	if ! out=$(cloud publish --stack SwardCloud --recipes recipes --artifacts build/artifacts --allow-dirty 2>&1); then
+		printf '%s\n' "$out" | sed 's/^/dev: publish: /' >&2
+		return 0
+	fi
+	printf '%s\n' "$out" | sed 's/^/dev: publish: /'
+	if [[ $out != *"published commit"* ]]; then
+		return 0 # nothing changed since the last release
+	fi
+	# 30 s: the release Lambda's cold start on a loaded machine.
+	cloud release status "$commit" --wait 30s 2>&1 | sed 's/^/dev: publish: /' || true
+}
+
+if head=$(git rev-parse --verify --quiet HEAD 2>/dev/null); then
+	say "4/4 watching $repo: each commit touching recipes/ is published to devcloud"
+	publish "$head"
+	while kill -0 "$nucleus_pid" 2>/dev/null; do
+		sleep 1
+		now=$(git rev-parse --verify --quiet HEAD 2>/dev/null) || continue
+		if [[ $now != "$head" ]]; then
+			if ! git diff --quiet "$head" "$now" -- recipes 2>/dev/null; then
+				publish "$now"
+			fi
+			head=$now
+		fi
+	done
+else
+	say "4/4 $repo is not a git repository: commits are not published"
+fi
 set +e
 wait "$nucleus_pid"
 rc=$?

@@ -43,6 +43,8 @@
 //
 //	releases/<commit>/release.json                          ManifestKey
 //	releases/<commit>/recipes/<Name>-<Version>.recipe.yaml  RecipeKey (the recipe's key must be this)
+//	releases/latest/<thing group>                           LastReleaseKey: {"commitId": …} of the group's last release
+//	artifacts/<Name>/<Version>/<file>                       ArtifactKey, where `sward publish` uploads artifacts
 //	<any key>                                               artifacts, named by the recipes' s3:// URIs
 //
 // The recipe key is fixed so that a device that knows the commit finds a

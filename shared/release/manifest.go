@@ -182,12 +182,31 @@ func RecipeKey(commit, name, version string) string {
 	return Prefix + commit + "/recipes/" + name + "-" + version + ".recipe.yaml"
 }
 
+// ArtifactsPrefix is where `sward publish` uploads artifacts.
+const ArtifactsPrefix = "artifacts/"
+
+// ArtifactKey is where `sward publish` uploads an artifact file of a
+// component version: the version's files never change once uploaded.
+func ArtifactKey(name, version, file string) string {
+	return ArtifactsPrefix + name + "/" + version + "/" + file
+}
+
+// LastReleaseKey is the marker naming the last release published to group
+// ({"commitId": …}). It is not a manifest key, so the release Lambda's
+// notification (suffix ManifestName) never fires for it.
+func LastReleaseKey(group string) string { return Prefix + "latest/" + group }
+
+// LastRelease is the content of the LastReleaseKey marker.
+type LastRelease struct {
+	CommitID string `json:"commitId"`
+}
+
 // ParseManifestKey returns the commit of a manifest key
 // (releases/<commit>/release.json), or an error naming the expected form.
 func ParseManifestKey(key string) (string, error) {
 	rest, ok := strings.CutPrefix(key, Prefix)
 	commit, name, ok2 := strings.Cut(rest, "/")
-	if !ok || !ok2 || name != ManifestName || validCommit(commit) != nil {
+	if !ok || !ok2 || name != ManifestName || CheckCommit(commit) != nil {
 		return "", fmt.Errorf("%q is not a release manifest key; write the manifest to %s", strictjson.Truncate(key), ManifestKey("<commit>"))
 	}
 	return commit, nil
@@ -195,7 +214,9 @@ func ParseManifestKey(key string) (string, error) {
 
 var commitChars = regexp.MustCompile(`^[0-9a-f]+$`)
 
-func validCommit(c string) error {
+// CheckCommit returns why c is not a full commit id (40 or 64 lowercase hex
+// digits), or nil.
+func CheckCommit(c string) error {
 	if (len(c) != 40 && len(c) != 64) || !commitChars.MatchString(c) {
 		return fmt.Errorf("%q is not a full commit id; give the 40 (SHA-1) or 64 (SHA-256) lowercase hex digits of `git rev-parse HEAD`", strictjson.Truncate(c))
 	}
@@ -238,7 +259,7 @@ func (m *Manifest) Validate() error {
 	if m.FormatVersion != FormatVersion {
 		p.Add("formatVersion", "is %d; write %d", m.FormatVersion, FormatVersion)
 	}
-	if err := validCommit(m.CommitID); err != nil {
+	if err := CheckCommit(m.CommitID); err != nil {
 		p.Add("commitId", "%v", err)
 	}
 	if len(m.ThingGroup) > 128 || !groupChars.MatchString(m.ThingGroup) {

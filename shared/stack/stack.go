@@ -1,6 +1,7 @@
 // Package stack names the parts of the SwardCloud CloudFormation stack
-// (infra/) that other folders look up: its name and the outputs a device
-// is provisioned with (`sward provision`).
+// (infra/) that other folders look up: its name, the outputs a device is
+// provisioned with (`sward provision`) and those `sward publish` and
+// `sward release status` release with.
 package stack
 
 // Name is the stack `cdk deploy` creates.
@@ -14,4 +15,8 @@ const (
 	OutputDevicePolicyName = "DevicePolicyName"
 	// OutputRoleAliasName is the token exchange role alias.
 	OutputRoleAliasName = "TokenExchangeRoleAliasName"
+	// OutputArtifactsBucketName is the bucket releases are uploaded to.
+	OutputArtifactsBucketName = "ArtifactsBucketName"
+	// OutputReleasesTableName is the DynamoDB table of releases.
+	OutputReleasesTableName = "ReleasesTableName"
 )

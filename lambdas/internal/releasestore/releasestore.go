@@ -16,7 +16,9 @@
 //	                    (IN_PROGRESS, SUCCEEDED, FAILED, REJECTED)
 //
 // The release Lambda writes everything but the counts; the deployment-events
-// Lambda keeps the counts and sets CANCELED when it stops a rollout.
+// Lambda keeps the counts and sets CANCELED when it stops a rollout;
+// `sward release status` reads it. The names live in shared/release so the
+// CLI, which may not import lambdas/, reads the same ones.
 package releasestore
 
 import (
@@ -34,32 +36,29 @@ import (
 	"github.com/sward-iot/sward/shared/release"
 )
 
-// Attribute names.
+// Attribute names (shared/release, which `sward release status` reads the
+// table with).
 const (
-	AttrJobID       = "jobId"
-	AttrCommitID    = "commitId"
-	AttrThingGroup  = "thingGroup"
-	AttrBucket      = "bucket"
-	AttrManifestKey = "manifestKey"
-	AttrStatus      = "status"
-	AttrReason      = "reason"
-	AttrAbort       = "abortCriteria"
-	AttrJobArn      = "jobArn"
-	AttrUpdatedAt   = "updatedAt"
+	AttrJobID       = release.AttrJobID
+	AttrCommitID    = release.AttrCommitID
+	AttrThingGroup  = release.AttrThingGroup
+	AttrBucket      = release.AttrBucket
+	AttrManifestKey = release.AttrManifestKey
+	AttrStatus      = release.AttrStatus
+	AttrReason      = release.AttrReason
+	AttrAbort       = release.AttrAbort
+	AttrJobArn      = release.AttrJobArn
+	AttrUpdatedAt   = release.AttrUpdatedAt
 )
 
 // Status is a release's status.
-type Status string
+type Status = release.Status
 
 // The release statuses.
 const (
-	// InProgress: the release was accepted and its job created (or is
-	// being created).
-	InProgress Status = "IN_PROGRESS"
-	// Rejected: the release is invalid and has no job; reason says why.
-	Rejected Status = "REJECTED"
-	// Canceled: the deployment-events Lambda stopped the rollout.
-	Canceled Status = "CANCELED"
+	InProgress = release.InProgress
+	Rejected   = release.Rejected
+	Canceled   = release.Canceled
 )
 
 // MaxReasonLength bounds a stored reason: the whole problem list of a bad
@@ -68,7 +67,7 @@ const (
 const MaxReasonLength = 16 << 10
 
 // CountAttr is the attribute counting devices in status s.
-func CountAttr(s deploymentstatus.Status) string { return "devices_" + string(s) }
+func CountAttr(s deploymentstatus.Status) string { return release.CountAttr(s) }
 
 // Record is a release item as read back.
 type Record struct {
