@@ -184,7 +184,9 @@ type RecordedRequest struct {
 	// Path is the URL path, percent-decoded.
 	Path  string
 	Query string
-	Body  []byte
+	// Header holds the request's headers as moto saw them.
+	Header map[string]string
+	Body   []byte
 }
 
 // Recorded returns the requests recorded since StartRecording.
@@ -203,15 +205,16 @@ func (m *Moto) Recorded(t testing.TB) []RecordedRequest {
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
 		var e struct {
-			Method      string `json:"method"`
-			URL         string `json:"url"`
-			Body        string `json:"body"`
-			BodyEncoded bool   `json:"body_encoded"`
+			Method      string            `json:"method"`
+			URL         string            `json:"url"`
+			Headers     map[string]string `json:"headers"`
+			Body        string            `json:"body"`
+			BodyEncoded bool              `json:"body_encoded"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("moto recording: %v", err)
 		}
-		r := RecordedRequest{Method: e.Method, Body: []byte(e.Body)}
+		r := RecordedRequest{Method: e.Method, Header: e.Headers, Body: []byte(e.Body)}
 		if e.BodyEncoded {
 			if r.Body, err = base64.StdEncoding.DecodeString(e.Body); err != nil {
 				t.Fatalf("moto recording body: %v", err)

@@ -1,19 +1,23 @@
 package testutil
 
 import (
-	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Proxy is a TCP proxy on a loopback port in front of a target: a link a
-// test can cut (every connection reset, new ones refused) and restore.
+// test can cut (every connection reset, new ones refused) and restore, or
+// slow down (SetRate).
 type Proxy struct {
 	// Addr is where clients connect, "127.0.0.1:<port>".
 	Addr   string
 	target string
 	ln     net.Listener
+
+	rate atomic.Int64 // bytes per second each way, 0: unlimited
 
 	mu    sync.Mutex
 	cut   bool
@@ -47,6 +51,11 @@ func (p *Proxy) Cut() {
 		c.Close()
 	}
 }
+
+// SetRate limits each direction of every connection to about
+// bytesPerSecond (0: unlimited), so that a test can act in the middle of
+// a transfer that loopback would finish at once.
+func (p *Proxy) SetRate(bytesPerSecond int64) { p.rate.Store(bytesPerSecond) }
 
 // Restore lets connections through again.
 func (p *Proxy) Restore() {
@@ -85,7 +94,21 @@ func (p *Proxy) accept() {
 // pipe copies from src to dst and closes both when either side ends.
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+			if rate := p.rate.Load(); rate > 0 {
+				time.Sleep(time.Duration(int64(n) * int64(time.Second) / rate))
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
