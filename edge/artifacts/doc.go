@@ -31,6 +31,6 @@
 // (GetBucketLocation would need s3:GetBucketLocation, which the device
 // role does not grant).
 //
-// Files: download.go (options, Stat, Download), partial.go (the partial
+// Files: download.go (options, Size, Download), partial.go (the partial
 // file and its record), retry.go (classification and backoff).
 package artifacts

@@ -116,29 +116,23 @@ func ParseURI(uri string) (Location, error) {
 	return Location{Bucket: bucket, Key: key}, nil
 }
 
-// Object is what Stat learns of an object.
-type Object struct {
-	Size int64
-	ETag string
-}
-
-// Stat asks S3 for an object's size (HeadObject), with the same retries
-// as a download; 403 and 404 fail at once.
-func (d *Downloader) Stat(ctx context.Context, uri string) (Object, error) {
+// Size asks S3 for an object's size (HeadObject, its Content-Length),
+// with the same retries as a download; 403 and 404 fail at once.
+func (d *Downloader) Size(ctx context.Context, uri string) (int64, error) {
 	loc, err := ParseURI(uri)
 	if err != nil {
-		return Object{}, err
+		return 0, err
 	}
-	var obj Object
+	var size int64
 	err = d.retry(ctx, loc, func(ctx context.Context, c *s3.Client) (bool, error) {
 		out, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(loc.Key)})
 		if err != nil {
 			return false, err
 		}
-		obj = Object{Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag)}
+		size = aws.ToInt64(out.ContentLength)
 		return false, nil
 	})
-	return obj, err
+	return size, err
 }
 
 // Partial reports how many bytes of path an earlier Download left in its

@@ -115,6 +115,7 @@ func (s *Store) Collect(candidates []*recipe.Recipe, keep map[string][]string) (
 		removed = append(removed, r.Name+" "+r.Version)
 	}
 	sort.Strings(removed)
+	errs = append(errs, s.removeDownloads(keep))
 	return removed, errors.Join(errs...)
 }
 
