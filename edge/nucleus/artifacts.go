@@ -2,7 +2,6 @@ package nucleus
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 
@@ -17,18 +16,20 @@ import (
 // artifacts (edge/artifacts) that uses the nucleus's AWS configuration
 // (awsConfig) and bounds the store at Options.ComponentStoreMaxSizeBytes.
 // It is built with the deployment engine, after the token exchange
-// service whose credentials it downloads with.
-func (n *Nucleus) componentStore(ctx context.Context) (*store.Store, error) {
+// service whose credentials it downloads with. An AWS configuration the
+// SDK cannot load (a broken ~/.aws/config) is logged and leaves the store
+// without a downloader: the nucleus still runs what it has.
+func (n *Nucleus) componentStore(ctx context.Context) *store.Store {
+	o := store.Options{Root: n.opts.Root, MaxSizeBytes: n.opts.ComponentStoreMaxSizeBytes, Logger: n.opts.Logger}
 	cfg, err := n.awsConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("artifact downloads: %w", err)
+	if err == nil {
+		o.Downloader, err = artifacts.New(artifacts.Options{AWS: cfg, PathStyle: s3PathStyle(), Logger: n.opts.Logger})
 	}
-	dl, err := artifacts.New(artifacts.Options{AWS: cfg, PathStyle: s3PathStyle(), Logger: n.opts.Logger})
 	if err != nil {
-		return nil, err
+		n.log.Error("s3:// artifacts cannot be downloaded: they must be in the artifact folder (--artifacts)", "error", err)
+		o.Downloader = nil
 	}
-	return store.Open(store.Options{Root: n.opts.Root, Downloader: dl, MaxSizeBytes: n.opts.ComponentStoreMaxSizeBytes,
-		Logger: n.opts.Logger}), nil
+	return store.Open(o)
 }
 
 // awsConfig is the AWS SDK configuration of the nucleus's own S3 clients:

@@ -306,9 +306,7 @@ func (n *Nucleus) ipcService() service.Service {
 			if n.link != nil {
 				n.metrics.Registry.MustRegister(n.link.Collector())
 			}
-			if n.store, err = n.componentStore(ctx); err != nil {
-				return err
-			}
+			n.store = n.componentStore(ctx)
 			n.engine, err = deployment.New(deployment.Options{
 				JetStream: n.js, Store: n.store, Config: n.configs, Supervisor: n.supervisor,
 				Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,
