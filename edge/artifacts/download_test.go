@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 }
 
 // object uploads size random bytes to bucket/key in moto and returns them.
-func object(t *testing.T, bucket, key string, size int) []byte {
+func object(t *testing.T, bucket, key string, size int) []byte { return objectB(t, bucket, key, size) }
+
+func objectB(t testing.TB, bucket, key string, size int) []byte {
 	t.Helper()
 	c := s3.NewFromConfig(moto.Config(), func(o *s3.Options) { o.UsePathStyle = true })
 	ctx := context.Background()
