@@ -150,11 +150,18 @@ func (d *Downloader) Partial(uri, path string) int64 {
 // previous one) left in path's partial file, reports the bytes it holds
 // and the object's size to progress as they arrive (from the caller's
 // goroutine of this call; progress may be nil), and waits for one of the
-// Concurrency slots first.
+// Concurrency slots first. A file already at path with no download in
+// progress (an earlier complete download) is taken as it is: its digest is
+// returned without asking S3, for the caller to check.
 func (d *Downloader) Download(ctx context.Context, uri, path string, progress func(done, total int64)) (string, error) {
 	loc, err := ParseURI(uri)
 	if err != nil {
 		return "", err
+	}
+	if _, inProgress := readPartial(path, uri); !inProgress {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+			return fileDigest(path)
+		}
 	}
 	if progress == nil {
 		progress = func(int64, int64) {}

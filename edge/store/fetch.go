@@ -2,11 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -106,14 +103,7 @@ func (s *Store) Fetch(ctx context.Context, wants []Want, progress func(ddoc.Prog
 				errs = append(errs, fmt.Errorf("%s %s: digest algorithm %q is not supported: use SHA-256", where, a.URI, a.Algorithm))
 				continue
 			}
-			d := &download{want: w, index: i, a: a, path: s.downloadPath(w.Recipe.Name, w.Recipe.Version, a)}
-			if fileExists(d.path) {
-				if got, err := fileDigest(d.path); err == nil && got == a.Digest {
-					continue // downloaded and checked before; not installed yet
-				}
-				_ = os.Remove(d.path)
-			}
-			todo = append(todo, d)
+			todo = append(todo, &download{want: w, index: i, a: a, path: s.downloadPath(w.Recipe.Name, w.Recipe.Version, a)})
 		}
 	}
 	if len(errs) > 0 || len(todo) == 0 {
@@ -127,6 +117,9 @@ func (s *Store) Fetch(ctx context.Context, wants []Want, progress func(ddoc.Prog
 			continue
 		}
 		d.size, d.done = size, min(s.download.Partial(d.a.URI, d.path), size)
+		if fileExists(d.path) {
+			d.done = size // downloaded before, not installed yet
+		}
 		need += size - d.done
 	}
 	if len(errs) > 0 {
@@ -206,11 +199,12 @@ func (s *Store) fetch(ctx context.Context, todo []*download, progress func(ddoc.
 }
 
 // fetchOne downloads one artifact and checks its digest, trying once more
-// from the first byte when a resumed download does not match.
+// from the first byte when a resumed download (or one an earlier
+// deployment left complete) does not match.
 func (s *Store) fetchOne(ctx context.Context, d *download, progress func(done, total int64)) error {
 	w := d.want.Recipe
 	where := fmt.Sprintf("component %s %s: %s: Artifacts[%d] %s", w.Name, w.Version, w.File, d.index, d.a.URI)
-	resumed := s.download.Partial(d.a.URI, d.path) > 0
+	resumed := fileExists(d.path) || s.download.Partial(d.a.URI, d.path) > 0
 	for {
 		got, err := s.download.Download(ctx, d.a.URI, d.path, progress)
 		if err != nil {
@@ -244,20 +238,6 @@ func inFolder(r *recipe.Recipe, a recipe.Artifact, artifactDir string) bool {
 func fileExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
-}
-
-// fileDigest is the base64 SHA-256 of a file.
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
 }
 
 func normalAlgorithm(alg string) string {
