@@ -244,6 +244,42 @@ func TestAnObjectReplacedSinceThePartialDownloadIsDownloadedAgainWhole(t *testin
 	}
 }
 
+func TestALinkThatGoesSilentIsGivenUpAfterTheIdleTimeoutAndResumed(t *testing.T) {
+	const size = 2 << 20
+	data := object(t, "dl-stall", "app.bin", size)
+	proxy := testutil.StartProxy(t, strings.TrimPrefix(moto.URL, "http://"))
+	proxy.SetRate(4 << 20)
+	cfg := moto.Config()
+	cfg.BaseEndpoint = aws.String("http://" + proxy.Addr)
+	d, err := artifacts.New(artifacts.Options{AWS: cfg, PathStyle: true, IdleTimeout: 300 * time.Millisecond,
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moto.StartRecording(t)
+	var once sync.Once
+	var stalledAt int64
+	got, err := d.Download(context.Background(), "s3://dl-stall/app.bin", filepath.Join(t.TempDir(), "app.bin"), func(done, _ int64) {
+		if done >= size/4 {
+			once.Do(func() {
+				stalledAt = done
+				proxy.Stall()
+				time.AfterFunc(time.Second, proxy.Restore)
+			})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != digest(data) {
+		t.Fatalf("digest %s, want %s", got, digest(data))
+	}
+	reqs := gets(t, "app.bin")
+	if len(reqs) < 2 || rangeStart(t, reqs[len(reqs)-1]) < stalledAt {
+		t.Fatalf("GETs %v: want a second one resuming at or after byte %d", reqs, stalledAt)
+	}
+}
+
 func TestAMissingObjectFailsAtOnceNamingBucketKeyAndFix(t *testing.T) {
 	object(t, "dl-missing", "other.bin", 10)
 	d := downloader(t, moto.URL)

@@ -9,15 +9,18 @@ import (
 )
 
 // Proxy is a TCP proxy on a loopback port in front of a target: a link a
-// test can cut (every connection reset, new ones refused) and restore, or
-// slow down (SetRate).
+// test can cut (every connection reset, new ones refused), stall (every
+// connection kept open with nothing passing, as a link that died without
+// a reset) and restore, or slow down (SetRate).
 type Proxy struct {
 	// Addr is where clients connect, "127.0.0.1:<port>".
 	Addr   string
 	target string
 	ln     net.Listener
 
-	rate atomic.Int64 // bytes per second each way, 0: unlimited
+	rate    atomic.Int64 // bytes per second each way, 0: unlimited
+	stalled atomic.Bool
+	closed  atomic.Bool
 
 	mu    sync.Mutex
 	cut   bool
@@ -57,11 +60,16 @@ func (p *Proxy) Cut() {
 // a transfer that loopback would finish at once.
 func (p *Proxy) SetRate(bytesPerSecond int64) { p.rate.Store(bytesPerSecond) }
 
-// Restore lets connections through again.
+// Stall stops every byte from passing, in both directions, on the
+// connections open and on new ones, without closing any, until Restore.
+func (p *Proxy) Stall() { p.stalled.Store(true) }
+
+// Restore lets connections through again (after Cut or Stall).
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.cut = false
 	p.mu.Unlock()
+	p.stalled.Store(false)
 }
 
 func (p *Proxy) accept() {
@@ -97,6 +105,9 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	buf := make([]byte, 16<<10)
 	for {
 		n, err := src.Read(buf)
+		for p.stalled.Load() && !p.closed.Load() {
+			time.Sleep(5 * time.Millisecond)
+		}
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
@@ -118,6 +129,7 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 }
 
 func (p *Proxy) close() {
+	p.closed.Store(true)
 	p.ln.Close()
 	p.Cut()
 	p.wg.Wait()
