@@ -50,9 +50,10 @@ func readPartial(path, uri string) (partial, bool) {
 }
 
 // writePartial starts a download: an empty partial file and its record
-// (written atomically).
+// (written atomically). The folder is the nucleus's alone (0700): nothing
+// in it has its recipe's permissions yet.
 func writePartial(path string, p partial) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	if err := os.WriteFile(path+partialSuffix, nil, 0o600); err != nil {
