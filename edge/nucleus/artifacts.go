@@ -12,15 +12,21 @@ import (
 	"github.com/sward-iot/sward/edge/store"
 )
 
-// componentStore opens the component store with a downloader for s3://
-// artifacts (edge/artifacts) that uses the nucleus's AWS configuration
-// (awsConfig) and bounds the store at Options.ComponentStoreMaxSizeBytes.
-// It is built with the deployment engine, after the token exchange
-// service whose credentials it downloads with. An AWS configuration the
-// SDK cannot load (a broken ~/.aws/config) is logged and leaves the store
-// without a downloader: the nucleus still runs what it has.
+// componentStore opens the component store bounded at
+// Options.ComponentStoreMaxSizeBytes and, when the token exchange service
+// runs, with a downloader for s3:// artifacts (edge/artifacts) that uses
+// its credentials, as Greengrass's nucleus does (awsConfig). Without it,
+// s3:// artifacts must be in the artifact folder: a device without cloud
+// settings (make run) fails at once naming the missing file instead of
+// retrying S3 with no credentials. It is built with the deployment engine,
+// after the token exchange service. An AWS configuration the SDK cannot
+// load (a broken ~/.aws/config) is logged and leaves the store without a
+// downloader: the nucleus still runs what it has.
 func (n *Nucleus) componentStore(ctx context.Context) *store.Store {
 	o := store.Options{Root: n.opts.Root, MaxSizeBytes: n.opts.ComponentStoreMaxSizeBytes, Logger: n.opts.Logger}
+	if n.tes == nil {
+		return store.Open(o)
+	}
 	cfg, err := n.awsConfig(ctx)
 	if err == nil {
 		o.Downloader, err = artifacts.New(artifacts.Options{AWS: cfg, PathStyle: s3PathStyle(), Logger: n.opts.Logger})
@@ -32,12 +38,12 @@ func (n *Nucleus) componentStore(ctx context.Context) *store.Store {
 	return store.Open(o)
 }
 
-// awsConfig is the AWS SDK configuration of the nucleus's own S3 clients:
-// the token exchange service's credentials when it runs (as Greengrass's
-// nucleus downloads artifacts), else the SDK's default chain; the cloud
-// region (awsRegion, else --region); the networkProxy; and the endpoint
-// the SDK reads from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (moto,
-// devcloud, MinIO), else AWS's.
+// awsConfig is the AWS SDK configuration of the artifact downloads: the
+// token exchange service's credentials when it runs, else the SDK's
+// default chain; the cloud region (awsRegion, else --region); the
+// networkProxy; and the endpoint the SDK reads from AWS_ENDPOINT_URL_S3
+// or AWS_ENDPOINT_URL (moto, devcloud, MinIO), else AWS's, as for the
+// stream exporters.
 func (n *Nucleus) awsConfig(ctx context.Context) (aws.Config, error) {
 	region := n.opts.Region
 	if n.opts.Cloud.Region != "" {

@@ -215,13 +215,22 @@ func (s *Store) source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) 
 		}
 	}
 	if artifactDir == "" {
-		return "", fmt.Errorf("no artifact folder given: pass --artifacts DIR holding %s/%s/%s", r.Name, r.Version, a.FileName())
+		return "", fmt.Errorf("no artifact folder given: pass --artifacts DIR holding %s/%s/%s%s", r.Name, r.Version, a.FileName(), s.noDownload(a))
 	}
 	p := filepath.Join(artifactDir, r.Name, r.Version, a.FileName())
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("artifact file %s is missing: build it (make artifacts) or fix the artifact folder", p)
+		return "", fmt.Errorf("artifact file %s is missing: build it (make artifacts) or fix the artifact folder%s", p, s.noDownload(a))
 	}
 	return inside(p, artifactDir)
+}
+
+// noDownload says, for an s3:// artifact the store cannot download, what
+// would let it.
+func (s *Store) noDownload(a recipe.Artifact) string {
+	if s.download != nil || a.Scheme() != recipe.SchemeS3 {
+		return ""
+	}
+	return " (the nucleus downloads s3:// artifacts only with the token exchange service: iotCredEndpoint and iotRoleAlias in the device configuration)"
 }
 
 // inside returns p with symbolic links resolved when it is a regular file

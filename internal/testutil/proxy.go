@@ -19,6 +19,7 @@ type Proxy struct {
 	ln     net.Listener
 
 	rate    atomic.Int64 // bytes per second each way, 0: unlimited
+	down    atomic.Int64 // bytes passed from the target to clients
 	stalled atomic.Bool
 	closed  atomic.Bool
 
@@ -94,13 +95,18 @@ func (p *Proxy) accept() {
 		p.conns[c], p.conns[up] = true, true
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.pipe(c, up, &p.down)
+		go p.pipe(up, c, nil)
 	}
 }
 
-// pipe copies from src to dst and closes both when either side ends.
-func (p *Proxy) pipe(dst, src net.Conn) {
+// FromTarget is how many bytes the target has sent clients through the
+// proxy so far.
+func (p *Proxy) FromTarget() int64 { return p.down.Load() }
+
+// pipe copies from src to dst, adding what it passes to count (when not
+// nil), and closes both when either side ends.
+func (p *Proxy) pipe(dst, src net.Conn, count *atomic.Int64) {
 	defer p.wg.Done()
 	buf := make([]byte, 16<<10)
 	for {
@@ -111,6 +117,9 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
+			}
+			if count != nil {
+				count.Add(int64(n))
 			}
 			if rate := p.rate.Load(); rate > 0 {
 				time.Sleep(time.Duration(int64(n) * int64(time.Second) / rate))
