@@ -221,6 +221,10 @@ func (d *Downloader) attempt(ctx context.Context, c *s3.Client, loc Location, ur
 		return false, err
 	}
 	defer out.Body.Close()
+	if resuming && aws.ToString(out.ContentRange) == "" {
+		// The whole object came back, not the range: start the file again.
+		p.have, resuming = 0, false
+	}
 	total := p.have + aws.ToInt64(out.ContentLength)
 	if !resuming {
 		p.ETag, p.Size, p.have = aws.ToString(out.ETag), total, 0

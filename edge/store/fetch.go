@@ -51,6 +51,12 @@ type Want struct {
 	ArtifactDir string
 }
 
+// where names the artifact in errors.
+func (d *download) where() string {
+	r := d.want.Recipe
+	return fmt.Sprintf("component %s %s: %s: Artifacts[%d]", r.Name, r.Version, r.File, d.index)
+}
+
 func unsupported(a recipe.Artifact) error {
 	return fmt.Errorf("%w: %s: Sward installs s3:// and file: artifacts (greengrass: and docker: URIs are not supported yet): publish the artifact to S3 (sward publish) and name it s3://bucket/key",
 		ErrUnsupportedArtifact, a.URI)
@@ -113,7 +119,7 @@ func (s *Store) Fetch(ctx context.Context, wants []Want, progress func(ddoc.Prog
 	for _, d := range todo {
 		size, err := s.download.Size(ctx, d.a.URI)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("component %s %s: %w", d.want.Recipe.Name, d.want.Recipe.Version, err))
+			errs = append(errs, fmt.Errorf("%s: %w", d.where(), err))
 			continue
 		}
 		d.size, d.done = size, min(s.download.Partial(d.a.URI, d.path), size)
@@ -202,8 +208,7 @@ func (s *Store) fetch(ctx context.Context, todo []*download, progress func(ddoc.
 // from the first byte when a resumed download (or one an earlier
 // deployment left complete) does not match.
 func (s *Store) fetchOne(ctx context.Context, d *download, progress func(done, total int64)) error {
-	w := d.want.Recipe
-	where := fmt.Sprintf("component %s %s: %s: Artifacts[%d] %s", w.Name, w.Version, w.File, d.index, d.a.URI)
+	where := d.where() + " " + d.a.URI
 	resumed := fileExists(d.path) || s.download.Partial(d.a.URI, d.path) > 0
 	for {
 		got, err := s.download.Download(ctx, d.a.URI, d.path, progress)
