@@ -115,21 +115,32 @@ func (s *Store) Fetch(ctx context.Context, wants []Want, progress func(ddoc.Prog
 	if len(errs) > 0 || len(todo) == 0 {
 		return errors.Join(errs...)
 	}
+	// All sizes at once: an unreachable S3 costs one round of retries, not
+	// one per artifact.
+	sizeErrs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, d := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			size, err := s.download.Size(ctx, d.a.URI)
+			if err != nil {
+				sizeErrs[i] = fmt.Errorf("%s: %w", d.where(), err)
+				return
+			}
+			d.size, d.done = size, min(s.download.Partial(d.a.URI, d.path), size)
+			if fileExists(d.path) {
+				d.done = size // downloaded before, not installed yet
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(sizeErrs...); err != nil {
+		return err
+	}
 	var need int64
 	for _, d := range todo {
-		size, err := s.download.Size(ctx, d.a.URI)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", d.where(), err))
-			continue
-		}
-		d.size, d.done = size, min(s.download.Partial(d.a.URI, d.path), size)
-		if fileExists(d.path) {
-			d.done = size // downloaded before, not installed yet
-		}
-		need += size - d.done
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+		need += d.size - d.done
 	}
 	used, err := s.size()
 	if err != nil {
