@@ -301,6 +301,43 @@ func TestAMissingObjectFailsAtOnceNamingBucketKeyAndFix(t *testing.T) {
 	}
 }
 
+func TestAForbiddenObjectFailsAtOnceNamingBucketKeyAndTheFix(t *testing.T) {
+	// This moto serves the bucket's creation and upload, then checks
+	// credentials: the downloader's are unknown to it, and S3 says 403.
+	strict, err := testutil.StartMoto("INITIAL_NO_AUTH_ACTION_COUNT=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer strict.Stop()
+	c := s3.NewFromConfig(strict.Config(), func(o *s3.Options) { o.UsePathStyle = true })
+	ctx := context.Background()
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("locked")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("locked"), Key: aws.String("app.bin"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strict.Config()
+	// A retry would wait at least 2.5 s (half the minimum backoff).
+	d, err := artifacts.New(artifacts.Options{AWS: cfg, PathStyle: true, MinBackoff: 5 * time.Second, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = d.Download(ctx, "s3://locked/app.bin", filepath.Join(t.TempDir(), "app.bin"), nil)
+	if !errors.Is(err, artifacts.ErrAccessDenied) {
+		t.Fatalf("error %v, want ErrAccessDenied", err)
+	}
+	for _, want := range []string{`bucket "locked"`, `"app.bin"`, "s3:GetObject on arn:aws:s3:::locked/app.bin"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %s", err, want)
+		}
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("a 403 took %s: it was retried", took)
+	}
+}
+
 func TestAnUnreachableEndpointIsRetriedThenFailsNamingTheAttempts(t *testing.T) {
 	proxy := testutil.StartProxy(t, strings.TrimPrefix(moto.URL, "http://"))
 	proxy.Cut()

@@ -52,8 +52,9 @@ var ErrNoMoto = errors.New("moto_server is not on PATH: `make tools` installs it
 // recording available (Recorded) and waits until it answers. Stop it with
 // Stop. moto takes a few seconds to start, so a test package shares one
 // (start it in TestMain) and tests keep apart by naming their own buckets
-// and tables.
-func StartMoto() (*Moto, error) {
+// and tables. env adds moto settings ("INITIAL_NO_AUTH_ACTION_COUNT=2":
+// after two requests moto checks credentials, so unknown ones get 403).
+func StartMoto(env ...string) (*Moto, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, ErrNoMoto
@@ -77,7 +78,7 @@ func StartMoto() (*Moto, error) {
 			done:      make(chan struct{}),
 		}
 		m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		m.cmd.Env = append(os.Environ(), "MOTO_RECORDER_FILEPATH="+m.recording)
+		m.cmd.Env = append(append(os.Environ(), "MOTO_RECORDER_FILEPATH="+m.recording), env...)
 		m.cmd.Stdout, m.cmd.Stderr = m.output, m.output
 		m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := m.cmd.Start(); err != nil {
