@@ -113,6 +113,11 @@ func (d *decoder) artifacts(path string, f *fields) []Artifact {
 		if !ok {
 			continue
 		}
+		if s := a.Scheme(); s == SchemeGreengrass || s == SchemeDocker {
+			// Greengrass's recipes with them must parse; `sward recipe
+			// validate` says what a deployment will do with them.
+			d.warnf(join(p, "URI"), "%s: artifacts are not supported by Sward yet: a deployment of this manifest fails; use s3://bucket/key (sward publish)", s)
+		}
 		if a.Scheme() != SchemeDocker {
 			name := a.FileName()
 			if j, dup := firstUse[name]; dup {

@@ -174,6 +174,9 @@ func TestValidRecipesMeanWhatTheySay(t *testing.T) {
 			if len(s.Artifacts) != 2 || s.Artifacts[0].Scheme() != SchemeDocker {
 				t.Errorf("docker images sharing a last segment are allowed: %+v", s.Artifacts)
 			}
+			if joined := strings.Join(r.Warnings, "\n"); !strings.Contains(joined, "Artifacts[0].URI: docker: artifacts are not supported by Sward yet") {
+				t.Errorf("warnings %q do not say docker: artifacts are not deployed", joined)
+			}
 		}},
 		{"file_artifact.yaml", linuxAMD64, func(t *testing.T, r *Recipe, s *Selection) {
 			if s.Artifacts[0].Scheme() != SchemeFile || s.Artifacts[0].FileName() != "sensor" || s.Artifacts[0].Permission.Execute != PermOwner {
