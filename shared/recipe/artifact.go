@@ -113,6 +113,11 @@ func (d *decoder) artifacts(path string, f *fields) []Artifact {
 		if !ok {
 			continue
 		}
+		if s := a.Scheme(); s == SchemeGreengrass || s == SchemeDocker {
+			// Greengrass's recipes with them must parse; `sward recipe
+			// validate` says what a deployment will do with them.
+			d.warnf(join(p, "URI"), "%s: artifacts are not supported by Sward yet: a deployment of this manifest fails; use s3://bucket/key (sward publish)", s)
+		}
 		if a.Scheme() != SchemeDocker {
 			name := a.FileName()
 			if j, dup := firstUse[name]; dup {
@@ -194,7 +199,7 @@ func (d *decoder) checkURI(path, uri string) {
 	}
 	scheme, rest, found := strings.Cut(uri, ":")
 	if !found {
-		d.errorf(path, "%q has no scheme; write s3://bucket/key, greengrass:name, docker:image or file:/path", strictjson.Truncate(uri))
+		d.errorf(path, "%q has no scheme; write s3://bucket/key, or file:/path for local development", strictjson.Truncate(uri))
 		return
 	}
 	bad := func(form string) {
@@ -219,7 +224,9 @@ func (d *decoder) checkURI(path, uri string) {
 			bad("file:/path/to/file (a file, not a folder)")
 		}
 	default:
-		d.errorf(path, "scheme %q is not supported; use s3:, greengrass:, docker:, or file: for local development", strictjson.Truncate(scheme))
+		// greengrass: and docker: parse, so that Greengrass's recipes do,
+		// but a deployment refuses them until the nucleus installs them.
+		d.errorf(path, "scheme %q is not supported; use s3://bucket/key, or file: for local development", strictjson.Truncate(scheme))
 	}
 }
 

@@ -69,9 +69,12 @@
 // disk, only from the recipe's folder or the deployment's artifact folder;
 // publishing replaces them with s3:. s3://name.zip without a key is
 // accepted, as public recipes use it as a local-deployment placeholder.
-// Algorithm defaults to SHA-256 when Digest is set (SHA-384 and SHA-512 are
-// accepted too); file names are unique within a manifest (docker images
-// excluded, they are not files).
+// greengrass: and docker: URIs parse with a warning: the nucleus does not
+// install them yet, and a deployment of them fails. Other schemes (http,
+// https) are errors. Algorithm defaults to SHA-256 when Digest is set
+// (SHA-384 and SHA-512 are accepted too; the store checks SHA-256 only);
+// file names are unique within a manifest (docker images excluded, they
+// are not files).
 //
 // The file extension chooses the parser, as in Greengrass: .json is JSON,
 // .yaml and .yml are YAML, so a .yaml recipe in YAML flow style (starting
