@@ -1,6 +1,7 @@
 package nucleus
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -262,8 +263,8 @@ func (n *Nucleus) tokenExchange() service.Service {
 // secretManager fetches Options.CloudSecrets with the token exchange
 // service's credentials (without it, the secrets are served from the store
 // only) and keeps them in <root>/secrets for GetSecretValue. The
-// AWS_ENDPOINT_URL_SECRETS_MANAGER variable, as the AWS SDKs read it,
-// points it at another endpoint.
+// AWS_ENDPOINT_URL_SECRETS_MANAGER variable, else AWS_ENDPOINT_URL, as the
+// AWS SDKs read them, points it at another endpoint.
 func (n *Nucleus) secretManager() service.Service {
 	return service.Func{ServiceName: "secret manager",
 		OnStart: func(ctx context.Context) error {
@@ -272,7 +273,7 @@ func (n *Nucleus) secretManager() service.Service {
 			}
 			c := n.opts.Cloud
 			o := secrets.Options{CloudSecrets: n.opts.CloudSecrets, Dir: filepath.Join(n.opts.Root, "secrets"), KeyFile: c.PrivateKeyFile,
-				Region: c.Region, Endpoint: os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), Conn: n.nc, Logger: n.opts.Logger}
+				Region: c.Region, Endpoint: cmp.Or(os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), os.Getenv("AWS_ENDPOINT_URL")), Conn: n.nc, Logger: n.opts.Logger}
 			if n.tes != nil {
 				o.Credentials = n.tes
 				o.HTTPClient = n.proxiedHTTPClient()
