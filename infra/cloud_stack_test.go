@@ -67,7 +67,8 @@ func templates(t *testing.T) (def, configured assertions.Template) {
 		t.Fatalf("placeholder Lambda builds: %v", placeholderDistErr)
 	}
 	templatesOnce.Do(func() {
-		app := awscdk.NewApp(nil)
+		ctx := cdkJSONContext(t)
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
 		d := NewCloudStack(app, "TestDefault", &CloudStackProps{LambdaDist: placeholderDist})
 		c := NewCloudStack(app, "TestConfigured", &CloudStackProps{
 			LambdaDist:       placeholderDist,
@@ -92,8 +93,8 @@ func defaultTemplate(t *testing.T) assertions.Template {
 func TestCloudStackHoldsExactlyTheseResources(t *testing.T) {
 	tmpl := defaultTemplate(t)
 	want := map[string]int{
-		"AWS::S3::Bucket":           2, // artifacts, telemetry
-		"AWS::S3::BucketPolicy":     2, // TLS only, one per bucket
+		"AWS::S3::Bucket":           3, // artifacts, telemetry, access logs
+		"AWS::S3::BucketPolicy":     3, // TLS only, one per bucket
 		"AWS::DynamoDB::Table":      3, // releases, device status, telemetry state
 		"AWS::Lambda::Function":     3,
 		"AWS::Lambda::Permission":   4, // three rules, one bucket notification

@@ -71,6 +71,10 @@ func newDevices(stack awscdk.Stack, st *storage, cfg appConfig) *devices {
 	d.role.AddToPolicy(allow([]string{"s3:PutObject"}, *st.telemetry.ArnForObjects(jsii.String("*"))))
 	d.role.AddToPolicy(allow([]string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"},
 		*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("logs"), Resource: jsii.String(deviceLogGroups)})))
+	suppress(d.role, "AwsSolutions-IAM5",
+		"A device downloads whichever artifacts its deployments name; it writes telemetry objects and its own log groups, named at run time",
+		objectsOf("ArtifactsBucket"), objectsOf("TelemetryBucket"),
+		resourceFinding("arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"+deviceLogGroups))
 
 	d.roleAlias = awsiot.NewCfnRoleAlias(stack, jsii.String("TokenExchangeRoleAlias"), &awsiot.CfnRoleAliasProps{
 		RoleAlias:                 jsii.String(roleAliasName),

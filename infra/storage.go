@@ -20,9 +20,20 @@ const (
 	// abortUploadsAfter cleans up multipart uploads a crashed writer left
 	// behind; a week outlives any real upload.
 	abortUploadsAfter = 7
+	// accessLogsExpireAfter keeps the buckets' server access logs for a
+	// year: long enough to answer "who downloaded or overwrote this" about
+	// any release still on devices, after which they only cost.
+	accessLogsExpireAfter = 365
 )
 
-// storage is the state of the cloud half: two buckets and three tables.
+// Server access log prefixes in the access logs bucket, one per bucket.
+const (
+	artifactsAccessLogPrefix = "artifacts/"
+	telemetryAccessLogPrefix = "telemetry/"
+)
+
+// storage is the state of the cloud half: two buckets (and the bucket of
+// their access logs) and three tables.
 type storage struct {
 	// artifactsBucketName is the artifacts bucket's name as a template
 	// expression that does not refer to the bucket resource: the release
@@ -31,6 +42,7 @@ type storage struct {
 	artifactsBucketName *string
 	artifacts           awss3.Bucket
 	telemetry           awss3.Bucket
+	accessLogs          awss3.Bucket
 	releases            awsdynamodb.Table
 	deviceStatus        awsdynamodb.Table
 	telemetryState      awsdynamodb.Table
@@ -62,19 +74,38 @@ func newStorage(stack awscdk.Stack) *storage {
 			jsii.String("sward-artifacts"), stack.Account(), stack.Region(),
 		}),
 	}
-	s.artifacts = awss3.NewBucket(stack, jsii.String("ArtifactsBucket"), &awss3.BucketProps{
-		BucketName:        s.artifactsBucketName,
-		Versioned:         jsii.Bool(true),
+	// S3 delivers access logs with SSE-S3 only (not KMS), and the bucket
+	// policy the CDK writes (feature flag serverAccessLogsUseBucketPolicy)
+	// admits the logging service for this account's two buckets only.
+	s.accessLogs = awss3.NewBucket(stack, jsii.String("AccessLogsBucket"), &awss3.BucketProps{
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:         jsii.String("access-logs-expire"),
+			Expiration: awscdk.Duration_Days(jsii.Number(accessLogsExpireAfter)),
+		}},
+	})
+	// Logging the log bucket's own requests would log its log deliveries.
+	suppress(s.accessLogs, "AwsSolutions-S1", "This is the access logs bucket; logging its own requests would log each log delivery in a loop")
+	s.artifacts = awss3.NewBucket(stack, jsii.String("ArtifactsBucket"), &awss3.BucketProps{
+		BucketName:             s.artifactsBucketName,
+		ServerAccessLogsBucket: s.accessLogs,
+		ServerAccessLogsPrefix: jsii.String(artifactsAccessLogPrefix),
+		Versioned:              jsii.Bool(true),
+		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 	})
 	s.telemetry = awss3.NewBucket(stack, jsii.String("TelemetryBucket"), &awss3.BucketProps{
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		ServerAccessLogsBucket: s.accessLogs,
+		ServerAccessLogsPrefix: jsii.String(telemetryAccessLogPrefix),
+		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("telemetry-to-colder-storage"),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(abortUploadsAfter)),

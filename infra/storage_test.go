@@ -118,3 +118,30 @@ func TestTablesHaveTheContractKeysOnDemandAndPointInTimeRecovery(t *testing.T) {
 		}
 	}
 }
+
+func TestArtifactsAndTelemetryBucketsLogAccessToTheAccessLogsBucket(t *testing.T) {
+	for bucket, prefix := range map[string]string{"ArtifactsBucket": artifactsAccessLogPrefix, "TelemetryBucket": telemetryAccessLogPrefix} {
+		props := resource(t, bucket)["Properties"].(map[string]any)
+		if got, want := render(props["LoggingConfiguration"]), "map[DestinationBucketName:{AccessLogsBucket} LogFilePrefix:"+prefix+"]"; got != want {
+			t.Errorf("%s LoggingConfiguration = %s, want %s", bucket, got, want)
+		}
+	}
+	// S3's logging service may write there, for this account's buckets.
+	defaultTemplate(t).HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
+		"Bucket": map[string]any{"Ref": logicalID(t, "AccessLogsBucket")},
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{
+				"Effect":    "Allow",
+				"Principal": map[string]any{"Service": "logging.s3.amazonaws.com"},
+				"Action":    "s3:PutObject",
+				"Condition": assertions.Match_ObjectLike(&map[string]any{
+					"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}},
+				}),
+			}),
+		})},
+	})
+	r := resource(t, "AccessLogsBucket")
+	if r["DeletionPolicy"] != "Retain" {
+		t.Errorf("access logs bucket DeletionPolicy %v, want Retain", r["DeletionPolicy"])
+	}
+}
