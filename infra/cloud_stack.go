@@ -25,6 +25,9 @@ type CloudStackProps struct {
 	Thresholds string
 	// LambdaDist holds <name>/bootstrap for each Lambda (`make lambdas`).
 	LambdaDist string
+	// TelemetryReservedConcurrency caps the telemetry Lambda; 0 takes the
+	// default, negative reserves none.
+	TelemetryReservedConcurrency int
 }
 
 // NewCloudStack builds Sward's cloud half as one stack: the artifacts and
@@ -43,10 +46,17 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 		props = &CloudStackProps{}
 	}
 	cfg := appConfig{
-		ThingGroupName:   props.ThingGroupName,
-		LogRetentionDays: props.LogRetentionDays,
-		Thresholds:       props.Thresholds,
-		LambdaDist:       props.LambdaDist,
+		ThingGroupName:               props.ThingGroupName,
+		LogRetentionDays:             props.LogRetentionDays,
+		Thresholds:                   props.Thresholds,
+		LambdaDist:                   props.LambdaDist,
+		TelemetryReservedConcurrency: props.TelemetryReservedConcurrency,
+	}
+	switch {
+	case cfg.TelemetryReservedConcurrency == 0:
+		cfg.TelemetryReservedConcurrency = defaultTelemetryReservedConcurrency
+	case cfg.TelemetryReservedConcurrency < 0:
+		cfg.TelemetryReservedConcurrency = 0
 	}
 	if cfg.ThingGroupName == "" {
 		cfg.ThingGroupName = defaultThingGroupName
@@ -69,6 +79,7 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	addReleaseNotification(stack, st, fns.release)
 	r := newRules(stack, fns, cfg)
 	dev := newDevices(stack, st, cfg)
+	mon := newMonitoring(stack, fns)
 
 	output := func(id string, value *string, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
@@ -88,6 +99,7 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	output("TelemetryFunctionName", fns.telemetry.FunctionName(), "The telemetry Lambda (fed by the "+telemetryRuleName+" rule)")
 	output("ReleaseFunctionName", fns.release.FunctionName(), "The release Lambda (fed by the artifacts bucket's "+releasePrefix+"…"+releaseSuffix+" notifications)")
 	output("DeploymentEventsFunctionName", fns.deploymentEvents.FunctionName(), "The deployment-events Lambda (fed by the "+deploymentEventsRuleName+" rule)")
+	output("AlarmTopicArn", mon.topic.TopicArn(), "SNS topic every alarm notifies: subscribe to it")
 	output("RuleErrorsLogGroupName", r.errors.LogGroupName(), "Where the IoT rules write failed actions, with the original payload")
 	return stack
 }

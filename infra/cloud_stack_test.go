@@ -93,20 +93,26 @@ func defaultTemplate(t *testing.T) assertions.Template {
 func TestCloudStackHoldsExactlyTheseResources(t *testing.T) {
 	tmpl := defaultTemplate(t)
 	want := map[string]int{
-		"AWS::S3::Bucket":           3, // artifacts, telemetry, access logs
-		"AWS::S3::BucketPolicy":     3, // TLS only, one per bucket
-		"AWS::DynamoDB::Table":      3, // releases, device status, telemetry state
-		"AWS::Lambda::Function":     3,
-		"AWS::Lambda::Permission":   4, // three rules, one bucket notification
-		"AWS::Logs::LogGroup":       4, // one per Lambda, rule errors
-		"AWS::IAM::Role":            5, // one per Lambda, rule errors, token exchange
-		"AWS::IAM::Policy":          5,
-		"AWS::IoT::TopicRule":       3, // telemetry, deployment status, fleet status
-		"AWS::IoT::Policy":          1,
-		"AWS::IoT::RoleAlias":       1,
-		"AWS::IoT::ThingGroup":      1,
-		"AWS::IAM::ManagedPolicy":   0,
-		"AWS::Lambda::LayerVersion": 0,
+		"AWS::S3::Bucket":                3, // artifacts, telemetry, access logs
+		"AWS::S3::BucketPolicy":          3, // TLS only, one per bucket
+		"AWS::DynamoDB::Table":           3, // releases, device status, telemetry state
+		"AWS::Lambda::Function":          3,
+		"AWS::Lambda::Permission":        4, // three rules, one bucket notification
+		"AWS::Logs::LogGroup":            4, // one per Lambda, rule errors
+		"AWS::IAM::Role":                 5, // one per Lambda, rule errors, token exchange
+		"AWS::IAM::Policy":               5,
+		"AWS::IoT::TopicRule":            3, // telemetry, deployment status, fleet status
+		"AWS::IoT::Policy":               1,
+		"AWS::IoT::RoleAlias":            1,
+		"AWS::IoT::ThingGroup":           1,
+		"AWS::SQS::Queue":                3, // one failure queue per Lambda
+		"AWS::SQS::QueuePolicy":          3, // TLS only
+		"AWS::Lambda::EventInvokeConfig": 3, // on failure, to the queue
+		"AWS::CloudWatch::Alarm":         3, // failure queues
+		"AWS::SNS::Topic":                1, // alarms
+		"AWS::SNS::TopicPolicy":          1, // TLS only
+		"AWS::IAM::ManagedPolicy":        0,
+		"AWS::Lambda::LayerVersion":      0,
 	}
 	got := map[string]int{}
 	for _, r := range defaultResources {
@@ -143,6 +149,7 @@ func TestCloudStackOutputsWhatADeviceAndPublisherNeed(t *testing.T) {
 		"ReleasesTableName":            "{ReleasesTable}",
 		"DeviceStatusTableName":        "{DeviceStatusTable}",
 		"RuleErrorsLogGroupName":       "{RuleErrorLogs}",
+		"AlarmTopicArn":                "{AlarmTopic}",
 		"TelemetryFunctionName":        "{TelemetryFunction}",
 		"ReleaseFunctionName":          "{ReleaseFunction}",
 		"DeploymentEventsFunctionName": "{DeploymentEventsFunction}",

@@ -20,6 +20,9 @@ const (
 	contextLogRetentionDays = "logRetentionDays"
 	contextThresholds       = "thresholds"
 	contextLambdaDist       = "lambdaDist"
+	// contextTelemetryConcurrency caps the telemetry Lambda (see
+	// defaultTelemetryReservedConcurrency); 0 for no reservation.
+	contextTelemetryConcurrency = "telemetryReservedConcurrency"
 )
 
 // defaultThingGroupName is the thing group used when no thingGroupName
@@ -63,6 +66,9 @@ type appConfig struct {
 	// "" when the thresholds context value is unset.
 	Thresholds string
 	LambdaDist string
+	// TelemetryReservedConcurrency is the telemetry Lambda's reserved
+	// concurrency; 0 for none.
+	TelemetryReservedConcurrency int
 }
 
 // readConfig reads every context value of scope, applying defaults, and
@@ -71,6 +77,9 @@ type appConfig struct {
 func readConfig(scope constructs.Construct) (appConfig, error) {
 	cfg := appConfig{LambdaDist: defaultLambdaDist}
 	var err error
+	if cfg.TelemetryReservedConcurrency, err = telemetryConcurrency(scope); err != nil {
+		return cfg, err
+	}
 	if cfg.ThingGroupName, err = thingGroupName(scope); err != nil {
 		return cfg, err
 	}
@@ -107,6 +116,38 @@ func thingGroupName(scope constructs.Construct) (string, error) {
 	return name, nil
 }
 
+// maxReservedConcurrency is Lambda's default regional concurrency limit: a
+// reservation above it cannot be granted without a quota increase, and is
+// more likely a typo.
+const maxReservedConcurrency = 1000
+
+// telemetryConcurrency reads the telemetryReservedConcurrency context value,
+// a number in cdk.json or a string from -c.
+func telemetryConcurrency(scope constructs.Construct) (int, error) {
+	v := scope.Node().TryGetContext(jsii.String(contextTelemetryConcurrency))
+	if v == nil {
+		return defaultTelemetryReservedConcurrency, nil
+	}
+	n, ok := wholeNumber(v)
+	if !ok || n < 0 || n > maxReservedConcurrency {
+		return 0, fmt.Errorf("context value %s %v is not a concurrency: use a whole number from 1 to %d, or 0 to reserve none", contextTelemetryConcurrency, v, maxReservedConcurrency)
+	}
+	return n, nil
+}
+
+// wholeNumber reads a context value that is a whole number: a JSON number
+// from cdk.json or a string from -c.
+func wholeNumber(v any) (int, bool) {
+	switch x := v.(type) {
+	case float64:
+		return int(x), float64(int(x)) == x
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		return n, err == nil
+	}
+	return 0, false
+}
+
 // logRetentionDays reads the logRetentionDays context value, a number in
 // cdk.json or a string from `-c logRetentionDays=90`.
 func logRetentionDays(scope constructs.Construct) (int, error) {
@@ -114,22 +155,14 @@ func logRetentionDays(scope constructs.Construct) (int, error) {
 	if v == nil {
 		return defaultLogRetentionDays, nil
 	}
-	var days int
-	switch x := v.(type) {
-	case float64:
-		days = int(x)
-		if float64(days) != x {
-			days = -1
-		}
-	case string:
-		n, err := strconv.Atoi(strings.TrimSpace(x))
-		if err != nil {
-			days = -1
-		} else {
-			days = n
-		}
+	switch v.(type) {
+	case float64, string:
 	default:
 		return 0, fmt.Errorf("context value logRetentionDays must be a number of days, got %T %v", v, v)
+	}
+	days, ok := wholeNumber(v)
+	if !ok {
+		days = -1
 	}
 	if _, ok := retentionDays[days]; !ok {
 		return 0, fmt.Errorf("context value logRetentionDays %v is not a retention CloudWatch Logs accepts: use one of %s", v, allowedRetentionDays())

@@ -115,7 +115,8 @@ func TestReadConfigDefaultsAndLambdaDist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := appConfig{ThingGroupName: defaultThingGroupName, LogRetentionDays: defaultLogRetentionDays, LambdaDist: defaultLambdaDist}
+	want := appConfig{ThingGroupName: defaultThingGroupName, LogRetentionDays: defaultLogRetentionDays, LambdaDist: defaultLambdaDist,
+		TelemetryReservedConcurrency: defaultTelemetryReservedConcurrency}
 	if cfg != want {
 		t.Errorf("readConfig() = %+v, want %+v", cfg, want)
 	}
@@ -125,5 +126,41 @@ func TestReadConfigDefaultsAndLambdaDist(t *testing.T) {
 	}
 	if _, err := readConfig(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{contextLambdaDist: ""}})); err == nil {
 		t.Error("readConfig() accepted an empty lambdaDist")
+	}
+}
+
+func TestTelemetryReservedConcurrencyFromContext(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   any
+		want    int
+		wantErr string
+	}{
+		{name: "default when unset", want: defaultTelemetryReservedConcurrency},
+		{name: "number from cdk.json", value: float64(25), want: 25},
+		{name: "string from -c", value: "40", want: 40},
+		{name: "zero reserves none", value: "0", want: 0},
+		{name: "negative", value: float64(-1), wantErr: "whole number from 1 to 1000, or 0"},
+		{name: "over the default account limit", value: float64(1001), wantErr: "not a concurrency"},
+		{name: "fraction", value: 2.5, wantErr: "not a concurrency"},
+		{name: "wrong type", value: true, wantErr: "not a concurrency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := map[string]any{}
+			if tt.value != nil {
+				ctx[contextTelemetryConcurrency] = tt.value
+			}
+			got, err := telemetryConcurrency(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("telemetryConcurrency() error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("telemetryConcurrency() = %d, %v, want %d", got, err, tt.want)
+			}
+		})
 	}
 }

@@ -97,6 +97,7 @@ func TestLambdaRolesGrantOnlyWhatEachHandlerDoes(t *testing.T) {
 		"s3:PutObject":         {"{TelemetryBucket.Arn}/*"},
 		"iot:Publish":          {iot + "topic/sward/*/alerts"},
 		"iot:DescribeEndpoint": {"*"},
+		"sqs:SendMessage":      {"{TelemetryFunctionFailures.Arn}"},
 	}
 	on(telemetry, tableRead, state)
 	on(telemetry, tableWrite, state)
@@ -110,6 +111,7 @@ func TestLambdaRolesGrantOnlyWhatEachHandlerDoes(t *testing.T) {
 		"s3:ListBucket":          {bucket},
 		"iot:CreateJob":          {group, jobs},
 		"iot:DescribeThingGroup": {group},
+		"sqs:SendMessage":        {"{ReleaseFunctionFailures.Arn}"},
 	}
 	on(rel, tableWrite, release)
 	assertGrants(t, "release", grants(t, "ReleaseFunctionRole"), rel)
@@ -119,6 +121,7 @@ func TestLambdaRolesGrantOnlyWhatEachHandlerDoes(t *testing.T) {
 		"logs:PutLogEvents":    logs("DeploymentEventsFunction"),
 		"iot:CancelJob":        {jobs},
 		"iot:DescribeJob":      {jobs},
+		"sqs:SendMessage":      {"{DeploymentEventsFunctionFailures.Arn}"},
 	}
 	on(events, tableRead, release, status)
 	on(events, tableWrite, release, status)
@@ -192,5 +195,52 @@ func TestAppRefusesToSynthWithoutTheLambdaBuilds(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), filepath.Join(dist, "telemetry")) {
 		t.Errorf("error %q names the telemetry build, which is there", err)
+	}
+}
+
+func TestEveryLambdaSendsFailedAsyncEventsToAnEncryptedQueueWithAnAlarm(t *testing.T) {
+	tmpl := defaultTemplate(t)
+	for _, id := range []string{"TelemetryFunction", "ReleaseFunction", "DeploymentEventsFunction"} {
+		cfg := resource(t, id+"AsyncInvoke")["Properties"].(map[string]any)
+		if got, want := render(cfg), "map[DestinationConfig:map[OnFailure:map[Destination:{"+id+"Failures.Arn}]] FunctionName:{"+id+"} MaximumRetryAttempts:2 Qualifier:$LATEST]"; got != want {
+			t.Errorf("%s async invoke config = %s, want %s", id, got, want)
+		}
+		// Lambda checks SendMessage when the configuration is created.
+		if deps := render(resource(t, id+"AsyncInvoke")["DependsOn"]); !strings.Contains(deps, id+"RoleDefaultPolicy") {
+			t.Errorf("%s async invoke config DependsOn %s, want the role's policy", id, deps)
+		}
+		q := resource(t, id+"Failures")["Properties"].(map[string]any)
+		if q["SqsManagedSseEnabled"] != true || q["MessageRetentionPeriod"] != float64(14*24*3600) {
+			t.Errorf("%s failure queue = %s, want SQS-managed encryption and 14 days' retention", id, render(q))
+		}
+		tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+			"Queues": []any{map[string]any{"Ref": logicalID(t, id+"Failures")}},
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			})})},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Namespace":          "AWS/SQS",
+			"MetricName":         "ApproximateNumberOfMessagesVisible",
+			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{logicalID(t, id+"Failures"), "QueueName"}}}},
+			"ComparisonOperator": "GreaterThanThreshold",
+			"Threshold":          0,
+			"AlarmActions":       []any{map[string]any{"Ref": logicalID(t, "AlarmTopic")}},
+		})
+	}
+}
+
+func TestOnlyTheTelemetryLambdaHasReservedConcurrency(t *testing.T) {
+	for id, want := range map[string]any{"TelemetryFunction": float64(defaultTelemetryReservedConcurrency), "ReleaseFunction": nil, "DeploymentEventsFunction": nil} {
+		if got := resource(t, id)["Properties"].(map[string]any)["ReservedConcurrentExecutions"]; got != want {
+			t.Errorf("%s ReservedConcurrentExecutions = %v, want %v", id, got, want)
+		}
+	}
+	app := awscdk.NewApp(nil)
+	none := NewCloudStack(app, "TestUnreserved", &CloudStackProps{LambdaDist: placeholderDist, TelemetryReservedConcurrency: -1})
+	for _, r := range *assertions.Template_FromStack(none, nil).FindResources(jsii.String("AWS::Lambda::Function"), nil) {
+		if v, ok := (*r)["Properties"].(map[string]any)["ReservedConcurrentExecutions"]; ok {
+			t.Errorf("with reservation off, a function reserves %v", v)
+		}
 	}
 }

@@ -9,6 +9,7 @@
 //	logRetentionDays  days the Lambdas' and rules' logs are kept (default 30)
 //	thresholds        JSON object handed to the telemetry Lambda as SWARD_THRESHOLDS (default unset)
 //	lambdaDist        folder of <name>/bootstrap builds (default "dist/lambdas", what `make lambdas` writes)
+//	telemetryReservedConcurrency  the telemetry Lambda's reserved concurrency (default 100, 0 for none)
 package main
 
 import (
@@ -35,6 +36,15 @@ func main() {
 	app.Synth(nil)
 }
 
+// reservation maps a context concurrency (0 = none) to CloudStackProps'
+// (0 = default, negative = none).
+func reservation(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // newApp builds the app and its stack from the context values.
 func newApp(props *awscdk.AppProps) (awscdk.App, error) {
 	app := awscdk.NewApp(props)
@@ -49,10 +59,11 @@ func newApp(props *awscdk.AppProps) (awscdk.App, error) {
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("Sward cloud half: artifacts and telemetry buckets, state tables, Lambdas, IoT rules, device policy and role alias"),
 		},
-		ThingGroupName:   cfg.ThingGroupName,
-		LogRetentionDays: cfg.LogRetentionDays,
-		Thresholds:       cfg.Thresholds,
-		LambdaDist:       cfg.LambdaDist,
+		ThingGroupName:               cfg.ThingGroupName,
+		LogRetentionDays:             cfg.LogRetentionDays,
+		Thresholds:                   cfg.Thresholds,
+		LambdaDist:                   cfg.LambdaDist,
+		TelemetryReservedConcurrency: reservation(cfg.TelemetryReservedConcurrency),
 	})
 	return app, nil
 }
