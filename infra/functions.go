@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/sward-iot/sward/shared/release"
 )
 
 // Lambda names: the folders of their sources (lambdas/cmd/<name>) and of what
@@ -154,10 +156,11 @@ func newFunctions(stack awscdk.Stack, st *storage, cfg appConfig) *functions {
 		},
 	})
 
-	// telemetry: archive objects, keep its state, publish alerts, and find
-	// the IoT data endpoint at cold start (DescribeEndpoint has no resource).
+	// telemetry: archive objects, keep its state (GetItem, then a
+	// conditional PutItem), publish alerts, and find the IoT data endpoint
+	// at cold start (DescribeEndpoint has no resource).
 	f.telemetry.AddToRolePolicy(allow([]string{"s3:PutObject"}, *st.telemetry.ArnForObjects(jsii.String("*"))))
-	st.telemetryState.GrantReadWriteData(f.telemetry)
+	f.telemetry.AddToRolePolicy(allow([]string{"dynamodb:GetItem", "dynamodb:PutItem"}, *st.telemetryState.TableArn()))
 	f.telemetry.AddToRolePolicy(allow([]string{"iot:Publish"}, iotArn(stack, "topic/sward/*/alerts")))
 	f.telemetry.AddToRolePolicy(allow([]string{"iot:DescribeEndpoint"}, "*"))
 	suppress(f.telemetry.Role(), "AwsSolutions-IAM5",
@@ -166,30 +169,38 @@ func newFunctions(stack awscdk.Stack, st *storage, cfg appConfig) *functions {
 
 	// release: read the release and what it names (GetObject also covers
 	// HeadObject; ListBucket turns a missing key into 404 instead of 403, so
-	// the handler can say which object is missing), record it, create the
-	// job for the configured thing group only (a manifest naming another
-	// group is refused by IAM), and look a job up first to stay idempotent.
+	// the handler can say which object is missing), record it (UpdateItem
+	// only), create the job for the configured thing group only (the
+	// handler rejects a manifest naming another group, and IAM would
+	// refuse it), and look a job up first to stay idempotent. Jobs only
+	// under the stack's job id prefix (shared/release.JobIDPrefix).
 	// The bucket ARN is built from its name, not referenced: the bucket's
 	// notification refers to this function already.
 	artifacts := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), stack.Partition(), jsii.String(":s3:::"), st.artifactsBucketName})
 	f.release.AddToRolePolicy(allow([]string{"s3:GetObject"}, *artifacts+"/*"))
 	f.release.AddToRolePolicy(allow([]string{"s3:ListBucket"}, *artifacts))
-	st.releases.GrantWriteData(f.release)
+	f.release.AddToRolePolicy(allow([]string{"dynamodb:UpdateItem"}, *st.releases.TableArn()))
 	group := thingGroupArn(stack, cfg.ThingGroupName)
-	f.release.AddToRolePolicy(allow([]string{"iot:CreateJob"}, group, iotArn(stack, "job/*")))
+	jobs := iotArn(stack, "job/"+release.JobIDPrefix+"*")
+	f.release.AddToRolePolicy(allow([]string{"iot:CreateJob"}, group, jobs))
 	f.release.AddToRolePolicy(allow([]string{"iot:DescribeThingGroup"}, group))
-	f.release.AddToRolePolicy(allow([]string{"iot:DescribeJob"}, iotArn(stack, "job/*")))
+	f.release.AddToRolePolicy(allow([]string{"iot:DescribeJob"}, jobs))
 	suppress(f.release.Role(), "AwsSolutions-IAM5",
-		"A release manifest names any recipe and artifact object of the artifacts bucket; job ids are made from the release's commit, unknown at deploy time",
-		resourceFinding("arn:<AWS::Partition>:s3:::sward-artifacts-<AWS::AccountId>-<AWS::Region>/*"), resourceFinding("arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:job/*"))
+		"A release manifest names any recipe and artifact object of the artifacts bucket; job ids are the stack's prefix and the release's commit, unknown at deploy time",
+		resourceFinding("arn:<AWS::Partition>:s3:::sward-artifacts-<AWS::AccountId>-<AWS::Region>/*"),
+		resourceFinding("arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:job/"+release.JobIDPrefix+"*"))
 
-	// deployment-events: record status and history, stop a bad rollout.
-	st.releases.GrantReadWriteData(f.deploymentEvents)
-	st.deviceStatus.GrantReadWriteData(f.deploymentEvents)
-	f.deploymentEvents.AddToRolePolicy(allow([]string{"iot:CancelJob", "iot:DescribeJob"}, iotArn(stack, "job/*")))
+	// deployment-events: read a device's current status and write its
+	// history and current status (GetItem, PutItem, UpdateItem; a
+	// transaction needs no action of its own, only those of its items);
+	// read a release's counts and abort criteria and update them
+	// (GetItem, UpdateItem); stop a bad rollout of this stack's jobs.
+	f.deploymentEvents.AddToRolePolicy(allow([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, *st.deviceStatus.TableArn()))
+	f.deploymentEvents.AddToRolePolicy(allow([]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, *st.releases.TableArn()))
+	f.deploymentEvents.AddToRolePolicy(allow([]string{"iot:CancelJob"}, jobs))
 	suppress(f.deploymentEvents.Role(), "AwsSolutions-IAM5",
-		"Job ids are made from each release's commit, unknown at deploy time",
-		resourceFinding("arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:job/*"))
+		"Job ids are the stack's prefix and each release's commit, unknown at deploy time",
+		resourceFinding("arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:job/"+release.JobIDPrefix+"*"))
 	return f
 }
 

@@ -76,56 +76,78 @@ func TestLambdaRolesGrantOnlyWhatEachHandlerDoes(t *testing.T) {
 		iot     = "arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:"
 		bucket  = "arn:{AWS::Partition}:s3:::sward-artifacts-{AWS::AccountId}-{AWS::Region}"
 		group   = iot + "thinggroup/sward-devices"
-		jobs    = iot + "job/*"
+		jobs    = iot + "job/sward-*" // shared/release.JobIDPrefix
 		logsRW  = "{%sLogs.Arn}"
 		release = "{ReleasesTable.Arn}"
 		status  = "{DeviceStatusTable.Arn}"
 		state   = "{TelemetryStateTable.Arn}"
 	)
 	logs := func(id string) []string { return []string{strings.Replace(logsRW, "%s", id, 1)} }
-	tableRead := []string{"dynamodb:BatchGetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:ConditionCheckItem"}
-	tableWrite := []string{"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable"}
-	on := func(m map[string][]string, actions []string, resources ...string) {
-		for _, a := range actions {
-			m[a] = append(m[a], resources...)
-		}
-	}
 
-	telemetry := map[string][]string{
+	// The DynamoDB actions are exactly the calls of each handler: telemetry
+	// GetItem and a conditional PutItem of its state; release UpdateItem of
+	// its record; deployment-events GetItem, PutItem and UpdateItem (alone
+	// and in TransactWriteItems, which has no action of its own) of the
+	// device status, GetItem and UpdateItem of the release.
+	assertGrants(t, "telemetry", grants(t, "TelemetryFunctionRole"), map[string][]string{
 		"logs:CreateLogStream": logs("TelemetryFunction"),
 		"logs:PutLogEvents":    logs("TelemetryFunction"),
 		"s3:PutObject":         {"{TelemetryBucket.Arn}/*"},
+		"dynamodb:GetItem":     {state},
+		"dynamodb:PutItem":     {state},
 		"iot:Publish":          {iot + "topic/sward/*/alerts"},
 		"iot:DescribeEndpoint": {"*"},
 		"sqs:SendMessage":      {"{TelemetryFunctionFailures.Arn}"},
-	}
-	on(telemetry, tableRead, state)
-	on(telemetry, tableWrite, state)
-	assertGrants(t, "telemetry", grants(t, "TelemetryFunctionRole"), telemetry)
-
-	rel := map[string][]string{
+	})
+	assertGrants(t, "release", grants(t, "ReleaseFunctionRole"), map[string][]string{
 		"logs:CreateLogStream":   logs("ReleaseFunction"),
 		"logs:PutLogEvents":      logs("ReleaseFunction"),
 		"s3:GetObject":           {bucket + "/*"},
-		"iot:DescribeJob":        {jobs},
 		"s3:ListBucket":          {bucket},
+		"dynamodb:UpdateItem":    {release},
 		"iot:CreateJob":          {group, jobs},
+		"iot:DescribeJob":        {jobs},
 		"iot:DescribeThingGroup": {group},
 		"sqs:SendMessage":        {"{ReleaseFunctionFailures.Arn}"},
-	}
-	on(rel, tableWrite, release)
-	assertGrants(t, "release", grants(t, "ReleaseFunctionRole"), rel)
-
-	events := map[string][]string{
+	})
+	assertGrants(t, "deployment-events", grants(t, "DeploymentEventsFunctionRole"), map[string][]string{
 		"logs:CreateLogStream": logs("DeploymentEventsFunction"),
 		"logs:PutLogEvents":    logs("DeploymentEventsFunction"),
+		"dynamodb:GetItem":     {status, release},
+		"dynamodb:PutItem":     {status},
+		"dynamodb:UpdateItem":  {status, release},
 		"iot:CancelJob":        {jobs},
-		"iot:DescribeJob":      {jobs},
 		"sqs:SendMessage":      {"{DeploymentEventsFunctionFailures.Arn}"},
+	})
+}
+
+// TestNoRoleKeepsTheOldBroadGrants names what the roles used to allow (the
+// CDK's table grants, any job of the account, any telemetry object for
+// devices) and checks that no policy of the stack allows it any more.
+func TestNoRoleKeepsTheOldBroadGrants(t *testing.T) {
+	broad := map[string]func(role, resource string) bool{
+		"dynamodb:Scan":           func(string, string) bool { return true },
+		"dynamodb:Query":          func(string, string) bool { return true },
+		"dynamodb:BatchWriteItem": func(string, string) bool { return true },
+		"dynamodb:BatchGetItem":   func(string, string) bool { return true },
+		"dynamodb:DeleteItem":     func(string, string) bool { return true },
+		"dynamodb:DescribeTable":  func(string, string) bool { return true },
+		"iot:CancelJob":           func(_, r string) bool { return strings.HasSuffix(r, ":job/*") },
+		"iot:CreateJob":           func(_, r string) bool { return strings.HasSuffix(r, ":job/*") },
+		"iot:DescribeJob":         func(_, r string) bool { return strings.HasSuffix(r, ":job/*") },
+		// The telemetry Lambda writes the whole archive; devices, their own
+		// prefix only.
+		"s3:PutObject": func(role, r string) bool { return role == "TokenExchangeRole" && r == "{TelemetryBucket.Arn}/*" },
 	}
-	on(events, tableRead, release, status)
-	on(events, tableWrite, release, status)
-	assertGrants(t, "deployment-events", grants(t, "DeploymentEventsFunctionRole"), events)
+	for _, role := range []string{"TelemetryFunctionRole", "ReleaseFunctionRole", "DeploymentEventsFunctionRole", "TokenExchangeRole", "RuleErrorRole"} {
+		for action, resources := range grants(t, role) {
+			for _, r := range resources {
+				if isBroad, ok := broad[action]; ok && isBroad(role, r) {
+					t.Errorf("%s still allows %s on %s", role, action, r)
+				}
+			}
+		}
+	}
 }
 
 func TestLambdaRolesHaveNoManagedPolicies(t *testing.T) {
