@@ -28,6 +28,9 @@ type CloudStackProps struct {
 	// TelemetryReservedConcurrency caps the telemetry Lambda; 0 takes the
 	// default, negative reserves none.
 	TelemetryReservedConcurrency int
+	// HistoryRetentionDays is how long device status history is kept; 0
+	// takes the default, negative keeps it forever.
+	HistoryRetentionDays int
 }
 
 // NewCloudStack builds Sward's cloud half as one stack: the artifacts and
@@ -51,6 +54,13 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 		Thresholds:                   props.Thresholds,
 		LambdaDist:                   props.LambdaDist,
 		TelemetryReservedConcurrency: props.TelemetryReservedConcurrency,
+		HistoryRetentionDays:         props.HistoryRetentionDays,
+	}
+	switch {
+	case cfg.HistoryRetentionDays == 0:
+		cfg.HistoryRetentionDays = defaultHistoryRetentionDays
+	case cfg.HistoryRetentionDays < 0:
+		cfg.HistoryRetentionDays = 0
 	}
 	switch {
 	case cfg.TelemetryReservedConcurrency == 0:

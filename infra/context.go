@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/sward-iot/sward/shared/telemetry"
 )
 
 // Context keys the app reads (`cdk synth -c key=value` or the "context" block
@@ -23,7 +25,16 @@ const (
 	// contextTelemetryConcurrency caps the telemetry Lambda (see
 	// defaultTelemetryReservedConcurrency); 0 for no reservation.
 	contextTelemetryConcurrency = "telemetryReservedConcurrency"
+	// contextHistoryRetentionDays is how long device status history is
+	// kept; 0 keeps it forever.
+	contextHistoryRetentionDays = "historyRetentionDays"
 )
+
+// defaultHistoryRetentionDays keeps a year of device status history: every
+// rollout of a release cycle and its failures, to compare against; older
+// rows only cost. The releases table and each device's current status are
+// kept regardless.
+const defaultHistoryRetentionDays = 365
 
 // defaultThingGroupName is the thing group used when no thingGroupName
 // context value is given.
@@ -69,6 +80,9 @@ type appConfig struct {
 	// TelemetryReservedConcurrency is the telemetry Lambda's reserved
 	// concurrency; 0 for none.
 	TelemetryReservedConcurrency int
+	// HistoryRetentionDays is how long device status history rows are
+	// kept; 0 for ever.
+	HistoryRetentionDays int
 }
 
 // readConfig reads every context value of scope, applying defaults, and
@@ -78,6 +92,9 @@ func readConfig(scope constructs.Construct) (appConfig, error) {
 	cfg := appConfig{LambdaDist: defaultLambdaDist}
 	var err error
 	if cfg.TelemetryReservedConcurrency, err = telemetryConcurrency(scope); err != nil {
+		return cfg, err
+	}
+	if cfg.HistoryRetentionDays, err = historyRetentionDays(scope); err != nil {
 		return cfg, err
 	}
 	if cfg.ThingGroupName, err = thingGroupName(scope); err != nil {
@@ -135,6 +152,23 @@ func telemetryConcurrency(scope constructs.Construct) (int, error) {
 	return n, nil
 }
 
+// maxHistoryRetentionDays is ten years, the longest log retention too:
+// more is likely a typo for a smaller number.
+const maxHistoryRetentionDays = 3653
+
+// historyRetentionDays reads the historyRetentionDays context value.
+func historyRetentionDays(scope constructs.Construct) (int, error) {
+	v := scope.Node().TryGetContext(jsii.String(contextHistoryRetentionDays))
+	if v == nil {
+		return defaultHistoryRetentionDays, nil
+	}
+	n, ok := wholeNumber(v)
+	if !ok || n < 0 || n > maxHistoryRetentionDays {
+		return 0, fmt.Errorf("context value %s %v is not a number of days: use 1 to %d, or 0 to keep device status history forever", contextHistoryRetentionDays, v, maxHistoryRetentionDays)
+	}
+	return n, nil
+}
+
 // wholeNumber reads a context value that is a whole number: a JSON number
 // from cdk.json or a string from -c.
 func wholeNumber(v any) (int, bool) {
@@ -185,8 +219,10 @@ func allowedRetentionDays() string {
 
 // thresholds reads the optional thresholds context value: a JSON object in
 // cdk.json, or its text from `-c thresholds='{…}'`. It returns compact JSON,
-// or "" when the value is unset. Its schema belongs to the telemetry Lambda,
-// which validates it at cold start; here it only has to be a JSON object.
+// or "" when the value is unset. It is checked against the telemetry
+// Lambda's schema (shared/telemetry.ParseThresholds, what the Lambda runs at
+// cold start), so that a mistake fails the synth, naming the metric and
+// field, instead of every cold start after the deploy.
 func thresholds(scope constructs.Construct) (string, error) {
 	v := scope.Node().TryGetContext(jsii.String(contextThresholds))
 	if v == nil {
@@ -206,6 +242,9 @@ func thresholds(scope constructs.Construct) (string, error) {
 	b, err := json.Marshal(obj)
 	if err != nil {
 		return "", fmt.Errorf("context value thresholds: %w", err)
+	}
+	if _, err := telemetry.ParseThresholds(string(b)); err != nil {
+		return "", fmt.Errorf("context value thresholds: %w (per metric, give min, max or zScore: {\"temperature\": {\"min\": -20, \"max\": 80}})", err)
 	}
 	return string(b), nil
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -42,6 +43,7 @@ const (
 	envThresholds          = "SWARD_THRESHOLDS"
 	envReleasesTable       = "SWARD_RELEASES_TABLE"
 	envDeviceStatusTable   = "SWARD_DEVICE_STATUS_TABLE"
+	envHistoryRetention    = "SWARD_HISTORY_RETENTION_DAYS"
 )
 
 // Release notification filter: `sward publish` writes the release manifest
@@ -146,14 +148,18 @@ func newFunctions(stack awscdk.Stack, st *storage, cfg appConfig) *functions {
 		memoryMB:    256, timeout: awscdk.Duration_Seconds(jsii.Number(120)),
 		env: map[string]*string{envReleasesTable: st.releases.TableName()},
 	})
+	eventsEnv := map[string]*string{
+		envReleasesTable:     st.releases.TableName(),
+		envDeviceStatusTable: st.deviceStatus.TableName(),
+	}
+	if cfg.HistoryRetentionDays > 0 {
+		eventsEnv[envHistoryRetention] = jsii.String(strconv.Itoa(cfg.HistoryRetentionDays))
+	}
 	f.deploymentEvents = f.newFunction(stack, cfg, functionSpec{
 		id: lambdaIDs[deploymentEventsLambda] + "Function", name: deploymentEventsLambda,
 		description: "Records device deployment status and cancels a failing rollout",
 		memoryMB:    256, timeout: awscdk.Duration_Seconds(jsii.Number(30)),
-		env: map[string]*string{
-			envReleasesTable:     st.releases.TableName(),
-			envDeviceStatusTable: st.deviceStatus.TableName(),
-		},
+		env: eventsEnv,
 	})
 
 	// telemetry: archive objects, keep its state (GetItem, then a

@@ -23,8 +23,9 @@ func TestLambdasAreGoOnArm64WithTheContractEnvironment(t *testing.T) {
 			"SWARD_RELEASES_TABLE": ref("ReleasesTable"),
 		},
 		"DeploymentEventsFunction": {
-			"SWARD_RELEASES_TABLE":      ref("ReleasesTable"),
-			"SWARD_DEVICE_STATUS_TABLE": ref("DeviceStatusTable"),
+			"SWARD_RELEASES_TABLE":         ref("ReleasesTable"),
+			"SWARD_DEVICE_STATUS_TABLE":    ref("DeviceStatusTable"),
+			"SWARD_HISTORY_RETENTION_DAYS": "365",
 		},
 	} {
 		props := resource(t, id)["Properties"].(map[string]any)

@@ -10,6 +10,7 @@
 //	thresholds        JSON object handed to the telemetry Lambda as SWARD_THRESHOLDS (default unset)
 //	lambdaDist        folder of <name>/bootstrap builds (default "dist/lambdas", what `make lambdas` writes)
 //	telemetryReservedConcurrency  the telemetry Lambda's reserved concurrency (default 100, 0 for none)
+//	historyRetentionDays  days device status history rows are kept (default 365, 0 for ever)
 package main
 
 import (
@@ -36,9 +37,9 @@ func main() {
 	app.Synth(nil)
 }
 
-// reservation maps a context concurrency (0 = none) to CloudStackProps'
-// (0 = default, negative = none).
-func reservation(n int) int {
+// orNone maps a context number whose 0 means "none" to CloudStackProps',
+// where 0 means the default and a negative number none.
+func orNone(n int) int {
 	if n == 0 {
 		return -1
 	}
@@ -63,7 +64,8 @@ func newApp(props *awscdk.AppProps) (awscdk.App, error) {
 		LogRetentionDays:             cfg.LogRetentionDays,
 		Thresholds:                   cfg.Thresholds,
 		LambdaDist:                   cfg.LambdaDist,
-		TelemetryReservedConcurrency: reservation(cfg.TelemetryReservedConcurrency),
+		TelemetryReservedConcurrency: orNone(cfg.TelemetryReservedConcurrency),
+		HistoryRetentionDays:         orNone(cfg.HistoryRetentionDays),
 	})
 	return app, nil
 }

@@ -24,7 +24,16 @@ const (
 	// year: long enough to answer "who downloaded or overwrote this" about
 	// any release still on devices, after which they only cost.
 	accessLogsExpireAfter = 365
+	// noncurrentTelemetryExpireAfter removes overwritten archive objects (a
+	// device's re-sent message lands on the same key) a month after: time
+	// to recover from a bad write, without paying for every re-send.
+	noncurrentTelemetryExpireAfter = 30
 )
+
+// historyTTLAttribute is the device status table's TTL attribute, epoch
+// seconds, which the deployment-events Lambda sets on history rows only
+// (lambdas/deploymentevents.AttrExpiresAt).
+const historyTTLAttribute = "expiresAt"
 
 // Server access log prefixes in the access logs bucket, one per bucket.
 const (
@@ -60,7 +69,11 @@ type storage struct {
 // (see addReleaseNotification).
 //
 // The telemetry bucket is the telemetry Lambda's archive, with the same
-// protections and a lifecycle to colder storage; retained, since it is data.
+// protections (versioned too) and a lifecycle to colder storage; retained,
+// since it is data. Both log their requests to the access logs bucket.
+//
+// The device status table's history rows expire (TTL attribute expiresAt,
+// set by the deployment-events Lambda historyRetentionDays after receipt).
 //
 // The releases and device status tables are retained: they are the rollout
 // history (which commit went to which devices and how each one fared), which
@@ -100,6 +113,7 @@ func newStorage(stack awscdk.Stack) *storage {
 		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 	})
 	s.telemetry = awss3.NewBucket(stack, jsii.String("TelemetryBucket"), &awss3.BucketProps{
+		Versioned:              jsii.Bool(true),
 		ServerAccessLogsBucket: s.accessLogs,
 		ServerAccessLogsPrefix: jsii.String(telemetryAccessLogPrefix),
 		Encryption:             awss3.BucketEncryption_S3_MANAGED,
@@ -109,22 +123,24 @@ func newStorage(stack awscdk.Stack) *storage {
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("telemetry-to-colder-storage"),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(abortUploadsAfter)),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(noncurrentTelemetryExpireAfter)),
 			Transitions: &[]*awss3.Transition{
 				{StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(telemetryInfrequentAfter))},
 				{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(telemetryArchiveAfter))},
 			},
 		}},
 	})
-	s.releases = newTable(stack, "ReleasesTable", "jobId", "", awscdk.RemovalPolicy_RETAIN)
-	s.deviceStatus = newTable(stack, "DeviceStatusTable", "thingName", "sortKey", awscdk.RemovalPolicy_RETAIN)
-	s.telemetryState = newTable(stack, "TelemetryStateTable", "pk", "", awscdk.RemovalPolicy_DESTROY)
+	s.releases = newTable(stack, "ReleasesTable", "jobId", "", "", awscdk.RemovalPolicy_RETAIN)
+	s.deviceStatus = newTable(stack, "DeviceStatusTable", "thingName", "sortKey", historyTTLAttribute, awscdk.RemovalPolicy_RETAIN)
+	s.telemetryState = newTable(stack, "TelemetryStateTable", "pk", "", "", awscdk.RemovalPolicy_DESTROY)
 	return s
 }
 
 // newTable adds an on-demand table (traffic follows device activity, bursty
 // and small, which on-demand prices better than provisioned capacity) with
-// string keys and point-in-time recovery. sortKey may be "".
-func newTable(stack awscdk.Stack, id, partitionKey, sortKey string, removal awscdk.RemovalPolicy) awsdynamodb.Table {
+// string keys and point-in-time recovery. sortKey may be "", and so may ttl,
+// the time-to-live attribute.
+func newTable(stack awscdk.Stack, id, partitionKey, sortKey, ttl string, removal awscdk.RemovalPolicy) awsdynamodb.Table {
 	props := &awsdynamodb.TableProps{
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(partitionKey), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
@@ -132,6 +148,9 @@ func newTable(stack awscdk.Stack, id, partitionKey, sortKey string, removal awsc
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
 		RemovalPolicy: removal,
+	}
+	if ttl != "" {
+		props.TimeToLiveAttribute = jsii.String(ttl)
 	}
 	if sortKey != "" {
 		props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(sortKey), Type: awsdynamodb.AttributeType_STRING}

@@ -145,3 +145,31 @@ func TestArtifactsAndTelemetryBucketsLogAccessToTheAccessLogsBucket(t *testing.T
 		t.Errorf("access logs bucket DeletionPolicy %v, want Retain", r["DeletionPolicy"])
 	}
 }
+
+func TestTelemetryBucketIsVersionedAndDropsOverwrittenVersionsAfterAMonth(t *testing.T) {
+	props := resource(t, "TelemetryBucket")["Properties"].(map[string]any)
+	if got := render(props["VersioningConfiguration"]); got != "map[Status:Enabled]" {
+		t.Errorf("telemetry bucket versioning = %s, want Enabled", got)
+	}
+	rule := props["LifecycleConfiguration"].(map[string]any)["Rules"].([]any)[0].(map[string]any)
+	if got := render(rule["NoncurrentVersionExpiration"]); got != "map[NoncurrentDays:30]" {
+		t.Errorf("telemetry lifecycle NoncurrentVersionExpiration = %s, want 30 days", got)
+	}
+}
+
+func TestDeviceStatusHistoryExpiresThroughTheTTLAttributeTheLambdaSets(t *testing.T) {
+	def, _ := templates(t)
+	if got := render(resource(t, "DeviceStatusTable")["Properties"].(map[string]any)["TimeToLiveSpecification"]); got != "map[AttributeName:expiresAt Enabled:true]" {
+		t.Errorf("device status table TTL = %s, want expiresAt enabled", got)
+	}
+	for _, id := range []string{"ReleasesTable", "TelemetryStateTable"} {
+		if v, ok := resource(t, id)["Properties"].(map[string]any)["TimeToLiveSpecification"]; ok {
+			t.Errorf("%s has a TTL %s: its rows must not expire", id, render(v))
+		}
+	}
+	def.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+			"SWARD_HISTORY_RETENTION_DAYS": "365",
+		})},
+	})
+}

@@ -49,7 +49,12 @@ type Handler struct {
 	// ReleasesTable is SWARD_RELEASES_TABLE; StatusTable is
 	// SWARD_DEVICE_STATUS_TABLE.
 	ReleasesTable, StatusTable string
-	Log                        *slog.Logger
+	// HistoryRetention is how long a history row is kept
+	// (SWARD_HISTORY_RETENTION_DAYS): each one gets an expiresAt attribute
+	// that long after it was received, the table's TTL attribute. Zero
+	// keeps history forever. Current-status and fleet rows never expire.
+	HistoryRetention time.Duration
+	Log              *slog.Logger
 }
 
 // Result says what one invocation did.
@@ -79,6 +84,10 @@ const (
 	attrReason     = "reason"
 	attrTimestamp  = "timestamp"
 	attrReceivedAt = "receivedAt"
+	// AttrExpiresAt is the status table's TTL attribute (epoch seconds),
+	// set on history rows only; infra names it as the table's
+	// TimeToLiveSpecification.
+	AttrExpiresAt = "expiresAt"
 )
 
 // HistoryKey is the sort key of one status message in a thing's history.
@@ -225,6 +234,10 @@ func (h *Handler) historyPut(ev *deploymentstatus.Event) conditionalPut {
 	item := h.attrs(ev)
 	item[attrThing] = str(ev.Thing)
 	item[attrSortKey] = str(HistoryKey(ev.JobID, ev.Timestamp, ev.Status))
+	if h.HistoryRetention > 0 {
+		// From the cloud's receipt, not the device's clock.
+		item[AttrExpiresAt] = num(time.UnixMilli(ev.ReceivedAt).Add(h.HistoryRetention).Unix())
+	}
 	return conditionalPut{table: h.StatusTable, item: item, cond: "attribute_not_exists(#sk)", names: map[string]string{"#sk": attrSortKey}}
 }
 
