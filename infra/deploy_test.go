@@ -159,7 +159,7 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 	}
 	wantEnv := map[string]map[string]string{
 		"TelemetryFunctionName":        {envTelemetryBucket: out["TelemetryBucketName"]},
-		"ReleaseFunctionName":          {envReleasesTable: out["ReleasesTableName"]},
+		"ReleaseFunctionName":          {envReleasesTable: out["ReleasesTableName"], envThingGroup: out["ThingGroupName"]},
 		"DeploymentEventsFunctionName": {envReleasesTable: out["ReleasesTableName"], envDeviceStatusTable: out["DeviceStatusTableName"]},
 	}
 	rule := func(name string) string { return "arn:aws:iot:" + motoRegion + ":" + motoAccount + ":rule/" + name }

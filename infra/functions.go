@@ -44,6 +44,7 @@ const (
 	envReleasesTable       = "SWARD_RELEASES_TABLE"
 	envDeviceStatusTable   = "SWARD_DEVICE_STATUS_TABLE"
 	envHistoryRetention    = "SWARD_HISTORY_RETENTION_DAYS"
+	envThingGroup          = "SWARD_THING_GROUP"
 )
 
 // Release notification filter: `sward publish` writes the release manifest
@@ -146,7 +147,9 @@ func newFunctions(stack awscdk.Stack, st *storage, cfg appConfig) *functions {
 		id: lambdaIDs[releaseLambda] + "Function", name: releaseLambda,
 		description: "Validates a published release and creates the IoT Job for the thing group",
 		memoryMB:    256, timeout: awscdk.Duration_Seconds(jsii.Number(120)),
-		env: map[string]*string{envReleasesTable: st.releases.TableName()},
+		// The managed group: the handler rejects (and records) a manifest
+		// for any other one instead of failing on IAM's AccessDenied.
+		env: map[string]*string{envReleasesTable: st.releases.TableName(), envThingGroup: jsii.String(cfg.ThingGroupName)},
 	})
 	eventsEnv := map[string]*string{
 		envReleasesTable:     st.releases.TableName(),

@@ -21,6 +21,7 @@ func TestLambdasAreGoOnArm64WithTheContractEnvironment(t *testing.T) {
 		},
 		"ReleaseFunction": {
 			"SWARD_RELEASES_TABLE": ref("ReleasesTable"),
+			"SWARD_THING_GROUP":    "sward-devices",
 		},
 		"DeploymentEventsFunction": {
 			"SWARD_RELEASES_TABLE":         ref("ReleasesTable"),

@@ -99,10 +99,18 @@ func HistoryKey(jobID string, timestamp int64, s deploymentstatus.Status) string
 func CurrentKey(jobID string) string { return "job#" + jobID }
 
 // Handle processes one deployment status rule event, or one fleet status
-// rule event (one with a trigger; see handleFleetStatus). It returns an error
-// only for failures a retry may fix, and that error is always
-// lambdakit.ErrInternal.
+// rule event (one with a trigger; see handleFleetStatus). It returns
+// lambdakit.ErrInternal for failures a retry may fix and lambdakit.ErrRefused
+// for an empty or non-JSON event; a bad message is logged (MALFORMED) and
+// returns no error, since a retry cannot fix it.
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (Result, error) {
+	// The rules always send a JSON object (IoT fails the rule, to its error
+	// action, for a device payload SELECT * cannot merge): an empty or
+	// non-JSON event is the wiring's fault, refused with an error so that
+	// it reaches the failure queue and its alarm.
+	if err := lambdakit.CheckEvent(event); err != nil {
+		return Result{Outcome: Malformed}, lambdakit.Refused(ctx, h.Log, "deployment status refused", err)
+	}
 	if isFleetStatus(event) {
 		return h.handleFleetStatus(ctx, event)
 	}

@@ -41,11 +41,18 @@ func hostileEvents(t testing.TB) [][]byte {
 	return out
 }
 
-func TestHostileEventsAreDroppedWithAReason(t *testing.T) {
+func TestHostileEventsAreDroppedWithAReasonOrRefusedWhenNotJSON(t *testing.T) {
 	for _, event := range hostileEvents(t) {
 		t.Run(string(event), func(t *testing.T) {
 			h, log := unreachableHandler(t)
 			res, err := h.Handle(context.Background(), event)
+			if lambdakit.CheckEvent(event) != nil {
+				// Not JSON at all: the rules never send that.
+				if !errors.Is(err, lambdakit.ErrRefused) || res.Outcome != Malformed {
+					t.Fatalf("Handle = %+v, %v; want MALFORMED and lambdakit.ErrRefused", res, err)
+				}
+				return
+			}
 			if err != nil || res.Outcome != Malformed {
 				t.Fatalf("Handle = %+v, %v; want MALFORMED without error (and without touching AWS)", res, err)
 			}
@@ -116,6 +123,12 @@ func FuzzHandle(f *testing.F) {
 	h, _ := unreachableHandler(f)
 	f.Fuzz(func(t *testing.T, event []byte) {
 		res, err := h.Handle(context.Background(), event)
+		if errors.Is(err, lambdakit.ErrRefused) {
+			if lambdakit.CheckEvent(event) == nil {
+				t.Fatalf("Handle refused a JSON event: %q", event)
+			}
+			return
+		}
 		if err != nil && !errors.Is(err, lambdakit.ErrInternal) {
 			t.Fatalf("Handle returned %v", err)
 		}
