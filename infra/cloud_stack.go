@@ -31,6 +31,9 @@ type CloudStackProps struct {
 	// HistoryRetentionDays is how long device status history is kept; 0
 	// takes the default, negative keeps it forever.
 	HistoryRetentionDays int
+	// IoTLogLevel is IoT Core's account-wide log level ("" takes ERROR;
+	// "none" leaves IoT logging alone).
+	IoTLogLevel string
 }
 
 // NewCloudStack builds Sward's cloud half as one stack: the artifacts and
@@ -55,6 +58,10 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 		LambdaDist:                   props.LambdaDist,
 		TelemetryReservedConcurrency: props.TelemetryReservedConcurrency,
 		HistoryRetentionDays:         props.HistoryRetentionDays,
+		IoTLogLevel:                  props.IoTLogLevel,
+	}
+	if cfg.IoTLogLevel == "" {
+		cfg.IoTLogLevel = defaultIoTLogLevel
 	}
 	switch {
 	case cfg.HistoryRetentionDays == 0:
@@ -82,14 +89,21 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	}
 
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	awscdk.Tags_Of(stack).Add(jsii.String("sward:thing-group"), jsii.String(cfg.ThingGroupName), nil)
+	// Not on the dashboard: the CDK tags it, but CloudFormation's
+	// AWS::CloudWatch::Dashboard has no Tags property (cfn-lint E3002).
+	awscdk.Tags_Of(stack).Add(jsii.String("sward:thing-group"), jsii.String(cfg.ThingGroupName),
+		&awscdk.TagProps{ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard")})
 
 	st := newStorage(stack)
 	fns := newFunctions(stack, st, cfg)
 	addReleaseNotification(stack, st, fns.release)
 	r := newRules(stack, fns, cfg)
 	dev := newDevices(stack, st, cfg)
-	mon := newMonitoring(stack, fns)
+	mon := newMonitoring(stack, fns, r)
+	if cfg.IoTLogLevel != "none" {
+		newIoTLogging(stack, cfg.IoTLogLevel)
+	}
+	newTelemetryTable(stack, st)
 
 	output := func(id string, value *string, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
@@ -110,6 +124,9 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	output("ReleaseFunctionName", fns.release.FunctionName(), "The release Lambda (fed by the artifacts bucket's "+releasePrefix+"…"+releaseSuffix+" notifications)")
 	output("DeploymentEventsFunctionName", fns.deploymentEvents.FunctionName(), "The deployment-events Lambda (fed by the "+deploymentEventsRuleName+" rule)")
 	output("AlarmTopicArn", mon.topic.TopicArn(), "SNS topic every alarm notifies: subscribe to it")
+	output("DashboardName", mon.dashboard.DashboardName(), "CloudWatch dashboard of the stack's Lambdas, queues, rules and alarms")
+	output("AthenaWorkGroupName", jsii.String(athenaWorkGroupName), "Athena workgroup to query the telemetry archive in (results under athena-results/ of the telemetry bucket)")
+	output("TelemetryTableName", jsii.String(glueDatabaseName+"."+glueTelemetryTable), "Glue table over the telemetry archive (partition projection): SELECT … FROM "+glueDatabaseName+"."+glueTelemetryTable+" WHERE thing = '<thing>' AND date = '<YYYY-MM-DD>'")
 	output("RuleErrorsLogGroupName", r.errors.LogGroupName(), "Where the IoT rules write failed actions, with the original payload")
 	return stack
 }

@@ -99,8 +99,8 @@ func TestCloudStackHoldsExactlyTheseResources(t *testing.T) {
 		"AWS::Lambda::Function":          3,
 		"AWS::Lambda::Permission":        4, // three rules, one bucket notification
 		"AWS::Logs::LogGroup":            4, // one per Lambda, rule errors
-		"AWS::IAM::Role":                 5, // one per Lambda, rule errors, token exchange
-		"AWS::IAM::Policy":               5,
+		"AWS::IAM::Role":                 6, // one per Lambda, rule errors, token exchange, IoT logging
+		"AWS::IAM::Policy":               6,
 		"AWS::IoT::TopicRule":            3, // telemetry, deployment status, fleet status
 		"AWS::IoT::Policy":               1,
 		"AWS::IoT::RoleAlias":            1,
@@ -108,7 +108,13 @@ func TestCloudStackHoldsExactlyTheseResources(t *testing.T) {
 		"AWS::SQS::Queue":                3, // one failure queue per Lambda
 		"AWS::SQS::QueuePolicy":          3, // TLS only
 		"AWS::Lambda::EventInvokeConfig": 3, // on failure, to the queue
-		"AWS::CloudWatch::Alarm":         3, // failure queues
+		"AWS::CloudWatch::Alarm":         8, // per Lambda failure queue and errors, telemetry throttles, rule errors
+		"AWS::CloudWatch::Dashboard":     1,
+		"AWS::Logs::MetricFilter":        4, // refused messages per Lambda, rule errors
+		"AWS::IoT::Logging":              1,
+		"AWS::Glue::Database":            1,
+		"AWS::Glue::Table":               1, // the telemetry archive
+		"AWS::Athena::WorkGroup":         1,
 		"AWS::SNS::Topic":                1, // alarms
 		"AWS::SNS::TopicPolicy":          1, // TLS only
 		"AWS::IAM::ManagedPolicy":        0,
@@ -133,6 +139,8 @@ func TestCloudStackHoldsExactlyTheseResources(t *testing.T) {
 func TestCloudStackOutputsWhatADeviceAndPublisherNeed(t *testing.T) {
 	_, tmpl := templates(t)
 	literal := map[string]string{
+		"AthenaWorkGroupName":        "sward",
+		"TelemetryTableName":         "sward.telemetry",
 		"ThingGroupName":             "test-fleet",
 		"DevicePolicyName":           "SwardDevicePolicy",
 		"TokenExchangeRoleAliasName": "SwardTokenExchangeRoleAlias",
@@ -150,6 +158,7 @@ func TestCloudStackOutputsWhatADeviceAndPublisherNeed(t *testing.T) {
 		"DeviceStatusTableName":        "{DeviceStatusTable}",
 		"RuleErrorsLogGroupName":       "{RuleErrorLogs}",
 		"AlarmTopicArn":                "{AlarmTopic}",
+		"DashboardName":                "{Dashboard}",
 		"TelemetryFunctionName":        "{TelemetryFunction}",
 		"ReleaseFunctionName":          "{ReleaseFunction}",
 		"DeploymentEventsFunctionName": "{DeploymentEventsFunction}",

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +29,18 @@ const (
 	// contextHistoryRetentionDays is how long device status history is
 	// kept; 0 keeps it forever.
 	contextHistoryRetentionDays = "historyRetentionDays"
+	// contextIoTLogLevel is IoT Core's account-wide log level, or "none"
+	// to leave IoT logging to whoever manages it in the account.
+	contextIoTLogLevel = "iotLogLevel"
 )
+
+// defaultIoTLogLevel logs IoT Core's errors (a refused connection, a
+// failed rule, a rejected job update): what explains a device that does not
+// show up, at a cost that stays small. INFO and DEBUG log every message.
+const defaultIoTLogLevel = "ERROR"
+
+// iotLogLevels are the levels AWS::IoT::Logging accepts, and "none".
+var iotLogLevels = []string{"ERROR", "WARN", "INFO", "DEBUG", "DISABLED", "none"}
 
 // defaultHistoryRetentionDays keeps a year of device status history: every
 // rollout of a release cycle and its failures, to compare against; older
@@ -83,6 +95,9 @@ type appConfig struct {
 	// HistoryRetentionDays is how long device status history rows are
 	// kept; 0 for ever.
 	HistoryRetentionDays int
+	// IoTLogLevel is IoT Core's default log level; "none" adds no
+	// AWS::IoT::Logging.
+	IoTLogLevel string
 }
 
 // readConfig reads every context value of scope, applying defaults, and
@@ -95,6 +110,9 @@ func readConfig(scope constructs.Construct) (appConfig, error) {
 		return cfg, err
 	}
 	if cfg.HistoryRetentionDays, err = historyRetentionDays(scope); err != nil {
+		return cfg, err
+	}
+	if cfg.IoTLogLevel, err = iotLogLevel(scope); err != nil {
 		return cfg, err
 	}
 	if cfg.ThingGroupName, err = thingGroupName(scope); err != nil {
@@ -167,6 +185,18 @@ func historyRetentionDays(scope constructs.Construct) (int, error) {
 		return 0, fmt.Errorf("context value %s %v is not a number of days: use 1 to %d, or 0 to keep device status history forever", contextHistoryRetentionDays, v, maxHistoryRetentionDays)
 	}
 	return n, nil
+}
+
+// iotLogLevel reads the iotLogLevel context value.
+func iotLogLevel(scope constructs.Construct) (string, error) {
+	v := scope.Node().TryGetContext(jsii.String(contextIoTLogLevel))
+	if v == nil {
+		return defaultIoTLogLevel, nil
+	}
+	if s, ok := v.(string); ok && slices.Contains(iotLogLevels, s) {
+		return s, nil
+	}
+	return "", fmt.Errorf("context value %s %v is not an IoT log level: use one of %s (none leaves the account's IoT logging alone)", contextIoTLogLevel, v, strings.Join(iotLogLevels, ", "))
 }
 
 // wholeNumber reads a context value that is a whole number: a JSON number

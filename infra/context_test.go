@@ -121,7 +121,7 @@ func TestReadConfigDefaultsAndLambdaDist(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := appConfig{ThingGroupName: defaultThingGroupName, LogRetentionDays: defaultLogRetentionDays, LambdaDist: defaultLambdaDist,
-		TelemetryReservedConcurrency: defaultTelemetryReservedConcurrency, HistoryRetentionDays: defaultHistoryRetentionDays}
+		TelemetryReservedConcurrency: defaultTelemetryReservedConcurrency, HistoryRetentionDays: defaultHistoryRetentionDays, IoTLogLevel: defaultIoTLogLevel}
 	if cfg != want {
 		t.Errorf("readConfig() = %+v, want %+v", cfg, want)
 	}

@@ -42,8 +42,9 @@ const (
 // CloudFormation support for <type>" and creates nothing): a deploy to moto
 // proves nothing about these. If moto learns one, or the stack gains another,
 // this list and infra/README.md change together.
-var motoUnsupported = []string{"AWS::CDK::Metadata", "AWS::CloudWatch::Alarm", "AWS::IoT::ThingGroup", "AWS::IoT::TopicRule",
-	"AWS::Lambda::EventInvokeConfig", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy"}
+var motoUnsupported = []string{"AWS::Athena::WorkGroup", "AWS::CDK::Metadata", "AWS::CloudWatch::Alarm", "AWS::Glue::Database", "AWS::Glue::Table",
+	"AWS::IoT::Logging", "AWS::IoT::ThingGroup", "AWS::IoT::TopicRule", "AWS::Lambda::EventInvokeConfig", "AWS::Logs::MetricFilter",
+	"AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy"}
 
 // TestCDKDeploysToMotoCloudFormation deploys the synthesized app with the
 // pinned CDK CLI (`cdk bootstrap`, then `cdk deploy`) into moto_server's

@@ -85,8 +85,9 @@ const defaultTelemetryReservedConcurrency = 100
 type functions struct {
 	telemetry, release, deploymentEvents awslambda.Function
 	// failures maps each function's name (telemetryLambda, …) to its
-	// on-failure destination queue.
+	// on-failure destination queue, and logs to its log group.
 	failures map[string]awssqs.Queue
+	logs     map[string]awslogs.LogGroup
 }
 
 // functionSpec is what differs between the three Lambdas.
@@ -130,7 +131,7 @@ func newFunctions(stack awscdk.Stack, st *storage, cfg appConfig) *functions {
 	if cfg.Thresholds != "" {
 		telemetryEnv[envThresholds] = jsii.String(cfg.Thresholds)
 	}
-	f := &functions{failures: map[string]awssqs.Queue{}}
+	f := &functions{failures: map[string]awssqs.Queue{}, logs: map[string]awslogs.LogGroup{}}
 	// Telemetry runs once per message: small and short, so that a stuck
 	// call fails before the next messages queue up behind it.
 	f.telemetry = f.newFunction(stack, cfg, functionSpec{
@@ -238,6 +239,7 @@ func (f *functions) newFunction(stack awscdk.Stack, cfg appConfig, spec function
 		// Logs go with the function; the retention bounds them meanwhile.
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
+	f.logs[spec.name] = logs
 	role := awsiam.NewRole(stack, jsii.String(spec.id+"Role"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description: jsii.String("Runs the Sward " + spec.name + " Lambda"),

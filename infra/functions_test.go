@@ -250,6 +250,7 @@ func TestEveryLambdaSendsFailedAsyncEventsToAnEncryptedQueueWithAnAlarm(t *testi
 			"ComparisonOperator": "GreaterThanThreshold",
 			"Threshold":          0,
 			"AlarmActions":       []any{map[string]any{"Ref": logicalID(t, "AlarmTopic")}},
+			"AlarmName":          "Sward-" + strings.TrimSuffix(id, "Function") + "Failures",
 		})
 	}
 }

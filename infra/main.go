@@ -11,6 +11,7 @@
 //	lambdaDist        folder of <name>/bootstrap builds (default "dist/lambdas", what `make lambdas` writes)
 //	telemetryReservedConcurrency  the telemetry Lambda's reserved concurrency (default 100, 0 for none)
 //	historyRetentionDays  days device status history rows are kept (default 365, 0 for ever)
+//	iotLogLevel       IoT Core's account-wide log level (default ERROR; none leaves it alone)
 package main
 
 import (
@@ -66,6 +67,7 @@ func newApp(props *awscdk.AppProps) (awscdk.App, error) {
 		LambdaDist:                   cfg.LambdaDist,
 		TelemetryReservedConcurrency: orNone(cfg.TelemetryReservedConcurrency),
 		HistoryRetentionDays:         orNone(cfg.HistoryRetentionDays),
+		IoTLogLevel:                  cfg.IoTLogLevel,
 	})
 	return app, nil
 }

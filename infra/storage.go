@@ -128,6 +128,10 @@ func newStorage(stack awscdk.Stack) *storage {
 				{StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(telemetryInfrequentAfter))},
 				{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(telemetryArchiveAfter))},
 			},
+		}, {
+			Id:         jsii.String("athena-results-expire"),
+			Prefix:     jsii.String(athenaResultsPrefix),
+			Expiration: awscdk.Duration_Days(jsii.Number(athenaResultsExpireAfter)),
 		}},
 	})
 	s.releases = newTable(stack, "ReleasesTable", "jobId", "", "", awscdk.RemovalPolicy_RETAIN)

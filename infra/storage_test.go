@@ -77,7 +77,7 @@ func TestBothBucketPoliciesDenyRequestsWithoutTLS(t *testing.T) {
 
 func TestTelemetryBucketMovesObjectsToColderStorage(t *testing.T) {
 	defaultTemplate(t).HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
-		"LifecycleConfiguration": map[string]any{"Rules": []any{map[string]any{
+		"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{map[string]any{
 			"Id":                             "telemetry-to-colder-storage",
 			"Status":                         "Enabled",
 			"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": abortUploadsAfter},
@@ -85,7 +85,8 @@ func TestTelemetryBucketMovesObjectsToColderStorage(t *testing.T) {
 				map[string]any{"StorageClass": "STANDARD_IA", "TransitionInDays": telemetryInfrequentAfter},
 				map[string]any{"StorageClass": "GLACIER_IR", "TransitionInDays": telemetryArchiveAfter},
 			},
-		}}},
+			"NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": noncurrentTelemetryExpireAfter},
+		}})},
 	})
 	if _, ok := resource(t, "TelemetryBucket")["Properties"].(map[string]any)["LifecycleConfiguration"]; !ok {
 		t.Error("the lifecycle rule is not on the telemetry bucket")
