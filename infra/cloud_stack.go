@@ -34,6 +34,11 @@ type CloudStackProps struct {
 	// IoTLogLevel is IoT Core's account-wide log level ("" takes ERROR;
 	// "none" leaves IoT logging alone).
 	IoTLogLevel string
+	// GitHubRepository ("owner/repo") may publish from its release workflow
+	// on GitHubBranch ("" is main) through GitHub's OIDC provider, the one
+	// of GitHubOIDCProviderArn or one the stack creates. "" makes no
+	// publisher role.
+	GitHubRepository, GitHubBranch, GitHubOIDCProviderArn string
 }
 
 // NewCloudStack builds Sward's cloud half as one stack: the artifacts and
@@ -59,6 +64,12 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 		TelemetryReservedConcurrency: props.TelemetryReservedConcurrency,
 		HistoryRetentionDays:         props.HistoryRetentionDays,
 		IoTLogLevel:                  props.IoTLogLevel,
+		GitHubRepository:             props.GitHubRepository,
+		GitHubBranch:                 props.GitHubBranch,
+		GitHubOIDCProviderArn:        props.GitHubOIDCProviderArn,
+	}
+	if cfg.GitHubBranch == "" {
+		cfg.GitHubBranch = defaultGitHubBranch
 	}
 	if cfg.IoTLogLevel == "" {
 		cfg.IoTLogLevel = defaultIoTLogLevel
@@ -104,6 +115,7 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 		newIoTLogging(stack, cfg.IoTLogLevel)
 	}
 	newTelemetryTable(stack, st)
+	pub := newPublisher(stack, st, cfg)
 
 	output := func(id string, value *string, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
@@ -127,6 +139,9 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	output("DashboardName", mon.dashboard.DashboardName(), "CloudWatch dashboard of the stack's Lambdas, queues, rules and alarms")
 	output("AthenaWorkGroupName", jsii.String(athenaWorkGroupName), "Athena workgroup to query the telemetry archive in (results under athena-results/ of the telemetry bucket)")
 	output("TelemetryTableName", jsii.String(glueDatabaseName+"."+glueTelemetryTable), "Glue table over the telemetry archive (partition projection): SELECT … FROM "+glueDatabaseName+"."+glueTelemetryTable+" WHERE thing = '<thing>' AND date = '<YYYY-MM-DD>'")
+	if pub != nil {
+		output("PublisherRoleArn", pub.role.RoleArn(), "Role the release workflow of "+cfg.GitHubRepository+" ("+cfg.GitHubBranch+") assumes through GitHub OIDC: the repository variable SWARD_PUBLISHER_ROLE_ARN")
+	}
 	output("RuleErrorsLogGroupName", r.errors.LogGroupName(), "Where the IoT rules write failed actions, with the original payload")
 	return stack
 }

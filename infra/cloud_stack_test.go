@@ -20,13 +20,14 @@ import (
 // context value set. Both use placeholder Lambda builds in a temporary folder,
 // so they do not depend on lambdas/ building.
 var (
-	templatesOnce      sync.Once
-	defaultTmpl        assertions.Template
-	configuredTmpl     assertions.Template
-	defaultResources   map[string]any
-	configuredOutputs  map[string]any
-	placeholderDist    string
-	placeholderDistErr error
+	templatesOnce       sync.Once
+	defaultTmpl         assertions.Template
+	configuredTmpl      assertions.Template
+	defaultResources    map[string]any
+	configuredResources map[string]any
+	configuredOutputs   map[string]any
+	placeholderDist     string
+	placeholderDistErr  error
 )
 
 const testThresholds = `{"temperature":{"max":80}}`
@@ -75,11 +76,14 @@ func templates(t *testing.T) (def, configured assertions.Template) {
 			ThingGroupName:   "test-fleet",
 			LogRetentionDays: 90,
 			Thresholds:       testThresholds,
+			GitHubRepository: "sward-iot/sward",
+			GitHubBranch:     "release",
 		})
 		defaultTmpl = assertions.Template_FromStack(d, nil)
 		configuredTmpl = assertions.Template_FromStack(c, nil)
 		defaultResources = (*defaultTmpl.ToJSON())["Resources"].(map[string]any)
 		configuredOutputs = (*configuredTmpl.ToJSON())["Outputs"].(map[string]any)
+		configuredResources = (*configuredTmpl.ToJSON())["Resources"].(map[string]any)
 	})
 	return defaultTmpl, configuredTmpl
 }
@@ -159,6 +163,7 @@ func TestCloudStackOutputsWhatADeviceAndPublisherNeed(t *testing.T) {
 		"RuleErrorsLogGroupName":       "{RuleErrorLogs}",
 		"AlarmTopicArn":                "{AlarmTopic}",
 		"DashboardName":                "{Dashboard}",
+		"PublisherRoleArn":             "{PublisherRole.Arn}",
 		"TelemetryFunctionName":        "{TelemetryFunction}",
 		"ReleaseFunctionName":          "{ReleaseFunction}",
 		"DeploymentEventsFunctionName": "{DeploymentEventsFunction}",

@@ -32,6 +32,23 @@ const (
 	// contextIoTLogLevel is IoT Core's account-wide log level, or "none"
 	// to leave IoT logging to whoever manages it in the account.
 	contextIoTLogLevel = "iotLogLevel"
+	// GitHub OIDC publishing (publisher.go): the repository and branch
+	// whose release workflow may publish, and an existing OIDC provider.
+	contextGitHubRepository   = "githubRepository"
+	contextGitHubBranch       = "githubBranch"
+	contextGitHubOIDCProvider = "githubOidcProviderArn"
+)
+
+// defaultGitHubBranch is the branch the release workflow runs on.
+const defaultGitHubBranch = "main"
+
+// GitHub's name rules: owner and repository of letters, digits, '-', '_'
+// and '.'; a branch of the characters git allows in a ref name, without
+// the wildcards a trust policy's StringEquals would take literally anyway.
+var (
+	githubRepositoryPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$`)
+	githubBranchPattern     = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,255}$`)
+	oidcProviderArnPattern  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
 )
 
 // defaultIoTLogLevel logs IoT Core's errors (a refused connection, a
@@ -98,6 +115,10 @@ type appConfig struct {
 	// IoTLogLevel is IoT Core's default log level; "none" adds no
 	// AWS::IoT::Logging.
 	IoTLogLevel string
+	// GitHubRepository ("owner/repo") may publish through its release
+	// workflow on GitHubBranch; "" makes no publisher role. The role
+	// trusts GitHubOIDCProviderArn, or a provider the stack creates when "".
+	GitHubRepository, GitHubBranch, GitHubOIDCProviderArn string
 }
 
 // readConfig reads every context value of scope, applying defaults, and
@@ -113,6 +134,9 @@ func readConfig(scope constructs.Construct) (appConfig, error) {
 		return cfg, err
 	}
 	if cfg.IoTLogLevel, err = iotLogLevel(scope); err != nil {
+		return cfg, err
+	}
+	if cfg.GitHubRepository, cfg.GitHubBranch, cfg.GitHubOIDCProviderArn, err = github(scope); err != nil {
 		return cfg, err
 	}
 	if cfg.ThingGroupName, err = thingGroupName(scope); err != nil {
@@ -197,6 +221,48 @@ func iotLogLevel(scope constructs.Construct) (string, error) {
 		return s, nil
 	}
 	return "", fmt.Errorf("context value %s %v is not an IoT log level: use one of %s (none leaves the account's IoT logging alone)", contextIoTLogLevel, v, strings.Join(iotLogLevels, ", "))
+}
+
+// github reads the GitHub publishing context values: the repository (unset:
+// no publisher role), its branch (default main) and an existing OIDC
+// provider's ARN (unset: the stack creates one).
+func github(scope constructs.Construct) (repo, branch, provider string, err error) {
+	str := func(key string) (string, bool, error) {
+		v := scope.Node().TryGetContext(jsii.String(key))
+		if v == nil {
+			return "", false, nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", true, fmt.Errorf("context value %s must be a string, got %T %v", key, v, v)
+		}
+		return s, true, nil
+	}
+	var set bool
+	if repo, set, err = str(contextGitHubRepository); err != nil {
+		return
+	}
+	if set && !githubRepositoryPattern.MatchString(repo) {
+		return "", "", "", fmt.Errorf("context value %s %q is not a GitHub repository: give owner/name, such as sward-iot/sward", contextGitHubRepository, repo)
+	}
+	if branch, set, err = str(contextGitHubBranch); err != nil {
+		return
+	}
+	if !set {
+		branch = defaultGitHubBranch
+	} else if !githubBranchPattern.MatchString(branch) {
+		return "", "", "", fmt.Errorf("context value %s %q is not a branch name: give one such as main, without wildcards or spaces", contextGitHubBranch, branch)
+	}
+	if provider, set, err = str(contextGitHubOIDCProvider); err != nil {
+		return
+	}
+	if set && !oidcProviderArnPattern.MatchString(provider) {
+		return "", "", "", fmt.Errorf("context value %s %q is not the ARN of GitHub's OIDC provider: give arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com (aws iam list-open-id-connect-providers), or leave it unset for the stack to create one", contextGitHubOIDCProvider, provider)
+	}
+	if repo == "" && set {
+		return "", "", "", fmt.Errorf("context value %s is set but %s is not: name the repository whose release workflow may publish", contextGitHubOIDCProvider, contextGitHubRepository)
+	}
+	return repo, branch, provider, nil
 }
 
 // wholeNumber reads a context value that is a whole number: a JSON number

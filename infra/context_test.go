@@ -121,7 +121,8 @@ func TestReadConfigDefaultsAndLambdaDist(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := appConfig{ThingGroupName: defaultThingGroupName, LogRetentionDays: defaultLogRetentionDays, LambdaDist: defaultLambdaDist,
-		TelemetryReservedConcurrency: defaultTelemetryReservedConcurrency, HistoryRetentionDays: defaultHistoryRetentionDays, IoTLogLevel: defaultIoTLogLevel}
+		TelemetryReservedConcurrency: defaultTelemetryReservedConcurrency, HistoryRetentionDays: defaultHistoryRetentionDays, IoTLogLevel: defaultIoTLogLevel,
+		GitHubBranch: defaultGitHubBranch}
 	if cfg != want {
 		t.Errorf("readConfig() = %+v, want %+v", cfg, want)
 	}

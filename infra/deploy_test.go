@@ -106,7 +106,7 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 	out := all[cloudStackName]
 	for _, name := range []string{"ArtifactsBucketName", "TelemetryBucketName", "ThingGroupName", "ThingGroupArn",
 		"DevicePolicyName", "TokenExchangeRoleAliasName", "TokenExchangeRoleAliasArn", "TokenExchangeRoleArn",
-		"ReleasesTableName", "DeviceStatusTableName", "RuleErrorsLogGroupName",
+		"ReleasesTableName", "DeviceStatusTableName", "RuleErrorsLogGroupName", "PublisherRoleArn",
 		"TelemetryFunctionName", "ReleaseFunctionName", "DeploymentEventsFunctionName"} {
 		if v := out[name]; v == "" || strings.Contains(v, "<") {
 			t.Errorf("output %s = %q, want a resolved value", name, v)

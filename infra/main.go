@@ -12,6 +12,9 @@
 //	telemetryReservedConcurrency  the telemetry Lambda's reserved concurrency (default 100, 0 for none)
 //	historyRetentionDays  days device status history rows are kept (default 365, 0 for ever)
 //	iotLogLevel       IoT Core's account-wide log level (default ERROR; none leaves it alone)
+//	githubRepository  owner/repo whose release workflow may publish through GitHub OIDC (default unset: no publisher role)
+//	githubBranch      the branch of that workflow (default main)
+//	githubOidcProviderArn  an existing GitHub OIDC provider to trust (default unset: the stack creates one)
 package main
 
 import (
@@ -68,6 +71,9 @@ func newApp(props *awscdk.AppProps) (awscdk.App, error) {
 		TelemetryReservedConcurrency: orNone(cfg.TelemetryReservedConcurrency),
 		HistoryRetentionDays:         orNone(cfg.HistoryRetentionDays),
 		IoTLogLevel:                  cfg.IoTLogLevel,
+		GitHubRepository:             cfg.GitHubRepository,
+		GitHubBranch:                 cfg.GitHubBranch,
+		GitHubOIDCProviderArn:        cfg.GitHubOIDCProviderArn,
 	})
 	return app, nil
 }

@@ -21,7 +21,9 @@ func TestCloudStackPassesCdkNagAwsSolutions(t *testing.T) {
 	}
 	ctx := cdkJSONContext(t)
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
-	stack := NewCloudStack(app, "TestNag", &CloudStackProps{LambdaDist: placeholderDist})
+	// Everything the stack can hold: the publisher role and its OIDC
+	// provider too.
+	stack := NewCloudStack(app, "TestNag", &CloudStackProps{LambdaDist: placeholderDist, GitHubRepository: "sward-iot/sward"})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	// With the recommended feature flags an error annotation fails the
 	// synthesis itself: turn that into the test's failure.
