@@ -180,18 +180,10 @@ func thingGroupName(scope constructs.Construct) (string, error) {
 // more likely a typo.
 const maxReservedConcurrency = 1000
 
-// telemetryConcurrency reads the telemetryReservedConcurrency context value,
-// a number in cdk.json or a string from -c.
+// telemetryConcurrency reads the telemetryReservedConcurrency context value.
 func telemetryConcurrency(scope constructs.Construct) (int, error) {
-	v := scope.Node().TryGetContext(jsii.String(contextTelemetryConcurrency))
-	if v == nil {
-		return defaultTelemetryReservedConcurrency, nil
-	}
-	n, ok := wholeNumber(v)
-	if !ok || n < 0 || n > maxReservedConcurrency {
-		return 0, fmt.Errorf("context value %s %v is not a concurrency: use a whole number from 1 to %d, or 0 to reserve none", contextTelemetryConcurrency, v, maxReservedConcurrency)
-	}
-	return n, nil
+	return countFromContext(scope, contextTelemetryConcurrency, defaultTelemetryReservedConcurrency, maxReservedConcurrency,
+		"is not a concurrency: use a whole number from 1 to %d, or 0 to reserve none")
 }
 
 // maxHistoryRetentionDays is ten years, the longest log retention too:
@@ -200,13 +192,21 @@ const maxHistoryRetentionDays = 3653
 
 // historyRetentionDays reads the historyRetentionDays context value.
 func historyRetentionDays(scope constructs.Construct) (int, error) {
-	v := scope.Node().TryGetContext(jsii.String(contextHistoryRetentionDays))
+	return countFromContext(scope, contextHistoryRetentionDays, defaultHistoryRetentionDays, maxHistoryRetentionDays,
+		"is not a number of days: use 1 to %d, or 0 to keep device status history forever")
+}
+
+// countFromContext reads the context value key, a whole number from 0 to
+// most (a number in cdk.json or a string from -c), def when unset. problem
+// says what is wrong and the fix, with a %d for most.
+func countFromContext(scope constructs.Construct, key string, def, most int, problem string) (int, error) {
+	v := scope.Node().TryGetContext(jsii.String(key))
 	if v == nil {
-		return defaultHistoryRetentionDays, nil
+		return def, nil
 	}
 	n, ok := wholeNumber(v)
-	if !ok || n < 0 || n > maxHistoryRetentionDays {
-		return 0, fmt.Errorf("context value %s %v is not a number of days: use 1 to %d, or 0 to keep device status history forever", contextHistoryRetentionDays, v, maxHistoryRetentionDays)
+	if !ok || n < 0 || n > most {
+		return 0, fmt.Errorf("context value %s %v "+problem, key, v, most)
 	}
 	return n, nil
 }
