@@ -25,6 +25,20 @@ type CloudStackProps struct {
 	Thresholds string
 	// LambdaDist holds <name>/bootstrap for each Lambda (`make lambdas`).
 	LambdaDist string
+	// TelemetryReservedConcurrency caps the telemetry Lambda; 0 takes the
+	// default, negative reserves none.
+	TelemetryReservedConcurrency int
+	// HistoryRetentionDays is how long device status history is kept; 0
+	// takes the default, negative keeps it forever.
+	HistoryRetentionDays int
+	// IoTLogLevel is IoT Core's account-wide log level ("" takes ERROR;
+	// "none" leaves IoT logging alone).
+	IoTLogLevel string
+	// GitHubRepository ("owner/repo") may publish from its release workflow
+	// on GitHubBranch ("" is main) through GitHub's OIDC provider, the one
+	// of GitHubOIDCProviderArn or one the stack creates. "" makes no
+	// publisher role.
+	GitHubRepository, GitHubBranch, GitHubOIDCProviderArn string
 }
 
 // NewCloudStack builds Sward's cloud half as one stack: the artifacts and
@@ -43,10 +57,34 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 		props = &CloudStackProps{}
 	}
 	cfg := appConfig{
-		ThingGroupName:   props.ThingGroupName,
-		LogRetentionDays: props.LogRetentionDays,
-		Thresholds:       props.Thresholds,
-		LambdaDist:       props.LambdaDist,
+		ThingGroupName:               props.ThingGroupName,
+		LogRetentionDays:             props.LogRetentionDays,
+		Thresholds:                   props.Thresholds,
+		LambdaDist:                   props.LambdaDist,
+		TelemetryReservedConcurrency: props.TelemetryReservedConcurrency,
+		HistoryRetentionDays:         props.HistoryRetentionDays,
+		IoTLogLevel:                  props.IoTLogLevel,
+		GitHubRepository:             props.GitHubRepository,
+		GitHubBranch:                 props.GitHubBranch,
+		GitHubOIDCProviderArn:        props.GitHubOIDCProviderArn,
+	}
+	if cfg.GitHubBranch == "" {
+		cfg.GitHubBranch = defaultGitHubBranch
+	}
+	if cfg.IoTLogLevel == "" {
+		cfg.IoTLogLevel = defaultIoTLogLevel
+	}
+	switch {
+	case cfg.HistoryRetentionDays == 0:
+		cfg.HistoryRetentionDays = defaultHistoryRetentionDays
+	case cfg.HistoryRetentionDays < 0:
+		cfg.HistoryRetentionDays = 0
+	}
+	switch {
+	case cfg.TelemetryReservedConcurrency == 0:
+		cfg.TelemetryReservedConcurrency = defaultTelemetryReservedConcurrency
+	case cfg.TelemetryReservedConcurrency < 0:
+		cfg.TelemetryReservedConcurrency = 0
 	}
 	if cfg.ThingGroupName == "" {
 		cfg.ThingGroupName = defaultThingGroupName
@@ -62,13 +100,22 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	}
 
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	awscdk.Tags_Of(stack).Add(jsii.String("sward:thing-group"), jsii.String(cfg.ThingGroupName), nil)
+	// Not on the dashboard: the CDK tags it, but CloudFormation's
+	// AWS::CloudWatch::Dashboard has no Tags property (cfn-lint E3002).
+	awscdk.Tags_Of(stack).Add(jsii.String("sward:thing-group"), jsii.String(cfg.ThingGroupName),
+		&awscdk.TagProps{ExcludeResourceTypes: jsii.Strings("AWS::CloudWatch::Dashboard")})
 
 	st := newStorage(stack)
 	fns := newFunctions(stack, st, cfg)
 	addReleaseNotification(stack, st, fns.release)
 	r := newRules(stack, fns, cfg)
 	dev := newDevices(stack, st, cfg)
+	mon := newMonitoring(stack, fns, r)
+	if cfg.IoTLogLevel != "none" {
+		newIoTLogging(stack, cfg.IoTLogLevel)
+	}
+	newTelemetryTable(stack, st)
+	pub := newPublisher(stack, st, cfg)
 
 	output := func(id string, value *string, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
@@ -88,6 +135,13 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	output("TelemetryFunctionName", fns.telemetry.FunctionName(), "The telemetry Lambda (fed by the "+telemetryRuleName+" rule)")
 	output("ReleaseFunctionName", fns.release.FunctionName(), "The release Lambda (fed by the artifacts bucket's "+releasePrefix+"…"+releaseSuffix+" notifications)")
 	output("DeploymentEventsFunctionName", fns.deploymentEvents.FunctionName(), "The deployment-events Lambda (fed by the "+deploymentEventsRuleName+" rule)")
+	output("AlarmTopicArn", mon.topic.TopicArn(), "SNS topic every alarm notifies: subscribe to it")
+	output("DashboardName", mon.dashboard.DashboardName(), "CloudWatch dashboard of the stack's Lambdas, queues, rules and alarms")
+	output("AthenaWorkGroupName", jsii.String(athenaWorkGroupName), "Athena workgroup to query the telemetry archive in (results under athena-results/ of the telemetry bucket)")
+	output("TelemetryTableName", jsii.String(glueDatabaseName+"."+glueTelemetryTable), "Glue table over the telemetry archive (partition projection): SELECT … FROM "+glueDatabaseName+"."+glueTelemetryTable+" WHERE thing = '<thing>' AND date = '<YYYY-MM-DD>'")
+	if pub != nil {
+		output("PublisherRoleArn", pub.role.RoleArn(), "Role the release workflow of "+cfg.GitHubRepository+" ("+cfg.GitHubBranch+") assumes through GitHub OIDC: the repository variable SWARD_PUBLISHER_ROLE_ARN")
+	}
 	output("RuleErrorsLogGroupName", r.errors.LogGroupName(), "Where the IoT rules write failed actions, with the original payload")
 	return stack
 }

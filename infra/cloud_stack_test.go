@@ -20,13 +20,14 @@ import (
 // context value set. Both use placeholder Lambda builds in a temporary folder,
 // so they do not depend on lambdas/ building.
 var (
-	templatesOnce      sync.Once
-	defaultTmpl        assertions.Template
-	configuredTmpl     assertions.Template
-	defaultResources   map[string]any
-	configuredOutputs  map[string]any
-	placeholderDist    string
-	placeholderDistErr error
+	templatesOnce       sync.Once
+	defaultTmpl         assertions.Template
+	configuredTmpl      assertions.Template
+	defaultResources    map[string]any
+	configuredResources map[string]any
+	configuredOutputs   map[string]any
+	placeholderDist     string
+	placeholderDistErr  error
 )
 
 const testThresholds = `{"temperature":{"max":80}}`
@@ -67,18 +68,22 @@ func templates(t *testing.T) (def, configured assertions.Template) {
 		t.Fatalf("placeholder Lambda builds: %v", placeholderDistErr)
 	}
 	templatesOnce.Do(func() {
-		app := awscdk.NewApp(nil)
+		ctx := cdkJSONContext(t)
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx})
 		d := NewCloudStack(app, "TestDefault", &CloudStackProps{LambdaDist: placeholderDist})
 		c := NewCloudStack(app, "TestConfigured", &CloudStackProps{
 			LambdaDist:       placeholderDist,
 			ThingGroupName:   "test-fleet",
 			LogRetentionDays: 90,
 			Thresholds:       testThresholds,
+			GitHubRepository: "sward-iot/sward",
+			GitHubBranch:     "release",
 		})
 		defaultTmpl = assertions.Template_FromStack(d, nil)
 		configuredTmpl = assertions.Template_FromStack(c, nil)
 		defaultResources = (*defaultTmpl.ToJSON())["Resources"].(map[string]any)
 		configuredOutputs = (*configuredTmpl.ToJSON())["Outputs"].(map[string]any)
+		configuredResources = (*configuredTmpl.ToJSON())["Resources"].(map[string]any)
 	})
 	return defaultTmpl, configuredTmpl
 }
@@ -92,20 +97,32 @@ func defaultTemplate(t *testing.T) assertions.Template {
 func TestCloudStackHoldsExactlyTheseResources(t *testing.T) {
 	tmpl := defaultTemplate(t)
 	want := map[string]int{
-		"AWS::S3::Bucket":           2, // artifacts, telemetry
-		"AWS::S3::BucketPolicy":     2, // TLS only, one per bucket
-		"AWS::DynamoDB::Table":      3, // releases, device status, telemetry state
-		"AWS::Lambda::Function":     3,
-		"AWS::Lambda::Permission":   4, // three rules, one bucket notification
-		"AWS::Logs::LogGroup":       4, // one per Lambda, rule errors
-		"AWS::IAM::Role":            5, // one per Lambda, rule errors, token exchange
-		"AWS::IAM::Policy":          5,
-		"AWS::IoT::TopicRule":       3, // telemetry, deployment status, fleet status
-		"AWS::IoT::Policy":          1,
-		"AWS::IoT::RoleAlias":       1,
-		"AWS::IoT::ThingGroup":      1,
-		"AWS::IAM::ManagedPolicy":   0,
-		"AWS::Lambda::LayerVersion": 0,
+		"AWS::S3::Bucket":                3, // artifacts, telemetry, access logs
+		"AWS::S3::BucketPolicy":          3, // TLS only, one per bucket
+		"AWS::DynamoDB::Table":           3, // releases, device status, telemetry state
+		"AWS::Lambda::Function":          3,
+		"AWS::Lambda::Permission":        4, // three rules, one bucket notification
+		"AWS::Logs::LogGroup":            4, // one per Lambda, rule errors
+		"AWS::IAM::Role":                 6, // one per Lambda, rule errors, token exchange, IoT logging
+		"AWS::IAM::Policy":               6,
+		"AWS::IoT::TopicRule":            3, // telemetry, deployment status, fleet status
+		"AWS::IoT::Policy":               1,
+		"AWS::IoT::RoleAlias":            1,
+		"AWS::IoT::ThingGroup":           1,
+		"AWS::SQS::Queue":                3, // one failure queue per Lambda
+		"AWS::SQS::QueuePolicy":          3, // TLS only
+		"AWS::Lambda::EventInvokeConfig": 3, // on failure, to the queue
+		"AWS::CloudWatch::Alarm":         8, // per Lambda failure queue and errors, telemetry throttles, rule errors
+		"AWS::CloudWatch::Dashboard":     1,
+		"AWS::Logs::MetricFilter":        4, // refused messages per Lambda, rule errors
+		"AWS::IoT::Logging":              1,
+		"AWS::Glue::Database":            1,
+		"AWS::Glue::Table":               1, // the telemetry archive
+		"AWS::Athena::WorkGroup":         1,
+		"AWS::SNS::Topic":                1, // alarms
+		"AWS::SNS::TopicPolicy":          1, // TLS only
+		"AWS::IAM::ManagedPolicy":        0,
+		"AWS::Lambda::LayerVersion":      0,
 	}
 	got := map[string]int{}
 	for _, r := range defaultResources {
@@ -126,6 +143,8 @@ func TestCloudStackHoldsExactlyTheseResources(t *testing.T) {
 func TestCloudStackOutputsWhatADeviceAndPublisherNeed(t *testing.T) {
 	_, tmpl := templates(t)
 	literal := map[string]string{
+		"AthenaWorkGroupName":        "sward",
+		"TelemetryTableName":         "sward.telemetry",
 		"ThingGroupName":             "test-fleet",
 		"DevicePolicyName":           "SwardDevicePolicy",
 		"TokenExchangeRoleAliasName": "SwardTokenExchangeRoleAlias",
@@ -142,6 +161,9 @@ func TestCloudStackOutputsWhatADeviceAndPublisherNeed(t *testing.T) {
 		"ReleasesTableName":            "{ReleasesTable}",
 		"DeviceStatusTableName":        "{DeviceStatusTable}",
 		"RuleErrorsLogGroupName":       "{RuleErrorLogs}",
+		"AlarmTopicArn":                "{AlarmTopic}",
+		"DashboardName":                "{Dashboard}",
+		"PublisherRoleArn":             "{PublisherRole.Arn}",
 		"TelemetryFunctionName":        "{TelemetryFunction}",
 		"ReleaseFunctionName":          "{ReleaseFunction}",
 		"DeploymentEventsFunctionName": "{DeploymentEventsFunction}",

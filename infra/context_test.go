@@ -89,6 +89,11 @@ func TestThresholdsFromContext(t *testing.T) {
 		{name: "not JSON", value: "max=80", wantErr: "must be a JSON object"},
 		{name: "JSON but not an object", value: "[1,2]", wantErr: "must be a JSON object"},
 		{name: "wrong type", value: 80.0, wantErr: "must be a JSON object"},
+		// The telemetry Lambda's schema, checked at synth.
+		{name: "min above max", value: `{"temperature": {"min": 90, "max": 80}}`, wantErr: "temperature.min: is 90, above max 80"},
+		{name: "a metric that sets nothing", value: map[string]any{"humidity": map[string]any{}}, wantErr: "humidity: sets nothing"},
+		{name: "unknown field", value: `{"temperature": {"maximum": 80}}`, wantErr: "maximum"},
+		{name: "not a metric name", value: `{"temp erature": {"max": 80}}`, wantErr: "not a metric name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,7 +120,9 @@ func TestReadConfigDefaultsAndLambdaDist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := appConfig{ThingGroupName: defaultThingGroupName, LogRetentionDays: defaultLogRetentionDays, LambdaDist: defaultLambdaDist}
+	want := appConfig{ThingGroupName: defaultThingGroupName, LogRetentionDays: defaultLogRetentionDays, LambdaDist: defaultLambdaDist,
+		TelemetryReservedConcurrency: defaultTelemetryReservedConcurrency, HistoryRetentionDays: defaultHistoryRetentionDays, IoTLogLevel: defaultIoTLogLevel,
+		GitHubBranch: defaultGitHubBranch}
 	if cfg != want {
 		t.Errorf("readConfig() = %+v, want %+v", cfg, want)
 	}
@@ -125,5 +132,83 @@ func TestReadConfigDefaultsAndLambdaDist(t *testing.T) {
 	}
 	if _, err := readConfig(awscdk.NewApp(&awscdk.AppProps{Context: &map[string]any{contextLambdaDist: ""}})); err == nil {
 		t.Error("readConfig() accepted an empty lambdaDist")
+	}
+}
+
+func TestTelemetryReservedConcurrencyFromContext(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   any
+		want    int
+		wantErr string
+	}{
+		{name: "default when unset", want: defaultTelemetryReservedConcurrency},
+		{name: "number from cdk.json", value: float64(25), want: 25},
+		{name: "string from -c", value: "40", want: 40},
+		{name: "zero reserves none", value: "0", want: 0},
+		{name: "negative", value: float64(-1), wantErr: "whole number from 1 to 1000, or 0"},
+		{name: "over the default account limit", value: float64(1001), wantErr: "not a concurrency"},
+		{name: "fraction", value: 2.5, wantErr: "not a concurrency"},
+		{name: "wrong type", value: true, wantErr: "not a concurrency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := map[string]any{}
+			if tt.value != nil {
+				ctx[contextTelemetryConcurrency] = tt.value
+			}
+			got, err := telemetryConcurrency(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("telemetryConcurrency() error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("telemetryConcurrency() = %d, %v, want %d", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestHistoryRetentionDaysFromContext(t *testing.T) {
+	tests := []struct {
+		name    string
+		value   any
+		want    int
+		wantErr string
+	}{
+		{name: "default when unset", want: defaultHistoryRetentionDays},
+		{name: "number from cdk.json", value: float64(90), want: 90},
+		{name: "string from -c", value: "30", want: 30},
+		{name: "zero keeps forever", value: float64(0), want: 0},
+		{name: "negative", value: "-5", wantErr: "use 1 to 3653, or 0 to keep"},
+		{name: "fraction", value: 1.5, wantErr: "not a number of days"},
+		{name: "wrong type", value: []any{1}, wantErr: "not a number of days"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := map[string]any{}
+			if tt.value != nil {
+				ctx[contextHistoryRetentionDays] = tt.value
+			}
+			got, err := historyRetentionDays(awscdk.NewApp(&awscdk.AppProps{Context: &ctx}))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("historyRetentionDays() error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("historyRetentionDays() = %d, %v, want %d", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAppRefusesToSynthWithBadThresholdsNamingTheField(t *testing.T) {
+	_, err := newApp(&awscdk.AppProps{Context: &map[string]any{contextLambdaDist: placeholderDist, contextThresholds: `{"temperature":{"zScore":-1}}`}})
+	if err == nil || !strings.Contains(err.Error(), "context value thresholds") || !strings.Contains(err.Error(), "temperature.zScore") {
+		t.Fatalf("newApp with a negative zScore: error %v, want one naming the context value and temperature.zScore", err)
 	}
 }

@@ -42,7 +42,9 @@ const (
 // CloudFormation support for <type>" and creates nothing): a deploy to moto
 // proves nothing about these. If moto learns one, or the stack gains another,
 // this list and infra/README.md change together.
-var motoUnsupported = []string{"AWS::CDK::Metadata", "AWS::IoT::ThingGroup", "AWS::IoT::TopicRule", "AWS::S3::BucketPolicy"}
+var motoUnsupported = []string{"AWS::Athena::WorkGroup", "AWS::CDK::Metadata", "AWS::CloudWatch::Alarm", "AWS::Glue::Database", "AWS::Glue::Table",
+	"AWS::IoT::Logging", "AWS::IoT::ThingGroup", "AWS::IoT::TopicRule", "AWS::Lambda::EventInvokeConfig", "AWS::Logs::MetricFilter",
+	"AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy"}
 
 // TestCDKDeploysToMotoCloudFormation deploys the synthesized app with the
 // pinned CDK CLI (`cdk bootstrap`, then `cdk deploy`) into moto_server's
@@ -104,7 +106,7 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 	out := all[cloudStackName]
 	for _, name := range []string{"ArtifactsBucketName", "TelemetryBucketName", "ThingGroupName", "ThingGroupArn",
 		"DevicePolicyName", "TokenExchangeRoleAliasName", "TokenExchangeRoleAliasArn", "TokenExchangeRoleArn",
-		"ReleasesTableName", "DeviceStatusTableName", "RuleErrorsLogGroupName",
+		"ReleasesTableName", "DeviceStatusTableName", "RuleErrorsLogGroupName", "PublisherRoleArn",
 		"TelemetryFunctionName", "ReleaseFunctionName", "DeploymentEventsFunctionName"} {
 		if v := out[name]; v == "" || strings.Contains(v, "<") {
 			t.Errorf("output %s = %q, want a resolved value", name, v)
@@ -158,7 +160,7 @@ func TestCDKDeploysToMotoCloudFormation(t *testing.T) {
 	}
 	wantEnv := map[string]map[string]string{
 		"TelemetryFunctionName":        {envTelemetryBucket: out["TelemetryBucketName"]},
-		"ReleaseFunctionName":          {envReleasesTable: out["ReleasesTableName"]},
+		"ReleaseFunctionName":          {envReleasesTable: out["ReleasesTableName"], envThingGroup: out["ThingGroupName"]},
 		"DeploymentEventsFunctionName": {envReleasesTable: out["ReleasesTableName"], envDeviceStatusTable: out["DeviceStatusTableName"]},
 	}
 	rule := func(name string) string { return "arn:aws:iot:" + motoRegion + ":" + motoAccount + ":rule/" + name }

@@ -5,6 +5,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // Fixed names of what device provisioning refers to by name: the policy
@@ -24,6 +25,14 @@ const credentialSeconds = 3600
 // deviceLogGroups is what devices may write logs to: their own groups,
 // nothing of the cloud half's.
 const deviceLogGroups = "log-group:/sward/devices/*"
+
+// deviceTelemetryPrefix is where a device may write in the telemetry bucket:
+// devices/<its thing name>/, the credentials provider's thing name policy
+// variable (set from the certificate's thing when the thing name is sent as
+// x-amzn-iot-thingname, as the token exchange service does). A stream
+// export to the telemetry bucket uses keyPrefix "devices/<thing>/". The
+// telemetry Lambda's archive (thing=<thing>/…) is out of devices' reach.
+const deviceTelemetryPrefix = "devices/${credentials-iot:ThingName}/"
 
 // thingVar is the IoT policy variable for the connected thing's name; it is
 // set only when the client id equals a thing name the certificate is
@@ -63,14 +72,29 @@ func newDevices(stack awscdk.Stack, st *storage, cfg appConfig) *devices {
 		},
 	})
 
+	// The credentials provider may assume the role only for this
+	// account's role alias (confused deputy): AWS sets the source ARN to
+	// the role alias a device asked for.
+	aliasArn := iotArn(stack, "rolealias/"+roleAliasName)
 	d.role = awsiam.NewRole(stack, jsii.String("TokenExchangeRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("credentials.iot.amazonaws.com"), nil),
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("credentials.iot.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]any{
+				"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+				"ArnEquals":    map[string]any{"aws:SourceArn": aliasArn},
+			},
+		}),
 		Description: jsii.String("What a Sward device's token exchange service gets for its certificate"),
 	})
 	d.role.AddToPolicy(allow([]string{"s3:GetObject"}, *st.artifacts.ArnForObjects(jsii.String("*"))))
-	d.role.AddToPolicy(allow([]string{"s3:PutObject"}, *st.telemetry.ArnForObjects(jsii.String("*"))))
+	// Its own exports only: write, look at what it wrote (HeadObject after
+	// an interrupted upload), abort its own multipart uploads.
+	d.role.AddToPolicy(allow([]string{"s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload"}, *st.telemetry.ArnForObjects(jsii.String(deviceTelemetryPrefix + "*"))))
 	d.role.AddToPolicy(allow([]string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"},
 		*stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("logs"), Resource: jsii.String(deviceLogGroups)})))
+	suppress(d.role, "AwsSolutions-IAM5",
+		"A device downloads whichever artifacts its deployments name; it writes telemetry objects under its own thing's prefix and its own log groups, named at run time",
+		objectsOf("ArtifactsBucket"), &cdknag.RegexAppliesTo{Regex: jsii.String("/^Resource::<TelemetryBucket[0-9A-F]{8}\\.Arn>\\/devices\\/<credentials-iot:ThingName>\\/\\*$/")},
+		resourceFinding("arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"+deviceLogGroups))
 
 	d.roleAlias = awsiot.NewCfnRoleAlias(stack, jsii.String("TokenExchangeRoleAlias"), &awsiot.CfnRoleAliasProps{
 		RoleAlias:                 jsii.String(roleAliasName),

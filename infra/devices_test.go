@@ -60,13 +60,19 @@ func renderStatement(s any) string {
 
 func TestTokenExchangeRoleIsForTheCredentialsProviderAndItsAlias(t *testing.T) {
 	trust := resource(t, "TokenExchangeRole")["Properties"].(map[string]any)["AssumeRolePolicyDocument"].(map[string]any)["Statement"]
-	if got, want := render(trust), "[map[Action:sts:AssumeRole Effect:Allow Principal:map[Service:credentials.iot.amazonaws.com]]]"; got != want {
+	// Only this account's role alias may have the credentials provider
+	// assume it (confused deputy).
+	if got, want := render(trust), "[map[Action:sts:AssumeRole Condition:map[ArnEquals:map[aws:SourceArn:arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:rolealias/SwardTokenExchangeRoleAlias] StringEquals:map[aws:SourceAccount:{AWS::AccountId}]] Effect:Allow Principal:map[Service:credentials.iot.amazonaws.com]]]"; got != want {
 		t.Errorf("token exchange role trust = %s, want %s", got, want)
 	}
 	logs := []string{"arn:{AWS::Partition}:logs:{AWS::Region}:{AWS::AccountId}:log-group:/sward/devices/*"}
+	// A device writes (and reads back, and aborts uploads) only under its
+	// own thing's prefix of the telemetry bucket.
+	own := "{TelemetryBucket.Arn}/devices/${credentials-iot:ThingName}/*"
 	assertGrants(t, "token exchange", grants(t, "TokenExchangeRole"), map[string][]string{
-		"s3:GetObject":            {"{ArtifactsBucket.Arn}/*"},
-		"s3:PutObject":            {"{TelemetryBucket.Arn}/*"},
+		"s3:GetObject":            {"{ArtifactsBucket.Arn}/*", own},
+		"s3:PutObject":            {own},
+		"s3:AbortMultipartUpload": {own},
 		"logs:CreateLogGroup":     logs,
 		"logs:CreateLogStream":    logs,
 		"logs:DescribeLogStreams": logs,

@@ -21,10 +21,12 @@ func TestLambdasAreGoOnArm64WithTheContractEnvironment(t *testing.T) {
 		},
 		"ReleaseFunction": {
 			"SWARD_RELEASES_TABLE": ref("ReleasesTable"),
+			"SWARD_THING_GROUP":    "sward-devices",
 		},
 		"DeploymentEventsFunction": {
-			"SWARD_RELEASES_TABLE":      ref("ReleasesTable"),
-			"SWARD_DEVICE_STATUS_TABLE": ref("DeviceStatusTable"),
+			"SWARD_RELEASES_TABLE":         ref("ReleasesTable"),
+			"SWARD_DEVICE_STATUS_TABLE":    ref("DeviceStatusTable"),
+			"SWARD_HISTORY_RETENTION_DAYS": "365",
 		},
 	} {
 		props := resource(t, id)["Properties"].(map[string]any)
@@ -76,53 +78,78 @@ func TestLambdaRolesGrantOnlyWhatEachHandlerDoes(t *testing.T) {
 		iot     = "arn:{AWS::Partition}:iot:{AWS::Region}:{AWS::AccountId}:"
 		bucket  = "arn:{AWS::Partition}:s3:::sward-artifacts-{AWS::AccountId}-{AWS::Region}"
 		group   = iot + "thinggroup/sward-devices"
-		jobs    = iot + "job/*"
+		jobs    = iot + "job/sward-*" // shared/release.JobIDPrefix
 		logsRW  = "{%sLogs.Arn}"
 		release = "{ReleasesTable.Arn}"
 		status  = "{DeviceStatusTable.Arn}"
 		state   = "{TelemetryStateTable.Arn}"
 	)
 	logs := func(id string) []string { return []string{strings.Replace(logsRW, "%s", id, 1)} }
-	tableRead := []string{"dynamodb:BatchGetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:ConditionCheckItem"}
-	tableWrite := []string{"dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable"}
-	on := func(m map[string][]string, actions []string, resources ...string) {
-		for _, a := range actions {
-			m[a] = append(m[a], resources...)
-		}
-	}
 
-	telemetry := map[string][]string{
+	// The DynamoDB actions are exactly the calls of each handler: telemetry
+	// GetItem and a conditional PutItem of its state; release UpdateItem of
+	// its record; deployment-events GetItem, PutItem and UpdateItem (alone
+	// and in TransactWriteItems, which has no action of its own) of the
+	// device status, GetItem and UpdateItem of the release.
+	assertGrants(t, "telemetry", grants(t, "TelemetryFunctionRole"), map[string][]string{
 		"logs:CreateLogStream": logs("TelemetryFunction"),
 		"logs:PutLogEvents":    logs("TelemetryFunction"),
 		"s3:PutObject":         {"{TelemetryBucket.Arn}/*"},
+		"dynamodb:GetItem":     {state},
+		"dynamodb:PutItem":     {state},
 		"iot:Publish":          {iot + "topic/sward/*/alerts"},
 		"iot:DescribeEndpoint": {"*"},
-	}
-	on(telemetry, tableRead, state)
-	on(telemetry, tableWrite, state)
-	assertGrants(t, "telemetry", grants(t, "TelemetryFunctionRole"), telemetry)
-
-	rel := map[string][]string{
+		"sqs:SendMessage":      {"{TelemetryFunctionFailures.Arn}"},
+	})
+	assertGrants(t, "release", grants(t, "ReleaseFunctionRole"), map[string][]string{
 		"logs:CreateLogStream":   logs("ReleaseFunction"),
 		"logs:PutLogEvents":      logs("ReleaseFunction"),
 		"s3:GetObject":           {bucket + "/*"},
-		"iot:DescribeJob":        {jobs},
 		"s3:ListBucket":          {bucket},
+		"dynamodb:UpdateItem":    {release},
 		"iot:CreateJob":          {group, jobs},
+		"iot:DescribeJob":        {jobs},
 		"iot:DescribeThingGroup": {group},
-	}
-	on(rel, tableWrite, release)
-	assertGrants(t, "release", grants(t, "ReleaseFunctionRole"), rel)
-
-	events := map[string][]string{
+		"sqs:SendMessage":        {"{ReleaseFunctionFailures.Arn}"},
+	})
+	assertGrants(t, "deployment-events", grants(t, "DeploymentEventsFunctionRole"), map[string][]string{
 		"logs:CreateLogStream": logs("DeploymentEventsFunction"),
 		"logs:PutLogEvents":    logs("DeploymentEventsFunction"),
+		"dynamodb:GetItem":     {status, release},
+		"dynamodb:PutItem":     {status},
+		"dynamodb:UpdateItem":  {status, release},
 		"iot:CancelJob":        {jobs},
-		"iot:DescribeJob":      {jobs},
+		"sqs:SendMessage":      {"{DeploymentEventsFunctionFailures.Arn}"},
+	})
+}
+
+// TestNoRoleKeepsTheOldBroadGrants names what the roles used to allow (the
+// CDK's table grants, any job of the account, any telemetry object for
+// devices) and checks that no policy of the stack allows it any more.
+func TestNoRoleKeepsTheOldBroadGrants(t *testing.T) {
+	broad := map[string]func(role, resource string) bool{
+		"dynamodb:Scan":           func(string, string) bool { return true },
+		"dynamodb:Query":          func(string, string) bool { return true },
+		"dynamodb:BatchWriteItem": func(string, string) bool { return true },
+		"dynamodb:BatchGetItem":   func(string, string) bool { return true },
+		"dynamodb:DeleteItem":     func(string, string) bool { return true },
+		"dynamodb:DescribeTable":  func(string, string) bool { return true },
+		"iot:CancelJob":           func(_, r string) bool { return strings.HasSuffix(r, ":job/*") },
+		"iot:CreateJob":           func(_, r string) bool { return strings.HasSuffix(r, ":job/*") },
+		"iot:DescribeJob":         func(_, r string) bool { return strings.HasSuffix(r, ":job/*") },
+		// The telemetry Lambda writes the whole archive; devices, their own
+		// prefix only.
+		"s3:PutObject": func(role, r string) bool { return role == "TokenExchangeRole" && r == "{TelemetryBucket.Arn}/*" },
 	}
-	on(events, tableRead, release, status)
-	on(events, tableWrite, release, status)
-	assertGrants(t, "deployment-events", grants(t, "DeploymentEventsFunctionRole"), events)
+	for _, role := range []string{"TelemetryFunctionRole", "ReleaseFunctionRole", "DeploymentEventsFunctionRole", "TokenExchangeRole", "RuleErrorRole"} {
+		for action, resources := range grants(t, role) {
+			for _, r := range resources {
+				if isBroad, ok := broad[action]; ok && isBroad(role, r) {
+					t.Errorf("%s still allows %s on %s", role, action, r)
+				}
+			}
+		}
+	}
 }
 
 func TestLambdaRolesHaveNoManagedPolicies(t *testing.T) {
@@ -192,5 +219,53 @@ func TestAppRefusesToSynthWithoutTheLambdaBuilds(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), filepath.Join(dist, "telemetry")) {
 		t.Errorf("error %q names the telemetry build, which is there", err)
+	}
+}
+
+func TestEveryLambdaSendsFailedAsyncEventsToAnEncryptedQueueWithAnAlarm(t *testing.T) {
+	tmpl := defaultTemplate(t)
+	for _, id := range []string{"TelemetryFunction", "ReleaseFunction", "DeploymentEventsFunction"} {
+		cfg := resource(t, id+"AsyncInvoke")["Properties"].(map[string]any)
+		if got, want := render(cfg), "map[DestinationConfig:map[OnFailure:map[Destination:{"+id+"Failures.Arn}]] FunctionName:{"+id+"} MaximumRetryAttempts:2 Qualifier:$LATEST]"; got != want {
+			t.Errorf("%s async invoke config = %s, want %s", id, got, want)
+		}
+		// Lambda checks SendMessage when the configuration is created.
+		if deps := render(resource(t, id+"AsyncInvoke")["DependsOn"]); !strings.Contains(deps, id+"RoleDefaultPolicy") {
+			t.Errorf("%s async invoke config DependsOn %s, want the role's policy", id, deps)
+		}
+		q := resource(t, id+"Failures")["Properties"].(map[string]any)
+		if q["SqsManagedSseEnabled"] != true || q["MessageRetentionPeriod"] != float64(14*24*3600) {
+			t.Errorf("%s failure queue = %s, want SQS-managed encryption and 14 days' retention", id, render(q))
+		}
+		tmpl.HasResourceProperties(jsii.String("AWS::SQS::QueuePolicy"), map[string]any{
+			"Queues": []any{map[string]any{"Ref": logicalID(t, id+"Failures")}},
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+				"Effect": "Deny", "Condition": map[string]any{"Bool": map[string]any{"aws:SecureTransport": "false"}},
+			})})},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Namespace":          "AWS/SQS",
+			"MetricName":         "ApproximateNumberOfMessagesVisible",
+			"Dimensions":         []any{map[string]any{"Name": "QueueName", "Value": map[string]any{"Fn::GetAtt": []any{logicalID(t, id+"Failures"), "QueueName"}}}},
+			"ComparisonOperator": "GreaterThanThreshold",
+			"Threshold":          0,
+			"AlarmActions":       []any{map[string]any{"Ref": logicalID(t, "AlarmTopic")}},
+			"AlarmName":          "Sward-" + strings.TrimSuffix(id, "Function") + "Failures",
+		})
+	}
+}
+
+func TestOnlyTheTelemetryLambdaHasReservedConcurrency(t *testing.T) {
+	for id, want := range map[string]any{"TelemetryFunction": float64(defaultTelemetryReservedConcurrency), "ReleaseFunction": nil, "DeploymentEventsFunction": nil} {
+		if got := resource(t, id)["Properties"].(map[string]any)["ReservedConcurrentExecutions"]; got != want {
+			t.Errorf("%s ReservedConcurrentExecutions = %v, want %v", id, got, want)
+		}
+	}
+	app := awscdk.NewApp(nil)
+	none := NewCloudStack(app, "TestUnreserved", &CloudStackProps{LambdaDist: placeholderDist, TelemetryReservedConcurrency: -1})
+	for _, r := range *assertions.Template_FromStack(none, nil).FindResources(jsii.String("AWS::Lambda::Function"), nil) {
+		if v, ok := (*r)["Properties"].(map[string]any)["ReservedConcurrentExecutions"]; ok {
+			t.Errorf("with reservation off, a function reserves %v", v)
+		}
 	}
 }

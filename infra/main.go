@@ -9,6 +9,12 @@
 //	logRetentionDays  days the Lambdas' and rules' logs are kept (default 30)
 //	thresholds        JSON object handed to the telemetry Lambda as SWARD_THRESHOLDS (default unset)
 //	lambdaDist        folder of <name>/bootstrap builds (default "dist/lambdas", what `make lambdas` writes)
+//	telemetryReservedConcurrency  the telemetry Lambda's reserved concurrency (default 100, 0 for none)
+//	historyRetentionDays  days device status history rows are kept (default 365, 0 for ever)
+//	iotLogLevel       IoT Core's account-wide log level (default ERROR; none leaves it alone)
+//	githubRepository  owner/repo whose release workflow may publish through GitHub OIDC (default unset: no publisher role)
+//	githubBranch      the branch of that workflow (default main)
+//	githubOidcProviderArn  an existing GitHub OIDC provider to trust (default unset: the stack creates one)
 package main
 
 import (
@@ -35,6 +41,15 @@ func main() {
 	app.Synth(nil)
 }
 
+// orNone maps a context number whose 0 means "none" to CloudStackProps',
+// where 0 means the default and a negative number none.
+func orNone(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // newApp builds the app and its stack from the context values.
 func newApp(props *awscdk.AppProps) (awscdk.App, error) {
 	app := awscdk.NewApp(props)
@@ -49,10 +64,16 @@ func newApp(props *awscdk.AppProps) (awscdk.App, error) {
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("Sward cloud half: artifacts and telemetry buckets, state tables, Lambdas, IoT rules, device policy and role alias"),
 		},
-		ThingGroupName:   cfg.ThingGroupName,
-		LogRetentionDays: cfg.LogRetentionDays,
-		Thresholds:       cfg.Thresholds,
-		LambdaDist:       cfg.LambdaDist,
+		ThingGroupName:               cfg.ThingGroupName,
+		LogRetentionDays:             cfg.LogRetentionDays,
+		Thresholds:                   cfg.Thresholds,
+		LambdaDist:                   cfg.LambdaDist,
+		TelemetryReservedConcurrency: orNone(cfg.TelemetryReservedConcurrency),
+		HistoryRetentionDays:         orNone(cfg.HistoryRetentionDays),
+		IoTLogLevel:                  cfg.IoTLogLevel,
+		GitHubRepository:             cfg.GitHubRepository,
+		GitHubBranch:                 cfg.GitHubBranch,
+		GitHubOIDCProviderArn:        cfg.GitHubOIDCProviderArn,
 	})
 	return app, nil
 }

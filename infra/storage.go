@@ -20,9 +20,29 @@ const (
 	// abortUploadsAfter cleans up multipart uploads a crashed writer left
 	// behind; a week outlives any real upload.
 	abortUploadsAfter = 7
+	// accessLogsExpireAfter keeps the buckets' server access logs for a
+	// year: long enough to answer "who downloaded or overwrote this" about
+	// any release still on devices, after which they only cost.
+	accessLogsExpireAfter = 365
+	// noncurrentTelemetryExpireAfter removes overwritten archive objects (a
+	// device's re-sent message lands on the same key) a month after: time
+	// to recover from a bad write, without paying for every re-send.
+	noncurrentTelemetryExpireAfter = 30
 )
 
-// storage is the state of the cloud half: two buckets and three tables.
+// historyTTLAttribute is the device status table's TTL attribute, epoch
+// seconds, which the deployment-events Lambda sets on history rows only
+// (lambdas/deploymentevents.AttrExpiresAt).
+const historyTTLAttribute = "expiresAt"
+
+// Server access log prefixes in the access logs bucket, one per bucket.
+const (
+	artifactsAccessLogPrefix = "artifacts/"
+	telemetryAccessLogPrefix = "telemetry/"
+)
+
+// storage is the state of the cloud half: two buckets (and the bucket of
+// their access logs) and three tables.
 type storage struct {
 	// artifactsBucketName is the artifacts bucket's name as a template
 	// expression that does not refer to the bucket resource: the release
@@ -31,6 +51,7 @@ type storage struct {
 	artifactsBucketName *string
 	artifacts           awss3.Bucket
 	telemetry           awss3.Bucket
+	accessLogs          awss3.Bucket
 	releases            awsdynamodb.Table
 	deviceStatus        awsdynamodb.Table
 	telemetryState      awsdynamodb.Table
@@ -48,7 +69,11 @@ type storage struct {
 // (see addReleaseNotification).
 //
 // The telemetry bucket is the telemetry Lambda's archive, with the same
-// protections and a lifecycle to colder storage; retained, since it is data.
+// protections (versioned too) and a lifecycle to colder storage; retained,
+// since it is data. Both log their requests to the access logs bucket.
+//
+// The device status table's history rows expire (TTL attribute expiresAt,
+// set by the deployment-events Lambda historyRetentionDays after receipt).
 //
 // The releases and device status tables are retained: they are the rollout
 // history (which commit went to which devices and how each one fared), which
@@ -62,38 +87,64 @@ func newStorage(stack awscdk.Stack) *storage {
 			jsii.String("sward-artifacts"), stack.Account(), stack.Region(),
 		}),
 	}
-	s.artifacts = awss3.NewBucket(stack, jsii.String("ArtifactsBucket"), &awss3.BucketProps{
-		BucketName:        s.artifactsBucketName,
-		Versioned:         jsii.Bool(true),
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
-	})
-	s.telemetry = awss3.NewBucket(stack, jsii.String("TelemetryBucket"), &awss3.BucketProps{
+	// S3 delivers access logs with SSE-S3 only (not KMS), and the bucket
+	// policy the CDK writes (feature flag serverAccessLogsUseBucketPolicy)
+	// admits the logging service for this account's two buckets only.
+	s.accessLogs = awss3.NewBucket(stack, jsii.String("AccessLogsBucket"), &awss3.BucketProps{
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:         jsii.String("access-logs-expire"),
+			Expiration: awscdk.Duration_Days(jsii.Number(accessLogsExpireAfter)),
+		}},
+	})
+	// Logging the log bucket's own requests would log its log deliveries.
+	suppress(s.accessLogs, "AwsSolutions-S1", "This is the access logs bucket; logging its own requests would log each log delivery in a loop")
+	s.artifacts = awss3.NewBucket(stack, jsii.String("ArtifactsBucket"), &awss3.BucketProps{
+		BucketName:             s.artifactsBucketName,
+		ServerAccessLogsBucket: s.accessLogs,
+		ServerAccessLogsPrefix: jsii.String(artifactsAccessLogPrefix),
+		Versioned:              jsii.Bool(true),
+		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
+	})
+	s.telemetry = awss3.NewBucket(stack, jsii.String("TelemetryBucket"), &awss3.BucketProps{
+		Versioned:              jsii.Bool(true),
+		ServerAccessLogsBucket: s.accessLogs,
+		ServerAccessLogsPrefix: jsii.String(telemetryAccessLogPrefix),
+		Encryption:             awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:             jsii.Bool(true),
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("telemetry-to-colder-storage"),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(abortUploadsAfter)),
+			NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(noncurrentTelemetryExpireAfter)),
 			Transitions: &[]*awss3.Transition{
 				{StorageClass: awss3.StorageClass_INFREQUENT_ACCESS(), TransitionAfter: awscdk.Duration_Days(jsii.Number(telemetryInfrequentAfter))},
 				{StorageClass: awss3.StorageClass_GLACIER_INSTANT_RETRIEVAL(), TransitionAfter: awscdk.Duration_Days(jsii.Number(telemetryArchiveAfter))},
 			},
+		}, {
+			Id:         jsii.String("athena-results-expire"),
+			Prefix:     jsii.String(athenaResultsPrefix),
+			Expiration: awscdk.Duration_Days(jsii.Number(athenaResultsExpireAfter)),
 		}},
 	})
-	s.releases = newTable(stack, "ReleasesTable", "jobId", "", awscdk.RemovalPolicy_RETAIN)
-	s.deviceStatus = newTable(stack, "DeviceStatusTable", "thingName", "sortKey", awscdk.RemovalPolicy_RETAIN)
-	s.telemetryState = newTable(stack, "TelemetryStateTable", "pk", "", awscdk.RemovalPolicy_DESTROY)
+	s.releases = newTable(stack, "ReleasesTable", "jobId", "", "", awscdk.RemovalPolicy_RETAIN)
+	s.deviceStatus = newTable(stack, "DeviceStatusTable", "thingName", "sortKey", historyTTLAttribute, awscdk.RemovalPolicy_RETAIN)
+	s.telemetryState = newTable(stack, "TelemetryStateTable", "pk", "", "", awscdk.RemovalPolicy_DESTROY)
 	return s
 }
 
 // newTable adds an on-demand table (traffic follows device activity, bursty
 // and small, which on-demand prices better than provisioned capacity) with
-// string keys and point-in-time recovery. sortKey may be "".
-func newTable(stack awscdk.Stack, id, partitionKey, sortKey string, removal awscdk.RemovalPolicy) awsdynamodb.Table {
+// string keys and point-in-time recovery. sortKey may be "", and so may ttl,
+// the time-to-live attribute.
+func newTable(stack awscdk.Stack, id, partitionKey, sortKey, ttl string, removal awscdk.RemovalPolicy) awsdynamodb.Table {
 	props := &awsdynamodb.TableProps{
 		PartitionKey: &awsdynamodb.Attribute{Name: jsii.String(partitionKey), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
@@ -101,6 +152,9 @@ func newTable(stack awscdk.Stack, id, partitionKey, sortKey string, removal awsc
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
 		},
 		RemovalPolicy: removal,
+	}
+	if ttl != "" {
+		props.TimeToLiveAttribute = jsii.String(ttl)
 	}
 	if sortKey != "" {
 		props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(sortKey), Type: awsdynamodb.AttributeType_STRING}

@@ -77,7 +77,7 @@ func TestBothBucketPoliciesDenyRequestsWithoutTLS(t *testing.T) {
 
 func TestTelemetryBucketMovesObjectsToColderStorage(t *testing.T) {
 	defaultTemplate(t).HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]any{
-		"LifecycleConfiguration": map[string]any{"Rules": []any{map[string]any{
+		"LifecycleConfiguration": map[string]any{"Rules": assertions.Match_ArrayWith(&[]any{map[string]any{
 			"Id":                             "telemetry-to-colder-storage",
 			"Status":                         "Enabled",
 			"AbortIncompleteMultipartUpload": map[string]any{"DaysAfterInitiation": abortUploadsAfter},
@@ -85,7 +85,8 @@ func TestTelemetryBucketMovesObjectsToColderStorage(t *testing.T) {
 				map[string]any{"StorageClass": "STANDARD_IA", "TransitionInDays": telemetryInfrequentAfter},
 				map[string]any{"StorageClass": "GLACIER_IR", "TransitionInDays": telemetryArchiveAfter},
 			},
-		}}},
+			"NoncurrentVersionExpiration": map[string]any{"NoncurrentDays": noncurrentTelemetryExpireAfter},
+		}})},
 	})
 	if _, ok := resource(t, "TelemetryBucket")["Properties"].(map[string]any)["LifecycleConfiguration"]; !ok {
 		t.Error("the lifecycle rule is not on the telemetry bucket")
@@ -117,4 +118,59 @@ func TestTablesHaveTheContractKeysOnDemandAndPointInTimeRecovery(t *testing.T) {
 			t.Errorf("%s key schema = %s, want %s", id, render(got), render(keys))
 		}
 	}
+}
+
+func TestArtifactsAndTelemetryBucketsLogAccessToTheAccessLogsBucket(t *testing.T) {
+	for bucket, prefix := range map[string]string{"ArtifactsBucket": artifactsAccessLogPrefix, "TelemetryBucket": telemetryAccessLogPrefix} {
+		props := resource(t, bucket)["Properties"].(map[string]any)
+		if got, want := render(props["LoggingConfiguration"]), "map[DestinationBucketName:{AccessLogsBucket} LogFilePrefix:"+prefix+"]"; got != want {
+			t.Errorf("%s LoggingConfiguration = %s, want %s", bucket, got, want)
+		}
+	}
+	// S3's logging service may write there, for this account's buckets.
+	defaultTemplate(t).HasResourceProperties(jsii.String("AWS::S3::BucketPolicy"), map[string]any{
+		"Bucket": map[string]any{"Ref": logicalID(t, "AccessLogsBucket")},
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{
+				"Effect":    "Allow",
+				"Principal": map[string]any{"Service": "logging.s3.amazonaws.com"},
+				"Action":    "s3:PutObject",
+				"Condition": assertions.Match_ObjectLike(&map[string]any{
+					"StringEquals": map[string]any{"aws:SourceAccount": map[string]any{"Ref": "AWS::AccountId"}},
+				}),
+			}),
+		})},
+	})
+	r := resource(t, "AccessLogsBucket")
+	if r["DeletionPolicy"] != "Retain" {
+		t.Errorf("access logs bucket DeletionPolicy %v, want Retain", r["DeletionPolicy"])
+	}
+}
+
+func TestTelemetryBucketIsVersionedAndDropsOverwrittenVersionsAfterAMonth(t *testing.T) {
+	props := resource(t, "TelemetryBucket")["Properties"].(map[string]any)
+	if got := render(props["VersioningConfiguration"]); got != "map[Status:Enabled]" {
+		t.Errorf("telemetry bucket versioning = %s, want Enabled", got)
+	}
+	rule := props["LifecycleConfiguration"].(map[string]any)["Rules"].([]any)[0].(map[string]any)
+	if got := render(rule["NoncurrentVersionExpiration"]); got != "map[NoncurrentDays:30]" {
+		t.Errorf("telemetry lifecycle NoncurrentVersionExpiration = %s, want 30 days", got)
+	}
+}
+
+func TestDeviceStatusHistoryExpiresThroughTheTTLAttributeTheLambdaSets(t *testing.T) {
+	def, _ := templates(t)
+	if got := render(resource(t, "DeviceStatusTable")["Properties"].(map[string]any)["TimeToLiveSpecification"]); got != "map[AttributeName:expiresAt Enabled:true]" {
+		t.Errorf("device status table TTL = %s, want expiresAt enabled", got)
+	}
+	for _, id := range []string{"ReleasesTable", "TelemetryStateTable"} {
+		if v, ok := resource(t, id)["Properties"].(map[string]any)["TimeToLiveSpecification"]; ok {
+			t.Errorf("%s has a TTL %s: its rows must not expire", id, render(v))
+		}
+	}
+	def.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+		"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+			"SWARD_HISTORY_RETENTION_DAYS": "365",
+		})},
+	})
 }

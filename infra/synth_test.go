@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +44,13 @@ func synthAssembly(t *testing.T) string {
 			return
 		}
 		assemblyDir = out
-		synth := exec.Command(cdk, "synth", "--quiet", "--no-notices", "--output", out, "-c", contextLambdaDist+"="+dist)
+		// With a GitHub repository, so that the publisher role is linted
+		// and deployed too; trusting an existing OIDC provider, since
+		// moto's CloudFormation has no AWS::IAM::OIDCProvider (the
+		// provider is linted in the configured template below).
+		synth := exec.Command(cdk, "synth", "--quiet", "--no-notices", "--output", out, "-c", contextLambdaDist+"="+dist,
+			"-c", contextGitHubRepository+"=sward-iot/sward",
+			"-c", contextGitHubOIDCProvider+"=arn:aws:iam::"+motoAccount+":oidc-provider/"+githubOIDCHost)
 		synth.Dir = root
 		synth.Env = cdkEnv(nil)
 		if b, err := synth.CombinedOutput(); err != nil {
@@ -80,6 +87,7 @@ func cdkEnv(extra []string) []string {
 // neither; the one warning the CDK's own constructs cause (W3005 on the
 // Lambdas) is suppressed on those resources, with the reason, in functions.go.
 func TestCDKSynthTemplatesPassCfnLint(t *testing.T) {
+	_, configured := templates(t)
 	out := synthAssembly(t)
 	cfnLint, err := exec.LookPath("cfn-lint")
 	if err != nil {
@@ -92,6 +100,17 @@ func TestCDKSynthTemplatesPassCfnLint(t *testing.T) {
 	if len(templates) != 1 || filepath.Base(templates[0]) != cloudStackName+".template.json" {
 		t.Fatalf("cdk synth wrote %v, want only %s.template.json", templates, cloudStackName)
 	}
+	// The assertion tests' configured stack too: every context value set,
+	// the OIDC provider created.
+	b, err := json.MarshalIndent(configured.ToJSON(), "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	configuredFile := filepath.Join(t.TempDir(), "TestConfigured.template.json")
+	if err := os.WriteFile(configuredFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	templates = append(templates, configuredFile)
 	lint := exec.Command(cfnLint, templates...)
 	if b, err := lint.CombinedOutput(); err != nil {
 		t.Fatalf("cfn-lint %s: %v\n%s", strings.Join(templates, " "), err, b)

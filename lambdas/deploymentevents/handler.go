@@ -49,7 +49,12 @@ type Handler struct {
 	// ReleasesTable is SWARD_RELEASES_TABLE; StatusTable is
 	// SWARD_DEVICE_STATUS_TABLE.
 	ReleasesTable, StatusTable string
-	Log                        *slog.Logger
+	// HistoryRetention is how long a history row is kept
+	// (SWARD_HISTORY_RETENTION_DAYS): each one gets an expiresAt attribute
+	// that long after it was received, the table's TTL attribute. Zero
+	// keeps history forever. Current-status and fleet rows never expire.
+	HistoryRetention time.Duration
+	Log              *slog.Logger
 }
 
 // Result says what one invocation did.
@@ -79,6 +84,10 @@ const (
 	attrReason     = "reason"
 	attrTimestamp  = "timestamp"
 	attrReceivedAt = "receivedAt"
+	// AttrExpiresAt is the status table's TTL attribute (epoch seconds),
+	// set on history rows only; infra names it as the table's
+	// TimeToLiveSpecification.
+	AttrExpiresAt = "expiresAt"
 )
 
 // HistoryKey is the sort key of one status message in a thing's history.
@@ -90,10 +99,18 @@ func HistoryKey(jobID string, timestamp int64, s deploymentstatus.Status) string
 func CurrentKey(jobID string) string { return "job#" + jobID }
 
 // Handle processes one deployment status rule event, or one fleet status
-// rule event (one with a trigger; see handleFleetStatus). It returns an error
-// only for failures a retry may fix, and that error is always
-// lambdakit.ErrInternal.
+// rule event (one with a trigger; see handleFleetStatus). It returns
+// lambdakit.ErrInternal for failures a retry may fix and lambdakit.ErrRefused
+// for an empty or non-JSON event; a bad message is logged (MALFORMED) and
+// returns no error, since a retry cannot fix it.
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (Result, error) {
+	// The rules always send a JSON object (IoT fails the rule, to its error
+	// action, for a device payload SELECT * cannot merge): an empty or
+	// non-JSON event is the wiring's fault, refused with an error so that
+	// it reaches the failure queue and its alarm.
+	if err := lambdakit.CheckEvent(event); err != nil {
+		return Result{Outcome: Malformed}, lambdakit.Refused(ctx, h.Log, "deployment status refused", err)
+	}
 	if isFleetStatus(event) {
 		return h.handleFleetStatus(ctx, event)
 	}
@@ -225,6 +242,10 @@ func (h *Handler) historyPut(ev *deploymentstatus.Event) conditionalPut {
 	item := h.attrs(ev)
 	item[attrThing] = str(ev.Thing)
 	item[attrSortKey] = str(HistoryKey(ev.JobID, ev.Timestamp, ev.Status))
+	if h.HistoryRetention > 0 {
+		// From the cloud's receipt, not the device's clock.
+		item[AttrExpiresAt] = num(time.UnixMilli(ev.ReceivedAt).Add(h.HistoryRetention).Unix())
+	}
 	return conditionalPut{table: h.StatusTable, item: item, cond: "attribute_not_exists(#sk)", names: map[string]string{"#sk": attrSortKey}}
 }
 

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 
 	"github.com/sward-iot/sward/lambdas/internal/lambdatest"
@@ -37,11 +41,18 @@ func hostileEvents(t testing.TB) [][]byte {
 	return out
 }
 
-func TestHostileEventsAreDroppedWithAReason(t *testing.T) {
+func TestHostileEventsAreDroppedWithAReasonOrRefusedWhenNotJSON(t *testing.T) {
 	for _, event := range hostileEvents(t) {
 		t.Run(string(event), func(t *testing.T) {
 			h, log := unreachableHandler(t)
 			res, err := h.Handle(context.Background(), event)
+			if lambdakit.CheckEvent(event) != nil {
+				// Not JSON at all: the rules never send that.
+				if !errors.Is(err, lambdakit.ErrRefused) || res.Outcome != Malformed {
+					t.Fatalf("Handle = %+v, %v; want MALFORMED and lambdakit.ErrRefused", res, err)
+				}
+				return
+			}
 			if err != nil || res.Outcome != Malformed {
 				t.Fatalf("Handle = %+v, %v; want MALFORMED without error (and without touching AWS)", res, err)
 			}
@@ -112,6 +123,12 @@ func FuzzHandle(f *testing.F) {
 	h, _ := unreachableHandler(f)
 	f.Fuzz(func(t *testing.T, event []byte) {
 		res, err := h.Handle(context.Background(), event)
+		if errors.Is(err, lambdakit.ErrRefused) {
+			if lambdakit.CheckEvent(event) == nil {
+				t.Fatalf("Handle refused a JSON event: %q", event)
+			}
+			return
+		}
 		if err != nil && !errors.Is(err, lambdakit.ErrInternal) {
 			t.Fatalf("Handle returned %v", err)
 		}
@@ -119,4 +136,23 @@ func FuzzHandle(f *testing.F) {
 			t.Fatal("a malformed event failed the invocation")
 		}
 	})
+}
+
+func TestHistoryRowsExpireTheRetentionAfterTheyWereReceived(t *testing.T) {
+	ev := &deploymentstatus.Event{Thing: "pi-1", ReceivedAt: 1767225601500,
+		Message: deploymentstatus.Message{JobID: "sward-abc", Status: deploymentstatus.Succeeded, Timestamp: 1767225600000}}
+	h := &Handler{StatusTable: "status", HistoryRetention: 365 * 24 * time.Hour}
+	got, ok := h.historyPut(ev).item[AttrExpiresAt].(*types.AttributeValueMemberN)
+	if want := strconv.FormatInt(1767225601+365*24*3600, 10); !ok || got.Value != want {
+		t.Errorf("history row %s = %v, want %s (receivedAt + 365 days, epoch seconds)", AttrExpiresAt, got, want)
+	}
+	h.HistoryRetention = 0
+	if v, ok := h.historyPut(ev).item[AttrExpiresAt]; ok {
+		t.Errorf("with no retention the history row has %s = %v", AttrExpiresAt, v)
+	}
+	// The device's current status never expires.
+	h.HistoryRetention = time.Hour
+	if u := h.currentUpdate(ev, nil); strings.Contains(*u.UpdateExpression, "#exp") || u.ExpressionAttributeValues[":exp"] != nil {
+		t.Errorf("current status update sets an expiry: %s", *u.UpdateExpression)
+	}
 }

@@ -1,7 +1,9 @@
 package lambdakit
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,6 +74,37 @@ var ErrInternal = errors.New("internal error; the function's log has the details
 func Internal(ctx context.Context, log *slog.Logger, msg string, err error, attrs ...any) error {
 	log.ErrorContext(ctx, msg, append(attrs, "err", err)...)
 	return ErrInternal
+}
+
+// ErrRefused is what a handler returns for an event that its trigger never
+// sends: empty, or not JSON (an IoT rule's event is always a JSON object). It
+// is not the device's doing but the wiring's (a rule's SQL changed, a
+// manual invoke), so it must not pass quietly: the invocation fails, Lambda
+// retries it (harmlessly: the handler refuses it again before any write)
+// and then hands it to the function's on-failure destination, whose alarm
+// calls a person, and where the event waits for a redrive after the fix.
+var ErrRefused = errors.New("event refused: it is not an event this function's trigger sends; the function's log has the reason under this request id")
+
+// Refused logs err at error level with msg and attrs and returns ErrRefused.
+func Refused(ctx context.Context, log *slog.Logger, msg string, err error, attrs ...any) error {
+	log.ErrorContext(ctx, msg, append(attrs, "reason", err.Error())...)
+	return ErrRefused
+}
+
+// maxLoggedEvent bounds how much of a refused event CheckEvent quotes.
+const maxLoggedEvent = 64
+
+// CheckEvent returns an error unless event is a non-empty JSON document.
+func CheckEvent(event []byte) error {
+	trimmed := bytes.TrimSpace(event)
+	switch {
+	case len(trimmed) == 0 || string(trimmed) == "null":
+		return errors.New("the event is empty")
+	case !json.Valid(trimmed):
+		quoted := trimmed[:min(len(trimmed), maxLoggedEvent)]
+		return fmt.Errorf("the event is not JSON (%d bytes, starting %q)", len(trimmed), quoted)
+	}
+	return nil
 }
 
 // Fatal logs a cold-start failure and exits: a function that cannot start

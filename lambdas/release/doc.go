@@ -4,7 +4,11 @@
 // For each such object Handle
 //
 //  1. reads and strictly decodes the manifest (shared/release), whose
-//     commitId must be the commit in its key;
+//     commitId must be the commit in its key, and whose thingGroup must be
+//     the group the stack manages (SWARD_THING_GROUP, when set): a
+//     manifest for another group is REJECTED with that reason and
+//     recorded, not left to IAM's AccessDenied, which would look like an
+//     outage and be retried;
 //  2. reads every recipe, checks its SHA-256 against the manifest, parses
 //     and validates it with shared/recipe, and checks the recipes against
 //     the manifest (release.Manifest.CheckRecipes: versions, artifacts

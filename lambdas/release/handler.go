@@ -61,7 +61,12 @@ type Handler struct {
 	DB  Releases
 	// Table is the releases table (SWARD_RELEASES_TABLE).
 	Table string
-	Log   *slog.Logger
+	// ThingGroup is the one thing group this stack manages
+	// (SWARD_THING_GROUP): a manifest naming another group is REJECTED
+	// with that reason, before anything else is read. "" accepts any group
+	// (IAM still decides).
+	ThingGroup string
+	Log        *slog.Logger
 }
 
 // Outcome is what Handle did with one manifest.
@@ -154,6 +159,13 @@ func (h *Handler) accept(ctx context.Context, log *slog.Logger, bucket, key, com
 	}
 	if m.CommitID != commit {
 		return reject("%s: commitId: is %s but the manifest is under releases/%s/; write each release's manifest under its own commit", key, m.CommitID, commit)
+	}
+	// Checked here, not left to IAM: the role may create jobs for the
+	// managed group only, so another group would fail DescribeThingGroup
+	// with AccessDenied, an outage to the handler, retried and then sent to
+	// the failure queue, when it is the manifest's mistake.
+	if h.ThingGroup != "" && m.ThingGroup != h.ThingGroup {
+		return reject("%s: thingGroup: is %q, but this stack manages thing group %q only; release to %q, or deploy a stack for %q (context value thingGroupName)", key, m.ThingGroup, h.ThingGroup, h.ThingGroup, m.ThingGroup)
 	}
 	if err := h.checkRecipes(ctx, log, bucket, m); err != nil {
 		return err

@@ -1,14 +1,19 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -64,6 +69,94 @@ func TestManifestEventTouchesS3AndFailsInternallyWhenItCannot(t *testing.T) {
 	}
 	if rec := log.Find(t, "read release manifest"); rec == nil || rec["jobId"] != "sward-3f2a9c0d1e2b3a4c5d6e7f8091a2b3c4d5e6f708" {
 		t.Errorf("the failure is not logged with the job id: %v", log.Records(t))
+	}
+}
+
+// manifestOnly is an artifacts bucket holding one object; every other key
+// fails the test.
+type manifestOnly struct {
+	t    *testing.T
+	key  string
+	body []byte
+}
+
+func (m manifestOnly) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if *in.Key != m.key {
+		m.t.Errorf("GetObject %s: only the manifest should be read", *in.Key)
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(m.body))}, nil
+}
+
+func (m manifestOnly) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	m.t.Errorf("HeadObject %s: nothing but the manifest should be read", *in.Key)
+	return nil, errors.New("unexpected")
+}
+
+// noJobs fails the test on any IoT call.
+type noJobs struct{ t *testing.T }
+
+func (j noJobs) DescribeThingGroup(_ context.Context, in *iot.DescribeThingGroupInput, _ ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error) {
+	j.t.Errorf("DescribeThingGroup %s", *in.ThingGroupName)
+	return nil, errors.New("unexpected")
+}
+
+func (j noJobs) DescribeJob(_ context.Context, in *iot.DescribeJobInput, _ ...func(*iot.Options)) (*iot.DescribeJobOutput, error) {
+	j.t.Errorf("DescribeJob %s", *in.JobId)
+	return nil, errors.New("unexpected")
+}
+
+func (j noJobs) CreateJob(_ context.Context, in *iot.CreateJobInput, _ ...func(*iot.Options)) (*iot.CreateJobOutput, error) {
+	j.t.Errorf("CreateJob %s", *in.JobId)
+	return nil, errors.New("unexpected")
+}
+
+// updates records the releases table's updates.
+type updates struct{ items []*dynamodb.UpdateItemInput }
+
+func (u *updates) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	u.items = append(u.items, in)
+	return &dynamodb.UpdateItemOutput{}, nil
+}
+
+func TestAManifestForAGroupTheStackDoesNotManageIsRejectedAndRecordedNotRetried(t *testing.T) {
+	manifest, err := os.ReadFile("../../shared/release/testdata/release.json") // thingGroup sward-devices
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := release.Decode(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "releases/" + m.CommitID + "/release.json"
+	db := &updates{}
+	log := lambdatest.NewLog("release")
+	h := &Handler{S3: manifestOnly{t, key, manifest}, IoT: noJobs{t}, DB: db, Table: "releases", ThingGroup: "greenhouse-fleet", Log: log.Logger}
+	var ev events.S3Event
+	ev.Records = []events.S3EventRecord{{EventName: "ObjectCreated:Put"}}
+	ev.Records[0].S3.Bucket.Name = "sward-artifacts"
+	ev.Records[0].S3.Object.URLDecodedKey = key
+
+	out, err := h.Handle(context.Background(), ev)
+	// No error: Lambda must not retry a release that can only fail again.
+	if err != nil || len(out) != 1 || out[0].Status != Rejected {
+		t.Fatalf("Handle = %+v, %v; want one REJECTED outcome and no error", out, err)
+	}
+	for _, want := range []string{`thingGroup: is "sward-devices"`, `manages thing group "greenhouse-fleet" only`} {
+		if !strings.Contains(out[0].Reason, want) {
+			t.Errorf("reason %q does not say %q", out[0].Reason, want)
+		}
+	}
+	if len(db.items) != 1 {
+		t.Fatalf("%d updates of the releases table, want the one rejection record", len(db.items))
+	}
+	if got := db.items[0].ExpressionAttributeValues[":rejected"].(*dbtypes.AttributeValueMemberS).Value; got != "REJECTED" {
+		t.Errorf("recorded status %q, want REJECTED", got)
+	}
+	if reason := db.items[0].ExpressionAttributeValues[":reason"].(*dbtypes.AttributeValueMemberS).Value; !strings.Contains(reason, "greenhouse-fleet") {
+		t.Errorf("recorded reason %q does not name the managed group", reason)
+	}
+	if log.Find(t, "release rejected") == nil {
+		t.Error("the rejection is not logged")
 	}
 }
 

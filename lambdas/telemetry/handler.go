@@ -77,9 +77,15 @@ type Result struct {
 	Alerts int `json:"alerts"`
 }
 
-// Handle processes one telemetry rule event. It returns an error only for
-// failures a retry may fix, and that error is always lambdakit.ErrInternal.
+// Handle processes one telemetry rule event. It returns
+// lambdakit.ErrInternal for failures a retry may fix, and
+// lambdakit.ErrRefused for an event that is empty or not JSON, which the
+// telemetry rule never sends (see doc.go, Failures and retries); a bad
+// device message is logged, counted and returns no error.
 func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (Result, error) {
+	if err := lambdakit.CheckEvent(event); err != nil {
+		return Result{Malformed: 1}, lambdakit.Refused(ctx, h.Log, "telemetry event refused", err)
+	}
 	p, res := h.prepare(ctx, event)
 	if p == nil {
 		return res, nil
@@ -112,7 +118,7 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (Result, er
 // prepared is an event decoded and laid out, before any AWS call.
 type prepared struct {
 	event    *telemetry.RuleEvent
-	digest   string // of the payload: names its archive objects, counts it once
+	digest   string // of the message (messageDigest): names its archive objects, counts it once
 	objects  []archiveObject
 	metrics  []string                      // sorted
 	byMetric map[string][]telemetry.Record // sorted by timestamp
@@ -145,8 +151,8 @@ func (h *Handler) prepare(ctx context.Context, event json.RawMessage) (*prepared
 	if len(batch.Records) == 0 {
 		return nil, res
 	}
-	p := &prepared{event: ev, digest: payloadDigest(ev.Data), byMetric: map[string][]telemetry.Record{}}
-	p.objects = archive(ev, p.digest, batch.Records)
+	p := &prepared{event: ev, digest: messageDigest(ev, batch.MessageID), byMetric: map[string][]telemetry.Record{}}
+	p.objects = archive(ev, p.digest, batch.MessageID, batch.Records)
 	for _, r := range batch.Records {
 		p.byMetric[r.Metric] = append(p.byMetric[r.Metric], r)
 	}

@@ -46,13 +46,38 @@ func readFixture(t testing.TB, name string) []byte {
 	return data
 }
 
-func TestMalformedInputIsCountedAndLoggedNeverFailed(t *testing.T) {
+func TestAnEventTheRuleNeverSendsIsRefusedWithAnError(t *testing.T) {
+	for name, event := range map[string][]byte{
+		"not JSON": readFixture(t, "event-not-json.json"),
+		"empty":    nil,
+		"blank":    []byte(" \n"),
+		"null":     []byte("null"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, log := unreachableHandler(t)
+			res, err := h.Handle(context.Background(), event)
+			// An error, so that Lambda hands the event to the failure
+			// queue (and its alarm) after its retries.
+			if !errors.Is(err, lambdakit.ErrRefused) {
+				t.Fatalf("Handle(%q) = %+v, %v; want lambdakit.ErrRefused", event, res, err)
+			}
+			if res.Malformed != 1 || len(res.Objects) != 0 {
+				t.Errorf("result = %+v, want one malformed and nothing stored", res)
+			}
+			rec := log.Find(t, "telemetry event refused")
+			if rec == nil || rec["level"] != "ERROR" || !strings.Contains(fmt.Sprint(rec["reason"]), "the event is") {
+				t.Errorf("log record = %v, want an ERROR with the reason", rec)
+			}
+		})
+	}
+}
+
+func TestMalformedDeviceInputIsCountedAndLoggedNeverFailed(t *testing.T) {
 	for _, tc := range []struct {
 		fixture string
 		logMsg  string
 		reason  string
 	}{
-		{"event-not-json.json", "telemetry event refused", "not valid JSON"},
 		{"event-wrong-shape.json", "telemetry event refused", "is a list; it must be an object"},
 		{"event-bad-thing.json", "telemetry event refused", "is not a thing name"},
 		{"event-bad-stream.json", "telemetry event refused", "is not a stream name"},
@@ -114,22 +139,22 @@ func TestArchiveLayout(t *testing.T) {
 		{Metric: "t", Value: 2, Timestamp: 1767232800000},   // 2026-01-01 02:00
 		{Metric: "h", Value: -3e-7, Timestamp: 1767229201000},
 	}
-	objects := archive(ev, payloadDigest(ev.Data), records)
+	objects := archive(ev, payloadDigest(ev.Data), "", records)
 	if len(objects) != 2 {
 		t.Fatalf("%d objects, want one per hour", len(objects))
 	}
-	want := "thing=pi-1/date=2026-01-01/hour=01/env-1767229260500-"
+	want := "thing=pi-1/date=2026-01-01/hour=01/env-"
 	if !strings.HasPrefix(objects[0].Key, want) || !strings.HasSuffix(objects[0].Key, ".json") {
 		t.Errorf("key %q, want %s<digest>.json", objects[0].Key, want)
 	}
 	if !strings.Contains(objects[1].Key, "/hour=02/") {
 		t.Errorf("second key %q is not in hour 02", objects[1].Key)
 	}
-	again := archive(ev, payloadDigest(ev.Data), records)
+	again := archive(ev, payloadDigest(ev.Data), "", records)
 	if again[0].Key != objects[0].Key {
 		t.Error("the same event gets a different key: a retry would duplicate the archive")
 	}
-	other := archive(ev, payloadDigest([]byte("payload 2")), records)
+	other := archive(ev, payloadDigest([]byte("payload 2")), "", records)
 	if other[0].Key == objects[0].Key {
 		t.Error("two messages in the same millisecond share a key: one would overwrite the other")
 	}
@@ -147,6 +172,39 @@ func TestArchiveLayout(t *testing.T) {
 	}
 	if row.Thing != "pi-1" || row.Stream != "env" || row.Metric != "h" || row.Value != -3e-7 || row.Timestamp != 1767229201000 || row.ReceivedAt != 1767229260500 {
 		t.Errorf("row = %+v", row)
+	}
+}
+
+func TestAReSentMessageLandsUnderTheSameKeys(t *testing.T) {
+	records := []telemetry.Record{{Metric: "t", Value: 1.5, Timestamp: 1767229200000}}
+	first := &telemetry.RuleEvent{Data: []byte(`{"formatVersion":1,"messageId":"m-1","records":[…]}`), Thing: "pi-1", Stream: "env", ReceivedAt: 1767229260500}
+	// The same message sent again a minute later after a restart: new
+	// receivedAt, and its bytes re-serialized differently.
+	resent := &telemetry.RuleEvent{Data: []byte(`{"messageId":"m-1","formatVersion":1,"records":[…]}`), Thing: "pi-1", Stream: "env", ReceivedAt: 1767229320000}
+	a := archive(first, messageDigest(first, "m-1"), "m-1", records)
+	b := archive(resent, messageDigest(resent, "m-1"), "m-1", records)
+	if a[0].Key != b[0].Key {
+		t.Errorf("re-sent message keys %s and %s differ: the archive would hold it twice", a[0].Key, b[0].Key)
+	}
+	if !strings.Contains(string(a[0].Body), `"messageId":"m-1"`) {
+		t.Errorf("row %s does not carry the message id", a[0].Body)
+	}
+	for _, other := range []struct {
+		ev *telemetry.RuleEvent
+		id string
+	}{
+		{first, "m-2"}, // another message of the device
+		{&telemetry.RuleEvent{Data: first.Data, Thing: "pi-2", Stream: "env", ReceivedAt: first.ReceivedAt}, "m-1"}, // another device's m-1
+		{&telemetry.RuleEvent{Data: first.Data, Thing: "pi-1", Stream: "power", ReceivedAt: first.ReceivedAt}, "m-1"},
+	} {
+		if c := archive(other.ev, messageDigest(other.ev, other.id), other.id, records); c[0].Key == a[0].Key {
+			t.Errorf("%s/%s id %s shares the key %s of pi-1/env m-1: one would overwrite the other", other.ev.Thing, other.ev.Stream, other.id, c[0].Key)
+		}
+	}
+	// Without an id, a byte-identical re-send is the same message.
+	noID := &telemetry.RuleEvent{Data: first.Data, Thing: "pi-1", Stream: "env", ReceivedAt: 1767229999999}
+	if messageDigest(first, "") != messageDigest(noID, "") {
+		t.Error("a byte-identical re-send without an id gets another digest")
 	}
 }
 
@@ -222,8 +280,9 @@ func TestThresholdAlertsKeepTheMostExtremeReading(t *testing.T) {
 }
 
 // FuzzHandle feeds arbitrary events, and arbitrary payloads inside valid
-// events, to the whole handler: it must never panic, fail bad input, or
-// return anything but ErrInternal.
+// events, to the whole handler: it must never panic, fail a bad device
+// payload, or return anything but ErrInternal (an AWS call failed) or
+// ErrRefused (an event that is empty or not JSON).
 func FuzzHandle(f *testing.F) {
 	for _, name := range []string{"good.json", "partial.json", "payload-binary.json", "event-not-json.json"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name))
@@ -241,6 +300,12 @@ func FuzzHandle(f *testing.F) {
 			event = []byte(fmt.Sprintf(`{"data":%q,"thing":"pi","stream":"s","receivedAt":1767229200000}`, base64.StdEncoding.EncodeToString(data)))
 		}
 		res, err := h.Handle(context.Background(), event)
+		if err == lambdakit.ErrRefused {
+			if asPayload || lambdakit.CheckEvent(event) == nil {
+				t.Fatalf("Handle refused a JSON event: %q", event)
+			}
+			return
+		}
 		if err != nil && err != lambdakit.ErrInternal {
 			t.Fatalf("Handle returned %v", err)
 		}

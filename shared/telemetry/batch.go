@@ -27,6 +27,10 @@ const (
 	// MaxMetricLength bounds a metric name.
 	MaxMetricLength = 128
 
+	// MaxMessageIDLength bounds a batch's messageId: a UUID (36) or a
+	// ULID (26) fits with room to spare.
+	MaxMessageIDLength = 64
+
 	// Timestamps are epoch milliseconds within these bounds; anything
 	// outside is a clock or unit mistake.
 	MinTimestamp = 946684800000  // 2000-01-01T00:00:00Z
@@ -58,8 +62,18 @@ func metricName(s string) bool {
 
 // Batch is a device's telemetry message.
 type Batch struct {
-	FormatVersion int      `json:"formatVersion"`
-	Records       []Record `json:"records"`
+	FormatVersion int `json:"formatVersion"`
+	// MessageID optionally names the message, 1 to MaxMessageIDLength
+	// letters, digits, '.', ':', '_' and '-' (a UUID, a ULID, or
+	// <boot id>:<sequence>). A device that sends a batch again (after a
+	// lost PUBACK, a reconnect, a restart replaying its buffer) sends the
+	// same id: the cloud archives a message under a key derived from its
+	// thing, stream and id, so the copy overwrites the first instead of
+	// adding duplicate rows, and the anomaly state counts it once. Without
+	// an id the key is derived from the payload's bytes, which is the same
+	// for a byte-identical re-send only.
+	MessageID string   `json:"messageId,omitempty"`
+	Records   []Record `json:"records"`
 	// Rejected lists the records DecodeBatch left out of Records, with why.
 	// It is never encoded.
 	Rejected []Rejected `json:"-"`
@@ -84,6 +98,7 @@ type Rejected struct {
 // (and may fail) on its own.
 type batchDoc struct {
 	FormatVersion int               `json:"formatVersion,required"`
+	MessageID     string            `json:"messageId,omitempty" example:"\"0b8e7c1e-2f4a-4d6b-9a57-3c1f0e2d9b44\""`
 	Records       []strictjson.Node `json:"records,required" example:"[{\"metric\": \"temperature\", \"value\": 21.5, \"timestamp\": 1767225600000}]"`
 }
 
@@ -102,7 +117,10 @@ func DecodeBatch(data []byte) (*Batch, error) {
 	case len(doc.Records) > MaxRecords:
 		return nil, &FieldError{Path: "records", Msg: fmt.Sprintf("has %d records, over the limit of %d; split the batch", len(doc.Records), MaxRecords), Err: ErrInvalid}
 	}
-	b := &Batch{FormatVersion: FormatVersion, Records: make([]Record, 0, len(doc.Records))}
+	if msg := checkMessageID(doc.MessageID); msg != "" {
+		return nil, &FieldError{Path: "messageId", Msg: msg, Err: ErrInvalid}
+	}
+	b := &Batch{FormatVersion: FormatVersion, MessageID: doc.MessageID, Records: make([]Record, 0, len(doc.Records))}
 	for i, n := range doc.Records {
 		var r Record
 		err := n.Decode(&r)
@@ -127,10 +145,21 @@ func (b *Batch) Validate() error {
 	if len(b.Records) == 0 || len(b.Records) > MaxRecords {
 		p.Add("records", "has %d records; send 1 to %d", len(b.Records), MaxRecords)
 	}
+	if msg := checkMessageID(b.MessageID); msg != "" {
+		p.Add("messageId", "%s", msg)
+	}
 	for i, r := range b.Records {
 		p.Merge(r.validate(strictjson.Index("records", i)))
 	}
 	return p.Err()
+}
+
+// checkMessageID says what is wrong with an optional message id, or "".
+func checkMessageID(id string) string {
+	if id == "" || len(id) <= MaxMessageIDLength && metricName(id) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not a message id; use 1 to %d letters, digits, '.', ':', '_' and '-' (a UUID), or leave it out", strictjson.Truncate(id), MaxMessageIDLength)
 }
 
 // Encode validates the batch and returns its JSON, as a device publishes it.

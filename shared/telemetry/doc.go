@@ -7,6 +7,7 @@
 // # The batch (device → cloud)
 //
 //	{"formatVersion": 1,
+//	 "messageId": "0b8e7c1e-2f4a-4d6b-9a57-3c1f0e2d9b44",
 //	 "records": [
 //	   {"metric": "temperature", "value": 21.5, "timestamp": 1767225600000},
 //	   {"metric": "humidity", "value": 40, "timestamp": 1767225600000}
@@ -19,6 +20,12 @@
 // refused with that hint). A batch is at most MaxBatchSize bytes, IoT Core's
 // message limit. Decoding is strict (shared/strictjson): unknown fields,
 // null, duplicate keys are errors naming the path, such as records[3].value.
+//
+// messageId is optional (1 to 64 letters, digits, '.', ':', '_', '-'): the
+// device's name for the message, the same when it sends the message again.
+// The cloud archives a message under a key derived from thing, stream and
+// messageId (or, without one, from the payload's bytes), so a re-sent
+// message overwrites its first copy instead of adding duplicate rows.
 //
 // DecodeBatch separates the two kinds of problem: a batch that is not a
 // batch at all (not JSON, wrong formatVersion, no records list, too large)

@@ -58,6 +58,9 @@ func TestDecodeBatchRefusesWhatIsNotABatch(t *testing.T) {
 		{"records not a list", `{"formatVersion":1,"records":{}}`, "records: is an object; write a list"},
 		{"too many records", many, "over the limit of 1000; split the batch"},
 		{"too large", `{"formatVersion":1,"records":[],"x":"` + strings.Repeat("x", MaxBatchSize) + `"}`, "over the 131072-byte limit"},
+		{"message id with a slash", `{"formatVersion":1,"messageId":"a/b","records":[{"metric":"m","value":1,"timestamp":1767225600000}]}`, `messageId: "a/b" is not a message id`},
+		{"message id too long", `{"formatVersion":1,"messageId":"` + strings.Repeat("a", MaxMessageIDLength+1) + `","records":[{"metric":"m","value":1,"timestamp":1767225600000}]}`, "use 1 to 64 letters"},
+		{"message id not a string", `{"formatVersion":1,"messageId":7,"records":[{"metric":"m","value":1,"timestamp":1767225600000}]}`, "messageId"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeBatch([]byte(tc.input))
@@ -65,6 +68,26 @@ func TestDecodeBatchRefusesWhatIsNotABatch(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestBatchMessageIDIsOptionalAndRoundTrips(t *testing.T) {
+	in := &Batch{FormatVersion: FormatVersion, MessageID: "0b8e7c1e-2f4a-4d6b-9a57-3c1f0e2d9b44", Records: []Record{{Metric: "t", Value: 1, Timestamp: MinTimestamp}}}
+	data, err := in.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := DecodeBatch(data)
+	if err != nil || out.MessageID != in.MessageID {
+		t.Fatalf("round trip = %+v, %v; from %s", out, err, data)
+	}
+	in.MessageID = ""
+	if data, err = in.Encode(); err != nil || strings.Contains(string(data), "messageId") {
+		t.Errorf("a batch without an id encodes as %s, %v; want no messageId field", data, err)
+	}
+	in.MessageID = "has space"
+	if _, err := in.Encode(); err == nil || !strings.Contains(err.Error(), "messageId") {
+		t.Errorf("Encode with a bad id = %v, want an error naming messageId", err)
 	}
 }
 

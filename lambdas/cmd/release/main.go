@@ -27,12 +27,13 @@ func main() {
 		lambdakit.Fatal(log, "configuration", err)
 	}
 	h := &release.Handler{
-		S3:    s3.NewFromConfig(cfg),
-		IoT:   iot.NewFromConfig(cfg),
-		DB:    dynamodb.NewFromConfig(cfg),
-		Table: table,
-		Log:   log,
+		S3:         s3.NewFromConfig(cfg),
+		IoT:        iot.NewFromConfig(cfg),
+		DB:         dynamodb.NewFromConfig(cfg),
+		Table:      table,
+		ThingGroup: os.Getenv("SWARD_THING_GROUP"),
+		Log:        log,
 	}
-	log.Info("ready", "releasesTable", table)
+	log.Info("ready", "releasesTable", table, "thingGroup", h.ThingGroup)
 	lambda.Start(h.Handle)
 }
