@@ -120,7 +120,7 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	output := func(id string, value *string, description string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
 	}
-	output("ArtifactsBucketName", st.artifacts.BucketName(), "Bucket that `sward publish` uploads recipes, artifacts and release manifests to, and devices download from")
+	output(cloudstack.OutputArtifactsBucketName, st.artifacts.BucketName(), "Bucket that `sward publish` uploads recipes, artifacts and release manifests to, and devices download from")
 	output("TelemetryBucketName", st.telemetry.BucketName(), "Bucket of the telemetry archive; devices may also write telemetry objects here")
 	// Names that are fixed are output as the literal, not a Ref: the same
 	// value, and one that moto's CloudFormation resolves too.
@@ -130,7 +130,7 @@ func NewCloudStack(scope constructs.Construct, id string, props *CloudStackProps
 	output(cloudstack.OutputRoleAliasName, jsii.String(roleAliasName), "Role alias a device exchanges its certificate for AWS credentials with (credentials provider URL .../role-aliases/<alias>/credentials)")
 	output("TokenExchangeRoleAliasArn", dev.roleAlias.AttrRoleAliasArn(), "ARN of the role alias")
 	output("TokenExchangeRoleArn", dev.role.RoleArn(), "Role behind the role alias: what device credentials may do")
-	output("ReleasesTableName", st.releases.TableName(), "Releases and the IoT job each one created")
+	output(cloudstack.OutputReleasesTableName, st.releases.TableName(), "Releases and the IoT job each one created")
 	output("DeviceStatusTableName", st.deviceStatus.TableName(), "Deployment status and history per device")
 	output("TelemetryFunctionName", fns.telemetry.FunctionName(), "The telemetry Lambda (fed by the "+telemetryRuleName+" rule)")
 	output("ReleaseFunctionName", fns.release.FunctionName(), "The release Lambda (fed by the artifacts bucket's "+releasePrefix+"…"+releaseSuffix+" notifications)")
