@@ -1,7 +1,10 @@
 package shadowsync
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 )
 
 func core(named ...string) Config {
@@ -23,4 +26,206 @@ func TestALocalUpdateReachesTheCloudAndACloudUpdateReachesTheDevice(t *testing.T
 	local.waitState(t, "cfg", `{"desired":{"interval":5},"reported":null}`)
 	local.update(t, "cfg", `{"state":{"reported":{"interval":5}}}`)
 	cloud.waitState(t, "cfg", `{"desired":{"interval":5},"reported":{"interval":5}}`)
+}
+
+func TestChangesToDifferentKeysMadeOnBothSidesWhileOfflineAreBothKept(t *testing.T) {
+	r := startRig(t, core())
+	local, cloud := r.localSide(), r.cloudSide()
+	local.update(t, "", `{"state":{"desired":{"mode":"eco"},"reported":{"mode":"eco","temp":20}}}`)
+	cloud.waitState(t, "", `{"desired":{"mode":"eco"},"reported":{"mode":"eco","temp":20}}`)
+
+	r.cut()
+	local.update(t, "", `{"state":{"reported":{"temp":22}}}`)
+	cloud.update(t, "", `{"state":{"desired":{"fan":"on","mode":null}}}`)
+	r.restore()
+
+	want := `{"desired":{"fan":"on"},"reported":{"mode":"eco","temp":22}}`
+	cloud.waitState(t, "", want)
+	local.waitState(t, "", want)
+}
+
+// Greengrass's rule for betweenDeviceAndCloud: a conflict in desired goes
+// to the cloud's value, one in reported to the device's.
+func TestTheSameKeyChangedOnBothSidesWhileOfflineGoesToTheCloudInDesiredAndToTheDeviceInReported(t *testing.T) {
+	r := startRig(t, core())
+	local, cloud := r.localSide(), r.cloudSide()
+	local.update(t, "", `{"state":{"desired":{"level":1,"nested":{"a":1,"b":1}},"reported":{"level":1}}}`)
+	cloud.waitState(t, "", `{"desired":{"level":1,"nested":{"a":1,"b":1}},"reported":{"level":1}}`)
+
+	r.cut()
+	local.update(t, "", `{"state":{"desired":{"level":2,"nested":{"a":2}},"reported":{"level":2}}}`)
+	cloud.update(t, "", `{"state":{"desired":{"level":3,"nested":{"b":3}},"reported":{"level":3}}}`)
+	r.restore()
+
+	want := `{"desired":{"level":3,"nested":{"a":2,"b":3}},"reported":{"level":2}}`
+	cloud.waitState(t, "", want)
+	local.waitState(t, "", want)
+}
+
+func TestAnUpdateFromTheCloudIsNotEchoedBackAndEachSideKeepsItsOwnVersions(t *testing.T) {
+	r := startRig(t, core("a", "b"))
+	local, cloud := r.localSide(), r.cloudSide()
+	for i := range 4 { // the cloud's shadow runs ahead in versions
+		cloud.update(t, "a", fmt.Sprintf(`{"state":{"desired":{"n":%d}}}`, i))
+	}
+	local.waitState(t, "a", `{"desired":{"n":3},"reported":null}`)
+	r.idle()
+	l0, _ := local.get(t, "a")
+
+	cloud.update(t, "a", `{"state":{"desired":{"n":4}}}`)
+	local.waitState(t, "a", `{"desired":{"n":4},"reported":null}`)
+	// A barrier: a later change of another shadow has synced, and nothing
+	// is pending.
+	local.update(t, "b", `{"state":{"reported":{"up":true}}}`)
+	cloud.waitState(t, "b", `{"desired":null,"reported":{"up":true}}`)
+	r.idle()
+
+	c, _ := cloud.get(t, "a")
+	l, _ := local.get(t, "a")
+	if c.Version != 5 {
+		t.Errorf("cloud version %d after 5 cloud updates, want 5: the sync wrote the change back to the cloud", c.Version)
+	}
+	if l.Version != l0.Version+1 {
+		t.Errorf("local version went %d → %d for one cloud update, want +1", l0.Version, l.Version)
+	}
+}
+
+func TestDeletesPropagateAsTheDirectionSays(t *testing.T) {
+	tests := []struct {
+		dir              Direction
+		deleteOn         string
+		wantLocal, wantC string
+	}{
+		{BetweenDeviceAndCloud, "device", "absent", "absent"},
+		{BetweenDeviceAndCloud, "cloud", "absent", "absent"},
+		{DeviceToCloud, "device", "absent", "absent"},
+		{DeviceToCloud, "cloud", `{"desired":null,"reported":{"on":true}}`, "absent"},
+		{CloudToDevice, "device", "absent", `{"desired":{"on":true},"reported":null}`},
+		{CloudToDevice, "cloud", "absent", "absent"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.dir)+" delete on "+tt.deleteOn, func(t *testing.T) {
+			cfg := core("s")
+			cfg.Direction = tt.dir
+			r := startRig(t, cfg)
+			local, cloud := r.localSide(), r.cloudSide()
+			src, dst := local, cloud
+			doc, want := `{"state":{"reported":{"on":true}}}`, `{"desired":null,"reported":{"on":true}}`
+			if tt.dir == CloudToDevice {
+				src, dst = cloud, local
+				doc, want = `{"state":{"desired":{"on":true}}}`, `{"desired":{"on":true},"reported":null}`
+			}
+			src.update(t, "s", doc)
+			dst.waitState(t, "s", want)
+
+			victim := local
+			if tt.deleteOn == "cloud" {
+				victim = cloud
+			}
+			victim.delete(t, "s")
+			// A barrier on the classic shadow, synced in the same direction.
+			src.update(t, "", `{"state":{"reported":{"barrier":1}}}`)
+			dst.waitState(t, "", `{"desired":null,"reported":{"barrier":1}}`)
+			r.idle()
+			if got := local.state(t, "s"); got != tt.wantLocal {
+				t.Errorf("device shadow = %s, want %s", got, tt.wantLocal)
+			}
+			if got := cloud.state(t, "s"); got != tt.wantC {
+				t.Errorf("cloud shadow = %s, want %s", got, tt.wantC)
+			}
+		})
+	}
+}
+
+func TestAOneWayDirectionNeverWritesTheSourceSide(t *testing.T) {
+	cfg := core()
+	cfg.Direction = DeviceToCloud
+	r := startRig(t, cfg)
+	local, cloud := r.localSide(), r.cloudSide()
+	local.update(t, "", `{"state":{"reported":{"a":1}}}`)
+	cloud.waitState(t, "", `{"desired":null,"reported":{"a":1}}`)
+
+	// The cloud's own change stays in the cloud; the device's next change
+	// overwrites what it has and keeps what only the cloud has.
+	cloud.update(t, "", `{"state":{"desired":{"cloudOnly":true},"reported":{"a":9}}}`)
+	local.update(t, "", `{"state":{"reported":{"b":2}}}`)
+	cloud.waitState(t, "", `{"desired":{"cloudOnly":true},"reported":{"a":1,"b":2}}`)
+	r.idle()
+	if got := local.state(t, ""); got != `{"desired":null,"reported":{"a":1,"b":2}}` {
+		t.Errorf("device shadow = %s: a deviceToCloud sync wrote the cloud's change to the device", got)
+	}
+}
+
+func TestKeysDeletedOnOneSideAreDeletedOnTheOther(t *testing.T) {
+	r := startRig(t, core())
+	local, cloud := r.localSide(), r.cloudSide()
+	local.update(t, "", `{"state":{"reported":{"a":1,"b":{"c":1,"d":2}}}}`)
+	cloud.waitState(t, "", `{"desired":null,"reported":{"a":1,"b":{"c":1,"d":2}}}`)
+	local.update(t, "", `{"state":{"reported":{"a":null,"b":{"d":null}}}}`)
+	cloud.waitState(t, "", `{"desired":null,"reported":{"b":{"c":1}}}`)
+	cloud.update(t, "", `{"state":{"reported":null}}`)
+	local.waitState(t, "", `{"desired":null,"reported":null}`)
+}
+
+func TestChangesMadeWhileTheSyncServiceWasStoppedAreMergedWhenItStartsAgain(t *testing.T) {
+	r := startRig(t, core("cfg"))
+	local, cloud := r.localSide(), r.cloudSide()
+	local.update(t, "cfg", `{"state":{"reported":{"a":1}}}`)
+	cloud.waitState(t, "cfg", `{"desired":null,"reported":{"a":1}}`)
+	r.idle()
+	if err := r.sync.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	local.update(t, "cfg", `{"state":{"reported":{"b":2}}}`)
+	cloud.update(t, "cfg", `{"state":{"desired":{"c":3}}}`)
+	r.startSync(core("cfg")) // a new service on the same records, as after a restart
+	want := `{"desired":{"c":3},"reported":{"a":1,"b":2}}`
+	cloud.waitState(t, "cfg", want)
+	local.waitState(t, "cfg", want)
+}
+
+func TestOutboundRequestsStayWithinMaxOutboundSyncUpdatesPerSecond(t *testing.T) {
+	names := []string{"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"}
+	cfg := core(names...)
+	cfg.MaxOutboundPerSecond = 10
+	r := startRig(t, cfg)
+	local, cloud := r.localSide(), r.cloudSide()
+	r.idle() // the start-up full sync (one get per shadow) is done
+	before, start := r.sync.Stats().Requests, time.Now()
+	for round := range 3 {
+		for _, n := range names {
+			local.update(t, n, fmt.Sprintf(`{"state":{"reported":{"round":%d}}}`, round))
+		}
+		for _, n := range names {
+			cloud.waitState(t, n, fmt.Sprintf(`{"desired":null,"reported":{"round":%d}}`, round))
+		}
+	}
+	sent, took := r.sync.Stats().Requests-before, time.Since(start)
+	// A burst of one second's worth, then the rate.
+	if allowed := 10 + 10*took.Seconds(); float64(sent) > allowed {
+		t.Errorf("%d requests in %s, more than the %.0f maxOutboundSyncUpdatesPerSecond=10 allows", sent, took, allowed)
+	}
+	if sent < 30 {
+		t.Errorf("%d requests for 30 changes, want at least one each", sent)
+	}
+}
+
+func TestThePeriodicStrategySendsTheChangesOfAPeriodAsOneUpdate(t *testing.T) {
+	cfg := core()
+	cfg.Strategy, cfg.Delay = Periodic, 500*time.Millisecond
+	r := startRig(t, cfg)
+	local, cloud := r.localSide(), r.cloudSide()
+	local.update(t, "", `{"state":{"reported":{"a":0}}}`)
+	cloud.waitState(t, "", `{"desired":null,"reported":{"a":0}}`)
+	c0, _ := cloud.get(t, "")
+
+	for i := 1; i <= 5; i++ {
+		local.update(t, "", fmt.Sprintf(`{"state":{"reported":{"a":%d}}}`, i))
+	}
+	cloud.waitState(t, "", `{"desired":null,"reported":{"a":5}}`)
+	c1, _ := cloud.get(t, "")
+	if c1.Version-c0.Version > 2 {
+		t.Errorf("five local updates made the cloud shadow go from version %d to %d: want them sent together (a period may split them once)", c0.Version, c1.Version)
+	}
 }
