@@ -456,6 +456,10 @@ func (n *Nucleus) shadowSyncService() service.Service {
 			if n.opts.ShadowSync == nil {
 				return nil
 			}
+			if _, err := n.opts.ShadowSync.Shadows(n.opts.ThingName); err != nil {
+				n.log.Error("shadow sync not started: fix the shadow manager configuration and restart the nucleus", "error", err)
+				return nil
+			}
 			if n.link == nil {
 				n.log.Error("shadow sync not started: it needs the IoT Core link; set iotDataEndpoint (and the device's certificate) in the config file",
 					"key", shadowsync.ConfigPath+".synchronize")
