@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/sward-iot/sward/edge/bridge"
-	"github.com/sward-iot/sward/edge/shadowsync"
 	"github.com/sward-iot/sward/edge/broker"
 	"github.com/sward-iot/sward/edge/devconfig"
 	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/shadowsync"
 	"github.com/sward-iot/sward/edge/spool"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"

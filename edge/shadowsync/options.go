@@ -106,7 +106,7 @@ func (c Config) Shadows(coreThing string) ([]Shadow, error) {
 			out = append(out, Shadow{Thing: thing})
 		}
 		for i, n := range d.NamedShadows {
-			if !validShadowName(n) {
+			if !shadow.ValidShadowName(n) {
 				errs = append(errs, fmt.Errorf("%s.%s.namedShadows[%d]: %q is not a shadow name: use 1-64 characters from a-z A-Z 0-9 : _ -", ConfigPath, path, i, n))
 				continue
 			}
@@ -157,19 +157,6 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
-}
-
-func validShadowName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == ':' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Local is the device's shadow service (edge/shadow.Service).
