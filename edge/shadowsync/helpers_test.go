@@ -33,8 +33,9 @@ const (
 //     real edge/iotcore link to the cloud through a TCP proxy, and the
 //     sync service under test.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	cloud *shadow.Service
+	cnc   *nats.Conn // the cloud broker's in-process connection
 	proxy *testutil.Proxy
 	local *shadow.Service
 	link  *iotcore.Service
@@ -42,7 +43,7 @@ type rig struct {
 	sync  *Service
 }
 
-func startRig(t *testing.T, cfg Config) *rig {
+func startRig(t testing.TB, cfg Config) *rig {
 	t.Helper()
 	r := &rig{t: t}
 	pki := testutil.NewPKI(t, thing)
@@ -55,8 +56,8 @@ func startRig(t *testing.T, cfg Config) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cnc := testutil.StartBroker(t, cb, nucleus)
-	r.cloud = startShadows(t, cnc)
+	r.cnc = testutil.StartBroker(t, cb, nucleus)
+	r.cloud = startShadows(t, r.cnc)
 	r.proxy = testutil.StartProxy(t, cb.MQTTAddr())
 
 	do := broker.DefaultOptions()
@@ -77,7 +78,8 @@ func startRig(t *testing.T, cfg Config) *rig {
 		ThingName: thing, Endpoint: "127.0.0.1", Port: r.proxy.Port(), ALPN: false,
 		CertFile: pki.ClientCert, KeyFile: pki.ClientKey, RootCAFile: pki.CAFile,
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-		JetStream: js, Conn: r.nc, Logger: testlog.New(t),
+		PublishRate: -1, // IoT Core's 100 publishes/s per connection off: the sync's own limit is what the tests check
+		JetStream:   js, Conn: r.nc, Logger: testlog.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +113,7 @@ func (r *rig) startSync(cfg Config) {
 	})
 }
 
-func startShadows(t *testing.T, nc *nats.Conn) *shadow.Service {
+func startShadows(t testing.TB, nc *nats.Conn) *shadow.Service {
 	t.Helper()
 	s, err := shadow.New(shadow.Options{Conn: nc, RequestsPerSecondPerThing: -1, Logger: testlog.New(t)})
 	if err != nil {
