@@ -133,9 +133,12 @@ func (r *rig) waitConnected(want bool) {
 	})
 }
 
-// cut takes the link down and waits until the device knows.
+// cut takes the link down, once the sync has nothing in flight, and waits
+// until the device knows. (A write whose answer the cut loses is not
+// known to have landed: see "Limits" in edge/shadow/README.md.)
 func (r *rig) cut() {
 	r.t.Helper()
+	r.idle()
 	r.proxy.Cut()
 	r.waitConnected(false)
 }
