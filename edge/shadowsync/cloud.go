@@ -24,6 +24,9 @@ var (
 	errOffline = errors.New("not connected to AWS IoT Core")
 	// errConflict: a conditional write found the shadow at another version.
 	errConflict = errors.New("version conflict")
+	// errNoAnswer: a request got no answer in time; it may have been
+	// applied.
+	errNoAnswer = errors.New("no answer from AWS IoT Core")
 )
 
 // cloudError is a /rejected answer.
@@ -117,7 +120,7 @@ func (s *Service) request(ctx context.Context, sh Shadow, op string, body map[st
 		}
 		return a, nil
 	case <-ctx.Done():
-		return answer{}, fmt.Errorf("%s %s: no answer from IoT Core within %s", op, sh, s.opts.RequestTimeout)
+		return answer{}, fmt.Errorf("%s %s: %w within %s", op, sh, errNoAnswer, s.opts.RequestTimeout)
 	}
 }
 

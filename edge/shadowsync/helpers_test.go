@@ -95,7 +95,12 @@ func startRig(t testing.TB, cfg Config) *rig {
 
 func (r *rig) startSync(cfg Config) {
 	r.t.Helper()
-	s, err := New(Options{Config: cfg, ThingName: thing, Local: r.local, Link: r.link, Conn: r.nc,
+	r.startSyncOn(cfg, r.link)
+}
+
+func (r *rig) startSyncOn(cfg Config, link Link) {
+	r.t.Helper()
+	s, err := New(Options{Config: cfg, ThingName: thing, Local: r.local, Link: link, Conn: r.nc,
 		RequestTimeout: 3 * time.Second, Logger: testlog.New(r.t)})
 	if err != nil {
 		r.t.Fatal(err)

@@ -68,6 +68,23 @@ type entry struct {
 	running    bool // a worker syncs it now
 	failures   int  // syncs failed in a row, for the retry wait
 	retry      *time.Timer
+	// unconfirmed is a cloud write whose answer never came (the link
+	// dropped, or the answer was lost): the next sync checks whether it
+	// landed. Only the worker syncing the entry uses it.
+	unconfirmed *unconfirmed
+}
+
+// unconfirmed is a cloud write of the device's whole state (want equal
+// to the local shadow at its version in record) that the cloud may or
+// may not have applied: if the cloud is at the next version with exactly
+// that state, it did, and that state is the base of the next merge.
+// Without this, a lost answer would leave the older base, and the changes
+// both sides make afterwards would meet as conflicts.
+type unconfirmed struct {
+	prevExists  bool
+	prevVersion int64
+	want        state
+	record      record
 }
 
 // Service keeps the configured local shadows in sync with IoT Core's.
@@ -430,6 +447,18 @@ func (s *Service) pass(ctx context.Context, e *entry) error {
 		}
 		s.learn(e, cloud)
 	}
+	if u := e.unconfirmed; u != nil {
+		e.unconfirmed = nil
+		if cloud.Exists && (!u.prevExists || cloud.Version == u.prevVersion+1) && equalState(asState(cloud), u.want) {
+			r := u.record
+			r.CloudExists, r.CloudVersion = true, cloud.Version
+			if err := s.saveRecord(ctx, sh, r); err != nil {
+				return err
+			}
+			rec = &r
+			s.log.Info("a cloud write whose answer was lost had landed", "shadow", sh.String(), "cloudVersion", cloud.Version)
+		}
+	}
 	p := decide(s.direction, rec, local, cloud)
 	if p.noop {
 		return nil
@@ -449,6 +478,16 @@ func (s *Service) pass(ctx context.Context, e *entry) error {
 		}
 		if doc := updateDocument(asState(cloud), p.want, version, ""); doc != nil {
 			v, err := s.cloudUpdate(ctx, sh, doc)
+			if errors.Is(err, errNoAnswer) {
+				if local.Exists && equalState(asState(local), p.want) {
+					r := next
+					r.State = p.want
+					e.unconfirmed = &unconfirmed{prevExists: cloud.Exists, prevVersion: cloud.Version, want: p.want, record: r}
+				}
+				s.mu.Lock()
+				e.cloudKnown = false
+				s.mu.Unlock()
+			}
 			if err != nil {
 				return err
 			}
@@ -497,6 +536,11 @@ func conflictOr(err error) error {
 }
 
 func asState(s shadow.Snapshot) state { return state{Desired: s.Desired, Reported: s.Reported} }
+
+// equalState compares two shadows' sections as the merge does.
+func equalState(a, b state) bool {
+	return diff(a.Desired, b.Desired) == nil && diff(a.Reported, b.Reported) == nil
+}
 
 func (s *Service) loadRecord(ctx context.Context, sh Shadow) (*record, error) {
 	ent, err := s.kv.Get(ctx, shadow.Key(sh.Thing, sh.Name))

@@ -3,8 +3,12 @@ package shadowsync
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sward-iot/sward/edge/iotcore"
 )
 
 func core(named ...string) Config {
@@ -227,5 +231,42 @@ func TestThePeriodicStrategySendsTheChangesOfAPeriodAsOneUpdate(t *testing.T) {
 	c1, _ := cloud.get(t, "")
 	if c1.Version-c0.Version > 2 {
 		t.Errorf("five local updates made the cloud shadow go from version %d to %d: want them sent together (a period may split them once)", c0.Version, c1.Version)
+	}
+}
+
+// losingLink is the real link, except that it loses what IoT Core sends
+// after the first update it applies (/update/accepted and
+// /update/documents), as a link that drops at that moment does: a fault
+// the real parts cannot produce on demand.
+type losingLink struct {
+	*iotcore.Service
+	lost atomic.Int32
+}
+
+func (l *losingLink) Subscribe(ctx context.Context, filter string, qos byte, h iotcore.Handler) (func(context.Context) error, error) {
+	return l.Service.Subscribe(ctx, filter, qos, func(m iotcore.Message) {
+		if (strings.HasSuffix(m.Topic, "/update/accepted") || strings.HasSuffix(m.Topic, "/update/documents")) && l.lost.Add(1) <= 2 {
+			return
+		}
+		h(m)
+	})
+}
+
+func TestACloudWriteWhoseAnswerWasLostIsRecognisedAsSyncedWhenItLanded(t *testing.T) {
+	r := startRig(t, Config{})
+	r.startSyncOn(core(), &losingLink{Service: r.link})
+	local, cloud := r.localSide(), r.cloudSide()
+	local.update(t, "", `{"state":{"desired":{"a":1}}}`)
+	cloud.waitState(t, "", `{"desired":{"a":1},"reported":null}`)
+
+	// The answer is lost; while the sync waits for it the device changes
+	// a again. Had the lost answer left the empty base of the first sync,
+	// a would be a conflict on the retry, and the cloud's value (the old
+	// one the device wrote) would win in desired.
+	local.update(t, "", `{"state":{"desired":{"a":3}}}`)
+	cloud.waitState(t, "", `{"desired":{"a":3},"reported":null}`)
+	r.idle()
+	if got := local.state(t, ""); got != `{"desired":{"a":3},"reported":null}` {
+		t.Errorf("device shadow = %s, want the device's own change kept", got)
 	}
 }
