@@ -76,16 +76,18 @@ func (s *Service) SyncDelete(ctx context.Context, thing, name string, version in
 // every shadow written or deleted from now on, by this service or any
 // other on the bucket, until ctx ends. changed runs on one goroutine, in
 // the order of the writes, and must not block. Watch returns once the
-// watch is set up.
-func (s *Service) Watch(ctx context.Context, changed func(thing, name string)) error {
+// watch is set up; done is closed when its goroutine has ended.
+func (s *Service) Watch(ctx context.Context, changed func(thing, name string)) (done <-chan struct{}, err error) {
 	if !s.ready.Load() {
-		return fmt.Errorf("shadow: Watch before Start: start the shadow service first")
+		return nil, fmt.Errorf("shadow: Watch before Start: start the shadow service first")
 	}
 	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly())
 	if err != nil {
-		return fmt.Errorf("shadow: watch bucket %s: %w", s.opts.Bucket, err)
+		return nil, fmt.Errorf("shadow: watch bucket %s: %w", s.opts.Bucket, err)
 	}
+	ended := make(chan struct{})
 	go func() {
+		defer close(ended)
 		defer func() { _ = w.Stop() }()
 		for {
 			select {
@@ -104,7 +106,7 @@ func (s *Service) Watch(ctx context.Context, changed func(thing, name string)) e
 			}
 		}
 	}()
-	return nil
+	return ended, nil
 }
 
 // Key is the shadow's key in the bucket: the sync service keys its own

@@ -164,7 +164,7 @@ type Local interface {
 	Snapshot(ctx context.Context, thing, name string) (shadow.Snapshot, error)
 	SyncUpdate(ctx context.Context, thing, name string, doc []byte) (int64, error)
 	SyncDelete(ctx context.Context, thing, name string, version int64) error
-	Watch(ctx context.Context, changed func(thing, name string)) error
+	Watch(ctx context.Context, changed func(thing, name string)) (done <-chan struct{}, err error)
 }
 
 // Link is the part of the IoT Core connection (edge/iotcore) the service

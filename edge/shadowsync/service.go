@@ -89,9 +89,9 @@ type unconfirmed struct {
 
 // Service keeps the configured local shadows in sync with IoT Core's.
 //
-// Goroutines (all ended by Shutdown): the workers, the local watch, the
-// periodic ticker with the periodic strategy; retry timers only mark a
-// shadow.
+// Goroutines (all ended by Shutdown): the workers, the local watch (the
+// shadow service's, waited for), the periodic ticker with the periodic
+// strategy; retry timers only mark a shadow.
 type Service struct {
 	opts        Options
 	log         *slog.Logger
@@ -229,9 +229,12 @@ func (s *Service) Start(ctx context.Context) (err error) {
 	if err := s.opts.Conn.FlushWithContext(setup); err != nil {
 		return fmt.Errorf("shadow sync: subscribe: %w", err)
 	}
-	if err := s.opts.Local.Watch(s.ctx, s.onLocal); err != nil {
+	watching, err := s.opts.Local.Watch(s.ctx, s.onLocal)
+	if err != nil {
 		return fmt.Errorf("shadow sync: %w", err)
 	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); <-watching }()
 	for range workers {
 		s.wg.Add(1)
 		go s.work()
