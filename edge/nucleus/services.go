@@ -473,7 +473,9 @@ func (n *Nucleus) shadowSyncService() service.Service {
 			if err != nil {
 				n.log.Error("shadow sync not started: fix the shadow manager configuration and restart the nucleus", "error", err)
 				ss = nil
+				return nil
 			}
+			n.metrics.Registry.MustRegister(ss.Collector())
 			return nil
 		},
 		OnShutdown: func(ctx context.Context) error {

@@ -102,7 +102,9 @@ type Service struct {
 	limiter     *rate.Limiter
 	tokenPrefix string
 	seq         atomic.Uint64
-	sent        atomic.Uint64
+	sent        atomic.Uint64 // requests to the cloud
+	wrote       atomic.Uint64 // syncs that wrote to a side
+	failed      atomic.Uint64 // syncs that failed (retried or skipped)
 
 	kv     jetstream.KeyValue
 	queue  chan *entry
@@ -394,6 +396,7 @@ func (s *Service) work() {
 			e.dirty = true // synced by the full sync when the link is back
 		default:
 			e.dirty = true
+			s.failed.Add(1)
 			var ce *cloudError
 			var le *shadow.Error
 			if errors.As(err, &ce) && ce.permanent() || errors.As(err, &le) && le.Code != 409 && le.Code != 429 && le.Code != 500 {
@@ -520,6 +523,9 @@ func (s *Service) pass(ctx context.Context, e *entry) error {
 	if err := s.saveRecord(ctx, sh, next); err != nil {
 		return err
 	}
+	if p.cloudWrite || p.cloudDelete || p.localWrite || p.localDelete {
+		s.wrote.Add(1)
+	}
 	s.log.Debug("shadow synced", "shadow", sh.String(), "localVersion", next.LocalVersion, "cloudVersion", next.CloudVersion,
 		"wroteCloud", p.cloudWrite || p.cloudDelete, "wroteLocal", p.localWrite || p.localDelete)
 	return nil
@@ -575,7 +581,24 @@ func (s *Service) saveRecord(ctx context.Context, sh Shadow, r record) error {
 type Stats struct {
 	// Requests is how many requests were sent to the cloud.
 	Requests uint64
+	// Syncs is how many syncs wrote to one side or both.
+	Syncs uint64
+	// Failures is how many syncs failed (each is logged, and retried
+	// unless retrying cannot help).
+	Failures uint64
+	// Pending is how many shadows wait to be synced now.
+	Pending int
 }
 
 // Stats returns the counters.
-func (s *Service) Stats() Stats { return Stats{Requests: s.sent.Load()} }
+func (s *Service) Stats() Stats {
+	st := Stats{Requests: s.sent.Load(), Syncs: s.wrote.Load(), Failures: s.failed.Load()}
+	s.mu.Lock()
+	for _, e := range s.entries {
+		if e.dirty || e.queued || e.running {
+			st.Pending++
+		}
+	}
+	s.mu.Unlock()
+	return st
+}

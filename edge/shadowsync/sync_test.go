@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sward-iot/sward/edge/iotcore"
 )
 
@@ -30,6 +32,24 @@ func TestALocalUpdateReachesTheCloudAndACloudUpdateReachesTheDevice(t *testing.T
 	local.waitState(t, "cfg", `{"desired":{"interval":5},"reported":null}`)
 	local.update(t, "cfg", `{"state":{"reported":{"interval":5}}}`)
 	cloud.waitState(t, "cfg", `{"desired":{"interval":5},"reported":{"interval":5}}`)
+
+	// /metrics counts them.
+	r.idle()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.sync.Collector())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		m := f.GetMetric()[0]
+		got[f.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	if got["sward_shadowsync_syncs_total"] < 4 || got["sward_shadowsync_failures_total"] != 0 || got["sward_shadowsync_pending"] != 0 ||
+		got["sward_shadowsync_shadows"] != 2 || got["sward_shadowsync_requests_total"] < 4 {
+		t.Errorf("metrics = %v, want at least 4 syncs and requests, no failure, nothing pending, 2 shadows", got)
+	}
 }
 
 func TestChangesToDifferentKeysMadeOnBothSidesWhileOfflineAreBothKept(t *testing.T) {
