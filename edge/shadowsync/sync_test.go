@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sward-iot/sward/edge/iotcore"
+	"github.com/sward-iot/sward/internal/testutil"
 )
 
 func core(named ...string) Config {
@@ -288,5 +289,33 @@ func TestACloudWriteWhoseAnswerWasLostIsRecognisedAsSyncedWhenItLanded(t *testin
 	r.idle()
 	if got := local.state(t, ""); got != `{"desired":{"a":3},"reported":null}` {
 		t.Errorf("device shadow = %s, want the device's own change kept", got)
+	}
+}
+
+func TestAnotherThingsShadowsSyncAsTheCoreThingsDo(t *testing.T) {
+	r := startRig(t, Config{Documents: []Document{{Thing: "lamp", Classic: true, NamedShadows: []string{"state"}}}})
+	ctx := context.Background()
+	if _, err := r.local.Update(ctx, "lamp", "state", []byte(`{"state":{"reported":{"on":true}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.cloud.Update(ctx, "lamp", "", []byte(`{"state":{"desired":{"colour":"red"}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	// The core thing's shadow is not synced: none is configured for it.
+	if _, err := r.local.Update(ctx, thing, "", []byte(`{"state":{"reported":{"core":1}}}`)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "lamp's shadows on both sides", func() error {
+		if d, err := r.cloud.Get(ctx, "lamp", "state"); err != nil || !strings.Contains(string(d), `"reported":{"on":true}`) {
+			return fmt.Errorf("cloud lamp/state: %s %v", d, err)
+		}
+		if d, err := r.local.Get(ctx, "lamp", ""); err != nil || !strings.Contains(string(d), `"desired":{"colour":"red"}`) {
+			return fmt.Errorf("device lamp (classic): %s %v", d, err)
+		}
+		return nil
+	})
+	r.idle()
+	if _, ok := r.cloudSide().get(t, ""); ok {
+		t.Error("the core thing's classic shadow reached the cloud without being configured")
 	}
 }
