@@ -394,6 +394,11 @@ func (s *Service) work() {
 			}
 		case errors.Is(err, errOffline) || s.ctx.Err() != nil:
 			e.dirty = true // synced by the full sync when the link is back
+			if s.connected {
+				// It came back while this sync ran: its full sync found
+				// this shadow running and left it to be queued here.
+				s.enqueueLocked(e)
+			}
 		default:
 			e.dirty = true
 			s.failed.Add(1)
