@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -34,7 +35,7 @@ type syncedDevice struct {
 	data   *iotdataplane.Client
 }
 
-func startSyncedDevice(t *testing.T) *syncedDevice {
+func startSyncedDevice(t testing.TB) *syncedDevice {
 	t.Helper()
 	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "")
 	out := filepath.Join(t.TempDir(), "device")
@@ -68,7 +69,7 @@ func startSyncedDevice(t *testing.T) *syncedDevice {
 		})}
 }
 
-func (s *syncedDevice) start(t *testing.T) *harness.Nucleus {
+func (s *syncedDevice) start(t testing.TB) *harness.Nucleus {
 	t.Helper()
 	return harness.StartAt(t, s.root, "", "", "--config", s.config)
 }
@@ -103,7 +104,7 @@ func section(doc []byte, name string) (string, error) {
 
 // localShadow sends a request to the nucleus's local shadow service and
 // returns the answer.
-func localShadow(t *testing.T, n *harness.Nucleus, name, op, payload string) []byte {
+func localShadow(t testing.TB, n *harness.Nucleus, name, op, payload string) []byte {
 	t.Helper()
 	subject := "$aws.things.test-thing.shadow."
 	if name != "" {
@@ -191,4 +192,41 @@ func TestABadShadowSyncConfigurationIsLoggedAndTheNucleusRunsWithoutIt(t *testin
 		}
 		return fmt.Errorf("no log line naming synchronize.direction")
 	})
+}
+
+// BenchmarkLocalShadowUpdateToDevcloud is the end-to-end figure of
+// docs/performance.md: an update of the local classic shadow (a NATS
+// request to the nucleus, as the CLI sends) until devcloud's shadow
+// service returns it (its HTTP GetThingShadow, polled without pause), the
+// real binary and devcloud on loopback, one update after the other and
+// 60 ms apart: below the local shadows' 20 requests/s per thing (the
+// answer would be a 429), the link's 100 publishes/s and the sync's 100
+// requests/s, so no update waits for a token.
+func BenchmarkLocalShadowUpdateToDevcloud(b *testing.B) {
+	s := startSyncedDevice(b)
+	n := s.start(b)
+	nc := n.AdminConn()
+	lat := make([]time.Duration, 0, b.N)
+	for i := range b.N {
+		time.Sleep(60 * time.Millisecond)
+		start := time.Now()
+		m, err := nc.Request("$aws.things.test-thing.shadow.update", fmt.Appendf(nil, `{"state":{"reported":{"i":%d}}}`, i), 10*time.Second)
+		if err != nil || strings.Contains(string(m.Data), `"code":`) {
+			b.Fatalf("local update %d: %v %s", i, err, m.Data)
+		}
+		want := fmt.Sprintf(`{"i":%d}`, i)
+		for deadline := start.Add(30 * time.Second); ; {
+			if got, err := s.cloudReported(""); err == nil && got == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("update %d not in the cloud shadow within 30 s", i)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 }
