@@ -120,7 +120,7 @@ func localShadow(t testing.TB, n *harness.Nucleus, name, op, payload string) []b
 	return m.Data
 }
 
-func TestShadowsSyncWithDevcloudAndALocalUpdateMadeOfflineReachesTheCloudAfterAKill9(t *testing.T) {
+func TestShadowsSyncWithDevcloudAndChangesMadeOfflineOnBothSidesSyncAfterAKill9(t *testing.T) {
 	s := startSyncedDevice(t)
 	n := s.start(t)
 
@@ -157,13 +157,26 @@ func TestShadowsSyncWithDevcloudAndALocalUpdateMadeOfflineReachesTheCloudAfterAK
 		t.Fatalf("cloud reported %s, %v while the link was cut: want the old {\"temp\":21}", got, err)
 	}
 
-	// After the restart the full sync finds the update and sends it.
+	// The cloud changes too while the nucleus is down.
+	if _, err := s.data.UpdateThingShadow(context.Background(), &iotdataplane.UpdateThingShadowInput{ThingName: aws.String("test-thing"),
+		ShadowName: aws.String("cfg"), Payload: []byte(`{"state":{"desired":{"interval":9}}}`)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// After the restart the full sync finds both changes and syncs them.
 	s.proxy.Restore()
-	s.start(t)
+	n = s.start(t)
 	harness.Eventually(t, 30*time.Second, "the update made before kill -9 in the cloud shadow", func() error {
 		got, err := s.cloudReported("")
 		if err == nil && got != `{"temp":25}` {
 			err = fmt.Errorf("cloud reported %s", got)
+		}
+		return err
+	})
+	harness.Eventually(t, 30*time.Second, "the cloud's update made while the nucleus was down in the local shadow", func() error {
+		got, err := section(localShadow(t, n, "cfg", "get", ""), "desired")
+		if err == nil && got != `{"interval":9}` {
+			err = fmt.Errorf("local desired %s", got)
 		}
 		return err
 	})
