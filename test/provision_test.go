@@ -23,7 +23,7 @@ import (
 
 // provision runs `sward provision` against d with the credentials moto
 // accepts, and returns its output.
-func provision(t *testing.T, d *harness.Devcloud, args ...string) (string, error) {
+func provision(t testing.TB, d *harness.Devcloud, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -8,11 +8,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/sward-iot/sward/edge/devconfig"
+	"github.com/sward-iot/sward/edge/nucleus"
+	"github.com/sward-iot/sward/edge/shadowsync"
 	wire "github.com/sward-iot/sward/shared/ipc"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -153,4 +156,34 @@ func flagType(fl *pflag.Flag) string {
 	default:
 		return "a " + t
 	}
+}
+
+// applyShadowManager takes the file's shadow manager configuration: its
+// synchronize block as the shadow sync, and its document size and
+// per-thing rate when no flag gave them. The sync service validates the
+// synchronize block (edge/shadowsync).
+func applyShadowManager(opts *nucleus.Options, sm devconfig.ShadowManager) {
+	if opts.ShadowMaxBytes == 0 {
+		opts.ShadowMaxBytes = sm.ShadowDocumentSizeLimitBytes
+	}
+	if opts.ShadowRate == 0 {
+		opts.ShadowRate = sm.RateLimits.MaxLocalRequestsPerSecondPerThing
+	}
+	if sm.Synchronize == nil {
+		return
+	}
+	sc := &shadowsync.Config{
+		Direction:            shadowsync.Direction(sm.Synchronize.Direction),
+		MaxOutboundPerSecond: float64(sm.RateLimits.MaxOutboundSyncUpdatesPerSecond),
+	}
+	if c := sm.Synchronize.CoreThing; c != nil {
+		sc.CoreThing = &shadowsync.Document{Classic: c.ClassicOrDefault(), NamedShadows: c.NamedShadows}
+	}
+	for _, d := range sm.Synchronize.ShadowDocuments {
+		sc.Documents = append(sc.Documents, shadowsync.Document{Thing: d.ThingName, Classic: d.ClassicOrDefault(), NamedShadows: d.NamedShadows})
+	}
+	if st := sm.Strategy; st != nil {
+		sc.Strategy, sc.Delay = st.Type, time.Duration(st.Delay)*time.Second
+	}
+	opts.ShadowSync = sc
 }

@@ -108,6 +108,7 @@ command line wins over the file (docs/configuration.md).`,
 				opts.Cloud = file.Cloud()
 				opts.ComponentStoreMaxSizeBytes = file.Nucleus.ComponentStoreMaxSizeBytes
 				opts.CloudSecrets = file.SecretManager.ARNs()
+				applyShadowManager(&opts, file.ShadowManager)
 				if opts.Cloud.Configured() {
 					// A flag given on the command line decides who the device is.
 					if opts.ThingName != "" {

@@ -27,7 +27,9 @@
 //
 // Parse reads the file into File: an unknown key is a Warning naming its
 // path and line, a value of the wrong type an *Error naming the path, the
-// line and the type expected. File.SecretManager holds the cloudSecrets.
+// line and the type expected. File.SecretManager holds the cloudSecrets,
+// File.ShadowManager the shadow manager's configuration (synchronize,
+// strategy, rateLimits, shadowDocumentSizeLimitBytes).
 // File.Cloud is what the IoT Core link needs
 // (NetworkProxy.HTTPProxy its proxy as an http.Transport Proxy function);
 // File.TopicMappings the MQTT bridge's mappings (Greengrass's

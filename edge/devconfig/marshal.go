@@ -10,7 +10,8 @@ import (
 // Marshal writes f in Greengrass's config.yaml shape (system, then
 // services.aws.greengrass.Nucleus with componentType NUCLEUS, the MQTT
 // bridge's configuration when it has one and, with secrets,
-// aws.greengrass.SecretManager, then sward),
+// aws.greengrass.SecretManager, with a shadow manager configuration
+// aws.greengrass.ShadowManager, then sward),
 // leaving out empty values; Parse reads it back to the same File.
 func Marshal(f *File) ([]byte, error) {
 	type service struct {
@@ -34,6 +35,9 @@ func Marshal(f *File) ([]byte, error) {
 	}
 	if len(f.SecretManager.CloudSecrets) > 0 {
 		doc.Services[SecretManagerService] = service{ComponentType: "GENERIC", Configuration: f.SecretManager}
+	}
+	if !reflect.ValueOf(f.ShadowManager).IsZero() {
+		doc.Services[ShadowManagerService] = service{ComponentType: "PLUGIN", Configuration: f.ShadowManager}
 	}
 	if len(f.Sward) > 0 {
 		doc.Sward = &yaml.Node{Kind: yaml.MappingNode}

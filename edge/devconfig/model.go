@@ -12,6 +12,9 @@ type File struct {
 	// NucleusVersion is services.aws.greengrass.Nucleus.version, kept so a
 	// Greengrass file reads back unchanged; Sward does not use it.
 	NucleusVersion string `yaml:"-"`
+	// ShadowManager is services.aws.greengrass.ShadowManager.configuration:
+	// the shadow sync and the local shadows' limits.
+	ShadowManager ShadowManager `yaml:"-"`
 	// Bridge is services.aws.greengrass.clientdevices.mqtt.Bridge.configuration:
 	// the MQTT bridge's topic mappings.
 	Bridge Bridge `yaml:"-"`

@@ -203,8 +203,10 @@ func (d *decoder) services(f *File, n *yaml.Node) {
 			conf = reflect.ValueOf(&f.Bridge).Elem()
 		case SecretManagerService:
 			conf = reflect.ValueOf(&f.SecretManager).Elem()
+		case ShadowManagerService:
+			conf = reflect.ValueOf(&f.ShadowManager).Elem()
 		default:
-			d.warn(path, k.Line, "not read: Sward takes a component's configuration from its deployment, not from this file ("+NucleusService+", "+BridgeService+" and "+SecretManagerService+" excepted)")
+			d.warn(path, k.Line, "not read: Sward takes a component's configuration from its deployment, not from this file ("+NucleusService+", "+BridgeService+", "+SecretManagerService+" and "+ShadowManagerService+" excepted)")
 			continue
 		}
 		if isNull(v) {

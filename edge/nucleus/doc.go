@@ -32,6 +32,8 @@
 //     and IoT Core (edge/bridge), only when mappings are configured
 //   - fleet status: reports the components' states and versions to the
 //     cloud through the link (edge/fleet), only when the link runs
+//   - shadow sync: keeps the configured local shadows in sync with IoT
+//     Core's (edge/shadowsync), only with Options.ShadowSync and the link
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)

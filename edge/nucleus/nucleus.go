@@ -154,6 +154,7 @@ func (n *Nucleus) Start() error {
 		n.ipcService(),
 		n.bridgeService(),
 		n.fleetService(),
+		n.shadowSyncService(),
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),

@@ -12,6 +12,7 @@ import (
 	"github.com/sward-iot/sward/edge/devconfig"
 	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/shadowsync"
 	"github.com/sward-iot/sward/edge/spool"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
@@ -119,6 +120,12 @@ type Options struct {
 	// file's services.aws.greengrass.clientdevices.mqtt.Bridge). None: no
 	// bridge.
 	Bridge []bridge.Mapping
+	// ShadowSync is what local shadows to sync with IoT Core, and how
+	// (edge/shadowsync; the config file's
+	// services.aws.greengrass.ShadowManager.configuration). nil: no sync.
+	// It needs the link; a configuration it refuses is logged and the
+	// nucleus runs without the sync.
+	ShadowSync *shadowsync.Config
 }
 
 // DefaultMetricsListen is the /metrics endpoint: loopback only, as it has no

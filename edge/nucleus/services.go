@@ -30,6 +30,7 @@ import (
 	"github.com/sward-iot/sward/edge/secrets"
 	"github.com/sward-iot/sward/edge/service"
 	"github.com/sward-iot/sward/edge/shadow"
+	"github.com/sward-iot/sward/edge/shadowsync"
 	"github.com/sward-iot/sward/edge/tes"
 )
 
@@ -438,6 +439,47 @@ func (n *Nucleus) fleetService() service.Service {
 				return nil
 			}
 			return fs.Shutdown(ctx)
+		},
+	}
+}
+
+// shadowSyncService syncs the configured local shadows with IoT Core
+// (edge/shadowsync) when the link runs. A configuration it refuses, or a
+// sync without a link, is logged: the nucleus runs without the sync.
+func (n *Nucleus) shadowSyncService() service.Service {
+	var ss *shadowsync.Service
+	return service.Func{ServiceName: "shadow sync",
+		OnStart: func(ctx context.Context) (err error) {
+			if n.opts.ShadowSync == nil {
+				return nil
+			}
+			if _, err := n.opts.ShadowSync.Shadows(n.opts.ThingName); err != nil {
+				n.log.Error("shadow sync not started: fix the shadow manager configuration and restart the nucleus", "error", err)
+				return nil
+			}
+			if n.link == nil {
+				n.log.Error("shadow sync not started: it needs the IoT Core link; set iotDataEndpoint (and the device's certificate) in the config file",
+					"key", shadowsync.ConfigPath+".synchronize")
+				return nil
+			}
+			ss, err = shadowsync.New(shadowsync.Options{Config: *n.opts.ShadowSync, ThingName: n.opts.ThingName,
+				Local: n.shadows, Link: n.link, Conn: n.nc, Logger: n.opts.Logger})
+			if err == nil {
+				err = ss.Start(ctx)
+			}
+			if err != nil {
+				n.log.Error("shadow sync not started: fix the shadow manager configuration and restart the nucleus", "error", err)
+				ss = nil
+				return nil
+			}
+			n.metrics.Registry.MustRegister(ss.Collector())
+			return nil
+		},
+		OnShutdown: func(ctx context.Context) error {
+			if ss == nil {
+				return nil
+			}
+			return ss.Shutdown(ctx)
 		},
 	}
 }

@@ -110,6 +110,10 @@ func checkNames(thing, name string) *Error {
 	return nil
 }
 
+// ValidShadowName reports whether name is a shadow name AWS IoT accepts
+// (1-64 of a-z A-Z 0-9 : _ -).
+func ValidShadowName(name string) bool { return validName(name, maxShadowNameLen) }
+
 func validName(s string, maxLen int) bool {
 	if s == "" || len(s) > maxLen {
 		return false

@@ -268,14 +268,14 @@ func (s *Service) Get(ctx context.Context, thing, name string) ([]byte, error) {
 // /update/accepted, /update/delta (when desired differs from reported)
 // and /update/documents. Errors are *Error; nothing is stored then.
 func (s *Service) Update(ctx context.Context, thing, name string, doc []byte) ([]byte, error) {
-	out, _, e := s.update(ctx, thing, name, doc)
+	out, _, e := s.update(ctx, thing, name, doc, true)
 	return out, asError(e)
 }
 
 // Delete deletes the shadow, publishes /delete/accepted and returns that
 // document. The version carries on if the shadow is created again.
 func (s *Service) Delete(ctx context.Context, thing, name string) ([]byte, error) {
-	doc, e := s.delete(ctx, thing, name, &shadowdoc.Request{})
+	doc, e := s.delete(ctx, thing, name, &shadowdoc.Request{}, true)
 	return doc, asError(e)
 }
 
@@ -295,7 +295,9 @@ func asError(e *Error) error {
 	return e
 }
 
-func (s *Service) admit(thing, name string) *Error {
+// admit checks that the service runs, the names, and (limited) the
+// thing's request rate.
+func (s *Service) admit(thing, name string, limited bool) *Error {
 	if !s.ready.Load() {
 		s.log.Error("shadow request while the service is not running: call Start first (or it was shut down)")
 		return shadowdoc.Internal()
@@ -303,14 +305,14 @@ func (s *Service) admit(thing, name string) *Error {
 	if e := checkNames(thing, name); e != nil {
 		return e
 	}
-	if !s.limiter.allow(thing, s.opts.Now()) {
+	if limited && !s.limiter.allow(thing, s.opts.Now()) {
 		return shadowdoc.Throttled()
 	}
 	return nil
 }
 
 func (s *Service) get(ctx context.Context, thing, name string, req *shadowdoc.Request) ([]byte, *Error) {
-	if e := s.admit(thing, name); e != nil {
+	if e := s.admit(thing, name, true); e != nil {
 		return nil, e
 	}
 	cur, _, _, e := s.load(ctx, key(thing, name))
@@ -324,9 +326,10 @@ func (s *Service) get(ctx context.Context, thing, name string, req *shadowdoc.Re
 }
 
 // update returns the accepted document, and the request's clientToken so a
-// rejection can echo it.
-func (s *Service) update(ctx context.Context, thing, name string, payload []byte) ([]byte, string, *Error) {
-	if e := s.admit(thing, name); e != nil {
+// rejection can echo it. limited: the request counts against the thing's
+// rate (not for the sync service's writes, see sync.go).
+func (s *Service) update(ctx context.Context, thing, name string, payload []byte, limited bool) ([]byte, string, *Error) {
+	if e := s.admit(thing, name, limited); e != nil {
 		return nil, "", e
 	}
 	req, e := shadowdoc.ParseUpdate(payload)
@@ -380,8 +383,8 @@ func (s *Service) update(ctx context.Context, thing, name string, payload []byte
 	}
 }
 
-func (s *Service) delete(ctx context.Context, thing, name string, req *shadowdoc.Request) ([]byte, *Error) {
-	if e := s.admit(thing, name); e != nil {
+func (s *Service) delete(ctx context.Context, thing, name string, req *shadowdoc.Request, limited bool) ([]byte, *Error) {
+	if e := s.admit(thing, name, limited); e != nil {
 		return nil, e
 	}
 	k := key(thing, name)
@@ -415,7 +418,7 @@ func (s *Service) delete(ctx context.Context, thing, name string, req *shadowdoc
 }
 
 func (s *Service) list(ctx context.Context, thing, token string, pageSize int) ([]string, string, *Error) {
-	if e := s.admit(thing, ""); e != nil {
+	if e := s.admit(thing, "", true); e != nil {
 		return nil, "", e
 	}
 	switch {
@@ -582,7 +585,7 @@ func (s *Service) serve(m *nats.Msg) {
 	)
 	switch op {
 	case OpUpdate:
-		doc, token, e = s.update(ctx, thing, name, m.Data)
+		doc, token, e = s.update(ctx, thing, name, m.Data, true)
 	case OpGet, OpDelete:
 		var req *shadowdoc.Request
 		req, e = shadowdoc.ParseRequest(m.Data)
@@ -593,7 +596,7 @@ func (s *Service) serve(m *nats.Msg) {
 				s.publish(Subject(thing, name, op, ResultAccepted), doc)
 			}
 		} else if e == nil {
-			doc, e = s.delete(ctx, thing, name, req)
+			doc, e = s.delete(ctx, thing, name, req, true)
 		}
 	}
 	if e != nil {

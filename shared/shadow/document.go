@@ -623,3 +623,8 @@ func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "
 // without decoding it: Encode writes "deleted" last, after the version, so
 // no document content can end the record this way.
 func IsTombstone(data []byte) bool { return bytes.HasSuffix(data, []byte(`,"deleted":true}`)) }
+
+// Equal compares two JSON values as decoded with UseNumber, as the delta
+// does: numbers by value (1 equals 1.0), objects key by key, arrays
+// element by element.
+func Equal(a, b any) bool { return equal(a, b) }
