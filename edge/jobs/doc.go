@@ -1,0 +1,82 @@
+// Package jobs is the device side of cloud deployments: an AWS IoT Jobs
+// client that takes the jobs the release Lambda (lambdas/release) creates
+// for the device's thing groups, hands each job document to the deployment
+// engine (edge/deployment) as the thing group's deployment, and reports
+// the outcome on the job execution and on topics.DeploymentStatus.
+//
+//	Options → New (validates; starts nothing) → Start (subscribes, opens the
+//	bucket; one goroutine) → Shutdown
+//
+// # Topics
+//
+// Plain, non-namespaced job topics, because the release Lambda creates
+// plain jobs (no namespaceId) and IoT Core (and devcloud) shows a job only
+// through the topics of its namespace. Greengrass's own nucleus uses the
+// aws-gg-deployment namespace for the jobs Greengrass's CreateDeployment
+// makes; Sward's jobs are not those.
+//
+//	$aws/things/<thing>/jobs/notify-next            the service says the next job changed
+//	$aws/things/<thing>/jobs/start-next[/accepted|/rejected]
+//	$aws/things/<thing>/jobs/<jobId>/update[/accepted|/rejected]
+//
+// Every request carries a clientToken; the answer with that token is the
+// request's. Requests go through the link's durable spool (QoS 1), so they
+// leave in order, after the updates before them.
+//
+// # One job at a time
+//
+// Start-next is sent when the service starts, whenever the link connects
+// again, on every notify-next, and after each job ends, until it answers
+// that nothing is pending: jobs queued while the device was offline are
+// taken on reconnect, in the order IoT Jobs queued them. For each
+// execution:
+//
+//  1. the job document is decoded with shared/deployment's Decode (strict;
+//     formatVersion must be one this Sward reads); a document the device
+//     cannot read is REJECTED with the reason, and nothing changes;
+//  2. the recipe of every component of the document is downloaded from its
+//     recipeSource (S3 GetObject with the token exchange credentials),
+//     parsed, and checked to be that component at that version; a missing
+//     or bad recipe is REJECTED too;
+//  3. the job↔deployment mapping is written to the sward_jobs KV bucket;
+//  4. IN_PROGRESS is sent with expectedVersion (the execution's
+//     versionNumber from start-next); an answer that the execution is in a
+//     terminal state (the job was canceled, or the thing removed from it)
+//     means the job is not applied. A VersionMismatch whose executionState
+//     is not terminal is retried once with the version it gives;
+//  5. the document is submitted to the engine as the thing group's
+//     deployment (deploymentId = the job id; <jobId>-<executionNumber>
+//     for a later execution of the same job), the recipes staged in a
+//     temporary folder that the engine copies into the component store,
+//     as LOCAL_FOLDER deployments do;
+//  6. when the deployment ends, the outcome is written to the mapping,
+//     then published (the deployment status message, then the terminal
+//     update): SUCCEEDED, or FAILED (rolled back or not), or REJECTED for
+//     a deployment the engine refused before it started.
+//
+// statusDetails carries Greengrass's keys, each value at most 1024
+// characters: detailed-deployment-status (SUCCESSFUL,
+// FAILED_NO_STATE_CHANGE, FAILED_ROLLBACK_NOT_REQUESTED,
+// FAILED_ROLLBACK_COMPLETE, FAILED_UNABLE_TO_ROLLBACK, REJECTED),
+// deployment-failure-cause (the engine's reason), deployment-error-types
+// and deployment-error-stack (JSON lists of error codes, as Greengrass
+// writes them).
+//
+// # Crashes
+//
+// Every step is repeated after a restart until the mapping says the
+// outcome was sent: start-next returns the device's IN_PROGRESS execution
+// first, and the mapping tells whether its deployment was submitted (the
+// engine then finishes or rolls it back and the service waits for it) or
+// not (steps 1–5 run again). An outcome written to the mapping is sent
+// again; an update refused because the execution is already terminal
+// ends the job. So no execution stays IN_PROGRESS once the device is
+// online again.
+//
+// # Not done
+//
+// A job canceled while its deployment is being applied is not stopped: the
+// engine has no cancel, so the deployment ends as it would have, the
+// device reports its outcome on the status topic, and the cloud's
+// refusal of the terminal update (the execution is CANCELED) is logged.
+package jobs
