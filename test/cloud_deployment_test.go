@@ -135,7 +135,7 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 				return fmt.Errorf("current = %v, want %s", cur, status)
 			}
 			out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(statusTable), ConsistentRead: aws.Bool(true),
-				KeyConditionExpression: aws.String("thingName = :t AND begins_with(sortKey, :p)"),
+				KeyConditionExpression:    aws.String("thingName = :t AND begins_with(sortKey, :p)"),
 				ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":t": sAttr(thing.ThingName), ":p": sAttr("history#" + job + "#")}})
 			if err != nil {
 				return err

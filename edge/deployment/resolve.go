@@ -42,13 +42,13 @@ var ErrConflict = errors.New("dependency conflict")
 const maxResolveRounds = 64
 
 type requirement struct {
-	by   string // "group LOCAL" or "com.example.A 1.0.0"
+	by string // "group LOCAL" or "com.example.A 1.0.0"
 	// groups are the groups whose roots bring a requiring component, for
 	// the error of a conflict between them.
 	groups []string
-	rng  string
-	c    *semver.Constraints
-	soft bool // a SOFT dependency's requirement
+	rng    string
+	c      *semver.Constraints
+	soft   bool // a SOFT dependency's requirement
 }
 
 // Builtin says whether the nucleus provides a component itself (see
