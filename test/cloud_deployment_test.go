@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -216,4 +217,134 @@ func groupArn(t *testing.T, client *iot.Client, group string) string {
 		t.Fatal(err)
 	}
 	return aws.ToString(out.ThingGroupArn)
+}
+
+// TestACloudDeploymentKilledAtAnyPointEndsInATerminalStatusAfterRestart
+// sweeps kill -9 over a cloud deployment's stages: releases alternate
+// between good and broken (one component exits at once), and the nucleus
+// is killed at a growing delay after the job is created (before start-next,
+// while the recipes download, while the engine applies, settles, rolls
+// back, and after it reported). After a restart on the same root the job's
+// execution ends SUCCEEDED (good) or FAILED (broken, rolled back), never
+// left IN_PROGRESS, and the device runs the last good release.
+func TestACloudDeploymentKilledAtAnyPointEndsInATerminalStatusAfterRestart(t *testing.T) {
+	dist := harness.LambdaDist(t, "release")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	const group = "sward-devices"
+	thing := createThing(t, d, "crash-thing", "--group", group)
+	config := writeTESConfig(t, d, thing, "")
+	t.Setenv("AWS_ENDPOINT_URL_S3", d.Info.Endpoints.S3)
+	args := []string{"--config", config, "--thing-name", thing.ThingName}
+	n := harness.Start(t, "", "", args...)
+	root := n.Root
+
+	ctx := context.Background()
+	s3cfg := d.Info.AWSConfig()
+	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
+	s3c := s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	bucket := "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region
+	client := iot.NewFromConfig(d.Info.IoTConfig())
+	names := []string{"com.example.Crash0", "com.example.Crash1"}
+
+	lastGood := ""
+	stages := map[string]bool{}
+	delays := []time.Duration{0, 30 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond,
+		500 * time.Millisecond, 800 * time.Millisecond, 1200 * time.Millisecond, 2 * time.Second}
+	for i, delay := range delays {
+		broken := i%2 == 1 && lastGood != ""
+		version := fmt.Sprintf("1.0.%d", i)
+		r := cloudRelease{commit: commitOf(fmt.Sprintf("%s-%d", t.Name(), i)), version: version, components: map[string]string{}}
+		for _, name := range names {
+			r.components[name] = "sleep 600"
+		}
+		if broken {
+			r.components[names[1]] = "exit 3"
+		}
+		job := release.JobID(r.commit)
+		r.publish(t, s3c, bucket, group)
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if _, err := client.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String(job)}); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no job %s", job)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(delay)
+		n.Signal(syscall.SIGKILL)
+		stage := killedAt(n.Output(), job)
+		stages[stage] = true
+		if !n.WaitExit(10 * time.Second) {
+			t.Fatal("the nucleus survived kill -9")
+		}
+		n = harness.StartAt(t, root, "", "", args...)
+
+		want := iottypes.JobExecutionStatusSucceeded
+		if broken {
+			want = iottypes.JobExecutionStatusFailed
+		}
+		harness.Eventually(t, 90*time.Second, fmt.Sprintf("job %d (killed after %s) ends %s", i, delay, want), func() error {
+			out, err := client.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing.ThingName)})
+			if err != nil {
+				return err
+			}
+			if st := out.Execution.Status; st != want {
+				if st != iottypes.JobExecutionStatusQueued && st != iottypes.JobExecutionStatusInProgress {
+					return harness.Permanent(fmt.Errorf("execution ended %s (%v), want %s", st, out.Execution.StatusDetails, want))
+				}
+				return fmt.Errorf("execution is %s", st)
+			}
+			return nil
+		})
+		if !broken {
+			lastGood = version
+		}
+		cc := n.Client()
+		for _, name := range names {
+			harness.Eventually(t, 30*time.Second, name+" RUNNING at "+lastGood, func() error {
+				comps, err := cc.Components(ctx)
+				if err != nil {
+					return err
+				}
+				for _, c := range comps {
+					if c.Name == name && c.State == "RUNNING" && c.Version == lastGood {
+						return nil
+					}
+				}
+				return fmt.Errorf("components %+v", comps)
+			})
+		}
+		t.Logf("killed %s after job %d (%s) was created, %s: ended %s", delay, i, map[bool]string{true: "broken", false: "good"}[broken], stage, want)
+	}
+	for _, want := range []string{stageNotSubmitted, stageApplying, stageReported} {
+		if !stages[want] {
+			t.Errorf("no kill landed %s (stages hit: %v): adjust the delays", want, stages)
+		}
+	}
+}
+
+// The stages of a cloud deployment a kill can land in, as the killed
+// nucleus's log shows them.
+const (
+	stageNotSubmitted = "before the deployment was submitted"
+	stageApplying     = "while the engine applied it"
+	stageReported     = "after the outcome was reported"
+)
+
+func killedAt(log, job string) string {
+	stage := stageNotSubmitted
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, job) {
+			continue
+		}
+		switch {
+		case strings.Contains(line, `"job ended"`):
+			stage = stageReported
+		case strings.Contains(line, `"job submitted to the deployment engine"`) && stage == stageNotSubmitted:
+			stage = stageApplying
+		}
+	}
+	return stage
 }
