@@ -172,6 +172,9 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	if out, err := n.CLI("deployment", "list"); err != nil || !strings.Contains(out, job) || !strings.Contains(out, group) {
 		t.Errorf("sward deployment list does not show the cloud deployment %s of %s (%v):\n%s", job, group, err, out)
 	}
+	if out, err := n.CLI("deployment", "status", job); err != nil || !strings.Contains(out, "Job:") || !strings.Contains(out, good.commit) {
+		t.Errorf("sward deployment status %s shows no job and commit (%v):\n%s", job, err, out)
+	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("job created → 5 components RUNNING on the device: %.0f ms; load %s", ms(running), strings.TrimSpace(string(load)))
 

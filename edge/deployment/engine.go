@@ -114,6 +114,8 @@ type Request struct {
 	WholeRecipeDir bool
 	// CommitID records the git commit a deployment came from.
 	CommitID string
+	// JobID records the IoT job a cloud deployment came from.
+	JobID string
 }
 
 // ErrUnknownDeployment is returned for a deployment id with no record.
@@ -351,7 +353,7 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 		ArtifactDir:     req.ArtifactDir,
 		ChangedDefaults: changedDefaults,
 		Status: ddoc.Status{DeploymentID: doc.DeploymentID, Group: doc.GroupName, State: state, Reason: reason,
-			CreatedAt: now, CommitID: req.CommitID},
+			CreatedAt: now, CommitID: req.CommitID, JobID: req.JobID},
 	}
 	if refused != nil {
 		r.Status.EndedAt = now

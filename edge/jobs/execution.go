@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,6 +16,7 @@ import (
 	"github.com/sward-iot/sward/edge/iotcore"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/deploymentstatus"
+	"github.com/sward-iot/sward/shared/release"
 	"github.com/sward-iot/sward/shared/topics"
 )
 
@@ -210,7 +212,11 @@ func (s *Service) submit(ctx context.Context, exec *execution, m *mapping) (appl
 		m.Outcome, m.Sent = &outcome{Status: deploymentstatus.Rejected, Reason: "the job is " + state + " in IoT Jobs; not applied"}, true
 		return false, s.save(m)
 	}
-	st, err := s.opts.Engine.Submit(deployment.Request{Document: doc, RecipeDir: dir})
+	req := deployment.Request{Document: doc, RecipeDir: dir, JobID: exec.JobID}
+	if commit, ok := strings.CutPrefix(exec.JobID, release.JobIDPrefix); ok {
+		req.CommitID = commit // a release's job: sward-<commit>
+	}
+	st, err := s.opts.Engine.Submit(req)
 	if err != nil && st.DeploymentID == "" {
 		// Not recorded by the engine (an invalid document): nothing changed.
 		return false, s.finish(ctx, m, rejected(err))

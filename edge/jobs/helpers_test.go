@@ -337,6 +337,7 @@ type engine struct {
 	hold      bool // deployments stay IN_PROGRESS until finishHeld
 	records   map[string]ddoc.Status
 	submitted []*ddoc.Document
+	requests  []deployment.Request
 	recipes   map[string][]string // deployment → recipe files staged
 	changed   chan struct{}
 }
@@ -369,6 +370,7 @@ func (e *engine) Submit(req deployment.Request) (ddoc.Status, error) {
 		return ddoc.Status{}, fmt.Errorf("deployment %s already exists", id)
 	}
 	e.submitted = append(e.submitted, req.Document)
+	e.requests = append(e.requests, req)
 	e.recipes[id] = files
 	st := ddoc.Status{DeploymentID: id, Group: req.Document.GroupName, State: ddoc.InProgress, CreatedAt: time.Now(), StartedAt: time.Now()}
 	if !e.hold {

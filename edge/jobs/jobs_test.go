@@ -24,6 +24,9 @@ func TestAJobBecomesTheThingGroupsDeploymentAndSucceeds(t *testing.T) {
 	if got := f.engine.ids(); !slices.Equal(got, []string{"sward-abc"}) {
 		t.Fatalf("deployments = %v, want the job id", got)
 	}
+	if r := f.engine.requests[0]; r.JobID != "sward-abc" || r.CommitID != "abc" {
+		t.Errorf("request job %q commit %q, want the job and the release's commit", r.JobID, r.CommitID)
+	}
 	d := f.engine.submitted[0]
 	if d.GroupName != "sensors" || d.Components["com.example.A"].Version != "1.0.0" {
 		t.Errorf("the engine got %+v, want the thing group's document", d)
