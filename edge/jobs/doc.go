@@ -73,10 +73,18 @@
 // ends the job. So no execution stays IN_PROGRESS once the device is
 // online again.
 //
-// # Not done
+// # Cancel
 //
-// A job canceled while its deployment is being applied is not stopped: the
-// engine has no cancel, so the deployment ends as it would have, the
-// device reports its outcome on the status topic, and the cloud's
-// refusal of the terminal update (the execution is CANCELED) is logged.
+// A job canceled in the cloud before the device applied it is not
+// applied: start-next no longer returns it, or the IN_PROGRESS update of
+// step 4 is answered with its terminal state. One canceled while its
+// deployment is applied: IoT Jobs sends notify-next naming another
+// execution (or none); the service then sends IN_PROGRESS, and a terminal
+// answer cancels the deployment in the engine (edge/deployment's Cancel),
+// which fails it with the cancel as reason and follows its failure
+// handling (rolled back by default). The outcome is reported on the status
+// topic; IoT Jobs keeps the execution CANCELED and refuses the terminal
+// update, which ends the job on the device. A cancel that arrives while
+// the nucleus is down is seen only as that refusal: the deployment has
+// then run to its end.
 package jobs

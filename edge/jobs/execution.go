@@ -157,11 +157,49 @@ func (s *Service) handle(ctx context.Context, exec *execution) error {
 	} else if err != nil {
 		return err
 	}
-	st, err := s.opts.Engine.Wait(ctx, m.DeploymentID)
+	st, err := s.wait(ctx, m)
 	if err != nil {
 		return err
 	}
 	return s.finish(ctx, m, outcomeOf(st))
+}
+
+// wait waits for m's deployment to end. When IoT Jobs says the next
+// pending execution is another one (or none), the job may have been
+// canceled: an IN_PROGRESS update tells, and a terminal answer cancels the
+// deployment in the engine, which then fails it and follows its failure
+// handling (edge/deployment's Cancel).
+func (s *Service) wait(ctx context.Context, m *mapping) (ddoc.Status, error) {
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	type result struct {
+		st  ddoc.Status
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := s.opts.Engine.Wait(wctx, m.DeploymentID)
+		done <- result{st, err}
+	}()
+	for {
+		select {
+		case r := <-done:
+			return r.st, r.err
+		case next := <-s.next:
+			if next == m.JobID {
+				continue
+			}
+			state, err := s.update(ctx, m, deploymentstatus.InProgress, map[string]string{"detailed-deployment-status": "IN_PROGRESS"})
+			if err != nil || !terminalStatus(state) {
+				continue // offline, or still the device's: go on waiting
+			}
+			reason := "the job is " + state + " in IoT Jobs"
+			s.log.Info("job ended in the cloud while the device applies it; canceling the deployment", "job", m.JobID, "deployment", m.DeploymentID, "status", state)
+			if err := s.opts.Engine.Cancel(m.DeploymentID, reason); err != nil && !errors.Is(err, deployment.ErrNotCancelable) {
+				s.log.Warn("deployment not canceled", "deployment", m.DeploymentID, "error", err)
+			}
+		}
+	}
 }
 
 // deploymentID is the engine's id for exec: the job id, or for a later

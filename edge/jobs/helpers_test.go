@@ -338,6 +338,7 @@ type engine struct {
 	records   map[string]ddoc.Status
 	submitted []*ddoc.Document
 	requests  []deployment.Request
+	canceled  []string
 	recipes   map[string][]string // deployment → recipe files staged
 	changed   chan struct{}
 }
@@ -409,6 +410,26 @@ func (e *engine) finishHeld() {
 func (e *engine) broadcast() {
 	close(e.changed)
 	e.changed = make(chan struct{})
+}
+
+// Cancel ends a held deployment ROLLED_BACK with the cancel as reason, as
+// the engine does under the default failure handling.
+func (e *engine) Cancel(id, reason string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st, ok := e.records[id]
+	if !ok {
+		return fmt.Errorf("%w %q", deployment.ErrUnknownDeployment, id)
+	}
+	if st.State.Terminal() {
+		return deployment.ErrNotCancelable
+	}
+	e.canceled = append(e.canceled, id)
+	st.State, st.Reason, st.EndedAt = ddoc.RolledBack, "canceled: "+reason+"; rolled back to the previous components and configuration", time.Now()
+	st.Components = []ddoc.ComponentOutcome{{Name: "com.example.A", Version: "0.9.0", State: "RUNNING"}}
+	e.records[id] = st
+	e.broadcast()
+	return nil
 }
 
 func (e *engine) Get(id string) (ddoc.Status, error) {

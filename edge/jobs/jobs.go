@@ -53,6 +53,7 @@ type Engine interface {
 	Submit(req deployment.Request) (ddoc.Status, error)
 	Get(id string) (ddoc.Status, error)
 	Wait(ctx context.Context, id string) (ddoc.Status, error)
+	Cancel(id, reason string) error
 }
 
 // Objects reads the recipes from S3: *s3.Client, with the token exchange
@@ -99,6 +100,9 @@ type Service struct {
 	waiters map[string]chan reply // by clientToken
 
 	kick   chan struct{}
+	// next carries the job id of each notify-next ("" when nothing is
+	// pending), the latest only, to the deployment being waited for.
+	next   chan string
 	unsubs []func(context.Context) error
 	sub    *nats.Subscription
 	cancel context.CancelFunc
@@ -137,7 +141,7 @@ func New(opts Options) (*Service, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Service{opts: opts, log: opts.Logger.With("service", "jobs"), waiters: map[string]chan reply{},
-		kick: make(chan struct{}, 1)}, nil
+		kick: make(chan struct{}, 1), next: make(chan string, 1)}, nil
 }
 
 // Name is the service's name in the nucleus's list.
@@ -232,6 +236,25 @@ type reply struct {
 func (s *Service) onMessage(m iotcore.Message) {
 	base := "$aws/things/" + s.opts.ThingName + "/jobs/"
 	if m.Topic == base+"notify-next" {
+		var n struct {
+			Execution *struct {
+				JobID string `json:"jobId"`
+			} `json:"execution"`
+		}
+		if json.Unmarshal(m.Payload, &n) == nil {
+			id := ""
+			if n.Execution != nil {
+				id = n.Execution.JobID
+			}
+			select { // the latest only
+			case <-s.next:
+			default:
+			}
+			select {
+			case s.next <- id:
+			default:
+			}
+		}
 		s.poke()
 		return
 	}

@@ -119,6 +119,34 @@ func TestAJobCanceledBeforeTheDeviceAppliesItIsNotApplied(t *testing.T) {
 	}
 }
 
+func TestAJobCanceledWhileItsDeploymentIsAppliedRollsBackAndTheOutcomeIsReported(t *testing.T) {
+	f := newFixture(t)
+	f.engine.hold = true
+	f.cloud.queue("sward-mid", f.release("sward-mid", "sensors", map[string]string{"com.example.A": "1.0.0"}))
+	f.start()
+	if m := f.nextStatus(); m.Status != deploymentstatus.InProgress {
+		t.Fatalf("status = %+v, want IN_PROGRESS once submitted", m)
+	}
+	f.cloud.mu.Lock()
+	f.cloud.execs[0].status = "CANCELED"
+	f.cloud.mu.Unlock()
+	f.cloud.notifyNext() // nothing pending any more
+
+	m := f.nextStatus()
+	if m.Status != deploymentstatus.Failed || m.Detail != ddoc.RolledBack || !strings.Contains(m.Reason, "the job is CANCELED in IoT Jobs") {
+		t.Errorf("status = %+v, want FAILED, ROLLED_BACK because the job was canceled", m)
+	}
+	f.engine.mu.Lock()
+	canceled := slices.Clone(f.engine.canceled)
+	f.engine.mu.Unlock()
+	if !slices.Equal(canceled, []string{"sward-mid"}) {
+		t.Errorf("engine cancels = %v, want the job's deployment", canceled)
+	}
+	if e := f.cloud.exec("sward-mid"); e.status != "CANCELED" {
+		t.Errorf("the execution is %s; a device cannot change a canceled one", e.status)
+	}
+}
+
 func TestJobsQueuedWhileOfflineAreTakenOnReconnectInOrder(t *testing.T) {
 	f := newFixture(t)
 	f.cloud.setOnline(false)
