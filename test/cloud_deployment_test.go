@@ -75,14 +75,17 @@ func commitOf(s string) string {
 // over the jobs MQTT API, downloads the recipes from S3, deploys →
 // components RUNNING → the execution SUCCEEDED with Greengrass's
 // statusDetails → the deployment-events Lambda's rows in DynamoDB. Then a
-// broken component: FAILED, rolled back to the first release, reported.
-// It prints the time from the job's creation to the components RUNNING
+// broken component: FAILED, rolled back to the first release, reported; a
+// second thing group of the device deploying a component at another
+// version: FAILED naming both groups; releases made while the nucleus is
+// down: taken in order when it is back; a job document from the future:
+// REJECTED. It prints the time from the job's creation to the components RUNNING
 // (docs/performance.md).
 func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *testing.T) {
 	dist := harness.LambdaDist(t, "release", "deployment-events")
 	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
-	const group = "sward-devices"
-	thing := createThing(t, d, "jobs-thing", "--group", group)
+	const group, cameras = "sward-devices", "sward-cameras"
+	thing := createThing(t, d, "jobs-thing", "--group", group, "--group", cameras)
 	config := writeTESConfig(t, d, thing, "")
 	// The nucleus reaches devcloud's S3 with the token exchange service's
 	// credentials only.
@@ -196,6 +199,44 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 		}
 	}
 
+	// A second thing group of the device deploys one of the first group's
+	// components at another version: the union has no version both allow,
+	// the deployment fails naming both groups, and nothing changes.
+	conflict := cloudRelease{commit: commitOf(t.Name() + "conflict"), version: "3.0.0", components: map[string]string{"com.example.Svc0": "sleep 600"}}
+	conflicting := release.JobID(conflict.commit)
+	conflict.publish(t, s3c, bucket, cameras)
+	e = execution(conflicting, iottypes.JobExecutionStatusFailed)
+	if cause := e.StatusDetails.DetailsMap["deployment-failure-cause"]; !strings.Contains(cause, "group "+group+" requires 1.0.0") ||
+		!strings.Contains(cause, "group "+cameras+" requires 3.0.0") || e.StatusDetails.DetailsMap["detailed-deployment-status"] != "FAILED_NO_STATE_CHANGE" {
+		t.Errorf("statusDetails = %v, want FAILED_NO_STATE_CHANGE naming both groups", e.StatusDetails.DetailsMap)
+	}
+
+	// Offline: releases made while the nucleus is down are taken when it
+	// is back, in order; the device ends on the last.
+	n.Signal(syscall.SIGINT)
+	if !n.WaitExit(40 * time.Second) {
+		t.Fatal("the nucleus did not stop")
+	}
+	var queued []string
+	for i, v := range []string{"4.0.0", "5.0.0"} {
+		r := cloudRelease{commit: commitOf(fmt.Sprintf("%s-offline-%d", t.Name(), i)), version: v, components: map[string]string{"com.example.Svc0": "sleep 600"}}
+		r.publish(t, s3c, bucket, group)
+		queued = append(queued, release.JobID(r.commit))
+		jobCreated(queued[i])
+	}
+	n = harness.StartAt(t, n.Root, "", "", "--config", config, "--thing-name", thing.ThingName)
+	for _, job := range queued {
+		execution(job, iottypes.JobExecutionStatusSucceeded)
+	}
+	if c := n.WaitState("com.example.Svc0", 30*time.Second, "RUNNING"); c.Version != "5.0.0" {
+		t.Errorf("com.example.Svc0 runs %s after the offline releases, want 5.0.0", c.Version)
+	}
+	first, _ := n.Client().Deployment(ctx, queued[0])
+	second, _ := n.Client().Deployment(ctx, queued[1])
+	if first.EndedAt.IsZero() || second.StartedAt.Before(first.EndedAt) {
+		t.Errorf("the offline jobs ran %v–%v and %v–%v, want one after the other in order", first.StartedAt, first.EndedAt, second.StartedAt, second.EndedAt)
+	}
+
 	// A job document from the future is REJECTED, and nothing changes.
 	future := "sward-future-" + strings.Repeat("0", 8)
 	if _, err := client.CreateJob(ctx, &iot.CreateJobInput{JobId: aws.String(future), Targets: []string{groupArn(t, client, group)},
@@ -206,10 +247,8 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	if cause := e.StatusDetails.DetailsMap["deployment-failure-cause"]; !strings.Contains(cause, "formatVersion: is 2") {
 		t.Errorf("deployment-failure-cause = %q, want the format named", cause)
 	}
-	for name := range good.components {
-		if c := n.WaitState(name, 10*time.Second, "RUNNING"); c.Version != "1.0.0" {
-			t.Errorf("%s runs %s after a rejected job, want 1.0.0", name, c.Version)
-		}
+	if c := n.WaitState("com.example.Svc0", 10*time.Second, "RUNNING"); c.Version != "5.0.0" {
+		t.Errorf("com.example.Svc0 runs %s after a rejected job, want 5.0.0", c.Version)
 	}
 }
 
