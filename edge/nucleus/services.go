@@ -493,7 +493,8 @@ func (n *Nucleus) deploymentService() service.Service {
 }
 
 // jobsService takes the cloud's deployments (edge/jobs) when the IoT Core
-// link runs: it comes after the deployment engine has started, so a job's
+// link runs; if it cannot start (IoT Core refuses the job topics), that is
+// logged as an error and the nucleus runs without it. It comes after the deployment engine has started, so a job's
 // deployment queues behind the start-up's recovery. Its recipes are read
 // from S3 with the token exchange service's credentials (none without it:
 // a job with recipes in S3 is then rejected, naming the configuration);
@@ -526,8 +527,10 @@ func (n *Nucleus) jobsService() service.Service {
 				err = js.Start(ctx)
 			}
 			if err != nil {
+				// The device keeps running what it runs, without cloud
+				// deployments (an IoT policy without the jobs topics).
+				n.log.Error("cloud deployments not started: the device takes no IoT jobs until this is fixed and the nucleus restarted", "error", err)
 				js = nil
-				return err
 			}
 			return nil
 		},
