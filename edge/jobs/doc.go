@@ -20,8 +20,12 @@
 //	$aws/things/<thing>/jobs/<jobId>/update[/accepted|/rejected]
 //
 // Every request carries a clientToken; the answer with that token is the
-// request's. Requests go through the link's durable spool (QoS 1), so they
-// leave in order, after the updates before them.
+// request's. Updates go through the link's durable spool (QoS 1), so they
+// leave in order, even across an outage; start-next is sent with QoS 0,
+// only while connected (it is sent again on every connection), so an
+// idle device's spool stays empty. A start-next that overtakes a spooled
+// update finds the same execution again and resends the recorded outcome,
+// which IoT Jobs then refuses as terminal: the job ends either way.
 //
 // # One job at a time
 //

@@ -86,7 +86,7 @@ func (s *Service) topic(parts ...string) string {
 // startNext asks for the next pending execution and starts it; nil when
 // none is pending.
 func (s *Service) startNext(ctx context.Context) (*execution, error) {
-	r, err := s.request(ctx, s.topic("start-next"), map[string]any{})
+	r, err := s.request(ctx, s.topic("start-next"), map[string]any{}, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func (s *Service) update(ctx context.Context, m *mapping, status deploymentstatu
 		if m.VersionNumber > 0 {
 			req["expectedVersion"] = m.VersionNumber
 		}
-		r, err := s.request(ctx, s.topic(m.JobID, "update"), req)
+		r, err := s.request(ctx, s.topic(m.JobID, "update"), req, 1)
 		if err != nil {
 			return "", err
 		}

@@ -80,10 +80,18 @@ func (c *cloud) Subscribe(_ context.Context, filter string, qos byte, h iotcore.
 }
 
 func (c *cloud) Publish(_ context.Context, m iotcore.Message) error {
-	if m.QoS != 1 {
-		c.t.Errorf("published on %s with QoS %d, want 1 (the link's durable spool)", m.Topic, m.QoS)
+	want := byte(1) // the link's durable spool
+	if strings.HasSuffix(m.Topic, "/start-next") {
+		want = 0 // asked again on every connection
+	}
+	if m.QoS != want {
+		c.t.Errorf("published on %s with QoS %d, want %d", m.Topic, m.QoS, want)
 	}
 	c.mu.Lock()
+	if !c.online && m.QoS == 0 {
+		c.mu.Unlock()
+		return iotcore.ErrOffline
+	}
 	if !c.online {
 		c.spooled = append(c.spooled, m)
 		c.mu.Unlock()
@@ -258,13 +266,13 @@ func (c *cloud) notifyNext() {
 	if changed {
 		c.lastNext = id
 	}
-	c.mu.Unlock()
-	if !changed {
-		return
-	}
 	msg := map[string]any{"timestamp": time.Now().Unix()}
 	if e != nil {
 		msg["execution"] = e.data(true)
+	}
+	c.mu.Unlock()
+	if !changed {
+		return
 	}
 	c.deliver("$aws/things/"+thing+"/jobs/notify-next", msg)
 }

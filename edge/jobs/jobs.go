@@ -277,8 +277,10 @@ func (s *Service) onMessage(m iotcore.Message) {
 var errNoReply = errors.New("no answer from IoT Jobs")
 
 // request publishes req on topic with a new clientToken and waits for the
-// answer.
-func (s *Service) request(ctx context.Context, topic string, req map[string]any) (reply, error) {
+// answer. qos 1 goes through the link's spool (updates: they leave in
+// order, even across an outage); qos 0 is sent only while connected
+// (start-next: asked again on every connection, so never worth keeping).
+func (s *Service) request(ctx context.Context, topic string, req map[string]any, qos byte) (reply, error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	token := hex.EncodeToString(b)
@@ -296,7 +298,7 @@ func (s *Service) request(ctx context.Context, topic string, req map[string]any)
 		delete(s.waiters, token)
 		s.mu.Unlock()
 	}()
-	if err := s.opts.Link.Publish(ctx, iotcore.Message{Topic: topic, Payload: data, QoS: 1}); err != nil {
+	if err := s.opts.Link.Publish(ctx, iotcore.Message{Topic: topic, Payload: data, QoS: qos}); err != nil {
 		return reply{}, fmt.Errorf("publish on %s: %w", topic, err)
 	}
 	wait := time.NewTimer(s.opts.ReplyTimeout)
