@@ -99,7 +99,7 @@ type Service struct {
 	mu      sync.Mutex
 	waiters map[string]chan reply // by clientToken
 
-	kick   chan struct{}
+	kick chan struct{}
 	// next carries the job id of each notify-next ("" when nothing is
 	// pending), the latest only, to the deployment being waited for.
 	next   chan string
