@@ -63,6 +63,35 @@ func (r cloudRelease) publish(t *testing.T, s3c *s3.Client, bucket, group string
 	put(release.ManifestKey(r.commit), manifest)
 }
 
+// releaser is what a test needs to release to devcloud and follow the jobs.
+type releaser struct {
+	s3     *s3.Client
+	bucket string // the stack's artifacts bucket
+	iot    *iot.Client
+}
+
+func newReleaser(d *harness.Devcloud) releaser {
+	cfg := d.Info.AWSConfig()
+	cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
+	return releaser{s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		bucket: "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region, iot: iot.NewFromConfig(d.Info.IoTConfig())}
+}
+
+// jobCreated polls every 10 ms until the release Lambda has created job,
+// and returns when the test saw it.
+func (r releaser) jobCreated(t *testing.T, job string) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := r.iot.DescribeJob(context.Background(), &iot.DescribeJobInput{JobId: aws.String(job)}); err == nil {
+			return time.Now()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the release Lambda created no job %s", job)
+	return time.Time{}
+}
+
 func commitOf(s string) string {
 	sum := sha1.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
@@ -93,11 +122,8 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	n := harness.Start(t, "", "", "--config", config, "--thing-name", thing.ThingName)
 
 	ctx := context.Background()
-	s3cfg := d.Info.AWSConfig()
-	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
-	s3c := s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region
-	client := iot.NewFromConfig(d.Info.IoTConfig())
+	cl := newReleaser(d)
+	s3c, bucket, client := cl.s3, cl.bucket, cl.iot
 	db := dynamodb.NewFromConfig(d.Info.AWSConfig())
 	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
 	if err != nil {
@@ -105,19 +131,7 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	}
 	statusTable := physical(t, tables.TableNames, "SwardCloud-DeviceStatusTable")
 
-	// jobCreated polls until the release Lambda has created job, and
-	// returns when the test saw it.
-	jobCreated := func(job string) time.Time {
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			if _, err := client.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String(job)}); err == nil {
-				return time.Now()
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		t.Fatalf("the release Lambda created no job %s:\n%s", job, d.Output())
-		return time.Time{}
-	}
+	jobCreated := func(job string) time.Time { return cl.jobCreated(t, job) }
 	execution := func(job string, want iottypes.JobExecutionStatus) *iottypes.JobExecution {
 		var e *iottypes.JobExecution
 		harness.Eventually(t, 60*time.Second, job+" "+string(want), func() error {
@@ -281,11 +295,8 @@ func TestACloudDeploymentKilledAtAnyPointEndsInATerminalStatusAfterRestart(t *te
 	root := n.Root
 
 	ctx := context.Background()
-	s3cfg := d.Info.AWSConfig()
-	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
-	s3c := s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region
-	client := iot.NewFromConfig(d.Info.IoTConfig())
+	cl := newReleaser(d)
+	s3c, bucket, client := cl.s3, cl.bucket, cl.iot
 	names := []string{"com.example.Crash0", "com.example.Crash1"}
 
 	lastGood := ""
@@ -304,16 +315,7 @@ func TestACloudDeploymentKilledAtAnyPointEndsInATerminalStatusAfterRestart(t *te
 		}
 		job := release.JobID(r.commit)
 		r.publish(t, s3c, bucket, group)
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			if _, err := client.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String(job)}); err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no job %s", job)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		cl.jobCreated(t, job)
 		time.Sleep(delay)
 		n.Signal(syscall.SIGKILL)
 		stage := killedAt(n.Output(), job)

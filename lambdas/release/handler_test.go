@@ -68,7 +68,9 @@ func TestManifestEventTouchesS3AndFailsInternallyWhenItCannot(t *testing.T) {
 	}
 }
 
-func TestJobInputCarriesTheManifestSettings(t *testing.T) {
+// testManifest is shared/release's sample manifest.
+func testManifest(t *testing.T) *release.Manifest {
+	t.Helper()
 	data, err := os.ReadFile("../../shared/release/testdata/release.json")
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +79,11 @@ func TestJobInputCarriesTheManifestSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func TestJobInputCarriesTheManifestSettings(t *testing.T) {
+	m := testManifest(t)
 	in := jobInput(m, release.JobID(m.CommitID), "arn:aws:iot:us-east-1:123456789012:thinggroup/sward-devices", "{}")
 	if *in.JobId != "sward-"+m.CommitID || in.Targets[0] != "arn:aws:iot:us-east-1:123456789012:thinggroup/sward-devices" || in.TargetSelection != "SNAPSHOT" {
 		t.Errorf("job = %+v", in)
@@ -96,14 +103,7 @@ func TestJobInputCarriesTheManifestSettings(t *testing.T) {
 }
 
 func TestJobDocumentTellsDevicesWhereTheRecipesAre(t *testing.T) {
-	data, err := os.ReadFile("../../shared/release/testdata/release.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := release.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testManifest(t)
 	doc, err := jobDocument(m, "sward-artifacts")
 	if err != nil {
 		t.Fatal(err)
