@@ -42,7 +42,8 @@
 //     recipeSource (S3 GetObject with the token exchange credentials),
 //     parsed, and checked to be that component at that version; a missing
 //     or bad recipe is REJECTED too;
-//  3. the job↔deployment mapping is written to the sward_jobs KV bucket;
+//  3. the job↔deployment mapping is written to the sward_jobs KV bucket
+//     (deleted again once IoT Jobs has the outcome);
 //  4. IN_PROGRESS is sent with expectedVersion (the execution's
 //     versionNumber from start-next); an answer that the execution is in a
 //     terminal state (the job was canceled, or the thing removed from it)

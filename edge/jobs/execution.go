@@ -60,11 +60,11 @@ type mapping struct {
 	// VersionNumber is the execution's last known version.
 	VersionNumber int64 `json:"versionNumber,omitempty"`
 	// Outcome, once set, is what the device reports; it is sent until IoT
-	// Jobs has it.
+	// Jobs has it (accepted it, or had the execution in a terminal state
+	// already), and then the mapping is deleted: start-next never returns
+	// a terminal execution again, and a new execution of the same job is
+	// a new mapping.
 	Outcome *outcome `json:"outcome,omitempty"`
-	// Sent says IoT Jobs accepted the outcome, or had the execution in a
-	// terminal state already.
-	Sent bool `json:"sent,omitempty"`
 }
 
 // outcome is a job's terminal report.
@@ -247,8 +247,7 @@ func (s *Service) submit(ctx context.Context, exec *execution, m *mapping) (appl
 	}
 	if terminalStatus(state) {
 		log.Info("job ended in the cloud before the device applied it; not applied", "status", state)
-		m.Outcome, m.Sent = &outcome{Status: deploymentstatus.Rejected, Reason: "the job is " + state + " in IoT Jobs; not applied"}, true
-		return false, s.save(m)
+		return false, s.forget(m)
 	}
 	req := deployment.Request{Document: doc, RecipeDir: dir, JobID: exec.JobID}
 	if commit, ok := strings.CutPrefix(exec.JobID, release.JobIDPrefix); ok {
@@ -298,9 +297,6 @@ func (s *Service) finish(ctx context.Context, m *mapping, o *outcome) error {
 
 // sendOutcome sends m's outcome as the terminal update.
 func (s *Service) sendOutcome(ctx context.Context, m *mapping) error {
-	if m.Sent {
-		return nil
-	}
 	state, err := s.update(ctx, m, m.Outcome.Status, m.Outcome.Details)
 	if err != nil {
 		return err
@@ -309,8 +305,17 @@ func (s *Service) sendOutcome(ctx context.Context, m *mapping) error {
 		s.log.Warn("IoT Jobs keeps the execution in another terminal state than the device reported", "job", m.JobID,
 			"reported", m.Outcome.Status, "cloud", state)
 	}
-	m.Sent = true
-	return s.save(m)
+	return s.forget(m)
+}
+
+// forget deletes the mapping of a job IoT Jobs has ended.
+func (s *Service) forget(m *mapping) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.kv.Delete(ctx, m.JobID); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("delete job %s from %s: %w", m.JobID, s.opts.Bucket, err)
+	}
+	return nil
 }
 
 // update sends status for m's execution with expectedVersion and returns

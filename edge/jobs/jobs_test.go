@@ -1,10 +1,14 @@
 package jobs
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sward-iot/sward/internal/testutil"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
@@ -40,6 +44,11 @@ func TestAJobBecomesTheThingGroupsDeploymentAndSucceeds(t *testing.T) {
 	if m := f.nextStatus(); m.Status != deploymentstatus.Succeeded || m.Detail != ddoc.Succeeded {
 		t.Errorf("last status message = %+v, want SUCCEEDED", m)
 	}
+	// IoT Jobs has the outcome: the mapping is not kept.
+	testutil.Until(t, "the job's mapping deleted", func() bool {
+		_, err := f.svc.kv.Get(context.Background(), "sward-abc")
+		return errors.Is(err, jetstream.ErrKeyNotFound)
+	})
 }
 
 func TestARolledBackDeploymentIsFailedWithGreengrassStatusDetails(t *testing.T) {
@@ -173,7 +182,10 @@ func TestADeploymentThatEndedWhileTheServiceWasDownIsReportedAtStart(t *testing.
 	f.cloud.queue("sward-long", f.release("sward-long", "sensors", map[string]string{"com.example.A": "1.0.0"}))
 	f.start()
 	f.nextStatus() // IN_PROGRESS: submitted
-	f.stop()       // the nucleus stops while the deployment runs
+	if _, err := f.svc.kv.Get(context.Background(), "sward-long"); err != nil {
+		t.Fatalf("no mapping of the submitted job: %v", err)
+	}
+	f.stop() // the nucleus stops while the deployment runs
 	f.engine.finishHeld()
 	if e := f.cloud.exec("sward-long"); e.status != "IN_PROGRESS" {
 		t.Fatalf("execution is %s before the restart", e.status)
