@@ -35,6 +35,7 @@ type cloudRelease struct {
 	commit     string
 	components map[string]string // name → recipe Run script
 	version    string
+	abort      *release.Abort
 }
 
 func (r cloudRelease) publish(t *testing.T, s3c *s3.Client, bucket, group string) {
@@ -47,7 +48,7 @@ func (r cloudRelease) publish(t *testing.T, s3c *s3.Client, bucket, group string
 		}
 	}
 	m := &release.Manifest{FormatVersion: release.FormatVersion, CommitID: r.commit, ThingGroup: group,
-		Components: map[string]release.Component{}, Policies: deployment.DefaultPolicies()}
+		Components: map[string]release.Component{}, Policies: deployment.DefaultPolicies(), Abort: r.abort}
 	for name, run := range r.components {
 		recipe := fmt.Appendf(nil, "RecipeFormatVersion: \"2020-01-25\"\nComponentName: %s\nComponentVersion: \"%s\"\nManifests:\n  - Platform: {os: linux}\n    Lifecycle: {Run: %q}\n",
 			name, r.version, run)
@@ -130,6 +131,7 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 		t.Fatal(err)
 	}
 	statusTable := physical(t, tables.TableNames, "SwardCloud-DeviceStatusTable")
+	releases := physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
 
 	jobCreated := func(job string) time.Time { return cl.jobCreated(t, job) }
 	execution := func(job string, want iottypes.JobExecutionStatus) *iottypes.JobExecution {
@@ -196,9 +198,12 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	t.Logf("job created → 5 components RUNNING on the device: %.0f ms; load %s", ms(running), strings.TrimSpace(string(load)))
 
 	// A broken release: one component exits at once. The deployment fails
-	// and rolls back to the good release.
+	// and rolls back to the good release; the failure counts against the
+	// release's abort criterion, and the deployment-events Lambda cancels
+	// the job for the group.
 	broken := cloudRelease{commit: commitOf(t.Name() + "broken"), version: "2.0.0", components: map[string]string{
-		"com.example.Svc0": "sleep 600", "com.example.Svc1": "exit 3"}}
+		"com.example.Svc0": "sleep 600", "com.example.Svc1": "exit 3"},
+		abort: &release.Abort{Criteria: []release.AbortCriterion{{FailureType: release.FailureFailed, ThresholdPercentage: 50, MinNumberOfExecutedThings: 1}}}}
 	bad := release.JobID(broken.commit)
 	broken.publish(t, s3c, bucket, group)
 	e = execution(bad, iottypes.JobExecutionStatusFailed)
@@ -207,6 +212,13 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 		t.Errorf("statusDetails = %v, want FAILED_ROLLBACK_COMPLETE naming com.example.Svc1", e.StatusDetails.DetailsMap)
 	}
 	recorded(bad, "FAILED")
+	harness.Eventually(t, 60*time.Second, "the broken release canceled by its abort criterion", func() error {
+		rec := item(t, db, releases, map[string]dbtypes.AttributeValue{"jobId": sAttr(bad)})
+		if rec["status"] != "CANCELED" || rec["devices_FAILED"] != "1" {
+			return fmt.Errorf("the release record = %v, want CANCELED with one device FAILED", rec)
+		}
+		return nil
+	})
 	for name := range good.components {
 		if c := n.WaitState(name, 30*time.Second, "RUNNING"); c.Version != "1.0.0" {
 			t.Errorf("%s runs %s after the rollback, want 1.0.0", name, c.Version)
