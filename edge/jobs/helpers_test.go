@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -477,15 +478,40 @@ func (e *engine) ids() []string {
 	return out
 }
 
-// objects stands in for S3.
-type objects map[string]string // "bucket/key" → content
+// objects stands in for S3: "bucket/key" → content. A content of
+// unreachable fails the read as a network error would.
+type objects struct {
+	mu      sync.Mutex
+	m       map[string]string
+	refused int // reads failed as unreachable
+}
 
-func (o objects) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	data, ok := o[*in.Bucket+"/"+*in.Key]
+const unreachable = "\x00unreachable"
+
+func (o *objects) put(key, data string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.m[key] = data
+}
+
+func (o *objects) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	data, ok := o.m[*in.Bucket+"/"+*in.Key]
+	if data == unreachable {
+		o.refused++
+		return nil, errors.New("dial tcp 127.0.0.1:9: connection refused")
+	}
 	if !ok {
 		return nil, &s3types.NoSuchKey{}
 	}
 	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader([]byte(data)))}, nil
+}
+
+func (o *objects) refusedReads() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.refused
 }
 
 func startBus(t *testing.T) (*nats.Conn, jetstream.JetStream) {
@@ -512,18 +538,18 @@ type fixture struct {
 	js     jetstream.JetStream
 	cloud  *cloud
 	engine *engine
-	s3     objects
+	s3     *objects
 	svc    *Service
 }
 
 func newFixture(t *testing.T) *fixture {
 	nc, js := startBus(t)
-	return &fixture{t: t, nc: nc, js: js, cloud: newCloud(t, nc), engine: newEngine(t), s3: objects{}}
+	return &fixture{t: t, nc: nc, js: js, cloud: newCloud(t, nc), engine: newEngine(t), s3: &objects{m: map[string]string{}}}
 }
 
 func (f *fixture) start() {
 	s, err := New(Options{ThingName: thing, Conn: f.nc, JetStream: f.js, Link: f.cloud, Engine: f.engine, Objects: f.s3,
-		TempDir: f.t.TempDir(), ReplyTimeout: time.Second, Logger: testlog.New(f.t)})
+		TempDir: f.t.TempDir(), ReplyTimeout: time.Second, RetryDelay: 50 * time.Millisecond, Logger: testlog.New(f.t)})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -552,8 +578,8 @@ func (f *fixture) release(jobID, group string, components map[string]string) str
 	doc.RecipeSource = &ddoc.RecipeSource{Bucket: "sward-artifacts", Prefix: "releases/" + jobID + "/recipes/"}
 	for name, version := range components {
 		doc.Components[name] = ddoc.Component{Version: version}
-		f.s3["sward-artifacts/"+doc.RecipeSource.RecipeKey(name, version)] = fmt.Sprintf(`{"RecipeFormatVersion": "2020-01-25", "ComponentName": %q, "ComponentVersion": %q,
-			"Manifests": [{"Lifecycle": {"Run": "sleep 1000"}}]}`, name, version)
+		f.s3.put("sward-artifacts/"+doc.RecipeSource.RecipeKey(name, version), fmt.Sprintf(`{"RecipeFormatVersion": "2020-01-25", "ComponentName": %q, "ComponentVersion": %q,
+			"Manifests": [{"Lifecycle": {"Run": "sleep 1000"}}]}`, name, version))
 	}
 	data, err := doc.Encode()
 	if err != nil {

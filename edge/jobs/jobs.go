@@ -31,9 +31,9 @@ const (
 	// request; without one the service waits for the link to connect again.
 	DefaultReplyTimeout = 15 * time.Second
 
-	// retryDelay is the pause before a job that failed for a reason other
-	// than the link (S3 unreachable) is tried again.
-	retryDelay = 15 * time.Second
+	// DefaultRetryDelay is the pause before a job that failed for a reason
+	// other than the link (S3 unreachable, no answer) is tried again.
+	DefaultRetryDelay = 15 * time.Second
 
 	// bucketMaxBytes bounds the mapping bucket: an entry is a few hundred
 	// bytes and one is kept per job.
@@ -87,7 +87,10 @@ type Options struct {
 	// ReplyTimeout bounds the wait for an answer; zero is
 	// DefaultReplyTimeout.
 	ReplyTimeout time.Duration
-	Logger       *slog.Logger
+	// RetryDelay is the pause before a job that failed online is tried
+	// again; zero is DefaultRetryDelay.
+	RetryDelay time.Duration
+	Logger     *slog.Logger
 }
 
 // Service is the IoT Jobs client.
@@ -122,8 +125,8 @@ func New(opts Options) (*Service, error) {
 			errs = append(errs, fmt.Errorf("jobs: Options.%s is required", name))
 		}
 	}
-	if opts.ReplyTimeout < 0 {
-		errs = append(errs, fmt.Errorf("jobs: reply timeout %s must not be negative", opts.ReplyTimeout))
+	if opts.ReplyTimeout < 0 || opts.RetryDelay < 0 {
+		errs = append(errs, fmt.Errorf("jobs: reply timeout %s and retry delay %s must not be negative", opts.ReplyTimeout, opts.RetryDelay))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -133,6 +136,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.ReplyTimeout == 0 {
 		opts.ReplyTimeout = DefaultReplyTimeout
+	}
+	if opts.RetryDelay == 0 {
+		opts.RetryDelay = DefaultRetryDelay
 	}
 	if opts.TempDir == "" {
 		opts.TempDir = os.TempDir()
@@ -324,27 +330,30 @@ func (s *Service) run(ctx context.Context) {
 		}
 		for ctx.Err() == nil {
 			exec, err := s.startNext(ctx)
-			if err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("cannot take the next job; trying again when the link connects or IoT Jobs notifies", "error", err)
-				}
+			if err == nil && exec == nil {
+				break // nothing pending
+			}
+			job := ""
+			if err == nil {
+				job = exec.JobID
+				err = s.handle(ctx, exec)
+			}
+			if err == nil {
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, iotcore.ErrOffline) || errors.Is(err, iotcore.ErrNotStarted) {
+				// The link's next connection pokes.
+				s.log.Info("jobs wait for the link to connect", "job", job, "error", err)
 				break
 			}
-			if exec == nil {
-				break
-			}
-			if err := s.handle(ctx, exec); err != nil {
-				if ctx.Err() == nil {
-					s.log.Warn("job not finished; trying again", "job", exec.JobID, "error", err)
-					if !errors.Is(err, errNoReply) {
-						// Online but failing (S3 unreachable, credentials
-						// not served yet): try again later. Offline, the
-						// link's next connection pokes.
-						time.AfterFunc(retryDelay, s.poke)
-					}
-				}
-				break
-			}
+			// Online but failing (no answer, S3 unreachable, credentials
+			// not served yet): try again later.
+			s.log.Warn("job not taken; trying again", "job", job, "in", s.opts.RetryDelay.String(), "error", err)
+			time.AfterFunc(s.opts.RetryDelay, s.poke)
+			break
 		}
 	}
 }

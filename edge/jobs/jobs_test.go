@@ -104,6 +104,24 @@ func TestDocumentsTheDeviceCannotReadAreRejectedAndNothingIsDeployed(t *testing.
 	}
 }
 
+func TestAJobWhoseRecipesCannotBeReachedIsTriedAgainNotRejected(t *testing.T) {
+	f := newFixture(t)
+	doc := f.release("sward-net", "sensors", map[string]string{"com.example.A": "1.0.0"})
+	key := "sward-artifacts/releases/sward-net/recipes/com.example.A-1.0.0.recipe.yaml"
+	f.s3.mu.Lock()
+	recipe := f.s3.m[key]
+	f.s3.mu.Unlock()
+	f.s3.put(key, unreachable)
+	f.cloud.queue("sward-net", doc)
+	f.start()
+	testutil.Until(t, "the download tried again", func() bool { return f.s3.refusedReads() >= 2 })
+	if e := f.cloud.exec("sward-net"); e.status != "IN_PROGRESS" {
+		t.Fatalf("execution is %s while S3 is unreachable, want IN_PROGRESS (not the job's fault)", e.status)
+	}
+	f.s3.put(key, recipe)
+	f.cloud.waitStatus("sward-net", "SUCCEEDED")
+}
+
 func TestAJobCanceledBeforeTheDeviceAppliesItIsNotApplied(t *testing.T) {
 	f := newFixture(t)
 	// Canceled in the cloud between start-next and the device's
