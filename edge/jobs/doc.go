@@ -41,7 +41,9 @@
 //  2. the recipe of every component of the document is downloaded from its
 //     recipeSource (S3 GetObject with the token exchange credentials),
 //     parsed, and checked to be that component at that version; a missing
-//     or bad recipe is REJECTED too;
+//     or bad recipe is REJECTED too, while S3 being unreachable is not the
+//     job's fault: the execution stays IN_PROGRESS and the job is tried
+//     again after RetryDelay (so is one IoT Jobs did not answer);
 //  3. the job↔deployment mapping is written to the sward_jobs KV bucket
 //     (deleted again once IoT Jobs has the outcome);
 //  4. IN_PROGRESS is sent with expectedVersion (the execution's
