@@ -107,9 +107,9 @@ func commitOf(s string) string {
 // statusDetails → the deployment-events Lambda's rows in DynamoDB. Then a
 // broken component: FAILED, rolled back to the first release, reported; a
 // second thing group of the device deploying a component at another
-// version: FAILED naming both groups; releases made while the nucleus is
-// down: taken in order when it is back; a job document from the future:
-// REJECTED. It prints the time from the job's creation to the components RUNNING
+// version: FAILED naming both groups, and one of its own: both groups'
+// components run; releases made while the nucleus is down: taken in order
+// when it is back; a job document from the future: REJECTED. It prints the time from the job's creation to the components RUNNING
 // (docs/performance.md).
 func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *testing.T) {
 	dist := harness.LambdaDist(t, "release", "deployment-events")
@@ -261,6 +261,18 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	second, _ := n.Client().Deployment(ctx, queued[1])
 	if first.EndedAt.IsZero() || second.StartedAt.Before(first.EndedAt) {
 		t.Errorf("the offline jobs ran %v–%v and %v–%v, want one after the other in order", first.StartedAt, first.EndedAt, second.StartedAt, second.EndedAt)
+	}
+
+	// The union: the second group deploys a component of its own, and the
+	// device runs both groups' components.
+	cam := cloudRelease{commit: commitOf(t.Name() + "cameras"), version: "1.0.0", components: map[string]string{"com.example.Camera": "sleep 600"}}
+	cam.publish(t, s3c, bucket, cameras)
+	execution(release.JobID(cam.commit), iottypes.JobExecutionStatusSucceeded)
+	if c := n.WaitState("com.example.Camera", 30*time.Second, "RUNNING"); c.Version != "1.0.0" {
+		t.Errorf("com.example.Camera runs %s, want 1.0.0", c.Version)
+	}
+	if c := n.WaitState("com.example.Svc0", 10*time.Second, "RUNNING"); c.Version != "5.0.0" {
+		t.Errorf("com.example.Svc0 of the other group runs %s beside the camera, want 5.0.0", c.Version)
 	}
 
 	// A job document from the future is REJECTED, and nothing changes.
