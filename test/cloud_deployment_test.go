@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/sward-iot/sward/internal/testutil"
 	"github.com/sward-iot/sward/lambdas/deploymentevents"
 	"github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/release"
@@ -415,4 +416,74 @@ func killedAt(log, job string) string {
 		}
 	}
 	return stage
+}
+
+// TestCloudJobsQueuedWhileTheLinkIsCutAreTakenInOrderWhenItIsBack cuts the
+// nucleus's link to devcloud (a TCP proxy in front of its MQTT endpoint),
+// releases twice meanwhile, and restores it: the jobs stay QUEUED while the
+// device cannot hear of them, and are taken one after the other, in
+// order, once the link connects again.
+func TestCloudJobsQueuedWhileTheLinkIsCutAreTakenInOrderWhenItIsBack(t *testing.T) {
+	dist := harness.LambdaDist(t, "release")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	const group = "sward-devices"
+	thing := createThing(t, d, "cut-thing", "--group", group)
+	link := testutil.StartProxy(t, d.Info.Endpoints.IoTData)
+	// A second's backoff at most, so the test does not wait on it.
+	config := writeTESConfig(t, d, thing, "      mqtt:\n        maximumReconnectDelaySeconds: 1\n")
+	data, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, []byte(strings.Replace(string(data), d.Info.Endpoints.IoTData, link.Addr, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_S3", d.Info.Endpoints.S3)
+	n := harness.Start(t, "", "", "--config", config, "--thing-name", thing.ThingName)
+	cl := newReleaser(d)
+	ctx := context.Background()
+	status := func(job string) iottypes.JobExecutionStatus {
+		out, err := cl.iot.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing.ThingName)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Execution.Status
+	}
+	releaseVersion := func(v string) string {
+		r := cloudRelease{commit: commitOf(t.Name() + v), version: v, components: map[string]string{"com.example.Cut": "sleep 600"}}
+		r.publish(t, cl.s3, cl.bucket, group)
+		cl.jobCreated(t, release.JobID(r.commit))
+		return release.JobID(r.commit)
+	}
+	succeeded := func(job string) {
+		harness.Eventually(t, 60*time.Second, job+" SUCCEEDED", func() error {
+			if st := status(job); st != iottypes.JobExecutionStatusSucceeded {
+				return fmt.Errorf("execution is %s", st)
+			}
+			return nil
+		})
+	}
+
+	succeeded(releaseVersion("1.0.0")) // the link works
+	link.Cut()
+	queued := []string{releaseVersion("2.0.0"), releaseVersion("3.0.0")}
+	time.Sleep(time.Second)
+	for _, job := range queued {
+		if st := status(job); st != iottypes.JobExecutionStatusQueued {
+			t.Fatalf("%s is %s while the link is cut, want QUEUED", job, st)
+		}
+	}
+	link.Restore()
+	for _, job := range queued {
+		succeeded(job)
+	}
+	if c := n.WaitState("com.example.Cut", 30*time.Second, "RUNNING"); c.Version != "3.0.0" {
+		t.Errorf("com.example.Cut runs %s, want the last release's 3.0.0", c.Version)
+	}
+	cc := n.Client()
+	first, err1 := cc.Deployment(ctx, queued[0])
+	second, err2 := cc.Deployment(ctx, queued[1])
+	if err1 != nil || err2 != nil || first.State != deployment.Succeeded || second.StartedAt.Before(first.EndedAt) {
+		t.Errorf("deployments %+v (%v) and %+v (%v), want the first SUCCEEDED and ended before the second started", first, err1, second, err2)
+	}
 }
