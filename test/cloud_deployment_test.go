@@ -474,9 +474,11 @@ func TestCloudJobsQueuedWhileTheLinkIsCutAreTakenInOrderWhenItIsBack(t *testing.
 		}
 	}
 	link.Restore()
+	restored := time.Now()
 	for _, job := range queued {
 		succeeded(job)
 	}
+	t.Logf("link restored → both queued jobs SUCCEEDED in %s", time.Since(restored).Round(time.Millisecond))
 	if c := n.WaitState("com.example.Cut", 30*time.Second, "RUNNING"); c.Version != "3.0.0" {
 		t.Errorf("com.example.Cut runs %s, want the last release's 3.0.0", c.Version)
 	}
