@@ -42,10 +42,14 @@ type rejection struct {
 	ExecutionState *executionState `json:"executionState"`
 }
 
+// statusTerminal stands for the terminal state of an execution whose
+// update IoT Jobs refused with TerminalStateReached, which names none.
+const statusTerminal = "TERMINAL"
+
 // terminalStatus reports whether an execution status is terminal.
 func terminalStatus(s string) bool {
 	switch s {
-	case "SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "REMOVED", "CANCELED":
+	case "SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "REMOVED", "CANCELED", statusTerminal:
 		return true
 	}
 	return false
@@ -73,6 +77,10 @@ type outcome struct {
 	Detail  ddoc.State              `json:"detail,omitempty"`
 	Reason  string                  `json:"reason,omitempty"`
 	Details map[string]string       `json:"statusDetails"`
+	// At is when the job ended on the device (epoch ms), the status
+	// message's timestamp: sent again after a restart, the message is the
+	// same one, which the deployment-events Lambda records once.
+	At int64 `json:"at"`
 }
 
 func (s *Service) topic(parts ...string) string {
@@ -146,7 +154,10 @@ func (s *Service) handle(ctx context.Context, exec *execution) error {
 	}
 	m.VersionNumber = exec.VersionNumber
 	if m.Outcome != nil {
+		// The nucleus stopped after recording the outcome: the status
+		// message may not have left either.
 		log.Info("sending a job's outcome again", "status", m.Outcome.Status)
+		s.publishOutcome(ctx, m)
 		return s.sendOutcome(ctx, m)
 	}
 	if _, err := s.opts.Engine.Get(m.DeploymentID); errors.Is(err, deployment.ErrUnknownDeployment) {
@@ -286,13 +297,20 @@ func decodeJobDocument(data json.RawMessage) (*ddoc.Document, error) {
 // finish records o, reports it on the status topic and sends it to IoT
 // Jobs.
 func (s *Service) finish(ctx context.Context, m *mapping, o *outcome) error {
+	o.At = time.Now().UnixMilli()
 	m.Outcome = o
 	if err := s.save(m); err != nil {
 		return err
 	}
 	s.log.Info("job ended", "job", m.JobID, "deployment", m.DeploymentID, "status", o.Status, "detail", o.Detail, "reason", o.Reason)
-	s.publishStatus(ctx, m.JobID, deploymentstatus.Message{Status: o.Status, Detail: o.Detail, Reason: o.Reason})
+	s.publishOutcome(ctx, m)
 	return s.sendOutcome(ctx, m)
+}
+
+// publishOutcome sends m's outcome on the deployment status topic.
+func (s *Service) publishOutcome(ctx context.Context, m *mapping) {
+	o := m.Outcome
+	s.publishStatus(ctx, m.JobID, deploymentstatus.Message{Status: o.Status, Detail: o.Detail, Reason: o.Reason, Timestamp: o.At})
 }
 
 // sendOutcome sends m's outcome as the terminal update.
@@ -352,7 +370,7 @@ func (s *Service) update(ctx context.Context, m *mapping, status deploymentstatu
 		case rej.ExecutionState != nil && terminalStatus(rej.ExecutionState.Status):
 			return rej.ExecutionState.Status, nil
 		case rej.Code == "TerminalStateReached":
-			return "TERMINAL", nil
+			return statusTerminal, nil
 		case rej.Code == "ResourceNotFound":
 			// The job or the thing's execution was deleted.
 			return "REMOVED", nil
@@ -368,7 +386,10 @@ func (s *Service) update(ctx context.Context, m *mapping, status deploymentstatu
 // Lambda reads. It is a report beside the job's own status: a failure is
 // logged.
 func (s *Service) publishStatus(ctx context.Context, jobID string, msg deploymentstatus.Message) {
-	msg.FormatVersion, msg.JobID, msg.Timestamp = deploymentstatus.FormatVersion, jobID, time.Now().UnixMilli()
+	msg.FormatVersion, msg.JobID = deploymentstatus.FormatVersion, jobID
+	if msg.Timestamp == 0 {
+		msg.Timestamp = time.Now().UnixMilli()
+	}
 	msg.Reason = truncate(msg.Reason)
 	data, err := msg.Encode()
 	if err == nil {

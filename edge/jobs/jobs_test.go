@@ -13,6 +13,7 @@ import (
 	"github.com/sward-iot/sward/internal/testutil"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/deploymentstatus"
+	"github.com/sward-iot/sward/shared/topics"
 )
 
 func TestAJobBecomesTheThingGroupsDeploymentAndSucceeds(t *testing.T) {
@@ -237,15 +238,28 @@ func TestAnOutcomeRecordedOfflineIsSentAfterARestart(t *testing.T) {
 	f.stop()
 	// What the link spooled is lost with it in this stand-in: only the
 	// mapping tells the next start what to send.
+	var ended *deploymentstatus.Message
 	f.cloud.mu.Lock()
+	for _, m := range f.cloud.spooled {
+		if m.Topic == topics.DeploymentStatus(thing) {
+			ended, _ = deploymentstatus.DecodeMessage(m.Payload)
+		}
+	}
 	f.cloud.spooled = nil
 	f.cloud.mu.Unlock()
+	if ended == nil || ended.Status != deploymentstatus.Succeeded {
+		t.Fatalf("the status message spooled before the stop = %+v, want SUCCEEDED", ended)
+	}
 
 	f.start()
 	f.cloud.setOnline(true)
 	e := f.cloud.waitStatus("sward-off", "SUCCEEDED")
 	if e.details["detailed-deployment-status"] != "SUCCESSFUL" {
 		t.Errorf("statusDetails = %v", e.details)
+	}
+	// The status message is sent again too, as the same message.
+	if m := f.nextStatus(); m.Status != deploymentstatus.Succeeded || m.Timestamp != ended.Timestamp {
+		t.Errorf("status message after the restart = %+v, want SUCCEEDED stamped %d as before", m, ended.Timestamp)
 	}
 }
 
