@@ -263,6 +263,24 @@ func TestAnOutcomeRecordedOfflineIsSentAfterARestart(t *testing.T) {
 	}
 }
 
+func TestALaterExecutionOfTheSameJobIsANewDeployment(t *testing.T) {
+	f := newFixture(t)
+	doc := f.release("sward-again", "sensors", map[string]string{"com.example.A": "1.0.0"})
+	f.cloud.queue("sward-again", doc)
+	f.start()
+	f.cloud.waitStatus("sward-again", "SUCCEEDED")
+	// The thing left the group and came back: IoT Jobs runs the job on it
+	// again, as execution 2.
+	f.cloud.queue("sward-again", doc)
+	testutil.Until(t, "the second execution deployed", func() bool { return len(f.engine.ids()) == 2 })
+	if e := f.cloud.waitStatus("sward-again", "SUCCEEDED"); e.number != 2 {
+		t.Fatalf("execution %d, want 2", e.number)
+	}
+	if ids := f.engine.ids(); !slices.Equal(ids, []string{"sward-again", "sward-again-2"}) {
+		t.Errorf("deployments = %v, want the job id, then the job id with the execution number", ids)
+	}
+}
+
 func TestAVersionMismatchIsRetriedWithTheCloudsVersion(t *testing.T) {
 	f := newFixture(t)
 	bumped := false
