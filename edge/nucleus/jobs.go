@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -17,12 +18,12 @@ import (
 
 // jobsService takes the cloud's deployments (edge/jobs) when the IoT Core
 // link runs; if it cannot start (IoT Core refuses the job topics), that is
-// logged as an error and the nucleus runs without it. It comes after the deployment engine has started, so a job's
-// deployment queues behind the start-up's recovery. Its recipes are read
-// from S3 with the token exchange service's credentials (none without it:
-// a job with recipes in S3 is then rejected, naming the configuration);
-// AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 points it at another S3
-// (devcloud, moto), addressed by path as the stream exporters do.
+// logged as an error and the nucleus runs without it. It comes after the
+// deployment engine has started, so a job's deployment queues behind the
+// start-up's recovery. Its recipes are read from S3 with the token
+// exchange service's credentials (none without it: a job with recipes in
+// S3 is then rejected, naming the configuration), through a client built
+// at the first download, so that a start pays nothing for it.
 func (n *Nucleus) jobsService() service.Service {
 	var js *jobs.Service
 	return service.Func{ServiceName: "jobs",
@@ -33,9 +34,7 @@ func (n *Nucleus) jobsService() service.Service {
 			o := jobs.Options{ThingName: n.opts.ThingName, Conn: n.nc, JetStream: n.js, Link: n.link, Engine: n.engine,
 				TempDir: filepath.Join(n.opts.Root, dirWork), Logger: n.opts.Logger}
 			if n.tes != nil {
-				if o.Objects, err = n.jobsObjects(ctx); err != nil {
-					return fmt.Errorf("jobs: AWS configuration: %w", err)
-				}
+				o.Objects = &lazyS3{build: n.jobsObjects}
 			}
 			if js, err = jobs.New(o); err == nil {
 				err = js.Start(ctx)
@@ -62,6 +61,7 @@ func (n *Nucleus) jobsService() service.Service {
 // the endpoint the SDK reads from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL
 // (devcloud, moto), addressed by path there, as the stream exporters do.
 func (n *Nucleus) jobsObjects(ctx context.Context) (*s3.Client, error) {
+	ctx = context.WithoutCancel(ctx)
 	region := n.opts.Region
 	if n.opts.Cloud.Region != "" {
 		region = n.opts.Cloud.Region
@@ -78,4 +78,20 @@ func (n *Nucleus) jobsObjects(ctx context.Context) (*s3.Client, error) {
 	}
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
 	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }), nil
+}
+
+// lazyS3 builds its S3 client at the first GetObject.
+type lazyS3 struct {
+	build func(context.Context) (*s3.Client, error)
+	once  sync.Once
+	c     *s3.Client
+	err   error
+}
+
+func (l *lazyS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	l.once.Do(func() { l.c, l.err = l.build(ctx) })
+	if l.err != nil {
+		return nil, fmt.Errorf("the AWS configuration for S3: %w", l.err)
+	}
+	return l.c.GetObject(ctx, in, opts...)
 }
