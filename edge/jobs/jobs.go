@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -275,7 +276,7 @@ func (s *Service) onMessage(m iotcore.Message) {
 	delete(s.waiters, t.ClientToken)
 	s.mu.Unlock()
 	if ch != nil {
-		ch <- reply{accepted: len(m.Topic) > len("/accepted") && m.Topic[len(m.Topic)-len("/accepted"):] == "/accepted", data: m.Payload}
+		ch <- reply{accepted: strings.HasSuffix(m.Topic, "/accepted"), data: m.Payload}
 	}
 }
 
