@@ -68,20 +68,6 @@ func TestManifestEventTouchesS3AndFailsInternallyWhenItCannot(t *testing.T) {
 	}
 }
 
-// testManifest is shared/release's sample manifest.
-func testManifest(t *testing.T) *release.Manifest {
-	t.Helper()
-	data, err := os.ReadFile("../../shared/release/testdata/release.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := release.Decode(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func TestJobInputCarriesTheManifestSettings(t *testing.T) {
 	m := testManifest(t)
 	in := jobInput(m, release.JobID(m.CommitID), "arn:aws:iot:us-east-1:123456789012:thinggroup/sward-devices", "{}")
@@ -145,4 +131,18 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("Handle returned %v", err)
 		}
 	})
+}
+
+// testManifest is shared/release's sample manifest.
+func testManifest(t *testing.T) *release.Manifest {
+	t.Helper()
+	data, err := os.ReadFile("../../shared/release/testdata/release.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := release.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
