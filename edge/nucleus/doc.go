@@ -35,9 +35,9 @@
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)
+//   - control API: what the CLI talks to (edge/control)
 //   - jobs: the cloud's deployments over IoT Jobs (edge/jobs), only when
 //     the link runs; recipes from S3 with the token exchange credentials
-//   - control API: what the CLI talks to (edge/control)
 //   - folder watcher and git watcher: --recipes and --git (edge/watch)
 //   - admin credential: written last, its presence says the nucleus is up
 //   - page trimmer: once the startup set settled and its deployment ended,

@@ -19,8 +19,8 @@ import (
 // jobsService takes the cloud's deployments (edge/jobs) when the IoT Core
 // link runs; if it cannot start (IoT Core refuses the job topics), that is
 // logged as an error and the nucleus runs without it. It comes after the
-// deployment engine has started, so a job's deployment queues behind the
-// start-up's recovery. Its recipes are read from S3 with the token
+// deployment engine and the control API have started, so a job's
+// deployment queues behind the start-up's recovery. Its recipes are read from S3 with the token
 // exchange service's credentials (none without it: a job with recipes in
 // S3 is then rejected, naming the configuration), through a client built
 // at the first download, so that a start pays nothing for it.

@@ -157,8 +157,8 @@ func (n *Nucleus) Start() error {
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),
-		n.jobsService(), // the cloud's deployments, with the link
 		n.controlService(),
+		n.jobsService(), // the cloud's deployments, with the link
 		n.folderWatcher(),
 		n.gitWatcher(),
 		n.credential(),
