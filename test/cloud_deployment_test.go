@@ -39,30 +39,64 @@ type cloudRelease struct {
 	abort      *release.Abort
 }
 
-func (r cloudRelease) publish(t *testing.T, s3c *s3.Client, bucket, group string) {
+func put(t *testing.T, s3c *s3.Client, bucket, key string, body []byte) {
 	t.Helper()
-	ctx := context.Background()
-	put := func(key string, body []byte) {
-		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-			ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256}); err != nil {
-			t.Fatalf("put %s: %v", key, err)
-		}
+	if _, err := s3c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256}); err != nil {
+		t.Fatalf("put %s: %v", key, err)
 	}
-	m := &release.Manifest{FormatVersion: release.FormatVersion, CommitID: r.commit, ThingGroup: group,
-		Components: map[string]release.Component{}, Policies: deployment.DefaultPolicies(), Abort: r.abort}
+}
+
+// putRecipes uploads the release's recipes under releases/<commit>/recipes/
+// and returns its manifest's components.
+func (r cloudRelease) putRecipes(t *testing.T, s3c *s3.Client, bucket string) map[string]release.Component {
+	t.Helper()
+	out := map[string]release.Component{}
 	for name, run := range r.components {
 		recipe := fmt.Appendf(nil, "RecipeFormatVersion: \"2020-01-25\"\nComponentName: %s\nComponentVersion: \"%s\"\nManifests:\n  - Platform: {os: linux}\n    Lifecycle: {Run: %q}\n",
 			name, r.version, run)
 		key := release.RecipeKey(r.commit, name, r.version)
-		put(key, recipe)
+		put(t, s3c, bucket, key, recipe)
 		sum := sha256.Sum256(recipe)
-		m.Components[name] = release.Component{Version: r.version, Recipe: release.Object{Key: key, SHA256: base64.StdEncoding.EncodeToString(sum[:])}}
+		out[name] = release.Component{Version: r.version, Recipe: release.Object{Key: key, SHA256: base64.StdEncoding.EncodeToString(sum[:])}}
 	}
+	return out
+}
+
+// publish uploads the recipes, then the manifest: the release Lambda
+// creates the job for group.
+func (r cloudRelease) publish(t *testing.T, s3c *s3.Client, bucket, group string) {
+	t.Helper()
+	m := &release.Manifest{FormatVersion: release.FormatVersion, CommitID: r.commit, ThingGroup: group,
+		Components: r.putRecipes(t, s3c, bucket), Policies: deployment.DefaultPolicies(), Abort: r.abort}
 	manifest, err := m.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(release.ManifestKey(r.commit), manifest)
+	put(t, s3c, bucket, release.ManifestKey(r.commit), manifest)
+}
+
+// createJob uploads the recipes and creates the job for group itself, as
+// an operator would for a thing group the stack's release Lambda does not
+// release to; the document is the one the Lambda would write.
+func (r cloudRelease) createJob(t *testing.T, cl releaser, group string) string {
+	t.Helper()
+	r.putRecipes(t, cl.s3, cl.bucket)
+	doc := deployment.New(group)
+	doc.DeploymentID = release.JobID(r.commit)
+	doc.RecipeSource = release.RecipeSource(cl.bucket, r.commit)
+	for name := range r.components {
+		doc.Components[name] = deployment.Component{Version: r.version}
+	}
+	data, err := doc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.iot.CreateJob(context.Background(), &iot.CreateJobInput{JobId: aws.String(doc.DeploymentID),
+		Targets: []string{groupArn(t, cl.iot, group)}, Document: aws.String(string(data))}); err != nil {
+		t.Fatal(err)
+	}
+	return doc.DeploymentID
 }
 
 // releaser is what a test needs to release to devcloud and follow the jobs.
@@ -230,8 +264,7 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	// components at another version: the union has no version both allow,
 	// the deployment fails naming both groups, and nothing changes.
 	conflict := cloudRelease{commit: commitOf(t.Name() + "conflict"), version: "3.0.0", components: map[string]string{"com.example.Svc0": "sleep 600"}}
-	conflicting := release.JobID(conflict.commit)
-	conflict.publish(t, s3c, bucket, cameras)
+	conflicting := conflict.createJob(t, cl, cameras)
 	e = execution(conflicting, iottypes.JobExecutionStatusFailed)
 	if cause := e.StatusDetails.DetailsMap["deployment-failure-cause"]; !strings.Contains(cause, "group "+group+" requires 1.0.0") ||
 		!strings.Contains(cause, "group "+cameras+" requires 3.0.0") || e.StatusDetails.DetailsMap["detailed-deployment-status"] != "FAILED_NO_STATE_CHANGE" {
@@ -267,8 +300,7 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	// The union: the second group deploys a component of its own, and the
 	// device runs both groups' components.
 	cam := cloudRelease{commit: commitOf(t.Name() + "cameras"), version: "1.0.0", components: map[string]string{"com.example.Camera": "sleep 600"}}
-	cam.publish(t, s3c, bucket, cameras)
-	execution(release.JobID(cam.commit), iottypes.JobExecutionStatusSucceeded)
+	execution(cam.createJob(t, cl, cameras), iottypes.JobExecutionStatusSucceeded)
 	if c := n.WaitState("com.example.Camera", 30*time.Second, "RUNNING"); c.Version != "1.0.0" {
 		t.Errorf("com.example.Camera runs %s, want 1.0.0", c.Version)
 	}
