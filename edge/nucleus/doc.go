@@ -39,6 +39,8 @@
 //   - deployment engine: edge/deployment, with the component store (edge/store)
 //     and its S3 downloader (edge/artifacts), built with the IPC front end
 //   - control API: what the CLI talks to (edge/control)
+//   - jobs: the cloud's deployments over IoT Jobs (edge/jobs), only when
+//     the link runs; recipes from S3 with the token exchange credentials
 //   - folder watcher and git watcher: --recipes and --git (edge/watch)
 //   - admin credential: written last, its presence says the nucleus is up
 //   - page trimmer: once the startup set settled and its deployment ended,

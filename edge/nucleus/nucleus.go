@@ -159,6 +159,7 @@ func (n *Nucleus) Start() error {
 		n.metricsService(),
 		n.deploymentService(),
 		n.controlService(),
+		n.jobsService(), // the cloud's deployments, with the link
 		n.folderWatcher(),
 		n.gitWatcher(),
 		n.credential(),
