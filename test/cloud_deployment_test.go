@@ -3,12 +3,14 @@ package test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,6 +39,9 @@ type cloudRelease struct {
 	components map[string]string // name → recipe Run script
 	version    string
 	abort      *release.Abort
+	// artifactBytes, when set, gives each component one artifact of that
+	// many random bytes in S3, which the device downloads.
+	artifactBytes int
 }
 
 func put(t *testing.T, s3c *s3.Client, bucket, key string, body []byte) {
@@ -55,10 +60,21 @@ func (r cloudRelease) putRecipes(t *testing.T, s3c *s3.Client, bucket string) ma
 	for name, run := range r.components {
 		recipe := fmt.Appendf(nil, "RecipeFormatVersion: \"2020-01-25\"\nComponentName: %s\nComponentVersion: \"%s\"\nManifests:\n  - Platform: {os: linux}\n    Lifecycle: {Run: %q}\n",
 			name, r.version, run)
+		var artifacts []release.Object
+		if r.artifactBytes > 0 {
+			blob := make([]byte, r.artifactBytes)
+			_, _ = rand.Read(blob)
+			akey := "artifacts/" + name + "/" + r.version + "/blob"
+			put(t, s3c, bucket, akey, blob)
+			asum := sha256.Sum256(blob)
+			digest := base64.StdEncoding.EncodeToString(asum[:])
+			recipe = fmt.Appendf(recipe, "    Artifacts:\n      - {URI: \"s3://%s/%s\", Digest: \"%s\"}\n", bucket, akey, digest)
+			artifacts = append(artifacts, release.Object{Key: akey, SHA256: digest})
+		}
 		key := release.RecipeKey(r.commit, name, r.version)
 		put(t, s3c, bucket, key, recipe)
 		sum := sha256.Sum256(recipe)
-		out[name] = release.Component{Version: r.version, Recipe: release.Object{Key: key, SHA256: base64.StdEncoding.EncodeToString(sum[:])}}
+		out[name] = release.Component{Version: r.version, Artifacts: artifacts, Recipe: release.Object{Key: key, SHA256: base64.StdEncoding.EncodeToString(sum[:])}}
 	}
 	return out
 }
@@ -207,7 +223,7 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 	}
 
 	// A good release of five components.
-	good := cloudRelease{commit: commitOf(t.Name() + "good"), version: "1.0.0", components: map[string]string{}}
+	good := cloudRelease{commit: commitOf(t.Name() + "good"), version: "1.0.0", components: map[string]string{}, artifactBytes: 2 << 20}
 	for i := range 5 {
 		good.components[fmt.Sprintf("com.example.Svc%d", i)] = "sleep 600"
 	}
@@ -218,6 +234,11 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 		n.WaitState(name, 60*time.Second, "RUNNING")
 	}
 	running := time.Since(created)
+	for name := range good.components {
+		if fi, err := os.Stat(filepath.Join(n.Root, "packages", "artifacts", name, "1.0.0", "blob")); err != nil || fi.Size() != 2<<20 {
+			t.Errorf("%s's artifact in the component store: %v", name, err)
+		}
+	}
 	e := execution(job, iottypes.JobExecutionStatusSucceeded)
 	if e.StatusDetails == nil || e.StatusDetails.DetailsMap["detailed-deployment-status"] != "SUCCESSFUL" {
 		t.Errorf("statusDetails = %+v, want detailed-deployment-status SUCCESSFUL", e.StatusDetails)
@@ -230,7 +251,7 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 		t.Errorf("sward deployment status %s shows no job and commit (%v):\n%s", job, err, out)
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	t.Logf("job created → 5 components RUNNING on the device: %.0f ms; load %s", ms(running), strings.TrimSpace(string(load)))
+	t.Logf("job created → 5 components (5 × 2 MB artifacts from S3) RUNNING on the device: %.0f ms; load %s", ms(running), strings.TrimSpace(string(load)))
 
 	// A broken release: one component exits at once. The deployment fails
 	// and rolls back to the good release; the failure counts against the
