@@ -3,13 +3,9 @@ package nucleus
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sward-iot/sward/edge/jobs"
@@ -61,23 +57,11 @@ func (n *Nucleus) jobsService() service.Service {
 // the endpoint the SDK reads from AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL
 // (devcloud, moto), addressed by path there, as the stream exporters do.
 func (n *Nucleus) jobsObjects(ctx context.Context) (*s3.Client, error) {
-	ctx = context.WithoutCancel(ctx)
-	region := n.opts.Region
-	if n.opts.Cloud.Region != "" {
-		region = n.opts.Cloud.Region
-	}
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region),
-		awsconfig.WithCredentialsProvider(aws.NewCredentialsCache(n.tes)))
+	cfg, err := n.awsConfig(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, err
 	}
-	if proxy, err := n.opts.Cloud.Proxy.HTTPProxy(); err == nil && proxy != nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.Proxy = proxy
-		cfg.HTTPClient = &http.Client{Transport: tr}
-	}
-	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }), nil
+	return s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = s3PathStyle() }), nil
 }
 
 // lazyS3 builds its S3 client at the first GetObject.
