@@ -67,7 +67,10 @@
 // FAILED_ROLLBACK_COMPLETE, FAILED_UNABLE_TO_ROLLBACK, REJECTED),
 // deployment-failure-cause (the engine's reason), deployment-error-types
 // and deployment-error-stack (JSON lists of error codes, as Greengrass
-// writes them).
+// writes them). While the deployment downloads artifacts, an IN_PROGRESS
+// update at most every ProgressInterval (10 s) adds download-progress,
+// "<bytes>/<total> bytes (<percent>%)", Sward's own key; the terminal
+// update replaces the details.
 //
 // # Crashes
 //

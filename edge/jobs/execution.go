@@ -192,10 +192,23 @@ func (s *Service) wait(ctx context.Context, m *mapping) (ddoc.Status, error) {
 		st, err := s.opts.Engine.Wait(wctx, m.DeploymentID)
 		done <- result{st, err}
 	}()
+	tick := time.NewTicker(s.opts.ProgressInterval)
+	defer tick.Stop()
+	var sent int64 = -1 // bytes last reported
 	for {
 		select {
 		case r := <-done:
 			return r.st, r.err
+		case <-tick.C:
+			st, err := s.opts.Engine.Get(m.DeploymentID)
+			p := st.Progress
+			if err != nil || p == nil || p.Bytes == sent || p.Bytes >= p.TotalBytes || st.State.Terminal() {
+				continue // nothing new downloading
+			}
+			if _, err := s.update(ctx, m, deploymentstatus.InProgress, map[string]string{"detailed-deployment-status": "IN_PROGRESS",
+				DetailDownloadProgress: progressText(p)}); err == nil {
+				sent = p.Bytes // offline: the next tick tries again
+			}
 		case next := <-s.next:
 			if next == m.JobID {
 				continue
@@ -398,4 +411,9 @@ func (s *Service) publishStatus(ctx context.Context, jobID string, msg deploymen
 	if err != nil {
 		s.log.Error("deployment status not sent", "job", jobID, "status", msg.Status, "error", err)
 	}
+}
+
+// progressText is a download's progress as statusDetails carry it.
+func progressText(p *ddoc.Progress) string {
+	return fmt.Sprintf("%d/%d bytes (%d%%)", p.Bytes, p.TotalBytes, p.Bytes*100/max(p.TotalBytes, 1))
 }

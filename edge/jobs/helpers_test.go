@@ -404,6 +404,15 @@ func (e *engine) ended(doc *ddoc.Document, st ddoc.Status) ddoc.Status {
 }
 
 // finishHeld ends every held deployment.
+// progress sets the download progress a held deployment reports.
+func (e *engine) progress(id string, p *ddoc.Progress) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := e.records[id]
+	st.Progress = p
+	e.records[id] = st
+}
+
 func (e *engine) finishHeld() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -549,7 +558,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) start() {
 	s, err := New(Options{ThingName: thing, Conn: f.nc, JetStream: f.js, Link: f.cloud, Engine: f.engine, Objects: f.s3,
-		TempDir: f.t.TempDir(), ReplyTimeout: time.Second, RetryDelay: 50 * time.Millisecond, Logger: testlog.New(f.t)})
+		TempDir: f.t.TempDir(), ReplyTimeout: time.Second, RetryDelay: 50 * time.Millisecond, ProgressInterval: 20 * time.Millisecond, Logger: testlog.New(f.t)})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -36,6 +36,16 @@ const (
 	// other than the link (S3 unreachable, no answer) is tried again.
 	DefaultRetryDelay = 15 * time.Second
 
+	// DefaultProgressInterval spaces the download-progress updates of one
+	// execution: a large download is visible in the console, and a fleet
+	// of devices stays far below IoT Jobs' UpdateJobExecution quota.
+	DefaultProgressInterval = 10 * time.Second
+
+	// DetailDownloadProgress is the statusDetails key of an IN_PROGRESS
+	// update that carries the artifact download's progress, "<bytes>/<total>
+	// bytes (<percent>%)" (Sward's; Greengrass reports no progress).
+	DetailDownloadProgress = "download-progress"
+
 	// bucketMaxBytes bounds the mapping bucket: an entry is a few hundred
 	// bytes and one is kept per job.
 	bucketMaxBytes = 4 << 20
@@ -91,7 +101,12 @@ type Options struct {
 	// RetryDelay is the pause before a job that failed online is tried
 	// again; zero is DefaultRetryDelay.
 	RetryDelay time.Duration
-	Logger     *slog.Logger
+	// ProgressInterval is how often, at most, an execution whose
+	// deployment is downloading artifacts sends an IN_PROGRESS update with
+	// the download's progress in statusDetails; zero is
+	// DefaultProgressInterval.
+	ProgressInterval time.Duration
+	Logger           *slog.Logger
 }
 
 // Service is the IoT Jobs client.
@@ -140,6 +155,9 @@ func New(opts Options) (*Service, error) {
 	}
 	if opts.RetryDelay == 0 {
 		opts.RetryDelay = DefaultRetryDelay
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = DefaultProgressInterval
 	}
 	if opts.TempDir == "" {
 		opts.TempDir = os.TempDir()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -308,5 +309,25 @@ func TestAConflictIsReportedAsADependencyError(t *testing.T) {
 	if e.details["detailed-deployment-status"] != "FAILED_NO_STATE_CHANGE" || e.details["deployment-error-types"] != `["DEPENDENCY_ERROR"]` ||
 		!strings.Contains(e.details["deployment-failure-cause"], "group sensors requires 1.0.0; group cameras requires 2.0.0") {
 		t.Errorf("statusDetails = %v", e.details)
+	}
+}
+
+func TestADownloadingDeploymentReportsItsProgressInStatusDetails(t *testing.T) {
+	f := newFixture(t)
+	f.engine.hold = true
+	f.cloud.queue("sward-big", f.release("sward-big", "sensors", map[string]string{"com.example.A": "1.0.0"}))
+	f.start()
+	f.nextStatus() // IN_PROGRESS: submitted
+	f.engine.progress("sward-big", &ddoc.Progress{Bytes: 3 << 20, TotalBytes: 10 << 20})
+	testutil.Eventually(t, "the download's progress in the execution's statusDetails", func() error {
+		e := f.cloud.exec("sward-big")
+		if got := e.details[DetailDownloadProgress]; e.status != "IN_PROGRESS" || got != "3145728/10485760 bytes (30%)" {
+			return fmt.Errorf("execution %s with statusDetails %v", e.status, e.details)
+		}
+		return nil
+	})
+	f.engine.finishHeld()
+	if e := f.cloud.waitStatus("sward-big", "SUCCEEDED"); e.details[DetailDownloadProgress] != "" {
+		t.Errorf("the terminal statusDetails %v still carry the download's progress", e.details)
 	}
 }
