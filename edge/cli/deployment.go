@@ -167,6 +167,9 @@ func writeDeployment(w io.Writer, st ddoc.Status) error {
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
 	}
+	if st.JobID != "" {
+		fmt.Fprintf(tw, "Job:\t%s\n", st.JobID)
+	}
 	if len(st.Carries) > 0 {
 		fmt.Fprintf(tw, "Carries:\t%s\n", strings.Join(st.Carries, " "))
 	}

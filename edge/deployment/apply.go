@@ -26,6 +26,10 @@ func (e *Engine) run(batch []*record) {
 	if len(batch) == 0 {
 		return
 	}
+	if reason := e.cancelReason(batch[0].Status.DeploymentID); reason != "" {
+		e.finish(batch[0], ddoc.Canceled, "canceled before it started: "+reason, nil)
+		return // the others run next
+	}
 	r, carried := batch[0], batch[1:]
 	now := time.Now().UTC()
 	// The carried records first: a restart that finds the carrier
@@ -58,6 +62,10 @@ func (e *Engine) run(batch []*record) {
 		err = e.consult(r, act)
 	}
 	if e.ctx.Err() != nil {
+		return
+	}
+	if reason := e.cancelReason(r.Status.DeploymentID); err == nil && reason != "" {
+		e.finish(r, ddoc.Canceled, "canceled before it changed anything: "+reason, nil)
 		return
 	}
 	if err != nil {
@@ -424,13 +432,31 @@ func sameConfig(a, b map[string]any) bool { return revision(a, "") == revision(b
 // deployment is finished after a restart.
 func (e *Engine) applyTarget(r *record, act *active) {
 	ctx := context.Background()
+	// Cancel fails the settle of this deployment (the run's context).
+	run, cancelRun := context.WithCancelCause(e.ctx)
+	defer cancelRun(nil)
+	e.mu.Lock()
+	e.applying.id, e.applying.cancel = act.DeploymentID, cancelRun
+	if reason, ok := e.canceled[act.DeploymentID]; ok {
+		cancelRun(errors.New("canceled: " + reason))
+	}
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.applying.id, e.applying.cancel = "", nil
+		delete(e.canceled, act.DeploymentID)
+		e.mu.Unlock()
+	}()
 	err := e.opts.Config.Restore(ctx, act.TargetConfig)
 	if err == nil {
 		err = e.supervise(ctx, act.Target, act.TargetConfig)
 	}
 	e.markApplied(r)
 	if err == nil {
-		err = e.settle(act.Target)
+		err = e.settle(run, act.Target)
+	}
+	if cause := context.Cause(run); err != nil && cause != nil && e.ctx.Err() == nil {
+		err = cause // canceled: the failure is the cancel, not the settle it cut short
 	}
 	if e.ctx.Err() != nil {
 		// The nucleus is stopping: the active record stays, and the next
@@ -466,7 +492,7 @@ func (e *Engine) rollback(r *record, act *active, reason string) {
 		err = e.supervise(ctx, act.Previous, act.PreviousConfig)
 	}
 	if err == nil {
-		err = e.settle(act.Previous)
+		err = e.settle(e.ctx, act.Previous)
 	}
 	if e.ctx.Err() != nil {
 		return // the next start finishes the rollback
@@ -540,6 +566,7 @@ func (e *Engine) finish(r *record, state ddoc.State, reason string, outcomes []d
 	e.mu.Lock()
 	for _, id := range append([]string{r.Status.DeploymentID}, r.Status.Carries...) {
 		delete(e.applied, id)
+		delete(e.canceled, id)
 	}
 	e.mu.Unlock()
 	e.log.Info("deployment ended", "deployment", r.Status.DeploymentID, "state", string(state), "reason", reason, "carries", r.Status.Carries)
@@ -558,8 +585,8 @@ func (e *Engine) markApplied(r *record) {
 
 // settle waits until every component of s is RUNNING or FINISHED and stays
 // so for StableFor. A BROKEN one fails it at once; so does the timeout.
-func (e *Engine) settle(s set) error {
-	ctx, cancel := context.WithTimeout(e.ctx, e.opts.Timeout)
+func (e *Engine) settle(parent context.Context, s set) error {
+	ctx, cancel := context.WithTimeout(parent, e.opts.Timeout)
 	defer cancel()
 	for {
 		if err := e.settledOnce(ctx, s); err != nil {

@@ -33,6 +33,12 @@
 // they are recorded IN_PROGRESS with carriedBy before it, it alone becomes
 // the active deployment, and they end in its state.
 //
+// Cancel (the cloud canceled a deployment's job): a queued deployment ends
+// CANCELED when its turn comes, one still preparing ends CANCELED after it,
+// and one being applied fails with the cancel as its reason and follows
+// its failure handling (rolled back, or left as it is for DO_NOTHING). A
+// cancel is not recorded: after a restart the deployment runs to its end.
+//
 // Start after a crash: an IN_PROGRESS deployment without an active record
 // changed nothing and is queued again (its carried ones too, to be batched
 // again in the same order); one carried by the active deployment ends with

@@ -114,6 +114,8 @@ type Request struct {
 	WholeRecipeDir bool
 	// CommitID records the git commit a deployment came from.
 	CommitID string
+	// JobID records the IoT job a cloud deployment came from.
+	JobID string
 }
 
 // ErrUnknownDeployment is returned for a deployment id with no record.
@@ -132,12 +134,20 @@ type Engine struct {
 	catMu sync.Mutex
 	cat   Catalog // nil until first read; see catalog
 
-	mu       sync.Mutex
-	seq      uint64
-	current  set
-	changed  chan struct{} // closed and replaced whenever a record changes
-	applied  map[string]bool
-	wake     chan struct{}
+	mu      sync.Mutex
+	seq     uint64
+	current set
+	changed chan struct{} // closed and replaced whenever a record changes
+	applied map[string]bool
+	wake    chan struct{}
+	// canceled holds the reason of each deployment Cancel was asked to
+	// stop while it runs; applying cancels the settle of the one being
+	// applied.
+	canceled map[string]string
+	applying struct {
+		id     string
+		cancel context.CancelCauseFunc
+	}
 	ctx      context.Context
 	cancel   context.CancelFunc
 	finished chan struct{}
@@ -175,7 +185,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	return &Engine{
 		opts: opts, log: opts.Logger.With("service", "deployment"), rec: rec,
-		current: emptySet(), changed: make(chan struct{}), applied: map[string]bool{},
+		current: emptySet(), changed: make(chan struct{}), applied: map[string]bool{}, canceled: map[string]string{},
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, finished: make(chan struct{}),
 	}, nil
 }
@@ -351,7 +361,7 @@ func (e *Engine) Submit(req Request) (ddoc.Status, error) {
 		ArtifactDir:     req.ArtifactDir,
 		ChangedDefaults: changedDefaults,
 		Status: ddoc.Status{DeploymentID: doc.DeploymentID, Group: doc.GroupName, State: state, Reason: reason,
-			CreatedAt: now, CommitID: req.CommitID},
+			CreatedAt: now, CommitID: req.CommitID, JobID: req.JobID},
 	}
 	if refused != nil {
 		r.Status.EndedAt = now
@@ -381,6 +391,43 @@ func latest(recipes []*recipe.Recipe) map[string]*recipe.Recipe {
 		}
 	}
 	return out
+}
+
+// ErrNotCancelable is returned by Cancel for a deployment that has ended.
+var ErrNotCancelable = errors.New("the deployment has ended")
+
+// Cancel stops deployment id for reason (the cloud canceled its job). A
+// queued one ends CANCELED when its turn comes, without running. One in
+// progress that has not changed the device yet ends CANCELED when its
+// preparation ends. One being
+// applied fails, with reason, and follows its failure handling: it rolls
+// back (ROLLED_BACK) unless its policy is DO_NOTHING. A cancel is not
+// recorded: after a restart the deployment runs to its end.
+func (e *Engine) Cancel(id, reason string) error {
+	e.mu.Lock()
+	r, ok := e.rec.lookup(id)
+	if !ok {
+		e.mu.Unlock()
+		return fmt.Errorf("%w %q: `sward deployment list` shows the known ones", ErrUnknownDeployment, id)
+	}
+	if r.Status.State.Terminal() {
+		e.mu.Unlock()
+		return fmt.Errorf("deployment %s is %s: %w", id, r.Status.State, ErrNotCancelable)
+	}
+	e.canceled[id] = reason
+	if e.applying.id == id {
+		e.applying.cancel(errors.New("canceled: " + reason))
+	}
+	e.mu.Unlock()
+	e.log.Info("deployment canceled while in progress", "deployment", id, "reason", reason)
+	return nil
+}
+
+// cancelReason is why deployment id was canceled, "" if it was not.
+func (e *Engine) cancelReason(id string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.canceled[id]
 }
 
 // Get returns one deployment's status.

@@ -42,10 +42,13 @@ var ErrConflict = errors.New("dependency conflict")
 const maxResolveRounds = 64
 
 type requirement struct {
-	by   string // "group LOCAL" or "com.example.A 1.0.0"
-	rng  string
-	c    *semver.Constraints
-	soft bool // a SOFT dependency's requirement
+	by string // "group LOCAL" or "com.example.A 1.0.0"
+	// groups are the groups whose roots bring a requiring component, for
+	// the error of a conflict between them.
+	groups []string
+	rng    string
+	c      *semver.Constraints
+	soft   bool // a SOFT dependency's requirement
 }
 
 // Builtin says whether the nucleus provides a component itself (see
@@ -87,6 +90,7 @@ func Resolve(roots map[string][]Root, cat Catalog, builtin Builtin) (map[string]
 			reqs[name] = append(reqs[name], rs...)
 		}
 		var errs []error
+		reached := groupsReaching(roots, selected)
 		for _, r := range sortedRecipes(selected) {
 			for _, dep := range r.DependencyNames() {
 				d := r.Dependencies[dep]
@@ -95,7 +99,7 @@ func Resolve(roots map[string][]Root, cat Catalog, builtin Builtin) (map[string]
 					errs = append(errs, fmt.Errorf("%s %s: dependency %s has VersionRequirement %q, which is not a range: %w", r.Name, r.Version, dep, d.VersionRequirement, err))
 					continue
 				}
-				reqs[dep] = append(reqs[dep], requirement{by: r.Name + " " + r.Version, rng: d.VersionRequirement, c: c, soft: d.Type == recipe.Soft})
+				reqs[dep] = append(reqs[dep], requirement{by: r.Name + " " + r.Version, groups: reached[r.Name], rng: d.VersionRequirement, c: c, soft: d.Type == recipe.Soft})
 			}
 		}
 		next := map[string]*recipe.Recipe{}
@@ -170,7 +174,11 @@ func pickHighest(name string, reqs []requirement, available []*recipe.Recipe) (*
 	}
 	var by []string
 	for _, q := range reqs {
-		by = append(by, fmt.Sprintf("%s requires %s", q.by, q.rng))
+		line := fmt.Sprintf("%s requires %s", q.by, q.rng)
+		if len(q.groups) > 0 {
+			line += " (deployed by group " + strings.Join(q.groups, ", group ") + ")"
+		}
+		by = append(by, line)
 	}
 	sort.Strings(by)
 	var versions []string
@@ -184,6 +192,36 @@ func pickHighest(name string, reqs []requirement, available []*recipe.Recipe) (*
 	}
 	return nil, fmt.Errorf("%w: %s: %s; the recipes offer %s: add a version every requirer allows or change a requirement",
 		ErrConflict, name, strings.Join(by, "; "), have)
+}
+
+// groupsReaching returns, for each selected component, the groups whose
+// roots bring it (as a root or a dependency, transitively), sorted: a
+// conflict between components of two groups names both groups.
+func groupsReaching(roots map[string][]Root, selected map[string]*recipe.Recipe) map[string][]string {
+	out := map[string][]string{}
+	byGroup := map[string][]string{}
+	for name, rs := range roots {
+		for _, r := range rs {
+			byGroup[r.Group] = append(byGroup[r.Group], name)
+		}
+	}
+	for _, g := range slices.Sorted(maps.Keys(byGroup)) {
+		seen := map[string]bool{}
+		todo := slices.Clone(byGroup[g])
+		for len(todo) > 0 {
+			name := todo[len(todo)-1]
+			todo = todo[:len(todo)-1]
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			out[name] = append(out[name], g)
+			if r := selected[name]; r != nil {
+				todo = append(todo, r.DependencyNames()...)
+			}
+		}
+	}
+	return out
 }
 
 func sameSelection(a, b map[string]*recipe.Recipe) bool {

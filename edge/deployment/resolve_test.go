@@ -111,6 +111,13 @@ func TestResolve(t *testing.T) {
 			wantErr: []string{"group LOCAL requires 1.0.0", "group fleet requires 2.0.0"},
 		},
 		{
+			name:  "a dependency two thing groups require in ranges no version meets names both groups",
+			roots: map[string][]Root{"a": {{"1.0.0", "sensors"}}, "c": {{"1.0.0", "cameras"}}},
+			catalog: cat(mk(t, "a", "1.0.0", "b ^1.0.0"), mk(t, "c", "1.0.0", "mid ^1.0.0"), mk(t, "mid", "1.0.0", "b ^2.0.0"),
+				mk(t, "b", "1.5.0"), mk(t, "b", "2.1.0")),
+			wantErr: []string{"b:", "a 1.0.0 requires ^1.0.0 (deployed by group sensors)", "mid 1.0.0 requires ^2.0.0 (deployed by group cameras)"},
+		},
+		{
 			name:    "a missing dependency is named with its requirer",
 			roots:   map[string][]Root{"a": {{"1.0.0", "LOCAL"}}},
 			catalog: cat(mk(t, "a", "1.0.0", "ghost ^1.0.0")),

@@ -157,6 +157,7 @@ func (n *Nucleus) Start() error {
 		n.components(),
 		n.metricsService(),
 		n.deploymentService(),
+		n.jobsService(), // the cloud's deployments, with the link
 		n.controlService(),
 		n.folderWatcher(),
 		n.gitWatcher(),

@@ -13,6 +13,9 @@ import (
 
 	"github.com/sward-iot/sward/edge/authz"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,6 +28,7 @@ import (
 	"github.com/sward-iot/sward/edge/fleet"
 	"github.com/sward-iot/sward/edge/iotcore"
 	"github.com/sward-iot/sward/edge/ipc"
+	"github.com/sward-iot/sward/edge/jobs"
 	"github.com/sward-iot/sward/edge/lifecycle"
 	"github.com/sward-iot/sward/edge/metrics"
 	"github.com/sward-iot/sward/edge/secrets"
@@ -484,6 +488,57 @@ func (n *Nucleus) deploymentService() service.Service {
 		OnShutdown: func(context.Context) error {
 			n.engine.Close()
 			return nil
+		},
+	}
+}
+
+// jobsService takes the cloud's deployments (edge/jobs) when the IoT Core
+// link runs; if it cannot start (IoT Core refuses the job topics), that is
+// logged as an error and the nucleus runs without it. It comes after the deployment engine has started, so a job's
+// deployment queues behind the start-up's recovery. Its recipes are read
+// from S3 with the token exchange service's credentials (none without it:
+// a job with recipes in S3 is then rejected, naming the configuration);
+// AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 points it at another S3
+// (devcloud, moto), addressed by path as the stream exporters do.
+func (n *Nucleus) jobsService() service.Service {
+	var js *jobs.Service
+	return service.Func{ServiceName: "jobs",
+		OnStart: func(ctx context.Context) (err error) {
+			if n.link == nil {
+				return nil
+			}
+			o := jobs.Options{ThingName: n.opts.ThingName, Conn: n.nc, JetStream: n.js, Link: n.link, Engine: n.engine,
+				TempDir: filepath.Join(n.opts.Root, dirWork), Logger: n.opts.Logger}
+			if n.tes != nil {
+				cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(n.opts.Region),
+					awsconfig.WithCredentialsProvider(aws.NewCredentialsCache(n.tes)))
+				if err != nil {
+					return fmt.Errorf("jobs: AWS configuration: %w", err)
+				}
+				if proxy, err := n.opts.Cloud.Proxy.HTTPProxy(); err == nil && proxy != nil {
+					tr := http.DefaultTransport.(*http.Transport).Clone()
+					tr.Proxy = proxy
+					cfg.HTTPClient = &http.Client{Transport: tr}
+				}
+				pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+				o.Objects = s3.NewFromConfig(cfg, func(so *s3.Options) { so.UsePathStyle = pathStyle })
+			}
+			if js, err = jobs.New(o); err == nil {
+				err = js.Start(ctx)
+			}
+			if err != nil {
+				// The device keeps running what it runs, without cloud
+				// deployments (an IoT policy without the jobs topics).
+				n.log.Error("cloud deployments not started: the device takes no IoT jobs until this is fixed and the nucleus restarted", "error", err)
+				js = nil
+			}
+			return nil
+		},
+		OnShutdown: func(ctx context.Context) error {
+			if js == nil {
+				return nil
+			}
+			return js.Shutdown(ctx)
 		},
 	}
 }

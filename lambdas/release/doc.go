@@ -10,8 +10,10 @@
 //     the manifest (release.Manifest.CheckRecipes: versions, artifacts
 //     listed with the same digests, dependencies satisfied);
 //  3. checks that every artifact exists in the bucket with its SHA-256;
-//  4. builds the deployment document (shared/deployment, Encode) and checks
-//     it fits IoT Jobs' 32 KB;
+//  4. builds the deployment document (shared/deployment, Encode), with
+//     recipeSource naming the bucket and releases/<commit>/recipes/ so that
+//     devices download the recipes from there, and checks it fits IoT
+//     Jobs' 32 KB;
 //  5. resolves the thing group's ARN (DescribeThingGroup);
 //  6. records the release as IN_PROGRESS in the releases table
 //     (lambdas/internal/releasestore), then creates the IoT job

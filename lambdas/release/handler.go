@@ -161,7 +161,7 @@ func (h *Handler) accept(ctx context.Context, log *slog.Logger, bucket, key, com
 	if err := h.checkArtifacts(ctx, log, bucket, m); err != nil {
 		return err
 	}
-	doc, err := m.Deployment().Encode()
+	doc, err := jobDocument(m, bucket)
 	if err != nil {
 		return reject("%s: the deployment document: %v", key, err)
 	}
@@ -225,6 +225,15 @@ func (h *Handler) createJob(ctx context.Context, log *slog.Logger, m *release.Ma
 	o.Status = Created
 	log.InfoContext(ctx, "release job created", "jobArn", aws.ToString(out.JobArn), "thingGroup", m.ThingGroup, "components", len(m.Components))
 	return nil
+}
+
+// jobDocument is the IoT job document of release m uploaded to bucket: its
+// deployment document with recipeSource naming the release's recipe folder,
+// from which devices download the recipes.
+func jobDocument(m *release.Manifest, bucket string) ([]byte, error) {
+	doc := m.Deployment()
+	doc.RecipeSource = release.RecipeSource(bucket, m.CommitID)
+	return doc.Encode()
 }
 
 // jobInput is the CreateJob request of a release.

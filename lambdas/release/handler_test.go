@@ -14,6 +14,7 @@ import (
 
 	"github.com/sward-iot/sward/lambdas/internal/lambdatest"
 	"github.com/sward-iot/sward/lambdas/lambdakit"
+	"github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/release"
 )
 
@@ -67,7 +68,9 @@ func TestManifestEventTouchesS3AndFailsInternallyWhenItCannot(t *testing.T) {
 	}
 }
 
-func TestJobInputCarriesTheManifestSettings(t *testing.T) {
+// testManifest is shared/release's sample manifest.
+func testManifest(t *testing.T) *release.Manifest {
+	t.Helper()
 	data, err := os.ReadFile("../../shared/release/testdata/release.json")
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +79,11 @@ func TestJobInputCarriesTheManifestSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func TestJobInputCarriesTheManifestSettings(t *testing.T) {
+	m := testManifest(t)
 	in := jobInput(m, release.JobID(m.CommitID), "arn:aws:iot:us-east-1:123456789012:thinggroup/sward-devices", "{}")
 	if *in.JobId != "sward-"+m.CommitID || in.Targets[0] != "arn:aws:iot:us-east-1:123456789012:thinggroup/sward-devices" || in.TargetSelection != "SNAPSHOT" {
 		t.Errorf("job = %+v", in)
@@ -91,6 +99,30 @@ func TestJobInputCarriesTheManifestSettings(t *testing.T) {
 	}
 	if *in.TimeoutConfig.InProgressTimeoutInMinutes != 60 {
 		t.Errorf("timeout = %+v", in.TimeoutConfig)
+	}
+}
+
+func TestJobDocumentTellsDevicesWhereTheRecipesAre(t *testing.T) {
+	m := testManifest(t)
+	doc, err := jobDocument(m, "sward-artifacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := deployment.Decode(doc)
+	if err != nil {
+		t.Fatalf("the job document does not decode on a device: %v\n%s", err, doc)
+	}
+	src := d.RecipeSource
+	if src == nil || src.Bucket != "sward-artifacts" || src.Prefix != "releases/"+m.CommitID+"/recipes/" {
+		t.Fatalf("recipeSource = %+v", src)
+	}
+	for name, c := range m.Components {
+		if got := src.RecipeKey(name, c.Version); got != c.Recipe.Key {
+			t.Errorf("the device would fetch %s's recipe from %s; the release has it at %s", name, got, c.Recipe.Key)
+		}
+	}
+	if d.DeploymentID != release.JobID(m.CommitID) || d.GroupName != m.ThingGroup {
+		t.Errorf("document = %s", doc)
 	}
 }
 

@@ -16,7 +16,8 @@ import (
 
 // Field names, in the order errors list them.
 var (
-	documentFields  = []string{"formatVersion", "deploymentId", "groupName", "components", "componentsToRemove", "deploymentPolicies", "failureHandlingPolicy", "componentUpdatePolicy", "configurationValidationPolicy"}
+	documentFields  = []string{"formatVersion", "deploymentId", "groupName", "components", "componentsToRemove", "deploymentPolicies", "failureHandlingPolicy", "componentUpdatePolicy", "configurationValidationPolicy", "recipeSource"}
+	sourceFields    = []string{"bucket", "prefix"}
 	componentFields = []string{"componentVersion", "configurationUpdate", "runWith"}
 	updateFields    = []string{"merge", "reset"}
 	runWithFields   = []string{"posixUser", "windowsUser", "systemResourceLimits"}
@@ -193,6 +194,25 @@ func (d *decoder) document(v any) *Document {
 	}
 	if v, p, ok := f.take("componentsToRemove"); ok {
 		doc.ComponentsToRemove = d.textList(p, v, "component names")
+	}
+	if v, p, ok := f.take("recipeSource"); ok {
+		if sf := d.object(p, v, "with bucket and prefix"); sf != nil {
+			doc.RecipeSource = &RecipeSource{}
+			for _, name := range sourceFields {
+				fv, fp, ok := sf.take(name)
+				if !ok {
+					d.errorf(fp, "is missing; recipeSource needs bucket and prefix")
+					continue
+				}
+				s, _ := d.text(fp, fv, "the "+name)
+				if name == "bucket" {
+					doc.RecipeSource.Bucket = s
+				} else {
+					doc.RecipeSource.Prefix = s
+				}
+			}
+			sf.rejectRest(sourceFields)
+		}
 	}
 	var nested map[string]any
 	if v, p, ok := f.take("deploymentPolicies"); ok {

@@ -91,6 +91,16 @@ var validDocuments = []struct {
 	{"posixUser without a group", `{"components": {"A": {"componentVersion": "1.0.0", "runWith": {"posixUser": "nobody"}}}}`, nil},
 	{"cpus as an integer", `{"components": {"A": {"componentVersion": "1.0.0", "runWith": {"systemResourceLimits": {"cpus": 2}}}}}`, nil},
 	{"group names are thing group names", `{"groupName": "thing:arn_like-Name_1", "components": {}}`, nil},
+	{"a thing group's document names where its recipes are", `{"groupName": "g", "components": {"com.example.A": {` + v1 + `}},
+		"recipeSource": {"bucket": "sward-artifacts-1", "prefix": "releases/3f2a/recipes/"}}`, func(t *testing.T, d *Document) {
+		want := &RecipeSource{Bucket: "sward-artifacts-1", Prefix: "releases/3f2a/recipes/"}
+		if !reflect.DeepEqual(d.RecipeSource, want) {
+			t.Fatalf("recipeSource = %+v, want %+v", d.RecipeSource, want)
+		}
+		if got := d.RecipeSource.RecipeKey("com.example.A", "1.0.0"); got != "releases/3f2a/recipes/com.example.A-1.0.0.recipe.yaml" {
+			t.Errorf("RecipeKey = %s", got)
+		}
+	}},
 }
 
 func TestValidDocumentsDecodeToWhatTheySay(t *testing.T) {
@@ -190,6 +200,12 @@ var invalidDocuments = []struct {
 	{"component both deployed and removed", `{"components": {"A": {` + v1 + `}}, "componentsToRemove": ["A"]}`, []string{`componentsToRemove[0]: "A" is also in components`}},
 	{"removal listed twice", `{"componentsToRemove": ["A", "A"]}`, []string{`componentsToRemove[1]: "A" is listed twice`}},
 	{"bad removal name", `{"componentsToRemove": [""]}`, []string{"componentsToRemove[0]: is empty"}},
+	{"recipeSource on a LOCAL document", `{"recipeSource": {"bucket": "abc", "prefix": "p/"}}`, []string{"recipeSource: is only for thing group deployments"}},
+	{"recipeSource without a prefix", `{"groupName": "g", "recipeSource": {"bucket": "abc"}}`, []string{"recipeSource.prefix: is missing; recipeSource needs bucket and prefix"}},
+	{"recipeSource with an unknown field", `{"groupName": "g", "recipeSource": {"bucket": "abc", "prefix": "p/", "region": "x"}}`, []string{"recipeSource.region: is not a known field; the fields here are bucket, prefix"}},
+	{"recipeSource with a bad bucket", `{"groupName": "g", "recipeSource": {"bucket": "My_Bucket", "prefix": "p/"}}`, []string{`recipeSource.bucket: "My_Bucket" is not an S3 bucket name`}},
+	{"recipeSource prefix that is not a folder", `{"groupName": "g", "recipeSource": {"bucket": "abc", "prefix": "releases/x"}}`, []string{`recipeSource.prefix: "releases/x" does not end in '/'`}},
+	{"recipeSource bucket as a number", `{"groupName": "g", "recipeSource": {"bucket": 1, "prefix": "p/"}}`, []string{"recipeSource.bucket: is the number 1; write the bucket as a JSON string"}},
 
 	// Every problem is reported, not just the first.
 	{"several problems at once", `{"groupName": 1, "components": {"A": {"componentVersion": "x"}}, "extra": 0}`, []string{"groupName: is the number 1", `components.A.componentVersion: "x" is not a semantic version`, "extra: is not a known field"}},

@@ -26,7 +26,8 @@
 //	    "failureHandlingPolicy": "ROLLBACK",
 //	    "componentUpdatePolicy": {"action": "NOTIFY_COMPONENTS", "timeoutInSeconds": 60},
 //	    "configurationValidationPolicy": {"timeoutInSeconds": 30}
-//	  }
+//	  },
+//	  "recipeSource": {"bucket": "…", "prefix": "releases/<commit>/recipes/"}   // thing groups only
 //	}
 //
 // Field names and meanings are those of Greengrass's CreateDeployment API
@@ -87,6 +88,18 @@
 // Canonical form: Encode writes fields in a fixed order, map keys sorted,
 // defaults explicit, empty optional fields left out and no extra space, so
 // Decode(Encode(d)) equals d and equal documents encode to equal bytes.
+//
+// Recipes: a LOCAL document travels with its recipes (a folder, a git
+// commit, the IPC's recipe directory). A thing group's document comes from
+// the cloud as an IoT job document and names where its recipes are instead:
+// recipeSource {bucket, prefix}, both required, the recipe of each
+// component being the object prefix + "<Name>-<Version>.recipe.yaml"
+// (RecipeSource.RecipeKey; shared/release's RecipeKey for a release). The
+// release Lambda sets it from its bucket and the release's commit; the
+// device (edge/jobs) downloads the recipes with its token exchange
+// credentials. It is optional so that a document without it still reads
+// (the device then uses the recipes its component store has), and refused
+// on a LOCAL document.
 //
 // # Local deployments
 //

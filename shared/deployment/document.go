@@ -84,6 +84,49 @@ type Document struct {
 	ComponentsToRemove []string `json:"componentsToRemove,omitempty"`
 	// Policies are Greengrass's deploymentPolicies.
 	Policies Policies `json:"deploymentPolicies"`
+	// RecipeSource, on a thing group's document, says where the device
+	// downloads the recipes of its components (the release Lambda sets it).
+	// A LOCAL document brings its recipes with it and has none.
+	RecipeSource *RecipeSource `json:"recipeSource,omitempty"`
+}
+
+// RecipeSource is where a cloud deployment's recipes are: the object
+// Prefix + RecipeFile(name, version) of Bucket for each component of the
+// document (releases/<commit>/recipes/<Name>-<Version>.recipe.yaml for a
+// release).
+type RecipeSource struct {
+	// Bucket is the S3 bucket (3 to 63 lowercase letters, digits, '.' and '-').
+	Bucket string `json:"bucket"`
+	// Prefix ends in '/' and does not start with one.
+	Prefix string `json:"prefix"`
+}
+
+// RecipeFile is the name of a component version's recipe under a
+// RecipeSource prefix.
+func RecipeFile(name, version string) string { return name + "-" + version + ".recipe.yaml" }
+
+// RecipeKey is the object key of a component version's recipe.
+func (s RecipeSource) RecipeKey(name, version string) string {
+	return s.Prefix + RecipeFile(name, version)
+}
+
+// bucketPattern is the S3 bucket naming rule's characters.
+var bucketPattern = boundedPattern{regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*[a-z0-9]$`), 63}
+
+func (s *RecipeSource) check(p *strictjson.Problems, path string, local bool) {
+	if local {
+		p.Add(path, "is only for thing group deployments; a %s deployment brings its recipes with it, so leave recipeSource out", LocalGroup)
+		return
+	}
+	if len(s.Bucket) < 3 || !bucketPattern.MatchString(s.Bucket) {
+		p.Add(strictjson.Field(path, "bucket"), "%q is not an S3 bucket name; use 3 to 63 lowercase letters, digits, '.' and '-'", strictjson.Truncate(s.Bucket))
+	}
+	switch {
+	case s.Prefix == "" || !strings.HasSuffix(s.Prefix, "/"):
+		p.Add(strictjson.Field(path, "prefix"), "%q does not end in '/'; give the folder of the recipes, such as \"releases/<commit>/recipes/\"", strictjson.Truncate(s.Prefix))
+	case strings.HasPrefix(s.Prefix, "/") || len(s.Prefix) > 512:
+		p.Add(strictjson.Field(path, "prefix"), "%q is not an object key prefix; write it without a leading '/', at most 512 characters", strictjson.Truncate(s.Prefix))
+	}
 }
 
 // Component is one root component of a deployment.
@@ -217,6 +260,9 @@ func (d *Document) problems() strictjson.Problems {
 	}
 	d.checkRemovals(&p)
 	d.Policies.check(&p, "deploymentPolicies")
+	if d.RecipeSource != nil {
+		d.RecipeSource.check(&p, "recipeSource", d.Local())
+	}
 	return p
 }
 

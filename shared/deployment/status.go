@@ -61,8 +61,12 @@ type Status struct {
 	// Components is the outcome for each component the deployment touched,
 	// sorted by name.
 	Components []ComponentOutcome `json:"components,omitempty"`
-	// CommitID is the git commit a git deployment came from.
+	// CommitID is the git commit a git deployment, or a cloud release,
+	// came from.
 	CommitID string `json:"commitId,omitempty"`
+	// JobID is the IoT job a cloud deployment came from (its deployment id
+	// too, but for a later execution of the same job).
+	JobID string `json:"jobId,omitempty"`
 	// Carries lists the LOCAL deployments queued behind this one whose
 	// changes this one applied together with its own, in queue order; each
 	// of them ends in this deployment's state.

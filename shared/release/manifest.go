@@ -179,7 +179,16 @@ func ManifestKey(commit string) string { return Prefix + commit + "/" + Manifest
 
 // RecipeKey is where the recipe of a component version of commit lives.
 func RecipeKey(commit, name, version string) string {
-	return Prefix + commit + "/recipes/" + name + "-" + version + ".recipe.yaml"
+	return RecipePrefix(commit) + deployment.RecipeFile(name, version)
+}
+
+// RecipePrefix is the folder of the recipes of commit in the bucket.
+func RecipePrefix(commit string) string { return Prefix + commit + "/recipes/" }
+
+// RecipeSource is where a device finds the recipes of the release of
+// commit in bucket: the job document's recipeSource.
+func RecipeSource(bucket, commit string) *deployment.RecipeSource {
+	return &deployment.RecipeSource{Bucket: bucket, Prefix: RecipePrefix(commit)}
 }
 
 // ArtifactsPrefix is where `sward publish` uploads artifacts.

@@ -228,7 +228,8 @@ func TestReleaseCreatesTheJobOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the job document is not a deployment document: %v", err)
 	}
-	if d.GroupName != e.group || d.DeploymentID != e.jobID() || d.Components["com.example.Hello"].Version != "1.0.0" || d.Components["com.example.Lib"].Version != "2.1.0" {
+	if d.GroupName != e.group || d.DeploymentID != e.jobID() || d.Components["com.example.Hello"].Version != "1.0.0" || d.Components["com.example.Lib"].Version != "2.1.0" ||
+		d.RecipeSource == nil || d.RecipeSource.Bucket != e.bucket || d.RecipeSource.Prefix != "releases/"+e.commit+"/recipes/" {
 		t.Errorf("job document = %s", aws.ToString(doc.Document))
 	}
 	rec := e.record(t)

@@ -1,0 +1,394 @@
+package test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/iot"
+	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/sward-iot/sward/lambdas/deploymentevents"
+	"github.com/sward-iot/sward/shared/deployment"
+	"github.com/sward-iot/sward/shared/release"
+	"github.com/sward-iot/sward/test/harness"
+)
+
+// cloudRelease is a release of components whose recipes run inline
+// scripts (no artifacts), uploaded as `sward publish` does: recipes first,
+// the manifest last.
+type cloudRelease struct {
+	commit     string
+	components map[string]string // name → recipe Run script
+	version    string
+}
+
+func (r cloudRelease) publish(t *testing.T, s3c *s3.Client, bucket, group string) {
+	t.Helper()
+	ctx := context.Background()
+	put := func(key string, body []byte) {
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+			ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+	}
+	m := &release.Manifest{FormatVersion: release.FormatVersion, CommitID: r.commit, ThingGroup: group,
+		Components: map[string]release.Component{}, Policies: deployment.DefaultPolicies()}
+	for name, run := range r.components {
+		recipe := fmt.Appendf(nil, "RecipeFormatVersion: \"2020-01-25\"\nComponentName: %s\nComponentVersion: \"%s\"\nManifests:\n  - Platform: {os: linux}\n    Lifecycle: {Run: %q}\n",
+			name, r.version, run)
+		key := release.RecipeKey(r.commit, name, r.version)
+		put(key, recipe)
+		sum := sha256.Sum256(recipe)
+		m.Components[name] = release.Component{Version: r.version, Recipe: release.Object{Key: key, SHA256: base64.StdEncoding.EncodeToString(sum[:])}}
+	}
+	manifest, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(release.ManifestKey(r.commit), manifest)
+}
+
+// releaser is what a test needs to release to devcloud and follow the jobs.
+type releaser struct {
+	s3     *s3.Client
+	bucket string // the stack's artifacts bucket
+	iot    *iot.Client
+}
+
+func newReleaser(d *harness.Devcloud) releaser {
+	cfg := d.Info.AWSConfig()
+	cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
+	return releaser{s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		bucket: "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region, iot: iot.NewFromConfig(d.Info.IoTConfig())}
+}
+
+// jobCreated polls every 10 ms until the release Lambda has created job,
+// and returns when the test saw it.
+func (r releaser) jobCreated(t *testing.T, job string) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := r.iot.DescribeJob(context.Background(), &iot.DescribeJobInput{JobId: aws.String(job)}); err == nil {
+			return time.Now()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the release Lambda created no job %s", job)
+	return time.Time{}
+}
+
+func commitOf(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded
+// closes the loop with real parts: a release uploaded to devcloud's
+// artifacts bucket → the release Lambda → an IoT job for the thing group →
+// the nucleus (its link and token exchange pointed at devcloud) takes it
+// over the jobs MQTT API, downloads the recipes from S3, deploys →
+// components RUNNING → the execution SUCCEEDED with Greengrass's
+// statusDetails → the deployment-events Lambda's rows in DynamoDB. Then a
+// broken component: FAILED, rolled back to the first release, reported; a
+// second thing group of the device deploying a component at another
+// version: FAILED naming both groups; releases made while the nucleus is
+// down: taken in order when it is back; a job document from the future:
+// REJECTED. It prints the time from the job's creation to the components RUNNING
+// (docs/performance.md).
+func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *testing.T) {
+	dist := harness.LambdaDist(t, "release", "deployment-events")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	const group, cameras = "sward-devices", "sward-cameras"
+	thing := createThing(t, d, "jobs-thing", "--group", group, "--group", cameras)
+	config := writeTESConfig(t, d, thing, "")
+	// The nucleus reaches devcloud's S3 with the token exchange service's
+	// credentials only.
+	t.Setenv("AWS_ENDPOINT_URL_S3", d.Info.Endpoints.S3)
+	n := harness.Start(t, "", "", "--config", config, "--thing-name", thing.ThingName)
+
+	ctx := context.Background()
+	cl := newReleaser(d)
+	s3c, bucket, client := cl.s3, cl.bucket, cl.iot
+	db := dynamodb.NewFromConfig(d.Info.AWSConfig())
+	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusTable := physical(t, tables.TableNames, "SwardCloud-DeviceStatusTable")
+
+	jobCreated := func(job string) time.Time { return cl.jobCreated(t, job) }
+	execution := func(job string, want iottypes.JobExecutionStatus) *iottypes.JobExecution {
+		var e *iottypes.JobExecution
+		harness.Eventually(t, 60*time.Second, job+" "+string(want), func() error {
+			out, err := client.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing.ThingName)})
+			if err != nil {
+				return err
+			}
+			if e = out.Execution; e.Status != want {
+				return fmt.Errorf("execution is %s (%v)", e.Status, e.StatusDetails)
+			}
+			return nil
+		})
+		return e
+	}
+	recorded := func(job, status string) {
+		harness.Eventually(t, 60*time.Second, "the deployment-events Lambda's records of "+job, func() error {
+			cur := item(t, db, statusTable, map[string]dbtypes.AttributeValue{"thingName": sAttr(thing.ThingName), "sortKey": sAttr(deploymentevents.CurrentKey(job))})
+			if cur["status"] != status {
+				return fmt.Errorf("current = %v, want %s", cur, status)
+			}
+			out, err := db.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(statusTable), ConsistentRead: aws.Bool(true),
+				KeyConditionExpression:    aws.String("thingName = :t AND begins_with(sortKey, :p)"),
+				ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":t": sAttr(thing.ThingName), ":p": sAttr("history#" + job + "#")}})
+			if err != nil {
+				return err
+			}
+			var got []string
+			for _, it := range out.Items {
+				got = append(got, attrS(it, "status"))
+			}
+			if !strings.Contains(strings.Join(got, " "), status) {
+				return fmt.Errorf("history rows %v, want one %s", got, status)
+			}
+			return nil
+		})
+	}
+
+	// A good release of five components.
+	good := cloudRelease{commit: commitOf(t.Name() + "good"), version: "1.0.0", components: map[string]string{}}
+	for i := range 5 {
+		good.components[fmt.Sprintf("com.example.Svc%d", i)] = "sleep 600"
+	}
+	job := release.JobID(good.commit)
+	good.publish(t, s3c, bucket, group)
+	created := jobCreated(job)
+	for name := range good.components {
+		n.WaitState(name, 60*time.Second, "RUNNING")
+	}
+	running := time.Since(created)
+	e := execution(job, iottypes.JobExecutionStatusSucceeded)
+	if e.StatusDetails == nil || e.StatusDetails.DetailsMap["detailed-deployment-status"] != "SUCCESSFUL" {
+		t.Errorf("statusDetails = %+v, want detailed-deployment-status SUCCESSFUL", e.StatusDetails)
+	}
+	recorded(job, "SUCCEEDED")
+	if out, err := n.CLI("deployment", "list"); err != nil || !strings.Contains(out, job) || !strings.Contains(out, group) {
+		t.Errorf("sward deployment list does not show the cloud deployment %s of %s (%v):\n%s", job, group, err, out)
+	}
+	if out, err := n.CLI("deployment", "status", job); err != nil || !strings.Contains(out, "Job:") || !strings.Contains(out, good.commit) {
+		t.Errorf("sward deployment status %s shows no job and commit (%v):\n%s", job, err, out)
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("job created → 5 components RUNNING on the device: %.0f ms; load %s", ms(running), strings.TrimSpace(string(load)))
+
+	// A broken release: one component exits at once. The deployment fails
+	// and rolls back to the good release.
+	broken := cloudRelease{commit: commitOf(t.Name() + "broken"), version: "2.0.0", components: map[string]string{
+		"com.example.Svc0": "sleep 600", "com.example.Svc1": "exit 3"}}
+	bad := release.JobID(broken.commit)
+	broken.publish(t, s3c, bucket, group)
+	e = execution(bad, iottypes.JobExecutionStatusFailed)
+	if got := e.StatusDetails.DetailsMap["detailed-deployment-status"]; got != "FAILED_ROLLBACK_COMPLETE" ||
+		!strings.Contains(e.StatusDetails.DetailsMap["deployment-failure-cause"], "com.example.Svc1") {
+		t.Errorf("statusDetails = %v, want FAILED_ROLLBACK_COMPLETE naming com.example.Svc1", e.StatusDetails.DetailsMap)
+	}
+	recorded(bad, "FAILED")
+	for name := range good.components {
+		if c := n.WaitState(name, 30*time.Second, "RUNNING"); c.Version != "1.0.0" {
+			t.Errorf("%s runs %s after the rollback, want 1.0.0", name, c.Version)
+		}
+	}
+
+	// A second thing group of the device deploys one of the first group's
+	// components at another version: the union has no version both allow,
+	// the deployment fails naming both groups, and nothing changes.
+	conflict := cloudRelease{commit: commitOf(t.Name() + "conflict"), version: "3.0.0", components: map[string]string{"com.example.Svc0": "sleep 600"}}
+	conflicting := release.JobID(conflict.commit)
+	conflict.publish(t, s3c, bucket, cameras)
+	e = execution(conflicting, iottypes.JobExecutionStatusFailed)
+	if cause := e.StatusDetails.DetailsMap["deployment-failure-cause"]; !strings.Contains(cause, "group "+group+" requires 1.0.0") ||
+		!strings.Contains(cause, "group "+cameras+" requires 3.0.0") || e.StatusDetails.DetailsMap["detailed-deployment-status"] != "FAILED_NO_STATE_CHANGE" {
+		t.Errorf("statusDetails = %v, want FAILED_NO_STATE_CHANGE naming both groups", e.StatusDetails.DetailsMap)
+	}
+
+	// Offline: releases made while the nucleus is down are taken when it
+	// is back, in order; the device ends on the last.
+	n.Signal(syscall.SIGINT)
+	if !n.WaitExit(40 * time.Second) {
+		t.Fatal("the nucleus did not stop")
+	}
+	var queued []string
+	for i, v := range []string{"4.0.0", "5.0.0"} {
+		r := cloudRelease{commit: commitOf(fmt.Sprintf("%s-offline-%d", t.Name(), i)), version: v, components: map[string]string{"com.example.Svc0": "sleep 600"}}
+		r.publish(t, s3c, bucket, group)
+		queued = append(queued, release.JobID(r.commit))
+		jobCreated(queued[i])
+	}
+	n = harness.StartAt(t, n.Root, "", "", "--config", config, "--thing-name", thing.ThingName)
+	for _, job := range queued {
+		execution(job, iottypes.JobExecutionStatusSucceeded)
+	}
+	if c := n.WaitState("com.example.Svc0", 30*time.Second, "RUNNING"); c.Version != "5.0.0" {
+		t.Errorf("com.example.Svc0 runs %s after the offline releases, want 5.0.0", c.Version)
+	}
+	first, _ := n.Client().Deployment(ctx, queued[0])
+	second, _ := n.Client().Deployment(ctx, queued[1])
+	if first.EndedAt.IsZero() || second.StartedAt.Before(first.EndedAt) {
+		t.Errorf("the offline jobs ran %v–%v and %v–%v, want one after the other in order", first.StartedAt, first.EndedAt, second.StartedAt, second.EndedAt)
+	}
+
+	// A job document from the future is REJECTED, and nothing changes.
+	future := "sward-future-" + strings.Repeat("0", 8)
+	if _, err := client.CreateJob(ctx, &iot.CreateJobInput{JobId: aws.String(future), Targets: []string{groupArn(t, client, group)},
+		Document: aws.String(`{"formatVersion": 2, "groupName": "` + group + `", "components": {}}`)}); err != nil {
+		t.Fatal(err)
+	}
+	e = execution(future, iottypes.JobExecutionStatusRejected)
+	if cause := e.StatusDetails.DetailsMap["deployment-failure-cause"]; !strings.Contains(cause, "formatVersion: is 2") {
+		t.Errorf("deployment-failure-cause = %q, want the format named", cause)
+	}
+	if c := n.WaitState("com.example.Svc0", 10*time.Second, "RUNNING"); c.Version != "5.0.0" {
+		t.Errorf("com.example.Svc0 runs %s after a rejected job, want 5.0.0", c.Version)
+	}
+}
+
+func groupArn(t *testing.T, client *iot.Client, group string) string {
+	t.Helper()
+	out, err := client.DescribeThingGroup(context.Background(), &iot.DescribeThingGroupInput{ThingGroupName: aws.String(group)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.ThingGroupArn)
+}
+
+// TestACloudDeploymentKilledAtAnyPointEndsInATerminalStatusAfterRestart
+// sweeps kill -9 over a cloud deployment's stages: releases alternate
+// between good and broken (one component exits at once), and the nucleus
+// is killed at a growing delay after the job is created (before start-next,
+// while the recipes download, while the engine applies, settles, rolls
+// back, and after it reported). After a restart on the same root the job's
+// execution ends SUCCEEDED (good) or FAILED (broken, rolled back), never
+// left IN_PROGRESS, and the device runs the last good release.
+func TestACloudDeploymentKilledAtAnyPointEndsInATerminalStatusAfterRestart(t *testing.T) {
+	dist := harness.LambdaDist(t, "release")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	const group = "sward-devices"
+	thing := createThing(t, d, "crash-thing", "--group", group)
+	config := writeTESConfig(t, d, thing, "")
+	t.Setenv("AWS_ENDPOINT_URL_S3", d.Info.Endpoints.S3)
+	args := []string{"--config", config, "--thing-name", thing.ThingName}
+	n := harness.Start(t, "", "", args...)
+	root := n.Root
+
+	ctx := context.Background()
+	cl := newReleaser(d)
+	s3c, bucket, client := cl.s3, cl.bucket, cl.iot
+	names := []string{"com.example.Crash0", "com.example.Crash1"}
+
+	lastGood := ""
+	stages := map[string]bool{}
+	delays := []time.Duration{0, 30 * time.Millisecond, 80 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond,
+		500 * time.Millisecond, 800 * time.Millisecond, 1200 * time.Millisecond, 2 * time.Second}
+	for i, delay := range delays {
+		broken := i%2 == 1 && lastGood != ""
+		version := fmt.Sprintf("1.0.%d", i)
+		r := cloudRelease{commit: commitOf(fmt.Sprintf("%s-%d", t.Name(), i)), version: version, components: map[string]string{}}
+		for _, name := range names {
+			r.components[name] = "sleep 600"
+		}
+		if broken {
+			r.components[names[1]] = "exit 3"
+		}
+		job := release.JobID(r.commit)
+		r.publish(t, s3c, bucket, group)
+		cl.jobCreated(t, job)
+		time.Sleep(delay)
+		n.Signal(syscall.SIGKILL)
+		stage := killedAt(n.Output(), job)
+		stages[stage] = true
+		if !n.WaitExit(10 * time.Second) {
+			t.Fatal("the nucleus survived kill -9")
+		}
+		n = harness.StartAt(t, root, "", "", args...)
+
+		want := iottypes.JobExecutionStatusSucceeded
+		if broken {
+			want = iottypes.JobExecutionStatusFailed
+		}
+		harness.Eventually(t, 90*time.Second, fmt.Sprintf("job %d (killed after %s) ends %s", i, delay, want), func() error {
+			out, err := client.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing.ThingName)})
+			if err != nil {
+				return err
+			}
+			if st := out.Execution.Status; st != want {
+				if st != iottypes.JobExecutionStatusQueued && st != iottypes.JobExecutionStatusInProgress {
+					return harness.Permanent(fmt.Errorf("execution ended %s (%v), want %s", st, out.Execution.StatusDetails, want))
+				}
+				return fmt.Errorf("execution is %s", st)
+			}
+			return nil
+		})
+		if !broken {
+			lastGood = version
+		}
+		cc := n.Client()
+		for _, name := range names {
+			harness.Eventually(t, 30*time.Second, name+" RUNNING at "+lastGood, func() error {
+				comps, err := cc.Components(ctx)
+				if err != nil {
+					return err
+				}
+				for _, c := range comps {
+					if c.Name == name && c.State == "RUNNING" && c.Version == lastGood {
+						return nil
+					}
+				}
+				return fmt.Errorf("components %+v", comps)
+			})
+		}
+		t.Logf("killed %s after job %d (%s) was created, %s: ended %s", delay, i, map[bool]string{true: "broken", false: "good"}[broken], stage, want)
+	}
+	for _, want := range []string{stageNotSubmitted, stageApplying, stageReported} {
+		if !stages[want] {
+			t.Errorf("no kill landed %s (stages hit: %v): adjust the delays", want, stages)
+		}
+	}
+}
+
+// The stages of a cloud deployment a kill can land in, as the killed
+// nucleus's log shows them.
+const (
+	stageNotSubmitted = "before the deployment was submitted"
+	stageApplying     = "while the engine applied it"
+	stageReported     = "after the outcome was reported"
+)
+
+func killedAt(log, job string) string {
+	stage := stageNotSubmitted
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, job) {
+			continue
+		}
+		switch {
+		case strings.Contains(line, `"job ended"`):
+			stage = stageReported
+		case strings.Contains(line, `"job submitted to the deployment engine"`) && stage == stageNotSubmitted:
+			stage = stageApplying
+		}
+	}
+	return stage
+}
