@@ -179,6 +179,13 @@ func writeDeployment(w io.Writer, st ddoc.Status) error {
 	for _, w := range st.Warnings {
 		fmt.Fprintf(tw, "Warning:\t%s\n", oneLine(w))
 	}
+	if p := st.Progress; p != nil {
+		fmt.Fprintf(tw, "Downloaded:\t%s\n", ofBytes(p.Bytes, p.TotalBytes))
+		fmt.Fprintln(tw, "\nARTIFACT\tCOMPONENT\tVERSION\tDOWNLOADED")
+		for _, a := range p.Artifacts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.URI, a.Component, a.Version, ofBytes(a.Bytes, a.TotalBytes))
+		}
+	}
 	if len(st.Components) > 0 {
 		fmt.Fprintln(tw, "\nCOMPONENT\tPREVIOUS\tVERSION\tSTATE\tREASON")
 		for _, c := range st.Components {
@@ -186,6 +193,15 @@ func writeDeployment(w io.Writer, st ddoc.Status) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// ofBytes is "done of total bytes (percent)".
+func ofBytes(done, total int64) string {
+	pct := 100.0
+	if total > 0 {
+		pct = float64(done) * 100 / float64(total)
+	}
+	return fmt.Sprintf("%d of %d bytes (%.0f%%)", done, total, pct)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -106,6 +106,7 @@ command line wins over the file (docs/configuration.md).`,
 					opts.Bridge = append(opts.Bridge, bridge.Mapping(m))
 				}
 				opts.Cloud = file.Cloud()
+				opts.ComponentStoreMaxSizeBytes = file.Nucleus.ComponentStoreMaxSizeBytes
 				opts.CloudSecrets = file.SecretManager.ARNs()
 				if opts.Cloud.Configured() {
 					// A flag given on the command line decides who the device is.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sward-iot/sward/edge/config"
 	"github.com/sward-iot/sward/edge/lifecycle"
+	"github.com/sward-iot/sward/edge/store"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/recipe"
 )
@@ -279,9 +280,12 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 		}
 	}
 
-	// Artifacts: digest-checked and unarchived before anything runs.
+	// Artifacts: refused (greengrass:, docker:), downloaded and
+	// digest-checked for every component before any is installed, then
+	// installed (unarchived) before anything runs.
 	artifacts := map[string]string{}
 	selections := map[string]*recipe.Selection{}
+	var wants []store.Want
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(resolved)) {
 		rc := resolved[name]
@@ -296,12 +300,21 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 			artifacts[name] = ""
 			continue
 		}
-		sum, err := e.opts.Store.Install(rc, sel, ch.artifactsFrom(name))
+		wants = append(wants, store.Want{Recipe: rc, Selection: sel, ArtifactDir: ch.artifactsFrom(name)})
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	if err := e.opts.Store.Fetch(e.ctx, wants, func(p ddoc.Progress) { e.progress(r, p) }); err != nil {
+		return nil, nil, err
+	}
+	for _, w := range wants {
+		sum, err := e.opts.Store.Install(w.Recipe, w.Selection, w.ArtifactDir)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		artifacts[name] = sum
+		artifacts[w.Recipe.Name] = sum
 	}
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
@@ -412,6 +425,13 @@ func (e *Engine) prepare(batch []*record) (*active, []string, error) {
 	warnings := e.keptConfigurations(batch, prev, target, ch)
 	return &active{DeploymentID: r.Status.DeploymentID, Stage: stageApplying,
 		Previous: prev, PreviousConfig: before, Target: target, TargetConfig: after}, warnings, nil
+}
+
+// progress records how far r's downloads are (from the store's Fetch,
+// while the engine's goroutine waits for it).
+func (e *Engine) progress(r *record, p ddoc.Progress) {
+	r.Status.Progress = &p
+	e.save(r)
 }
 
 // otherGroupDeploys reports whether a group other than group has name

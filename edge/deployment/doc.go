@@ -12,9 +12,10 @@
 // Stages, each recorded in the sward_deployments KV bucket before the
 // engine acts on it:
 //
-//	QUEUED ─► IN_PROGRESS: prepare (resolve, install artifacts, compute
-//	          configuration and the trusted configuration, resolve
-//	          RequiresPrivilege/Timeout variables; nothing that runs changes)
+//	QUEUED ─► IN_PROGRESS: prepare (resolve, download and install
+//	          artifacts, compute configuration and the trusted
+//	          configuration, resolve RequiresPrivilege/Timeout variables;
+//	          nothing that runs changes)
 //	            │ failure ─► FAILED (nothing to undo)
 //	            ▼
 //	          active{APPLYING, previous, target} recorded

@@ -35,6 +35,7 @@
 //   - components: stops every component at shutdown, before the IPC
 //   - metrics: the /metrics endpoint (edge/metrics)
 //   - deployment engine: edge/deployment, with the component store (edge/store)
+//     and its S3 downloader (edge/artifacts), built with the IPC front end
 //   - control API: what the CLI talks to (edge/control)
 //   - folder watcher and git watcher: --recipes and --git (edge/watch)
 //   - admin credential: written last, its presence says the nucleus is up

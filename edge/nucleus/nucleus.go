@@ -107,7 +107,7 @@ func New(opts Options) (*Nucleus, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	n := &Nucleus{opts: opts, log: opts.Logger.With("service", "nucleus"), store: store.New(opts.Root), devices: &Devices{}}
+	n := &Nucleus{opts: opts, log: opts.Logger.With("service", "nucleus"), devices: &Devices{}}
 	n.registry = authz.NewRegistry(n.setComponentUsers, opts.Logger)
 	if opts.DevicesFile != "" {
 		d, err := LoadDevices(opts.DevicesFile)

@@ -50,6 +50,11 @@ type Options struct {
 	ThingName string
 	// Region is the AWS region components see. Default: $AWS_REGION, else us-east-1.
 	Region string
+	// ComponentStoreMaxSizeBytes bounds the component store on disk: a
+	// deployment whose downloads would grow it past this fails before
+	// downloading (Greengrass's componentStoreMaxSizeBytes; default
+	// store.DefaultMaxSizeBytes, 10 GB).
+	ComponentStoreMaxSizeBytes int64
 	// Platform is the platform manifests are selected for. Default:
 	// recipe.HostPlatform(); `sward run --platform` passes the detected
 	// platform with its attributes added or replaced (Platform.Override).
@@ -182,6 +187,10 @@ func (o *Options) setDefaults() error {
 	case string(ddoc.Rollback), string(ddoc.DoNothing):
 	default:
 		return fmt.Errorf("failure handling policy %q is not one: use ROLLBACK or DO_NOTHING", o.FailureHandling)
+	}
+	if o.ComponentStoreMaxSizeBytes < 0 {
+		return fmt.Errorf("%s.componentStoreMaxSizeBytes %d is negative: give the component store's size limit in bytes (default 10000000000)",
+			devconfig.NucleusPath, o.ComponentStoreMaxSizeBytes)
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = defaultShutdownTimeout

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -280,11 +279,7 @@ func (n *Nucleus) secretManager() service.Service {
 				Region: c.Region, Endpoint: os.Getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), Conn: n.nc, Logger: n.opts.Logger}
 			if n.tes != nil {
 				o.Credentials = n.tes
-				if proxy, err := c.Proxy.HTTPProxy(); err == nil && proxy != nil {
-					tr := http.DefaultTransport.(*http.Transport).Clone()
-					tr.Proxy = proxy
-					o.HTTPClient = &http.Client{Transport: tr}
-				}
+				o.HTTPClient = n.proxiedHTTPClient()
 			}
 			s, err := secrets.New(o)
 			if err == nil {
@@ -310,11 +305,12 @@ func (n *Nucleus) secretManager() service.Service {
 // IPC from their first instant: it serves before the engine starts any.
 func (n *Nucleus) ipcService() service.Service {
 	return service.Func{ServiceName: "ipc",
-		OnStart: func(context.Context) (err error) {
+		OnStart: func(ctx context.Context) (err error) {
 			n.metrics = metrics.New()
 			if n.link != nil {
 				n.metrics.Registry.MustRegister(n.link.Collector())
 			}
+			n.store = n.componentStore(ctx)
 			n.engine, err = deployment.New(deployment.Options{
 				JetStream: n.js, Store: n.store, Config: n.configs, Supervisor: n.supervisor,
 				Platform: n.opts.Platform, WorkDir: filepath.Join(n.opts.Root, dirWork), KernelRoot: n.opts.Root,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -32,9 +31,7 @@ func (n *Nucleus) startStreams(ctx context.Context, js jetstream.JetStream) erro
 	// Two exports upload at once: enough to keep a cellular link busy,
 	// few enough that a backlog of many streams cannot crowd the device.
 	slots := export.NewSlots(2)
-	// A custom endpoint (AWS_ENDPOINT_URL: MinIO, LocalStack, moto) serves
-	// buckets by path; AWS itself by host name.
-	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
+	pathStyle := s3PathStyle()
 	// With the token exchange service the exporters use its credentials,
 	// as Greengrass's stream manager does; without, the SDK's default chain.
 	var awsConfig *aws.Config

@@ -93,7 +93,8 @@ func (s *Store) Remove(name, version string) error {
 
 // Collect removes, of the candidate versions, every installed one (an
 // Install made its artifacts folder) that keep does not name; recipes only
-// staged for a later deployment stay. Candidates are the store's recipes as
+// staged for a later deployment stay, downloads of versions keep does not
+// name go. Candidates are the store's recipes as
 // the caller already holds them (Recipes reads them all). keep maps a
 // component name to the versions to keep. It returns what it removed as
 // "name version" strings, sorted.
@@ -115,6 +116,7 @@ func (s *Store) Collect(candidates []*recipe.Recipe, keep map[string][]string) (
 		removed = append(removed, r.Name+" "+r.Version)
 	}
 	sort.Strings(removed)
+	errs = append(errs, s.removeDownloads(keep))
 	return removed, errors.Join(errs...)
 }
 

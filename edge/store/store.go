@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,12 +24,46 @@ type Store struct {
 	// MaxUnarchivedBytes and MaxUnarchivedEntries.
 	maxBytes   uint64
 	maxEntries int
+	// download and maxSize: see Options.
+	download Downloader
+	maxSize  int64
+	log      *slog.Logger
 }
 
-// New returns the store under root (the nucleus root folder).
-func New(root string) *Store {
-	return &Store{root: root, maxBytes: MaxUnarchivedBytes, maxEntries: MaxUnarchivedEntries}
+// DefaultMaxSizeBytes is Greengrass's componentStoreMaxSizeBytes default:
+// 10 GB.
+const DefaultMaxSizeBytes = 10_000_000_000
+
+// Options configures a Store.
+type Options struct {
+	// Root is the nucleus root folder.
+	Root string
+	// Downloader fetches the s3:// artifacts no artifact folder holds
+	// (edge/artifacts); nil: they must be in the deployment's artifact
+	// folder.
+	Downloader Downloader
+	// MaxSizeBytes bounds the store's size on disk (recipes, artifacts,
+	// unarchived artifacts and downloads) that downloads may grow it to:
+	// Greengrass's componentStoreMaxSizeBytes (DefaultMaxSizeBytes).
+	MaxSizeBytes int64
+	Logger       *slog.Logger
 }
+
+// Open returns the store opts describe.
+func Open(opts Options) *Store {
+	if opts.MaxSizeBytes <= 0 {
+		opts.MaxSizeBytes = DefaultMaxSizeBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Store{root: opts.Root, maxBytes: MaxUnarchivedBytes, maxEntries: MaxUnarchivedEntries,
+		download: opts.Downloader, maxSize: opts.MaxSizeBytes, log: opts.Logger.With("service", "store")}
+}
+
+// New returns the store under root (the nucleus root folder), with no
+// downloader.
+func New(root string) *Store { return Open(Options{Root: root}) }
 
 // ArtifactsPath is the value of {artifacts:path} for a component version.
 func (s *Store) ArtifactsPath(name, version string) string {
@@ -100,6 +135,8 @@ func (s *Store) Install(r *recipe.Recipe, sel *recipe.Selection, artifactDir str
 			return "", fmt.Errorf("component %s %s: %w", r.Name, r.Version, err)
 		}
 	}
+	// Its downloads were moved in.
+	_ = os.RemoveAll(filepath.Dir(s.downloadPath(r.Name, r.Version, recipe.Artifact{})))
 	return base64.StdEncoding.EncodeToString(sum.Sum(nil)), nil
 }
 
@@ -122,11 +159,19 @@ func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, ds
 		}
 	}
 	for i, a := range sel.Artifacts {
-		src, err := source(r, a, artifactDir)
+		src, err := s.source(r, a, artifactDir)
 		if err != nil {
 			return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
 		}
 		target := filepath.Join(dst, a.FileName())
+		if src == s.downloadPath(r.Name, r.Version, a) {
+			// Downloaded into the store: moved, not copied, so it takes
+			// its room on disk once (see Fetch).
+			if err := os.Rename(src, target); err != nil {
+				return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
+			}
+			src = target
+		}
 		if err := copyChecked(src, target, a, sum); err != nil {
 			return fmt.Errorf("%s: Artifacts[%d] %s: %w", r.File, i, a.URI, err)
 		}
@@ -145,12 +190,13 @@ func (s *Store) install(r *recipe.Recipe, sel *recipe.Selection, artifactDir, ds
 }
 
 // source finds an artifact's file in artifactDir/<Name>/<Version>/<file>, the
-// greengrass-cli layout; file: URIs name a local file, relative ones from
-// the recipe's folder. Either way the file, with symbolic links followed,
+// greengrass-cli layout, or else, for an s3: URI, the file Fetch
+// downloaded; file: URIs name a local file, relative ones from the
+// recipe's folder. Either way a local file, with symbolic links followed,
 // must lie inside the folders the deployment named (the recipe's folder or
 // the artifact folder): the nucleus may read every file on the device, and a
 // deployment must not make it copy one (/etc/shadow) into the store.
-func source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) (string, error) {
+func (s *Store) source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) (string, error) {
 	switch a.Scheme() {
 	case recipe.SchemeFile:
 		p := a.LocalPath()
@@ -159,17 +205,32 @@ func source(r *recipe.Recipe, a recipe.Artifact, artifactDir string) (string, er
 			p = filepath.Join(recipeDir, p)
 		}
 		return inside(p, recipeDir, artifactDir)
-	case recipe.SchemeDocker:
-		return "", errors.New("docker artifacts are not supported by this nucleus: ship the image's contents as a ZIP artifact instead")
+	case recipe.SchemeGreengrass, recipe.SchemeDocker:
+		return "", unsupported(a)
+	case recipe.SchemeS3:
+		if artifactDir == "" || !inFolder(r, a, artifactDir) {
+			if p := s.downloadPath(r.Name, r.Version, a); fileExists(p) {
+				return p, nil
+			}
+		}
 	}
 	if artifactDir == "" {
-		return "", fmt.Errorf("no artifact folder given: pass --artifacts DIR holding %s/%s/%s", r.Name, r.Version, a.FileName())
+		return "", fmt.Errorf("no artifact folder given: pass --artifacts DIR holding %s/%s/%s%s", r.Name, r.Version, a.FileName(), s.noDownload(a))
 	}
 	p := filepath.Join(artifactDir, r.Name, r.Version, a.FileName())
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("artifact file %s is missing: build it (make artifacts) or fix the artifact folder", p)
+		return "", fmt.Errorf("artifact file %s is missing: build it (make artifacts) or fix the artifact folder%s", p, s.noDownload(a))
 	}
 	return inside(p, artifactDir)
+}
+
+// noDownload says, for an s3:// artifact the store cannot download, what
+// would let it.
+func (s *Store) noDownload(a recipe.Artifact) string {
+	if s.download != nil || a.Scheme() != recipe.SchemeS3 {
+		return ""
+	}
+	return " (the nucleus downloads s3:// artifacts only with the token exchange service: iotCredEndpoint and iotRoleAlias in the device configuration)"
 }
 
 // inside returns p with symbolic links resolved when it is a regular file
@@ -210,34 +271,39 @@ func inside(p string, dirs ...string) (string, error) {
 }
 
 // copyChecked copies src to dst while hashing it, and refuses the copy when
-// the recipe's digest does not match.
+// the recipe's digest does not match. With src == dst (a download moved
+// into place) it only checks.
 func copyChecked(src, dst string, a recipe.Artifact, content hash.Hash) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
+	var out *os.File
+	var w io.Writer = content
+	if src != dst {
+		if out, err = os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600); err != nil {
+			return err
+		}
+		defer out.Close()
+		w = io.MultiWriter(out, content)
 	}
 	var h hash.Hash
-	w := io.MultiWriter(out, content)
 	if a.Digest != "" {
-		alg := strings.ToUpper(strings.ReplaceAll(a.Algorithm, "-", ""))
+		alg := normalAlgorithm(a.Algorithm)
 		if alg != "" && alg != "SHA256" {
-			out.Close()
 			return fmt.Errorf("digest algorithm %q is not supported: use SHA-256", a.Algorithm)
 		}
 		h = sha256.New()
-		w = io.MultiWriter(out, content, h)
+		w = io.MultiWriter(w, h)
 	}
 	if _, err := io.Copy(w, in); err != nil {
-		out.Close()
 		return err
 	}
-	if err := out.Close(); err != nil {
-		return err
+	if out != nil {
+		if err := out.Close(); err != nil {
+			return err
+		}
 	}
 	if h != nil {
 		got := base64.StdEncoding.EncodeToString(h.Sum(nil))

@@ -17,7 +17,8 @@
 // a missing file is an answer naming it, never a stopped nucleus.
 //
 // Service is also an aws.CredentialsProvider (Retrieve) over the same
-// cache, for the nucleus's own AWS clients (the stream exporters).
+// cache, for the nucleus's own AWS clients (the stream exporters, the
+// secret manager and the artifact downloads of edge/artifacts).
 //
 // Files: tes.go (options, lifecycle, tokens), credentials.go (the
 // endpoint, the provider request and the cache).

@@ -52,8 +52,9 @@ var ErrNoMoto = errors.New("moto_server is not on PATH: `make tools` installs it
 // recording available (Recorded) and waits until it answers. Stop it with
 // Stop. moto takes a few seconds to start, so a test package shares one
 // (start it in TestMain) and tests keep apart by naming their own buckets
-// and tables.
-func StartMoto() (*Moto, error) {
+// and tables. env adds moto settings ("INITIAL_NO_AUTH_ACTION_COUNT=2":
+// after two requests moto checks credentials, so unknown ones get 403).
+func StartMoto(env ...string) (*Moto, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, ErrNoMoto
@@ -77,7 +78,7 @@ func StartMoto() (*Moto, error) {
 			done:      make(chan struct{}),
 		}
 		m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		m.cmd.Env = append(os.Environ(), "MOTO_RECORDER_FILEPATH="+m.recording)
+		m.cmd.Env = append(append(os.Environ(), "MOTO_RECORDER_FILEPATH="+m.recording), env...)
 		m.cmd.Stdout, m.cmd.Stderr = m.output, m.output
 		m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := m.cmd.Start(); err != nil {
@@ -184,7 +185,9 @@ type RecordedRequest struct {
 	// Path is the URL path, percent-decoded.
 	Path  string
 	Query string
-	Body  []byte
+	// Header holds the request's headers as moto saw them.
+	Header map[string]string
+	Body   []byte
 }
 
 // Recorded returns the requests recorded since StartRecording.
@@ -203,15 +206,16 @@ func (m *Moto) Recorded(t testing.TB) []RecordedRequest {
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
 		var e struct {
-			Method      string `json:"method"`
-			URL         string `json:"url"`
-			Body        string `json:"body"`
-			BodyEncoded bool   `json:"body_encoded"`
+			Method      string            `json:"method"`
+			URL         string            `json:"url"`
+			Headers     map[string]string `json:"headers"`
+			Body        string            `json:"body"`
+			BodyEncoded bool              `json:"body_encoded"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("moto recording: %v", err)
 		}
-		r := RecordedRequest{Method: e.Method, Body: []byte(e.Body)}
+		r := RecordedRequest{Method: e.Method, Header: e.Headers, Body: []byte(e.Body)}
 		if e.BodyEncoded {
 			if r.Body, err = base64.StdEncoding.DecodeString(e.Body); err != nil {
 				t.Fatalf("moto recording body: %v", err)

@@ -78,6 +78,27 @@ type Status struct {
 	// know about, one line each, naming the component and the fix (such as
 	// a recipe whose DefaultConfiguration changed under the same version).
 	Warnings []string `json:"warnings,omitempty"`
+	// Progress is how far the deployment's artifact downloads are; nil
+	// when it downloads nothing. It stays after the deployment ends.
+	Progress *Progress `json:"progress,omitempty"`
+}
+
+// Progress is how far a deployment's artifact downloads are: bytes on
+// the device (resumed downloads count what an earlier attempt left) of
+// the bytes to download, per artifact and in all.
+type Progress struct {
+	Bytes      int64              `json:"bytes"`
+	TotalBytes int64              `json:"totalBytes"`
+	Artifacts  []ArtifactProgress `json:"artifacts"`
+}
+
+// ArtifactProgress is one artifact's download.
+type ArtifactProgress struct {
+	Component  string `json:"component"`
+	Version    string `json:"version"`
+	URI        string `json:"uri"`
+	Bytes      int64  `json:"bytes"`
+	TotalBytes int64  `json:"totalBytes"`
 }
 
 // ComponentOutcome is what a deployment did to one component.

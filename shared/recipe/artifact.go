@@ -194,7 +194,7 @@ func (d *decoder) checkURI(path, uri string) {
 	}
 	scheme, rest, found := strings.Cut(uri, ":")
 	if !found {
-		d.errorf(path, "%q has no scheme; write s3://bucket/key, greengrass:name, docker:image or file:/path", strictjson.Truncate(uri))
+		d.errorf(path, "%q has no scheme; write s3://bucket/key, or file:/path for local development", strictjson.Truncate(uri))
 		return
 	}
 	bad := func(form string) {
@@ -219,7 +219,9 @@ func (d *decoder) checkURI(path, uri string) {
 			bad("file:/path/to/file (a file, not a folder)")
 		}
 	default:
-		d.errorf(path, "scheme %q is not supported; use s3:, greengrass:, docker:, or file: for local development", strictjson.Truncate(scheme))
+		// greengrass: and docker: parse, so that Greengrass's recipes do,
+		// but a deployment refuses them until the nucleus installs them.
+		d.errorf(path, "scheme %q is not supported; use s3://bucket/key, or file: for local development", strictjson.Truncate(scheme))
 	}
 }
 

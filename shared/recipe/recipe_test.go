@@ -311,7 +311,7 @@ func TestInvalidRecipesAreRefusedNamingFileFieldAndFix(t *testing.T) {
 		"privilege_not_bool.yaml":         {`privilege_not_bool.yaml: Manifests[0].Lifecycle.Run.RequiresPrivilege: is the text "sometimes"; write true or false`},
 		"script_missing.yaml":             {"script_missing.yaml: Manifests[0].Lifecycle.Install.Script: is missing; add Script with the command to run, or remove the step"},
 		"setenv_nested.yaml":              {"setenv_nested.yaml: Manifests[0].Lifecycle.Setenv.NESTED: is an object; an environment variable value must be text"},
-		"uri_scheme.yaml":                 {`uri_scheme.yaml: Manifests[0].Artifacts[0].URI: scheme "https" is not supported; use s3:, greengrass:, docker:, or file: for local development`},
+		"uri_scheme.yaml":                 {`uri_scheme.yaml: Manifests[0].Artifacts[0].URI: scheme "https" is not supported; use s3://bucket/key, or file: for local development`},
 		"uri_s3_malformed.yaml":           {`uri_s3_malformed.yaml: Manifests[0].Artifacts[0].URI: "s3:bucket/app.zip" is not a valid s3 URI; write s3://bucket/path/to/file`},
 		"artifact_names_clash.yaml":       {`artifact_names_clash.yaml: Manifests[0].Artifacts[1].URI: has file name "app.zip" like Manifests[0].Artifacts[0]; artifact file names must be unique within a manifest`},
 		"unarchive_tar.yaml":              {`unarchive_tar.yaml: Manifests[0].Artifacts[0].Unarchive: "TAR" is not an archive type; use NONE or ZIP`},
