@@ -247,9 +247,13 @@ func TestACommitReachesTheDeviceThroughPublishTheReleaseLambdaAndItsJob(t *testi
 	history(job, "SUCCEEDED")
 	wrote("1.0.1")
 	releaseStatus(second, `(?m)^status   IN_PROGRESS`, `(?m)^devices  1 SUCCEEDED$`, `(?m)^  loop-thing +SUCCEEDED$`)
+	created, err := client.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String(job)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	load, _ := os.ReadFile("/proc/loadavg")
-	t.Logf("commit → new version RUNNING on the device: %.0f ms (sward publish %.0f ms; the test polls every 20 ms); load %s",
-		ms(seen.Sub(committed)), ms(took), strings.TrimSpace(string(load)))
+	t.Logf("commit → new version RUNNING on the device: %.0f ms (sward publish %.0f ms, job created at +%.0f ms; the test polls every 20 ms); load %s",
+		ms(seen.Sub(committed)), ms(took), ms(aws.ToTime(created.Job.CreatedAt).Sub(committed)), strings.TrimSpace(string(load)))
 
 	// 1.0.2 is broken: FAILED, rolled back to 1.0.1, counted.
 	broken, _ := commit("1.0.2", "echo broken >&2\nexit 1\n")
