@@ -18,11 +18,13 @@ import (
 // TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples runs
 // infra/devcloud/dev.sh, what `make dev` runs after its builds, in a copy of
 // the repository's layout holding the test's builds (bin/sward, bin/devcloud,
-// the synthesized template, the telemetry and release Lambdas, the sample
-// artifacts), made a git repository: the nucleus's link connects, the sample
-// readings reach the telemetry Lambda, the checked-out commit and then a new
-// commit of a sample are published and accepted by the release Lambda, and
-// SIGTERM stops the nucleus and devcloud.
+// the synthesized template, the Lambdas, the sample artifacts), made a git
+// repository: the nucleus's link connects; the checked-out commit is
+// published, accepted by the release Lambda and deployed to the device
+// through its job (the nucleus has no recipes folder), each step shown as
+// it happens up to the execution SUCCEEDED; the sample readings reach the
+// telemetry Lambda; a new commit of a sample reaches the device the same
+// way; and SIGTERM stops the nucleus and devcloud.
 func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing.T) {
 	repo := t.TempDir()
 	link := func(target, name string) {
@@ -38,7 +40,7 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 	link(harness.Binary(t), "bin/sward")
 	link(harness.Tool(t, "./infra/devcloud/cmd/devcloud"), "bin/devcloud")
 	link(harness.SynthTemplate(t), "cdk.out/SwardCloud.template.json")
-	link(harness.LambdaDist(t, "telemetry", "release"), "dist/lambdas")
+	link(harness.LambdaDist(t, "telemetry", "release", "deployment-events"), "dist/lambdas")
 	// Copies, not links: with symbolic links for these two folders the
 	// nucleus deployed no component (not looked into further).
 	for from, to := range map[string]string{harness.SampleArtifacts(t): "build/artifacts", filepath.Join(harness.RepoRoot(), "recipes"): "recipes"} {
@@ -107,6 +109,42 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 	if _, err := os.Stat(filepath.Join(repo, ".devcloud", "dev1", "config.yaml")); err != nil {
 		t.Fatalf("the provisioned thing's config: %v", err)
 	}
+	// The watcher published the checked-out commit at the start; a new
+	// commit of a sample (a new version) is published as the next release.
+	published := func(commit, changed string) {
+		t.Helper()
+		harness.Eventually(t, 90*time.Second, "dev.sh publishing "+commit, func() error {
+			o := out.String()
+			i := strings.Index(o, "dev: publish: published commit "+commit+" to group sward-devices: 5 components ("+changed+" changed)")
+			if i < 0 || !strings.Contains(o[i:], "dev: publish: status   IN_PROGRESS") || !strings.Contains(o[i:], "dev: publish: job      sward-"+commit) {
+				return fmt.Errorf("no publish of %s with its release recorded IN_PROGRESS in:\n%s", commit, grepLines(o, "publish"))
+			}
+			return nil
+		})
+	}
+	// succeeded waits for dev.sh to show the device's execution of commit's
+	// job SUCCEEDED.
+	succeeded := func(commit string) {
+		t.Helper()
+		harness.Eventually(t, 90*time.Second, "dev.sh showing the job of "+commit+" SUCCEEDED", func() error {
+			if o := out.String(); !strings.Contains(o, "dev: job: sward-"+commit+": dev1 SUCCEEDED") {
+				return fmt.Errorf("no SUCCEEDED execution of sward-%s in:\n%s", commit, grepLines(o, "dev: "))
+			}
+			return nil
+		})
+	}
+	published(first, "5")
+	succeeded(first)
+	// The steps between (QUEUED, IN_PROGRESS) show when a poll falls
+	// between them; the outcome on the device always shows.
+	for _, want := range []string{
+		"dev: device: deployment sward-" + first + " SUCCEEDED",
+		"dev: device:   com.sward.samples.SensorSimulator 1.0.0 RUNNING",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dev.sh did not show %q:\n%s", want, grepLines(out.String(), "dev: "))
+		}
+	}
 	harness.Eventually(t, 90*time.Second, "a sample reading taken by the telemetry Lambda", func() error {
 		data, err := os.ReadFile(filepath.Join(repo, ".devcloud", "requests.log"))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -122,20 +160,6 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 			grepLines(string(data), "lambda"), list)
 	})
 
-	// The watcher published the checked-out commit at the start; a new
-	// commit of a sample (a new version) is published as the next release.
-	published := func(commit, changed string) {
-		t.Helper()
-		harness.Eventually(t, 90*time.Second, "dev.sh publishing "+commit, func() error {
-			o := out.String()
-			i := strings.Index(o, "dev: publish: published commit "+commit+" to group sward-devices: 5 components ("+changed+" changed)")
-			if i < 0 || !strings.Contains(o[i:], "dev: publish: status   IN_PROGRESS") || !strings.Contains(o[i:], "dev: publish: job      sward-"+commit) {
-				return fmt.Errorf("no publish of %s with its release recorded IN_PROGRESS in:\n%s", commit, grepLines(o, "publish"))
-			}
-			return nil
-		})
-	}
-	published(first, "5")
 	const health = "com.sward.samples.HealthReporter"
 	recipeFile := filepath.Join(repo, "recipes", health, "recipe.yaml")
 	r := readFile(t, repo, filepath.Join("recipes", health, "recipe.yaml"))
@@ -150,11 +174,21 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 	}
 	committed := time.Now()
 	git("commit", "--quiet", "-am", "HealthReporter 1.0.1")
-	published(git("rev-parse", "HEAD"), "1")
+	second := git("rev-parse", "HEAD")
+	published(second, "1")
+	recorded := time.Since(committed)
+	harness.Eventually(t, 60*time.Second, "dev.sh showing HealthReporter 1.0.1 RUNNING", func() error {
+		if o := out.String(); !strings.Contains(o, "dev: device:   "+health+" 1.0.1 RUNNING") {
+			return fmt.Errorf("no RUNNING HealthReporter 1.0.1 in:\n%s", grepLines(o, "dev: "))
+		}
+		return nil
+	})
+	running := time.Since(committed)
+	succeeded(second)
 	load, _ := os.ReadFile("/proc/loadavg")
-	t.Logf("commit → its release recorded IN_PROGRESS with the job created, as dev.sh shows it: %v (dev.sh polls HEAD each second, the test its output at most every %v); load %s",
-		time.Since(committed).Round(10*time.Millisecond), 200*time.Millisecond, strings.TrimSpace(string(load)))
-	t.Logf("what dev.sh showed of the publishing:\n%s", grepLines(out.String(), "publish"))
+	t.Logf("commit → its release recorded IN_PROGRESS with the job created: %v; → the new version RUNNING on the device: %v, as dev.sh shows them (dev.sh polls HEAD each second and the device every 250 ms, the test its output at most every %v); load %s",
+		recorded.Round(10*time.Millisecond), running.Round(10*time.Millisecond), 200*time.Millisecond, strings.TrimSpace(string(load)))
+	t.Logf("what dev.sh showed of the loop:\n%s", grepLines(out.String(), "dev: "))
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
