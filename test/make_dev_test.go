@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,7 +25,9 @@ import (
 // through its job (the nucleus has no recipes folder), each step shown as
 // it happens up to the execution SUCCEEDED; the sample readings reach the
 // telemetry Lambda; a new commit of a sample reaches the device the same
-// way; and SIGTERM stops the nucleus and devcloud.
+// way; SIGTERM stops the nucleus and devcloud; and a second run, with
+// devcloud's data and the device's root kept, replays devcloud's state,
+// publishes nothing and runs what the device had.
 func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing.T) {
 	repo := t.TempDir()
 	link := func(target, name string) {
@@ -74,24 +77,48 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 	git("commit", "--quiet", "-m", "samples")
 	first := git("rev-parse", "HEAD")
 
-	out := &testlog.Buffer{}
 	harness.Traversable(t, filepath.Join(repo, ".run"))
-	// Free ports, beside other nuclei on the machine.
-	cmd := exec.Command("bash", script, "--nats-listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
-	// The artifacts are built already; a real `make dev` runs make artifacts.
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(harness.RIE(t))+":"+os.Getenv("PATH"), "SWARD_DEV_BUILD=true")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			<-done
+	// start runs dev.sh; stop stops it with SIGTERM and checks that it took
+	// the nucleus and devcloud with it.
+	start := func() (out *testlog.Buffer, done chan error, stop func()) {
+		out, done = &testlog.Buffer{}, make(chan error, 1)
+		// Free ports, beside other nuclei on the machine.
+		cmd := exec.Command("bash", script, "--nats-listen", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0")
+		// The artifacts are built already; a real `make dev` runs make artifacts.
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(harness.RIE(t))+":"+os.Getenv("PATH"), "SWARD_DEV_BUILD=true")
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
 		}
-	})
+		go func() { done <- cmd.Wait() }()
+		t.Cleanup(func() {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				<-done
+			}
+		})
+		stop = func() {
+			t.Helper()
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("dev.sh still running 60 s after SIGTERM:\n%s", out.String())
+			}
+			for _, want := range []string{"stopping the nucleus", "stopping devcloud"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("dev.sh did not say %q:\n%s", want, out.String())
+				}
+			}
+			if _, err := os.Stat(filepath.Join(repo, ".devcloud", "devcloud.json")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("devcloud.json still there after dev.sh stopped (devcloud left running?): %v", err)
+			}
+		}
+		return out, done, stop
+	}
+	out, done, stop := start()
 
 	root := filepath.Join(repo, ".run", "dev")
 	harness.Eventually(t, 3*time.Minute, "the nucleus's IoT Core link connected", func() error {
@@ -190,20 +217,31 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 		recorded.Round(10*time.Millisecond), running.Round(10*time.Millisecond), 200*time.Millisecond, strings.TrimSpace(string(load)))
 	t.Logf("what dev.sh showed of the loop:\n%s", grepLines(out.String(), "dev: "))
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("dev.sh still running 60 s after SIGTERM:\n%s", out.String())
-	}
-	for _, want := range []string{"stopping the nucleus", "stopping devcloud"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("dev.sh did not say %q:\n%s", want, out.String())
+	stop()
+
+	// Again, with devcloud's data and the device's root kept: the commit
+	// checked out was released already, and the device runs it at once.
+	out, done, stop = start()
+	harness.Eventually(t, 3*time.Minute, "the second dev.sh finding nothing new to publish", func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("dev.sh exited (%v):\n%s", err, out.String())
+		default:
 		}
+		if o := out.String(); !strings.Contains(o, "dev: publish: nothing changed since release "+second) {
+			return fmt.Errorf("no \"nothing changed\" in:\n%s", grepLines(o, "dev: "))
+		}
+		return nil
+	})
+	harness.Eventually(t, 60*time.Second, "HealthReporter 1.0.1 RUNNING in the kept root", func() error {
+		list, err := exec.Command(filepath.Join(repo, "bin", "sward"), "component", "list", "--root", root).CombinedOutput()
+		if !regexp.MustCompile(health + ` +1\.0\.1 +RUNNING`).Match(list) {
+			return fmt.Errorf("sward component list: %v\n%s", err, list)
+		}
+		return nil
+	})
+	if strings.Contains(out.String(), "dev: job:") {
+		t.Errorf("the second dev.sh followed a job, with nothing published:\n%s", grepLines(out.String(), "dev: "))
 	}
-	if _, err := os.Stat(filepath.Join(repo, ".devcloud", "devcloud.json")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("devcloud.json still there after dev.sh stopped (devcloud left running?): %v", err)
-	}
+	stop()
 }

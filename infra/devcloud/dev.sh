@@ -169,14 +169,19 @@ elapsed() { awk -v since="$1" -v now="$(date +%s.%N)" 'BEGIN { printf "+%.1f s",
 # components. 120 s: a cold Lambda and a few MB of artifacts on a loaded
 # machine; the job goes on after that, `sward release status` shows it.
 follow() {
-	local job=$1 commit=$2 seen=$3 exec_status= last_exec= last_state= out line name version state i
+	local job=$1 commit=$2 seen=$3 exec_status= last_exec= last_state= ended= out line name version state i
 	local -A last_comp=()
 	for ((i = 0; i < 480; i++)); do
-		out=$(cloud release status "$commit" 2>/dev/null || true)
-		exec_status=$(awk -v t="$thing" '/^  / && $1 == t { print $2 }' <<<"$out")
-		if [[ -n $exec_status && $exec_status != "$last_exec" ]]; then
-			say "job: $job: $thing $exec_status ($(elapsed "$seen"))"
-			last_exec=$exec_status
+		if [[ -z $ended ]]; then
+			out=$(cloud release status "$commit" 2>/dev/null || true)
+			exec_status=$(awk -v t="$thing" '/^  / && $1 == t { print $2 }' <<<"$out")
+			if [[ -n $exec_status && $exec_status != "$last_exec" ]]; then
+				say "job: $job: $thing $exec_status ($(elapsed "$seen"))"
+				last_exec=$exec_status
+			fi
+			case $exec_status in
+			SUCCEEDED | FAILED | REJECTED | CANCELED | TIMED_OUT | REMOVED) ended=$i ;;
+			esac
 		fi
 		if out=$(bin/sward deployment status "$job" --root "$repo/$root" 2>/dev/null); then
 			line=$(awk '$1 == "State:" { print $2 }' <<<"$out")
@@ -192,12 +197,17 @@ follow() {
 				fi
 			done < <(awk 'rows && NF >= 4 { print } $1 == "COMPONENT" { rows = 1 }' <<<"$out")
 		fi
-		case $exec_status in
-		SUCCEEDED | FAILED | REJECTED | CANCELED | TIMED_OUT | REMOVED)
+		# Once the execution ended, the device's deployment has ended too
+		# (the device reports after it); a few more reads (2 s) cover a
+		# `sward deployment status` that failed under load.
+		if [[ -n $ended ]]; then
+			case $last_state in
+			SUCCEEDED | FAILED | ROLLED_BACK | CANCELED | SUPERSEDED) ;;
+			*) ((i - ended < 8)) && { sleep 0.25; continue; } ;;
+			esac
 			cloud release status "$commit" 2>&1 | sed 's/^/dev: job: /' || true
 			return 0
-			;;
-		esac
+		fi
 		sleep 0.25
 	done
 	say "job: $job: $thing still ${exec_status:-without an execution} after 120 s; follow it with: bin/sward release status $commit" >&2
