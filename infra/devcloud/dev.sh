@@ -18,7 +18,8 @@
 #      devcloud's S3 with the token exchange credentials. The root is kept
 #      while devcloud keeps its data (the device remembers what the jobs it
 #      already took deployed, as devcloud remembers the jobs); it starts
-#      empty when the data folder is new.
+#      empty when the data folder is new or the root was not made by this
+#      script (the marker .made-by-make-dev).
 #
 #   4. in a git repository, watch it: the commit checked out at the start,
 #      and then each new commit that touches recipes/, is published to
@@ -130,10 +131,14 @@ AWS_ACCESS_KEY_ID=$(field credentials.accessKeyId) \
 	bin/sward provision --thing-name "$thing" --region "$(field region)" \
 	--endpoint-url "$(field endpoints.iot)" --root-ca "$data/ca/ca.pem" --out "$device" --force
 
-if [[ $fresh == 1 ]]; then
-	rm -rf "$root" # a new devcloud: its jobs are gone, so is what they deployed
+# A new devcloud has no jobs, so what they deployed goes too; a root this
+# script did not make (an older make dev's, which deployed recipes/ from
+# the folder) is not kept either.
+if [[ $fresh == 1 || ! -e $root/.made-by-make-dev ]]; then
+	rm -rf "$root"
 fi
 mkdir -p "$root"
+touch "$root/.made-by-make-dev"
 say "3/4 nucleus: bin/sward run --config $device/config.yaml --root $root $* (its components come from the thing group's jobs)"
 say "look at:"
 say "  bin/sward cloud status --root $repo/$root        the IoT Core link (connected, spool)"
