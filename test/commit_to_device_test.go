@@ -1,9 +1,11 @@
 package test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,8 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/sward-iot/sward/shared/release"
 	"github.com/sward-iot/sward/test/harness"
@@ -48,8 +52,11 @@ Manifests:
 // version before (still RUNNING), the failure recorded in the history and
 // counted in the release record. A release `sward publish` writes has no
 // abort criteria, so, as lambdas/deploymentevents documents, the count
-// cancels nothing: the release stays IN_PROGRESS. It prints the time from
-// the commit to the new version RUNNING (docs/performance.md).
+// cancels nothing: the release stays IN_PROGRESS. The same release given
+// abort criteria (FAILED ≥ 100 % of at least one device) is stopped by the
+// deployment-events Lambda: job CANCELED, release CANCELED with the
+// reason. It prints the time from the commit to the new version RUNNING
+// (docs/performance.md).
 func TestACommitReachesTheDeviceThroughPublishTheReleaseLambdaAndItsJob(t *testing.T) {
 	dist := harness.LambdaDist(t, "release", "deployment-events")
 	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
@@ -271,4 +278,67 @@ func TestACommitReachesTheDeviceThroughPublishTheReleaseLambdaAndItsJob(t *testi
 		t.Errorf("a release without abort criteria was stopped by one failure:\n%s", status)
 	}
 	wrote("1.0.1")
+
+	// The same broken release with abort criteria (FAILED ≥ 100 % of at
+	// least 1 device: what a release's settings would give; publish writes
+	// none): the deployment-events Lambda counts the failure against them
+	// and stops the rollout, and the release is recorded CANCELED.
+	aborting := commitOf(t.Name() + "abort")
+	rel := newReleaser(d)
+	m := readManifest(t, rel, broken)
+	m.CommitID = aborting
+	for name, c := range m.Components {
+		key := release.RecipeKey(aborting, name, c.Version)
+		rel.copy(t, c.Recipe.Key, key)
+		c.Recipe.Key = key
+		m.Components[name] = c
+	}
+	m.Abort = &release.Abort{Criteria: []release.AbortCriterion{{FailureType: release.FailureFailed, ThresholdPercentage: 100, MinNumberOfExecutedThings: 1}}}
+	manifest, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel.put(t, release.ManifestKey(aborting), manifest)
+	job = release.JobID(aborting)
+	execution(job, iottypes.JobExecutionStatusFailed)
+	runsAt("1.0.1")
+	status = releaseStatus(aborting, `(?m)^status   CANCELED`, `(?m)^reason   1 of 1 devices that finished failed .*abort criterion FAILED`, `(?m)^devices  1 FAILED$`)
+	t.Logf("a failure beyond the release's abort criteria:\n%s", status)
+}
+
+func readManifest(t *testing.T, r releaser, commit string) *release.Manifest {
+	t.Helper()
+	out, err := r.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(release.ManifestKey(commit))})
+	if err != nil {
+		t.Fatalf("the manifest of %s: %v", commit, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := release.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// copy copies an object of the artifacts bucket to another key.
+func (r releaser) copy(t *testing.T, from, to string) {
+	t.Helper()
+	if _, err := r.s3.CopyObject(context.Background(), &s3.CopyObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(to),
+		CopySource: aws.String(r.bucket + "/" + from), ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256}); err != nil {
+		t.Fatalf("copy %s to %s: %v", from, to, err)
+	}
+}
+
+// put writes an object of the artifacts bucket with its SHA-256 checksum,
+// as `sward publish` does.
+func (r releaser) put(t *testing.T, key string, body []byte) {
+	t.Helper()
+	if _, err := r.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(r.bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256}); err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
 }
