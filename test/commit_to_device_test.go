@@ -79,16 +79,7 @@ func TestACommitReachesTheDeviceThroughPublishTheReleaseLambdaAndItsJob(t *testi
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	git := func(args ...string) string {
-		t.Helper()
-		c := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=Sward Test", "-c", "user.email=test@sward.invalid"}, args...)...)
-		c.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		b, err := c.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, b)
-		}
-		return strings.TrimSpace(string(b))
-	}
+	git := func(args ...string) string { t.Helper(); return gitIn(t, repo, args...) }
 	git("init", "--quiet")
 	// commit writes version's recipe and script and commits them; it
 	// returns the commit id and when the commit was made.
@@ -109,17 +100,10 @@ func TestACommitReachesTheDeviceThroughPublishTheReleaseLambdaAndItsJob(t *testi
 		return fmt.Sprintf("echo %s > \"$1/version.txt\"\nexec sleep 600\n", version)
 	}
 
-	cloudEnv := append(os.Environ(),
-		"AWS_REGION="+d.Info.Region,
-		"AWS_ACCESS_KEY_ID="+d.Info.Credentials.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+d.Info.Credentials.SecretAccessKey,
-		"AWS_ENDPOINT_URL="+d.Info.Endpoints.AWS,
-		"AWS_ENDPOINT_URL_S3="+d.Info.Endpoints.S3, // its uploads run the release Lambda
-		"AWS_ENDPOINT_URL_IOT="+d.Info.Endpoints.IoT)
 	sward := func(args ...string) string {
 		t.Helper()
 		c := exec.Command(harness.Binary(t), args...)
-		c.Env, c.Dir = cloudEnv, repo
+		c.Env, c.Dir = cloudEnv(d), repo
 		out, err := c.CombinedOutput()
 		if err != nil {
 			t.Fatalf("sward %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -304,6 +288,20 @@ func TestACommitReachesTheDeviceThroughPublishTheReleaseLambdaAndItsJob(t *testi
 	runsAt("1.0.1")
 	status = releaseStatus(aborting, `(?m)^status   CANCELED`, `(?m)^reason   1 of 1 devices that finished failed .*abort criterion FAILED`, `(?m)^devices  1 FAILED$`)
 	t.Logf("a failure beyond the release's abort criteria:\n%s", status)
+}
+
+// cloudEnv is the environment of a `sward` command run against devcloud
+// with its credentials, as make dev runs them: its S3 endpoint delivers
+// the bucket's notifications (the release Lambda).
+func cloudEnv(d *harness.Devcloud) []string {
+	return append(os.Environ(),
+		"AWS_REGION="+d.Info.Region,
+		"AWS_ACCESS_KEY_ID="+d.Info.Credentials.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+d.Info.Credentials.SecretAccessKey,
+		"AWS_ENDPOINT_URL="+d.Info.Endpoints.AWS,
+		"AWS_ENDPOINT_URL_S3="+d.Info.Endpoints.S3,
+		"AWS_ENDPOINT_URL_IOT="+d.Info.Endpoints.IoT,
+		"AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 }
 
 func readManifest(t *testing.T, r releaser, commit string) *release.Manifest {

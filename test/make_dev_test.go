@@ -62,16 +62,7 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 	if err := os.WriteFile(filepath.Join(repo, ".gitignore"), []byte("/bin/\n/build/\n/cdk.out/\n/dist/\n/.run/\n/.devcloud/\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	git := func(args ...string) string {
-		t.Helper()
-		c := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=Sward Test", "-c", "user.email=test@sward.invalid"}, args...)...)
-		c.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		b, err := c.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, b)
-		}
-		return strings.TrimSpace(string(b))
-	}
+	git := func(args ...string) string { t.Helper(); return gitIn(t, repo, args...) }
 	git("init", "--quiet")
 	git("add", "--all")
 	git("commit", "--quiet", "-m", "samples")
