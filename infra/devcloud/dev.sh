@@ -177,6 +177,7 @@ follow() {
 	local job=$1 commit=$2 seen=$3 exec_status= last_exec= last_state= ended= out line name version state i
 	local -A last_comp=()
 	for ((i = 0; i < 480; i++)); do
+		kill -0 "$nucleus_pid" 2>/dev/null || return 0 # the nucleus exited: the script ends
 		if [[ -z $ended ]]; then
 			out=$(cloud release status "$commit" 2>/dev/null || true)
 			exec_status=$(awk -v t="$thing" '/^  / && $1 == t { print $2 }' <<<"$out")
