@@ -25,7 +25,8 @@ import (
 // through its job (the nucleus has no recipes folder), each step shown as
 // it happens up to the execution SUCCEEDED; the sample readings reach the
 // telemetry Lambda; a new commit of a sample reaches the device the same
-// way; SIGTERM stops the nucleus and devcloud; and a second run, with
+// way; a broken one is shown FAILED and the device is back on the version
+// before; SIGTERM stops the nucleus and devcloud; and a second run, with
 // devcloud's data and the device's root kept, replays devcloud's state,
 // publishes nothing and runs what the device had.
 func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing.T) {
@@ -206,6 +207,40 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 	load, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("commit → its release recorded IN_PROGRESS with the job created: %v; → the new version RUNNING on the device: %v, as dev.sh shows them (dev.sh polls HEAD each second and the device every 250 ms, the test its output at most every %v); load %s",
 		recorded.Round(10*time.Millisecond), running.Round(10*time.Millisecond), 200*time.Millisecond, strings.TrimSpace(string(load)))
+
+	// A broken version (its run exits 1): FAILED, shown as it happens, and
+	// the device back on 1.0.1.
+	r = readFile(t, repo, filepath.Join("recipes", health, "recipe.yaml"))
+	broken := strings.Replace(strings.Replace(r, `ComponentVersion: "1.0.1"`, `ComponentVersion: "1.0.2"`, 1),
+		"exec python3 -u {artifacts:path}/health.py", "echo broken; exit 1", 1)
+	if broken == strings.Replace(r, `ComponentVersion: "1.0.1"`, `ComponentVersion: "1.0.2"`, 1) {
+		t.Fatalf("%s has no Run line to break", recipeFile)
+	}
+	if err := os.WriteFile(recipeFile, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(repo, "build", "artifacts", health, "1.0.2"), os.DirFS(filepath.Join(repo, "build", "artifacts", health, "1.0.1"))); err != nil {
+		t.Fatal(err)
+	}
+	git("commit", "--quiet", "-am", "HealthReporter 1.0.2, broken")
+	third := git("rev-parse", "HEAD")
+	published(third, "1")
+	harness.Eventually(t, 90*time.Second, "dev.sh showing the broken release FAILED on the device", func() error {
+		o := out.String()
+		if !strings.Contains(o, "dev: job: sward-"+third+": dev1 FAILED") ||
+			!regexp.MustCompile(`dev: device: deployment sward-`+third+` (FAILED|ROLLED_BACK)`).MatchString(o) {
+			return fmt.Errorf("no FAILED job and deployment of sward-%s in:\n%s", third, grepLines(o, "dev: "))
+		}
+		return nil
+	})
+	runs101 := func() error {
+		list, err := exec.Command(filepath.Join(repo, "bin", "sward"), "component", "list", "--root", root).CombinedOutput()
+		if !regexp.MustCompile(health + ` +1\.0\.1 +RUNNING`).Match(list) {
+			return fmt.Errorf("sward component list: %v\n%s", err, list)
+		}
+		return nil
+	}
+	harness.Eventually(t, 30*time.Second, "HealthReporter rolled back to 1.0.1", runs101)
 	t.Logf("what dev.sh showed of the loop:\n%s", grepLines(out.String(), "dev: "))
 
 	stop()
@@ -219,18 +254,12 @@ func TestMakeDevBringsUpDevcloudProvisionsAThingAndConnectsTheSamples(t *testing
 			t.Fatalf("dev.sh exited (%v):\n%s", err, out.String())
 		default:
 		}
-		if o := out.String(); !strings.Contains(o, "dev: publish: nothing changed since release "+second) {
+		if o := out.String(); !strings.Contains(o, "dev: publish: nothing changed since release "+third) {
 			return fmt.Errorf("no \"nothing changed\" in:\n%s", grepLines(o, "dev: "))
 		}
 		return nil
 	})
-	harness.Eventually(t, 60*time.Second, "HealthReporter 1.0.1 RUNNING in the kept root", func() error {
-		list, err := exec.Command(filepath.Join(repo, "bin", "sward"), "component", "list", "--root", root).CombinedOutput()
-		if !regexp.MustCompile(health + ` +1\.0\.1 +RUNNING`).Match(list) {
-			return fmt.Errorf("sward component list: %v\n%s", err, list)
-		}
-		return nil
-	})
+	harness.Eventually(t, 60*time.Second, "HealthReporter 1.0.1 RUNNING in the kept root", runs101)
 	if strings.Contains(out.String(), "dev: job:") {
 		t.Errorf("the second dev.sh followed a job, with nothing published:\n%s", grepLines(out.String(), "dev: "))
 	}

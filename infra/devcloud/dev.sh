@@ -32,7 +32,7 @@
 #      change a `dev: job:` line (the execution's status in IoT Jobs: QUEUED,
 #      IN_PROGRESS, SUCCEEDED or FAILED) or a `dev: device:` line (the
 #      deployment on the device and each of its components, RUNNING when it
-#      runs), with the seconds since the commit was seen.
+#      runs), with the seconds since the watcher saw the commit.
 #
 # Arguments are passed on to `sward run` (such as --nats-listen 127.0.0.1:0
 # beside another nucleus). Environment: SWARD_DEV_THING (default dev1), SWARD_DEV_DATA (default
@@ -209,7 +209,12 @@ follow() {
 		if [[ -n $ended ]]; then
 			case $last_state in
 			SUCCEEDED | FAILED | ROLLED_BACK | CANCELED | SUPERSEDED) ;;
-			*) ((i - ended < 8)) && { sleep 0.25; continue; } ;;
+			*)
+				if ((i - ended < 8)); then
+					sleep 0.25
+					continue
+				fi
+				;;
 			esac
 			cloud release status "$commit" 2>&1 | sed 's/^/dev: job: /' || true
 			return 0
