@@ -31,8 +31,9 @@
 #      line. Then the job is followed until the device's execution ends, each
 #      change a `dev: job:` line (the execution's status in IoT Jobs: QUEUED,
 #      IN_PROGRESS, SUCCEEDED or FAILED) or a `dev: device:` line (the
-#      deployment on the device and each of its components, RUNNING when it
-#      runs), with the seconds since the watcher saw the commit.
+#      deployment's state on the device, and each component that changed:
+#      version and state, RUNNING when it runs, or removed), with the seconds
+#      since the watcher saw the commit.
 #
 # Arguments are passed on to `sward run` (such as --nats-listen 127.0.0.1:0
 # beside another nucleus). Environment: SWARD_DEV_THING (default dev1), SWARD_DEV_DATA (default
@@ -168,14 +169,23 @@ cloud() { env "${cloud_env[@]}" bin/sward "$@"; }
 # elapsed prints the seconds since $1 (date +%s.%N).
 elapsed() { awk -v since="$1" -v now="$(date +%s.%N)" 'BEGIN { printf "+%.1f s", now - since }'; }
 
+# components prints the device's components, one "NAME VERSION STATE" a line.
+components() {
+	bin/sward component list --root "$repo/$root" 2>/dev/null | awk 'NR > 1 { print $1, $2, $3 }' || true
+}
+
 # follow shows job $1 (commit $2, seen at $3) reaching the device until
 # the device's execution ends: each change of the execution's status in
-# IoT Jobs, of the deployment's state on the device and of each of its
-# components. 120 s: a cold Lambda and a few MB of artifacts on a loaded
-# machine; the job goes on after that, `sward release status` shows it.
+# IoT Jobs, of the deployment's state on the device and of each component
+# (from $4, the components before the commit). 120 s: a cold Lambda and a
+# few MB of artifacts on a loaded machine; the job goes on after that,
+# `sward release status` shows it.
 follow() {
 	local job=$1 commit=$2 seen=$3 exec_status= last_exec= last_state= ended= out line name version state i
-	local -A last_comp=()
+	local -A last_comp=() now_comp=()
+	while read -r name version state; do
+		[[ -n $name ]] && last_comp[$name]="$version $state"
+	done <<<"$4"
 	for ((i = 0; i < 480; i++)); do
 		kill -0 "$nucleus_pid" 2>/dev/null || return 0 # the nucleus exited: the script ends
 		if [[ -z $ended ]]; then
@@ -195,14 +205,22 @@ follow() {
 				say "device: deployment $job $line ($(elapsed "$seen"))"
 				last_state=$line
 			fi
-			# The component rows: NAME PREVIOUS VERSION STATE [REASON].
-			while read -r name _ version state _; do
-				if [[ ${last_comp[$name]:-} != "$version $state" ]]; then
-					say "device:   $name $version $state ($(elapsed "$seen"))"
-					last_comp[$name]="$version $state"
-				fi
-			done < <(awk 'rows && NF >= 4 { print } $1 == "COMPONENT" { rows = 1 }' <<<"$out")
 		fi
+		now_comp=()
+		while read -r name version state; do
+			[[ -n $name ]] || continue
+			now_comp[$name]=1
+			if [[ ${last_comp[$name]:-} != "$version $state" ]]; then
+				say "device:   $name $version $state ($(elapsed "$seen"))"
+				last_comp[$name]="$version $state"
+			fi
+		done < <(components)
+		for name in "${!last_comp[@]}"; do
+			if [[ -z ${now_comp[$name]:-} ]]; then
+				say "device:   $name removed ($(elapsed "$seen"))"
+				unset "last_comp[$name]"
+			fi
+		done
 		# Once the execution ended, the device's deployment has ended too
 		# (the device reports after it); a few more reads (2 s) cover a
 		# `sward deployment status` that failed under load.
@@ -227,8 +245,9 @@ follow() {
 # publish releases commit $1 to devcloud, follows the release Lambda, then
 # the job to the device.
 publish() {
-	local commit=$1 seen out job status
+	local commit=$1 seen out job status before
 	seen=$(date +%s.%N)
+	before=$(components)
 	say "publish: commit $commit: building the artifacts (${SWARD_DEV_BUILD:-make artifacts}; log $data/publish-build.out)"
 	if ! bash -c "${SWARD_DEV_BUILD:-make artifacts}" >"$data/publish-build.out" 2>&1; then
 		say "publish: the build failed; see $data/publish-build.out" >&2
@@ -249,7 +268,7 @@ publish() {
 	fi
 	printf '%s\n' "$status" | sed 's/^/dev: publish: /'
 	job=$(grep -o 'job sward-[0-9a-f]*' <<<"$out" | head -n 1)
-	follow "${job#job }" "$commit" "$seen"
+	follow "${job#job }" "$commit" "$seen" "$before"
 }
 
 if head=$(git rev-parse --verify --quiet HEAD 2>/dev/null); then
