@@ -117,8 +117,9 @@ func (m *motoProcess) restore(recording string) error {
 // requests answered at the same time (an artifact upload beside a
 // Lambda's DynamoDB calls) can leave two requests on one line and an
 // empty line: the requests are whole, only the newlines are misplaced.
-// A request cut off at the end by a kill was never answered, and is
-// dropped. A recording already in shape is left as it is.
+// A line that holds no whole request (the last one, cut off by a kill: a
+// request never answered) is dropped, and only that line. A recording
+// already in shape is left as it is.
 func repairRecording(path string) error {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -128,16 +129,20 @@ func repairRecording(path string) error {
 		return err
 	}
 	var out bytes.Buffer
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		var req json.RawMessage
-		if err := dec.Decode(&req); err == io.EOF {
-			break
-		} else if err != nil {
-			break // the cut-off request of a kill (or anything after a damaged one)
+	for line := range bytes.Lines(b) {
+		var reqs bytes.Buffer
+		dec := json.NewDecoder(bytes.NewReader(line))
+		for {
+			var req json.RawMessage
+			if err := dec.Decode(&req); err == io.EOF {
+				out.Write(reqs.Bytes())
+				break
+			} else if err != nil {
+				break // not whole requests: the line goes
+			}
+			reqs.Write(req)
+			reqs.WriteByte('\n')
 		}
-		out.Write(req)
-		out.WriteByte('\n')
 	}
 	if bytes.Equal(out.Bytes(), b) {
 		return nil
