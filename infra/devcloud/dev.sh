@@ -170,8 +170,34 @@ cloud() { env "${cloud_env[@]}" bin/sward "$@"; }
 elapsed() { awk -v since="$1" -v now="$(date +%s.%N)" 'BEGIN { printf "+%.1f s", now - since }'; }
 
 # components prints the device's components, one "NAME VERSION STATE" a line.
+# It fails when the nucleus does not answer.
 components() {
-	bin/sward component list --root "$repo/$root" 2>/dev/null | awk 'NR > 1 { print $1, $2, $3 }' || true
+	local out
+	out=$(bin/sward component list --root "$repo/$root" 2>/dev/null) || return 1
+	awk 'NR > 1 { print $1, $2, $3 }' <<<"$out"
+}
+
+# component_changes shows each component that changed since follow's
+# last_comp (follow's locals, in scope when follow calls it); a failed
+# read changes nothing.
+component_changes() {
+	local list name version state
+	local -A now_comp=()
+	list=$(components) || return 0
+	while read -r name version state; do
+		[[ -n $name ]] || continue
+		now_comp[$name]=1
+		if [[ ${last_comp[$name]:-} != "$version $state" ]]; then
+			say "device:   $name $version $state ($(elapsed "$seen"))"
+			last_comp[$name]="$version $state"
+		fi
+	done <<<"$list"
+	for name in "${!last_comp[@]}"; do
+		if [[ -z ${now_comp[$name]:-} ]]; then
+			say "device:   $name removed ($(elapsed "$seen"))"
+			unset "last_comp[$name]"
+		fi
+	done
 }
 
 # follow shows job $1 (commit $2, seen at $3) reaching the device until
@@ -182,7 +208,7 @@ components() {
 # `sward release status` shows it.
 follow() {
 	local job=$1 commit=$2 seen=$3 exec_status= last_exec= last_state= ended= out line name version state i
-	local -A last_comp=() now_comp=()
+	local -A last_comp=()
 	while read -r name version state; do
 		[[ -n $name ]] && last_comp[$name]="$version $state"
 	done <<<"$4"
@@ -206,34 +232,21 @@ follow() {
 				last_state=$line
 			fi
 		fi
-		now_comp=()
-		while read -r name version state; do
-			[[ -n $name ]] || continue
-			now_comp[$name]=1
-			if [[ ${last_comp[$name]:-} != "$version $state" ]]; then
-				say "device:   $name $version $state ($(elapsed "$seen"))"
-				last_comp[$name]="$version $state"
-			fi
-		done < <(components)
-		for name in "${!last_comp[@]}"; do
-			if [[ -z ${now_comp[$name]:-} ]]; then
-				say "device:   $name removed ($(elapsed "$seen"))"
-				unset "last_comp[$name]"
-			fi
-		done
+		component_changes
 		# Once the execution ended, the device's deployment has ended too
-		# (the device reports after it); a few more reads (2 s) cover a
+		# (the device reports after it); a few more reads (4 s) cover a
 		# `sward deployment status` that failed under load.
 		if [[ -n $ended ]]; then
 			case $last_state in
 			SUCCEEDED | FAILED | ROLLED_BACK | CANCELED | SUPERSEDED) ;;
 			*)
-				if ((i - ended < 8)); then
+				if ((i - ended < 16)); then
 					sleep 0.25
 					continue
 				fi
 				;;
 			esac
+			component_changes # the components as the deployment left them
 			cloud release status "$commit" 2>&1 | sed 's/^/dev: job: /' || true
 			return 0
 		fi
@@ -247,7 +260,7 @@ follow() {
 publish() {
 	local commit=$1 seen out job status before
 	seen=$(date +%s.%N)
-	before=$(components)
+	before=$(components || true)
 	say "publish: commit $commit: building the artifacts (${SWARD_DEV_BUILD:-make artifacts}; log $data/publish-build.out)"
 	if ! bash -c "${SWARD_DEV_BUILD:-make artifacts}" >"$data/publish-build.out" 2>&1; then
 		say "publish: the build failed; see $data/publish-build.out" >&2
