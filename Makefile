@@ -73,7 +73,7 @@ run: build artifacts
 	@echo "sward: root $(RUN_ROOT) — component logs in $(RUN_ROOT)/logs, try: $(BIN)/sward component list --root $(RUN_ROOT)"
 	exec $(BIN)/sward run --root $(RUN_ROOT) --recipes recipes --artifacts $(ARTIFACTS)
 
-## dev: devcloud, a thing provisioned in it and the nucleus with the sample components connected to it
+## dev: devcloud, a thing provisioned in it and the nucleus connected to it, each commit of recipes/ published and deployed to it through its job
 ## (infra/devcloud/dev.sh; Ctrl-C stops everything). The Lambdas are built for this host's emulator.
 dev: build artifacts devcloud
 	$(MAKE) lambdas synth GOARCH=$$($(GO) env GOARCH)

@@ -31,16 +31,7 @@ func samplesRepo(t *testing.T) (recipes, artifacts, commit string) {
 	if err := os.CopyFS(recipes, os.DirFS(filepath.Join(harness.RepoRoot(), "recipes"))); err != nil {
 		t.Fatal(err)
 	}
-	git := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Sward Test", "-c", "user.email=test@sward.invalid"}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	git := func(args ...string) string { t.Helper(); return gitIn(t, dir, args...) }
 	git("init", "--quiet")
 	git("add", "--all")
 	git("commit", "--quiet", "-m", "samples")
@@ -85,14 +76,7 @@ func TestPublishReleasesTheSamplesAsCommittedAndTheReleaseLambdaCreatesTheJob(t 
 	createThing(t, d, "dev1", "--group", "sward-devices")
 	recipes, artifacts, commit := samplesRepo(t)
 
-	env := append(os.Environ(),
-		"AWS_REGION="+d.Info.Region,
-		"AWS_ACCESS_KEY_ID="+d.Info.Credentials.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+d.Info.Credentials.SecretAccessKey,
-		"AWS_ENDPOINT_URL="+d.Info.Endpoints.AWS,
-		"AWS_ENDPOINT_URL_S3="+d.Info.Endpoints.S3, // its uploads run the release Lambda
-		"AWS_ENDPOINT_URL_IOT="+d.Info.Endpoints.IoT,
-		"AWS_PROFILE=", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	env := cloudEnv(d)
 	sward := func(args ...string) (string, error) {
 		cmd := exec.Command(harness.Binary(t), args...)
 		cmd.Env = env

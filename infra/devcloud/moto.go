@@ -2,6 +2,7 @@ package devcloud
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -98,7 +99,7 @@ func waitMoto(url string, done <-chan struct{}, timeout time.Duration) error {
 // restore replays the recording of an earlier moto, if there is one, and
 // starts recording (appending to it).
 func (m *motoProcess) restore(recording string) error {
-	if err := dropPartialLine(recording); err != nil {
+	if err := repairRecording(recording); err != nil {
 		return err
 	}
 	if fi, err := os.Stat(recording); err == nil && fi.Size() > 0 {
@@ -109,26 +110,57 @@ func (m *motoProcess) restore(recording string) error {
 	return m.recorder("start-recording")
 }
 
-// dropPartialLine cuts a last line without its newline from the
-// recording: what a moto killed in the middle of a write leaves, and what
-// its replay would choke on. That request was never answered.
-func dropPartialLine(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+// repairRecording rewrites the recording as one JSON request per line,
+// which is what moto's replay reads (it fails the whole replay with a 500
+// on a line it cannot parse). moto writes each request with two writes,
+// the JSON then its newline, from each of its request threads, so
+// requests answered at the same time (an artifact upload beside a
+// Lambda's DynamoDB calls) can leave two requests on one line and an
+// empty line: the requests are whole, only the newlines are misplaced.
+// A line that holds no whole request (the last one, cut off by a kill: a
+// request never answered) is dropped, and only that line. A recording
+// already in shape is left as it is.
+func repairRecording(path string) error {
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
+	var out bytes.Buffer
+	for line := range bytes.Lines(b) {
+		var reqs bytes.Buffer
+		dec := json.NewDecoder(bytes.NewReader(line))
+		for {
+			var req json.RawMessage
+			if err := dec.Decode(&req); err == io.EOF {
+				out.Write(reqs.Bytes())
+				break
+			} else if err != nil {
+				break // not whole requests: the line goes
+			}
+			reqs.Write(req)
+			reqs.WriteByte('\n')
+		}
+	}
+	if bytes.Equal(out.Bytes(), b) {
+		return nil
+	}
+	tmp := path + ".repair"
+	if err := os.WriteFile(tmp, out.Bytes(), 0o600); err != nil {
+		return err
+	}
+	f, err := os.Open(tmp)
 	if err != nil {
 		return err
 	}
-	if len(b) == 0 || b[len(b)-1] == '\n' {
-		return nil
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return err
 	}
-	return f.Truncate(int64(bytes.LastIndexByte(b, '\n') + 1))
+	return os.Rename(tmp, path)
 }
 
 // recorder calls one operation of moto's request recorder.
