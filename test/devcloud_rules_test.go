@@ -104,12 +104,18 @@ func TestDevcloudRulesRunTheTemplatesLambdasOnDeviceMessages(t *testing.T) {
 			}
 			return nil
 		})
-		log := readFile(t, d.Data, devcloud.RequestLogFile)
-		for _, want := range []string{`msg="rule fired" rule=sward_telemetry topic=sward/dev1/telemetry/env clientId=dev1`, `msg="rule action" rule=sward_telemetry action=Lambda`, `msg="lambda invoke" function=SwardCloud-TelemetryFunction`} {
-			if !strings.Contains(log, want) {
-				t.Errorf("request log lacks %q:\n%s", want, log)
+		// The invoke line is written once the invocation has returned,
+		// which may be after its writes are visible.
+		var log string
+		testutil.Eventually(t, "the rule and the invocation in the request log", func() error {
+			log = readFile(t, d.Data, devcloud.RequestLogFile)
+			for _, want := range []string{`msg="rule fired" rule=sward_telemetry topic=sward/dev1/telemetry/env clientId=dev1`, `msg="rule action" rule=sward_telemetry action=Lambda`, `msg="lambda invoke" function=SwardCloud-TelemetryFunction`} {
+				if !strings.Contains(log, want) {
+					return fmt.Errorf("request log lacks %q:\n%s", want, log)
+				}
 			}
-		}
+			return nil
+		})
 		if lambdaLog := readFile(t, d.Data, filepath.Join(devcloud.LambdaLogDir, physical(t, []string{functionName(t, log)}, "SwardCloud-TelemetryFunction")+".log")); !strings.Contains(lambdaLog, `"msg":"ready"`) {
 			t.Errorf("the telemetry function's log lacks its ready line:\n%s", lambdaLog)
 		}
