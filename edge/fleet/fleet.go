@@ -40,6 +40,7 @@ import (
 
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/iotcore"
+	"github.com/sward-iot/sward/edge/service"
 	"github.com/sward-iot/sward/shared/fleetstatus"
 	"github.com/sward-iot/sward/shared/topics"
 )
@@ -97,8 +98,7 @@ type Service struct {
 
 	trigger chan fleetstatus.Trigger
 	subs    []*nats.Subscription
-	cancel  context.CancelFunc
-	done    chan struct{}
+	worker  service.Worker
 }
 
 // New validates opts. It subscribes to nothing and starts nothing.
@@ -158,9 +158,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.unsubscribe()
 		return fmt.Errorf("fleet status: subscribe: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel, s.done = cancel, make(chan struct{})
-	go s.run(runCtx)
+	s.worker.Go(s.run)
 	// The link may have connected before the subscription was made.
 	if s.opts.Link.State(ctx).Connected {
 		s.launch()
@@ -172,16 +170,7 @@ func (s *Service) Start(ctx context.Context) error {
 // being gathered is not sent.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.unsubscribe()
-	if s.cancel == nil {
-		return nil
-	}
-	s.cancel()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("fleet status shutdown: %w", ctx.Err())
-	}
+	return s.worker.Stop(ctx, "fleet status")
 }
 
 func (s *Service) unsubscribe() {
@@ -271,7 +260,6 @@ func (s *Service) onDeploymentRecord(m *nats.Msg) {
 }
 
 func (s *Service) run(ctx context.Context) {
-	defer close(s.done)
 	tick := time.NewTicker(s.opts.Interval)
 	defer tick.Stop()
 	for {

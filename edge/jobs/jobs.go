@@ -20,6 +20,7 @@ import (
 	"github.com/sward-iot/sward/edge/deployment"
 	"github.com/sward-iot/sward/edge/internal/kvbound"
 	"github.com/sward-iot/sward/edge/iotcore"
+	"github.com/sward-iot/sward/edge/service"
 	ddoc "github.com/sward-iot/sward/shared/deployment"
 	"github.com/sward-iot/sward/shared/topics"
 )
@@ -124,8 +125,7 @@ type Service struct {
 	next   chan string
 	unsubs []func(context.Context) error
 	sub    *nats.Subscription
-	cancel context.CancelFunc
-	done   chan struct{}
+	worker service.Worker
 }
 
 // New validates opts. It subscribes to nothing and starts nothing.
@@ -197,9 +197,7 @@ func (s *Service) Start(ctx context.Context) error {
 		s.unsubscribe()
 		return fmt.Errorf("jobs: subscribe to %s: %w", topics.CloudLinkStateSubject, err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	s.cancel, s.done = cancel, make(chan struct{})
-	go s.run(runCtx)
+	s.worker.Go(s.run)
 	s.poke()
 	return nil
 }
@@ -209,16 +207,7 @@ func (s *Service) Start(ctx context.Context) error {
 // it.
 func (s *Service) Shutdown(ctx context.Context) error {
 	s.unsubscribe()
-	if s.cancel == nil {
-		return nil
-	}
-	s.cancel()
-	select {
-	case <-s.done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("jobs shutdown: %w", ctx.Err())
-	}
+	return s.worker.Stop(ctx, "jobs")
 }
 
 func (s *Service) unsubscribe() {
@@ -340,7 +329,6 @@ func (s *Service) request(ctx context.Context, topic string, req map[string]any,
 
 // run takes jobs one at a time whenever it is poked.
 func (s *Service) run(ctx context.Context) {
-	defer close(s.done)
 	for {
 		select {
 		case <-ctx.Done():

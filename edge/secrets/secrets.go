@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/nats-io/nats.go"
 	"github.com/sward-iot/sward/edge/deployment"
+	"github.com/sward-iot/sward/edge/service"
 )
 
 // StageCurrent is the staging label of a secret's current version, the
@@ -70,12 +71,11 @@ type Service struct {
 	aead      cipher.AEAD
 	secrets   map[string]Secret // by configured ARN
 
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when the fetch at start has ended
-	stopped chan struct{} // closed when the refresh loop has ended
-	kick    chan struct{} // a deployment ended: fetch again (coalesced)
-	sub     *nats.Subscription
-	ended   map[string]bool // deployments already acted on
+	worker service.Worker
+	done   chan struct{} // closed when the fetch at start has ended
+	kick   chan struct{} // a deployment ended: fetch again (coalesced)
+	sub    *nats.Subscription
+	ended  map[string]bool // deployments already acted on
 }
 
 // New checks opts and builds the service; it reads no file.
@@ -105,7 +105,7 @@ func New(opts Options) (*Service, error) {
 		opts.DeploymentsBucket = deployment.DefaultBucket
 	}
 	s := &Service{opts: opts, log: opts.Logger.With("service", "secret manager"), secrets: map[string]Secret{},
-		done: make(chan struct{}), stopped: make(chan struct{}), kick: make(chan struct{}, 1), ended: map[string]bool{}}
+		done: make(chan struct{}), kick: make(chan struct{}, 1), ended: map[string]bool{}}
 	if opts.Credentials != nil {
 		o := secretsmanager.Options{Region: opts.Region, Credentials: aws.NewCredentialsCache(provider{opts.Credentials})}
 		if opts.Endpoint != "" {
@@ -153,16 +153,13 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 		s.sub = sub
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
-	go s.run(ctx)
+	s.worker.Go(s.run)
 	return nil
 }
 
 // run fetches the secrets at start, then each time a deployment ended,
 // one fetch at a time: deployments that end during a fetch make one more.
 func (s *Service) run(ctx context.Context) {
-	defer close(s.stopped)
 	_ = s.Refresh(ctx) // logged
 	close(s.done)
 	for {
@@ -199,14 +196,5 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	if s.sub != nil {
 		_ = s.sub.Unsubscribe()
 	}
-	if s.cancel == nil {
-		return nil
-	}
-	s.cancel()
-	select {
-	case <-s.stopped:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.worker.Stop(ctx, "secret manager")
 }
