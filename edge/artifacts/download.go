@@ -2,8 +2,6 @@ package artifacts
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/sward-iot/sward/shared/recipe"
 )
 
 // Defaults of Options.
@@ -160,7 +159,7 @@ func (d *Downloader) Download(ctx context.Context, uri, path string, progress fu
 	}
 	if _, inProgress := readPartial(path, uri); !inProgress {
 		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
-			return fileDigest(path)
+			return recipe.FileDigest(path)
 		}
 	}
 	if progress == nil {
@@ -187,7 +186,7 @@ func (d *Downloader) Download(ctx context.Context, uri, path string, progress fu
 		if err != nil {
 			return "", err
 		}
-		return fileDigest(path)
+		return recipe.FileDigest(path)
 	}
 }
 
@@ -272,20 +271,6 @@ func (d *Downloader) attempt(ctx context.Context, c *s3.Client, loc Location, ur
 		return wrote, fmt.Errorf("%s: the answer ended after %d of %d bytes: %w", loc, done, total, io.ErrUnexpectedEOF)
 	}
 	return wrote, finishPartial(path)
-}
-
-// fileDigest is the base64 SHA-256 of a file.
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
 }
 
 // client is the S3 client for a bucket: in the region S3 named for it, or

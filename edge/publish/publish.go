@@ -235,7 +235,7 @@ func (o *Options) upload(ctx context.Context, comps map[string]*component, m *re
 	}
 	// Last: the release Lambda's trigger.
 	res.ManifestKey = release.ManifestKey(m.CommitID)
-	if err := o.put(ctx, res.ManifestKey, bytes.NewReader(manifest), digest(manifest)); err != nil {
+	if err := o.put(ctx, res.ManifestKey, bytes.NewReader(manifest), recipe.Digest(manifest)); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Progress, "manifest   s3://%s/%s\n", o.Bucket, res.ManifestKey)
@@ -243,7 +243,7 @@ func (o *Options) upload(ctx context.Context, comps map[string]*component, m *re
 	if err != nil {
 		return err
 	}
-	if err := o.put(ctx, release.LastReleaseKey(o.Group), bytes.NewReader(marker), digest(marker)); err != nil {
+	if err := o.put(ctx, release.LastReleaseKey(o.Group), bytes.NewReader(marker), recipe.Digest(marker)); err != nil {
 		// The release is out; only the next publish's comparison is older.
 		return fmt.Errorf("release %s is published, but the last-release marker was not written (the next publish compares with release %s): %w", m.CommitID, res.Previous, err)
 	}
@@ -360,7 +360,7 @@ func (o *Options) component(r *recipe.Recipe) (*component, error) {
 			if err != nil {
 				return nil, err
 			}
-			sum, err := fileDigest(path)
+			sum, err := recipe.FileDigest(path)
 			if err != nil {
 				return nil, fmt.Errorf("artifact %s of %s: %w", a.URI, r.ID(), err)
 			}
@@ -387,7 +387,7 @@ func (o *Options) component(r *recipe.Recipe) (*component, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: the rewritten recipe does not parse (a bug in sward publish): %w", r.File, err)
 	}
-	c := &component{file: r.File, r: published, data: data, sha256: digest(data)}
+	c := &component{file: r.File, r: published, data: data, sha256: recipe.Digest(data)}
 	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		c.artifacts = append(c.artifacts, byKey[k])
 	}
@@ -595,24 +595,6 @@ func isNotFound(err error) bool {
 func isForbidden(err error) bool {
 	var api smithy.APIError
 	return errors.As(err, &api) && (api.ErrorCode() == "Forbidden" || api.ErrorCode() == "AccessDenied")
-}
-
-func digest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
 }
 
 // Outputs returns the outputs of stack name.

@@ -1,8 +1,11 @@
 package recipe
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/sward-iot/sward/shared/strictjson"
@@ -232,3 +235,24 @@ func (d *decoder) checkURI(path, uri string) {
 
 // String describes the artifact for logs.
 func (a Artifact) String() string { return fmt.Sprintf("%s (%s)", a.FileName(), a.URI) }
+
+// Digest is the artifact digest Greengrass recipes carry for data: base64
+// of its SHA-256 (Algorithm SHA-256).
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// FileDigest is Digest of the file at path, read in a stream.
+func FileDigest(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+}
