@@ -186,18 +186,7 @@ func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *te
 
 	jobCreated := func(job string) time.Time { return cl.jobCreated(t, job) }
 	execution := func(job string, want iottypes.JobExecutionStatus) *iottypes.JobExecution {
-		var e *iottypes.JobExecution
-		harness.Eventually(t, 60*time.Second, job+" "+string(want), func() error {
-			out, err := client.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing.ThingName)})
-			if err != nil {
-				return err
-			}
-			if e = out.Execution; e.Status != want {
-				return fmt.Errorf("execution is %s (%v)", e.Status, e.StatusDetails)
-			}
-			return nil
-		})
-		return e
+		return waitExecution(t, client, job, thing.ThingName, want)
 	}
 	recorded := func(job, status string) {
 		harness.Eventually(t, 60*time.Second, "the deployment-events Lambda's records of "+job, func() error {
@@ -541,4 +530,22 @@ func TestCloudJobsQueuedWhileTheLinkIsCutAreTakenInOrderWhenItIsBack(t *testing.
 	if err1 != nil || err2 != nil || first.State != deployment.Succeeded || second.StartedAt.Before(first.EndedAt) {
 		t.Errorf("deployments %+v (%v) and %+v (%v), want the first SUCCEEDED and ended before the second started", first, err1, second, err2)
 	}
+}
+
+// waitExecution waits up to a minute for thing's execution of job to reach
+// want in IoT Jobs, and returns it.
+func waitExecution(t *testing.T, client *iot.Client, job, thing string, want iottypes.JobExecutionStatus) *iottypes.JobExecution {
+	t.Helper()
+	var e *iottypes.JobExecution
+	harness.Eventually(t, 60*time.Second, job+" "+string(want), func() error {
+		out, err := client.DescribeJobExecution(context.Background(), &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing)})
+		if err != nil {
+			return err
+		}
+		if e = out.Execution; e.Status != want {
+			return fmt.Errorf("execution is %s (%v)", e.Status, e.StatusDetails)
+		}
+		return nil
+	})
+	return e
 }

@@ -123,19 +123,7 @@ func TestACommitReachesTheDeviceThroughPublishTheReleaseLambdaAndItsJob(t *testi
 	ctx := context.Background()
 	client := iot.NewFromConfig(d.Info.IoTConfig())
 	execution := func(job string, want iottypes.JobExecutionStatus) *iottypes.JobExecution {
-		t.Helper()
-		var e *iottypes.JobExecution
-		harness.Eventually(t, 60*time.Second, job+" "+string(want), func() error {
-			out, err := client.DescribeJobExecution(ctx, &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing.ThingName)})
-			if err != nil {
-				return err
-			}
-			if e = out.Execution; e.Status != want {
-				return fmt.Errorf("execution is %s (%v)", e.Status, e.StatusDetails)
-			}
-			return nil
-		})
-		return e
+		return waitExecution(t, client, job, thing.ThingName, want)
 	}
 	// runsAt polls every 20 ms until the component is RUNNING at version
 	// and returns when the test saw it.
