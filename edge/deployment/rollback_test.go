@@ -84,26 +84,42 @@ func (d *device) rolledBackToV1(id, because string) {
 	}
 }
 
+// fromV1 deploys com.example.App 1.0.0 from dir, then submits a
+// deployment of components (name → version) to the same group and returns
+// its status.
+func (d *device) fromV1(dir string, components map[string]string) ddoc.Status {
+	d.t.Helper()
+	doc := ddoc.New("sensors")
+	doc.Components["com.example.App"] = ddoc.Component{Version: "1.0.0"}
+	if st := d.deploy(dir, doc); st.State != ddoc.Succeeded {
+		d.t.Fatalf("first deployment %s: %s", st.State, st.Reason)
+	}
+	doc = ddoc.New("sensors")
+	for name, version := range components {
+		doc.Components[name] = ddoc.Component{Version: version}
+	}
+	st, err := d.engine.Submit(Request{Document: doc, RecipeDir: dir})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return st
+}
+
+func (d *device) cancel(id string) {
+	d.t.Helper()
+	if err := d.engine.Cancel(id, "the job was canceled in IoT Jobs"); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
 func TestACancelDuringTheNewVersionsInstallRollsBackToTheRunningPreviousVersion(t *testing.T) {
 	d := newDevice(t)
 	dir := t.TempDir()
 	writeSlowInstallRecipe(t, dir, "com.example.App", "1.0.0", 0)
 	writeSlowInstallRecipe(t, dir, "com.example.App", "2.0.0", 5)
-	doc := ddoc.New("sensors")
-	doc.Components["com.example.App"] = ddoc.Component{Version: "1.0.0"}
-	if st := d.deploy(dir, doc); st.State != ddoc.Succeeded {
-		t.Fatalf("first deployment %s: %s", st.State, st.Reason)
-	}
-	doc = ddoc.New("sensors")
-	doc.Components["com.example.App"] = ddoc.Component{Version: "2.0.0"}
-	st, err := d.engine.Submit(Request{Document: doc, RecipeDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := d.fromV1(dir, map[string]string{"com.example.App": "2.0.0"})
 	d.waitInstalling("com.example.App", "2.0.0")
-	if err := d.engine.Cancel(st.DeploymentID, "the job was canceled in IoT Jobs"); err != nil {
-		t.Fatal(err)
-	}
+	d.cancel(st.DeploymentID)
 	d.rolledBackToV1(st.DeploymentID, "canceled: the job was canceled in IoT Jobs")
 }
 
@@ -113,18 +129,7 @@ func TestABrokenComponentDuringAnotherOnesInstallRollsBackToTheRunningPreviousVe
 	writeSlowInstallRecipe(t, dir, "com.example.App", "1.0.0", 0)
 	writeSlowInstallRecipe(t, dir, "com.example.App", "2.0.0", 5)
 	writeRecipe(t, dir, "com.example.Other", "1.0.0", "fails", 3)
-	doc := ddoc.New("sensors")
-	doc.Components["com.example.App"] = ddoc.Component{Version: "1.0.0"}
-	if st := d.deploy(dir, doc); st.State != ddoc.Succeeded {
-		t.Fatalf("first deployment %s: %s", st.State, st.Reason)
-	}
-	doc = ddoc.New("sensors")
-	doc.Components["com.example.App"] = ddoc.Component{Version: "2.0.0"}
-	doc.Components["com.example.Other"] = ddoc.Component{Version: "1.0.0"}
-	st, err := d.engine.Submit(Request{Document: doc, RecipeDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := d.fromV1(dir, map[string]string{"com.example.App": "2.0.0", "com.example.Other": "1.0.0"})
 	d.rolledBackToV1(st.DeploymentID, "com.example.Other is BROKEN")
 }
 
@@ -135,24 +140,15 @@ func TestACancelWhileTheNewVersionWaitsForTheOldOneToStopRollsBackToItRunning(t 
 	// the cancel lands while 2.0.0 waits for it.
 	writeLifecycleRecipe(t, dir, "com.example.App", "1.0.0", "true", "trap '' TERM; while :; do sleep 0.05; done")
 	writeSlowInstallRecipe(t, dir, "com.example.App", "2.0.0", 5)
-	doc := ddoc.New("sensors")
-	doc.Components["com.example.App"] = ddoc.Component{Version: "1.0.0"}
-	if st := d.deploy(dir, doc); st.State != ddoc.Succeeded {
-		t.Fatalf("first deployment %s: %s", st.State, st.Reason)
-	}
-	doc = ddoc.New("sensors")
-	doc.Components["com.example.App"] = ddoc.Component{Version: "2.0.0"}
-	st, err := d.engine.Submit(Request{Document: doc, RecipeDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := d.fromV1(dir, map[string]string{"com.example.App": "2.0.0"})
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	if _, err := d.engine.WaitApplied(ctx, st.DeploymentID); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.engine.Cancel(st.DeploymentID, "the job was canceled in IoT Jobs"); err != nil {
-		t.Fatal(err)
-	}
+	d.cancel(st.DeploymentID)
 	d.rolledBackToV1(st.DeploymentID, "canceled: the job was canceled in IoT Jobs")
+	if _, err := os.Stat(filepath.Join(d.root, "work", "com.example.App", "installing-2.0.0")); err == nil {
+		t.Error("2.0.0's Install ran: the cancel did not land while 2.0.0 waited for 1.0.0 to stop, which is what this test is about")
+	}
 }
