@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sward-iot/sward/internal/testutil"
 )
@@ -106,5 +107,38 @@ func TestNewRejectsIncompleteOptions(t *testing.T) {
 	opts.RunAs = "no-such-user-here"
 	if _, err := New(opts); err == nil || !strings.Contains(err.Error(), `user "no-such-user-here" not found`) {
 		t.Errorf("New with unknown RunAs = %v", err)
+	}
+}
+
+// A set applied again before the replacement it undoes has started (its
+// runner still waits for the old version to stop) must wait for the old
+// version too: the three runners share the component's name, work folder
+// and cgroup.
+func TestUndoingAReplacementBeforeItStartsWaitsForTheOldVersionToStop(t *testing.T) {
+	opts := testOptions(t)
+	opts.StopGrace = time.Second
+	s, rec := startSupervisor(t, opts)
+	starts := filepath.Join(t.TempDir(), "starts")
+	// v1 ignores SIGTERM, so its stop takes the whole grace period.
+	v1 := Component{Name: "app", Version: "1.0.0", Lifecycle: Lifecycle{
+		Run: script(`echo $$ >> %q; trap '' TERM; while :; do sleep 0.05; done`, starts)}}
+	v2 := Component{Name: "app", Version: "2.0.0", Lifecycle: Lifecycle{
+		Install: script("sleep 5"), Run: script("exec sleep 300")}}
+	apply(t, s, v1)
+	waitState(t, s, "app", StateRunning)
+	first := waitPIDs(t, starts, 1)[0]
+
+	apply(t, s, v2)
+	apply(t, s, v1) // the rollback, while 1.0.0 is still stopping
+	st := waitState(t, s, "app", StateRunning)
+	if st.Version != "1.0.0" {
+		t.Fatalf("app is %s %s, want 1.0.0 RUNNING", st.Version, st.State)
+	}
+	if alive(first) {
+		t.Errorf("1.0.0 started again while its first run (pid %d) still ran", first)
+	}
+	stays(t, s, "app", 2*time.Second)
+	if n := rec.count("app", StateErrored); n > 0 {
+		t.Fatalf("app went ERRORED %d times: %v", n, rec.path("app"))
 	}
 }

@@ -75,16 +75,14 @@ func (r *runner) run() {
 	}
 	r.emit("", StateNew, reason)
 	if r.prev != nil {
+		// Removed meanwhile or not, this runner ends only after the one it
+		// replaces: a runner that replaces this one waits for this one's
+		// done alone, and the versions of a name share its work folder and
+		// cgroup, which the old one's stop kills and removes.
 		r.setReason("waiting for version " + r.prev.comp.Version + " to stop")
-		for waiting := true; waiting; {
-			select {
-			case <-r.prev.done:
-				waiting = false
-			case <-r.wake:
-				if r.peekIntent() == intentRemove {
-					return
-				}
-			}
+		<-r.prev.done
+		if r.peekIntent() == intentRemove {
+			return
 		}
 	}
 	for next := r.doNew; next != nil; {

@@ -59,10 +59,13 @@ func TestUninstallDoesNotRunWhenAnotherVersionReplacesTheComponentOrAtShutdown(t
 	uninstall := script(`echo uninstall >> %q`, log)
 	apply(t, s, uninstaller("1.0.0", log, uninstall))
 	waitState(t, s, "u", StateRunning)
+	// RUNNING is reported once the process started, not once its script
+	// ran: wait for its line too, or the Shutdown step could write first.
+	testutil.Until(t, "1.0.0's Run wrote its line", func() bool { return len(readLines(log)) == 1 })
 	apply(t, s, uninstaller("2.0.0", log, uninstall))
-	testutil.Until(t, "2.0.0 RUNNING", func() bool {
+	testutil.Until(t, "2.0.0 RUNNING and its Run wrote its line", func() bool {
 		st, _ := s.Status("u")
-		return st.Version == "2.0.0" && st.State == StateRunning
+		return st.Version == "2.0.0" && st.State == StateRunning && len(readLines(log)) == 3
 	})
 	waitRemoved(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
