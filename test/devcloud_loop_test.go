@@ -463,4 +463,9 @@ func TestDevcloudANewReleaseSupersedesThePreviousOneSoAThingJoiningLaterGetsOnly
 		}
 		break
 	}
+	// start-next, which the device's jobs client (edge/jobs) sends, starts
+	// the second release.
+	if ok, got := dev2.request("start-next", `{}`); !ok || got["execution"] == nil || got["execution"].(map[string]any)["jobId"] != jobs[1] {
+		t.Errorf("dev2: start-next = %v %v, want %s", ok, got, jobs[1])
+	}
 }
