@@ -131,6 +131,39 @@ func item(t *testing.T, db *dynamodb.Client, table string, key map[string]dbtype
 
 func sAttr(s string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberS{Value: s} }
 
+// releaseLoop is devcloud with the release and deployment-events Lambdas,
+// and the clients the loop tests use.
+type releaseLoop struct {
+	d                     *harness.Devcloud
+	s3c                   *s3.Client // through devcloud's S3 endpoint, whose notifications invoke the release Lambda
+	bucket                string     // the artifacts bucket
+	client                *iot.Client
+	db                    *dynamodb.Client
+	releases, statusTable string // physical table names
+}
+
+func startReleaseLoop(t *testing.T) *releaseLoop {
+	t.Helper()
+	dist := harness.LambdaDist(t, "release", "deployment-events")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	s3cfg := d.Info.AWSConfig()
+	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
+	l := &releaseLoop{
+		d:      d,
+		s3c:    s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		bucket: "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region,
+		client: iot.NewFromConfig(d.Info.IoTConfig()),
+		db:     dynamodb.NewFromConfig(d.Info.AWSConfig()),
+	}
+	tables, err := l.db.ListTables(context.Background(), &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.releases = physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
+	l.statusTable = physical(t, tables.TableNames, "SwardCloud-DeviceStatusTable")
+	return l
+}
+
 // TestDevcloudAReleaseBecomesAJobADeviceTakesToSucceededAndItsStatusIsRecorded
 // runs the release loop with real parts only: a release written through
 // devcloud's S3 endpoint invokes the release Lambda (S3 notification,
@@ -141,23 +174,10 @@ func sAttr(s string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemb
 // template's rule, which records it in DynamoDB. It prints the time from
 // the manifest's upload to notify-next at the device (docs/performance.md).
 func TestDevcloudAReleaseBecomesAJobADeviceTakesToSucceededAndItsStatusIsRecorded(t *testing.T) {
-	dist := harness.LambdaDist(t, "release", "deployment-events")
-	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	l := startReleaseLoop(t)
+	d, s3c, bucket, client, db, releases, statusTable := l.d, l.s3c, l.bucket, l.client, l.db, l.releases, l.statusTable
 	const group = "sward-devices"
 	dev := connectJobsDevice(t, d, createThing(t, d, "dev1", "--group", group))
-	ctx := context.Background()
-	s3cfg := d.Info.AWSConfig()
-	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
-	s3c := s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region
-	client := iot.NewFromConfig(d.Info.IoTConfig())
-	db := dynamodb.NewFromConfig(d.Info.AWSConfig())
-	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	releases := physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
-	statusTable := physical(t, tables.TableNames, "SwardCloud-DeviceStatusTable")
 
 	// The first release meets a cold release Lambda, the others a warm one.
 	const rounds = 4
@@ -356,22 +376,11 @@ func TestDevcloudFailuresReportedOnTheStatusTopicStopTheRolloutThroughTheDeploym
 // release is recorded SUPERSEDED; and dev2, added to the group afterwards,
 // gets the second release only, not every past one.
 func TestDevcloudANewReleaseSupersedesThePreviousOneSoAThingJoiningLaterGetsOnlyTheLatest(t *testing.T) {
-	dist := harness.LambdaDist(t, "release", "deployment-events")
-	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	l := startReleaseLoop(t)
+	d, s3c, bucket, client, db, releases := l.d, l.s3c, l.bucket, l.client, l.db, l.releases
+	ctx := context.Background()
 	const group = "sward-devices"
 	dev1 := connectJobsDevice(t, d, createThing(t, d, "dev1", "--group", group))
-	ctx := context.Background()
-	s3cfg := d.Info.AWSConfig()
-	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
-	s3c := s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region
-	client := iot.NewFromConfig(d.Info.IoTConfig())
-	db := dynamodb.NewFromConfig(d.Info.AWSConfig())
-	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	releases := physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
 	var commits, jobs []string
 	for i := range 2 {
 		sum := sha1.Sum([]byte(t.Name() + strconv.Itoa(i)))
@@ -424,13 +433,9 @@ func TestDevcloudANewReleaseSupersedesThePreviousOneSoAThingJoiningLaterGetsOnly
 	// dev2 joins the group after both releases.
 	dev2 := connectJobsDevice(t, d, createThing(t, d, "dev2", "--group", group))
 	testutil.Eventually(t, "dev2 gets the current release's job", func() error {
-		out, err := client.ListJobExecutionsForThing(ctx, &iot.ListJobExecutionsForThingInput{ThingName: aws.String("dev2")})
+		ids, err := executionsOf(ctx, client, "dev2")
 		if err != nil {
 			return err
-		}
-		var ids []string
-		for _, s := range out.ExecutionSummaries {
-			ids = append(ids, aws.ToString(s.JobId))
 		}
 		if !slices.Equal(ids, []string{jobs[1]}) {
 			return fmt.Errorf("dev2's executions: %v, want %s only", ids, jobs[1])

@@ -188,12 +188,7 @@ func (e *releaseEnv) handle(t *testing.T, key string) release.Outcome {
 
 func (e *releaseEnv) record(t *testing.T) map[string]string {
 	t.Helper()
-	item := getItem(t, e.c, e.table, sKey("jobId", e.jobID()))
-	out := map[string]string{}
-	for k := range item {
-		out[k] = s(item, k) + n(item, k)
-	}
-	return out
+	return e.recordOf(t, e.jobID())
 }
 
 func (e *releaseEnv) describeJob(t *testing.T) (*iot.DescribeJobOutput, error) {
