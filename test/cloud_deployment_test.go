@@ -159,8 +159,8 @@ func commitOf(s string) string {
 // broken component: FAILED, rolled back to the first release, reported; a
 // second thing group of the device deploying a component at another
 // version: FAILED naming both groups, and one of its own: both groups'
-// components run; releases made while the nucleus is down: taken in order
-// when it is back; a job document from the future: REJECTED. It prints the time from the job's creation to the components RUNNING
+// components run; releases made while the nucleus is down: the last one
+// taken when it is back, the one it superseded canceled; a job document from the future: REJECTED. It prints the time from the job's creation to the components RUNNING
 // (docs/performance.md).
 func TestACloudReleaseIsDeployedByAProvisionedNucleusAndItsOutcomeRecorded(t *testing.T) {
 	dist := harness.LambdaDist(t, "release", "deployment-events")
