@@ -63,18 +63,18 @@
 // (the job has ended: canceled already, or a SNAPSHOT job completed) or
 // ResourceNotFound is fine; any other failure fails the invocation.
 //
-// "Newer" is the order in which the handler moved the group's pointer:
-// each move is a conditional write on the item the previous move wrote, so
-// of two releases processed at the same moment, the one whose transaction
-// lands second is current and the other is superseded; never both, never
-// neither. `sward publish` uploads the manifest last and the Lambda runs
-// as soon as S3 delivers the event, so releases published one after the
-// other become current in that order. A release whose supersededBy is set
-// never becomes current again, so a late or repeated event of an older
-// release cannot take the group back. (An older release whose first
-// invocation failed before the move, and whose retry comes after a newer
-// release moved the pointer, does become current then: it was processed
-// last.)
+// "Newer" is the order of acceptance: when the handler first records a
+// release IN_PROGRESS it stores on it the next number of the group's
+// counter (an atomic ADD on the group item; a number claimed by a repeated
+// event, whose record is accepted already, is skipped), and the group item
+// keeps the current release's number. A release whose number is below the
+// current one's never moves the pointer: it cancels its own job and is
+// recorded SUPERSEDED by the current release. So a late retry of an older
+// release (its first invocation failed before moving the pointer, and a
+// newer one was processed meanwhile) cannot take the group back. The
+// pointer itself moves by compare-and-swap on the job it names, so of two
+// releases racing, exactly one ends current: the one accepted later. A
+// release whose supersededBy is set never becomes current again either.
 //
 // Idempotency: a repeated event of the current release finds the pointer
 // naming it and only repeats the cancel of the job its record supersedes

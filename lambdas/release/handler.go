@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -492,20 +493,24 @@ func (h *Handler) recordAccepted(ctx context.Context, bucket, key string, m *rel
 	if err != nil {
 		return err
 	}
+	order, err := h.claimOrder(ctx, m.ThingGroup)
+	if err != nil {
+		return err
+	}
 	_, err = h.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(h.Table),
 		Key:                 releasestore.Key(release.JobID(m.CommitID)),
-		UpdateExpression:    aws.String("SET #commit = :commit, #group = :group, #bucket = :bucket, #key = :key, #status = :progress, #abort = :abort, #updated = :now REMOVE #reason"),
+		UpdateExpression:    aws.String("SET #commit = :commit, #group = :group, #bucket = :bucket, #key = :key, #status = :progress, #abort = :abort, #order = :order, #updated = :now REMOVE #reason"),
 		ConditionExpression: aws.String("attribute_not_exists(#status) OR #status = :rejected"),
 		ExpressionAttributeNames: map[string]string{
 			"#commit": releasestore.AttrCommitID, "#group": releasestore.AttrThingGroup, "#bucket": releasestore.AttrBucket,
 			"#key": releasestore.AttrManifestKey, "#status": releasestore.AttrStatus, "#abort": releasestore.AttrAbort,
-			"#updated": releasestore.AttrUpdatedAt, "#reason": releasestore.AttrReason,
+			"#updated": releasestore.AttrUpdatedAt, "#reason": releasestore.AttrReason, "#order": releasestore.AttrOrder,
 		},
 		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{
 			":commit": str(m.CommitID), ":group": str(m.ThingGroup), ":bucket": str(bucket), ":key": str(key),
 			":progress": str(string(releasestore.InProgress)), ":rejected": str(string(releasestore.Rejected)),
-			":abort": str(string(abort)), ":now": str(h.now()),
+			":abort": str(string(abort)), ":order": &dbtypes.AttributeValueMemberN{Value: strconv.FormatInt(order, 10)}, ":now": str(h.now()),
 		},
 	})
 	var conflict *dbtypes.ConditionalCheckFailedException

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -32,15 +33,26 @@ const maxPointerAttempts = 5
 // call.
 func (h *Handler) supersede(ctx context.Context, log *slog.Logger, m *release.Manifest, jobID string) (string, error) {
 	group := m.ThingGroup
+	mine, err := releasestore.Get(ctx, h.DB, h.Table, jobID)
+	if err != nil || mine == nil {
+		return "", lambdakit.Internal(ctx, log, "read release", orMissing(err, "no record"), "table", h.Table)
+	}
 	for attempt := 1; ; attempt++ {
-		current, err := h.currentJob(ctx, group)
+		cur, err := h.currentJob(ctx, group)
 		if err != nil {
 			return "", lambdakit.Internal(ctx, log, "read the thing group's current release", err, "table", h.Table, "thingGroup", group)
 		}
+		current := cur.jobID
 		if current == jobID {
 			break // a repeated event: finish what the first one may not have
 		}
-		err = h.makeCurrent(ctx, group, jobID, current)
+		if cur.order > mine.Order && mine.Status == releasestore.InProgress && mine.SupersededBy == "" {
+			// A release accepted after this one is current already (this
+			// invocation is a late retry): this one is superseded by it.
+			log.InfoContext(ctx, "a release accepted later is the thing group's current one; this one is superseded", "thingGroup", group, "current", current)
+			return "", h.cancelSuperseded(ctx, log, jobID, cur.commit)
+		}
+		err = h.makeCurrent(ctx, group, m.CommitID, jobID, mine.Order, current)
 		var canceled *dbtypes.TransactionCanceledException
 		switch {
 		case err == nil:
@@ -59,7 +71,8 @@ func (h *Handler) supersede(ctx context.Context, log *slog.Logger, m *release.Ma
 		break
 	}
 	// The pointer was moved by an earlier invocation for this release,
-	// which may have failed before canceling what it replaced.
+	// which may have failed before canceling what it replaced (read again:
+	// the transaction may have just recorded it).
 	rec, err := releasestore.Get(ctx, h.DB, h.Table, jobID)
 	if err != nil {
 		return "", lambdakit.Internal(ctx, log, "read release", err, "table", h.Table)
@@ -70,17 +83,47 @@ func (h *Handler) supersede(ctx context.Context, log *slog.Logger, m *release.Ma
 	return rec.Supersedes, h.cancelSuperseded(ctx, log, rec.Supersedes, m.CommitID)
 }
 
-// currentJob reads the job of group's current release ("" for none).
-func (h *Handler) currentJob(ctx context.Context, group string) (string, error) {
+// current is a group's current release as its group item names it.
+type current struct {
+	jobID, commit string
+	order         int64
+}
+
+// currentJob reads group's current release (a zero current for none).
+func (h *Handler) currentJob(ctx context.Context, group string) (current, error) {
 	out, err := h.DB.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(h.Table),
 		Key:            releasestore.Key(releasestore.GroupItemID(group)),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return "", err
+		return current{}, err
 	}
-	return releasestore.S(out.Item, releasestore.AttrCurrentJobID), nil
+	c := current{jobID: releasestore.S(out.Item, releasestore.AttrCurrentJobID), commit: releasestore.S(out.Item, releasestore.AttrCurrentCommit)}
+	c.order, err = releasestore.N(out.Item, releasestore.AttrCurrentOrder)
+	return c, err
+}
+
+// claimOrder hands out the next number of group's order of acceptance.
+// recordAccepted stores it on a release when it first records it
+// IN_PROGRESS; a number claimed by a repeated event is skipped.
+func (h *Handler) claimOrder(ctx context.Context, group string) (int64, error) {
+	out, err := h.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(h.Table),
+		Key:                       releasestore.Key(releasestore.GroupItemID(group)),
+		UpdateExpression:          aws.String("SET #group = :group ADD #order :one"),
+		ExpressionAttributeNames:  map[string]string{"#group": releasestore.AttrThingGroup, "#order": releasestore.AttrOrder},
+		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":group": str(group), ":one": &dbtypes.AttributeValueMemberN{Value: "1"}},
+		ReturnValues:              dbtypes.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, err
+	}
+	n, err := releasestore.N(out.Attributes, releasestore.AttrOrder)
+	if err == nil && n == 0 {
+		err = errors.New("UpdateItem returned no " + releasestore.AttrOrder)
+	}
+	return n, err
 }
 
 // makeCurrent moves group's pointer from previous ("" for none) to jobID in
@@ -89,15 +132,17 @@ func (h *Handler) currentJob(ctx context.Context, group string) (string, error) 
 // progress and was never superseded, recording what it supersedes; item 2
 // the previous release, marked as superseded by jobID, which keeps it from
 // ever becoming current again.
-func (h *Handler) makeCurrent(ctx context.Context, group, jobID, previous string) error {
+func (h *Handler) makeCurrent(ctx context.Context, group, commit, jobID string, order int64, previous string) error {
 	now := str(h.now())
 	pointer := &dbtypes.Update{
-		TableName:                 aws.String(h.Table),
-		Key:                       releasestore.Key(releasestore.GroupItemID(group)),
-		UpdateExpression:          aws.String("SET #current = :job, #group = :group, #updated = :now"),
-		ConditionExpression:       aws.String("attribute_not_exists(#current)"),
-		ExpressionAttributeNames:  map[string]string{"#current": releasestore.AttrCurrentJobID, "#group": releasestore.AttrThingGroup, "#updated": releasestore.AttrUpdatedAt},
-		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":job": str(jobID), ":group": str(group), ":now": now},
+		TableName:           aws.String(h.Table),
+		Key:                 releasestore.Key(releasestore.GroupItemID(group)),
+		UpdateExpression:    aws.String("SET #current = :job, #corder = :order, #ccommit = :commit, #group = :group, #updated = :now"),
+		ConditionExpression: aws.String("attribute_not_exists(#current)"),
+		ExpressionAttributeNames: map[string]string{"#current": releasestore.AttrCurrentJobID, "#corder": releasestore.AttrCurrentOrder,
+			"#ccommit": releasestore.AttrCurrentCommit, "#group": releasestore.AttrThingGroup, "#updated": releasestore.AttrUpdatedAt},
+		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":job": str(jobID), ":order": &dbtypes.AttributeValueMemberN{Value: strconv.FormatInt(order, 10)},
+			":commit": str(commit), ":group": str(group), ":now": now},
 	}
 	mine := &dbtypes.Update{
 		TableName:                 aws.String(h.Table),

@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,10 +23,14 @@ import (
 type scriptedTable struct {
 	current    []string
 	supersedes string
-	txErrs     []error
-	txs        []*dynamodb.TransactWriteItemsInput
-	updates    []*dynamodb.UpdateItemInput
-	releaseGet int
+	// mineOrder and mineStatus are the release's; currentOrder the
+	// current release's (0 and "" for none).
+	mineOrder, currentOrder int64
+	mineStatus              string
+	txErrs                  []error
+	txs                     []*dynamodb.TransactWriteItemsInput
+	updates                 []*dynamodb.UpdateItemInput
+	releaseGet              int
 }
 
 func (s *scriptedTable) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
@@ -38,10 +43,16 @@ func (s *scriptedTable) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ 
 		if cur == "" {
 			return &dynamodb.GetItemOutput{}, nil
 		}
-		return &dynamodb.GetItemOutput{Item: map[string]dbtypes.AttributeValue{releasestore.AttrCurrentJobID: str(cur)}}, nil
+		return &dynamodb.GetItemOutput{Item: map[string]dbtypes.AttributeValue{releasestore.AttrCurrentJobID: str(cur),
+			releasestore.AttrCurrentOrder: num(s.currentOrder), releasestore.AttrCurrentCommit: str("cccccccccccccccccccccccccccccccccccccccc")}}, nil
 	}
 	s.releaseGet++
-	return &dynamodb.GetItemOutput{Item: map[string]dbtypes.AttributeValue{releasestore.AttrJobID: str(key), releasestore.AttrSupersedes: str(s.supersedes)}}, nil
+	return &dynamodb.GetItemOutput{Item: map[string]dbtypes.AttributeValue{releasestore.AttrJobID: str(key), releasestore.AttrSupersedes: str(s.supersedes),
+		releasestore.AttrStatus: str(s.mineStatus), releasestore.AttrOrder: num(s.mineOrder)}}, nil
+}
+
+func num(n int64) dbtypes.AttributeValue {
+	return &dbtypes.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
 func (s *scriptedTable) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
@@ -216,5 +227,38 @@ func TestARepeatedEventOfASupersededReleaseCancelsNothingNew(t *testing.T) {
 	}
 	if len(jobs.jobs) != 1 || jobs.jobs[0] != oldJob {
 		t.Errorf("CancelJob calls %v, want %s", jobs.jobs, oldJob)
+	}
+}
+
+func TestALateRetryOfAReleaseAcceptedBeforeTheCurrentOneSupersedesItselfNotTheCurrent(t *testing.T) {
+	// This release was accepted as the group's 3rd, its first invocation
+	// failed before moving the pointer, and the 4th moved it meanwhile.
+	const newer = "sward-cccccccccccccccccccccccccccccccccccccccc"
+	db := &scriptedTable{current: []string{newer}, currentOrder: 4, mineOrder: 3, mineStatus: "IN_PROGRESS"}
+	jobs := &cancels{}
+	h, _ := supersedeHandler(t, db, jobs)
+	m := &release.Manifest{CommitID: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", ThingGroup: "fleet"}
+	if _, err := h.supersede(context.Background(), h.Log, m, oldJob); err != nil {
+		t.Fatal(err)
+	}
+	if len(db.txs) != 0 {
+		t.Errorf("%d transactions: the older release must not move the pointer", len(db.txs))
+	}
+	if len(jobs.jobs) != 1 || jobs.jobs[0] != oldJob {
+		t.Errorf("CancelJob calls %v, want its own job %s only", jobs.jobs, oldJob)
+	}
+	if s := superseded(db); len(s) != 1 || s[0] != oldJob {
+		t.Errorf("SUPERSEDED recorded for %v, want %s", s, oldJob)
+	}
+	if r := db.updates[0].ExpressionAttributeValues[":reason"].(*dbtypes.AttributeValueMemberS).Value; r != "superseded by release cccccccccccccccccccccccccccccccccccccccc" {
+		t.Errorf("reason %q, want it to name the current release", r)
+	}
+
+	// Accepted after the current one: it moves the pointer.
+	db = &scriptedTable{current: []string{newer}, currentOrder: 4, mineOrder: 5, mineStatus: "IN_PROGRESS"}
+	jobs = &cancels{}
+	h, _ = supersedeHandler(t, db, jobs)
+	if got, err := h.supersede(context.Background(), h.Log, newManifest, newJob); err != nil || got != newer || len(db.txs) != 1 {
+		t.Errorf("supersede = %q, %v with %d transactions; want it to supersede %s", got, err, len(db.txs), newer)
 	}
 }

@@ -499,3 +499,46 @@ type failingCancel struct{ release.Jobs }
 func (failingCancel) CancelJob(context.Context, *iot.CancelJobInput, ...func(*iot.Options)) (*iot.CancelJobOutput, error) {
 	return nil, &iottypes.ServiceUnavailableException{Message: aws.String("test outage")}
 }
+
+func TestALateRetryOfAnOlderReleaseDoesNotTakeTheGroupFromANewerOne(t *testing.T) {
+	e := newReleaseEnv(t)
+	older, newer := commitN(t, 1), commitN(t, 2)
+	// The older release is accepted and its job created, but its
+	// invocation fails before it moves the group's pointer.
+	e.commit = older
+	key := e.publish(t, e.files())
+	db := e.h.DB
+	e.h.DB = failingTransactions{Releases: db}
+	if out, err := e.h.Handle(ctx(t), s3Event(t, e.bucket, key)); err == nil {
+		t.Fatalf("Handle with the transaction failing = %+v, want an error so Lambda retries", out)
+	}
+	e.h.DB = db
+	// The newer one is released meanwhile, then the older one's retry
+	// comes.
+	if o := e.releaseOf(t, newer); o.Supersedes != "" {
+		t.Errorf("the newer release supersedes %q; the older never became current", o.Supersedes)
+	}
+	if o := e.handle(t, key); o.Status != release.Exists {
+		t.Errorf("the older release's retry: outcome = %+v, want EXISTS", o)
+	}
+	if got := e.recordOf(t, "group#"+e.group)["currentJobId"]; got != sharedrelease.JobID(newer) {
+		t.Errorf("the group's current job = %q, want the newer %s", got, sharedrelease.JobID(newer))
+	}
+	if st, code := e.jobStatus(t, sharedrelease.JobID(older)); st != iottypes.JobStatusCanceled || code != release.SupersededReasonCode {
+		t.Errorf("the older job = %s (%s), want CANCELED (%s)", st, code, release.SupersededReasonCode)
+	}
+	if st, _ := e.jobStatus(t, sharedrelease.JobID(newer)); st == iottypes.JobStatusCanceled {
+		t.Errorf("the newer job = %s, want it running", st)
+	}
+	if rec := e.recordOf(t, sharedrelease.JobID(older)); rec["status"] != "SUPERSEDED" || rec["reason"] != "superseded by release "+newer {
+		t.Errorf("the older record = %v, want SUPERSEDED by %s", rec, newer)
+	}
+}
+
+// failingTransactions is DynamoDB whose TransactWriteItems fails as an
+// outage does.
+type failingTransactions struct{ release.Releases }
+
+func (failingTransactions) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return nil, &dbtypes.InternalServerError{Message: aws.String("test outage")}
+}

@@ -17,6 +17,8 @@
 //	                    job (set when it became current)
 //	supersededBy    S   the job that replaced it (set when that one became
 //	                    current; a release with it never becomes current again)
+//	acceptedOrder   N   its place in the group's order of acceptance, from
+//	                    the group item's counter when first recorded IN_PROGRESS
 //	devices_<STATUS> N  how many devices are now in each deployment status
 //	                    (IN_PROGRESS, SUCCEEDED, FAILED, REJECTED)
 //
@@ -25,6 +27,11 @@
 //	jobId           S   partition key, "group#<thing group>"
 //	thingGroup      S
 //	currentJobId    S   the job of the group's current release
+//	currentOrder    N   its acceptedOrder
+//	currentCommit   S   its commit
+//	acceptedOrder   N   the last order number handed out (ADD, so a number
+//	                    claimed by an invocation that then finds its release
+//	                    accepted already is skipped: gaps are harmless)
 //	updatedAt       S   RFC 3339
 //
 // The release Lambda writes everything but the counts; the deployment-events
@@ -65,6 +72,13 @@ const (
 	AttrSupersededBy = release.AttrSupersededBy
 	// AttrCurrentJobID is the group item's current job.
 	AttrCurrentJobID = "currentJobId"
+	// AttrCurrentOrder and AttrCurrentCommit are the current release's
+	// order and commit.
+	AttrCurrentOrder  = "currentOrder"
+	AttrCurrentCommit = "currentCommit"
+	// AttrOrder is the order in which releases were accepted: on the
+	// group item the last number handed out, on a release its own.
+	AttrOrder = "acceptedOrder"
 )
 
 // GroupItemID is the key of the item naming thing group's current job.
@@ -99,8 +113,11 @@ type Record struct {
 	// Supersedes and SupersededBy are the jobs this release replaced and
 	// was replaced by as its group's current job ("" for none).
 	Supersedes, SupersededBy string
-	Abort                    []release.AbortCriterion
-	Counts                   map[deploymentstatus.Status]int64
+	// Order is the release's place in its group's order of acceptance
+	// (0 for a release recorded before orders existed).
+	Order  int64
+	Abort  []release.AbortCriterion
+	Counts map[deploymentstatus.Status]int64
 }
 
 // Getter reads items.
@@ -137,6 +154,9 @@ func Get(ctx context.Context, db Getter, table, jobID string) (*Record, error) {
 			return nil, fmt.Errorf("release %s: attribute %s: %w", jobID, AttrAbort, err)
 		}
 	}
+	if r.Order, err = N(out.Item, AttrOrder); err != nil {
+		return nil, fmt.Errorf("release %s: %w", jobID, err)
+	}
 	for _, s := range deploymentstatus.Statuses {
 		if n, ok := out.Item[CountAttr(s)].(*types.AttributeValueMemberN); ok {
 			v, err := strconv.ParseInt(n.Value, 10, 64)
@@ -160,6 +180,19 @@ func S(item map[string]types.AttributeValue, name string) string {
 		return s.Value
 	}
 	return ""
+}
+
+// N returns a number attribute, 0 when missing.
+func N(item map[string]types.AttributeValue, name string) (int64, error) {
+	n, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("attribute %s: %w", name, err)
+	}
+	return v, nil
 }
 
 // FailedCondition reports whether item i of a canceled transaction failed
