@@ -179,22 +179,24 @@ func newFunctions(stack awscdk.Stack, st *storage, cfg appConfig) *functions {
 
 	// release: read the release and what it names (GetObject also covers
 	// HeadObject; ListBucket turns a missing key into 404 instead of 403, so
-	// the handler can say which object is missing), record it (UpdateItem
-	// only), create the job for the configured thing group only (the
-	// handler rejects a manifest naming another group, and IAM would
-	// refuse it), and look a job up first to stay idempotent. Jobs only
-	// under the stack's job id prefix (shared/release.JobIDPrefix).
+	// the handler can say which object is missing), record it and its
+	// group's current job (GetItem, UpdateItem; the transaction that moves
+	// the group's pointer needs only its items' actions), create the job
+	// for the configured thing group only (the handler rejects a manifest
+	// naming another group, and IAM would refuse it), look a job up first
+	// to stay idempotent, and cancel the job the release supersedes. Jobs
+	// only under the stack's job id prefix (shared/release.JobIDPrefix).
 	// The bucket ARN is built from its name, not referenced: the bucket's
 	// notification refers to this function already.
 	artifacts := awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("arn:"), stack.Partition(), jsii.String(":s3:::"), st.artifactsBucketName})
 	f.release.AddToRolePolicy(allow([]string{"s3:GetObject"}, *artifacts+"/*"))
 	f.release.AddToRolePolicy(allow([]string{"s3:ListBucket"}, *artifacts))
-	f.release.AddToRolePolicy(allow([]string{"dynamodb:UpdateItem"}, *st.releases.TableArn()))
+	f.release.AddToRolePolicy(allow([]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, *st.releases.TableArn()))
 	group := thingGroupArn(stack, cfg.ThingGroupName)
 	jobs := iotArn(stack, "job/"+release.JobIDPrefix+"*")
 	f.release.AddToRolePolicy(allow([]string{"iot:CreateJob"}, group, jobs))
 	f.release.AddToRolePolicy(allow([]string{"iot:DescribeThingGroup"}, group))
-	f.release.AddToRolePolicy(allow([]string{"iot:DescribeJob"}, jobs))
+	f.release.AddToRolePolicy(allow([]string{"iot:DescribeJob", "iot:CancelJob"}, jobs))
 	suppress(f.release.Role(), "AwsSolutions-IAM5",
 		"A release manifest names any recipe and artifact object of the artifacts bucket; job ids are the stack's prefix and the release's commit, unknown at deploy time",
 		resourceFinding("arn:<AWS::Partition>:s3:::sward-artifacts-<AWS::AccountId>-<AWS::Region>/*"),

@@ -106,9 +106,11 @@ func TestLambdaRolesGrantOnlyWhatEachHandlerDoes(t *testing.T) {
 		"logs:PutLogEvents":      logs("ReleaseFunction"),
 		"s3:GetObject":           {bucket + "/*"},
 		"s3:ListBucket":          {bucket},
+		"dynamodb:GetItem":       {release},
 		"dynamodb:UpdateItem":    {release},
 		"iot:CreateJob":          {group, jobs},
 		"iot:DescribeJob":        {jobs},
+		"iot:CancelJob":          {jobs},
 		"iot:DescribeThingGroup": {group},
 		"sqs:SendMessage":        {"{ReleaseFunctionFailures.Arn}"},
 	})

@@ -106,6 +106,19 @@ func statusReport(t *testing.T, d *harness.Devcloud) status.Report {
 	return r
 }
 
+// executionsOf lists the job ids of thing's executions.
+func executionsOf(ctx context.Context, client *iot.Client, thing string) ([]string, error) {
+	out, err := client.ListJobExecutionsForThing(ctx, &iot.ListJobExecutionsForThingInput{ThingName: aws.String(thing)})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, s := range out.ExecutionSummaries {
+		ids = append(ids, aws.ToString(s.JobId))
+	}
+	return ids, nil
+}
+
 func executionStatus(t *testing.T, client *iot.Client, job, thing string) iottypes.JobExecutionStatus {
 	t.Helper()
 	out, err := client.DescribeJobExecution(context.Background(), &iot.DescribeJobExecutionInput{JobId: aws.String(job), ThingName: aws.String(thing)})
@@ -249,13 +262,9 @@ func TestDevcloudJobsTakeADeviceFromCreateJobToSucceededOverMQTT(t *testing.T) {
 		dev2 = createThing(t, d, "dev2", "--group", "sward-devices")
 		client := iot.NewFromConfig(d.Info.IoTConfig())
 		testutil.Eventually(t, "dev2 has release-9", func() error {
-			out, err := client.ListJobExecutionsForThing(ctx, &iot.ListJobExecutionsForThingInput{ThingName: aws.String("dev2")})
+			ids, err := executionsOf(ctx, client, "dev2")
 			if err != nil {
 				return err
-			}
-			var ids []string
-			for _, s := range out.ExecutionSummaries {
-				ids = append(ids, aws.ToString(s.JobId))
 			}
 			if !slices.Contains(ids, "release-9") || slices.Contains(ids, "to-cancel") {
 				return fmt.Errorf("dev2's executions: %v, want the continuous release-9 and not the snapshot to-cancel", ids)

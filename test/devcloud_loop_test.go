@@ -131,6 +131,39 @@ func item(t *testing.T, db *dynamodb.Client, table string, key map[string]dbtype
 
 func sAttr(s string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemberS{Value: s} }
 
+// releaseLoop is devcloud with the release and deployment-events Lambdas,
+// and the clients the loop tests use.
+type releaseLoop struct {
+	d                     *harness.Devcloud
+	s3c                   *s3.Client // through devcloud's S3 endpoint, whose notifications invoke the release Lambda
+	bucket                string     // the artifacts bucket
+	client                *iot.Client
+	db                    *dynamodb.Client
+	releases, statusTable string // physical table names
+}
+
+func startReleaseLoop(t *testing.T) *releaseLoop {
+	t.Helper()
+	dist := harness.LambdaDist(t, "release", "deployment-events")
+	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	s3cfg := d.Info.AWSConfig()
+	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
+	l := &releaseLoop{
+		d:      d,
+		s3c:    s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		bucket: "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region,
+		client: iot.NewFromConfig(d.Info.IoTConfig()),
+		db:     dynamodb.NewFromConfig(d.Info.AWSConfig()),
+	}
+	tables, err := l.db.ListTables(context.Background(), &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.releases = physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
+	l.statusTable = physical(t, tables.TableNames, "SwardCloud-DeviceStatusTable")
+	return l
+}
+
 // TestDevcloudAReleaseBecomesAJobADeviceTakesToSucceededAndItsStatusIsRecorded
 // runs the release loop with real parts only: a release written through
 // devcloud's S3 endpoint invokes the release Lambda (S3 notification,
@@ -141,23 +174,10 @@ func sAttr(s string) dbtypes.AttributeValue { return &dbtypes.AttributeValueMemb
 // template's rule, which records it in DynamoDB. It prints the time from
 // the manifest's upload to notify-next at the device (docs/performance.md).
 func TestDevcloudAReleaseBecomesAJobADeviceTakesToSucceededAndItsStatusIsRecorded(t *testing.T) {
-	dist := harness.LambdaDist(t, "release", "deployment-events")
-	d := harness.StartDevcloud(t, harness.SynthTemplate(t), "", "--lambdas", dist, "--rie", harness.RIE(t))
+	l := startReleaseLoop(t)
+	d, s3c, bucket, client, db, releases, statusTable := l.d, l.s3c, l.bucket, l.client, l.db, l.releases, l.statusTable
 	const group = "sward-devices"
 	dev := connectJobsDevice(t, d, createThing(t, d, "dev1", "--group", group))
-	ctx := context.Background()
-	s3cfg := d.Info.AWSConfig()
-	s3cfg.BaseEndpoint = aws.String(d.Info.Endpoints.S3)
-	s3c := s3.NewFromConfig(s3cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	bucket := "sward-artifacts-" + d.Info.AccountID + "-" + d.Info.Region
-	client := iot.NewFromConfig(d.Info.IoTConfig())
-	db := dynamodb.NewFromConfig(d.Info.AWSConfig())
-	tables, err := db.ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	releases := physical(t, tables.TableNames, "SwardCloud-ReleasesTable")
-	statusTable := physical(t, tables.TableNames, "SwardCloud-DeviceStatusTable")
 
 	// The first release meets a cold release Lambda, the others a warm one.
 	const rounds = 4
@@ -347,4 +367,110 @@ func TestDevcloudFailuresReportedOnTheStatusTopicStopTheRolloutThroughTheDeploym
 		}
 		return nil
 	})
+}
+
+// TestDevcloudANewReleaseSupersedesThePreviousOneSoAThingJoiningLaterGetsOnlyTheLatest
+// publishes two releases to a group through devcloud. The second release's
+// Lambda invocation cancels the first job without force: dev1, already
+// deploying the first, finishes it and then gets the second; the first
+// release is recorded SUPERSEDED; and dev2, added to the group afterwards,
+// gets the second release only, not every past one.
+func TestDevcloudANewReleaseSupersedesThePreviousOneSoAThingJoiningLaterGetsOnlyTheLatest(t *testing.T) {
+	l := startReleaseLoop(t)
+	d, s3c, bucket, client, db, releases := l.d, l.s3c, l.bucket, l.client, l.db, l.releases
+	ctx := context.Background()
+	const group = "sward-devices"
+	dev1 := connectJobsDevice(t, d, createThing(t, d, "dev1", "--group", group))
+	var commits, jobs []string
+	for i := range 2 {
+		sum := sha1.Sum([]byte(t.Name() + strconv.Itoa(i)))
+		commits = append(commits, hex.EncodeToString(sum[:]))
+		jobs = append(jobs, release.JobID(commits[i]))
+	}
+
+	publishRelease(t, s3c, bucket, group, commits[0], "1.0.0")
+	if note := dev1.next("notify-next"); note["execution"] == nil || note["execution"].(map[string]any)["jobId"] != jobs[0] {
+		t.Fatalf("dev1: notify-next = %v, want %s; request log:\n%s", note, jobs[0], readFile(t, d.Data, devcloud.RequestLogFile))
+	}
+	if ok, got := dev1.request("start-next", `{}`); !ok || got["execution"].(map[string]any)["jobId"] != jobs[0] {
+		t.Fatalf("dev1: start-next = %v %v, want %s", ok, got, jobs[0])
+	}
+
+	publishRelease(t, s3c, bucket, group, commits[1], "1.0.1")
+	testutil.Eventually(t, "the first release recorded as SUPERSEDED", func() error {
+		rec := item(t, db, releases, map[string]dbtypes.AttributeValue{"jobId": sAttr(jobs[0])})
+		if rec["status"] != "SUPERSEDED" || rec["reason"] != "superseded by release "+commits[1] {
+			return fmt.Errorf("the first release's record = %v, want SUPERSEDED by %s; request log:\n%s", rec, commits[1], readFile(t, d.Data, devcloud.RequestLogFile))
+		}
+		return nil
+	})
+	out, err := client.DescribeJob(ctx, &iot.DescribeJobInput{JobId: aws.String(jobs[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Job.Status != iottypes.JobStatusCanceled || aws.ToString(out.Job.ReasonCode) != "SWARD_SUPERSEDED" || aws.ToBool(out.Job.ForceCanceled) {
+		t.Errorf("the first job = %s, reason %q, forced %v; want CANCELED, SWARD_SUPERSEDED, not forced", out.Job.Status, aws.ToString(out.Job.ReasonCode), aws.ToBool(out.Job.ForceCanceled))
+	}
+	if rec := item(t, db, releases, map[string]dbtypes.AttributeValue{"jobId": sAttr(jobs[1])}); rec["status"] != "IN_PROGRESS" || rec["supersedes"] != jobs[0] {
+		t.Errorf("the second release's record = %v, want IN_PROGRESS superseding %s", rec, jobs[0])
+	}
+	if g := item(t, db, releases, map[string]dbtypes.AttributeValue{"jobId": sAttr("group#" + group)}); g["currentJobId"] != jobs[1] {
+		t.Errorf("the group's item = %v, want its current job %s", g, jobs[1])
+	}
+
+	// dev1 was deploying the first release: it finishes and reports, then
+	// gets the second.
+	if st := executionStatus(t, client, jobs[0], "dev1"); st != iottypes.JobExecutionStatusInProgress {
+		t.Errorf("dev1's execution of the superseded job = %s, want IN_PROGRESS (CancelJob without force)", st)
+	}
+	if ok, got := dev1.request(jobs[0]+"/update", `{"status":"SUCCEEDED"}`); !ok {
+		t.Errorf("dev1: SUCCEEDED for the superseded job rejected: %v", got)
+	}
+	if note := dev1.next("notify-next"); note["execution"] == nil || note["execution"].(map[string]any)["jobId"] != jobs[1] {
+		t.Errorf("dev1: notify-next after finishing the first = %v, want %s", note, jobs[1])
+	}
+
+	// dev2 joins the group after both releases.
+	dev2 := connectJobsDevice(t, d, createThing(t, d, "dev2", "--group", group))
+	testutil.Eventually(t, "dev2 gets the current release's job", func() error {
+		ids, err := executionsOf(ctx, client, "dev2")
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(ids, []string{jobs[1]}) {
+			return fmt.Errorf("dev2's executions: %v, want %s only", ids, jobs[1])
+		}
+		return nil
+	})
+	// What dev2 asks for: its notify-next may come before the answer or
+	// have gone out before it subscribed; either way it names the second
+	// job only.
+	prefix := "$aws/things/dev2/jobs/"
+	if tok := dev2.client.Publish(prefix+"get", 1, false, `{}`); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish get: %v", tok.Error())
+	}
+	for {
+		m := testutil.Receive(t, dev2.got, "dev2's get/accepted")
+		var doc map[string]any
+		if err := json.Unmarshal(m.Payload(), &doc); err != nil {
+			t.Fatalf("%s: %s: %v", m.Topic(), m.Payload(), err)
+		}
+		if m.Topic() == prefix+"notify-next" {
+			if x, _ := doc["execution"].(map[string]any); x == nil || x["jobId"] != jobs[1] {
+				t.Errorf("dev2: notify-next = %s, want %s", m.Payload(), jobs[1])
+			}
+			continue
+		}
+		queued, _ := doc["queuedJobs"].([]any)
+		inProgress, _ := doc["inProgressJobs"].([]any)
+		if m.Topic() != prefix+"get/accepted" || len(queued) != 1 || queued[0].(map[string]any)["jobId"] != jobs[1] || len(inProgress) != 0 {
+			t.Errorf("dev2: %s = %s, want get/accepted with the second release's job queued, and nothing else", m.Topic(), m.Payload())
+		}
+		break
+	}
+	// start-next, which the device's jobs client (edge/jobs) sends, starts
+	// the second release.
+	if ok, got := dev2.request("start-next", `{}`); !ok || got["execution"] == nil || got["execution"].(map[string]any)["jobId"] != jobs[1] {
+		t.Errorf("dev2: start-next = %v %v, want %s", ok, got, jobs[1])
+	}
 }

@@ -142,7 +142,8 @@ func newReleaseStatusCommand() *cobra.Command {
 		Short: "Show a release: accepted or rejected and why, the IoT job, each device's outcome",
 		Long: `Show the release of COMMIT (any revision git rev-parse resolves; default: the
 group's last published release): its record in the releases table (IN_PROGRESS,
-REJECTED with every reason, CANCELED by the abort criteria; the devices counted
+REJECTED with every reason, CANCELED by the abort criteria, SUPERSEDED by a later
+release to the group, its job canceled and the reason naming that release; the devices counted
 per deployment status) and its IoT job with each device's execution. The table,
 bucket and group come from the stack's outputs unless given. With --wait, wait
 until the release Lambda has recorded the release, and fail if it rejected it.`,

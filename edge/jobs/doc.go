@@ -32,7 +32,9 @@
 // Start-next is sent when the service starts, whenever the link connects
 // again, on every notify-next, and after each job ends, until it answers
 // that nothing is pending: jobs queued while the device was offline are
-// taken on reconnect, in the order IoT Jobs queued them. For each
+// taken on reconnect, in the order IoT Jobs queued them (of one thing
+// group's releases only the latest is still queued: the release Lambda
+// cancels the job a release supersedes). For each
 // execution:
 //
 //  1. the job document is decoded with shared/deployment's Decode (strict;

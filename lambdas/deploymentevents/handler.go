@@ -181,11 +181,11 @@ func (h *Handler) record(ctx context.Context, log *slog.Logger, ev *deploymentst
 			return Recorded, nil
 		}
 		switch {
-		case failedCondition(canceled, 0):
+		case releasestore.FailedCondition(canceled, 0):
 			return Duplicate, nil
-		case failedCondition(canceled, 1):
+		case releasestore.FailedCondition(canceled, 1):
 			continue // the device's current status changed meanwhile: read again
-		case counted && failedCondition(canceled, 2):
+		case counted && releasestore.FailedCondition(canceled, 2):
 			log.WarnContext(ctx, "status for a job that is not a Sward release; recording the device's status without release counts")
 			withRelease = false
 			continue
@@ -193,12 +193,6 @@ func (h *Handler) record(ctx context.Context, log *slog.Logger, ev *deploymentst
 		return "", lambdakit.Internal(ctx, log, "record device status", err, "table", h.StatusTable)
 	}
 	return "", lambdakit.Internal(ctx, log, "record device status", fmt.Errorf("%d conflicting updates in a row", maxAttempts), "table", h.StatusTable)
-}
-
-// failedCondition reports whether item i of a canceled transaction failed
-// its condition.
-func failedCondition(e *types.TransactionCanceledException, i int) bool {
-	return i < len(e.CancellationReasons) && aws.ToString(e.CancellationReasons[i].Code) == "ConditionalCheckFailed"
 }
 
 func (h *Handler) current(ctx context.Context, ev *deploymentstatus.Event) (*current, error) {

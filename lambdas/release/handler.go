@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,11 +43,14 @@ type Jobs interface {
 	DescribeThingGroup(ctx context.Context, in *iot.DescribeThingGroupInput, opts ...func(*iot.Options)) (*iot.DescribeThingGroupOutput, error)
 	DescribeJob(ctx context.Context, in *iot.DescribeJobInput, opts ...func(*iot.Options)) (*iot.DescribeJobOutput, error)
 	CreateJob(ctx context.Context, in *iot.CreateJobInput, opts ...func(*iot.Options)) (*iot.CreateJobOutput, error)
+	CancelJob(ctx context.Context, in *iot.CancelJobInput, opts ...func(*iot.Options)) (*iot.CancelJobOutput, error)
 }
 
 // Releases is the part of the DynamoDB client the handler uses.
 type Releases interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // artifactWorkers bounds the artifact checks in flight: enough to hide
@@ -75,6 +79,9 @@ type Outcome struct {
 	JobID  string `json:"jobId,omitempty"`
 	Status string `json:"status"` // CREATED, EXISTS, REJECTED, IGNORED
 	Reason string `json:"reason,omitempty"`
+	// Supersedes is the job this release replaced as its thing group's
+	// current one, and canceled ("" for none).
+	Supersedes string `json:"supersedes,omitempty"`
 }
 
 // The outcomes of one manifest.
@@ -204,8 +211,8 @@ func (h *Handler) createJob(ctx context.Context, log *slog.Logger, m *release.Ma
 	switch {
 	case err == nil && existing.Job != nil:
 		o.Status = Exists
-		log.InfoContext(ctx, "release job exists already; nothing to do", "jobStatus", existing.Job.Status)
-		return nil
+		log.InfoContext(ctx, "release job exists already", "jobStatus", existing.Job.Status)
+		return h.supersedeInto(ctx, log, m, o)
 	case err != nil && !errors.As(err, &notFound):
 		return lambdakit.Internal(ctx, log, "describe job", err)
 	}
@@ -215,8 +222,8 @@ func (h *Handler) createJob(ctx context.Context, log *slog.Logger, m *release.Ma
 	switch {
 	case errors.As(err, &exists):
 		o.Status = Exists
-		log.InfoContext(ctx, "release job exists already; nothing to do")
-		return nil
+		log.InfoContext(ctx, "release job exists already")
+		return h.supersedeInto(ctx, log, m, o)
 	case errors.As(err, &invalid):
 		// IoT refused what the checks above let through: the release is
 		// still the input's fault, but the release is recorded as
@@ -236,7 +243,15 @@ func (h *Handler) createJob(ctx context.Context, log *slog.Logger, m *release.Ma
 	}
 	o.Status = Created
 	log.InfoContext(ctx, "release job created", "jobArn", aws.ToString(out.JobArn), "thingGroup", m.ThingGroup, "components", len(m.Components))
-	return nil
+	return h.supersedeInto(ctx, log, m, o)
+}
+
+// supersedeInto makes the release its group's current one (supersede) and
+// notes the job it replaced in o.
+func (h *Handler) supersedeInto(ctx context.Context, log *slog.Logger, m *release.Manifest, o *Outcome) error {
+	replaced, err := h.supersede(ctx, log, m, o.JobID)
+	o.Supersedes = replaced
+	return err
 }
 
 // jobDocument is the IoT job document of release m uploaded to bucket: its
@@ -467,7 +482,8 @@ func (h *Handler) recordRejection(ctx context.Context, bucket, key, commit, jobI
 }
 
 // recordAccepted records the release as IN_PROGRESS, unless it is already
-// recorded as accepted (IN_PROGRESS or CANCELED): a repeated event.
+// recorded as accepted (IN_PROGRESS, CANCELED or SUPERSEDED): a repeated
+// event.
 func (h *Handler) recordAccepted(ctx context.Context, bucket, key string, m *release.Manifest) error {
 	criteria := []release.AbortCriterion{}
 	if m.Abort != nil {
@@ -477,20 +493,24 @@ func (h *Handler) recordAccepted(ctx context.Context, bucket, key string, m *rel
 	if err != nil {
 		return err
 	}
+	order, err := h.claimOrder(ctx, m.ThingGroup)
+	if err != nil {
+		return err
+	}
 	_, err = h.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(h.Table),
 		Key:                 releasestore.Key(release.JobID(m.CommitID)),
-		UpdateExpression:    aws.String("SET #commit = :commit, #group = :group, #bucket = :bucket, #key = :key, #status = :progress, #abort = :abort, #updated = :now REMOVE #reason"),
+		UpdateExpression:    aws.String("SET #commit = :commit, #group = :group, #bucket = :bucket, #key = :key, #status = :progress, #abort = :abort, #order = :order, #updated = :now REMOVE #reason"),
 		ConditionExpression: aws.String("attribute_not_exists(#status) OR #status = :rejected"),
 		ExpressionAttributeNames: map[string]string{
 			"#commit": releasestore.AttrCommitID, "#group": releasestore.AttrThingGroup, "#bucket": releasestore.AttrBucket,
 			"#key": releasestore.AttrManifestKey, "#status": releasestore.AttrStatus, "#abort": releasestore.AttrAbort,
-			"#updated": releasestore.AttrUpdatedAt, "#reason": releasestore.AttrReason,
+			"#updated": releasestore.AttrUpdatedAt, "#reason": releasestore.AttrReason, "#order": releasestore.AttrOrder,
 		},
 		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{
 			":commit": str(m.CommitID), ":group": str(m.ThingGroup), ":bucket": str(bucket), ":key": str(key),
 			":progress": str(string(releasestore.InProgress)), ":rejected": str(string(releasestore.Rejected)),
-			":abort": str(string(abort)), ":now": str(h.now()),
+			":abort": str(string(abort)), ":order": &dbtypes.AttributeValueMemberN{Value: strconv.FormatInt(order, 10)}, ":now": str(h.now()),
 		},
 	})
 	var conflict *dbtypes.ConditionalCheckFailedException

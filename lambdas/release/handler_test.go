@@ -111,12 +111,31 @@ func (j noJobs) CreateJob(_ context.Context, in *iot.CreateJobInput, _ ...func(*
 	return nil, errors.New("unexpected")
 }
 
-// updates records the releases table's updates.
-type updates struct{ items []*dynamodb.UpdateItemInput }
+func (j noJobs) CancelJob(_ context.Context, in *iot.CancelJobInput, _ ...func(*iot.Options)) (*iot.CancelJobOutput, error) {
+	j.t.Errorf("CancelJob %s", *in.JobId)
+	return nil, errors.New("unexpected")
+}
+
+// updates records the releases table's updates and fails the test on
+// anything else.
+type updates struct {
+	t     *testing.T
+	items []*dynamodb.UpdateItemInput
+}
 
 func (u *updates) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	u.items = append(u.items, in)
 	return &dynamodb.UpdateItemOutput{}, nil
+}
+
+func (u *updates) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	u.t.Errorf("GetItem %v", in.Key)
+	return nil, errors.New("unexpected")
+}
+
+func (u *updates) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	u.t.Errorf("TransactWriteItems of %d items", len(in.TransactItems))
+	return nil, errors.New("unexpected")
 }
 
 func TestAManifestForAGroupTheStackDoesNotManageIsRejectedAndRecordedNotRetried(t *testing.T) {
@@ -129,7 +148,7 @@ func TestAManifestForAGroupTheStackDoesNotManageIsRejectedAndRecordedNotRetried(
 		t.Fatal(err)
 	}
 	key := "releases/" + m.CommitID + "/release.json"
-	db := &updates{}
+	db := &updates{t: t}
 	log := lambdatest.NewLog("release")
 	h := &Handler{S3: manifestOnly{t, key, manifest}, IoT: noJobs{t}, DB: db, Table: "releases", ThingGroup: "greenhouse-fleet", Log: log.Logger}
 	var ev events.S3Event

@@ -17,6 +17,10 @@ const (
 	AttrAbort       = "abortCriteria"
 	AttrJobArn      = "jobArn"
 	AttrUpdatedAt   = "updatedAt"
+	// AttrSupersedes names the job a release replaced as its thing
+	// group's current job; AttrSupersededBy the job that replaced it.
+	AttrSupersedes   = "supersedes"
+	AttrSupersededBy = "supersededBy"
 )
 
 // Status is a release's status in the releases table.
@@ -31,6 +35,11 @@ const (
 	Rejected Status = "REJECTED"
 	// Canceled: the deployment-events Lambda stopped the rollout.
 	Canceled Status = "CANCELED"
+	// Superseded: a later release to the same thing group replaced it;
+	// the release Lambda canceled its job (not forced: devices already
+	// deploying it finish and report, queued ones never start it). reason
+	// says "superseded by release <commit>".
+	Superseded Status = "SUPERSEDED"
 )
 
 // CountAttr is the releases table attribute counting the release's devices

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -185,12 +188,7 @@ func (e *releaseEnv) handle(t *testing.T, key string) release.Outcome {
 
 func (e *releaseEnv) record(t *testing.T) map[string]string {
 	t.Helper()
-	item := getItem(t, e.c, e.table, sKey("jobId", e.jobID()))
-	out := map[string]string{}
-	for k := range item {
-		out[k] = s(item, k) + n(item, k)
-	}
-	return out
+	return e.recordOf(t, e.jobID())
 }
 
 func (e *releaseEnv) describeJob(t *testing.T) (*iot.DescribeJobOutput, error) {
@@ -343,4 +341,204 @@ func TestBadUploadOverAnAcceptedReleaseChangesNothing(t *testing.T) {
 	if rec := e.record(t); rec["status"] != "IN_PROGRESS" {
 		t.Errorf("release record = %v, want it still IN_PROGRESS", rec)
 	}
+}
+
+// releaseOf publishes and handles a release of commit c in e's group and
+// returns its outcome; e.commit stays c.
+func (e *releaseEnv) releaseOf(t *testing.T, c string) release.Outcome {
+	t.Helper()
+	e.commit = c
+	o := e.handle(t, e.publish(t, e.files()))
+	if o.Status != release.Created {
+		t.Fatalf("release %s: outcome = %+v, want CREATED", c, o)
+	}
+	return o
+}
+
+func (e *releaseEnv) recordOf(t *testing.T, jobID string) map[string]string {
+	t.Helper()
+	item := getItem(t, e.c, e.table, sKey("jobId", jobID))
+	out := map[string]string{}
+	for k := range item {
+		out[k] = s(item, k) + n(item, k)
+	}
+	return out
+}
+
+func (e *releaseEnv) jobStatus(t *testing.T, jobID string) (iottypes.JobStatus, string) {
+	t.Helper()
+	out, err := e.c.iot.DescribeJob(ctx(t), &iot.DescribeJobInput{JobId: aws.String(jobID)})
+	if err != nil {
+		t.Fatalf("DescribeJob %s: %v", jobID, err)
+	}
+	return out.Job.Status, aws.ToString(out.Job.ReasonCode)
+}
+
+func commitN(t *testing.T, i int) string {
+	sum := sha1.Sum([]byte(fmt.Sprint(t.Name(), i)))
+	return hex.EncodeToString(sum[:])
+}
+
+func TestAReleaseSupersedesTheGroupsPreviousOne(t *testing.T) {
+	e := newReleaseEnv(t)
+	first, second := commitN(t, 1), commitN(t, 2)
+	if o := e.releaseOf(t, first); o.Supersedes != "" {
+		t.Errorf("the group's first release supersedes %q, want nothing", o.Supersedes)
+	}
+	if got := e.recordOf(t, "group#"+e.group)["currentJobId"]; got != sharedrelease.JobID(first) {
+		t.Errorf("the group's current job = %q, want %s", got, sharedrelease.JobID(first))
+	}
+	o := e.releaseOf(t, second)
+	if o.Supersedes != sharedrelease.JobID(first) {
+		t.Errorf("the second release supersedes %q, want %s", o.Supersedes, sharedrelease.JobID(first))
+	}
+	if st, code := e.jobStatus(t, sharedrelease.JobID(first)); st != iottypes.JobStatusCanceled || code != release.SupersededReasonCode {
+		t.Errorf("the first release's job = %s (%s), want CANCELED (%s)", st, code, release.SupersededReasonCode)
+	}
+	if st, _ := e.jobStatus(t, sharedrelease.JobID(second)); st == iottypes.JobStatusCanceled {
+		t.Errorf("the second release's job = %s, want it running", st) // moto says QUEUED, IoT Core IN_PROGRESS
+	}
+	old := e.recordOf(t, sharedrelease.JobID(first))
+	if old["status"] != "SUPERSEDED" || old["reason"] != "superseded by release "+second || old["supersededBy"] != sharedrelease.JobID(second) {
+		t.Errorf("the first release's record = %v, want SUPERSEDED by %s", old, second)
+	}
+	cur := e.recordOf(t, sharedrelease.JobID(second))
+	if cur["status"] != "IN_PROGRESS" || cur["supersedes"] != sharedrelease.JobID(first) {
+		t.Errorf("the second release's record = %v, want IN_PROGRESS, superseding %s", cur, sharedrelease.JobID(first))
+	}
+	if got := e.recordOf(t, "group#"+e.group)["currentJobId"]; got != sharedrelease.JobID(second) {
+		t.Errorf("the group's current job = %q, want %s", got, sharedrelease.JobID(second))
+	}
+
+	// S3 delivers both events again, the older one last: nothing changes
+	// hands, nothing new is canceled.
+	moto.StartRecording(t)
+	for _, c := range []string{second, first} {
+		o := e.handle(t, sharedrelease.ManifestKey(c))
+		if o.Status != release.Exists {
+			t.Errorf("repeated event of %s: outcome = %+v, want EXISTS", c, o)
+		}
+	}
+	for _, r := range moto.Recorded(t) {
+		if strings.Contains(r.Path, "/cancel") && !strings.Contains(r.Path, sharedrelease.JobID(first)) {
+			t.Errorf("a repeated event canceled %s %s", r.Method, r.Path)
+		}
+	}
+	if st, _ := e.jobStatus(t, sharedrelease.JobID(second)); st == iottypes.JobStatusCanceled {
+		t.Errorf("the second release's job after the repeated events = %s, want it running", st)
+	}
+	if got := e.recordOf(t, "group#"+e.group)["currentJobId"]; got != sharedrelease.JobID(second) {
+		t.Errorf("the group's current job after the repeated events = %q, want %s", got, sharedrelease.JobID(second))
+	}
+	if rec := e.recordOf(t, sharedrelease.JobID(second)); rec["status"] != "IN_PROGRESS" {
+		t.Errorf("the second release's record after the repeated events = %v, want IN_PROGRESS", rec)
+	}
+}
+
+func TestAReleaseRetriedAfterMovingThePointerCancelsWhatItSuperseded(t *testing.T) {
+	e := newReleaseEnv(t)
+	first, second := commitN(t, 1), commitN(t, 2)
+	e.releaseOf(t, first)
+	// The second release's first invocation moved the pointer and failed
+	// before CancelJob: its job exists, the pointer names it, the first
+	// release is marked superseded but still IN_PROGRESS and its job runs.
+	e.commit = second
+	key := e.publish(t, e.files())
+	e.h.IoT = failingCancel{Jobs: e.c.iot}
+	if out, err := e.h.Handle(ctx(t), s3Event(t, e.bucket, key)); err == nil {
+		t.Fatalf("Handle with CancelJob failing = %+v, want an error so Lambda retries", out)
+	}
+	if st, _ := e.jobStatus(t, sharedrelease.JobID(first)); st == iottypes.JobStatusCanceled {
+		t.Fatalf("the first job = %s before the retry, want it running", st)
+	}
+	if rec := e.recordOf(t, sharedrelease.JobID(first)); rec["status"] != "IN_PROGRESS" || rec["supersededBy"] != sharedrelease.JobID(second) {
+		t.Fatalf("the first record before the retry = %v", rec)
+	}
+	e.h.IoT = e.c.iot
+	o := e.handle(t, key)
+	if o.Status != release.Exists || o.Supersedes != sharedrelease.JobID(first) {
+		t.Errorf("retry: outcome = %+v, want EXISTS superseding %s", o, sharedrelease.JobID(first))
+	}
+	if st, _ := e.jobStatus(t, sharedrelease.JobID(first)); st != iottypes.JobStatusCanceled {
+		t.Errorf("the first job after the retry = %s, want CANCELED", st)
+	}
+	if rec := e.recordOf(t, sharedrelease.JobID(first)); rec["status"] != "SUPERSEDED" {
+		t.Errorf("the first record after the retry = %v, want SUPERSEDED", rec)
+	}
+}
+
+func TestACanceledReleaseKeepsItsReasonWhenSuperseded(t *testing.T) {
+	e := newReleaseEnv(t)
+	first, second := commitN(t, 1), commitN(t, 2)
+	e.releaseOf(t, first)
+	// The deployment-events Lambda stopped the first rollout.
+	if _, err := e.c.iot.CancelJob(ctx(t), &iot.CancelJobInput{JobId: aws.String(sharedrelease.JobID(first)), ReasonCode: aws.String("SWARD_FAILURE_THRESHOLD")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.db.UpdateItem(ctx(t), &dynamodb.UpdateItemInput{TableName: aws.String(e.table), Key: sKey("jobId", sharedrelease.JobID(first)),
+		UpdateExpression:          aws.String("SET #s = :c, #r = :r"),
+		ExpressionAttributeNames:  map[string]string{"#s": "status", "#r": "reason"},
+		ExpressionAttributeValues: map[string]dbtypes.AttributeValue{":c": &dbtypes.AttributeValueMemberS{Value: "CANCELED"}, ":r": &dbtypes.AttributeValueMemberS{Value: "2 of 2 devices failed"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if o := e.releaseOf(t, second); o.Supersedes != sharedrelease.JobID(first) {
+		t.Errorf("outcome = %+v, want it superseding %s", o, sharedrelease.JobID(first))
+	}
+	if rec := e.recordOf(t, sharedrelease.JobID(first)); rec["status"] != "CANCELED" || rec["reason"] != "2 of 2 devices failed" {
+		t.Errorf("the canceled release's record = %v, want CANCELED with its reason", rec)
+	}
+	if got := e.recordOf(t, "group#"+e.group)["currentJobId"]; got != sharedrelease.JobID(second) {
+		t.Errorf("the group's current job = %q, want %s", got, sharedrelease.JobID(second))
+	}
+}
+
+// failingCancel is IoT whose CancelJob fails as an outage does.
+type failingCancel struct{ release.Jobs }
+
+func (failingCancel) CancelJob(context.Context, *iot.CancelJobInput, ...func(*iot.Options)) (*iot.CancelJobOutput, error) {
+	return nil, &iottypes.ServiceUnavailableException{Message: aws.String("test outage")}
+}
+
+func TestALateRetryOfAnOlderReleaseDoesNotTakeTheGroupFromANewerOne(t *testing.T) {
+	e := newReleaseEnv(t)
+	older, newer := commitN(t, 1), commitN(t, 2)
+	// The older release is accepted and its job created, but its
+	// invocation fails before it moves the group's pointer.
+	e.commit = older
+	key := e.publish(t, e.files())
+	db := e.h.DB
+	e.h.DB = failingTransactions{Releases: db}
+	if out, err := e.h.Handle(ctx(t), s3Event(t, e.bucket, key)); err == nil {
+		t.Fatalf("Handle with the transaction failing = %+v, want an error so Lambda retries", out)
+	}
+	e.h.DB = db
+	// The newer one is released meanwhile, then the older one's retry
+	// comes.
+	if o := e.releaseOf(t, newer); o.Supersedes != "" {
+		t.Errorf("the newer release supersedes %q; the older never became current", o.Supersedes)
+	}
+	if o := e.handle(t, key); o.Status != release.Exists {
+		t.Errorf("the older release's retry: outcome = %+v, want EXISTS", o)
+	}
+	if got := e.recordOf(t, "group#"+e.group)["currentJobId"]; got != sharedrelease.JobID(newer) {
+		t.Errorf("the group's current job = %q, want the newer %s", got, sharedrelease.JobID(newer))
+	}
+	if st, code := e.jobStatus(t, sharedrelease.JobID(older)); st != iottypes.JobStatusCanceled || code != release.SupersededReasonCode {
+		t.Errorf("the older job = %s (%s), want CANCELED (%s)", st, code, release.SupersededReasonCode)
+	}
+	if st, _ := e.jobStatus(t, sharedrelease.JobID(newer)); st == iottypes.JobStatusCanceled {
+		t.Errorf("the newer job = %s, want it running", st)
+	}
+	if rec := e.recordOf(t, sharedrelease.JobID(older)); rec["status"] != "SUPERSEDED" || rec["reason"] != "superseded by release "+newer {
+		t.Errorf("the older record = %v, want SUPERSEDED by %s", rec, newer)
+	}
+}
+
+// failingTransactions is DynamoDB whose TransactWriteItems fails as an
+// outage does.
+type failingTransactions struct{ release.Releases }
+
+func (failingTransactions) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return nil, &dbtypes.InternalServerError{Message: aws.String("test outage")}
 }

@@ -429,6 +429,32 @@ func TestAContinuousJobReachesThingsThatJoinItsGroupLater(t *testing.T) {
 	}
 }
 
+// TestACanceledContinuousJobReachesNoThingThatJoinsLater is what the
+// release Lambda relies on when a release supersedes its group's previous
+// one: after CancelJob (without force) a thing joining the group gets only
+// the jobs still in progress.
+func TestACanceledContinuousJobReachesNoThingThatJoinsLater(t *testing.T) {
+	f := newFixture(t)
+	for _, id := range []string{"old", "new"} {
+		f.createJob(&iot.CreateJobInput{JobId: aws.String(id), Targets: []string{groupArn("fleet")}, Document: aws.String(`{}`), TargetSelection: iottypes.TargetSelectionContinuous})
+	}
+	if _, err := f.iot.CancelJob(context.Background(), &iot.CancelJobInput{JobId: aws.String("old"), ReasonCode: aws.String("SWARD_SUPERSEDED")}); err != nil {
+		t.Fatal(err)
+	}
+	f.targets.setGroup("fleet", "dev1", "dev2", "dev3")
+	f.svc.refreshTargets()
+	var notFound *iottypes.ResourceNotFoundException
+	if _, err := f.iot.DescribeJobExecution(context.Background(), &iot.DescribeJobExecutionInput{JobId: aws.String("old"), ThingName: aws.String("dev3")}); !errors.As(err, &notFound) {
+		t.Errorf("the canceled job for dev3 that joined later: err = %v, want ResourceNotFoundException", err)
+	}
+	if got := f.executionStatus("new", "dev3"); got != iottypes.JobExecutionStatusQueued {
+		t.Errorf("the job in progress for dev3 that joined later = %s, want QUEUED", got)
+	}
+	if got := f.jobStatus("old"); got != iottypes.JobStatusCanceled {
+		t.Errorf("the canceled continuous job = %s, want it to stay CANCELED", got)
+	}
+}
+
 func TestTimersEndAnInProgressExecutionAsTimedOut(t *testing.T) {
 	f := newFixture(t)
 	f.createJob(&iot.CreateJobInput{JobId: aws.String("step"), Targets: []string{thingArn("dev1")}, Document: aws.String(`{}`)})
