@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
@@ -106,9 +109,15 @@ func (d *s3Dest) resume(ctx context.Context, b *batch, st *state) error {
 	}
 	head, err := d.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(d.cfg.Bucket), Key: aws.String(key)})
 	var nf *s3types.NotFound
+	var re *awshttp.ResponseError
 	switch {
 	case err == nil && head.Metadata[metaLast] == strconv.FormatUint(b.last, 10):
 		return nil
+	case errors.As(err, &re) && re.HTTPStatusCode() == http.StatusForbidden:
+		// S3 answers 403 for a missing key to a principal without
+		// s3:ListBucket, as the stack's device role (writes only under
+		// devices/<thing>/): the object may or may not be there, and
+		// writing it again writes the same bytes under the same key.
 	case err != nil && !errors.As(err, &nf):
 		return fmt.Errorf("check s3://%s/%s: %w", d.cfg.Bucket, key, err)
 	}

@@ -1,11 +1,19 @@
 package export
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/sward-iot/sward/internal/testutil/testlog"
 	"github.com/sward-iot/sward/shared/ipc"
 )
@@ -105,4 +113,39 @@ func keys(objs []s3Object) []string {
 		out = append(out, fmt.Sprintf("%s multipart=%v", o.key, o.multipart))
 	}
 	return out
+}
+
+// An S3 stand-in answering as S3 does a principal that may put and get
+// objects under its prefix but not list the bucket (the stack's device
+// role): a HEAD of a key that is not there is 403, not 404. The role's
+// refusals cannot be had from moto, which does not enforce IAM.
+func TestS3ResumeUploadsWhenTheCheckIsForbiddenForWantOfListBucket(t *testing.T) {
+	var puts []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodHead || r.Method == http.MethodGet: // HeadObject, ListMultipartUploads
+			w.WriteHeader(http.StatusForbidden)
+		case r.Method == http.MethodPut:
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			puts = append(puts, r.URL.Path+" "+strconv.Itoa(len(body)))
+			mu.Unlock()
+			w.WriteHeader(http.StatusOK)
+		default:
+			w.WriteHeader(http.StatusNotImplemented)
+		}
+	}))
+	defer srv.Close()
+	cfg := awsConfig()
+	cfg.BaseEndpoint = aws.String(srv.URL)
+	d := newS3(cfg, Options{StreamName: "env", S3PathStyle: true}, ipc.S3Config{Bucket: "telemetry", KeyPrefix: "devices/pi-1/"})
+	b := &batch{first: 1, last: 2, msgs: []message{{seq: 1, time: time.Now(), data: []byte("a")}, {seq: 2, time: time.Now(), data: []byte("b")}}}
+	if err := d.resume(context.Background(), b, &state{}); err != nil {
+		t.Fatalf("resume with a 403 check: %v, want the batch uploaded", err)
+	}
+	want := "/telemetry/" + S3Key("devices/pi-1/", "env", 1, 2)
+	if len(puts) != 1 || !strings.HasPrefix(puts[0], want+" ") {
+		t.Errorf("PUTs %q, want one of %s", puts, want)
+	}
 }
