@@ -2,15 +2,12 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -116,8 +113,7 @@ type Service struct {
 	log  *slog.Logger
 	kv   jetstream.KeyValue
 
-	mu      sync.Mutex
-	waiters map[string]chan reply // by clientToken
+	pending iotcore.Pending[reply] // requests waiting for IoT Jobs' answer
 
 	kick chan struct{}
 	// next carries the job id of each notify-next ("" when nothing is
@@ -165,7 +161,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{opts: opts, log: opts.Logger.With("service", "jobs"), waiters: map[string]chan reply{},
+	return &Service{opts: opts, log: opts.Logger.With("service", "jobs"),
 		kick: make(chan struct{}, 1), next: make(chan string, 1)}, nil
 }
 
@@ -278,13 +274,7 @@ func (s *Service) onMessage(m iotcore.Message) {
 	if json.Unmarshal(m.Payload, &t) != nil || t.ClientToken == "" {
 		return
 	}
-	s.mu.Lock()
-	ch := s.waiters[t.ClientToken]
-	delete(s.waiters, t.ClientToken)
-	s.mu.Unlock()
-	if ch != nil {
-		ch <- reply{accepted: strings.HasSuffix(m.Topic, "/accepted"), data: m.Payload}
-	}
+	s.pending.Answer(t.ClientToken, reply{accepted: strings.HasSuffix(m.Topic, "/accepted"), data: m.Payload})
 }
 
 // errNoReply: IoT Jobs did not answer within ReplyTimeout (offline).
@@ -295,23 +285,13 @@ var errNoReply = errors.New("no answer from IoT Jobs")
 // order, even across an outage); qos 0 is sent only while connected
 // (start-next: asked again on every connection, so never worth keeping).
 func (s *Service) request(ctx context.Context, topic string, req map[string]any, qos byte) (reply, error) {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	token := hex.EncodeToString(b)
+	token, ch, done := s.pending.Add()
+	defer done()
 	req["clientToken"] = token
 	data, err := json.Marshal(req)
 	if err != nil {
 		return reply{}, err
 	}
-	ch := make(chan reply, 1)
-	s.mu.Lock()
-	s.waiters[token] = ch
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.waiters, token)
-		s.mu.Unlock()
-	}()
 	if err := s.opts.Link.Publish(ctx, iotcore.Message{Topic: topic, Payload: data, QoS: qos}); err != nil {
 		return reply{}, fmt.Errorf("publish on %s: %w", topic, err)
 	}

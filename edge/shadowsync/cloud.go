@@ -16,7 +16,7 @@ import (
 // out with QoS 0 (the answer is awaited, and a request must not wait in
 // the spool behind telemetry, nor reach the cloud after it was given up:
 // what is pending is the shadows' state, not the requests), each with its
-// own clientToken; the answers and the cloud's own changes arrive on one
+// own clientToken (iotcore.Pending); the answers and the cloud's own changes arrive on one
 // subscription per thing, $aws/things/<thing>/shadow/#.
 
 var (
@@ -82,21 +82,13 @@ func (s *Service) request(ctx context.Context, sh Shadow, op string, body map[st
 	if err := s.limiter.Wait(ctx); err != nil {
 		return answer{}, err
 	}
-	token := fmt.Sprintf("%s-%d", s.tokenPrefix, s.seq.Add(1))
+	token, ch, done := s.pending.Add()
+	defer done()
 	if body == nil {
 		body = map[string]any{}
 	}
 	body["clientToken"] = token
 	payload, _ := json.Marshal(body)
-	ch := make(chan answer, 1)
-	s.mu.Lock()
-	s.waiting[token] = ch
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.waiting, token)
-		s.mu.Unlock()
-	}()
 	s.sent.Add(1)
 	if err := s.opts.Link.Publish(ctx, iotcore.Message{Topic: topic(sh, op), Payload: payload, QoS: 0}); err != nil {
 		if errors.Is(err, iotcore.ErrOffline) {
@@ -196,15 +188,7 @@ func (s *Service) onCloud(m iotcore.Message) {
 		return
 	}
 	if result == "accepted" || result == "rejected" {
-		s.mu.Lock()
-		ch := s.waiting[tail.ClientToken]
-		s.mu.Unlock()
-		if ch != nil {
-			select {
-			case ch <- answer{result: result, payload: m.Payload}:
-			default:
-			}
-		}
+		s.pending.Answer(tail.ClientToken, answer{result: result, payload: m.Payload})
 	}
 	e := s.entries[sh]
 	if e == nil {

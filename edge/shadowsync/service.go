@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,18 +92,16 @@ type unconfirmed struct {
 // shadow service's, waited for), the periodic ticker with the periodic
 // strategy; retry timers only mark a shadow.
 type Service struct {
-	opts        Options
-	log         *slog.Logger
-	shadows     []Shadow
-	entries     map[Shadow]*entry // fixed at New
-	periodic    time.Duration
-	direction   Direction
-	limiter     *rate.Limiter
-	tokenPrefix string
-	seq         atomic.Uint64
-	sent        atomic.Uint64 // requests to the cloud
-	wrote       atomic.Uint64 // syncs that wrote to a side
-	failed      atomic.Uint64 // syncs that failed (retried or skipped)
+	opts      Options
+	log       *slog.Logger
+	shadows   []Shadow
+	entries   map[Shadow]*entry // fixed at New
+	periodic  time.Duration
+	direction Direction
+	limiter   *rate.Limiter
+	sent      atomic.Uint64 // requests to the cloud
+	wrote     atomic.Uint64 // syncs that wrote to a side
+	failed    atomic.Uint64 // syncs that failed (retried or skipped)
 
 	kv     jetstream.KeyValue
 	queue  chan *entry
@@ -114,8 +111,8 @@ type Service struct {
 	subs   []*nats.Subscription
 	unsubs []func(context.Context) error
 
+	pending   iotcore.Pending[answer] // requests waiting for the cloud's answer
 	mu        sync.Mutex
-	waiting   map[string]chan answer
 	connected bool
 }
 
@@ -162,11 +159,7 @@ func New(opts Options) (*Service, error) {
 		entries:   map[Shadow]*entry{},
 		direction: dir,
 		limiter:   rate.NewLimiter(rate.Limit(perSecond), int(math.Max(1, perSecond))),
-		// A token this process never used before, so an answer to a
-		// request of an earlier run is not taken for one of this run.
-		tokenPrefix: "sward-sync-" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		queue:       make(chan *entry, len(shadows)),
-		waiting:     map[string]chan answer{},
+		queue:     make(chan *entry, len(shadows)),
 	}
 	if opts.Config.Strategy == Periodic {
 		s.periodic = opts.Config.Delay
