@@ -146,10 +146,7 @@ func (m *Message) Encode() ([]byte, error) {
 // DecodeMessage decodes a device's message strictly.
 func DecodeMessage(data []byte) (*Message, error) {
 	var m Message
-	if err := strictjson.Decode(data, &m, options("the fleet status message")); err != nil {
-		return nil, err
-	}
-	if err := m.Validate(); err != nil {
+	if err := strictjson.DecodeValid(data, &m, options("the fleet status message")); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -158,16 +155,18 @@ func DecodeMessage(data []byte) (*Message, error) {
 // DecodeEvent decodes a fleet status rule event strictly.
 func DecodeEvent(data []byte) (*Event, error) {
 	var e Event
-	if err := strictjson.Decode(data, &e, options("the fleet status rule event")); err != nil {
-		return nil, err
-	}
-	var p strictjson.Problems
-	p.Merge(e.Message.Validate())
-	topics.CheckRuleEvent(&p, e.Thing, e.ReceivedAt)
-	if err := p.Err(); err != nil {
+	if err := strictjson.DecodeValid(data, &e, options("the fleet status rule event")); err != nil {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// Validate checks the message and what the rule added to it.
+func (e *Event) Validate() error {
+	var p strictjson.Problems
+	p.Merge(e.Message.Validate())
+	topics.CheckRuleEvent(&p, e.Thing, e.ReceivedAt)
+	return p.Err()
 }
 
 func options(name string) strictjson.Options {

@@ -51,6 +51,20 @@ func Decode(data []byte, v any, o Options) error {
 	return Node{value: tree, set: true, name: name}.Decode(v)
 }
 
+// Validator is a decoded document that checks its own content beyond its
+// fields' types.
+type Validator interface {
+	Validate() error
+}
+
+// DecodeValid is Decode followed by v's Validate, when the fields decoded.
+func DecodeValid(data []byte, v Validator, o Options) error {
+	if err := Decode(data, v, o); err != nil {
+		return err
+	}
+	return v.Validate()
+}
+
 func checkFormatVersion(tree any, name string, want int) error {
 	m, ok := tree.(map[string]any)
 	if !ok {
